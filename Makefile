@@ -1,0 +1,38 @@
+# The two commands: `make demo` runs the main job, `make test` runs the tests.
+# Both build .venv first when it is missing or pyproject.toml changed.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEMO   := .demo
+
+.PHONY: demo test test-fast venv corpora clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# torch first, pinned: here it is the local CPU wheel, so nothing pulls CUDA packages.
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	mkdir -p $(DEMO)
+	$(BIN)/textgen corpus stats corpora/little-stories.txt
+	$(BIN)/textgen tokenizer train corpora/little-stories.txt --kind sentencepiece --vocab-size 900 --out $(DEMO)/little-stories.model
+	$(BIN)/textgen tokenizer encode $(DEMO)/little-stories.model "$$(sed -n '1,/<|endoftext|>/p' corpora/little-stories.txt | grep -v '<|endoftext|>')"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
+
+# Regenerate the project's own corpora (deterministic: the output is committed).
+corpora: $(STAMP)
+	$(BIN)/textgen corpus generate all --out corpora
+
+clean:
+	rm -rf $(VENV) $(DEMO) .pytest_cache *.egg-info

@@ -1,0 +1,281 @@
+"""Reading corpora: .txt, folders, .jsonl and their .gz forms, split into stories and checked.
+
+A story is the unit of text everywhere in textgen (splits, tokenizer training, the
+start/end tokens). Rules:
+- `.txt`: a line that is exactly `<|endoftext|>` ends a story (the TinyStories format).
+  A file with no such line in its first MiB separates stories by blank lines instead.
+- `.jsonl`: one JSON object per line; its `text` field is one story.
+- `.gz` versions of both; a folder is every such file below it, in sorted order.
+Inside a story, lines are stripped and blank lines dropped, so paragraphs are joined by
+single newlines. Text must be UTF-8; errors name the file and byte offset.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import random
+import re
+import zlib
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from textgen.errors import TextgenError
+
+END_OF_TEXT = "<|endoftext|>"
+CORPUS_SUFFIXES = (".txt", ".jsonl", ".txt.gz", ".jsonl.gz")
+SPLITS = ("train", "valid", "test")
+# Without a marker line in this many bytes, a .txt file is read as blank-line separated.
+MARKER_LOOKAHEAD_BYTES = 1 << 20
+WORD_FORM = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+
+
+def corpus_files(path: str | os.PathLike) -> list[Path]:
+    """The files a corpus path names: the file itself, or every corpus file below a folder."""
+    path = Path(path)
+    if not path.exists():
+        raise TextgenError(f"corpus path {path} does not exist: check the spelling or give a .txt, .jsonl or .gz file, or a folder of them")
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise TextgenError(f"corpus path {path} is neither a file nor a folder")
+    files = sorted(
+        candidate
+        for candidate in path.rglob("*")
+        if candidate.is_file()
+        and not any(part.startswith(".") for part in candidate.relative_to(path).parts)
+        and candidate.name.endswith(CORPUS_SUFFIXES)
+    )
+    if not files:
+        raise TextgenError(f"folder {path} has no corpus files: put stories in .txt, .jsonl, .txt.gz or .jsonl.gz files there")
+    return files
+
+
+def _is_jsonl(path: Path) -> bool:
+    name = path.name[:-3] if path.name.endswith(".gz") else path.name
+    return name.endswith(".jsonl")
+
+
+def _raw_lines(path: Path) -> Iterator[bytes]:
+    """Binary lines of a file, decompressing .gz; I/O and gzip faults become TextgenError."""
+    opener = gzip.open if path.name.endswith(".gz") else open
+    try:
+        with opener(path, "rb") as file:
+            yield from file
+    except (gzip.BadGzipFile, EOFError, zlib.error) as error:
+        raise TextgenError(f"{path} is not a valid gzip file ({error}): recompress it or remove the .gz suffix") from None
+    except IsADirectoryError:
+        raise TextgenError(f"{path} is a folder, not a corpus file") from None
+    except OSError as error:
+        raise TextgenError(f"cannot read {path} ({error.strerror or error}): check that it exists and is readable") from None
+
+
+def iter_lines(path: str | os.PathLike) -> Iterator[str]:
+    """Decoded lines of one file without their line endings, checked for binary data and UTF-8.
+
+    Raises TextgenError naming the file and the byte offset of the first bad byte (for a
+    .gz file, the offset in the decompressed text).
+    """
+    path = Path(path)
+    offset = 0
+    where = " of the decompressed text" if path.name.endswith(".gz") else ""
+    for number, raw in enumerate(_raw_lines(path)):
+        if b"\x00" in raw:
+            raise TextgenError(
+                f"{path} looks like a binary file (NUL byte at byte offset {offset + raw.index(0)}{where}): "
+                "give a UTF-8 text corpus"
+            )
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            bad = raw[error.start]
+            raise TextgenError(
+                f"{path} is not UTF-8: invalid byte 0x{bad:02x} at byte offset {offset + error.start}{where}; "
+                "convert it to UTF-8 (e.g. iconv -f latin1 -t utf-8)"
+            ) from None
+        offset += len(raw)
+        if number == 0 and line.startswith("\ufeff"):
+            line = line[1:]
+        yield line.rstrip("\r\n")
+
+
+def _clean_story(lines: Iterable[str]) -> str:
+    return "\n".join(stripped for line in lines if (stripped := line.strip()))
+
+
+def _iter_txt_stories(path: Path) -> Iterator[str]:
+    """Stories of a .txt file: marker lines always end a story; blank lines do when the file has no marker."""
+    marker_mode = False
+    blank_mode = False  # decided once MARKER_LOOKAHEAD_BYTES pass without a marker
+    pending: list[list[str]] = [[]]  # blocks of lines (separated by blank lines) since the last marker
+    pending_bytes = 0
+    for line in iter_lines(path):
+        if line.strip() == END_OF_TEXT:
+            marker_mode = True
+            if blank_mode:
+                pending.append([])  # a marker also separates stories in a blank-line file
+                continue
+            story = _clean_story(line for block in pending for line in block)
+            pending, pending_bytes = [[]], 0
+            if story:
+                yield story
+            continue
+        if not line.strip():
+            if pending[-1]:
+                pending.append([])
+            continue
+        pending[-1].append(line)
+        pending_bytes += len(line) + 1
+        if not marker_mode and not blank_mode and pending_bytes > MARKER_LOOKAHEAD_BYTES:
+            blank_mode = True
+        if blank_mode and len(pending) > 1:
+            for block in pending[:-1]:
+                if story := _clean_story(block):
+                    yield story
+            pending = pending[-1:]
+    if marker_mode and not blank_mode:
+        if story := _clean_story(line for block in pending for line in block):
+            yield story
+    else:
+        for block in pending:
+            if story := _clean_story(block):
+                yield story
+
+
+def _iter_jsonl_stories(path: Path) -> Iterator[str]:
+    for number, line in enumerate(iter_lines(path), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise TextgenError(f"{path}:{number} is not valid JSON ({error.msg}): each line of a .jsonl corpus must be an object with a \"text\" field") from None
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+            raise TextgenError(f"{path}:{number} has no \"text\" string field: each line of a .jsonl corpus must look like {{\"text\": \"Once upon a time...\"}}")
+        if story := _clean_story(record["text"].splitlines()):
+            yield story
+
+
+def iter_stories(path: str | os.PathLike) -> Iterator[str]:
+    """Stream the stories of a corpus path (file or folder) without holding the text in memory.
+
+    Raises TextgenError when the path is missing, unreadable, not UTF-8, binary, or holds no story.
+    """
+    count = 0
+    for file in corpus_files(path):
+        reader = _iter_jsonl_stories if _is_jsonl(file) else _iter_txt_stories
+        for story in reader(file):
+            count += 1
+            yield story
+    if count == 0:
+        raise TextgenError(f"corpus {path} is empty: it holds no story text (only blank lines or markers)")
+
+
+def read_stories(path: str | os.PathLike) -> list[str]:
+    """All stories of a corpus path, in order."""
+    return list(iter_stories(path))
+
+
+def fingerprint(path: str | os.PathLike) -> str:
+    """A sha256 over the names and bytes of a corpus's files: equal fingerprints mean equal corpora."""
+    digest = hashlib.sha256()
+    root = Path(path)
+    for file in corpus_files(root):
+        digest.update(str(file.relative_to(root) if root.is_dir() else file.name).encode() + b"\0")
+        for raw in _raw_lines(file):
+            digest.update(raw)
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def words_of(text: str) -> list[str]:
+    """Word forms for vocabulary counts: lower-cased runs of letters and digits, with inner apostrophes."""
+    return [match.group().lower() for match in WORD_FORM.finditer(text)]
+
+
+@dataclass
+class CorpusStats:
+    """What `textgen corpus stats` reports.
+
+    `words` counts whitespace-separated words (the unit of per-word perplexity);
+    `vocabulary` and `top_words` count lower-cased word forms without punctuation.
+    `bytes` is the UTF-8 size of the story text (not of the files, which may be gzipped).
+    """
+
+    files: int = 0
+    stories: int = 0
+    lines: int = 0
+    words: int = 0
+    characters: int = 0
+    bytes: int = 0
+    vocabulary: int = 0
+    longest_line_bytes: int = 0
+    top_words: list[tuple[str, int]] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["top_words"] = [{"word": word, "count": count} for word, count in self.top_words]
+        data["mean_words_per_story"] = round(self.words / self.stories, 2) if self.stories else 0.0
+        return data
+
+
+def corpus_stats(path: str | os.PathLike, top: int = 20) -> CorpusStats:
+    """Count stories, lines, words, characters, bytes and word forms of a corpus in one pass."""
+    stats = CorpusStats(files=len(corpus_files(path)))
+    counts: Counter[str] = Counter()
+    for story in iter_stories(path):
+        stats.stories += 1
+        stats.characters += len(story)
+        stats.bytes += len(story.encode("utf-8"))
+        stats.words += len(story.split())
+        for line in story.split("\n"):
+            stats.lines += 1
+            stats.longest_line_bytes = max(stats.longest_line_bytes, len(line.encode("utf-8")))
+        counts.update(words_of(story))
+    stats.vocabulary = len(counts)
+    stats.top_words = counts.most_common(top)
+    return stats
+
+
+def split_sizes(num_stories: int, valid_fraction: float, test_fraction: float) -> dict[str, int]:
+    """How many stories each split gets: at least one in each split asked for, the rest in train."""
+    for name, value in (("valid fraction", valid_fraction), ("test fraction", test_fraction)):
+        if not 0.0 <= value < 1.0:
+            raise TextgenError(f"{name} {value} is outside [0, 1): give e.g. 0.05")
+    if valid_fraction + test_fraction >= 1.0:
+        raise TextgenError(f"valid fraction + test fraction = {valid_fraction + test_fraction:g} leaves no training stories: keep the sum below 1")
+    sizes = {
+        "valid": max(1, round(num_stories * valid_fraction)) if valid_fraction > 0 else 0,
+        "test": max(1, round(num_stories * test_fraction)) if test_fraction > 0 else 0,
+    }
+    sizes["train"] = num_stories - sizes["valid"] - sizes["test"]
+    if sizes["train"] < 1:
+        needed = 1 + (valid_fraction > 0) + (test_fraction > 0)
+        raise TextgenError(f"corpus has {num_stories} stories, too few to split: it needs at least {needed} (one per split)")
+    return sizes
+
+
+def assign_splits(num_stories: int, valid_fraction: float = 0.05, test_fraction: float = 0.05, seed: int = 0) -> list[str]:
+    """The split name of each story index, shuffled with `seed`: the same seed gives the same split."""
+    sizes = split_sizes(num_stories, valid_fraction, test_fraction)
+    names = ["valid"] * sizes["valid"] + ["test"] * sizes["test"] + ["train"] * sizes["train"]
+    random.Random(seed).shuffle(names)
+    return names
+
+
+def split_stories(stories: list[str], valid_fraction: float = 0.05, test_fraction: float = 0.05, seed: int = 0) -> dict[str, list[str]]:
+    """Split stories into train/valid/test by story, keeping their order inside each split."""
+    splits: dict[str, list[str]] = {name: [] for name in SPLITS}
+    for story, name in zip(stories, assign_splits(len(stories), valid_fraction, test_fraction, seed)):
+        splits[name].append(story)
+    return splits
+
+
+def format_stories(stories: Iterable[str]) -> Iterator[str]:
+    """Stories as lines of a TinyStories-format .txt file (each followed by a marker line)."""
+    for story in stories:
+        yield story + "\n" + END_OF_TEXT + "\n"

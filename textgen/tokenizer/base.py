@@ -1,0 +1,80 @@
+"""The Tokenizer interface and the special tokens every kind shares."""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+
+from textgen.atomic import write_bytes
+from textgen.errors import TextgenError
+
+PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<s>", "</s>"
+SPECIALS = (PAD, UNK, BOS, EOS)
+PAD_ID, UNK_ID, BOS_ID, EOS_ID = range(4)
+UNKNOWN_TEXT = "⁇"  # what an unknown id decodes to in word/char text (sentencepiece writes " ⁇ ")
+KINDS = ("sentencepiece", "word", "char")
+DEFAULT_VOCAB_SIZE = {"sentencepiece": 2048, "word": None, "char": None}  # None: every token seen
+JSON_FORMAT = "textgen-tokenizer"
+JSON_VERSION = 1
+
+
+class Tokenizer(ABC):
+    """Text to ids and back. Subclasses: SentencePieceTokenizer, WordTokenizer, CharTokenizer."""
+
+    kind: str
+    pad_id, unk_id, bos_id, eos_id = PAD_ID, UNK_ID, BOS_ID, EOS_ID
+
+    @property
+    @abstractmethod
+    def vocab_size(self) -> int:
+        """Number of ids, special tokens included."""
+
+    @abstractmethod
+    def encode(self, text: str, add_bos: bool = False, add_eos: bool = False) -> list[int]:
+        """Ids of `text`, optionally wrapped in the start and end of story tokens."""
+
+    @abstractmethod
+    def decode(self, ids: Iterable[int]) -> str:
+        """Text of `ids`; special tokens are dropped, unknown ids become ' ⁇ '."""
+
+    @abstractmethod
+    def id_to_piece(self, token_id: int) -> str:
+        """The vocabulary entry of one id."""
+
+    @abstractmethod
+    def piece_to_id(self, piece: str) -> int:
+        """The id of a vocabulary entry, or unk_id."""
+
+    @abstractmethod
+    def normalize(self, text: str) -> str:
+        """What decode(encode(text)) gives for text the tokenizer fully knows."""
+
+    @abstractmethod
+    def unknown(self, text: str) -> list[str]:
+        """The words or characters of `text` that would encode as <unk> (empty with byte fallback)."""
+
+    @abstractmethod
+    def to_bytes(self) -> bytes:
+        """The whole tokenizer as the bytes of its file."""
+
+    def pieces(self, text: str) -> list[str]:
+        """The vocabulary entries that `text` encodes to."""
+        return [self.id_to_piece(token_id) for token_id in self.encode(text)]
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the tokenizer file atomically."""
+        write_bytes(path, self.to_bytes())
+
+    def describe(self) -> str:
+        """A one-line summary."""
+        return f"{self.kind} tokenizer, {self.vocab_size} tokens"
+
+    def _check_ids(self, ids: Iterable[int]) -> list[int]:
+        ids = [int(token_id) for token_id in ids]
+        for token_id in ids:
+            if not 0 <= token_id < self.vocab_size:
+                raise TextgenError(f"token id {token_id} is outside the vocabulary (0..{self.vocab_size - 1})")
+        return ids
+
+

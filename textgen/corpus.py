@@ -13,6 +13,7 @@ single newlines. Text must be UTF-8; errors name the file and byte offset.
 from __future__ import annotations
 
 import gzip
+import itertools
 import hashlib
 import json
 import os
@@ -31,6 +32,7 @@ CORPUS_SUFFIXES = (".txt", ".jsonl", ".txt.gz", ".jsonl.gz")
 SPLITS = ("train", "valid", "test")
 # Without a marker line in this many bytes, a .txt file is read as blank-line separated.
 MARKER_LOOKAHEAD_BYTES = 1 << 20
+BINARY_SNIFF_BYTES = 8192
 WORD_FORM = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 
 
@@ -77,24 +79,35 @@ def _raw_lines(path: Path) -> Iterator[bytes]:
 def iter_lines(path: str | os.PathLike) -> Iterator[str]:
     """Decoded lines of one file without their line endings, checked for binary data and UTF-8.
 
+    A NUL byte in the first 8 KiB (or on any later line) marks a binary file, as git decides.
     Raises TextgenError naming the file and the byte offset of the first bad byte (for a
     .gz file, the offset in the decompressed text).
     """
     path = Path(path)
-    offset = 0
     where = " of the decompressed text" if path.name.endswith(".gz") else ""
-    for number, raw in enumerate(_raw_lines(path)):
-        if b"\x00" in raw:
+    raw_lines = _raw_lines(path)
+    head: list[bytes] = []
+    for raw in raw_lines:
+        head.append(raw)
+        if sum(map(len, head)) >= BINARY_SNIFF_BYTES:
+            break
+    start = head[0][:4] if head else b""
+    for bom, encoding in ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"), (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16")):
+        if start.startswith(bom):
+            raise TextgenError(f"{path} is {encoding} text, not UTF-8: convert it (e.g. iconv -f {encoding} -t UTF-8)")
+    offset = 0
+    for number, raw in enumerate(itertools.chain(head, raw_lines)):
+        nul = (b"".join(head) if number == 0 else raw).find(b"\x00")
+        if nul >= 0:
             raise TextgenError(
-                f"{path} looks like a binary file (NUL byte at byte offset {offset + raw.index(0)}{where}): "
+                f"{path} looks like a binary file (NUL byte at byte offset {offset + nul}{where}): "
                 "give a UTF-8 text corpus"
             )
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError as error:
-            bad = raw[error.start]
             raise TextgenError(
-                f"{path} is not UTF-8: invalid byte 0x{bad:02x} at byte offset {offset + error.start}{where}; "
+                f"{path} is not UTF-8: invalid byte 0x{raw[error.start]:02x} at byte offset {offset + error.start}{where}; "
                 "convert it to UTF-8 (e.g. iconv -f latin1 -t utf-8)"
             ) from None
         offset += len(raw)

@@ -1,0 +1,99 @@
+"""Tiny real objects for the tests: a dozen stories, corpus files in every format, tokenizers."""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import json
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+DOUG_STORIES = [
+    "Doug saw Jane. Jane saw Spot. Spot saw Doug.",
+    "Jane saw Spot. Spot saw Doug. Doug saw Jane.",
+    "Spot saw Doug. Doug saw Jane.\nJane saw Spot.",
+]
+TINY_STORIES = [
+    "Once upon a time, there was a little cat named Tom. Tom liked to play in the sun.",
+    "Lily had a red ball. She threw the ball to her dog. The dog ran fast and caught it!",
+    'One day, Ben went to the park. "Can I play too?" asked Sam. They played all day.',
+    "Mia was sad. Her kite was stuck in a tree.\nHer dad helped her. Mia smiled and said thank you.",
+    "The duck swam in the pond. It saw a frog on a lily pad. The frog said hello.",
+    "Max built a tower of blocks. It fell down. Max tried again, and the tower stood tall.",
+    "Anna and her mom baked cookies. The kitchen smelled sweet. They shared the cookies with Tim.",
+    "A little bird could not fly. Sue gave it water and a warm bed. Soon the bird was well.",
+    "It was a rainy day. Leo played inside with his truck. Then the sun came out.",
+    "Zoe was afraid of the dark. Her grandma held her hand. Zoe was brave and went to sleep.",
+    "Sam and Tom had a race to the big tree. Tom fell, and Sam helped him up.",
+    "The bunny found a carrot in the garden. It was big and orange. The bunny was happy.",
+]
+
+
+def write_marker_file(path: Path, stories: list[str]) -> Path:
+    path.write_text("".join(f"{story}\n<|endoftext|>\n" for story in stories), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def stories() -> list[str]:
+    return list(TINY_STORIES)
+
+
+@pytest.fixture
+def corpus_txt(tmp_path: Path) -> Path:
+    """The tiny stories as a TinyStories-format file."""
+    return write_marker_file(tmp_path / "tiny.txt", TINY_STORIES)
+
+
+@pytest.fixture
+def corpus_blank(tmp_path: Path) -> Path:
+    """The tiny stories separated by blank lines."""
+    path = tmp_path / "blank.txt"
+    path.write_text("\n\n".join(TINY_STORIES) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def corpus_jsonl_gz(tmp_path: Path) -> Path:
+    path = tmp_path / "tiny.jsonl.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as file:
+        for story in TINY_STORIES:
+            file.write(json.dumps({"text": story, "id": 1}) + "\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def little_stories() -> list[str]:
+    """Two hundred generated little stories (about 90 KB): enough for a real sentencepiece model."""
+    from textgen.storybook import generate_stories
+
+    return list(itertools.islice(generate_stories("little-stories"), 200))
+
+
+@pytest.fixture(scope="session")
+def sentencepiece_tokenizer(little_stories):
+    from textgen.tokenizer import train_tokenizer
+
+    return train_tokenizer(little_stories, kind="sentencepiece", vocab_size=400)
+
+
+@pytest.fixture(scope="session")
+def word_tokenizer(little_stories):
+    from textgen.tokenizer import train_tokenizer
+
+    return train_tokenizer(little_stories, kind="word")
+
+
+@pytest.fixture(scope="session")
+def char_tokenizer(little_stories):
+    from textgen.tokenizer import train_tokenizer
+
+    return train_tokenizer(little_stories, kind="char", vocab_size=48)
+
+
+@pytest.fixture(scope="session")
+def tokenizers(sentencepiece_tokenizer, word_tokenizer, char_tokenizer) -> dict:
+    return {"sentencepiece": sentencepiece_tokenizer, "word": word_tokenizer, "char": char_tokenizer}

@@ -1,0 +1,174 @@
+"""Reading corpora in every format, validation errors, statistics and splits."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+from conftest import TINY_STORIES, write_marker_file
+
+from textgen.corpus import (
+    MARKER_LOOKAHEAD_BYTES,
+    assign_splits,
+    corpus_files,
+    corpus_stats,
+    fingerprint,
+    read_stories,
+    split_stories,
+    words_of,
+)
+from textgen.errors import TextgenError
+
+
+def test_marker_and_blank_line_formats_give_the_same_stories(corpus_txt, corpus_blank):
+    assert read_stories(corpus_txt) == TINY_STORIES
+    assert read_stories(corpus_blank) == TINY_STORIES
+
+
+def test_marker_file_keeps_paragraphs_and_blank_lines_inside_a_story(tmp_path):
+    path = tmp_path / "story.txt"
+    path.write_text("First line.\n\n  Second paragraph.  \n<|endoftext|>\n\nNext story.\n<|endoftext|>\n")
+    assert read_stories(path) == ["First line.\nSecond paragraph.", "Next story."]
+
+
+def test_last_story_without_a_closing_marker_is_kept(tmp_path):
+    path = tmp_path / "story.txt"
+    path.write_text("One.\n<|endoftext|>\nTwo.")
+    assert read_stories(path) == ["One.", "Two."]
+
+
+def test_crlf_and_byte_order_mark_are_handled(tmp_path):
+    path = tmp_path / "windows.txt"
+    path.write_bytes("\ufeffOne story.\r\nStill one.\r\n\r\nTwo.\r\n".encode("utf-8"))
+    assert read_stories(path) == ["One story.\nStill one.", "Two."]
+
+
+def test_blank_line_file_larger_than_lookahead_streams_stories(tmp_path):
+    story = "word " * 200
+    count = MARKER_LOOKAHEAD_BYTES // len(story) + 50
+    path = tmp_path / "big.txt"
+    path.write_text("\n\n".join([story] * count))
+    assert len(read_stories(path)) == count
+
+
+def test_jsonl_gz_and_folder(tmp_path, corpus_jsonl_gz):
+    assert read_stories(corpus_jsonl_gz) == TINY_STORIES
+    folder = tmp_path / "folder"
+    (folder / "b").mkdir(parents=True)
+    write_marker_file(folder / "a.txt", TINY_STORIES[:2])
+    with gzip.open(folder / "b" / "c.txt.gz", "wt") as file:
+        file.write("\n\n".join(TINY_STORIES[2:4]))
+    (folder / ".hidden.txt").write_text("not read")
+    (folder / "notes.csv").write_text("not read")
+    assert [path.name for path in corpus_files(folder)] == ["a.txt", "c.txt.gz"]
+    assert read_stories(folder) == TINY_STORIES[:4]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("missing.txt", None, "does not exist"),
+        ("empty.txt", b"", "empty"),
+        ("blank.txt", b"\n  \n<|endoftext|>\n\n", "empty"),
+        ("latin1.txt", "Caf\u00e9 story.\nMore.".encode("latin-1"), "not UTF-8: invalid byte 0xe9 at byte offset 3"),
+        ("later.txt", b"ok line\nbad \xff here", "byte offset 12"),
+        ("binary.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00", "binary"),
+        ("utf16.txt", "Hello story.".encode("utf-16"), "is UTF-16 text, not UTF-8"),
+        ("bad.jsonl", b'{"text": "fine"}\n{not json}\n', "bad.jsonl:2 is not valid JSON"),
+        ("field.jsonl", b'{"story": "no text field"}\n', 'no "text" string field'),
+        ("broken.txt.gz", b"this is not gzip data", "not a valid gzip file"),
+    ],
+)
+def test_bad_corpora_raise_one_clear_error(tmp_path, name, content, message):
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(TextgenError, match=message) as error:
+        read_stories(path)
+    assert "\n" not in str(error.value)
+    if content is not None:
+        assert str(path) in str(error.value)
+
+
+def test_truncated_gzip_is_an_error(tmp_path):
+    data = gzip.compress(("A story. " * 2000).encode())
+    path = tmp_path / "cut.txt.gz"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(TextgenError, match="not a valid gzip"):
+        read_stories(path)
+
+
+def test_non_utf8_offset_in_gzip_counts_decompressed_bytes(tmp_path):
+    path = tmp_path / "latin.txt.gz"
+    path.write_bytes(gzip.compress(b"abc\ndef \xe9"))
+    with pytest.raises(TextgenError, match="byte offset 8 of the decompressed text"):
+        read_stories(path)
+
+
+def test_folder_without_corpus_files(tmp_path):
+    (tmp_path / "x.csv").write_text("a,b")
+    with pytest.raises(TextgenError, match="no corpus files"):
+        read_stories(tmp_path)
+
+
+def test_stats_counts(tmp_path):
+    path = tmp_path / "s.txt"
+    path.write_text("The cat saw the dog.\nThe dog ran.\n\nA cat's hat!\n")
+    stats = corpus_stats(path, top=3).to_dict()
+    assert stats["stories"] == 2
+    assert stats["lines"] == 3
+    assert stats["words"] == 11
+    assert stats["characters"] == len("The cat saw the dog.\nThe dog ran.") + len("A cat's hat!")
+    assert stats["bytes"] == stats["characters"]
+    assert stats["vocabulary"] == len({"the", "cat", "saw", "dog", "ran", "a", "cat's", "hat"})
+    assert stats["top_words"][0] == {"word": "the", "count": 3}
+    assert {"stories", "words", "characters", "bytes", "vocabulary", "top_words"} <= stats.keys()
+
+
+def test_stats_bytes_count_utf8():
+    assert words_of("Zoë's café, naïve!") == ["zoë's", "café", "naïve"]
+
+
+def test_fingerprint_follows_content(corpus_txt):
+    first = fingerprint(corpus_txt)
+    assert first == fingerprint(corpus_txt)
+    corpus_txt.write_text(corpus_txt.read_text() + "One more.\n")
+    assert fingerprint(corpus_txt) != first
+
+
+def test_splits_are_by_story_seeded_and_complete():
+    stories = [f"story {index}" for index in range(100)]
+    splits = split_stories(stories, 0.1, 0.1, seed=3)
+    assert [len(splits[name]) for name in ("train", "valid", "test")] == [80, 10, 10]
+    assert sorted(sum(splits.values(), []), key=lambda s: int(s.split()[1])) == stories
+    assert splits == split_stories(stories, 0.1, 0.1, seed=3)
+    assert splits != split_stories(stories, 0.1, 0.1, seed=4)
+    for part in splits.values():  # order inside a split follows the corpus
+        assert part == sorted(part, key=lambda s: int(s.split()[1]))
+
+
+def test_small_corpora_still_get_one_story_per_split():
+    assert sorted(assign_splits(3, 0.05, 0.05)) == ["test", "train", "valid"]
+    with pytest.raises(TextgenError, match="too few to split"):
+        assign_splits(2, 0.05, 0.05)
+
+
+@pytest.mark.parametrize(("valid", "test", "message"), [(-0.1, 0.1, "outside"), (1.0, 0.0, "outside"), (0.6, 0.5, "no training")])
+def test_bad_split_fractions(valid, test, message):
+    with pytest.raises(TextgenError, match=message):
+        assign_splits(100, valid, test)
+
+
+def test_jsonl_unicode_text(tmp_path):
+    path = tmp_path / "u.jsonl"
+    path.write_text(json.dumps({"text": "Zoë saw 🐶.\n\nThe end."}) + "\n\n", encoding="utf-8")
+    assert read_stories(path) == ["Zoë saw 🐶.\nThe end."]
+
+
+def test_folder_path_sorting_is_stable(tmp_path):
+    for name in ("b.txt", "a.txt", "c.jsonl"):
+        (tmp_path / name).write_text('{"text": "x"}' if name.endswith("jsonl") else "x")
+    assert [p.name for p in corpus_files(tmp_path)] == ["a.txt", "b.txt", "c.jsonl"]
+    assert isinstance(corpus_files(tmp_path)[0], Path)

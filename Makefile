@@ -21,7 +21,7 @@ venv: $(STAMP)
 demo: $(STAMP)
 	mkdir -p $(DEMO)
 	$(BIN)/textgen corpus stats corpora/little-stories.txt
-	$(BIN)/textgen tokenizer train corpora/little-stories.txt --kind sentencepiece --vocab-size 900 --out $(DEMO)/little-stories.model
+	$(BIN)/textgen tokenizer train corpora/little-stories.txt --kind sentencepiece --model-type bpe --vocab-size 800 --out $(DEMO)/little-stories.model
 	$(BIN)/textgen tokenizer encode $(DEMO)/little-stories.model "$$(sed -n '1,/<|endoftext|>/p' corpora/little-stories.txt | grep -v '<|endoftext|>')"
 
 test: $(STAMP)

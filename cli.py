@@ -9,14 +9,39 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 
 import click
 
+from textgen.corpus import CorpusWarning
 from textgen.errors import TextgenError
 
 
+SEED = click.IntRange(0, 2**32 - 1)
+
+
 class TextgenGroup(click.Group):
-    """A click group that turns TextgenError into a one-line message and exit code 2."""
+    """A click group that turns TextgenError and usage mistakes into one line on stderr and exit code 2."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("always", CorpusWarning)
+                warnings.showwarning = lambda message, *rest: note(str(message))
+                code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as error:
+            hint = f" (see '{error.ctx.command_path} --help')" if error.ctx else ""
+            click.echo(f"error: {error.format_message()}{hint}", err=True)
+            sys.exit(2)
+        except click.ClickException as error:
+            click.echo(f"error: {error.format_message()}", err=True)
+            sys.exit(error.exit_code)
+        except (click.Abort, KeyboardInterrupt):
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -100,7 +125,7 @@ def corpus_stats(path: str, top: int, as_json: bool) -> None:
 @click.option("--out", "out_dir", required=True, help="Folder for train.txt, valid.txt and test.txt.")
 @click.option("--valid-fraction", default=0.05, show_default=True, type=float, help="Share of stories for validation.")
 @click.option("--test-fraction", default=0.05, show_default=True, type=float, help="Share of stories for testing.")
-@click.option("--seed", default=0, show_default=True, type=int, help="The same seed gives the same split.")
+@click.option("--seed", default=0, show_default=True, type=SEED, help="The same seed gives the same split.")
 @click.option("--json", "as_json", is_flag=True, help="Print the story count of each split as JSON.")
 def corpus_split(path: str, out_dir: str, valid_fraction: float, test_fraction: float, seed: int, as_json: bool) -> None:
     """Split PATH into train/valid/test by story, with a fixed seed.
@@ -110,11 +135,12 @@ def corpus_split(path: str, out_dir: str, valid_fraction: float, test_fraction: 
     from pathlib import Path
 
     from textgen.atomic import atomic_open, prepare_output
-    from textgen.corpus import SPLITS, assign_splits, format_stories, iter_stories
+    from textgen.corpus import SPLITS, assign_splits, corpus_files, format_stories, iter_stories
 
+    inputs = corpus_files(path)
+    paths = {name: prepare_output(Path(out_dir) / f"{name}.txt", inputs) for name in SPLITS}
     count = sum(1 for _ in progress(iter_stories(path), " stories"))
     names = assign_splits(count, valid_fraction, test_fraction, seed)
-    paths = {name: prepare_output(Path(out_dir) / f"{name}.txt") for name in SPLITS}
     with atomic_open(paths["train"]) as train, atomic_open(paths["valid"]) as valid, atomic_open(paths["test"]) as test:
         files = {"train": train, "valid": valid, "test": test}
         for story, name in zip(iter_stories(path), names):
@@ -130,7 +156,7 @@ def corpus_split(path: str, out_dir: str, valid_fraction: float, test_fraction: 
 @corpus.command("generate")
 @click.argument("name", type=click.Choice(["doug-jane-spot", "doug-jane-spot-more", "little-stories", "all"]))
 @click.option("--out", "out_dir", default="corpora", show_default=True, help="Folder to write NAME.txt into.")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the story generator (0 gives the committed files).")
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Seed of the story generator (0 gives the committed files).")
 def corpus_generate(name: str, out_dir: str, seed: int) -> None:
     """Write one of the project's own corpora (or all) from its seeded generator.
 
@@ -157,7 +183,7 @@ def tokenizer() -> None:
               help="Number of tokens, special ones included [default: sentencepiece 2048 or what the corpus allows; word/char: every token seen].")
 @click.option("--model-type", type=click.Choice(["unigram", "bpe"]), default="unigram", show_default=True,
               help="sentencepiece algorithm.")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed for sampling very large corpora.")
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Seed for sampling very large corpora.")
 @click.option("--out", "out_path", required=True, help="Tokenizer file to write.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 def tokenizer_train(corpus_path: str, kind: str, vocab_size: int | None, model_type: str, seed: int, out_path: str, as_json: bool) -> None:
@@ -168,10 +194,10 @@ def tokenizer_train(corpus_path: str, kind: str, vocab_size: int | None, model_t
     import time
 
     from textgen.atomic import prepare_output
-    from textgen.corpus import iter_stories
+    from textgen.corpus import corpus_files, iter_stories
     from textgen.tokenizer import train_tokenizer
 
-    out = prepare_output(out_path)
+    out = prepare_output(out_path, inputs=corpus_files(corpus_path))
     started = time.perf_counter()
     stories = 0
 
@@ -188,7 +214,7 @@ def tokenizer_train(corpus_path: str, kind: str, vocab_size: int | None, model_t
         print_json({"kind": trained.kind, "vocab_size": trained.vocab_size, "stories": stories, "out": str(out),
                     "seconds": round(seconds, 3), "special_tokens": {"pad": 0, "unk": 1, "bos": 2, "eos": 3}})
     else:
-        click.echo(f"trained {trained.describe()} on {stories:,} stories in {seconds:.1f}s -> {out}")
+        click.echo(f"trained {trained.describe()} on {stories:,} stor{'y' if stories == 1 else 'ies'} in {seconds:.1f}s -> {out}")
 
 
 def visible(piece: str) -> str:
@@ -208,9 +234,11 @@ def tokenizer_encode(tokenizer_path: str, text: str, as_json: bool) -> None:
     Example: textgen tokenizer encode little.model "Once upon a time, there was a cat."
     """
     from textgen.tokenizer import load_tokenizer
+    from textgen.tokenizer.base import check_text
 
     if text == "-":
-        text = sys.stdin.read()
+        text = sys.stdin.buffer.read().decode("utf-8", errors="surrogateescape")
+    check_text(text, "TEXT")
     loaded = load_tokenizer(tokenizer_path)
     ids = loaded.encode(text)
     pieces = [loaded.id_to_piece(token_id) for token_id in ids]
@@ -232,18 +260,18 @@ def tokenizer_encode(tokenizer_path: str, text: str, as_json: bool) -> None:
         click.echo(" │ ".join(line))
     click.echo(f"\nids: {ids}")
     if unknown:
-        click.echo(f"unknown to this tokenizer (encoded as <unk>): {' '.join(map(repr, unknown))}")
+        click.echo(f"unknown to this tokenizer (encoded as <unk>, decoded as ⁇): {' '.join(map(repr, unknown))}")
     if decoded == text:
         click.echo("decoded: identical to the input")
     else:
-        click.echo(f"decoded (after the tokenizer's normalisation): {decoded}")
+        click.echo(f"decoded{'' if unknown else ' (after the tokenizer normalisation)'}: {decoded}")
 
 
 @tokenizer.command("decode")
 @click.argument("tokenizer_path", metavar="FILE")
 @click.argument("ids", nargs=-1, type=int, required=True)
 def tokenizer_decode(tokenizer_path: str, ids: tuple[int, ...]) -> None:
-    """Turn token IDS back into text.
+    """Turn token IDS back into text (put -- before the ids if one is negative).
 
     Example: textgen tokenizer decode little.model 2 215 37 9
     """

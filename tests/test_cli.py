@@ -192,3 +192,39 @@ def test_real_process_prints_no_traceback(tmp_path):
                             cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["tokenizer", "train"], ["tokenizer", "train", "x", "--kind", "foo", "--out", "y"],
+     ["corpus", "stats", "x", "--top", "-1"], ["tokenizer", "train", "x", "--seed", "-1", "--out", "y"],
+     ["nonsense"]],
+)
+def test_usage_mistakes_are_one_line_too(args):
+    result = run(*args)
+    assert_one_line_error(result, "--help")
+
+
+def test_text_that_is_not_utf8(tmp_path, corpus_txt):
+    out = tmp_path / "w.json"
+    run("tokenizer", "train", corpus_txt, "--kind", "word", "--out", out)
+    assert_one_line_error(run("tokenizer", "encode", out, "caf\udce9"), "not valid UTF-8")
+
+
+def test_training_output_may_not_overwrite_the_corpus(corpus_txt):
+    before = corpus_txt.read_bytes()
+    assert_one_line_error(run("tokenizer", "train", corpus_txt, "--kind", "word", "--out", corpus_txt), "also an input")
+    assert corpus_txt.read_bytes() == before
+
+
+def test_a_failed_run_leaves_no_new_folders(tmp_path, bad_inputs):
+    result = run("tokenizer", "train", bad_inputs["empty"], "--out", tmp_path / "new" / "nested" / "t.model")
+    assert result.exit_code == 2
+    assert not (tmp_path / "new").exists()
+
+
+def test_corpus_warnings_become_notes(tmp_path):
+    path = tmp_path / "book.txt"
+    path.write_text("\n\n".join(["word " * 100] * 500) + "\n<|endoftext|>\n")
+    result = run("corpus", "stats", path)
+    assert result.exit_code == 0 and "note: story 1" in result.stderr

@@ -76,6 +76,9 @@ def test_jsonl_gz_and_folder(tmp_path, corpus_jsonl_gz):
         ("later.txt", b"ok line\nbad \xff here", "byte offset 12"),
         ("binary.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00", "binary"),
         ("utf16.txt", "Hello story.".encode("utf-16"), "is UTF-16 text, not UTF-8"),
+        ("utf16le.txt", "Hello story, no mark.".encode("utf-16-le"), "UTF-16LE text without a byte-order mark"),
+        ("thorn.txt", "\u00ff\u00fe Latin-1 text".encode("latin-1"), "not UTF-8: invalid byte 0xff at byte offset 0"),
+        ("surrogate.jsonl", b'{"text": "lone \\ud800 x"}\n', "surrogate.jsonl:1 .*lone surrogate"),
         ("bad.jsonl", b'{"text": "fine"}\n{not json}\n', "bad.jsonl:2 is not valid JSON"),
         ("field.jsonl", b'{"story": "no text field"}\n', 'no "text" string field'),
         ("broken.txt.gz", b"this is not gzip data", "not a valid gzip file"),
@@ -172,3 +175,42 @@ def test_folder_path_sorting_is_stable(tmp_path):
         (tmp_path / name).write_text('{"text": "x"}' if name.endswith("jsonl") else "x")
     assert [p.name for p in corpus_files(tmp_path)] == ["a.txt", "b.txt", "c.jsonl"]
     assert isinstance(corpus_files(tmp_path)[0], Path)
+
+
+def test_old_mac_line_endings(tmp_path):
+    path = tmp_path / "mac.txt"
+    path.write_bytes(b"A.\rB.\r\rC.\r")
+    assert read_stories(path) == ["A.\nB.", "C."]
+
+
+def test_marker_lines_inside_jsonl_text_are_dropped(tmp_path):
+    path = tmp_path / "m.jsonl"
+    path.write_text(json.dumps({"text": "One.\n<|endoftext|>\nTwo."}) + "\n")
+    assert read_stories(path) == ["One.\nTwo."]
+
+
+def test_a_stray_marker_that_merges_a_book_is_warned_about(tmp_path):
+    from textgen.corpus import LONG_STORY_CHARACTERS, CorpusWarning
+
+    path = tmp_path / "book.txt"
+    paragraph = "word " * 100
+    path.write_text("\n\n".join([paragraph] * (LONG_STORY_CHARACTERS // len(paragraph) + 10)) + "\n<|endoftext|>\n")
+    with pytest.warns(CorpusWarning, match="remove its <\\|endoftext\\|> lines"):
+        assert len(read_stories(path)) == 1
+
+
+def test_folders_follow_symbolic_links_and_match_suffixes_without_case(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "a.txt").write_text("From a link.")
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "linked").symlink_to(outside)
+    (folder / "loop").symlink_to(folder)
+    (folder / "LOUD.TXT").write_text("Upper case.")
+    assert sorted(read_stories(folder)) == ["From a link.", "Upper case."]
+
+
+def test_rounded_fractions_that_leave_no_training_story():
+    with pytest.raises(TextgenError, match="take all 10 stories after rounding"):
+        assign_splits(10, 0.55, 0.44)

@@ -201,3 +201,52 @@ def test_decode_rejects_ids_outside_the_vocabulary(word_tokenizer):
 
 def test_vocabulary_classes_are_exported():
     assert WordTokenizer.kind == "word" and CharTokenizer.kind == "char"
+
+
+def test_long_words_are_cut_so_every_part_fits():
+    from textgen.tokenizer.sentencepiece_tokenizer import _split_long_line
+
+    limit = SENTENCEPIECE_MAX_LINE_BYTES
+    for line in ["ж" * 2500 + "a" * 5000, "x" * 10_000, ("word " * 2000).strip(), "a " + "b" * limit, "é" * limit]:
+        parts = _split_long_line(line)
+        assert all(0 < len(part.encode()) <= limit for part in parts)
+        assert "".join(parts).replace(" ", "") == line.replace(" ", "")
+    assert _split_long_line("b" * limit) == ["b" * limit]
+
+
+def test_a_cut_long_word_is_learned_not_skipped(little_stories):
+    tokenizer = train_tokenizer(little_stories[:50] + ["ж" * 2500 + "a" * 5000], vocab_size=400)
+    assert "ж" in tokenizer.pieces("ж")[-1]  # a piece of its own, not byte fallback
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 2_000_000_000])
+def test_absurd_sentencepiece_sizes_fail_fast(little_stories, size):
+    with pytest.raises(TextgenError, match="too small|above textgen's limit"):
+        train_tokenizer(little_stories[:5], vocab_size=size)
+
+
+def test_corrupt_piece_text_in_a_sentencepiece_model(tmp_path, sentencepiece_tokenizer):
+    data = bytearray(sentencepiece_tokenizer.to_bytes())
+    index = data.find(b"<0x7D>")
+    data[index + 4] = 0xD1  # invalid UTF-8 inside a piece
+    with pytest.raises(TextgenError, match="not a valid sentencepiece model"):
+        tokenizer_from_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    ("kind", "pieces", "message"),
+    [("word", ["<pad>", "<unk>", "<s>", "</s>", "cat"], "lacks"),
+     ("char", ["<pad>", "<unk>", "<s>", "</s>", " ", "\n", "ab"], "not single char tokens"),
+     ("word", ["<pad>", "<unk>", "<s>", "</s>", "<glue>", " ", "\n", "two words"], "not single word tokens")],
+)
+def test_malformed_vocabularies_are_refused(kind, pieces, message):
+    import json
+
+    data = json.dumps({"format": "textgen-tokenizer", "version": 1, "kind": kind, "pieces": pieces}).encode()
+    with pytest.raises(TextgenError, match=message):
+        tokenizer_from_bytes(data, source="vocab.json")
+
+
+def test_describe_tells_whether_a_model_has_byte_fallback(sentencepiece_tokenizer):
+    assert sentencepiece_tokenizer.byte_fallback
+    assert sentencepiece_tokenizer.describe().endswith(", byte fallback")

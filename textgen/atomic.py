@@ -1,62 +1,86 @@
 """Atomic file writes: a temporary file in the target's folder, fsync, then os.replace.
 
 A crash, Ctrl-C or full disk in the middle of a write leaves the previous file intact.
+Output paths are checked before any work starts, but folders are created only when the
+file is written, so a run that fails early leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
 from textgen.errors import TextgenError
 
 
-def prepare_output(path: str | os.PathLike) -> Path:
-    """Create the folder of an output file if needed and check it is writable, before any work.
+def _nearest_existing(folder: Path) -> Path:
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return folder
 
-    Raises TextgenError naming the folder when it cannot be created or written.
+
+def prepare_output(path: str | os.PathLike, inputs: Iterable[str | os.PathLike] = ()) -> Path:
+    """Check an output file path before any work: its folder can be made and written, it is not
+    a folder or a special file, and it is none of the `inputs`. Symbolic links are written through.
+
+    Raises TextgenError naming the path and the fix.
     """
-    path = Path(path)
-    if path.is_dir():
-        raise TextgenError(f"output path {path} is a folder: give a file name, e.g. {path / 'out'}")
-    folder = path.parent if str(path.parent) else Path(".")
+    raw = os.fspath(path)
+    if raw.endswith(("/", os.sep)):
+        raise TextgenError(f"output path {raw} ends with a slash: give a file name, e.g. {raw}out")
+    path = Path(raw)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise TextgenError(
-            f"cannot create output folder {folder} ({error.strerror}): choose a writable location"
-        ) from None
-    try:
+        if path.is_symlink():
+            path = path.resolve()
+        if path.exists():
+            if path.is_dir():
+                raise TextgenError(f"output path {path} is a folder: give a file name, e.g. {path / 'out'}")
+            if not stat.S_ISREG(path.stat().st_mode):
+                raise TextgenError(f"output path {path} is not a regular file (a device, pipe or socket): choose a file name")
+            for source in inputs:
+                if Path(source).exists() and path.samefile(source):
+                    raise TextgenError(f"output path {path} is also an input: choose another file name")
+        folder = _nearest_existing(path.parent if str(path.parent) else Path("."))
+        if not folder.is_dir():
+            raise TextgenError(f"cannot create output folder {path.parent}: {folder} is a file; choose a writable location")
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".textgen-probe-"):
             pass
+    except PermissionError as error:
+        raise TextgenError(f"cannot write to {path.parent} ({error.strerror}): choose a writable location or fix its permissions") from None
     except OSError as error:
-        raise TextgenError(
-            f"cannot write to output folder {folder} ({error.strerror}): "
-            "choose a writable location or fix its permissions"
-        ) from None
+        raise TextgenError(f"cannot write to {path.parent} ({error.strerror}): choose a writable location") from None
     return path
 
 
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
-    """Open a temporary file beside `path`; on success it replaces `path`, on error it is removed."""
+    """Open a temporary file beside `path`; on success it replaces `path`, on error it is removed.
+
+    OSError while writing (a full disk, say) becomes a TextgenError; the old file is kept.
+    """
     path = Path(path)
     binary = "b" in mode
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    temp_name = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         os.chmod(temp_name, 0o666 & ~_umask())  # mkstemp makes 0600; a normal file follows the umask
         with os.fdopen(handle, mode, encoding=None if binary else encoding) as file:
             yield file
             file.flush()
             os.fsync(file.fileno())
         os.replace(temp_name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp_name)
+    except BaseException as error:
+        if temp_name is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temp_name)
+        if isinstance(error, OSError):
+            raise TextgenError(f"could not write {path} ({error.strerror or error}); the previous file, if any, is intact") from None
         raise
 
 
@@ -68,11 +92,8 @@ def _umask() -> int:
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write `data` to `path` atomically."""
-    try:
-        with atomic_open(path, "wb") as file:
-            file.write(data)
-    except OSError as error:
-        raise TextgenError(f"could not write {path} ({error.strerror}); the previous file, if any, is intact") from None
+    with atomic_open(path, "wb") as file:
+        file.write(data)
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:

@@ -13,12 +13,13 @@ single newlines. Text must be UTF-8; errors name the file and byte offset.
 from __future__ import annotations
 
 import gzip
-import itertools
 import hashlib
+import itertools
 import json
 import os
 import random
 import re
+import warnings
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -33,38 +34,55 @@ SPLITS = ("train", "valid", "test")
 # Without a marker line in this many bytes, a .txt file is read as blank-line separated.
 MARKER_LOOKAHEAD_BYTES = 1 << 20
 BINARY_SNIFF_BYTES = 8192
+LONG_STORY_CHARACTERS = 200_000  # far beyond a children's story: probably a format mistake
 WORD_FORM = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 
 
 def corpus_files(path: str | os.PathLike) -> list[Path]:
-    """The files a corpus path names: the file itself, or every corpus file below a folder."""
+    """The files a corpus path names: the file itself, or every corpus file below a folder
+    (suffixes matched without regard to case, symbolic links followed, hidden entries skipped)."""
     path = Path(path)
-    if not path.exists():
-        raise TextgenError(f"corpus path {path} does not exist: check the spelling or give a .txt, .jsonl or .gz file, or a folder of them")
-    if path.is_file():
-        return [path]
-    if not path.is_dir():
-        raise TextgenError(f"corpus path {path} is neither a file nor a folder")
-    files = sorted(
-        candidate
-        for candidate in path.rglob("*")
-        if candidate.is_file()
-        and not any(part.startswith(".") for part in candidate.relative_to(path).parts)
-        and candidate.name.endswith(CORPUS_SUFFIXES)
-    )
+    try:
+        if not path.exists():
+            raise TextgenError(f"corpus path {path} does not exist: check the spelling or give a .txt, .jsonl or .gz file, or a folder of them")
+        if path.is_file():
+            return [path]
+        if not path.is_dir():
+            raise TextgenError(f"corpus path {path} is neither a file nor a folder")
+    except PermissionError:
+        raise TextgenError(f"cannot access corpus path {path} (permission denied): fix its permissions") from None
+
+    def unreadable(error: OSError) -> None:
+        raise TextgenError(f"cannot read folder {error.filename} ({error.strerror}): fix its permissions or move it out of the corpus")
+
+    files, seen = [], set()
+    for folder, subfolders, names in os.walk(path, onerror=unreadable, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:  # a symbolic link loop
+            subfolders[:] = []
+            continue
+        seen.add(real)
+        subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
+        for name in names:
+            if not name.startswith(".") and name.lower().endswith(CORPUS_SUFFIXES) and os.path.isfile(os.path.join(folder, name)):
+                files.append(Path(folder) / name)
     if not files:
         raise TextgenError(f"folder {path} has no corpus files: put stories in .txt, .jsonl, .txt.gz or .jsonl.gz files there")
-    return files
+    return sorted(files)
+
+
+def _is_gzip(path: Path) -> bool:
+    return path.name.lower().endswith(".gz")
 
 
 def _is_jsonl(path: Path) -> bool:
-    name = path.name[:-3] if path.name.endswith(".gz") else path.name
-    return name.endswith(".jsonl")
+    name = path.name.lower()
+    return (name[:-3] if name.endswith(".gz") else name).endswith(".jsonl")
 
 
 def _raw_lines(path: Path) -> Iterator[bytes]:
     """Binary lines of a file, decompressing .gz; I/O and gzip faults become TextgenError."""
-    opener = gzip.open if path.name.endswith(".gz") else open
+    opener = gzip.open if _is_gzip(path) else open
     try:
         with opener(path, "rb") as file:
             yield from file
@@ -84,17 +102,14 @@ def iter_lines(path: str | os.PathLike) -> Iterator[str]:
     .gz file, the offset in the decompressed text).
     """
     path = Path(path)
-    where = " of the decompressed text" if path.name.endswith(".gz") else ""
+    where = " of the decompressed text" if _is_gzip(path) else ""
     raw_lines = _raw_lines(path)
     head: list[bytes] = []
     for raw in raw_lines:
         head.append(raw)
         if sum(map(len, head)) >= BINARY_SNIFF_BYTES:
             break
-    start = head[0][:4] if head else b""
-    for bom, encoding in ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"), (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16")):
-        if start.startswith(bom):
-            raise TextgenError(f"{path} is {encoding} text, not UTF-8: convert it (e.g. iconv -f {encoding} -t UTF-8)")
+    _check_wide_encoding(path, b"".join(head))
     offset = 0
     for number, raw in enumerate(itertools.chain(head, raw_lines)):
         nul = (b"".join(head) if number == 0 else raw).find(b"\x00")
@@ -113,11 +128,39 @@ def iter_lines(path: str | os.PathLike) -> Iterator[str]:
         offset += len(raw)
         if number == 0 and line.startswith("\ufeff"):
             line = line[1:]
-        yield line.rstrip("\r\n")
+        line = line.rstrip("\r\n")
+        if "\r" in line:  # old Mac line endings: a lone CR ends a line
+            yield from line.split("\r")
+        else:
+            yield line
+
+
+def _check_wide_encoding(path: Path, head: bytes) -> None:
+    """Name UTF-16/32 text (by its byte-order mark, or by NUL bytes at every other place)."""
+    for bom, encoding in ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
+                          (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
+        if head.startswith(bom):
+            usable = len(head) - len(head) % (4 if encoding == "utf-32" else 2)
+            try:
+                head[:usable].decode(encoding)
+            except UnicodeDecodeError:
+                return  # not really UTF-16/32: let the UTF-8 check name the bad byte
+            if head.count(0) < 0.1 * len(head):
+                return  # Latin-1 text that happens to start with the same bytes
+            name = encoding.upper()
+            raise TextgenError(f"{path} is {name} text, not UTF-8: convert it (e.g. iconv -f {name} -t UTF-8)")
+    sample = head[: len(head) - len(head) % 2]
+    if len(sample) >= 8:
+        even, odd = sample[0::2], sample[1::2]
+        for zeros, name in ((odd, "UTF-16LE"), (even, "UTF-16BE")):
+            if zeros.count(0) >= 0.9 * len(zeros):
+                raise TextgenError(f"{path} looks like {name} text without a byte-order mark, not UTF-8: "
+                                   f"convert it (e.g. iconv -f {name} -t UTF-8)")
 
 
 def _clean_story(lines: Iterable[str]) -> str:
-    return "\n".join(stripped for line in lines if (stripped := line.strip()))
+    """Lines stripped, blank lines and stray marker lines dropped, joined by single newlines."""
+    return "\n".join(stripped for line in lines if (stripped := line.strip()) and stripped != END_OF_TEXT)
 
 
 def _iter_txt_stories(path: Path) -> Iterator[str]:
@@ -169,6 +212,11 @@ def _iter_jsonl_stories(path: Path) -> Iterator[str]:
             raise TextgenError(f"{path}:{number} is not valid JSON ({error.msg}): each line of a .jsonl corpus must be an object with a \"text\" field") from None
         if not isinstance(record, dict) or not isinstance(record.get("text"), str):
             raise TextgenError(f"{path}:{number} has no \"text\" string field: each line of a .jsonl corpus must look like {{\"text\": \"Once upon a time...\"}}")
+        try:
+            record["text"].encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise TextgenError(f"{path}:{number} has an escaped character that is not valid Unicode "
+                               f"(lone surrogate \\u{ord(record['text'][error.start]):04x}): fix or remove it") from None
         if story := _clean_story(record["text"].splitlines()):
             yield story
 
@@ -183,9 +231,17 @@ def iter_stories(path: str | os.PathLike) -> Iterator[str]:
         reader = _iter_jsonl_stories if _is_jsonl(file) else _iter_txt_stories
         for story in reader(file):
             count += 1
+            if len(story) > LONG_STORY_CHARACTERS and not file.name.lower().endswith(".jsonl"):
+                warnings.warn(CorpusWarning(
+                    f"story {count} of {file} has {len(story):,} characters: if the file separates stories by "
+                    f"blank lines, remove its {END_OF_TEXT} lines"), stacklevel=2)
             yield story
     if count == 0:
         raise TextgenError(f"corpus {path} is empty: it holds no story text (only blank lines or markers)")
+
+
+class CorpusWarning(UserWarning):
+    """Something in a corpus that is probably a mistake but still readable; the CLI prints it as a note."""
 
 
 def read_stories(path: str | os.PathLike) -> list[str]:
@@ -268,7 +324,10 @@ def split_sizes(num_stories: int, valid_fraction: float, test_fraction: float) -
     sizes["train"] = num_stories - sizes["valid"] - sizes["test"]
     if sizes["train"] < 1:
         needed = 1 + (valid_fraction > 0) + (test_fraction > 0)
-        raise TextgenError(f"corpus has {num_stories} stories, too few to split: it needs at least {needed} (one per split)")
+        if num_stories < needed:
+            raise TextgenError(f"corpus has {num_stories} stories, too few to split: it needs at least {needed} (one per split)")
+        raise TextgenError(f"valid ({sizes['valid']}) and test ({sizes['test']}) stories take all {num_stories} stories "
+                           "after rounding: lower --valid-fraction or --test-fraction")
     return sizes
 
 

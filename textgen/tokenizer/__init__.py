@@ -27,6 +27,7 @@ from textgen.tokenizer.base import (
     JSON_FORMAT,
     JSON_VERSION,
     KINDS,
+    MAX_VOCAB_SIZE,
     PAD,
     PAD_ID,
     SPECIALS,
@@ -61,6 +62,8 @@ def train_tokenizer(
         raise TextgenError(f"tokenizer kind {kind!r} is unknown: use one of {', '.join(KINDS)}")
     if vocab_size is not None and vocab_size < 1:
         raise TextgenError(f"vocabulary size {vocab_size} must be a positive number")
+    if vocab_size is not None and vocab_size > MAX_VOCAB_SIZE:
+        raise TextgenError(f"vocabulary size {vocab_size:,} is above textgen's limit of {MAX_VOCAB_SIZE:,}: choose a smaller size")
     if kind == "sentencepiece":
         return train_sentencepiece(stories, vocab_size, model_type, seed, on_note)
     if model_type != "unigram":
@@ -85,7 +88,10 @@ def tokenizer_from_bytes(data: bytes, source: str = "tokenizer") -> Tokenizer:
         pieces = spec.get("pieces")
         if cls is None or not isinstance(pieces, list) or not all(isinstance(piece, str) and piece for piece in pieces):
             raise TextgenError(f"{source} has an unknown kind or a broken vocabulary: retrain it")
-        return cls(pieces)
+        try:
+            return cls(pieces)
+        except TextgenError as error:
+            raise TextgenError(f"{source}: {error}") from None
     try:
         return SentencePieceTokenizer(data)
     except TextgenError as error:

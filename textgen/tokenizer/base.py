@@ -14,9 +14,20 @@ SPECIALS = (PAD, UNK, BOS, EOS)
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = range(4)
 UNKNOWN_TEXT = "⁇"  # what an unknown id decodes to in word/char text (sentencepiece writes " ⁇ ")
 KINDS = ("sentencepiece", "word", "char")
+MAX_VOCAB_SIZE = 1 << 20  # far above any useful size; larger values make sentencepiece hang or fail
 DEFAULT_VOCAB_SIZE = {"sentencepiece": 2048, "word": None, "char": None}  # None: every token seen
 JSON_FORMAT = "textgen-tokenizer"
 JSON_VERSION = 1
+
+
+def check_text(text: str, what: str = "text") -> str:
+    """Refuse text that cannot be UTF-8 (lone surrogates, e.g. from undecodable command-line bytes)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise TextgenError(f"{what} is not valid UTF-8 (bad character at position {error.start}): "
+                           "give UTF-8 text, or set a UTF-8 locale in the terminal") from None
+    return text
 
 
 class Tokenizer(ABC):

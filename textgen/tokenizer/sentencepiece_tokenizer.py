@@ -17,6 +17,7 @@ from textgen.tokenizer.base import (
     EOS_ID,
     PAD,
     PAD_ID,
+    SPECIALS,
     UNK,
     UNK_ID,
     Tokenizer,
@@ -37,8 +38,9 @@ class SentencePieceTokenizer(Tokenizer):
 
         try:
             self._processor = sentencepiece.SentencePieceProcessor(model_proto=model_proto)
-        except (RuntimeError, OSError, TypeError) as error:
-            raise TextgenError(f"not a valid sentencepiece model ({error}): retrain it with `textgen tokenizer train`") from None
+        except (RuntimeError, OSError, TypeError, ValueError) as error:  # ValueError covers broken UTF-8 pieces
+            reason = str(error).splitlines()[-1] if str(error) else type(error).__name__
+            raise TextgenError(f"not a valid sentencepiece model ({reason}): retrain it with `textgen tokenizer train`") from None
         self._proto = bytes(model_proto)
         processor = self._processor
         expected = {PAD: PAD_ID, UNK: UNK_ID, BOS: BOS_ID, EOS: EOS_ID}
@@ -102,15 +104,20 @@ class SentencePieceTokenizer(Tokenizer):
         return normalized[1:] if normalized.startswith(" ") else normalized
 
     def unknown(self, text: str) -> list[str]:
-        if self._processor.piece_to_id("<0x00>") != UNK_ID:  # byte fallback: nothing is unknown
+        if self.byte_fallback:  # nothing is unknown
             return []
         return sorted({char for char in text if self._processor.encode(char) == [UNK_ID]} - {"\n"})
 
     def to_bytes(self) -> bytes:
         return self._proto
 
+    @property
+    def byte_fallback(self) -> bool:
+        return self._processor.piece_to_id("<0x00>") != UNK_ID
+
     def describe(self) -> str:
-        return f"sentencepiece {self.model_type} tokenizer, {self.vocab_size} pieces, byte fallback"
+        fallback = "byte fallback" if self.byte_fallback else "no byte fallback"
+        return f"sentencepiece {self.model_type} tokenizer, {self.vocab_size} pieces, {fallback}"
 
 
 def _training_sentences(stories: Iterable[str], seed: int, on_note: Callable[[str], None]) -> list[str]:
@@ -136,25 +143,40 @@ def _training_sentences(stories: Iterable[str], seed: int, on_note: Callable[[st
     return sentences
 
 
-def _split_long_line(line: str) -> list[str]:
-    if len(line.encode("utf-8")) <= SENTENCEPIECE_MAX_LINE_BYTES:
+def _split_long_line(line: str, limit: int = SENTENCEPIECE_MAX_LINE_BYTES) -> list[str]:
+    """Cut a line into parts of at most `limit` UTF-8 bytes, at spaces where possible."""
+    if len(line.encode("utf-8")) <= limit:
         return [line]
-    parts, current, size = [], [], 0
+    parts: list[str] = []
+    current, size = [], 0  # words of the part being built, and its size in bytes
     for word in line.split(" "):
-        encoded = len(word.encode("utf-8")) + 1
-        while encoded > SENTENCEPIECE_MAX_LINE_BYTES:  # one enormous word: cut it by characters
-            cut = len(word) // 2
-            parts.append(word[:cut])
-            word = word[cut:]
-            encoded = len(word.encode("utf-8")) + 1
-        if size + encoded > SENTENCEPIECE_MAX_LINE_BYTES and current:
-            parts.append(" ".join(current))
-            current, size = [], 0
-        current.append(word)
-        size += encoded
+        for piece in _cut_word(word, limit):
+            extra = len(piece.encode("utf-8")) + (1 if current else 0)
+            if current and size + extra > limit:
+                parts.append(" ".join(current))
+                current, size = [], 0
+                extra -= 1
+            current.append(piece)
+            size += extra
     if current:
         parts.append(" ".join(current))
-    return parts
+    return [part for part in parts if part]
+
+
+def _cut_word(word: str, limit: int) -> list[str]:
+    """A word longer than `limit` bytes cut into runs of characters that each fit."""
+    if len(word.encode("utf-8")) <= limit:
+        return [word]
+    pieces, current, size = [], [], 0
+    for char in word:
+        width = len(char.encode("utf-8"))
+        if size + width > limit:
+            pieces.append("".join(current))
+            current, size = [], 0
+        current.append(char)
+        size += width
+    pieces.append("".join(current))
+    return pieces
 
 
 def train_sentencepiece(
@@ -174,8 +196,11 @@ def train_sentencepiece(
 
     if model_type not in ("unigram", "bpe"):
         raise TextgenError(f"sentencepiece model type {model_type!r} is unknown: use unigram or bpe")
-    sentences = _training_sentences(stories, seed, on_note)
     asked = vocab_size or DEFAULT_VOCAB_SIZE["sentencepiece"]
+    if asked <= len(SPECIALS) + 1:  # sentencepiece fails with an internal error below its own minimum
+        raise TextgenError(f"vocabulary size {asked} is too small: a sentencepiece tokenizer needs 256 byte pieces, "
+                           "every character of the corpus and the special tokens (try 512 or more)")
+    sentences = _training_sentences(stories, seed, on_note)
     sentencepiece.set_random_generator_seed(seed)
 
     def train(size: int) -> bytes:

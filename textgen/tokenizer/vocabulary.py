@@ -27,12 +27,21 @@ from textgen.tokenizer.base import (
 class VocabularyTokenizer(Tokenizer):
     """A tokenizer whose vocabulary is an explicit list of pieces, saved as JSON."""
 
+    always: tuple[str, ...] = ()  # pieces every vocabulary of this kind has
+
     def __init__(self, pieces: Sequence[str]):
         pieces = list(pieces)
+        fix = "retrain it with `textgen tokenizer train`"
         if tuple(pieces[: len(SPECIALS)]) != SPECIALS:
-            raise TextgenError(f"{self.kind} vocabulary must start with {', '.join(SPECIALS)}")
+            raise TextgenError(f"{self.kind} vocabulary must start with {', '.join(SPECIALS)}: {fix}")
         if len(set(pieces)) != len(pieces):
-            raise TextgenError(f"{self.kind} vocabulary has duplicate entries")
+            raise TextgenError(f"{self.kind} vocabulary has duplicate entries: {fix}")
+        missing = [repr(piece) for piece in self.always if piece not in pieces]
+        if missing:
+            raise TextgenError(f"{self.kind} vocabulary lacks {', '.join(missing)}: {fix}")
+        bad = [piece for piece in pieces[len(SPECIALS):] if piece not in self.always and self.split(piece) != [piece]]
+        if bad:
+            raise TextgenError(f"{self.kind} vocabulary has entries that are not single {self.kind} tokens ({bad[0]!r}): {fix}")
         self._pieces = pieces
         self._ids = {piece: token_id for token_id, piece in enumerate(pieces)}
 

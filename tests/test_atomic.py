@@ -1,0 +1,64 @@
+"""Output checks and atomic writes: nothing lost, nothing half-written, nothing left behind."""
+
+from __future__ import annotations
+
+import errno
+import os
+
+import pytest
+
+from textgen.atomic import atomic_open, prepare_output, write_bytes
+from textgen.errors import TextgenError
+
+
+def test_full_disk_keeps_the_previous_file(tmp_path, monkeypatch):
+    target = tmp_path / "model.bin"
+    target.write_bytes(b"old")
+
+    def full(_fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(TextgenError, match="No space left on device.*intact"):
+        write_bytes(target, b"new contents")
+    assert target.read_bytes() == b"old"
+    assert os.listdir(tmp_path) == ["model.bin"]
+
+
+def test_an_exception_mid_write_removes_the_temporary_file(tmp_path):
+    target = tmp_path / "out.txt"
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_open(target) as file:
+            file.write("half")
+            raise KeyboardInterrupt
+    assert os.listdir(tmp_path) == []
+
+
+def test_folders_are_created_only_when_writing(tmp_path):
+    target = prepare_output(tmp_path / "a" / "b" / "out.txt")
+    assert not (tmp_path / "a").exists()
+    write_bytes(target, b"x")
+    assert target.read_bytes() == b"x"
+
+
+@pytest.mark.parametrize("case", ["fifo", "folder", "slash", "under-file", "input"])
+def test_bad_output_paths(tmp_path, case):
+    source = tmp_path / "corpus.txt"
+    source.write_text("story")
+    path = {"fifo": tmp_path / "pipe", "folder": tmp_path, "slash": f"{tmp_path}/new/",
+            "under-file": source / "out.txt", "input": source}[case]
+    if case == "fifo":
+        os.mkfifo(path)
+    with pytest.raises(TextgenError) as error:
+        prepare_output(path, inputs=[source])
+    assert "\n" not in str(error.value)
+    assert source.read_text() == "story"
+
+
+def test_symbolic_links_are_written_through(tmp_path):
+    real = tmp_path / "real.txt"
+    real.write_text("old")
+    link = tmp_path / "link.txt"
+    link.symlink_to(real)
+    write_bytes(prepare_output(link), b"new")
+    assert link.is_symlink() and real.read_text() == "new"

@@ -1,0 +1,237 @@
+"""Recurrent layers that run one set of weights two ways: torch's fused kernel (fast, for
+training and generation) and a transparent step that returns every gate (for inspection).
+
+The LSTM in the project's words, per step, with STM = h, LTM = c and event E = x:
+  forget gate   f = sigmoid(W_f [STM, E] + b_f)          keeps a share of LTM
+  learn gate    N = tanh(W_n [STM, E] + b_n)              new information (candidate)
+                i = sigmoid(W_i [STM, E] + b_i)           ignore factor (input gate)
+  remember gate LTM' = LTM * f + N * i
+  use gate      V = sigmoid(W_v [STM, E] + b_v)           (output gate)
+                STM' = V * tanh(LTM')
+Weights are stored in torch's layout: W_ih (blocks x H, inputs), W_hh (blocks x H, H) and
+two biases; for the LSTM the blocks are ordered input (ignore), forget, candidate (learn),
+output (use); for the GRU reset, update, candidate.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.func import functional_call
+
+State = tuple[Tensor, ...]  # (STM,) or (STM, LTM), each (B, H)
+
+# (project name, standard name) of each gate a cell reports; traces carry both names
+GATE_NAMES: dict[str, tuple[tuple[str, str], ...]] = {
+    "lstm": (("forget", "forget"), ("learn", "candidate"), ("ignore", "input"), ("use", "output")),
+    "peephole": (("forget", "forget"), ("learn", "candidate"), ("ignore", "input"), ("use", "output")),
+    "gru": (("update", "update"), ("reset", "reset"), ("new", "candidate")),
+    "rnn": (),
+}
+SIGMOID_GATES = {"forget", "ignore", "input", "use", "output", "update", "reset"}
+MEMORY_NAMES = (("stm", "hidden"), ("ltm", "cell"))  # short-term and long-term memory
+
+
+def with_standard_names(cell: str, gates: dict[str, Tensor]) -> dict[str, Tensor]:
+    """Add the standard name of each gate beside the project's name (same tensor)."""
+    named = dict(gates)
+    for ours, standard in GATE_NAMES[cell]:
+        named[standard] = gates[ours]
+    for ours, standard in MEMORY_NAMES:
+        if ours in gates:
+            named[standard] = gates[ours]
+    return named
+
+
+def lstm_step(x_t: Tensor, h: Tensor, c: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor):
+    """One LSTM step with torch's weights. Returns new STM, new LTM and the gates, each (B, H)."""
+    z = F.linear(x_t, w_ih, b_ih) + F.linear(h, w_hh, b_hh)  # (B, 4H)
+    ignore, forget, learn, use = z.chunk(4, dim=-1)
+    forget, ignore, use = torch.sigmoid(forget), torch.sigmoid(ignore), torch.sigmoid(use)
+    learn = torch.tanh(learn)
+    c = c * forget + learn * ignore  # the remember gate
+    h = use * torch.tanh(c)
+    return h, c, {"forget": forget, "learn": learn, "ignore": ignore, "use": use}
+
+
+def peephole_step(z: Tensor, c: Tensor, peephole: Tensor):
+    """One peephole-LSTM step from pre-activations z (B, 4H): the forget and ignore gates see
+    the old LTM, the use gate sees the new one (Gers & Schmidhuber 2000)."""
+    ignore, forget, learn, use = z.chunk(4, dim=-1)
+    forget = torch.sigmoid(forget + peephole[1] * c)
+    ignore = torch.sigmoid(ignore + peephole[0] * c)
+    learn = torch.tanh(learn)
+    c = c * forget + learn * ignore
+    use = torch.sigmoid(use + peephole[2] * c)
+    h = use * torch.tanh(c)
+    return h, c, {"forget": forget, "learn": learn, "ignore": ignore, "use": use}
+
+
+def gru_step(x_t: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor):
+    """One GRU step with torch's weights and equations."""
+    in_reset, in_update, in_new = F.linear(x_t, w_ih, b_ih).chunk(3, dim=-1)
+    h_reset, h_update, h_new = F.linear(h, w_hh, b_hh).chunk(3, dim=-1)
+    reset = torch.sigmoid(in_reset + h_reset)
+    update = torch.sigmoid(in_update + h_update)
+    new = torch.tanh(in_new + reset * h_new)
+    h = (1 - update) * new + update * h
+    return h, {"update": update, "reset": reset, "new": new}
+
+
+def rnn_step(x_t: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor) -> Tensor:
+    """One plain tanh RNN step: no gates."""
+    return torch.tanh(F.linear(x_t, w_ih, b_ih) + F.linear(h, w_hh, b_hh))
+
+
+class RecurrentLayer(nn.Module):
+    """One recurrent layer. `forward` runs a sequence fast; `step` runs one transparent step;
+    `trace` runs `step` over a sequence and stacks every gate and memory to (B, T, H)."""
+
+    cell: str
+    has_ltm: bool = False
+
+    def __init__(self, input_size: int, hidden_size: int, weight_drop: float = 0.0):
+        super().__init__()
+        self.input_size, self.hidden_size, self.weight_drop = input_size, hidden_size, weight_drop
+
+    def init_state(self, batch_size: int, device=None, dtype=None) -> State:
+        zeros = torch.zeros(batch_size, self.hidden_size, device=device, dtype=dtype)
+        return (zeros, zeros.clone()) if self.has_ltm else (zeros,)
+
+    def forward(self, x: Tensor, state: State) -> tuple[Tensor, State]:
+        raise NotImplementedError
+
+    def step(self, x_t: Tensor, state: State) -> tuple[Tensor, State, dict[str, Tensor]]:
+        raise NotImplementedError
+
+    def trace(self, x: Tensor, state: State) -> tuple[Tensor, State, dict[str, Tensor]]:
+        """Run the transparent step over x (B, T, I); returns outputs, final state and
+        {name: (B, T, H)} for every gate and memory, under both vocabularies."""
+        steps: list[dict[str, Tensor]] = []
+        outputs = []
+        for t in range(x.shape[1]):
+            h, state, gates = self.step(x[:, t], state)
+            outputs.append(h)
+            steps.append({**gates, "stm": state[0], **({"ltm": state[1]} if self.has_ltm else {})})
+        stacked = {name: torch.stack([s[name] for s in steps], dim=1) for name in steps[0]} if steps else {}
+        return torch.stack(outputs, dim=1) if outputs else x.new_zeros(x.shape[0], 0, self.hidden_size), state, \
+            with_standard_names(self.cell, stacked) if stacked else {}
+
+
+class FusedLayer(RecurrentLayer):
+    """A layer whose fused path is torch's nn.LSTM / nn.GRU / nn.RNN (one layer, batch first)."""
+
+    module_class: type[nn.RNNBase]
+
+    def __init__(self, input_size: int, hidden_size: int, weight_drop: float = 0.0):
+        super().__init__(input_size, hidden_size, weight_drop)
+        self.rnn = self.module_class(input_size, hidden_size, batch_first=True)
+
+    def weights(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        rnn = self.rnn
+        return rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0
+
+    def forward(self, x: Tensor, state: State) -> tuple[Tensor, State]:
+        hx = tuple(s.unsqueeze(0) for s in state)  # torch wants (layers, B, H)
+        hx = hx if self.has_ltm else hx[0]
+        if self.training and self.weight_drop > 0:
+            # DropConnect on W_hh (AWD-LSTM): one mask per sequence, gradients reach the raw weight
+            dropped = F.dropout(self.rnn.weight_hh_l0, self.weight_drop, training=True)
+            output, new = functional_call(self.rnn, {"weight_hh_l0": dropped}, (x, hx), strict=False)
+        else:
+            output, new = self.rnn(x, hx)
+        new = new if self.has_ltm else (new,)
+        return output, tuple(s.squeeze(0) for s in new)
+
+
+def init_keep_bias(bias_ih: Tensor, bias_hh: Tensor, block: int, hidden_size: int, value: float) -> None:
+    """Start a keep gate (LSTM forget, block 1; GRU update, block 1) at bias `value`, so memory is
+    kept from the first step (Gers et al. 2000; Jozefowicz et al. 2015 recommend 1)."""
+    with torch.no_grad():
+        bias_ih[block * hidden_size : (block + 1) * hidden_size].fill_(value)
+        bias_hh[block * hidden_size : (block + 1) * hidden_size].zero_()
+
+
+class LSTMLayer(FusedLayer):
+    cell, has_ltm, module_class = "lstm", True, nn.LSTM
+
+    def __init__(self, input_size: int, hidden_size: int, weight_drop: float = 0.0, forget_bias: float = 1.0):
+        super().__init__(input_size, hidden_size, weight_drop)
+        init_keep_bias(self.rnn.bias_ih_l0, self.rnn.bias_hh_l0, 1, hidden_size, forget_bias)
+
+    def step(self, x_t: Tensor, state: State):
+        h, c, gates = lstm_step(x_t, state[0], state[1], *self.weights())
+        return h, (h, c), gates
+
+
+class GRULayer(FusedLayer):
+    cell, module_class = "gru", nn.GRU
+
+    def __init__(self, input_size: int, hidden_size: int, weight_drop: float = 0.0, forget_bias: float = 1.0):
+        super().__init__(input_size, hidden_size, weight_drop)
+        init_keep_bias(self.rnn.bias_ih_l0, self.rnn.bias_hh_l0, 1, hidden_size, forget_bias)  # update gate
+
+    def step(self, x_t: Tensor, state: State):
+        h, gates = gru_step(x_t, state[0], *self.weights())
+        return h, (h,), gates
+
+
+class RNNLayer(FusedLayer):
+    cell, module_class = "rnn", nn.RNN
+
+    def __init__(self, input_size: int, hidden_size: int, weight_drop: float = 0.0, forget_bias: float = 1.0):
+        super().__init__(input_size, hidden_size, weight_drop)  # no gates: forget_bias does not apply
+
+    def step(self, x_t: Tensor, state: State):
+        h = rnn_step(x_t, state[0], *self.weights())
+        return h, (h,), {}
+
+
+class PeepholeLayer(RecurrentLayer):
+    """LSTM whose gates also see the long-term memory. No fused kernel exists, so `forward`
+    computes every input projection in one matrix product and loops only over the recurrence."""
+
+    cell, has_ltm = "peephole", True
+
+    def __init__(self, input_size: int, hidden_size: int, weight_drop: float = 0.0, forget_bias: float = 1.0):
+        super().__init__(input_size, hidden_size, weight_drop)
+        self.weight_ih = nn.Parameter(torch.empty(4 * hidden_size, input_size))
+        self.weight_hh = nn.Parameter(torch.empty(4 * hidden_size, hidden_size))
+        self.bias_ih = nn.Parameter(torch.empty(4 * hidden_size))
+        self.bias_hh = nn.Parameter(torch.empty(4 * hidden_size))
+        self.peephole = nn.Parameter(torch.empty(3, hidden_size))  # ignore, forget, use
+        bound = 1.0 / math.sqrt(hidden_size)  # as nn.LSTM initialises
+        for parameter in self.parameters():
+            nn.init.uniform_(parameter, -bound, bound)
+        init_keep_bias(self.bias_ih, self.bias_hh, 1, hidden_size, forget_bias)
+
+    def forward(self, x: Tensor, state: State) -> tuple[Tensor, State]:
+        w_hh = self.weight_hh
+        if self.training and self.weight_drop > 0:
+            w_hh = F.dropout(w_hh, self.weight_drop, training=True)
+        projected = F.linear(x, self.weight_ih, self.bias_ih + self.bias_hh)  # (B, T, 4H) in one product
+        h, c = state
+        outputs = []
+        w_hh_t = w_hh.t()
+        for t in range(x.shape[1]):
+            h, c, _ = peephole_step(torch.addmm(projected[:, t], h, w_hh_t), c, self.peephole)
+            outputs.append(h)
+        output = torch.stack(outputs, dim=1) if outputs else x.new_zeros(x.shape[0], 0, self.hidden_size)
+        return output, (h, c)
+
+    def step(self, x_t: Tensor, state: State):
+        z = F.linear(x_t, self.weight_ih, self.bias_ih) + F.linear(state[0], self.weight_hh, self.bias_hh)
+        h, c, gates = peephole_step(z, state[1], self.peephole)
+        return h, (h, c), gates
+
+
+LAYERS: dict[str, type[RecurrentLayer]] = {"lstm": LSTMLayer, "peephole": PeepholeLayer, "gru": GRULayer, "rnn": RNNLayer}
+
+
+def make_layer(cell: str, input_size: int, hidden_size: int, weight_drop: float = 0.0,
+               forget_bias: float = 1.0) -> RecurrentLayer:
+    """A recurrent layer of the named cell."""
+    return LAYERS[cell](input_size, hidden_size, weight_drop, forget_bias)

@@ -1,0 +1,153 @@
+"""The recurrent language model: embedding -> stack of recurrent layers -> decoder to logits.
+
+`forward(tokens, state) -> (logits, state)` runs the fused kernels; `trace(tokens)` runs the
+transparent cells on the same parameters and returns every gate and memory. Regularisation
+follows AWD-LSTM (Merity et al. 2017): tied embeddings, embedding dropout, locked dropout,
+weight drop, and the AR/TAR penalties that the training module adds to the loss.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from textgen.config import ModelConfig
+from textgen.model.cells import RecurrentLayer, State, make_layer
+
+ModelState = list[State]  # one (STM,) or (STM, LTM) per layer, each (B, H)
+
+
+def locked_dropout(x: Tensor, p: float, training: bool) -> Tensor:
+    """Variational dropout: one mask per sequence, the same at every time step. x is (B, T, C)."""
+    if not training or p == 0:
+        return x
+    mask = x.new_empty(x.shape[0], 1, x.shape[2]).bernoulli_(1 - p) / (1 - p)
+    return x * mask
+
+
+def embedding_dropout(embedding: nn.Embedding, tokens: Tensor, p: float, training: bool) -> Tensor:
+    """Drop whole words: zero entire rows of the embedding matrix for this batch (AWD-LSTM)."""
+    weight = embedding.weight
+    if training and p > 0:
+        mask = weight.new_empty(weight.shape[0], 1).bernoulli_(1 - p) / (1 - p)
+        weight = weight * mask
+    return F.embedding(tokens, weight, embedding.padding_idx)
+
+
+@dataclass
+class ModelOutput:
+    """What one forward pass gives the training module."""
+
+    logits: Tensor  # (B, T, V)
+    state: ModelState
+    output: Tensor  # last layer's output before output dropout (B, T, H), for TAR
+    dropped_output: Tensor  # after output dropout, for AR
+
+
+@dataclass
+class Trace:
+    """A transparent run: every gate and memory of every layer at every position."""
+
+    cell: str
+    logits: Tensor  # (B, T, V)
+    layers: list[dict[str, Tensor]]  # per layer, {name: (B, T, H)}, project and standard names
+    state: ModelState
+
+
+class LanguageModel(nn.Module):
+    """Embedding -> recurrent layers -> (projection) -> decoder. Batch first: tokens are (B, T)."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.embedding = nn.Embedding(config.vocab_size, config.embed_dim)
+        self.layers = nn.ModuleList(
+            make_layer(config.cell, config.embed_dim if index == 0 else config.hidden_size, config.hidden_size,
+                       config.weight_drop, config.forget_bias)
+            for index in range(config.num_layers)
+        )
+        self.projection = nn.Linear(config.hidden_size, config.embed_dim) if config.projects_output else None
+        self.decoder = nn.Linear(config.embed_dim if config.tie_weights else config.hidden_size, config.vocab_size)
+        nn.init.uniform_(self.embedding.weight, -0.1, 0.1)
+        nn.init.zeros_(self.decoder.bias)
+        if config.tie_weights:
+            self.decoder.weight = self.embedding.weight  # Press & Wolf 2017, Inan et al. 2017
+
+    def init_state(self, batch_size: int, device=None) -> ModelState:
+        """Zero memories for a batch."""
+        device = device or self.embedding.weight.device
+        dtype = self.embedding.weight.dtype
+        return [layer.init_state(batch_size, device, dtype) for layer in self.recurrent_layers]
+
+    @property
+    def recurrent_layers(self) -> list[RecurrentLayer]:
+        return list(self.layers)  # type: ignore[arg-type]
+
+    def decode(self, output: Tensor) -> Tensor:
+        """Logits from the last layer's output (..., H) -> (..., V)."""
+        if self.projection is not None:
+            output = self.projection(output)
+        return self.decoder(output)
+
+    def forward_with_activations(self, tokens: Tensor, state: ModelState | None = None) -> ModelOutput:
+        """The fused forward pass, with the activations the AR/TAR penalties need."""
+        cfg = self.config
+        state = state if state is not None else self.init_state(tokens.shape[0], tokens.device)
+        x = embedding_dropout(self.embedding, tokens, cfg.embed_dropout, self.training)  # (B, T, E)
+        x = locked_dropout(x, cfg.input_dropout, self.training)
+        new_state = []
+        for index, layer in enumerate(self.recurrent_layers):
+            x, layer_state = layer(x, state[index])  # (B, T, H)
+            new_state.append(layer_state)
+            if index < len(self.layers) - 1:
+                x = locked_dropout(x, cfg.hidden_dropout, self.training)
+        dropped = locked_dropout(x, cfg.output_dropout, self.training)
+        return ModelOutput(self.decode(dropped), new_state, x, dropped)
+
+    def forward(self, tokens: Tensor, state: ModelState | None = None) -> tuple[Tensor, ModelState]:
+        """Raw logits (B, T, V) for tokens (B, T), and the new state."""
+        result = self.forward_with_activations(tokens, state)
+        return result.logits, result.state
+
+    def step(self, token: Tensor, state: ModelState | None = None) -> tuple[Tensor, ModelState]:
+        """One token per sequence (B,) -> logits (B, V): generation costs one step per token."""
+        logits, state = self.forward(token.unsqueeze(1), state)
+        return logits[:, 0], state
+
+    @torch.no_grad()
+    def trace(self, tokens: Tensor, state: ModelState | None = None) -> Trace:
+        """Run the transparent cells (no dropout) and keep every gate, LTM and STM value.
+
+        tokens: (B, T) or (T,); the result always has a batch dimension.
+        """
+        if tokens.dim() == 1:
+            tokens = tokens.unsqueeze(0)
+        state = state if state is not None else self.init_state(tokens.shape[0], tokens.device)
+        x = self.embedding(tokens)
+        layers, new_state = [], []
+        for index, layer in enumerate(self.recurrent_layers):
+            x, layer_state, values = layer.trace(x, state[index])
+            layers.append(values)
+            new_state.append(layer_state)
+        return Trace(self.config.cell, self.decode(x), layers, new_state)
+
+    def parameter_count(self) -> int:
+        return sum(parameter.numel() for parameter in self.parameters())
+
+
+def detach_state(state: ModelState) -> ModelState:
+    """Cut the graph between truncated-backprop chunks, keeping the values."""
+    return [tuple(s.detach() for s in layer) for layer in state]
+
+
+def activation_penalty(output: ModelOutput, config: ModelConfig) -> Tensor:
+    """AR + TAR (Merity et al. 2017): alpha * mean(dropped_output^2) + beta * mean((h_t - h_{t-1})^2)."""
+    penalty = output.logits.new_zeros(())
+    if config.activation_reg:
+        penalty = penalty + config.activation_reg * output.dropped_output.pow(2).mean()
+    if config.temporal_activation_reg and output.output.shape[1] > 1:
+        penalty = penalty + config.temporal_activation_reg * (output.output[:, 1:] - output.output[:, :-1]).pow(2).mean()
+    return penalty

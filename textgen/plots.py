@@ -1,0 +1,48 @@
+"""Every figure textgen draws. matplotlib renders off-screen (Agg) and files are written atomically."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Sequence
+
+from textgen.atomic import prepare_output, write_bytes
+
+
+def _figure():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(figure, path: str | os.PathLike) -> None:
+    """Render a figure to PNG bytes, then write them atomically."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
+    write_bytes(path, buffer.getvalue())
+
+
+def plot_memory_span(results: Sequence, symbols: int, path: str | os.PathLike) -> None:
+    """Recall accuracy against span k, one line per cell, with the chance level."""
+    prepare_output(path)
+    plt = _figure()
+    figure, axes = plt.subplots(figsize=(7, 4.2))
+    for cell in dict.fromkeys(r.cell for r in results):
+        points = sorted((r.k, r.accuracy) for r in results if r.cell == cell)
+        label = {"rnn": "plain RNN", "gru": "GRU", "lstm": "LSTM", "peephole": "peephole LSTM"}.get(cell, cell)
+        axes.plot([k for k, _ in points], [100 * a for _, a in points], marker="o", label=label)
+    axes.axhline(100 / symbols, color="grey", linestyle="--", label=f"chance ({100 / symbols:.1f}%)")
+    axes.set_xscale("log", base=2)
+    spans = sorted({r.k for r in results})
+    axes.set_xticks(spans, [str(k) for k in spans])
+    axes.set_xlabel("span k: steps between the key and the question")
+    axes.set_ylabel("recall accuracy (%)")
+    axes.set_ylim(0, 102)
+    axes.set_title("Memory span at an equal parameter budget and equal training steps")
+    axes.grid(alpha=0.3)
+    axes.legend()
+    save_figure(figure, path)
+    plt.close(figure)

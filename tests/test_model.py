@@ -100,6 +100,31 @@ def test_gates_stay_in_their_squashing_range_for_huge_inputs(cell):
     assert torch.isfinite(trace.logits).all()
 
 
+def test_peephole_hand_written_backward_matches_numerical_gradients():
+    from textgen.model.cells import PeepholeRecurrence
+
+    torch.manual_seed(0)
+    inputs = [torch.randn(2, 5, 12, dtype=torch.float64), torch.randn(12, 3, dtype=torch.float64) * 0.5,
+              torch.randn(3, 3, dtype=torch.float64) * 0.5, torch.randn(2, 3, dtype=torch.float64),
+              torch.randn(2, 3, dtype=torch.float64)]
+    inputs = [tensor.requires_grad_() for tensor in inputs]
+    assert torch.autograd.gradcheck(PeepholeRecurrence.apply, inputs)
+
+
+def test_peephole_training_gradients_match_the_transparent_cells():
+    torch.manual_seed(1)
+    layer = PeepholeLayer(4, 6)
+    x, state = torch.randn(3, 7, 4), (torch.randn(3, 6), torch.randn(3, 6))
+    output, (h, c) = layer(x, state)
+    (output.sum() + h.sum() * 2 + c.sum()).backward()
+    fast = [p.grad.clone() for p in layer.parameters()]
+    layer.zero_grad()
+    traced, (h2, c2), _ = layer.trace(x, state)
+    (traced.sum() + h2.sum() * 2 + c2.sum()).backward()
+    for a, b in zip(fast, (p.grad for p in layer.parameters())):
+        assert torch.allclose(a, b, atol=1e-5)
+
+
 def test_peephole_gates_see_the_long_term_memory():
     layer = PeepholeLayer(3, 4)
     x, state = torch.randn(2, 3), (torch.randn(2, 4), torch.randn(2, 4))

@@ -86,6 +86,68 @@ def rnn_step(x_t: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b
     return torch.tanh(F.linear(x_t, w_ih, b_ih) + F.linear(h, w_hh, b_hh))
 
 
+class PeepholeRecurrence(torch.autograd.Function):
+    """The peephole LSTM over a whole sequence, with its backward pass written out by hand.
+
+    Autograd over the step loop records about twenty small operations per step; this
+    function keeps the gates in the forward pass and runs backpropagation through time in
+    one loop of its own, which measured 2.3x faster (benchmarks/model_speed.py).
+    Inputs: projected (B, T, 4H) = x W_ih^T + biases, w_hh (4H, H), peephole (3, H), h0 and c0 (B, H).
+    """
+
+    @staticmethod
+    def forward(ctx, projected: Tensor, w_hh: Tensor, peephole: Tensor, h: Tensor, c: Tensor):
+        w_hh_t = w_hh.t()
+        keep = any(ctx.needs_input_grad)  # inference keeps nothing for a backward pass
+        h0, outputs, memories, gates = h, [], [c], []
+        for t in range(projected.shape[1]):
+            ignore, forget, learn, use = torch.addmm(projected[:, t], h, w_hh_t).chunk(4, dim=-1)
+            forget = torch.sigmoid(forget + peephole[1] * c)
+            ignore = torch.sigmoid(ignore + peephole[0] * c)
+            learn = torch.tanh(learn)
+            c = c * forget + learn * ignore
+            use = torch.sigmoid(use + peephole[2] * c)
+            squashed = torch.tanh(c)
+            h = use * squashed
+            outputs.append(h)
+            if keep:
+                memories.append(c)
+                gates.append((ignore, forget, learn, use, squashed))
+        output = torch.stack(outputs, dim=1)  # (B, T, H)
+        if keep:
+            stacked = [torch.stack(values, dim=1) for values in zip(*gates)]
+            ctx.save_for_backward(w_hh, peephole, h0, output, torch.stack(memories, dim=1), *stacked)
+        return output, h, c
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, d_output: Tensor, d_h: Tensor, d_c: Tensor):
+        w_hh, peephole, h0, output, memories, *gates = ctx.saved_tensors
+        steps = output.shape[1]
+        d_projected = output.new_empty(output.shape[0], steps, 4 * output.shape[2])
+        d_peephole = torch.zeros_like(peephole)
+        d_h, d_c = d_h.clone(), d_c.clone()
+        for t in range(steps - 1, -1, -1):
+            ignore, forget, learn, use, squashed = (gate[:, t] for gate in gates)
+            c_prev, c = memories[:, t], memories[:, t + 1]
+            d_h = d_h + d_output[:, t]
+            d_use = d_h * squashed * use * (1 - use)
+            d_c = d_c + d_h * use * (1 - squashed * squashed) + d_use * peephole[2]
+            d_ignore = d_c * learn * ignore * (1 - ignore)
+            d_forget = d_c * c_prev * forget * (1 - forget)
+            d_learn = d_c * ignore * (1 - learn * learn)
+            d_peephole[0] += (d_ignore * c_prev).sum(0)
+            d_peephole[1] += (d_forget * c_prev).sum(0)
+            d_peephole[2] += (d_use * c).sum(0)
+            d_z = torch.cat([d_ignore, d_forget, d_learn, d_use], dim=-1)  # (B, 4H)
+            d_projected[:, t] = d_z
+            d_c = d_c * forget + d_ignore * peephole[0] + d_forget * peephole[1]
+            d_h = d_z @ w_hh
+        previous = torch.cat([h0.unsqueeze(1), output[:, :-1]], dim=1)  # h_{t-1} for every t
+        d_w_hh = d_projected.reshape(-1, d_projected.shape[-1]).t() @ previous.reshape(-1, previous.shape[-1])
+        return d_projected, d_w_hh, d_peephole, d_h, d_c
+
+
 class RecurrentLayer(nn.Module):
     """One recurrent layer. `forward` runs a sequence fast; `step` runs one transparent step;
     `trace` runs `step` over a sequence and stacks every gate and memory to (B, T, H)."""
@@ -191,8 +253,9 @@ class RNNLayer(FusedLayer):
 
 
 class PeepholeLayer(RecurrentLayer):
-    """LSTM whose gates also see the long-term memory. No fused kernel exists, so `forward`
-    computes every input projection in one matrix product and loops only over the recurrence."""
+    """LSTM whose gates also see the long-term memory. torch has no fused kernel for it, so
+    `forward` computes every input projection in one matrix product and runs the recurrence
+    in PeepholeRecurrence, whose backward pass is written by hand."""
 
     cell, has_ltm = "peephole", True
 
@@ -212,14 +275,10 @@ class PeepholeLayer(RecurrentLayer):
         w_hh = self.weight_hh
         if self.training and self.weight_drop > 0:
             w_hh = F.dropout(w_hh, self.weight_drop, training=True)
+        if x.shape[1] == 0:
+            return x.new_zeros(x.shape[0], 0, self.hidden_size), state
         projected = F.linear(x, self.weight_ih, self.bias_ih + self.bias_hh)  # (B, T, 4H) in one product
-        h, c = state
-        outputs = []
-        w_hh_t = w_hh.t()
-        for t in range(x.shape[1]):
-            h, c, _ = peephole_step(torch.addmm(projected[:, t], h, w_hh_t), c, self.peephole)
-            outputs.append(h)
-        output = torch.stack(outputs, dim=1) if outputs else x.new_zeros(x.shape[0], 0, self.hidden_size)
+        output, h, c = PeepholeRecurrence.apply(projected, w_hh, self.peephole, state[0], state[1])
         return output, (h, c)
 
     def step(self, x_t: Tensor, state: State):

@@ -4,7 +4,7 @@ Training: forward + backward + AdamW step in training mode (AWD-LSTM dropouts on
 batches of (batch, seq_len) tokens. Trace: the transparent cells with every gate kept,
 on one sequence, as `textgen gates` runs them.
 
-    .venv/bin/python benchmarks/model_speed.py            # all cells, 2 x 512
+    .venv/bin/python benchmarks/model_speed.py            # all cells, 2 x 512, and the peephole baseline
     .venv/bin/python benchmarks/model_speed.py --cells lstm --hidden-size 128 --seconds 1
 """
 
@@ -20,6 +20,7 @@ import torch
 
 from textgen.config import CELLS, ModelConfig
 from textgen.model import LanguageModel
+from textgen.model.cells import PeepholeLayer
 
 
 def timed(run, seconds: float, warmup: int = 2) -> tuple[float, int]:
@@ -33,7 +34,20 @@ def timed(run, seconds: float, warmup: int = 2) -> tuple[float, int]:
     return (time.perf_counter() - started) / calls, calls
 
 
+def autograd_peephole_forward(layer: PeepholeLayer, x: torch.Tensor, state):
+    """The baseline the hand-written backward replaced: autograd over the transparent step loop."""
+    output, state, _ = layer.trace(x, state)
+    return output, state
+
+
 def measure(cell: str, args: argparse.Namespace) -> dict:
+    if cell == "peephole-autograd":
+        original = PeepholeLayer.forward
+        PeepholeLayer.forward = autograd_peephole_forward
+        try:
+            return {**measure("peephole", args), "cell": cell}
+        finally:
+            PeepholeLayer.forward = original
     torch.manual_seed(0)
     config = ModelConfig(vocab_size=args.vocab_size, cell=cell, embed_dim=args.hidden_size,
                          hidden_size=args.hidden_size, num_layers=args.num_layers)
@@ -51,7 +65,7 @@ def measure(cell: str, args: argparse.Namespace) -> dict:
 
     train_seconds, train_calls = timed(train_step, args.seconds)
     model.eval()
-    sequence = tokens[:1, : args.trace_len]
+    sequence = torch.randint(0, args.vocab_size, (1, args.trace_len))
     trace_seconds, trace_calls = timed(lambda: model.trace(sequence), args.seconds)
     with torch.no_grad():
         fused_seconds, _ = timed(lambda: model(sequence), args.seconds)
@@ -69,7 +83,8 @@ def measure(cell: str, args: argparse.Namespace) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cells", default=",".join(CELLS))
+    parser.add_argument("--cells", default=",".join(CELLS) + ",peephole-autograd",
+                        help="cells to measure; peephole-autograd is the peephole cell without its hand-written backward")
     parser.add_argument("--hidden-size", type=int, default=512)
     parser.add_argument("--num-layers", type=int, default=2)
     parser.add_argument("--vocab-size", type=int, default=2048)

@@ -14,7 +14,7 @@ from conftest import REPO, TINY_STORIES
 from cli import cli
 
 COMMANDS = ["corpus stats", "corpus split", "corpus generate", "tokenizer train", "tokenizer encode",
-            "tokenizer decode", "tokenizer info"]
+            "tokenizer decode", "tokenizer info", "experiment memory-span"]
 
 
 def run(*args: str, input: str | None = None):
@@ -34,7 +34,7 @@ def assert_one_line_error(result, *fragments: str):
 def test_help_lists_every_command_with_a_description():
     result = run("--help")
     assert result.exit_code == 0
-    assert "corpus" in result.output and "tokenizer" in result.output
+    assert "corpus" in result.output and "tokenizer" in result.output and "experiment" in result.output
     for command in COMMANDS:
         group, name = command.split()
         sub = run(group, "--help")

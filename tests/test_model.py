@@ -181,7 +181,9 @@ def test_step_matches_forward_and_detach_keeps_values():
     ("changes", "field"),
     [({"hidden_size": 0}, "hidden_size"), ({"embed_dim": -4}, "embed_dim"), ({"num_layers": 0}, "num_layers"),
      ({"vocab_size": 1.5}, "vocab_size"), ({"weight_drop": 1.0}, "weight_drop"), ({"embed_dropout": -0.1}, "embed_dropout"),
-     ({"cell": "transformer"}, "cell"), ({"activation_reg": -1}, "activation_reg"), ({"tie_weights": "yes"}, "tie_weights")],
+     ({"cell": "transformer"}, "cell"), ({"activation_reg": -1}, "activation_reg"), ({"tie_weights": "yes"}, "tie_weights"),
+     ({"output_projection": False, "embed_dim": 8, "hidden_size": 16}, "tie_weights needs hidden_size"),
+     ({"forget_bias": 50.0}, "forget_bias")],
 )
 def test_bad_configs_name_the_field(changes, field):
     with pytest.raises(TextgenError, match=field):
@@ -201,3 +203,47 @@ def test_model_imports_neither_lightning_nor_click():
             "print([m for m in ('lightning', 'pytorch_lightning', 'click') if m in sys.modules])")
     output = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True).stdout
     assert output.strip() == "[]"
+
+
+@pytest.mark.parametrize("cell", ["lstm", "peephole", "gru", "rnn"])
+def test_state_from_a_bf16_autocast_call_can_be_carried_without_autocast(cell):
+    model = LanguageModel(ModelConfig(vocab_size=20, cell=cell, embed_dim=8, hidden_size=8)).eval()
+    tokens = torch.randint(0, 20, (2, 4))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        _, state = model(tokens)
+    assert all(s.dtype == torch.float32 for layer in state for s in layer)
+    model(tokens, state)
+    model.step(tokens[:, 0], state)
+    model.trace(tokens, state)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_weight_drop_leaves_the_module_untouched(cell):
+    torch.manual_seed(0)
+    model = LanguageModel(ModelConfig(vocab_size=20, cell=cell, embed_dim=8, hidden_size=8, weight_drop=0.5,
+                                      embed_dropout=0, input_dropout=0, hidden_dropout=0, output_dropout=0))
+    tokens = torch.randint(0, 20, (2, 5))
+    model.eval()
+    before = model(tokens)[0]
+    model.train()
+    assert not torch.allclose(model(tokens)[0], before)  # the hidden-to-hidden weights were dropped
+    rnn = model.layers[0].rnn
+    assert all(weight is parameter for weight, parameter in zip(rnn._flat_weights, rnn.parameters()))
+    model.eval()
+    assert torch.equal(model(tokens)[0], before)
+
+
+def test_zero_length_input_and_wrong_shapes():
+    for cell in ("lstm", "gru", "rnn", "peephole"):
+        model = LanguageModel(ModelConfig(vocab_size=20, cell=cell, embed_dim=8, hidden_size=8)).eval()
+        logits, state = model(torch.zeros(2, 0, dtype=torch.long))
+        assert logits.shape == (2, 0, 20) and len(state) == model.config.num_layers
+    with pytest.raises(ValueError, match="batch, time"):
+        model(torch.zeros(5, dtype=torch.long))
+
+
+def test_peephole_inference_keeps_no_gates_for_backward():
+    layer = PeepholeLayer(4, 4)
+    with torch.no_grad():
+        output, _ = layer(torch.randn(2, 6, 4), layer.init_state(2))
+    assert output.grad_fn is None

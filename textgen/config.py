@@ -57,6 +57,7 @@ class ModelConfig(ConfigMixin):
     num_layers: int = 2  # stacked recurrent layers
     forget_bias: float = 1.0  # initial bias of the keep gates (LSTM forget, GRU update): higher remembers longer at first
     tie_weights: bool = True  # decoder shares the embedding matrix (Press & Wolf 2017; Inan et al. 2017)
+    output_projection: bool = True  # with tying, project hidden_size -> embed_dim when they differ; off: they must match
     embed_dropout: float = 0.05  # drop whole words from the embedding matrix (AWD-LSTM)
     input_dropout: float = 0.1  # locked dropout on the embeddings fed to the first layer
     hidden_dropout: float = 0.1  # locked dropout between recurrent layers
@@ -82,8 +83,13 @@ class ModelConfig(ConfigMixin):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise TextgenError(f"{name} must be a number >= 0, got {value!r}")
-        if not isinstance(self.tie_weights, bool):
-            raise TextgenError(f"tie_weights must be true or false, got {self.tie_weights!r}")
+        for name in ("tie_weights", "output_projection"):
+            if not isinstance(getattr(self, name), bool):
+                raise TextgenError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        if self.tie_weights and not self.output_projection and self.hidden_size != self.embed_dim:
+            raise TextgenError(
+                f"tie_weights needs hidden_size ({self.hidden_size}) == embed_dim ({self.embed_dim}) when "
+                "output_projection is off: make them equal, turn output_projection on, or set tie_weights false")
 
     @property
     def projects_output(self) -> bool:

@@ -43,6 +43,6 @@ def plot_memory_span(results: Sequence, symbols: int, path: str | os.PathLike) -
     axes.set_ylim(0, 102)
     axes.set_title("Memory span at an equal parameter budget and equal training steps")
     axes.grid(alpha=0.3)
-    axes.legend()
+    axes.legend(loc="lower left")
     save_figure(figure, path)
     plt.close(figure)

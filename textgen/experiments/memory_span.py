@@ -133,17 +133,19 @@ def run_memory_span(settings: MemorySpanSettings, on_result: Callable[[SpanResul
     """
     results = []
     threads = torch.get_num_threads()
+    flushing = (torch.tensor([1e-39]) * 1).item() == 0  # torch has no getter for the denormal setting
     torch.set_num_threads(1)
     torch.set_flush_denormal(True)
     try:
-        for cell in settings.cells:
-            for k in settings.spans:
-                result = run_one(cell, k, settings)
-                on_result(result)
-                results.append(result)
+        with torch.random.fork_rng():  # the caller's global random state is left as it was
+            for cell in settings.cells:
+                for k in settings.spans:
+                    result = run_one(cell, k, settings)
+                    on_result(result)
+                    results.append(result)
     finally:
         torch.set_num_threads(threads)
-        torch.set_flush_denormal(False)
+        torch.set_flush_denormal(flushing)
     return results
 
 

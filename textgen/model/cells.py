@@ -20,7 +20,6 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.func import functional_call
 
 State = tuple[Tensor, ...]  # (STM,) or (STM, LTM), each (B, H)
 
@@ -96,9 +95,8 @@ class PeepholeRecurrence(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, projected: Tensor, w_hh: Tensor, peephole: Tensor, h: Tensor, c: Tensor):
-        w_hh_t = w_hh.t()
-        keep = any(ctx.needs_input_grad)  # inference keeps nothing for a backward pass
+    def forward(ctx, projected: Tensor, w_hh: Tensor, peephole: Tensor, h: Tensor, c: Tensor, keep: bool = True):
+        w_hh_t = w_hh.t()  # keep: save the gates for backward (False in inference)
         h0, outputs, memories, gates = h, [], [c], []
         for t in range(projected.shape[1]):
             ignore, forget, learn, use = torch.addmm(projected[:, t], h, w_hh_t).chunk(4, dim=-1)
@@ -145,7 +143,7 @@ class PeepholeRecurrence(torch.autograd.Function):
             d_h = d_z @ w_hh
         previous = torch.cat([h0.unsqueeze(1), output[:, :-1]], dim=1)  # h_{t-1} for every t
         d_w_hh = d_projected.reshape(-1, d_projected.shape[-1]).t() @ previous.reshape(-1, previous.shape[-1])
-        return d_projected, d_w_hh, d_peephole, d_h, d_c
+        return d_projected, d_w_hh, d_peephole, d_h, d_c, None
 
 
 class RecurrentLayer(nn.Module):
@@ -174,6 +172,7 @@ class RecurrentLayer(nn.Module):
         {name: (B, T, H)} for every gate and memory, under both vocabularies."""
         steps: list[dict[str, Tensor]] = []
         outputs = []
+        state = tuple(s.to(x.dtype) for s in state)
         for t in range(x.shape[1]):
             h, state, gates = self.step(x[:, t], state)
             outputs.append(h)
@@ -187,6 +186,7 @@ class FusedLayer(RecurrentLayer):
     """A layer whose fused path is torch's nn.LSTM / nn.GRU / nn.RNN (one layer, batch first)."""
 
     module_class: type[nn.RNNBase]
+    kernel: staticmethod  # torch.lstm / torch.gru / torch.rnn_tanh: the same kernel with explicit weights
 
     def __init__(self, input_size: int, hidden_size: int, weight_drop: float = 0.0):
         super().__init__(input_size, hidden_size, weight_drop)
@@ -197,16 +197,22 @@ class FusedLayer(RecurrentLayer):
         return rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0
 
     def forward(self, x: Tensor, state: State) -> tuple[Tensor, State]:
-        hx = tuple(s.unsqueeze(0) for s in state)  # torch wants (layers, B, H)
+        if x.shape[1] == 0:
+            return x.new_zeros(x.shape[0], 0, self.hidden_size), state
+        # state in the input's dtype going in (autocast may have made it bf16 last call), and in
+        # its own dtype coming out, so carried state never changes dtype between calls
+        hx = tuple(s.to(x.dtype).unsqueeze(0) for s in state)  # torch wants (layers, B, H)
         hx = hx if self.has_ltm else hx[0]
         if self.training and self.weight_drop > 0:
-            # DropConnect on W_hh (AWD-LSTM): one mask per sequence, gradients reach the raw weight
-            dropped = F.dropout(self.rnn.weight_hh_l0, self.weight_drop, training=True)
-            output, new = functional_call(self.rnn, {"weight_hh_l0": dropped}, (x, hx), strict=False)
+            # DropConnect on W_hh (AWD-LSTM): one mask per batch and chunk, gradients reach the raw
+            # weight; the weights go to the kernel explicitly, so the module itself is not touched
+            w_ih, w_hh, b_ih, b_hh = self.weights()
+            dropped = F.dropout(w_hh, self.weight_drop, training=True)
+            output, *new = type(self).kernel(x, hx, [w_ih, dropped, b_ih, b_hh], True, 1, 0.0, True, False, True)
         else:
             output, new = self.rnn(x, hx)
-        new = new if self.has_ltm else (new,)
-        return output, tuple(s.squeeze(0) for s in new)
+            new = list(new) if self.has_ltm else [new]
+        return output, tuple(s.squeeze(0).to(old.dtype) for s, old in zip(new, state))
 
 
 def init_keep_bias(bias_ih: Tensor, bias_hh: Tensor, block: int, hidden_size: int, value: float) -> None:
@@ -218,7 +224,7 @@ def init_keep_bias(bias_ih: Tensor, bias_hh: Tensor, block: int, hidden_size: in
 
 
 class LSTMLayer(FusedLayer):
-    cell, has_ltm, module_class = "lstm", True, nn.LSTM
+    cell, has_ltm, module_class, kernel = "lstm", True, nn.LSTM, staticmethod(torch.lstm)
 
     def __init__(self, input_size: int, hidden_size: int, weight_drop: float = 0.0, forget_bias: float = 1.0):
         super().__init__(input_size, hidden_size, weight_drop)
@@ -230,7 +236,7 @@ class LSTMLayer(FusedLayer):
 
 
 class GRULayer(FusedLayer):
-    cell, module_class = "gru", nn.GRU
+    cell, module_class, kernel = "gru", nn.GRU, staticmethod(torch.gru)
 
     def __init__(self, input_size: int, hidden_size: int, weight_drop: float = 0.0, forget_bias: float = 1.0):
         super().__init__(input_size, hidden_size, weight_drop)
@@ -242,7 +248,7 @@ class GRULayer(FusedLayer):
 
 
 class RNNLayer(FusedLayer):
-    cell, module_class = "rnn", nn.RNN
+    cell, module_class, kernel = "rnn", nn.RNN, staticmethod(torch.rnn_tanh)
 
     def __init__(self, input_size: int, hidden_size: int, weight_drop: float = 0.0, forget_bias: float = 1.0):
         super().__init__(input_size, hidden_size, weight_drop)  # no gates: forget_bias does not apply
@@ -278,8 +284,10 @@ class PeepholeLayer(RecurrentLayer):
         if x.shape[1] == 0:
             return x.new_zeros(x.shape[0], 0, self.hidden_size), state
         projected = F.linear(x, self.weight_ih, self.bias_ih + self.bias_hh)  # (B, T, 4H) in one product
-        output, h, c = PeepholeRecurrence.apply(projected, w_hh, self.peephole, state[0], state[1])
-        return output, (h, c)
+        h, c = (s.to(projected.dtype) for s in state)
+        keep = torch.is_grad_enabled() and any(t.requires_grad for t in (projected, w_hh, self.peephole, h, c))
+        output, h, c = PeepholeRecurrence.apply(projected, w_hh, self.peephole, h, c, keep)
+        return output, (h.to(state[0].dtype), c.to(state[1].dtype))
 
     def step(self, x_t: Tensor, state: State):
         z = F.linear(x_t, self.weight_ih, self.bias_ih) + F.linear(state[0], self.weight_hh, self.bias_hh)

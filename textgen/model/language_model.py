@@ -95,6 +95,8 @@ class LanguageModel(nn.Module):
     def forward_with_activations(self, tokens: Tensor, state: ModelState | None = None) -> ModelOutput:
         """The fused forward pass, with the activations the AR/TAR penalties need."""
         cfg = self.config
+        if tokens.dim() != 2:
+            raise ValueError(f"tokens must be (batch, time), got shape {tuple(tokens.shape)}")
         state = state if state is not None else self.init_state(tokens.shape[0], tokens.device)
         x = embedding_dropout(self.embedding, tokens, cfg.embed_dropout, self.training)  # (B, T, E)
         x = locked_dropout(x, cfg.input_dropout, self.training)

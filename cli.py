@@ -28,7 +28,9 @@ class TextgenGroup(click.Group):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("always", CorpusWarning)
-                warnings.showwarning = lambda message, *rest: note(str(message))
+                show = warnings.showwarning
+                warnings.showwarning = lambda message, category, *rest: (
+                    note(str(message)) if issubclass(category, CorpusWarning) else show(message, category, *rest))
                 code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.UsageError as error:
             hint = f" (see '{error.ctx.command_path} --help')" if error.ctx else ""
@@ -299,6 +301,228 @@ def tokenizer_info(tokenizer_path: str, as_json: bool) -> None:
     click.echo(loaded.describe())
     click.echo(f"special tokens: <pad> {loaded.pad_id}, <unk> {loaded.unk_id}, <s> (start of story) {loaded.bos_id}, </s> (end of story) {loaded.eos_id}")
     click.echo("first pieces: " + " │ ".join(visible(piece) for piece in first))
+
+
+# --- training and evaluation -------------------------------------------------------------
+
+def parse_duration(ctx, param, value: str | None) -> float | None:
+    """'90s', '2m', '1.5h', '1d', 'HH:MM:SS' or plain seconds -> seconds."""
+    if value is None:
+        return None
+    text = str(value).strip().lower()
+    try:
+        if ":" in text:
+            parts = [float(part) for part in text.split(":")]
+            seconds = sum(part * 60**index for index, part in enumerate(reversed(parts)))
+        else:
+            units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+            seconds = float(text[:-1]) * units[text[-1]] if text[-1] in units else float(text)
+    except (ValueError, KeyError):
+        raise click.BadParameter(f"{value!r} is not a duration: use e.g. 90s, 2m, 1.5h or 01:30:00") from None
+    if seconds <= 0:
+        raise click.BadParameter(f"{value!r} must be longer than zero")
+    return seconds
+
+
+def load_config_file(ctx: click.Context, param, value: str | None):
+    """--config FILE (TOML or YAML): its keys become the defaults, so flags given on the command line win."""
+    if value is None:
+        return None
+    from pathlib import Path
+
+    path = Path(value)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise TextgenError(f"cannot read config file {path} ({error.strerror})") from None
+    try:
+        if path.suffix.lower() == ".toml":
+            import tomllib
+
+            data = tomllib.loads(text)
+        elif path.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text) or {}
+        else:
+            raise TextgenError(f"config file {path} must end in .toml, .yaml or .yml")
+    except TextgenError:
+        raise
+    except Exception as error:  # tomllib.TOMLDecodeError, yaml.YAMLError
+        raise TextgenError(f"config file {path} does not parse ({str(error).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise TextgenError(f"config file {path} must hold key = value settings")
+    names = {p.name for p in ctx.command.params if isinstance(p, click.Option)} - {"config"}
+    settings = {str(key).replace("-", "_"): item for key, item in data.items()}
+    unknown = sorted(set(settings) - names)
+    if unknown:
+        raise TextgenError(f"config file {path} has unknown settings {', '.join(unknown)}: use the option names of "
+                           "`textgen train --help` (with - or _)")
+    ctx.default_map = {**(ctx.default_map or {}), **settings}
+    return value
+
+
+MODEL_OPTIONS = {"cell": "cell", "embed_dim": "embed_dim", "hidden_size": "hidden_size", "num_layers": "num_layers",
+                 "embed_dropout": "embed_dropout", "input_dropout": "input_dropout", "hidden_dropout": "hidden_dropout",
+                 "output_dropout": "output_dropout", "weight_drop": "weight_drop", "ar": "activation_reg",
+                 "tar": "temporal_activation_reg", "forget_bias": "forget_bias", "tie": "tie_weights",
+                 "output_projection": "output_projection"}
+TRAIN_OPTIONS = ("seq_len", "batch_size", "batching", "valid_fraction", "optimizer", "lr", "weight_decay", "warmup_steps",
+                 "min_lr_ratio", "schedule", "grad_clip", "max_steps", "max_epochs", "max_time", "val_every", "log_every",
+                 "seed", "deterministic", "precision", "accelerator", "devices", "num_nodes", "strategy")
+
+
+def devices_value(ctx, param, value):
+    if value is None:
+        return None
+    text = str(value)
+    return int(text) if text.isdigit() else text
+
+
+@cli.command("train")
+@click.argument("corpus")
+@click.option("--out", "out_dir", required=True, help="Model directory to write, e.g. checkpoints/little.")
+@click.option("--config", type=str, callback=load_config_file, is_eager=True, expose_value=False,
+              help="TOML or YAML file of these options (flags given here override it).")
+@click.option("--tokenizer", "tokenizer_path", default=None, help="Use this tokenizer file instead of training one.")
+@click.option("--tokenizer-kind", type=click.Choice(["sentencepiece", "word", "char"]), default="sentencepiece", show_default=True)
+@click.option("--vocab-size", type=click.IntRange(1), default=None, help="Tokenizer size [default: sentencepiece 2048 or what the corpus allows].")
+@click.option("--tokenizer-type", type=click.Choice(["unigram", "bpe"]), default="unigram", show_default=True)
+@click.option("--cell", type=click.Choice(["lstm", "peephole", "gru", "rnn"]), default="lstm", show_default=True)
+@click.option("--embed-dim", type=int, default=256, show_default=True)
+@click.option("--hidden-size", type=int, default=512, show_default=True)
+@click.option("--num-layers", type=int, default=2, show_default=True)
+@click.option("--embed-dropout", type=float, default=0.05, show_default=True, help="Drop whole words (AWD-LSTM).")
+@click.option("--input-dropout", type=float, default=0.1, show_default=True, help="Locked dropout on the embeddings.")
+@click.option("--hidden-dropout", type=float, default=0.1, show_default=True, help="Locked dropout between layers.")
+@click.option("--output-dropout", type=float, default=0.1, show_default=True, help="Locked dropout on the last layer.")
+@click.option("--weight-drop", type=float, default=0.1, show_default=True, help="DropConnect on hidden-to-hidden weights.")
+@click.option("--ar", type=float, default=2.0, show_default=True, help="Activation regularisation (alpha).")
+@click.option("--tar", type=float, default=1.0, show_default=True, help="Temporal activation regularisation (beta).")
+@click.option("--forget-bias", type=float, default=1.0, show_default=True, help="Initial bias of the keep gates.")
+@click.option("--tie/--no-tie", default=True, show_default=True, help="Share the embedding and decoder weights.")
+@click.option("--output-projection/--no-output-projection", default=True, show_default=True)
+@click.option("--seq-len", type=int, default=64, show_default=True, help="Tokens per truncated-backprop chunk.")
+@click.option("--batch-size", type=int, default=32, show_default=True, help="Sequences per step, over all processes.")
+@click.option("--batching", type=click.Choice(["stream", "windows"]), default="stream", show_default=True,
+              help="stream: contiguous streams with state carried; windows: random windows, fresh state.")
+@click.option("--valid", "valid_file", default=None, help="Validation corpus (otherwise --valid-fraction of the stories).")
+@click.option("--valid-fraction", type=float, default=0.05, show_default=True)
+@click.option("--cache-dir", default=None, help="Token cache folder [default: .cache beside the model directory].")
+@click.option("--optimizer", type=click.Choice(["adamw", "ntasgd"]), default="adamw", show_default=True)
+@click.option("--lr", type=float, default=3e-3, show_default=True, help="Peak learning rate.")
+@click.option("--weight-decay", type=float, default=0.01, show_default=True)
+@click.option("--warmup-steps", type=int, default=100, show_default=True)
+@click.option("--min-lr-ratio", type=float, default=0.1, show_default=True, help="Cosine decays to lr times this.")
+@click.option("--schedule", type=click.Choice(["cosine", "constant"]), default="cosine", show_default=True)
+@click.option("--grad-clip", type=float, default=1.0, show_default=True, help="Gradient norm clipping (0: off).")
+@click.option("--max-steps", type=click.IntRange(1), default=1000, show_default=True)
+@click.option("--max-epochs", type=click.IntRange(1), default=None)
+@click.option("--max-time", callback=parse_duration, default=None, help="Stop after this long: 90s, 2m, 1h, HH:MM:SS.")
+@click.option("--val-every", type=click.IntRange(1), default=200, show_default=True, help="Steps between validation and checkpoints.")
+@click.option("--log-every", type=click.IntRange(1), default=10, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
+@click.option("--deterministic", is_flag=True, help="torch's deterministic algorithms (exact resume checks).")
+@click.option("--precision", default="32", show_default=True, help="32, or bf16-mixed where the machine supports it.")
+@click.option("--accelerator", default="auto", show_default=True, help="Lightning accelerator: cpu, gpu, auto.")
+@click.option("--devices", default="1", show_default=True, callback=devices_value, help="Processes/devices per node, or 'auto'.")
+@click.option("--num-nodes", type=click.IntRange(1), default=1, show_default=True)
+@click.option("--strategy", default="auto", show_default=True, help="Lightning strategy, e.g. ddp.")
+@click.option("--resume", is_flag=True, help="Continue from OUT/lightning/last.ckpt (optimizer, schedule, step, data position).")
+@click.option("--overwrite", is_flag=True, help="Replace a previous run in OUT.")
+@click.option("--json", "as_json", is_flag=True, help="Print the final summary as JSON.")
+@click.pass_context
+def train_command(ctx: click.Context, corpus: str, out_dir: str, tokenizer_path, tokenizer_kind, vocab_size, tokenizer_type,
+                  valid_file, cache_dir, resume, overwrite, as_json, **options) -> None:
+    """Train a language model on CORPUS into the model directory OUT.
+
+    Shows the config and parameter count, a progress bar with loss, validation
+    perplexity and tokens/s, and a summary. Ctrl-C or SIGTERM saves a resumable
+    checkpoint and exits with 130 or 143; --resume continues where it stopped.
+
+    Example: textgen train corpora/little-stories.txt --out checkpoints/little --max-time 2m
+    """
+    import os
+
+    from click.core import ParameterSource
+
+    from textgen.training.run import TokenizerSpec, train
+
+    explicit = {name for name in options if ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.DEFAULT_MAP)}
+    chosen = (lambda name: name in explicit) if resume else (lambda name: True)
+    model = {field: options[name] for name, field in MODEL_OPTIONS.items() if chosen(name)}
+    training = {name: options[name] for name in TRAIN_OPTIONS if chosen(name)}
+    if resume and "max_steps" not in explicit:
+        training.pop("max_steps", None)
+    primary = all(int(os.environ.get(name, "0") or 0) == 0 for name in ("LOCAL_RANK", "NODE_RANK", "RANK"))
+    spec = TokenizerSpec(tokenizer_path, tokenizer_kind, vocab_size, tokenizer_type)
+    from textgen.config import ModelConfig, TrainConfig
+
+    if not resume:  # check every setting before any work
+        TrainConfig(**training)
+        ModelConfig(vocab_size=1, **model)
+
+    def report(line: str) -> None:
+        if primary:
+            click.echo(line, err=True)
+
+    result = train(corpus, out_dir, spec, model, training, valid_file=valid_file, cache_dir=cache_dir, resume=resume,
+                   overwrite=overwrite, progress_bar=sys.stderr.isatty(), command=["textgen", *sys.argv[1:]],
+                   primary=primary, report=report)
+    if not primary:
+        return
+    metrics = result.metrics
+    summary = {"out": str(result.out_dir), "steps": result.steps, "seconds": round(result.seconds, 1),
+               "parameters": result.model_config.parameter_count(), "interrupted": bool(result.signal),
+               **{f"valid_{key}": value for key, value in metrics.items() if key != "step"}}
+    if as_json:
+        print_json(summary)
+    else:
+        line = f"trained {result.steps} steps in {result.seconds:.0f}s"
+        if metrics:
+            line += (f"; validation: loss {metrics['loss']:.4f}, perplexity {metrics['perplexity']:.3f}, "
+                     f"word perplexity {metrics['word_perplexity']:.3f}, bits per byte {metrics['bits_per_byte']:.4f}")
+        click.echo(f"{line}\nmodel -> {result.out_dir}")
+    if result.signal:
+        import signal as signals
+
+        click.echo(f"interrupted by {signals.Signals(result.signal).name} at step {result.steps}: checkpoint saved; "
+                   f"continue with: textgen train {corpus} --out {out_dir} --resume", err=True)
+        ctx.exit(130 if result.signal == signals.SIGINT else 143)
+
+
+@cli.command("evaluate")
+@click.argument("model_dir", metavar="MODEL")
+@click.argument("corpus")
+@click.option("--streams", type=click.IntRange(1, 4096), default=1, show_default=True,
+              help="Parallel streams (faster; 1 carries the state across the whole corpus).")
+@click.option("--seq-len", type=click.IntRange(1, 1_000_000), default=256, show_default=True, help="Tokens per forward call.")
+@click.option("--cache-dir", default=None, help="Token cache folder [default: .cache beside the model directory].")
+@click.option("--json", "as_json", is_flag=True, help="Print tokens, words, bytes, loss, perplexity, word_perplexity, bits_per_byte.")
+def evaluate_command(model_dir: str, corpus: str, streams: int, seq_len: int, cache_dir: str | None, as_json: bool) -> None:
+    """Perplexity per token and per word, and bits per byte, of MODEL on CORPUS.
+
+    Example: textgen evaluate checkpoints/little ../shared/corpora/tinystories/valid.txt
+    """
+    from pathlib import Path
+
+    import textgen
+    from textgen.data import cached_tokens
+    from textgen.evaluate import evaluate_array
+
+    loaded = textgen.load(model_dir)
+    cache = Path(cache_dir) if cache_dir else Path(model_dir).resolve().parent / ".cache"
+    array = cached_tokens(corpus, loaded.tokenizer, cache, "all")
+    metrics = evaluate_array(loaded.model, array.load(), array.words, array.bytes, array.stories, streams=streams, seq_len=seq_len)
+    if as_json:
+        print_json({"model": model_dir, "corpus": corpus, **metrics})
+        return
+    click.echo(f"{model_dir} on {corpus}: {array.stories:,} stories")
+    for key, label in (("tokens", "tokens"), ("words", "words"), ("bytes", "bytes"), ("loss", "loss (nats/token)"),
+                       ("perplexity", "perplexity per token"), ("word_perplexity", "perplexity per word"),
+                       ("bits_per_byte", "bits per byte")):
+        value = metrics[key]
+        click.echo(f"  {label:<22}{value:,.4f}" if isinstance(value, float) else f"  {label:<22}{value:,}")
 
 
 # --- experiments -------------------------------------------------------------------------

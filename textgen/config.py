@@ -117,3 +117,73 @@ class ModelConfig(ConfigMixin):
         tied = "tied" + (f" via {self.hidden_size}->{self.embed_dim} projection" if self.projects_output else "") if self.tie_weights else "untied"
         return (f"{self.cell} language model: {self.num_layers} x {self.hidden_size} units, embed {self.embed_dim}, "
                 f"vocab {self.vocab_size}, {tied} embeddings, {self.parameter_count():,} parameters")
+
+
+OPTIMIZERS = ("adamw", "ntasgd")
+BATCHINGS = ("stream", "windows")
+PRECISIONS = ("32", "32-true", "bf16-mixed", "16-mixed", "bf16-true", "64", "64-true")
+
+
+@dataclass(frozen=True)
+class TrainConfig(ConfigMixin):
+    """Data, optimisation and hardware settings of one training run."""
+
+    seq_len: int = 64  # tokens per truncated-backprop chunk
+    batch_size: int = 32  # sequences per optimizer step, over all processes together
+    batching: str = "stream"  # stream: contiguous streams, state carried (TBPTT); windows: random windows, fresh state
+    valid_fraction: float = 0.05  # share of stories held out for validation when no valid file is given
+    optimizer: str = "adamw"  # adamw (warm-up + cosine) | ntasgd (SGD, then averaging when validation stalls)
+    lr: float = 3e-3  # peak learning rate (ntasgd: the SGD rate, e.g. 10-30)
+    weight_decay: float = 0.01
+    warmup_steps: int = 100  # linear warm-up (adamw)
+    min_lr_ratio: float = 0.1  # cosine decays to lr * min_lr_ratio (adamw)
+    schedule: str = "cosine"  # cosine | constant (after warm-up)
+    nonmono: int = 5  # ntasgd: validations without improvement before averaging starts
+    grad_clip: float = 1.0  # gradient norm clipping; 0 turns it off
+    max_steps: int | None = 1000  # stop after this many optimizer steps (None: no limit)
+    max_epochs: int | None = None
+    max_time: float | None = None  # seconds
+    val_every: int = 200  # optimizer steps between validations
+    log_every: int = 10  # optimizer steps between metric rows
+    seed: int = 0
+    deterministic: bool = False  # torch's deterministic algorithms (slower; for exact resume checks)
+    precision: str = "32"
+    accelerator: str = "auto"
+    devices: int | str = 1
+    num_nodes: int = 1
+    strategy: str = "auto"
+
+    def __post_init__(self) -> None:
+        for name in ("seq_len", "batch_size", "val_every", "log_every", "num_nodes", "nonmono"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise TextgenError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("max_steps", "max_epochs"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise TextgenError(f"{name} must be a positive integer or unset, got {value!r}")
+        if self.max_time is not None and not (isinstance(self.max_time, (int, float)) and self.max_time > 0):
+            raise TextgenError(f"max_time must be a positive number of seconds, got {self.max_time!r}")
+        if self.max_steps is None and self.max_epochs is None and self.max_time is None:
+            raise TextgenError("give at least one of max_steps, max_epochs or max_time, or training never ends")
+        if self.batching not in BATCHINGS:
+            raise TextgenError(f"batching {self.batching!r} is unknown: use one of {', '.join(BATCHINGS)}")
+        if self.optimizer not in OPTIMIZERS:
+            raise TextgenError(f"optimizer {self.optimizer!r} is unknown: use one of {', '.join(OPTIMIZERS)}")
+        if self.schedule not in ("cosine", "constant"):
+            raise TextgenError(f"schedule {self.schedule!r} is unknown: use cosine or constant")
+        if self.precision not in PRECISIONS:
+            raise TextgenError(f"precision {self.precision!r} is unknown: use 32 or bf16-mixed (or one of {', '.join(PRECISIONS)})")
+        if not 0.0 <= self.valid_fraction < 1.0:
+            raise TextgenError(f"valid_fraction must be in [0, 1), got {self.valid_fraction!r}")
+        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
+            raise TextgenError(f"lr must be positive, got {self.lr!r}")
+        for name in ("weight_decay", "grad_clip"):
+            if not (isinstance(getattr(self, name), (int, float)) and getattr(self, name) >= 0):
+                raise TextgenError(f"{name} must be a number >= 0, got {getattr(self, name)!r}")
+        if not 0.0 <= self.min_lr_ratio <= 1.0:
+            raise TextgenError(f"min_lr_ratio must be in [0, 1], got {self.min_lr_ratio!r}")
+        if isinstance(self.warmup_steps, bool) or not isinstance(self.warmup_steps, int) or self.warmup_steps < 0:
+            raise TextgenError(f"warmup_steps must be a whole number >= 0, got {self.warmup_steps!r}")
+        if not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
+            raise TextgenError(f"seed must be a whole number from 0 to 2^32-1, got {self.seed!r}")

@@ -46,3 +46,27 @@ def plot_memory_span(results: Sequence, symbols: int, path: str | os.PathLike) -
     axes.legend(loc="lower left")
     save_figure(figure, path)
     plt.close(figure)
+
+
+def plot_training_curves(metrics_csv: str | os.PathLike, path: str | os.PathLike) -> None:
+    """Training loss per step and validation loss per check, from metrics.csv."""
+    import csv
+
+    with open(metrics_csv, newline="") as file:
+        rows = list(csv.DictReader(file))
+    train = [(int(r["step"]), float(r["loss"])) for r in rows if r.get("loss")]
+    valid = [(int(r["step"]), float(r["val_loss"])) for r in rows if r.get("val_loss")]
+    plt = _figure()
+    figure, axes = plt.subplots(figsize=(7, 4.2))
+    if train:
+        axes.plot(*zip(*train), label="training loss", alpha=0.7)
+    if valid:
+        axes.plot(*zip(*valid), marker="o", label="validation loss")
+    axes.set_xlabel("optimizer step")
+    axes.set_ylabel("loss (nats per token)")
+    axes.set_title("Training curves")
+    axes.grid(alpha=0.3)
+    if train or valid:
+        axes.legend()
+    save_figure(figure, path)
+    plt.close(figure)

@@ -1,0 +1,217 @@
+"""Token arrays and batches: a corpus is tokenized once into a cached array on disk (a numpy
+memmap keyed by the corpus fingerprint, the tokenizer and the split), then read in batches
+for truncated backpropagation through time.
+
+Each story is encoded as <s> story </s>, and stories are concatenated in corpus order. Two
+batchings:
+- stream: the array is cut into `batch_size` contiguous streams; batch i is columns
+  [i*T, (i+1)*T) of every stream, so the recurrent state carries from one batch to the next
+  (detached), as in AWD-LSTM;
+- windows: random windows of T+1 tokens, with a fresh state each batch.
+Batches are a pure function of (seed, epoch, index), so training resumes at the next unseen
+batch and every process of a distributed run takes its own share of the streams.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from textgen.atomic import atomic_open
+from textgen.corpus import assign_splits, fingerprint, iter_stories
+from textgen.errors import TextgenError
+from textgen.tokenizer import Tokenizer
+
+CACHE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class TokenArray:
+    """A cached token array and what it holds."""
+
+    path: Path
+    tokens: int
+    stories: int
+    words: int  # whitespace words of the story text
+    bytes: int  # UTF-8 bytes of the story text
+    dtype: str
+
+    def load(self) -> np.ndarray:
+        """The tokens as a read-only memmap (nothing is read until used)."""
+        if self.tokens == 0:
+            return np.zeros(0, dtype=self.dtype)
+        return np.memmap(self.path, dtype=self.dtype, mode="r", shape=(self.tokens,))
+
+
+def token_dtype(vocab_size: int) -> str:
+    return "uint16" if vocab_size <= 65535 else "int32"
+
+
+def cache_key(corpus_fingerprint: str, tokenizer: Tokenizer, split: str) -> str:
+    digest = hashlib.sha256()
+    for part in (str(CACHE_VERSION), corpus_fingerprint, hashlib.sha256(tokenizer.to_bytes()).hexdigest(), split):
+        digest.update(part.encode() + b"\0")
+    return digest.hexdigest()[:24]
+
+
+def encode_stories(stories: Iterable[str], tokenizer: Tokenizer, path: Path) -> TokenArray:
+    """Encode stories as <s> story </s> into a raw token file, streaming; written atomically."""
+    dtype = token_dtype(tokenizer.vocab_size)
+    tokens = count = words = size = 0
+    buffer: list[int] = []
+    with atomic_open(path, "wb") as file:
+        for story in stories:
+            buffer.extend(tokenizer.encode(story, add_bos=True, add_eos=True))
+            count += 1
+            words += len(story.split())
+            size += len(story.encode("utf-8"))
+            if len(buffer) >= 1 << 20:
+                file.write(np.asarray(buffer, dtype=dtype).tobytes())
+                tokens += len(buffer)
+                buffer = []
+        file.write(np.asarray(buffer, dtype=dtype).tobytes())
+        tokens += len(buffer)
+    return TokenArray(path, tokens, count, words, size, dtype)
+
+
+def _read_meta(meta_path: Path) -> TokenArray | None:
+    try:
+        data = json.loads(meta_path.read_text())
+        array = TokenArray(Path(data["path"]), data["tokens"], data["stories"], data["words"], data["bytes"], data["dtype"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    expected = array.tokens * np.dtype(array.dtype).itemsize
+    if not array.path.exists() or array.path.stat().st_size != expected:
+        return None  # an interrupted or damaged cache is rebuilt
+    return array
+
+
+def cached_tokens(
+    corpus: str | os.PathLike,
+    tokenizer: Tokenizer,
+    cache_dir: str | os.PathLike,
+    split: str = "all",
+    valid_fraction: float = 0.0,
+    seed: int = 0,
+    corpus_fingerprint: str | None = None,
+) -> TokenArray:
+    """The token array of a corpus (or of its train/valid part), built once and then read from cache.
+
+    `split` is "all", "train" or "valid"; train/valid split by story with `seed`.
+    """
+    corpus_fingerprint = corpus_fingerprint or fingerprint(corpus)
+    spec = f"{split}:{valid_fraction}:{seed}" if split != "all" else "all"
+    key = cache_key(corpus_fingerprint, tokenizer, spec)
+    cache_dir = Path(cache_dir)
+    meta_path = cache_dir / f"{key}.json"
+    if (found := _read_meta(meta_path)) is not None:
+        return found
+    stories: Iterable[str] = iter_stories(corpus)
+    if split != "all":
+        count = sum(1 for _ in iter_stories(corpus))
+        names = assign_splits(count, valid_fraction, 0.0, seed)
+        stories = (story for story, name in zip(iter_stories(corpus), names) if name == split)
+    array = encode_stories(stories, tokenizer, cache_dir / f"{key}.{token_dtype(tokenizer.vocab_size)}")
+    with atomic_open(meta_path) as file:
+        json.dump({**asdict(array), "path": str(array.path)}, file)
+    return array
+
+
+# --- batches ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """How one epoch of training batches is laid out for one process."""
+
+    batching: str
+    batch_size: int  # sequences per step over all processes
+    seq_len: int
+    rank: int = 0
+    world_size: int = 1
+    seed: int = 0
+
+    @property
+    def local_batch_size(self) -> int:
+        return self.batch_size // self.world_size
+
+
+def check_batch_plan(plan: BatchPlan, tokens: int) -> None:
+    """Refuse a corpus shorter than one batch, saying how many tokens are needed."""
+    if plan.batch_size % plan.world_size:
+        raise TextgenError(f"batch size {plan.batch_size} does not divide among {plan.world_size} processes: "
+                           f"use a multiple of {plan.world_size}")
+    needed = plan.batch_size * (plan.seq_len + 1)
+    if tokens < needed:
+        raise TextgenError(
+            f"training text has {tokens:,} tokens, fewer than one batch needs ({plan.batch_size} x "
+            f"{plan.seq_len + 1} = {needed:,}): use a larger corpus or lower --batch-size / --seq-len")
+
+
+def batches_per_epoch(plan: BatchPlan, tokens: int) -> int:
+    if plan.batching == "stream":
+        return max(1, (tokens // plan.batch_size - 1) // plan.seq_len)
+    return max(1, tokens // (plan.batch_size * plan.seq_len))
+
+
+def iter_batches(plan: BatchPlan, array: np.ndarray, epoch: int, start: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor, bool]]:
+    """Batches (inputs (b, T), targets (b, T), reset_state) of one epoch from batch `start` on,
+    for this process's share b = batch_size / world_size of the sequences."""
+    count = batches_per_epoch(plan, len(array))
+    local = plan.local_batch_size
+    if plan.batching == "stream":
+        length = len(array) // plan.batch_size
+        rows = range(plan.rank * local, (plan.rank + 1) * local)
+        for index in range(start, count):
+            begin = index * plan.seq_len
+            chunk = np.stack([np.asarray(array[row * length + begin: row * length + begin + plan.seq_len + 1], dtype=np.int64)
+                              for row in rows])
+            tensor = torch.from_numpy(chunk)
+            yield tensor[:, :-1], tensor[:, 1:], index == 0  # state starts fresh with each epoch
+    else:
+        for index in range(start, count):
+            generator = np.random.default_rng([plan.seed, epoch, index])
+            offsets = generator.integers(0, len(array) - plan.seq_len - 1, size=plan.batch_size)
+            offsets = offsets[plan.rank * local: (plan.rank + 1) * local]
+            chunk = np.stack([np.asarray(array[o: o + plan.seq_len + 1], dtype=np.int64) for o in offsets])
+            tensor = torch.from_numpy(chunk)
+            yield tensor[:, :-1], tensor[:, 1:], True
+
+
+class TrainBatches(torch.utils.data.IterableDataset):
+    """The training batches of one epoch for one process, resumable at any batch.
+
+    `position` gives (epoch, first batch) of the next iteration; the training module sets it
+    on resume and the dataset moves on to the next epoch after each full pass.
+    """
+
+    def __init__(self, plan: BatchPlan, token_array: TokenArray, position: Callable[[], tuple[int, int]]):
+        self.plan, self.token_array, self.position = plan, token_array, position
+        self.per_epoch = batches_per_epoch(plan, token_array.tokens)
+
+    def __len__(self) -> int:
+        return self.per_epoch
+
+    def __iter__(self):
+        epoch, start = self.position()
+        yield from iter_batches(self.plan, self.token_array.load(), epoch, start)
+
+
+def stream_chunks(array: np.ndarray, streams: int, seq_len: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """An evaluation pass: `streams` contiguous streams read chunk by chunk, state to be carried
+    between chunks. Covers all but fewer than `streams` tokens of the array."""
+    streams = max(1, min(streams, (len(array) - 1)))
+    length = (len(array) - 1) // streams
+    if length < 1:
+        return
+    data = torch.from_numpy(np.asarray(array[: streams * length + 1], dtype=np.int64))
+    inputs = data[:-1].view(streams, length) if streams == 1 else torch.stack([data[i * length: (i + 1) * length] for i in range(streams)])
+    targets = torch.stack([data[i * length + 1: (i + 1) * length + 1] for i in range(streams)])
+    for begin in range(0, length, seq_len):
+        yield inputs[:, begin: begin + seq_len], targets[:, begin: begin + seq_len]

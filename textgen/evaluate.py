@@ -1,0 +1,52 @@
+"""Perplexity per token and per word, and bits per byte, over a whole token array with the
+recurrent state carried across it.
+
+Conventions: the loss is the mean negative log-likelihood in nats of every predicted token
+(each story's </s> included). Per word, the end of each story counts as one word, as <eos>
+does in word-level benchmarks: word perplexity = exp(total nats / (words + stories)). Per
+byte, it counts as one byte, like a newline: bits per byte = total nats / ln 2 / (bytes + stories).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from textgen.data import stream_chunks
+from textgen.errors import TextgenError
+from textgen.model import LanguageModel
+
+
+@torch.no_grad()
+def evaluate_array(model: LanguageModel, array: np.ndarray, words: int, size_bytes: int, stories: int,
+                   streams: int = 1, seq_len: int = 256, device: str | torch.device = "cpu") -> dict:
+    """Metrics of `model` on a token array. With streams > 1 the array is read as that many
+    contiguous streams in parallel (faster, and a few tokens at the cuts lose their context)."""
+    if len(array) < 2:
+        raise TextgenError("the evaluation text is too short: it needs at least one story")
+    was_training = model.training
+    model.eval()
+    total_nats, total_tokens, state = 0.0, 0, None
+    try:
+        for inputs, targets in stream_chunks(array, streams, seq_len):
+            logits, state = model(inputs.to(device), state)
+            nats = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.to(device).reshape(-1), reduction="sum")
+            total_nats += nats.item()
+            total_tokens += targets.numel()
+    finally:
+        model.train(was_training)
+    coverage = total_tokens / (len(array) - 1)  # parallel streams skip a few tokens at the end
+    loss = total_nats / total_tokens
+    return {
+        "tokens": total_tokens,
+        "words": words,
+        "bytes": size_bytes,
+        "stories": stories,
+        "loss": loss,
+        "perplexity": math.exp(min(loss, 700)),
+        "word_perplexity": math.exp(min(total_nats / (coverage * (words + stories)), 700)),
+        "bits_per_byte": total_nats / math.log(2) / (coverage * (size_bytes + stories)),
+    }

@@ -1,0 +1,216 @@
+"""Trainer setup: the DataModule, the callback that validates, checkpoints and exports, signal
+handling (Ctrl-C -> 130, SIGTERM -> 143, after saving a resumable checkpoint), and fit()."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime
+import io
+import logging
+import os
+import signal
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import lightning as L
+from torch.utils.data import DataLoader
+
+from textgen.atomic import atomic_open
+from textgen.config import TrainConfig
+from textgen.data import BatchPlan, TokenArray, TrainBatches, check_batch_plan
+from textgen.training.task import LanguageModelTask
+
+LIGHTNING_DIR = "lightning"
+LAST, BEST = "last.ckpt", "best.ckpt"
+EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+
+class CorpusDataModule(L.LightningDataModule):
+    """Training batches from a cached token array; each process takes its share, resumable mid-epoch."""
+
+    def __init__(self, train: TokenArray, config: TrainConfig):
+        super().__init__()
+        self.train, self.config = train, config
+        self.dataset: TrainBatches | None = None
+
+    def plan(self, rank: int = 0, world_size: int = 1) -> BatchPlan:
+        config = self.config
+        return BatchPlan(config.batching, config.batch_size, config.seq_len, rank, world_size, config.seed)
+
+    def train_dataloader(self) -> DataLoader:
+        plan = self.plan(self.trainer.global_rank, self.trainer.world_size)
+        check_batch_plan(plan, self.train.tokens)
+        self.dataset = TrainBatches(plan, self.train, self.position)
+        return DataLoader(self.dataset, batch_size=None, num_workers=0)
+
+    def position(self) -> tuple[int, int]:
+        """(epoch, first batch) of the next pass: one batch per optimizer step, so the step says where."""
+        step = self.trainer.global_step
+        per_epoch = self.dataset.per_epoch if self.dataset else 1
+        return step // per_epoch, step % per_epoch
+
+
+@dataclass
+class RunLog:
+    """Metric rows for metrics.csv and loss.png."""
+
+    rows: list[dict] = field(default_factory=list)
+
+    def csv_text(self) -> str:
+        columns = ["step", "epoch", "loss", "lr", "tokens_per_s", "val_loss", "val_perplexity", "val_bits_per_byte"]
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(self.rows)
+        return buffer.getvalue()
+
+
+class RunCallback(L.Callback):
+    """Every `val_every` steps and at the end: validate, log, save last/best checkpoints
+    atomically and export the model directory; on SIGINT/SIGTERM do the same, then stop."""
+
+    def __init__(self, out_dir: Path, export: Callable[[LanguageModelTask, dict], None], report: Callable[[str], None],
+                 log: RunLog):
+        self.out_dir, self.export, self.report, self.run_log = out_dir, export, report, log
+        self.signal_received: int | None = None
+        self._previous_handlers: dict = {}
+        self.best = float("inf")
+        self.started = time.perf_counter()
+
+    # signals ------------------------------------------------------------------------------
+    def _handle(self, signum, frame) -> None:
+        if self.signal_received is not None:  # a second Ctrl-C: stop at once
+            signal.signal(signum, signal.SIG_DFL)
+            raise KeyboardInterrupt
+        self.signal_received = signum
+        self.report(f"received {signal.Signals(signum).name}: saving a resumable checkpoint after this step")
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        if trainer.world_size == 1:  # with several processes Lightning's launcher owns the signals
+            for signum in EXIT_CODES:
+                self._previous_handlers[signum] = signal.getsignal(signum)
+                signal.signal(signum, self._handle)
+        self.best = min(pl_module.val_history, default=float("inf"))
+
+    def teardown(self, trainer, pl_module, stage: str) -> None:
+        for signum, handler in self._previous_handlers.items():
+            signal.signal(signum, handler)
+        self._previous_handlers.clear()
+
+    # steps ----------------------------------------------------------------------------------
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        config = pl_module.train_config
+        step = trainer.global_step
+        if step % config.log_every == 0:
+            self.run_log.rows.append({"step": step, "epoch": trainer.current_epoch,
+                                  "loss": round(float(trainer.callback_metrics.get("loss", float("nan"))), 5),
+                                  "lr": trainer.optimizers[0].param_groups[0]["lr"],
+                                  "tokens_per_s": round(pl_module.tokens_per_second, 1)})
+        if step % config.val_every == 0:
+            self.checkpoint(trainer, pl_module)
+        if self.signal_received is not None:
+            if step % config.val_every:
+                self.checkpoint(trainer, pl_module)
+            trainer.should_stop = True
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        if trainer.global_step % pl_module.train_config.val_every and self.signal_received is None:
+            self.checkpoint(trainer, pl_module)
+
+    def checkpoint(self, trainer, pl_module: LanguageModelTask) -> None:
+        """Validate, log, save last (and best) atomically, export the model directory."""
+        metrics = pl_module.validate()
+        step = trainer.global_step
+        if metrics:
+            pl_module.log("val_ppl", metrics["perplexity"], prog_bar=True)
+            self.run_log.rows.append({"step": step, "epoch": trainer.current_epoch, "val_loss": round(metrics["loss"], 5),
+                                  "val_perplexity": round(metrics["perplexity"], 4),
+                                  "val_bits_per_byte": round(metrics["bits_per_byte"], 5)})
+            self.report(f"step {step}: loss {float(trainer.callback_metrics.get('loss', float('nan'))):.4f}, "
+                        f"validation perplexity {metrics['perplexity']:.3f}, bits per byte {metrics['bits_per_byte']:.4f}, "
+                        f"{pl_module.tokens_per_second:,.0f} tokens/s")
+        folder = self.out_dir / LIGHTNING_DIR
+        improved = bool(metrics) and metrics["loss"] < self.best
+        self.save(trainer, folder / LAST)
+        if improved:
+            self.best = metrics["loss"]
+            self.save(trainer, folder / BEST)
+        if trainer.is_global_zero:
+            self.export(pl_module, {"step": step, **metrics, "seconds": round(time.perf_counter() - self.started, 1)})
+
+    @staticmethod
+    def save(trainer, path: Path) -> None:
+        """trainer.save_checkpoint to a temporary file in the same folder, then os.replace (rank 0)."""
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        if trainer.is_global_zero:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        trainer.save_checkpoint(temporary)  # every process takes part; rank 0 writes
+        if trainer.is_global_zero:
+            with open(temporary, "rb") as file:
+                os.fsync(file.fileno())
+            os.replace(temporary, path)
+
+
+def trainer_arguments(config: TrainConfig) -> dict:
+    """The Trainer settings that follow from a TrainConfig."""
+    return dict(
+        accelerator=config.accelerator, devices=config.devices, num_nodes=config.num_nodes, strategy=config.strategy,
+        precision=config.precision, max_steps=config.max_steps or -1,
+        max_epochs=config.max_epochs if config.max_epochs is not None else (-1 if config.max_steps or config.max_time else None),
+        max_time=datetime.timedelta(seconds=config.max_time) if config.max_time else None,
+        gradient_clip_val=config.grad_clip or None, deterministic=config.deterministic,
+        limit_val_batches=0, num_sanity_val_steps=0, logger=False, enable_checkpointing=False,
+        enable_model_summary=False, use_distributed_sampler=False, log_every_n_steps=config.log_every,
+    )
+
+
+def fit(task: LanguageModelTask, data: CorpusDataModule, out_dir: Path, export: Callable, resume: bool,
+        progress_bar: bool, report: Callable[[str], None] = lambda line: None) -> tuple[int | None, RunLog]:
+    """Train until a limit or a signal. Returns the signal received (None when training ended) and the metric log."""
+    log = RunLog()
+    callback = RunCallback(out_dir, export, report, log)
+    ckpt = str(out_dir / LIGHTNING_DIR / LAST) if resume else None
+    with quiet_lightning():
+        trainer = L.Trainer(**trainer_arguments(task.train_config), callbacks=[callback], enable_progress_bar=progress_bar,
+                            default_root_dir=str(out_dir / LIGHTNING_DIR))
+        trainer.fit(task, datamodule=data, ckpt_path=ckpt, weights_only=True)
+    return callback.signal_received, log
+
+
+@contextlib.contextmanager
+def quiet_lightning():
+    """Hide Lightning's banners and the warnings that do not apply to how textgen uses it."""
+    loggers = [logging.getLogger(name) for name in ("lightning.pytorch", "lightning.fabric", "lightning")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
+    with warnings.catch_warnings():
+        for message in (".*IterableDataset.*__len__.*", ".*treespec.*LeafSpec.*", ".*does not have many workers.*",
+                        ".*litlogger.*", ".*that ended before the epoch ended.*", ".*is an invalid sequence.*"):
+            warnings.filterwarnings("ignore", message=message)
+        try:
+            yield
+        finally:
+            for logger, level in zip(loggers, levels):
+                logger.setLevel(level)
+
+
+def write_run_files(out_dir: Path, log: RunLog, previous: str = "") -> None:
+    """metrics.csv (appended to a resumed run's) and loss.png, atomically."""
+    text = log.csv_text()
+    if previous:
+        text = previous.rstrip("\n") + "\n" + text.split("\n", 1)[1]
+    with atomic_open(out_dir / "metrics.csv") as file:
+        file.write(text)
+    from textgen.plots import plot_training_curves
+
+    plot_training_curves(out_dir / "metrics.csv", out_dir / "loss.png")
+
+
+def is_interactive() -> bool:
+    return sys.stderr.isatty()

@@ -1,0 +1,212 @@
+"""One training run from corpus to model directory: output checks, tokenizer, token caches,
+resume checks, fit, export. The CLI's `textgen train` calls `train()`.
+
+Everything that must happen once (training the tokenizer, building the token cache) happens
+here before fit(); processes that Lightning or torchrun start for distributed training only
+load what the first process wrote.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from textgen.atomic import prepare_output, write_bytes, write_text
+from textgen.checkpoint import FORMAT, FORMAT_VERSION, META_FILE, save_model_dir, tokenizer_file
+from textgen.config import ModelConfig, TrainConfig
+from textgen.corpus import assign_splits, fingerprint, iter_stories
+from textgen.data import BatchPlan, cached_tokens, check_batch_plan
+from textgen.errors import TextgenError
+from textgen.tokenizer import Tokenizer, load_tokenizer, train_tokenizer
+
+SHAPE_FIELDS = ("cell", "vocab_size", "embed_dim", "hidden_size", "num_layers", "tie_weights", "output_projection")
+RUN_FILES = (META_FILE, "model.safetensors", "tokenizer.model", "tokenizer.json", "metrics.csv", "loss.png", "lightning")
+
+
+@dataclass
+class TokenizerSpec:
+    """Where the tokenizer comes from: an existing file, or a kind and size to train."""
+
+    path: str | None = None
+    kind: str = "sentencepiece"
+    vocab_size: int | None = None
+    model_type: str = "unigram"
+
+
+@dataclass
+class RunResult:
+    out_dir: Path
+    model_config: ModelConfig
+    train_config: TrainConfig
+    signal: int | None = None
+    steps: int = 0
+    seconds: float = 0.0
+    metrics: dict = field(default_factory=dict)
+
+
+def check_out_dir(out_dir: Path, resume: bool, overwrite: bool) -> None:
+    """An output folder from another run needs --resume or --overwrite; --resume needs a checkpoint."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise TextgenError(f"output path {out_dir} is a file: give a folder for the model directory")
+    used = out_dir.is_dir() and any((out_dir / name).exists() for name in RUN_FILES)
+    last = out_dir / "lightning" / "last.ckpt"
+    if resume and overwrite:
+        raise TextgenError("--resume and --overwrite contradict each other: choose one")
+    if resume and not last.is_file():
+        raise TextgenError(f"--resume found no checkpoint at {last}: train without --resume first")
+    if used and not resume and not overwrite:
+        raise TextgenError(f"{out_dir} holds another run: add --resume to continue it or --overwrite to replace it")
+    prepare_output(out_dir / META_FILE)
+
+
+def clear_run(out_dir: Path) -> None:
+    """--overwrite: remove the old run's checkpoints and curves (its model files are replaced when exported)."""
+    shutil.rmtree(out_dir / "lightning", ignore_errors=True)
+    for name in ("metrics.csv", "loss.png"):
+        (out_dir / name).unlink(missing_ok=True)
+
+
+def training_stories(corpus: str, valid_file: str | None, valid_fraction: float, seed: int):
+    """The stories a tokenizer is trained on: the training split only."""
+    if valid_file or valid_fraction == 0:
+        return iter_stories(corpus)
+    names = assign_splits(sum(1 for _ in iter_stories(corpus)), valid_fraction, 0.0, seed)
+    return (story for story, name in zip(iter_stories(corpus), names) if name == "train")
+
+
+def prepare_tokenizer(spec: TokenizerSpec, corpus: str, out_dir: Path, saved: dict | None, train: TrainConfig,
+                      valid_file: str | None, report: Callable[[str], None]) -> Tokenizer:
+    if saved is not None:  # resume: the run's own tokenizer, which a given one must equal
+        tokenizer = load_tokenizer(out_dir / saved["tokenizer"]["file"])
+        if spec.path and load_tokenizer(spec.path).to_bytes() != tokenizer.to_bytes():
+            raise TextgenError(f"--resume with a changed tokenizer: {spec.path} differs from the run's {saved['tokenizer']['file']}")
+        if spec.kind != tokenizer.kind and not spec.path:
+            raise TextgenError(f"--resume with a changed tokenizer: kind {spec.kind} differs from the run's {tokenizer.kind}")
+        if spec.vocab_size and spec.vocab_size != tokenizer.vocab_size:
+            raise TextgenError(f"--resume with a changed tokenizer: vocabulary size {spec.vocab_size} differs from the "
+                               f"run's {tokenizer.vocab_size}")
+        return tokenizer
+    if spec.path:
+        tokenizer = load_tokenizer(spec.path)
+        report(f"tokenizer: {tokenizer.describe()} from {spec.path}")
+    else:
+        started = time.perf_counter()
+        tokenizer = train_tokenizer(training_stories(corpus, valid_file, train.valid_fraction, train.seed), kind=spec.kind,
+                                    vocab_size=spec.vocab_size, model_type=spec.model_type, seed=train.seed,
+                                    on_note=lambda text: report(f"note: {text}"))
+        report(f"tokenizer: trained {tokenizer.describe()} in {time.perf_counter() - started:.1f}s")
+    write_bytes(out_dir / tokenizer_file(tokenizer.kind), tokenizer.to_bytes())
+    return tokenizer
+
+
+def resolve_model_config(vocab_size: int, overrides: dict, saved: dict | None) -> ModelConfig:
+    """A new run's config from the given settings, or on resume the run's own, refusing shape changes."""
+    if saved is None:
+        return ModelConfig(vocab_size=vocab_size, **overrides)
+    previous = ModelConfig.from_dict(saved["model"])
+    changed = [f"{name} {overrides[name]} (checkpoint: {getattr(previous, name)})" for name in SHAPE_FIELDS
+               if name in overrides and overrides[name] != getattr(previous, name)]
+    if previous.vocab_size != vocab_size:
+        changed.append(f"vocab_size {vocab_size} (checkpoint: {previous.vocab_size})")
+    if changed:
+        raise TextgenError(f"--resume with a changed model shape: {', '.join(changed)}; train a new run instead")
+    return previous.replace(**{k: v for k, v in overrides.items() if k not in SHAPE_FIELDS})
+
+
+def train(corpus: str, out_dir: str, tokenizer_spec: TokenizerSpec, model_overrides: dict, train_overrides: dict,
+          valid_file: str | None = None, cache_dir: str | None = None, resume: bool = False, overwrite: bool = False,
+          progress_bar: bool = False, command: list[str] | None = None, primary: bool = True,
+          report: Callable[[str], None] = lambda line: None) -> RunResult:
+    """Train (or resume) a model on `corpus` into the model directory `out_dir`.
+
+    `primary` is False in the extra processes of a distributed run: they wait for and load
+    what the first process prepared. Raises TextgenError for every input problem before training.
+    """
+    import lightning as L
+
+    from textgen.training.fit import CorpusDataModule, fit, write_run_files
+    from textgen.training.task import LanguageModelTask
+
+    out = Path(out_dir)
+    if primary:
+        check_out_dir(out, resume, overwrite)
+    else:
+        wait_for(out / META_FILE)
+    saved = json.loads((out / META_FILE).read_text()) if (resume or not primary) and (out / META_FILE).exists() else None
+    base = TrainConfig.from_dict(saved["training"]) if resume and saved and "training" in saved else TrainConfig()
+    train_config = base.replace(**train_overrides)
+    if primary and overwrite:
+        clear_run(out)
+    cache = Path(cache_dir) if cache_dir else out.parent / ".cache"
+    corpus_fingerprint = fingerprint(corpus)
+    tokenizer = prepare_tokenizer(tokenizer_spec, corpus, out, saved if (resume or not primary) else None, train_config,
+                                  valid_file, report)
+    started = time.perf_counter()
+    if valid_file:
+        train_array = cached_tokens(corpus, tokenizer, cache, "all", corpus_fingerprint=corpus_fingerprint)
+        valid_array = cached_tokens(valid_file, tokenizer, cache, "all")
+    elif train_config.valid_fraction > 0:
+        train_array = cached_tokens(corpus, tokenizer, cache, "train", train_config.valid_fraction, train_config.seed, corpus_fingerprint)
+        valid_array = cached_tokens(corpus, tokenizer, cache, "valid", train_config.valid_fraction, train_config.seed, corpus_fingerprint)
+    else:
+        train_array, valid_array = cached_tokens(corpus, tokenizer, cache, "all", corpus_fingerprint=corpus_fingerprint), None
+    report(f"data: {train_array.tokens:,} training tokens ({train_array.stories:,} stories)"
+           + (f", {valid_array.tokens:,} validation tokens ({valid_array.stories:,} stories)" if valid_array else ", no validation")
+           + f", cached in {time.perf_counter() - started:.1f}s")
+    check_batch_plan(BatchPlan(train_config.batching, train_config.batch_size, train_config.seq_len), train_array.tokens)
+    model_config = resolve_model_config(tokenizer.vocab_size, model_overrides, saved if resume else None)
+    report(f"model: {model_config.summary()}")
+    valid = None
+    if valid_array is not None:
+        valid = {"path": str(valid_array.path), "tokens": valid_array.tokens, "words": valid_array.words,
+                 "bytes": valid_array.bytes, "stories": valid_array.stories, "dtype": valid_array.dtype}
+    metadata = {
+        "training": train_config.to_dict(),
+        "corpus": {"path": str(corpus), "fingerprint": corpus_fingerprint, "valid": valid_file,
+                   "train_tokens": train_array.tokens, "valid_tokens": valid_array.tokens if valid_array else 0},
+        "command": command or [],
+        "textgen_version": _version(),
+    }
+    if primary and not resume:  # the run's description from the start; weights and hashes come at the first save
+        write_text(out / META_FILE, json.dumps({**metadata, "format": FORMAT, "format_version": FORMAT_VERSION,
+                                                "model": model_config.to_dict(), "status": "training",
+                                                "tokenizer": {"kind": tokenizer.kind, "file": tokenizer_file(tokenizer.kind),
+                                                              "vocab_size": tokenizer.vocab_size}, "files": {}}, indent=2))
+    previous_metrics = (out / "metrics.csv").read_text() if resume and (out / "metrics.csv").exists() else ""
+    L.seed_everything(train_config.seed, workers=True, verbose=False)
+    task = LanguageModelTask(model_config.to_dict(), train_config.to_dict(), valid)
+
+    def export(trained: LanguageModelTask, metrics: dict) -> None:
+        with trained.averaged_weights():
+            save_model_dir(out, trained.model, tokenizer, {**metadata, "status": "trained", "metrics": metrics,
+                                                           "saved": datetime.datetime.now().astimezone().isoformat(timespec="seconds")})
+
+    began = time.perf_counter()
+    log = None
+    try:
+        received, log = fit(task, CorpusDataModule(train_array, train_config), out, export, resume, progress_bar, report)
+    finally:
+        if primary and log is not None and log.rows:
+            write_run_files(out, log, previous_metrics)
+    return RunResult(out, model_config, train_config, received, task.global_step if task._trainer else 0,
+                     time.perf_counter() - began, dict(task.last_metrics))
+
+
+def wait_for(path: Path, seconds: float = 600.0) -> None:
+    """Extra processes of a distributed run wait until the first one has prepared the run."""
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise TextgenError(f"waited {seconds:.0f}s for the first process to prepare {path.parent}: is the folder shared?")
+        time.sleep(0.5)
+
+
+def _version() -> str:
+    from textgen import __version__
+
+    return __version__

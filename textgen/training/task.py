@@ -1,0 +1,164 @@
+"""LanguageModelTask: the Lightning "system" around the pure-torch LanguageModel.
+
+It owns the loss (cross-entropy plus AR/TAR), the optimizer and schedule, the recurrent
+state carried between truncated-backprop chunks, and validation (perplexity, bits per byte),
+which it runs itself every `val_every` steps with the same code as `textgen evaluate`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+
+import lightning as L
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from textgen.config import ModelConfig, TrainConfig
+from textgen.errors import TextgenError
+from textgen.evaluate import evaluate_array
+from textgen.model import LanguageModel, activation_penalty, detach_state
+
+
+class NonFiniteLoss(TextgenError):
+    """The loss became NaN or infinite; training stops before the bad update."""
+
+
+def lr_factor(step: int, config: TrainConfig) -> float:
+    """Linear warm-up, then cosine decay to min_lr_ratio (or constant)."""
+    if config.warmup_steps and step < config.warmup_steps:
+        return (step + 1) / config.warmup_steps
+    if config.schedule == "constant" or not config.max_steps:
+        return 1.0
+    span = max(1, config.max_steps - config.warmup_steps)
+    progress = min(1.0, (step - config.warmup_steps) / span)
+    return config.min_lr_ratio + (1 - config.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+class LanguageModelTask(L.LightningModule):
+    """Trains a LanguageModel on batches of (inputs, targets, reset_state)."""
+
+    def __init__(self, model_config: dict, train_config: dict, valid: dict | None = None):
+        super().__init__()
+        self.save_hyperparameters()  # plain dicts only: the .ckpt loads with weights_only=True
+        self.model_config = ModelConfig.from_dict(model_config)
+        self.train_config = TrainConfig.from_dict(train_config)
+        self.model = LanguageModel(self.model_config)
+        self.valid = valid  # {"path", "tokens", "words", "bytes", "stories", "dtype"} of the validation array
+        self.state = None  # recurrent state carried between consecutive chunks
+        self.val_history: list[float] = []
+        self.averaging = False  # NT-ASGD has started averaging
+        self.last_metrics: dict = {}
+        self._step_started = time.perf_counter()
+        self.tokens_per_second = 0.0
+
+    def forward(self, tokens: torch.Tensor, state=None):
+        return self.model(tokens, state)
+
+    def on_train_batch_start(self, batch, batch_idx: int) -> None:
+        # dropout masks are a function of (seed, step, rank): a resumed run draws the same ones
+        torch.manual_seed((self.train_config.seed * 1_000_003 + self.global_step * 7919 + self.global_rank) % 2**63)
+
+    def training_step(self, batch, batch_idx: int):
+        inputs, targets, reset = batch
+        state = None if reset or self.state is None or self.train_config.batching == "windows" else self.state
+        output = self.model.forward_with_activations(inputs, state)
+        logits = output.logits.float()
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+        if not torch.isfinite(loss):
+            raise NonFiniteLoss(
+                f"the loss became {loss.item()} at step {self.global_step}: training stopped and the last good "
+                f"checkpoint is kept; try a lower learning rate (now --lr {self.train_config.lr:g})")
+        self.state = detach_state(output.state)
+        now = time.perf_counter()
+        self.tokens_per_second = inputs.numel() * self.trainer.world_size / max(now - self._step_started, 1e-9)
+        self._step_started = now
+        self.log("loss", loss, prog_bar=True, on_step=True, on_epoch=False)
+        self.log("tok/s", self.tokens_per_second, prog_bar=True, on_step=True, on_epoch=False)
+        return loss + activation_penalty(output, self.model_config)
+
+    def configure_optimizers(self):
+        config = self.train_config
+        if config.optimizer == "ntasgd":
+            # SGD until validation stops improving, then the average of the weights (AWD-LSTM)
+            optimizer = torch.optim.ASGD(self.parameters(), lr=config.lr, t0=1e18, lambd=0.0, weight_decay=config.weight_decay)
+            return optimizer
+        decay = [p for n, p in self.named_parameters() if p.dim() >= 2]
+        no_decay = [p for n, p in self.named_parameters() if p.dim() < 2]
+        optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
+                                       {"params": no_decay, "weight_decay": 0.0}], lr=config.lr)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, config))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    # --- validation ------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def averaged_weights(self):
+        """Swap in NT-ASGD's averaged weights for evaluation and export (no-op otherwise)."""
+        if not self.averaging:
+            yield
+            return
+        optimizer = self.trainer.optimizers[0] if self.trainer is not None else None
+        saved = []
+        for parameter in self.parameters():
+            average = optimizer.state.get(parameter, {}).get("ax") if optimizer is not None else None
+            if average is not None:
+                saved.append((parameter, parameter.data.clone()))
+                parameter.data.copy_(average)
+        try:
+            yield
+        finally:
+            for parameter, data in saved:
+                parameter.data.copy_(data)
+
+    def validate(self) -> dict:
+        """Validation metrics on the held-out array, every process computing the same values."""
+        if not self.valid or self.valid["tokens"] < 2:
+            return {}
+        array = np.memmap(self.valid["path"], dtype=self.valid["dtype"], mode="r", shape=(self.valid["tokens"],))
+        with self.averaged_weights():
+            metrics = evaluate_array(self.model, array, self.valid["words"], self.valid["bytes"], self.valid["stories"],
+                                     streams=min(self.train_config.batch_size, 16), seq_len=self.train_config.seq_len,
+                                     device=self.device)
+        self.note_validation(metrics["loss"])
+        self.last_metrics = {"step": self.global_step, **metrics}
+        return metrics
+
+    def note_validation(self, loss: float) -> None:
+        """NT-ASGD's trigger: start averaging once the loss is worse than `nonmono` checks ago."""
+        config = self.train_config
+        if config.optimizer == "ntasgd" and not self.averaging and len(self.val_history) > config.nonmono \
+                and loss > min(self.val_history[: -config.nonmono]):
+            self.averaging = True
+            for group in self.trainer.optimizers[0].param_groups:
+                group["t0"] = 0.0  # ASGD averages from its next step on (state steps are reset below)
+            for state in self.trainer.optimizers[0].state.values():
+                if "step" in state:
+                    state["step"].zero_()
+                    state["mu"] = torch.ones_like(state["mu"])
+        self.val_history.append(loss)
+
+    # --- checkpoint extras ---------------------------------------------------------------
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        """Keep the carried state of every process, the validation history and NT-ASGD's switch."""
+        states = []
+        if self.state is not None:
+            for layer in self.state:
+                gathered = [self.all_gather(tensor) for tensor in layer]  # (world, b, H) with several processes
+                if self.trainer.world_size == 1:
+                    gathered = [tensor.unsqueeze(0) for tensor in gathered]
+                states.append([tensor.cpu() for tensor in gathered])
+        checkpoint["textgen"] = {"state": states, "val_history": list(self.val_history), "averaging": self.averaging,
+                                 "last_metrics": dict(self.last_metrics)}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        extra = checkpoint.get("textgen", {})
+        rank = self.trainer.global_rank if self._trainer is not None else 0
+        states = extra.get("state") or []
+        self.state = [tuple(tensor[rank].to(self.device) for tensor in layer) for layer in states] or None
+        self.val_history = list(extra.get("val_history", []))
+        self.averaging = bool(extra.get("averaging", False))
+        self.last_metrics = dict(extra.get("last_metrics", {}))

@@ -8,6 +8,9 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
+
+torch.set_num_threads(1)  # the tests' models are tiny: more threads only contend on a 2-core machine
 
 REPO = Path(__file__).resolve().parent.parent
 

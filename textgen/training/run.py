@@ -64,6 +64,21 @@ def check_out_dir(out_dir: Path, resume: bool, overwrite: bool) -> None:
     prepare_output(out_dir / META_FILE)
 
 
+def check_checkpoint(path: Path) -> None:
+    """Load a Lightning checkpoint the safe way first, so a corrupt or planted file gets one clear
+    error (weights_only refuses any pickled code) before Lightning touches it."""
+    import pickle
+
+    import torch
+
+    try:
+        torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, KeyError, OSError, ValueError, AttributeError, TypeError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise TextgenError(f"checkpoint {path} is corrupt or not a plain weights checkpoint ({reason[:160]}): it was not "
+                           "loaded; remove it to train afresh with --overwrite") from None
+
+
 def clear_run(out_dir: Path) -> None:
     """--overwrite: remove the old run's checkpoints and curves (its model files are replaced when exported)."""
     shutil.rmtree(out_dir / "lightning", ignore_errors=True)
@@ -135,6 +150,8 @@ def train(corpus: str, out_dir: str, tokenizer_spec: TokenizerSpec, model_overri
     out = Path(out_dir)
     if primary:
         check_out_dir(out, resume, overwrite)
+        if resume:
+            check_checkpoint(out / "lightning" / "last.ckpt")
     else:
         wait_for(out / META_FILE)
     saved = json.loads((out / META_FILE).read_text()) if (resume or not primary) and (out / META_FILE).exists() else None

@@ -58,8 +58,12 @@ class LanguageModelTask(L.LightningModule):
         return self.model(tokens, state)
 
     def on_train_batch_start(self, batch, batch_idx: int) -> None:
-        # dropout masks are a function of (seed, step, rank): a resumed run draws the same ones
-        torch.manual_seed((self.train_config.seed * 1_000_003 + self.global_step * 7919 + self.global_rank) % 2**63)
+        # dropout masks are a function of (seed, step, rank): a resumed run draws the same ones.
+        # Only the generator in use is reseeded: torch.manual_seed also walks every accelerator's.
+        seed = (self.train_config.seed * 1_000_003 + self.global_step * 7919 + self.global_rank) % 2**63
+        torch.random.default_generator.manual_seed(seed)
+        if self.device.type == "cuda":
+            torch.cuda.manual_seed(seed)
 
     def training_step(self, batch, batch_idx: int):
         inputs, targets, reset = batch
@@ -69,14 +73,18 @@ class LanguageModelTask(L.LightningModule):
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
         if not torch.isfinite(loss):
             raise NonFiniteLoss(
-                f"the loss became {loss.item()} at step {self.global_step}: training stopped and the last good "
-                f"checkpoint is kept; try a lower learning rate (now --lr {self.train_config.lr:g})")
+                f"the loss became {loss.item()} at step {self.global_step}: training stopped before the bad update and "
+                f"the last saved checkpoint, if any, is kept; try a lower learning rate (now --lr {self.train_config.lr:g})")
         self.state = detach_state(output.state)
         now = time.perf_counter()
         self.tokens_per_second = inputs.numel() * self.trainer.world_size / max(now - self._step_started, 1e-9)
         self._step_started = now
-        self.log("loss", loss, prog_bar=True, on_step=True, on_epoch=False)
-        self.log("tok/s", self.tokens_per_second, prog_bar=True, on_step=True, on_epoch=False)
+        # logging goes through Lightning's result bookkeeping, ~1-2 ms: only when someone reads it
+        config = self.train_config
+        if self.trainer.progress_bar_callback is not None or (self.global_step + 1) % config.log_every == 0 \
+                or (self.global_step + 1) % config.val_every == 0:
+            self.log("loss", loss, prog_bar=True, on_step=True, on_epoch=False)
+            self.log("tok/s", self.tokens_per_second, prog_bar=True, on_step=True, on_epoch=False)
         return loss + activation_penalty(output, self.model_config)
 
     def configure_optimizers(self):

@@ -1,0 +1,299 @@
+"""textgen train / evaluate end to end on tiny configs: the model directory, resume, refusals."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+from conftest import REPO
+
+import textgen
+from cli import cli
+from textgen.errors import TextgenError
+
+TINY = ["--tokenizer-kind", "word", "--embed-dim", "8", "--hidden-size", "16", "--num-layers", "1", "--batch-size", "4",
+        "--seq-len", "8", "--val-every", "10", "--log-every", "5"]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory, little_stories) -> Path:
+    path = tmp_path_factory.mktemp("corpus") / "stories.txt"
+    path.write_text("".join(f"{story}\n<|endoftext|>\n" for story in little_stories[:120]))
+    return path
+
+
+def train(corpus, out, *extra, check=True):
+    result = CliRunner().invoke(cli, ["train", str(corpus), "--out", str(out), *TINY, "--cache-dir", str(out.parent / "cache"),
+                                      *map(str, extra)])
+    if check:
+        assert result.exit_code == 0, result.output + str(result.exception)
+    return result
+
+
+def one_line_error(result, fragment: str) -> None:
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and fragment in lines[0], result.stderr
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, corpus) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    train(corpus, out, "--max-steps", 20)
+    return out
+
+
+def test_train_writes_a_loadable_model_directory(trained):
+    for name in ("textgen.json", "model.safetensors", "tokenizer.json", "metrics.csv", "loss.png",
+                 "lightning/last.ckpt", "lightning/best.ckpt"):
+        assert (trained / name).is_file(), name
+    meta = json.loads((trained / "textgen.json").read_text())
+    assert meta["format_version"] == 1 and meta["tokenizer"]["kind"] == "word"
+    assert meta["corpus"]["fingerprint"] and meta["command"][:2] == ["textgen", "train"] or meta["command"]
+    assert {"loss", "perplexity", "bits_per_byte"} <= meta["metrics"].keys()
+    assert (trained / "loss.png").read_bytes()[:4] == b"\x89PNG"
+    assert "val_perplexity" in (trained / "metrics.csv").read_text().splitlines()[0]
+
+
+def test_save_then_load_gives_identical_logits(trained):
+    first, second = textgen.load(trained), textgen.load(trained)
+    tokens = torch.randint(0, first.config.vocab_size, (2, 12))
+    assert torch.equal(first.model(tokens)[0], second.model(tokens)[0])
+    checkpoint = torch.load(trained / "lightning" / "last.ckpt", map_location="cpu", weights_only=True)
+    weights = {key.removeprefix("model."): value for key, value in checkpoint["state_dict"].items()}
+    reference = textgen.load(trained).model
+    reference.load_state_dict(weights)
+    assert torch.equal(reference(tokens)[0], first.model(tokens)[0])
+
+
+def test_json_summary(tmp_path, corpus):
+    result = train(corpus, tmp_path / "run", "--max-steps", 10, "--json")
+    summary = json.loads(result.stdout)
+    assert summary["steps"] == 10 and summary["valid_perplexity"] > 1 and not summary["interrupted"]
+
+
+def test_resume_continues_exactly(tmp_path, corpus):
+    """A run cut at step N and resumed to 2N ends where an uninterrupted 2N-step run ends."""
+    common = ["--schedule", "constant", "--warmup-steps", "0", "--deterministic", "--json"]
+    whole = json.loads(train(corpus, tmp_path / "whole", "--max-steps", 20, *common).stdout)
+    train(corpus, tmp_path / "cut", "--max-steps", 10, *common)
+    resumed = json.loads(train(corpus, tmp_path / "cut", "--resume", "--max-steps", 20, "--json").stdout)
+    assert resumed["steps"] == 20
+    assert abs(resumed["valid_loss"] - whole["valid_loss"]) < 1e-4
+    rows = (tmp_path / "cut" / "metrics.csv").read_text().splitlines()
+    assert rows[0].startswith("step") and sum(row.startswith("20,") for row in rows) >= 1  # curves span both parts
+
+
+def test_windows_batching_and_ntasgd_train(tmp_path, corpus):
+    train(corpus, tmp_path / "windows", "--max-steps", 10, "--batching", "windows")
+    train(corpus, tmp_path / "asgd", "--max-steps", 30, "--optimizer", "ntasgd", "--lr", "5", "--val-every", "5")
+
+
+@pytest.mark.parametrize(
+    ("case", "fragment"),
+    [("exists", "holds another run"), ("no-checkpoint", "found no checkpoint"), ("shape", "changed model shape: hidden_size"),
+     ("tokenizer", "changed tokenizer"), ("both", "contradict")],
+)
+def test_resume_and_output_refusals(tmp_path, corpus, trained, case, fragment):
+    if case == "exists":
+        result = train(corpus, trained, "--max-steps", 5, check=False)
+    elif case == "no-checkpoint":
+        result = train(corpus, tmp_path / "fresh", "--resume", check=False)
+    elif case == "shape":
+        result = train(corpus, trained, "--resume", "--hidden-size", 32, check=False)
+    elif case == "tokenizer":
+        result = train(corpus, trained, "--resume", "--tokenizer-kind", "char", check=False)
+    else:
+        result = train(corpus, trained, "--resume", "--overwrite", check=False)
+    one_line_error(result, fragment)
+
+
+def test_overwrite_replaces_a_run(tmp_path, corpus):
+    out = tmp_path / "run"
+    train(corpus, out, "--max-steps", 10)
+    train(corpus, out, "--max-steps", 10, "--overwrite", "--hidden-size", 12)
+    assert textgen.load(out).config.hidden_size == 12
+
+
+def test_corpus_shorter_than_one_batch(tmp_path):
+    small = tmp_path / "small.txt"
+    small.write_text("Doug saw Jane.\n\nJane saw Spot.\n\nSpot saw Doug.\n")
+    result = CliRunner().invoke(cli, ["train", str(small), "--out", str(tmp_path / "run"), *TINY, "--batch-size", "32",
+                                      "--valid-fraction", "0", "--cache-dir", str(tmp_path / "cache")])
+    one_line_error(result, "fewer than one batch needs (32 x 9 = 288)")
+
+
+def test_nan_loss_stops_with_one_line(tmp_path, corpus):
+    result = train(corpus, tmp_path / "run", "--max-steps", 30, "--lr", "1e30", "--warmup-steps", "0", check=False)
+    one_line_error(result, "try a lower learning rate")
+    assert "at step" in result.stderr
+
+
+def test_bad_training_settings_fail_before_work(tmp_path, corpus):
+    one_line_error(train(corpus, tmp_path / "a", "--embed-dropout", "1.5", check=False), "embed_dropout")
+    one_line_error(train(corpus, tmp_path / "b", "--precision", "8", check=False), "precision")
+    assert not (tmp_path / "a").exists()
+
+
+# --- the model directory -----------------------------------------------------------------
+
+@pytest.fixture
+def copy_of(tmp_path, trained):
+    import shutil
+
+    def make() -> Path:
+        target = tmp_path / "copy"
+        shutil.copytree(trained, target)
+        return target
+
+    return make
+
+
+def test_truncated_and_tampered_files_are_refused(copy_of):
+    model = copy_of()
+    data = (model / "model.safetensors").read_bytes()
+    (model / "model.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(TextgenError, match="does not match the hash"):
+        textgen.load(model)
+    (model / "model.safetensors").write_bytes(data)
+    (model / "tokenizer.json").write_text((model / "tokenizer.json").read_text().replace("Lily", "Lila"))
+    with pytest.raises(TextgenError, match="tokenizer.json does not match the hash"):
+        textgen.load(model)
+
+
+def test_missing_files_are_listed_together(copy_of):
+    model = copy_of()
+    (model / "model.safetensors").unlink()
+    (model / "tokenizer.json").unlink()
+    with pytest.raises(TextgenError, match="missing model.safetensors, tokenizer.json"):
+        textgen.load(model)
+
+
+def test_newer_format_version_is_refused(copy_of):
+    model = copy_of()
+    meta = json.loads((model / "textgen.json").read_text())
+    meta["format_version"] = 99
+    (model / "textgen.json").write_text(json.dumps(meta))
+    with pytest.raises(TextgenError, match="newer than this textgen reads"):
+        textgen.load(model)
+
+
+class Planted:
+    def __reduce__(self):
+        return (os.system, (f"touch {MARKER}",))
+
+
+MARKER = Path("/tmp/textgen-planted-pickle-ran")
+
+
+def test_a_planted_pickle_never_runs(copy_of, corpus):
+    MARKER.unlink(missing_ok=True)
+    model = copy_of()
+    payload = pickle.dumps({"state": Planted()})
+    (model / "model.safetensors").write_bytes(payload)
+    meta = json.loads((model / "textgen.json").read_text())
+    import hashlib
+
+    meta["files"]["model.safetensors"] = hashlib.sha256(payload).hexdigest()  # a forger can fix the hash too
+    (model / "textgen.json").write_text(json.dumps(meta))
+    with pytest.raises(TextgenError, match="not a valid safetensors file"):
+        textgen.load(model)
+    torch.save({"state_dict": {}, "evil": Planted()}, model / "lightning" / "last.ckpt")
+    result = train(corpus, model, "--resume", "--max-steps", 30, check=False)
+    one_line_error(result, "not a plain weights checkpoint")
+    assert not MARKER.exists()
+
+
+def test_evaluate_cli(trained, corpus):
+    result = CliRunner().invoke(cli, ["evaluate", str(trained), str(corpus), "--json", "--cache-dir", str(trained.parent / "cache")])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert {"tokens", "words", "bytes", "loss", "perplexity", "word_perplexity", "bits_per_byte"} <= data.keys()
+    assert abs(data["perplexity"] - torch.tensor(data["loss"]).exp().item()) < 1e-3
+    assert data["word_perplexity"] > data["perplexity"]  # more than one token per word
+    text = CliRunner().invoke(cli, ["evaluate", str(trained), str(corpus), "--cache-dir", str(trained.parent / "cache")])
+    assert "bits per byte" in text.stdout
+    missing = CliRunner().invoke(cli, ["evaluate", str(trained.parent / "nope"), str(corpus)])
+    one_line_error(missing, "does not exist")
+
+
+@pytest.mark.parametrize("suffix", [".toml", ".yaml"])
+def test_config_file_with_flags_overriding(tmp_path, corpus, suffix):
+    config = tmp_path / f"run{suffix}"
+    config.write_text('max-steps = 10\nhidden_size = 12\n' if suffix == ".toml" else "max-steps: 10\nhidden_size: 12\n")
+    out = tmp_path / "run"
+    train(corpus, out, "--config", config, "--hidden-size", 14)
+    meta = json.loads((out / "textgen.json").read_text())
+    assert meta["model"]["hidden_size"] == 14 and meta["training"]["max_steps"] == 10
+    bad = tmp_path / f"bad{suffix}"
+    bad.write_text("hidden_sise = 3\n" if suffix == ".toml" else "hidden_sise: 3\n")
+    one_line_error(train(corpus, tmp_path / "x", "--config", bad, check=False), "unknown settings hidden_sise")
+
+
+# --- real processes ------------------------------------------------------------------------
+
+def textgen_process(*args: str) -> list[str]:
+    return [sys.executable, "-c", "import cli; cli.main()", *args]
+
+
+SIGNAL_ARGS = [*TINY, "--max-steps", "200", "--val-every", "25", "--deterministic", "--json"]
+ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}  # tiny models: threads only contend
+
+
+def run_process(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(textgen_process(*args), cwd=REPO, capture_output=True, text=True, timeout=300, env=ONE_THREAD)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, corpus) -> dict:
+    folder = tmp_path_factory.mktemp("whole")
+    whole = run_process("train", str(corpus), "--out", str(folder / "run"), *SIGNAL_ARGS, "--cache-dir", str(folder / "cache"))
+    assert whole.returncode == 0, whole.stderr
+    return json.loads(whole.stdout)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_saves_and_a_resume_matches_an_uninterrupted_run(tmp_path, corpus, uninterrupted, signum):
+    """Ctrl-C/SIGTERM at an arbitrary step saves a resumable checkpoint (exit 130/143); resuming
+    to the same step limit ends with the uninterrupted run's validation loss."""
+    out = tmp_path / "cut"
+    args = [str(corpus), "--out", str(out), *SIGNAL_ARGS, "--cache-dir", str(tmp_path / "cache")]
+    process = subprocess.Popen(textgen_process("train", *args), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=ONE_THREAD)
+    deadline = time.monotonic() + 120
+    while not (out / "lightning" / "last.ckpt").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signum)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == {signal.SIGINT: 130, signal.SIGTERM: 143}[signum], stderr
+    summary = json.loads(stdout)
+    assert summary["interrupted"] is True and summary["steps"] < 200
+    assert textgen.load(out).metadata["metrics"]  # the model directory was exported at the cut
+    resumed = run_process("train", *args, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert abs(json.loads(resumed.stdout)["valid_loss"] - uninterrupted["valid_loss"]) < 1e-4
+
+
+@pytest.mark.slow
+def test_ddp_on_two_cpu_processes_matches_one_process(tmp_path, corpus):
+    args = [str(corpus), *TINY, "--max-steps", "40", "--accelerator", "cpu", "--json", "--cache-dir", str(tmp_path / "cache")]
+    single = subprocess.run(textgen_process("train", "--out", str(tmp_path / "one"), *args), cwd=REPO,
+                            capture_output=True, text=True, timeout=600, env=ONE_THREAD)
+    assert single.returncode == 0, single.stderr
+    script = REPO / ".venv" / "bin" / "textgen"
+    command = [str(script)] if script.exists() else textgen_process()
+    double = subprocess.run([*command, "train", "--out", str(tmp_path / "two"), *args, "--devices", "2", "--strategy", "ddp"],
+                            cwd=REPO, capture_output=True, text=True, timeout=600, env=ONE_THREAD)
+    assert double.returncode == 0, double.stderr
+    one, two = json.loads(single.stdout)["valid_loss"], json.loads(double.stdout)["valid_loss"]
+    assert abs(one - two) / one < 0.02, (one, two)
+    assert textgen.load(tmp_path / "two").metadata["training"]["devices"] == 2

@@ -23,6 +23,11 @@ demo: $(STAMP)
 	$(BIN)/textgen corpus stats corpora/little-stories.txt
 	$(BIN)/textgen tokenizer train corpora/little-stories.txt --kind sentencepiece --model-type bpe --vocab-size 800 --out $(DEMO)/little-stories.model
 	$(BIN)/textgen tokenizer encode $(DEMO)/little-stories.model "$$(sed -n '1,/<|endoftext|>/p' corpora/little-stories.txt | grep -v '<|endoftext|>')"
+	# train the default 2 x 512 LSTM for two minutes, then evaluate it on stories it has never seen
+	$(BIN)/textgen train corpora/little-stories.txt --out $(DEMO)/little --overwrite --tokenizer $(DEMO)/little-stories.model \
+		--max-time 2m --max-steps 100000 --val-every 100
+	$(BIN)/textgen corpus generate little-stories --seed 1 --out $(DEMO)/heldout
+	$(BIN)/textgen evaluate $(DEMO)/little $(DEMO)/heldout/little-stories.txt --streams 16
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -404,7 +404,7 @@ def devices_value(ctx, param, value):
 @click.option("--output-projection/--no-output-projection", default=True, show_default=True)
 @click.option("--seq-len", type=int, default=64, show_default=True, help="Tokens per truncated-backprop chunk.")
 @click.option("--batch-size", type=int, default=32, show_default=True, help="Sequences per step, over all processes.")
-@click.option("--batching", type=click.Choice(["stream", "windows"]), default="stream", show_default=True,
+@click.option("--batching", type=click.Choice(["stream", "windows"]), default="windows", show_default=True,
               help="stream: contiguous streams with state carried; windows: random windows, fresh state.")
 @click.option("--valid", "valid_file", default=None, help="Validation corpus (otherwise --valid-fraction of the stories).")
 @click.option("--valid-fraction", type=float, default=0.05, show_default=True)

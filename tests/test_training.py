@@ -75,10 +75,16 @@ def test_save_then_load_gives_identical_logits(trained):
     assert torch.equal(reference(tokens)[0], first.model(tokens)[0])
 
 
-def test_json_summary(tmp_path, corpus):
-    result = train(corpus, tmp_path / "run", "--max-steps", 10, "--json")
+def test_json_summary_when_the_last_step_is_not_a_validation_step(tmp_path, corpus):
+    result = train(corpus, tmp_path / "run", "--max-steps", 13, "--json")
     summary = json.loads(result.stdout)
-    assert summary["steps"] == 10 and summary["valid_perplexity"] > 1 and not summary["interrupted"]
+    assert summary["steps"] == 13 and summary["valid_perplexity"] > 1 and not summary["interrupted"]
+    assert textgen.load(tmp_path / "run").metadata["metrics"]["step"] == 13
+
+
+def test_max_time_stops_training(tmp_path, corpus):
+    result = train(corpus, tmp_path / "run", "--max-steps", 100000, "--max-time", "2s", "--json")
+    assert 0 < json.loads(result.stdout)["steps"] < 100000
 
 
 def test_resume_continues_exactly(tmp_path, corpus):

@@ -120,14 +120,15 @@ class RunCallback(L.Callback):
 
     def on_train_end(self, trainer, pl_module) -> None:
         if trainer.global_step % pl_module.train_config.val_every and self.signal_received is None:
-            self.checkpoint(trainer, pl_module)
+            self.checkpoint(trainer, pl_module, show=False)  # Lightning allows no self.log() here
 
-    def checkpoint(self, trainer, pl_module: LanguageModelTask) -> None:
+    def checkpoint(self, trainer, pl_module: LanguageModelTask, show: bool = True) -> None:
         """Validate, log, save last (and best) atomically, export the model directory."""
         metrics = pl_module.validate()
         step = trainer.global_step
         if metrics:
-            pl_module.log("val_ppl", metrics["perplexity"], prog_bar=True)
+            if show:
+                pl_module.log("val_ppl", metrics["perplexity"], prog_bar=True)
             self.run_log.rows.append({"step": step, "epoch": trainer.current_epoch, "val_loss": round(metrics["loss"], 5),
                                   "val_perplexity": round(metrics["perplexity"], 4),
                                   "val_bits_per_byte": round(metrics["bits_per_byte"], 5)})

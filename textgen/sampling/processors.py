@@ -1,0 +1,295 @@
+"""Logits processors: one rule each, arguments checked when built, applied as an ordered list.
+
+Each processor maps (history (B, T) token ids, logits (B, V)) -> logits (B, V) and never
+removes every token: the most likely token before the rule always survives it. The order
+`build_processors` applies them in (printed by `--verbose`):
+  1. repetition penalty (CTRL, Keskar et al. 2019), sign-aware
+  2. frequency and presence penalties
+  3. no-repeat n-gram
+  4. DRY ("don't repeat yourself")
+  5. banned words
+  6. temperature
+  7. top-k, 8. top-p (nucleus, Holtzman et al. 2019), 9. min-p
+Penalties see the raw scores; temperature reshapes them; the truncations come last so they
+cut the distribution that is actually sampled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from textgen.errors import TextgenError
+
+NEG_INF = float("-inf")
+
+
+def keep_best(original: Tensor, processed: Tensor) -> Tensor:
+    """Restore each row's best original token where a rule removed every token of the row."""
+    empty = torch.isneginf(processed).all(dim=-1)
+    if empty.any():
+        best = original.argmax(dim=-1)
+        processed = processed.clone()
+        processed[empty, best[empty]] = original[empty, best[empty]]
+    return processed
+
+
+class Processor:
+    """Base class: `describe()` is the line --verbose prints."""
+
+    name = "processor"
+
+    def __call__(self, history: Tensor, logits: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        return self.name
+
+
+def _number(name: str, value, low: float, high: float, low_open: bool = False, high_open: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        raise TextgenError(f"{name} must be a number, got {value!r}")
+    if value < low or value > high or (low_open and value == low) or (high_open and value == high):
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise TextgenError(f"{name} {value:g} is outside {interval}")
+    return float(value)
+
+
+@dataclass
+class RepetitionPenalty(Processor):
+    """Divide positive logits of tokens already in the history by `penalty`, multiply negative ones (CTRL)."""
+
+    penalty: float
+    name = "repetition penalty"
+
+    def __post_init__(self) -> None:
+        _number("repetition penalty", self.penalty, 0.0, 100.0, low_open=True)
+
+    def __call__(self, history: Tensor, logits: Tensor) -> Tensor:
+        if history.shape[1] == 0 or self.penalty == 1.0:
+            return logits
+        seen = torch.gather(logits, 1, history)
+        seen = torch.where(seen > 0, seen / self.penalty, seen * self.penalty)
+        return logits.scatter(1, history, seen)
+
+    def describe(self) -> str:
+        return f"repetition penalty {self.penalty:g} (CTRL, sign-aware)"
+
+
+@dataclass
+class FrequencyPresencePenalty(Processor):
+    """Subtract frequency * count + presence * [count > 0] from each token's logit."""
+
+    frequency: float = 0.0
+    presence: float = 0.0
+    name = "frequency/presence penalty"
+
+    def __post_init__(self) -> None:
+        _number("frequency penalty", self.frequency, -2.0, 2.0)
+        _number("presence penalty", self.presence, -2.0, 2.0)
+
+    def __call__(self, history: Tensor, logits: Tensor) -> Tensor:
+        if history.shape[1] == 0:
+            return logits
+        counts = torch.zeros_like(logits).scatter_add_(1, history, torch.ones_like(history, dtype=logits.dtype))
+        return logits - self.frequency * counts - self.presence * (counts > 0).to(logits.dtype)
+
+    def describe(self) -> str:
+        return f"frequency penalty {self.frequency:g}, presence penalty {self.presence:g}"
+
+
+@dataclass
+class NoRepeatNgram(Processor):
+    """Forbid any token that would complete an n-gram already present in the history."""
+
+    size: int
+    name = "no-repeat n-gram"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 1:
+            raise TextgenError(f"no-repeat n-gram size must be a whole number >= 1, got {self.size!r}")
+
+    def __call__(self, history: Tensor, logits: Tensor) -> Tensor:
+        n = self.size
+        if history.shape[1] < max(1, n - 1):
+            return logits
+        processed = logits.clone()
+        for row in range(history.shape[0]):
+            tokens = history[row].tolist()
+            prefix = tokens[len(tokens) - n + 1:] if n > 1 else []
+            banned = {tokens[i + n - 1] for i in range(len(tokens) - n + 1) if tokens[i:i + n - 1] == prefix}
+            if banned:
+                processed[row, sorted(banned)] = NEG_INF
+        return keep_best(logits, processed)
+
+    def describe(self) -> str:
+        return f"no repeated {self.size}-grams"
+
+
+@dataclass
+class DRY(Processor):
+    """"Don't repeat yourself" (DRY sampler): a token that would extend a repeat of an earlier
+    sequence of length L >= allowed_length is penalised by multiplier * base ** (L - allowed_length).
+    Matching stops at sequence breakers (e.g. the ids of '.', '\\n'), so sentences may start alike."""
+
+    multiplier: float
+    base: float = 1.75
+    allowed_length: int = 2
+    breakers: tuple[int, ...] = ()
+    name = "DRY"
+
+    def __post_init__(self) -> None:
+        _number("DRY multiplier", self.multiplier, 0.0, 100.0)
+        _number("DRY base", self.base, 1.0, 10.0, low_open=True)
+        if isinstance(self.allowed_length, bool) or not isinstance(self.allowed_length, int) or self.allowed_length < 1:
+            raise TextgenError(f"DRY allowed length must be a whole number >= 1, got {self.allowed_length!r}")
+        self.breakers = tuple(self.breakers)
+
+    def __call__(self, history: Tensor, logits: Tensor) -> Tensor:
+        if self.multiplier == 0 or history.shape[1] < 2:
+            return logits
+        processed = logits.clone()
+        breakers = set(self.breakers)
+        for row in range(history.shape[0]):
+            tokens = history[row].tolist()
+            last = len(tokens) - 1
+            penalties: dict[int, int] = {}
+            # every earlier occurrence of the last token is a place the history may be repeating
+            for end in range(last):
+                if tokens[end] != tokens[last] or tokens[end] in breakers:
+                    continue
+                length = 1
+                while (length <= end and tokens[end - length] == tokens[last - length]
+                       and tokens[end - length] not in breakers):
+                    length += 1
+                following = tokens[end + 1]
+                if following not in breakers:
+                    penalties[following] = max(penalties.get(following, 0), length)
+            for token, length in penalties.items():
+                if length >= self.allowed_length:
+                    processed[row, token] -= self.multiplier * self.base ** (length - self.allowed_length)
+        return processed
+
+    def describe(self) -> str:
+        return (f"DRY multiplier {self.multiplier:g}, base {self.base:g}, allowed length {self.allowed_length}, "
+                f"{len(self.breakers)} sequence breakers")
+
+
+@dataclass
+class BannedSequences(Processor):
+    """Forbid token sequences (the pieces of banned words): the last piece is banned whenever the
+    history ends with the others, so a banned word can never be completed."""
+
+    sequences: Sequence[Sequence[int]]
+    label: str = ""
+    name = "banned words"
+
+    def __post_init__(self) -> None:
+        self.sequences = [tuple(int(t) for t in seq) for seq in self.sequences if len(seq)]
+        if not self.sequences:
+            raise TextgenError("the banned word list is empty: give at least one word")
+
+    def __call__(self, history: Tensor, logits: Tensor) -> Tensor:
+        processed = logits.clone()
+        for row in range(history.shape[0]):
+            tokens = history[row].tolist()
+            for sequence in self.sequences:
+                prefix = sequence[:-1]
+                if not prefix or tuple(tokens[len(tokens) - len(prefix):]) == prefix:
+                    processed[row, sequence[-1]] = NEG_INF
+        return keep_best(logits, processed)
+
+    def describe(self) -> str:
+        return f"banned words: {self.label}" if self.label else f"{len(self.sequences)} banned token sequences"
+
+
+@dataclass
+class Temperature(Processor):
+    """Divide logits by the temperature (> 0; 0 means greedy and is handled by the sampler)."""
+
+    temperature: float
+    name = "temperature"
+
+    def __post_init__(self) -> None:
+        _number("temperature", self.temperature, 0.0, 100.0, low_open=True)
+
+    def __call__(self, history: Tensor, logits: Tensor) -> Tensor:
+        return logits / self.temperature
+
+    def describe(self) -> str:
+        return f"temperature {self.temperature:g}"
+
+
+@dataclass
+class TopK(Processor):
+    """Keep the k most likely tokens."""
+
+    k: int
+    name = "top-k"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1:
+            raise TextgenError(f"top-k must be a whole number >= 1 (0 turns it off), got {self.k!r}")
+
+    def __call__(self, history: Tensor, logits: Tensor) -> Tensor:
+        if self.k >= logits.shape[-1]:
+            return logits
+        threshold = torch.topk(logits, self.k, dim=-1).values[:, -1:]
+        return logits.masked_fill(logits < threshold, NEG_INF)
+
+    def describe(self) -> str:
+        return f"top-k {self.k}"
+
+
+@dataclass
+class TopP(Processor):
+    """Keep the smallest set of most likely tokens whose probability reaches p (nucleus sampling)."""
+
+    p: float
+    name = "top-p"
+
+    def __post_init__(self) -> None:
+        _number("top-p", self.p, 0.0, 1.0, low_open=True)
+
+    def __call__(self, history: Tensor, logits: Tensor) -> Tensor:
+        if self.p >= 1.0:
+            return logits
+        ordered, order = torch.sort(logits, dim=-1, descending=True)
+        cumulative = torch.softmax(ordered, dim=-1).cumsum(dim=-1)
+        remove = cumulative - torch.softmax(ordered, dim=-1) >= self.p  # mass before this token already reaches p
+        remove[:, 0] = False  # the most likely token always stays
+        return logits.masked_fill(remove.scatter(1, order, remove), NEG_INF)
+
+    def describe(self) -> str:
+        return f"top-p {self.p:g}"
+
+
+@dataclass
+class MinP(Processor):
+    """Keep tokens whose probability is at least p times that of the most likely token."""
+
+    p: float
+    name = "min-p"
+
+    def __post_init__(self) -> None:
+        _number("min-p", self.p, 0.0, 1.0, high_open=True)
+
+    def __call__(self, history: Tensor, logits: Tensor) -> Tensor:
+        if self.p == 0:
+            return logits
+        probabilities = torch.softmax(logits, dim=-1)
+        threshold = probabilities.max(dim=-1, keepdim=True).values * self.p
+        return logits.masked_fill(probabilities < threshold, NEG_INF)
+
+    def describe(self) -> str:
+        return f"min-p {self.p:g}"
+
+
+def apply_processors(processors: Sequence[Processor], history: Tensor, logits: Tensor) -> Tensor:
+    """Apply the processors in order."""
+    for processor in processors:
+        logits = processor(history, logits)
+    return logits

@@ -1,0 +1,114 @@
+"""generate(): seeded, streamed, greedy = argmax, one step per token, stop reasons, beam search."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from textgen.config import ModelConfig
+from textgen.errors import TextgenError
+from textgen.model import LanguageModel
+from textgen.sampling import RepetitionPenalty, TopK
+from textgen.sampling.generate import generate
+from textgen.tokenizer import BOS_ID, EOS_ID, train_tokenizer
+
+
+@pytest.fixture(scope="module")
+def word_model(little_stories):
+    tokenizer = train_tokenizer(little_stories[:100], kind="word")
+    torch.manual_seed(0)
+    model = LanguageModel(ModelConfig(vocab_size=tokenizer.vocab_size, embed_dim=16, hidden_size=32, num_layers=1)).eval()
+    return model, tokenizer
+
+
+def test_same_seed_same_stories_and_other_seeds_differ(word_model):
+    model, tokenizer = word_model
+    first = generate(model, tokenizer, "Once upon a time", n=3, max_tokens=20, seed=7)
+    again = generate(model, tokenizer, "Once upon a time", n=3, max_tokens=20, seed=7)
+    other = generate(model, tokenizer, "Once upon a time", n=3, max_tokens=20, seed=8)
+    assert [s.ids for s in first] == [s.ids for s in again]
+    assert [s.ids for s in first] != [s.ids for s in other]
+    assert len({tuple(s.ids) for s in first}) > 1  # the stories of one batch differ from each other
+
+
+def test_greedy_is_the_argmax_at_every_step(word_model):
+    model, tokenizer = word_model
+    (sample,) = generate(model, tokenizer, "Lily saw", max_tokens=15, greedy=True)
+    prompt = [BOS_ID] + tokenizer.encode("Lily saw")
+    logits, _ = model(torch.tensor([prompt + sample.ids]))
+    positions = range(len(prompt) - 1, len(prompt) - 1 + len(sample.ids))
+    assert [int(logits[0, p].argmax()) for p in positions] == sample.ids
+    assert all(choice.rank == 1 for choice in sample.tokens)
+
+
+def test_streaming_gives_the_same_output(word_model):
+    model, tokenizer = word_model
+    pieces: dict[int, list[str]] = {0: [], 1: []}
+    streamed = generate(model, tokenizer, "Tom", n=2, max_tokens=25, seed=3, on_token=lambda row, text: pieces[row].append(text))
+    plain = generate(model, tokenizer, "Tom", n=2, max_tokens=25, seed=3)
+    assert [s.to_dict() for s in streamed] == [s.to_dict() for s in plain]
+    assert ["".join(pieces[row]) for row in (0, 1)] == [s.text for s in plain]
+
+
+def test_each_new_token_costs_one_step(word_model, monkeypatch):
+    model, tokenizer = word_model
+    shapes = []
+    original = model.forward
+
+    def recording(tokens, state=None):
+        shapes.append(tuple(tokens.shape))
+        return original(tokens, state)
+
+    monkeypatch.setattr(model, "forward", recording)
+    generate(model, tokenizer, "Once upon a time", n=2, max_tokens=10, processors=[TopK(1000)])
+    assert shapes[0] == (2, 1 + len(tokenizer.encode("Once upon a time")))  # the prompt, once
+    assert all(shape == (2, 1) for shape in shapes[1:])
+
+
+def test_probabilities_and_ranks_are_the_models(word_model):
+    model, tokenizer = word_model
+    (sample,) = generate(model, tokenizer, "", max_tokens=5, seed=1, processors=[RepetitionPenalty(1.5)])
+    logits, _ = model(torch.tensor([[BOS_ID] + sample.ids]))
+    probabilities = torch.softmax(logits[0], dim=-1)
+    for position, choice in enumerate(sample.tokens):
+        assert abs(probabilities[position, choice.token_id].item() - choice.probability) < 1e-5
+
+
+def test_stop_reasons(word_model):
+    model, tokenizer = word_model
+    with torch.no_grad():
+        model.decoder.bias[EOS_ID] = 50.0  # the model now ends every story at once
+    try:
+        (sample,) = generate(model, tokenizer, "Lily", max_tokens=10)
+        assert sample.stop_reason == "end_of_story" and sample.ids == []
+    finally:
+        with torch.no_grad():
+            model.decoder.bias[EOS_ID] = 0.0
+    (sample,) = generate(model, tokenizer, "Lily", max_tokens=4, processors=[])
+    assert len(sample.ids) <= 4
+    long = generate(model, tokenizer, "Lily", max_tokens=60, seed=2)[0]
+    word = long.text.split()[2] if len(long.text.split()) > 2 else None
+    if word:
+        cut = generate(model, tokenizer, "Lily", max_tokens=60, seed=2, stop=[word])[0]
+        assert cut.stop_reason == "stop_string" and word not in cut.text
+
+
+def test_beam_search(word_model):
+    model, tokenizer = word_model
+    samples = generate(model, tokenizer, "Once upon a time", n=3, beams=4, max_tokens=12)
+    assert 1 <= len(samples) <= 3
+    assert samples == generate(model, tokenizer, "Once upon a time", n=3, beams=4, max_tokens=12)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [({"n": 0}, "at least 1"), ({"max_tokens": 0}, "max tokens"),
+                                                 ({"max_tokens": 10**6}, "max tokens"), ({"beams": 2, "n": 3}, "at most")])
+def test_bad_settings(word_model, kwargs, message):
+    model, tokenizer = word_model
+    with pytest.raises(TextgenError, match=message):
+        generate(model, tokenizer, "Lily", **kwargs)
+
+
+def test_unknown_prompt_words_are_named(word_model):
+    model, tokenizer = word_model
+    with pytest.raises(TextgenError, match="Zorblax"):
+        generate(model, tokenizer, "Lily saw a Zorblax")

@@ -1,0 +1,192 @@
+"""generate(): greedy, sampling and beam search over a recurrent model, one step per new token.
+
+The prompt (after <s>) runs through the model once; every new token then costs one `step`
+with the carried state, never a re-run of the prompt. Randomness comes only from a
+torch.Generator seeded by `seed`, so the same seed gives the same stories, streamed or not.
+Each chosen token's probability and rank are those of the model's own distribution (before
+the processors), which is what a diagnosis needs to tell the model's errors from the sampler's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+from textgen.errors import TextgenError
+from textgen.model import LanguageModel
+from textgen.sampling.processors import Processor, apply_processors
+from textgen.tokenizer import BOS_ID, EOS_ID, Tokenizer
+
+MAX_TOKENS_LIMIT = 10_000  # a story longer than this is a runaway loop, not a story
+
+
+@dataclass
+class TokenChoice:
+    """One generated token: its id, its text piece, and the model's probability and rank for it."""
+
+    token_id: int
+    piece: str
+    probability: float
+    rank: int  # 1 = the model's most likely token
+
+
+@dataclass
+class Sample:
+    """A generated story: the prompt, the new text, and every chosen token."""
+
+    prompt: str
+    text: str
+    ids: list[int]
+    tokens: list[TokenChoice] = field(default_factory=list)
+    stop_reason: str = "max_tokens"  # end_of_story | max_tokens | stop_string
+
+    def to_dict(self) -> dict:
+        return {"prompt": self.prompt, "text": self.text, "stop_reason": self.stop_reason,
+                "tokens": [{"token": t.piece, "id": t.token_id, "probability": t.probability, "rank": t.rank}
+                           for t in self.tokens]}
+
+
+def check_generation(n: int, max_tokens: int, beams: int) -> None:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise TextgenError(f"number of stories must be at least 1, got {n!r}")
+    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or not 1 <= max_tokens <= MAX_TOKENS_LIMIT:
+        raise TextgenError(f"max tokens {max_tokens!r} must be from 1 to {MAX_TOKENS_LIMIT:,}")
+    if isinstance(beams, bool) or not isinstance(beams, int) or beams < 1:
+        raise TextgenError(f"beams must be at least 1, got {beams!r}")
+    if beams > 1 and n > beams:
+        raise TextgenError(f"beam search returns at most --beams stories: ask for -n {beams} or fewer, or more beams")
+
+
+def prompt_ids(tokenizer: Tokenizer, prompt: str) -> list[int]:
+    """<s> + the prompt's tokens; a word or char tokenizer refuses characters it does not know."""
+    unknown = tokenizer.unknown(prompt)
+    if unknown:
+        shown = " ".join(repr(u) for u in unknown[:8])
+        raise TextgenError(f"the prompt has {'words' if tokenizer.kind == 'word' else 'characters'} this {tokenizer.kind} "
+                           f"tokenizer does not know: {shown}; rephrase it with the corpus's vocabulary")
+    return [BOS_ID] + tokenizer.encode(prompt)
+
+
+def _model_choice(logits: torch.Tensor, token: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The model's probability and rank (1-based) of each chosen token. logits (B, V), token (B,)."""
+    probabilities = torch.softmax(logits.float(), dim=-1)
+    chosen = probabilities.gather(1, token[:, None])[:, 0]
+    rank = (probabilities > chosen[:, None]).sum(dim=-1) + 1
+    return chosen, rank
+
+
+@torch.no_grad()
+def generate(model: LanguageModel, tokenizer: Tokenizer, prompt: str = "", n: int = 1, max_tokens: int = 200,
+             processors: Sequence[Processor] = (), greedy: bool = False, beams: int = 1, seed: int | None = 0,
+             stop: Sequence[str] = (), on_token: Callable[[int, str], None] | None = None) -> list[Sample]:
+    """Write `n` stories after `prompt`. `on_token(story, text)` streams each new piece of text."""
+    check_generation(n, max_tokens, beams)
+    if beams > 1:
+        return beam_search(model, tokenizer, prompt, n, max_tokens, processors, beams, stop)
+    model.eval()
+    device = next(model.parameters()).device
+    generator = torch.Generator(device=device)
+    generator.manual_seed(0 if seed is None else seed)
+    start = prompt_ids(tokenizer, prompt)
+    history = torch.tensor([start] * n, device=device)  # (n, T): what the penalties look back over
+    logits, state = model(history, None)
+    logits = logits[:, -1]  # (n, V)
+    samples = [Sample(prompt, "", []) for _ in range(n)]
+    shown = [""] * n
+    active = torch.ones(n, dtype=torch.bool, device=device)
+    for _ in range(max_tokens):
+        processed = apply_processors(processors, history, logits)
+        if greedy:
+            token = processed.argmax(dim=-1)
+        else:
+            token = torch.multinomial(torch.softmax(processed.float(), dim=-1), 1, generator=generator)[:, 0]
+        probability, rank = _model_choice(logits, token)
+        for row in torch.nonzero(active).flatten().tolist():
+            sample, token_id = samples[row], int(token[row])
+            if token_id == EOS_ID:
+                sample.stop_reason, active[row] = "end_of_story", False
+                continue
+            sample.ids.append(token_id)
+            sample.tokens.append(TokenChoice(token_id, tokenizer.id_to_piece(token_id), float(probability[row]), int(rank[row])))
+            text = tokenizer.decode(sample.ids)
+            if cut := _stop_position(text, stop):
+                text, sample.stop_reason, active[row] = text[: cut - 1], "stop_string", False
+            if on_token is not None and text.startswith(shown[row]) and len(text) > len(shown[row]):
+                on_token(row, text[len(shown[row]):])
+            shown[row] = text
+            sample.text = text
+        if not active.any():
+            break
+        history = torch.cat([history, token[:, None]], dim=1)
+        logits, state = model.step(token, state)
+    return samples
+
+
+def _stop_position(text: str, stop: Sequence[str]) -> int:
+    """1 + the index where the first stop string begins, or 0 when none occurs."""
+    found = [text.find(s) for s in stop if s and s in text]
+    return min(found) + 1 if found else 0
+
+
+@torch.no_grad()
+def beam_search(model: LanguageModel, tokenizer: Tokenizer, prompt: str, n: int, max_tokens: int,
+                processors: Sequence[Processor], beams: int, stop: Sequence[str]) -> list[Sample]:
+    """The `n` most likely continuations (by mean log-probability per token) among `beams` hypotheses."""
+    model.eval()
+    device = next(model.parameters()).device
+    start = prompt_ids(tokenizer, prompt)
+    history = torch.tensor([start], device=device)
+    logits, state = model(history, None)
+    logits = logits[:, -1]
+    scores = torch.zeros(1, device=device)  # summed log-probabilities of each live hypothesis
+    hypotheses: list[list[int]] = [[]]
+    choices: list[list[TokenChoice]] = [[]]
+    finished: list[tuple[float, list[int], list[TokenChoice], str]] = []
+    for _ in range(max_tokens):
+        log_probs = torch.log_softmax(apply_processors(processors, history, logits).float(), dim=-1)  # (b, V)
+        candidates = (scores[:, None] + log_probs).flatten()
+        top = torch.topk(candidates, min(beams * 2, candidates.numel()))
+        keep_rows, keep_tokens, keep_scores = [], [], []
+        next_hypotheses: list[list[int]] = []
+        next_choices: list[list[TokenChoice]] = []
+        for score, flat in zip(top.values.tolist(), top.indices.tolist()):
+            row, token_id = divmod(flat, log_probs.shape[1])
+            if score == float("-inf"):
+                continue
+            probability, rank = _model_choice(logits[row: row + 1], torch.tensor([token_id], device=device))
+            choice = TokenChoice(token_id, tokenizer.id_to_piece(token_id), float(probability), int(rank))
+            ids = hypotheses[row] + ([] if token_id == EOS_ID else [token_id])
+            text = tokenizer.decode(ids)
+            if token_id == EOS_ID or _stop_position(text, stop):
+                reason = "end_of_story" if token_id == EOS_ID else "stop_string"
+                finished.append((score / max(1, len(ids)), ids, choices[row] + ([] if token_id == EOS_ID else [choice]), reason))
+            else:
+                keep_rows.append(row)
+                keep_tokens.append(token_id)
+                keep_scores.append(score)
+                next_hypotheses.append(ids)
+                next_choices.append(choices[row] + [choice])
+            if len(keep_rows) == beams:
+                break
+        hypotheses, choices = next_hypotheses, next_choices
+        if not keep_rows or len(finished) >= beams:
+            scores = torch.tensor(keep_scores, device=device)
+            break
+        rows = torch.tensor(keep_rows, device=device)
+        token = torch.tensor(keep_tokens, device=device)
+        scores = torch.tensor(keep_scores, device=device)
+        history = torch.cat([history[rows], token[:, None]], dim=1)
+        state = [tuple(s[rows] for s in layer) for layer in state]
+        logits, state = model.step(token, state)
+    for score, ids, picked in zip(scores.tolist(), hypotheses, choices):  # still running at max_tokens
+        finished.append((score / max(1, len(ids)), ids, picked, "max_tokens"))
+    finished.sort(key=lambda item: item[0], reverse=True)
+    samples = []
+    for _, ids, picked, reason in finished[:n]:
+        text = tokenizer.decode(ids)
+        if reason == "stop_string":
+            text = text[: _stop_position(text, stop) - 1]
+        samples.append(Sample(prompt, text, ids, picked, reason))
+    return samples

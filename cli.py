@@ -525,6 +525,102 @@ def evaluate_command(model_dir: str, corpus: str, streams: int, seq_len: int, ca
         click.echo(f"  {label:<22}{value:,.4f}" if isinstance(value, float) else f"  {label:<22}{value:,}")
 
 
+# --- generation ----------------------------------------------------------------------------
+
+def sampling_options(function):
+    """The sampling options shared by generate (and later diagnose)."""
+    options = [
+        click.option("--temperature", type=float, default=1.0, show_default=True, help="0 means greedy."),
+        click.option("--top-k", type=int, default=0, show_default=True, help="Keep the k most likely tokens (0: off)."),
+        click.option("--top-p", type=float, default=1.0, show_default=True, help="Nucleus: keep tokens up to this probability mass."),
+        click.option("--min-p", type=float, default=0.0, show_default=True, help="Keep tokens at least this share of the best."),
+        click.option("--repetition-penalty", type=float, default=1.0, show_default=True, help="CTRL penalty for seen tokens (1: off)."),
+        click.option("--frequency-penalty", type=float, default=0.0, show_default=True),
+        click.option("--presence-penalty", type=float, default=0.0, show_default=True),
+        click.option("--no-repeat-ngram", type=int, default=0, show_default=True, help="Forbid repeating n-grams of this size."),
+        click.option("--dry-multiplier", type=float, default=0.0, show_default=True, help="DRY penalty strength (0: off)."),
+        click.option("--dry-base", type=float, default=1.75, show_default=True),
+        click.option("--dry-allowed-length", type=int, default=2, show_default=True),
+        click.option("--ban", "banned", multiple=True, help="A word never to write (repeatable)."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def sampling_settings(options: dict):
+    from textgen.sampling.settings import SamplingSettings
+
+    return SamplingSettings(
+        temperature=options["temperature"], top_k=options["top_k"], top_p=options["top_p"], min_p=options["min_p"],
+        repetition_penalty=options["repetition_penalty"], frequency_penalty=options["frequency_penalty"],
+        presence_penalty=options["presence_penalty"], no_repeat_ngram=options["no_repeat_ngram"],
+        dry_multiplier=options["dry_multiplier"], dry_base=options["dry_base"], dry_allowed_length=options["dry_allowed_length"],
+        banned_words=tuple(options["banned"]))
+
+
+@cli.command("generate")
+@click.argument("model_dir", metavar="MODEL")
+@click.option("--prompt", default="", help="How the story starts (default: from the start of a story).")
+@click.option("-n", "count", type=int, default=1, show_default=True, help="Stories to write (one batch).")
+@click.option("--max-tokens", type=int, default=200, show_default=True, help="At most this many new tokens (1..10,000).")
+@sampling_options
+@click.option("--beams", type=int, default=1, show_default=True, help="Beam search with this many beams.")
+@click.option("--greedy", is_flag=True, help="Always take the most likely token.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="The same seed gives the same stories.")
+@click.option("--stop", "stops", multiple=True, help="Stop a story when this text appears (repeatable).")
+@click.option("--verbose", is_flag=True, help="Print the processors in the order they are applied.")
+@click.option("--json", "as_json", is_flag=True, help='One object per story per line: {"text", "tokens": [{"token", "probability", "rank"}], ...}.')
+def generate_command(model_dir: str, prompt: str, count: int, max_tokens: int, beams: int, greedy: bool, seed: int,
+                     stops: tuple[str, ...], verbose: bool, as_json: bool, **options) -> None:
+    """Write new stories with MODEL, streamed to the terminal as they are written.
+
+    Example: textgen generate checkpoints/little --prompt "Once upon a time" -n 3 --temperature 0.8 --top-p 0.9
+    """
+    import textgen
+    from textgen.sampling.generate import check_generation, generate, prompt_ids
+    from textgen.sampling.settings import build_processors
+    from textgen.tokenizer.base import check_text
+
+    check_text(prompt, "--prompt")
+    check_generation(count, max_tokens, beams)
+    settings = sampling_settings(options)
+    loaded = textgen.load(model_dir)
+    processors = build_processors(settings, loaded.tokenizer)
+    prompt_ids(loaded.tokenizer, prompt)  # unknown words are refused before anything is written
+    if verbose:
+        click.echo("processors, in order: " + ("; ".join(p.describe() for p in processors) or "none"), err=True)
+    streamed: dict[int, str] = {}
+    live = not as_json and beams == 1
+
+    def on_token(row: int, text: str) -> None:
+        streamed[row] = streamed.get(row, "") + text
+        if row == 0 and live:
+            click.echo(text, nl=False)
+
+    if live:
+        click.echo(prompt, nl=False)
+    try:
+        samples = generate(loaded.model, loaded.tokenizer, prompt, n=count, max_tokens=max_tokens, processors=processors,
+                           greedy=greedy or settings.greedy, beams=beams, seed=seed, stop=stops, on_token=on_token)
+    except KeyboardInterrupt:
+        if live:
+            click.echo()
+        for row in sorted(streamed)[1 if live else 0:]:
+            click.echo(f"\n--- story {row + 1} (interrupted)\n{prompt}{streamed[row]}")
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    if as_json:
+        for sample in samples:
+            print_json(sample.to_dict())
+        return
+    for index, sample in enumerate(samples):
+        if index == 0 and live:
+            click.echo()
+            continue
+        click.echo(f"\n--- story {index + 1}\n{prompt}{sample.text}")
+
+
 # --- experiments -------------------------------------------------------------------------
 
 def int_list(ctx: click.Context | None, param: click.Parameter | None, text: str) -> tuple[int, ...]:

@@ -303,3 +303,27 @@ def test_ddp_on_two_cpu_processes_matches_one_process(tmp_path, corpus):
     one, two = json.loads(single.stdout)["valid_loss"], json.loads(double.stdout)["valid_loss"]
     assert abs(one - two) / one < 0.02, (one, two)
     assert textgen.load(tmp_path / "two").metadata["training"]["devices"] == 2
+
+
+def test_generate_cli_streams_and_prints_json(trained):
+    runner = CliRunner()
+    plain = runner.invoke(cli, ["generate", str(trained), "--prompt", "Once upon a time", "-n", "2", "--max-tokens", "15",
+                                "--seed", "4", "--verbose"])
+    assert plain.exit_code == 0, plain.output
+    assert plain.stdout.startswith("Once upon a time") and "--- story 2" in plain.stdout
+    assert "processors, in order" in plain.stderr
+    lines = runner.invoke(cli, ["generate", str(trained), "-n", "2", "--max-tokens", "15", "--seed", "4", "--json",
+                                "--top-k", "5", "--repetition-penalty", "1.2"]).stdout.splitlines()
+    stories = [json.loads(line) for line in lines]
+    assert len(stories) == 2 and all({"text", "tokens"} <= story.keys() for story in stories)
+    assert all({"token", "probability", "rank"} <= token.keys() for story in stories for token in story["tokens"])
+    again = runner.invoke(cli, ["generate", str(trained), "-n", "2", "--max-tokens", "15", "--seed", "4", "--json",
+                                "--top-k", "5", "--repetition-penalty", "1.2"]).stdout.splitlines()
+    assert again == lines
+
+
+@pytest.mark.parametrize(("args", "fragment"), [(["--temperature", "-1"], "temperature"), (["--top-p", "0"], "top-p"),
+                                                (["--top-k", "-2"], "top-k"), (["--min-p", "1"], "min-p"),
+                                                (["--max-tokens", "0"], "max tokens"), (["--prompt", "a Zorblax"], "Zorblax")])
+def test_generate_bad_settings(trained, args, fragment):
+    one_line_error(CliRunner().invoke(cli, ["generate", str(trained), *args]), fragment)

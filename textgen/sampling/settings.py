@@ -1,0 +1,82 @@
+"""Sampling settings from the CLI (or Python) turned into the ordered list of processors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textgen.sampling.processors import (
+    DRY,
+    BannedSequences,
+    FrequencyPresencePenalty,
+    MinP,
+    NoRepeatNgram,
+    Processor,
+    RepetitionPenalty,
+    Temperature,
+    TopK,
+    TopP,
+)
+from textgen.tokenizer import Tokenizer
+
+DEFAULT_BREAKERS = ("\n", ".", "!", "?", '"', ",")
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    """What a user sets; zero or None turns a rule off. temperature 0 means greedy."""
+
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
+    min_p: float = 0.0
+    repetition_penalty: float = 1.0
+    frequency_penalty: float = 0.0
+    presence_penalty: float = 0.0
+    no_repeat_ngram: int = 0
+    dry_multiplier: float = 0.0
+    dry_base: float = 1.75
+    dry_allowed_length: int = 2
+    dry_breakers: tuple[str, ...] = DEFAULT_BREAKERS
+    banned_words: tuple[str, ...] = ()
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0
+
+
+def token_sequences(tokenizer: Tokenizer, word: str) -> list[list[int]]:
+    """The token sequences a word can appear as (at the start of the text and after a space)."""
+    found = []
+    for text in (word, " " + word):
+        ids = [token for token in tokenizer.encode(text) if tokenizer.id_to_piece(token) not in ("▁", " ")]
+        if ids and ids not in found:
+            found.append(ids)
+    return found
+
+
+def build_processors(settings: SamplingSettings, tokenizer: Tokenizer) -> list[Processor]:
+    """The processors in their documented order; each checks its own arguments."""
+    processors: list[Processor] = []
+    if settings.repetition_penalty != 1.0:
+        processors.append(RepetitionPenalty(settings.repetition_penalty))
+    if settings.frequency_penalty or settings.presence_penalty:
+        processors.append(FrequencyPresencePenalty(settings.frequency_penalty, settings.presence_penalty))
+    if settings.no_repeat_ngram:
+        processors.append(NoRepeatNgram(settings.no_repeat_ngram))
+    if settings.dry_multiplier:
+        breakers = {token for text in settings.dry_breakers for seq in token_sequences(tokenizer, text) for token in seq}
+        processors.append(DRY(settings.dry_multiplier, settings.dry_base, settings.dry_allowed_length, tuple(sorted(breakers))))
+    if settings.banned_words:
+        sequences = [seq for word in settings.banned_words for seq in token_sequences(tokenizer, word)]
+        processors.append(BannedSequences(sequences, label=", ".join(settings.banned_words)))
+    if settings.temperature < 0:
+        Temperature(settings.temperature)  # raises with the message
+    if settings.temperature not in (0, 1):
+        processors.append(Temperature(settings.temperature))
+    if settings.top_k:
+        processors.append(TopK(settings.top_k))
+    if settings.top_p != 1.0:
+        processors.append(TopP(settings.top_p))
+    if settings.min_p:
+        processors.append(MinP(settings.min_p))
+    return processors

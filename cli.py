@@ -621,6 +621,65 @@ def generate_command(model_dir: str, prompt: str, count: int, max_tokens: int, b
         click.echo(f"\n--- story {index + 1}\n{prompt}{sample.text}")
 
 
+@cli.command("next")
+@click.argument("model_dir", metavar="MODEL")
+@click.argument("text")
+@click.option("--top", type=click.IntRange(1, 10_000), default=10, show_default=True, help="How many words to list.")
+@click.option("--words", "word_list", default=None, help="Score exactly these words, comma-separated (e.g. Jane,Spot,Doug).")
+@click.option("--pieces", is_flag=True, help="Show the raw next-token distribution instead of words.")
+@click.option("--plot", "plot_path", default=None, help="Draw the probabilities as a PNG bar chart.")
+@click.option("--json", "as_json", is_flag=True, help='Print {"context", "words": [{"word", "probability"}], "coverage"}.')
+def next_command(model_dir: str, text: str, top: int, word_list: str | None, pieces: bool, plot_path: str | None,
+                 as_json: bool) -> None:
+    """What does MODEL expect after TEXT? Whole words with their probabilities, even with a
+    sentencepiece model (a word's probability is that of its pieces in sequence and of the
+    word ending there).
+
+    Example: textgen next checkpoints/little "Once upon a time, there was a" --top 10
+    """
+    import textgen
+    from textgen.inspection import next_tokens, next_words, score_words
+    from textgen.tokenizer.base import check_text
+
+    check_text(text, "TEXT")
+    if plot_path:
+        from textgen.atomic import prepare_output
+
+        prepare_output(plot_path)
+    words = None
+    if word_list is not None:
+        words = [word.strip() for word in word_list.split(",") if word.strip()]
+        if not words:
+            raise TextgenError("the --words list is empty: give words separated by commas, e.g. --words Jane,Spot")
+    loaded = textgen.load(model_dir)
+    context = text.rstrip(" ")
+    if words is not None:
+        result = score_words(loaded.model, loaded.tokenizer, context, words)
+    elif pieces:
+        result = next_tokens(loaded.model, loaded.tokenizer, context, top)
+    else:
+        result = next_words(loaded.model, loaded.tokenizer, context, top)
+    if plot_path:
+        from textgen.plots import plot_next_words
+
+        plot_next_words(result, plot_path)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    kind = "pieces" if pieces else "words"
+    click.echo(f"after “{context}”:")
+    largest = max((w.probability for w in result.words), default=0) or 1
+    width = max((len(w.word) for w in result.words), default=4)
+    for w in result.words:
+        label = w.word.replace("\n", "↵")
+        split = f"  ({' + '.join(w.pieces)})" if kind == "words" and len(w.pieces) > 1 else ""
+        click.echo(f"  {label:<{width}}  {100 * w.probability:6.2f}%  {'█' * max(1, round(30 * w.probability / largest))}{split}")
+    exactness = "" if result.exact else " (search stopped early: the list may miss some words)"
+    click.echo(f"these {kind} cover {100 * result.coverage:.1f}% of the probability{exactness}")
+    if plot_path:
+        click.echo(f"plot -> {plot_path}")
+
+
 # --- experiments -------------------------------------------------------------------------
 
 def int_list(ctx: click.Context | None, param: click.Parameter | None, text: str) -> tuple[int, ...]:

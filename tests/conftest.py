@@ -100,3 +100,27 @@ def char_tokenizer(little_stories):
 @pytest.fixture(scope="session")
 def tokenizers(sentencepiece_tokenizer, word_tokenizer, char_tokenizer) -> dict:
     return {"sentencepiece": sentencepiece_tokenizer, "word": word_tokenizer, "char": char_tokenizer}
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory, little_stories) -> Path:
+    """120 little stories as a corpus file for training tests."""
+    path = tmp_path_factory.mktemp("corpus") / "stories.txt"
+    path.write_text("".join(f"{story}\n<|endoftext|>\n" for story in little_stories[:120]))
+    return path
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory, corpus) -> Path:
+    """A tiny model directory trained for 20 steps with a word tokenizer."""
+    from click.testing import CliRunner
+
+    from cli import cli
+
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    result = CliRunner().invoke(cli, ["train", str(corpus), "--out", str(out), "--tokenizer-kind", "word", "--embed-dim", "8",
+                                      "--hidden-size", "16", "--num-layers", "1", "--batch-size", "4", "--seq-len", "8",
+                                      "--val-every", "10", "--log-every", "5", "--max-steps", "20",
+                                      "--cache-dir", str(out.parent / "cache")])
+    assert result.exit_code == 0, result.output
+    return out

@@ -24,13 +24,6 @@ TINY = ["--tokenizer-kind", "word", "--embed-dim", "8", "--hidden-size", "16", "
         "--seq-len", "8", "--val-every", "10", "--log-every", "5"]
 
 
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory, little_stories) -> Path:
-    path = tmp_path_factory.mktemp("corpus") / "stories.txt"
-    path.write_text("".join(f"{story}\n<|endoftext|>\n" for story in little_stories[:120]))
-    return path
-
-
 def train(corpus, out, *extra, check=True):
     result = CliRunner().invoke(cli, ["train", str(corpus), "--out", str(out), *TINY, "--cache-dir", str(out.parent / "cache"),
                                       *map(str, extra)])
@@ -43,13 +36,6 @@ def one_line_error(result, fragment: str) -> None:
     assert result.exit_code == 2, result.output
     lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and fragment in lines[0], result.stderr
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory, corpus) -> Path:
-    out = tmp_path_factory.mktemp("runs") / "tiny"
-    train(corpus, out, "--max-steps", 20)
-    return out
 
 
 def test_train_writes_a_loadable_model_directory(trained):

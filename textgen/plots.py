@@ -70,3 +70,20 @@ def plot_training_curves(metrics_csv: str | os.PathLike, path: str | os.PathLike
         axes.legend()
     save_figure(figure, path)
     plt.close(figure)
+
+
+def plot_next_words(result, path: str | os.PathLike) -> None:
+    """Horizontal bars of next-word probabilities, most likely at the top."""
+    prepare_output(path)
+    plt = _figure()
+    words = list(reversed(result.words))
+    figure, axes = plt.subplots(figsize=(7, 0.35 * len(words) + 1.4))
+    axes.barh([w.word.replace("\n", "↵") for w in words], [100 * w.probability for w in words], color="#4c72b0")
+    for index, w in enumerate(words):
+        axes.text(100 * w.probability, index, f" {100 * w.probability:.1f}%", va="center", fontsize=8)
+    axes.set_xlabel("probability of coming next (%)")
+    context = result.context if len(result.context) < 60 else "…" + result.context[-58:]
+    axes.set_title(f"After “{context}” ({100 * result.coverage:.1f}% of the mass listed)", fontsize=10)
+    axes.set_xlim(0, min(100, 100 * max((w.probability for w in words), default=1) * 1.2 + 1))
+    save_figure(figure, path)
+    plt.close(figure)

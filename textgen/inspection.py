@@ -1,0 +1,185 @@
+"""Next-token and next-word probabilities.
+
+A word is whole even when the tokenizer splits it into pieces: P(word) = the probability of
+its pieces in sequence (the tokenizer's own segmentation) times the probability that the
+word ends there, i.e. that the next piece starts a new word, is punctuation or a newline, or
+ends the story. The top-N words come from a best-first search over piece continuations:
+a partial word's probability bounds every word that extends it, so once N complete words
+beat every open partial, the list is exact. Punctuation marks and the end of the story are
+listed as entries of their own.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+
+import torch
+
+from textgen.errors import TextgenError
+from textgen.model import LanguageModel
+from textgen.sampling.generate import prompt_ids
+from textgen.tokenizer import BOS_ID, EOS_ID, PAD_ID, UNK_ID, Tokenizer
+
+END_OF_STORY = "</s>"
+
+
+@dataclass
+class WordProbability:
+    word: str
+    probability: float
+    pieces: list[str] = field(default_factory=list)
+
+
+@dataclass
+class NextWords:
+    context: str
+    words: list[WordProbability]
+    coverage: float  # total probability of the listed words
+    exact: bool  # every listed probability is exact and no unlisted word is more likely
+    expansions: int  # model steps the search took
+
+    def to_dict(self) -> dict:
+        return {"context": self.context, "coverage": self.coverage, "exact": self.exact,
+                "words": [{"word": w.word, "probability": w.probability, "pieces": w.pieces} for w in self.words]}
+
+
+class PieceRoles:
+    """How each vocabulary entry relates to words: starts one, continues one, or stands alone."""
+
+    def __init__(self, tokenizer: Tokenizer):
+        self.tokenizer = tokenizer
+        self.start, self.cont, self.alone = set(), set(), set()
+        for token_id in range(tokenizer.vocab_size):
+            piece = tokenizer.id_to_piece(token_id)
+            if tokenizer.kind == "word":  # every entry is a whole word, mark or space: all are listed
+                self.alone.add(token_id)
+                continue
+            if token_id in (PAD_ID, UNK_ID, BOS_ID):
+                continue
+            if token_id == EOS_ID or piece in ("\n", " ", "<glue>"):
+                self.alone.add(token_id)
+            elif tokenizer.kind == "sentencepiece" and piece.startswith("▁"):
+                self.start.add(token_id)
+            elif piece.startswith("<0x") or piece[0].isalnum() or piece[0] in "'’":
+                self.cont.add(token_id)  # a letter run, or a byte of a multi-byte character
+            else:
+                self.alone.add(token_id)  # punctuation
+        # a word ends when the next piece is not a continuation of it
+        self.ending = torch.ones(tokenizer.vocab_size, dtype=torch.bool)
+        self.ending[sorted(self.cont)] = False
+
+    def word_pieces(self, word: str) -> list[int]:
+        """The tokenizer's own segmentation of a word as it follows a space."""
+        tokenizer = self.tokenizer
+        if tokenizer.kind == "char":
+            return [tokenizer.piece_to_id(" ")] + tokenizer.encode(word)
+        return tokenizer.encode(word)
+
+
+def _context_state(model: LanguageModel, tokenizer: Tokenizer, context: str):
+    ids = prompt_ids(tokenizer, context)
+    logits, state = model(torch.tensor([ids], device=next(model.parameters()).device), None)
+    return torch.softmax(logits[0, -1].float(), dim=-1), state
+
+
+@torch.no_grad()
+def next_tokens(model: LanguageModel, tokenizer: Tokenizer, context: str, top: int = 10) -> NextWords:
+    """The raw next-token distribution (--pieces)."""
+    model.eval()
+    probabilities, _ = _context_state(model, tokenizer, context)
+    values, ids = torch.topk(probabilities, min(top, probabilities.numel()))
+    words = [WordProbability(_label(tokenizer, i), float(p), [tokenizer.id_to_piece(i)]) for p, i in zip(values.tolist(), ids.tolist())]
+    return NextWords(context, words, sum(w.probability for w in words), True, 1)
+
+
+def _label(tokenizer: Tokenizer, token_id: int) -> str:
+    if token_id == EOS_ID:
+        return END_OF_STORY
+    piece = tokenizer.id_to_piece(token_id)
+    return piece.replace("▁", " ").strip() or piece
+
+
+@torch.no_grad()
+def score_words(model: LanguageModel, tokenizer: Tokenizer, context: str, words: list[str]) -> NextWords:
+    """The exact probability of each given word coming next (--words)."""
+    if not words:
+        raise TextgenError("the --words list is empty: give words separated by commas, e.g. --words Jane,Spot")
+    model.eval()
+    roles = PieceRoles(tokenizer)
+    probabilities, state = _context_state(model, tokenizer, context)
+    scored = []
+    for word in words:
+        if tokenizer.kind == "word" or word == END_OF_STORY:
+            token_id = EOS_ID if word == END_OF_STORY else tokenizer.piece_to_id(word)
+            probability = 0.0 if token_id == UNK_ID else float(probabilities[token_id])
+            scored.append(WordProbability(word, probability, [tokenizer.id_to_piece(token_id)]))
+            continue
+        pieces = roles.word_pieces(word)
+        probability, current, layer_state = 1.0, probabilities, state
+        for token_id in pieces:
+            probability *= float(current[token_id])
+            logits, layer_state = model.step(torch.tensor([token_id], device=current.device), layer_state)
+            current = torch.softmax(logits[0].float(), dim=-1)
+        if word and word[0].isalnum():
+            probability *= float(current[roles.ending].sum())
+        scored.append(WordProbability(word, probability, [tokenizer.id_to_piece(i) for i in pieces]))
+    return NextWords(context, scored, sum(w.probability for w in scored), True, len(words))
+
+
+@torch.no_grad()
+def next_words(model: LanguageModel, tokenizer: Tokenizer, context: str, top: int = 10, max_expansions: int = 400) -> NextWords:
+    """The `top` most likely next words, by best-first search over piece continuations."""
+    if top < 1:
+        raise TextgenError(f"--top must be at least 1, got {top}")
+    model.eval()
+    roles = PieceRoles(tokenizer)
+    probabilities, state = _context_state(model, tokenizer, context)
+    complete: dict[str, WordProbability] = {}
+    heap: list[tuple[float, int, list[int], object]] = []  # (-probability, order, pieces, state before the last piece)
+    order = 0
+
+    def push(probability: float, pieces: list[int], parent_state) -> None:
+        nonlocal order
+        heapq.heappush(heap, (-probability, order, pieces, parent_state))
+        order += 1
+
+    for token_id, probability in enumerate(probabilities.tolist()):
+        if probability <= 0:
+            continue
+        if token_id in roles.alone:
+            label = _label(tokenizer, token_id)
+            complete[label] = WordProbability(label, complete.get(label, WordProbability(label, 0.0)).probability + probability,
+                                              [tokenizer.id_to_piece(token_id)])
+        elif token_id in roles.start or (tokenizer.kind == "char" and tokenizer.id_to_piece(token_id) == " "):
+            push(probability, [token_id], state)
+        elif token_id in roles.cont and tokenizer.kind == "char":
+            push(probability, [token_id], state)
+    if tokenizer.kind == "char":  # the space piece is "alone" above; it starts the next word
+        space = tokenizer.piece_to_id(" ")
+        complete.pop(_label(tokenizer, space), None)
+        if probabilities[space] > 0:
+            push(float(probabilities[space]), [space], state)
+    expansions = 0
+    while heap and expansions < max_expansions:
+        best_complete = sorted((w.probability for w in complete.values()), reverse=True)
+        if len(best_complete) >= top and best_complete[top - 1] >= -heap[0][0]:
+            break  # no open partial can beat the N-th word: the list is exact
+        negative, _, pieces, parent_state = heapq.heappop(heap)
+        prefix_probability = -negative
+        logits, after = model.step(torch.tensor([pieces[-1]], device=probabilities.device), parent_state)
+        expansions += 1
+        current = torch.softmax(logits[0].float(), dim=-1)
+        word = tokenizer.decode(pieces).strip()
+        if word and word[0].isalnum() and roles.word_pieces(word) == pieces:  # the tokenizer's own segmentation
+            complete[word] = WordProbability(word, prefix_probability * float(current[roles.ending].sum()),
+                                             [tokenizer.id_to_piece(i) for i in pieces])
+        continuation = current.clone()
+        continuation[roles.ending] = 0
+        values, ids = torch.topk(continuation, min(32, continuation.numel()))
+        for value, token_id in zip(values.tolist(), ids.tolist()):
+            if value > 0:
+                push(prefix_probability * value, pieces + [token_id], after)
+    ranked = sorted(complete.values(), key=lambda w: w.probability, reverse=True)[:top]
+    exact = not heap or (len(ranked) >= top and ranked[-1].probability >= -heap[0][0])
+    return NextWords(context, ranked, sum(w.probability for w in ranked), exact, expansions)

@@ -28,6 +28,9 @@ demo: $(STAMP)
 		--max-time 2m --max-steps 100000 --val-every 100
 	$(BIN)/textgen corpus generate little-stories --seed 1 --out $(DEMO)/heldout
 	$(BIN)/textgen evaluate $(DEMO)/little $(DEMO)/heldout/little-stories.txt --streams 16
+	# write three stories, then look at what the model expects next
+	$(BIN)/textgen generate $(DEMO)/little --prompt "Once upon a time" -n 3 --max-tokens 150 --temperature 0.8 --top-p 0.95 --seed 1
+	$(BIN)/textgen next $(DEMO)/little "Once upon a time, there was a" --top 10 --plot $(DEMO)/next-words.png
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -541,7 +541,7 @@ def sampling_options(function):
         click.option("--dry-multiplier", type=float, default=0.0, show_default=True, help="DRY penalty strength (0: off)."),
         click.option("--dry-base", type=float, default=1.75, show_default=True),
         click.option("--dry-allowed-length", type=int, default=2, show_default=True),
-        click.option("--ban", "banned", multiple=True, help="A word never to write (repeatable)."),
+        click.option("--ban", "banned", multiple=True, help="A word never to write (repeatable; </s>: never end the story)."),
     ]
     for option in reversed(options):
         function = option(function)
@@ -569,10 +569,12 @@ def sampling_settings(options: dict):
 @click.option("--greedy", is_flag=True, help="Always take the most likely token.")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="The same seed gives the same stories.")
 @click.option("--stop", "stops", multiple=True, help="Stop a story when this text appears (repeatable).")
+@click.option("--quantize", type=click.Choice(["none", "int8", "bf16"]), default="none", show_default=True,
+              help="Run the model in int8 or bf16 (see the README's generation speed table).")
 @click.option("--verbose", is_flag=True, help="Print the processors in the order they are applied.")
 @click.option("--json", "as_json", is_flag=True, help='One object per story per line: {"text", "tokens": [{"token", "probability", "rank"}], ...}.')
 def generate_command(model_dir: str, prompt: str, count: int, max_tokens: int, beams: int, greedy: bool, seed: int,
-                     stops: tuple[str, ...], verbose: bool, as_json: bool, **options) -> None:
+                     stops: tuple[str, ...], quantize: str, verbose: bool, as_json: bool, **options) -> None:
     """Write new stories with MODEL, streamed to the terminal as they are written.
 
     Example: textgen generate checkpoints/little --prompt "Once upon a time" -n 3 --temperature 0.8 --top-p 0.9
@@ -586,6 +588,12 @@ def generate_command(model_dir: str, prompt: str, count: int, max_tokens: int, b
     check_generation(count, max_tokens, beams)
     settings = sampling_settings(options)
     loaded = textgen.load(model_dir)
+    if quantize != "none":
+        from textgen.model.quantize import quantize as quantized
+
+        # torch deprecates its quantised tensor constructors but still runs them; the message is noise here
+        warnings.filterwarnings("ignore", message=".*quantize_per_tensor.*")
+        loaded.model = quantized(loaded.model, quantize)
     processors = build_processors(settings, loaded.tokenizer)
     prompt_ids(loaded.tokenizer, prompt)  # unknown words are refused before anything is written
     if verbose:

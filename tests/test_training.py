@@ -313,3 +313,15 @@ def test_generate_cli_streams_and_prints_json(trained):
                                                 (["--max-tokens", "0"], "max tokens"), (["--prompt", "a Zorblax"], "Zorblax")])
 def test_generate_bad_settings(trained, args, fragment):
     one_line_error(CliRunner().invoke(cli, ["generate", str(trained), *args]), fragment)
+
+
+def test_ctrl_c_during_generation_keeps_the_story_so_far(trained):
+    process = subprocess.Popen(textgen_process("generate", str(trained), "--prompt", "Lily", "--max-tokens", "10000",
+                                               "--ban", "</s>"),
+                               cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ONE_THREAD)
+    time.sleep(4)  # imports and the model load take most of this; the story is being written after
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert stdout.startswith("Lily") and len(stdout.split()) > 1
+    assert "interrupted" in stderr and "Traceback" not in stderr

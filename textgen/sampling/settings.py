@@ -16,7 +16,7 @@ from textgen.sampling.processors import (
     TopK,
     TopP,
 )
-from textgen.tokenizer import Tokenizer
+from textgen.tokenizer import EOS_ID, Tokenizer
 
 DEFAULT_BREAKERS = ("\n", ".", "!", "?", '"', ",")
 
@@ -45,7 +45,10 @@ class SamplingSettings:
 
 
 def token_sequences(tokenizer: Tokenizer, word: str) -> list[list[int]]:
-    """The token sequences a word can appear as (at the start of the text and after a space)."""
+    """The token sequences a word can appear as (at the start of the text and after a space).
+    "</s>" stands for the end of the story: banning it makes the story run to --max-tokens."""
+    if word == "</s>":
+        return [[EOS_ID]]
     found = []
     for text in (word, " " + word):
         ids = [token for token in tokenizer.encode(text) if tokenizer.id_to_piece(token) not in ("▁", " ")]

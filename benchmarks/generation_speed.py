@@ -1,0 +1,115 @@
+"""Generation speed on the CPU: tokens/s at batch 1 and batch 32, next-word latency, and the
+machine's bound for batch 1 (bytes of weights read per token / measured memory bandwidth),
+for the float model and its int8 and bf16 forms; with a trained model, also the perplexity
+of each form on held-out text, so a faster form is kept only if it loses nothing. Prints JSON.
+
+    .venv/bin/python benchmarks/generation_speed.py --model .demo/little --heldout .demo/heldout/little-stories.txt
+    .venv/bin/python benchmarks/generation_speed.py            # a random default-size model: speed only
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+
+import numpy as np
+import torch
+
+from textgen.config import ModelConfig
+from textgen.model import LanguageModel
+from textgen.model.quantize import QUANTIZE_MODES, quantize, weight_bytes
+from textgen.sampling import BannedSequences
+from textgen.sampling.generate import generate
+from textgen.tokenizer import EOS_ID
+
+
+def memory_bandwidth(megabytes: int = 256, repeats: int = 5) -> float:
+    """Bytes per second of a large array copy (read + write), the best of a few tries."""
+    source = np.ones(megabytes * 2**20 // 8)
+    target = np.empty_like(source)
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        np.copyto(target, source)
+        best = min(best, time.perf_counter() - started)
+    return 2 * source.nbytes / best
+
+
+def tokens_per_second(model, tokenizer, batch: int, tokens: int, repeats: int) -> float:
+    never_end = [BannedSequences([[EOS_ID]])]  # every story runs to the full length
+    generate(model, tokenizer, "Once upon a time", n=batch, max_tokens=8, processors=never_end)  # warm-up
+    rates = []
+    for seed in range(repeats):
+        started = time.perf_counter()
+        generate(model, tokenizer, "Once upon a time", n=batch, max_tokens=tokens, processors=never_end, seed=seed)
+        rates.append(batch * tokens / (time.perf_counter() - started))
+    return statistics.median(rates)
+
+
+def next_word_latency(model, tokenizer, repeats: int) -> float:
+    from textgen.inspection import next_words
+
+    next_words(model, tokenizer, "Once upon a time, there was a", top=10)
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        next_words(model, tokenizer, "Once upon a time, there was a", top=10)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=None, help="a trained model directory (default: random weights, default size)")
+    parser.add_argument("--heldout", default=None, help="text for the perplexity of each form (needs --model)")
+    parser.add_argument("--tokens", type=int, default=100)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--modes", default=",".join(QUANTIZE_MODES))
+    args = parser.parse_args()
+    if args.model:
+        import textgen
+
+        loaded = textgen.load(args.model)
+        model, tokenizer = loaded.model, loaded.tokenizer
+    else:
+        from textgen.storybook import generate_stories
+        from textgen.tokenizer import train_tokenizer
+
+        tokenizer = train_tokenizer(list(generate_stories("little-stories"))[:500], vocab_size=800, model_type="bpe")
+        model = LanguageModel(ModelConfig(vocab_size=tokenizer.vocab_size)).eval()
+    bandwidth = memory_bandwidth()
+    results = []
+    for mode in args.modes.split(","):
+        quantized = quantize(model, mode)
+        size = weight_bytes(model, mode)
+        row = {"mode": mode, "weight_bytes": size,
+               "tokens_per_s_batch1": round(tokens_per_second(quantized, tokenizer, 1, args.tokens, args.repeats), 1),
+               "tokens_per_s_batch32": round(tokens_per_second(quantized, tokenizer, 32, args.tokens, args.repeats), 1),
+               "next_word_latency_ms": round(1000 * next_word_latency(quantized, tokenizer, args.repeats), 1),
+               "bound_tokens_per_s_batch1": round(bandwidth / size, 1)}
+        if args.model and args.heldout:
+            import itertools
+            import tempfile
+            from pathlib import Path
+
+            from textgen.corpus import iter_stories
+            from textgen.data import encode_stories
+            from textgen.evaluate import evaluate_array
+
+            with tempfile.TemporaryDirectory() as folder:
+                array = encode_stories(itertools.islice(iter_stories(args.heldout), 300), tokenizer, Path(folder) / "t.bin")
+                metrics = evaluate_array(quantized, array.load(), array.words, array.bytes, array.stories, streams=16)
+            row["heldout_perplexity"] = round(metrics["perplexity"], 4)
+        results.append(row)
+        print(json.dumps(row), file=__import__("sys").stderr, flush=True)
+    print(json.dumps({"benchmark": "generation_speed", "model": model.config.summary(),
+                      "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+                                  "memory_bandwidth_gb_s": round(bandwidth / 1e9, 2)},
+                      "settings": vars(args), "results": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -541,6 +541,8 @@ def sampling_options(function):
         click.option("--dry-multiplier", type=float, default=0.0, show_default=True, help="DRY penalty strength (0: off)."),
         click.option("--dry-base", type=float, default=1.75, show_default=True),
         click.option("--dry-allowed-length", type=int, default=2, show_default=True),
+        click.option("--dry-breaker", "dry_breakers", multiple=True,
+                     help='Text that breaks a DRY repeat (repeatable) [default: newline . ! ? " ,].'),
         click.option("--ban", "banned", multiple=True, help="A word never to write (repeatable; </s>: never end the story)."),
     ]
     for option in reversed(options):
@@ -549,14 +551,14 @@ def sampling_options(function):
 
 
 def sampling_settings(options: dict):
-    from textgen.sampling.settings import SamplingSettings
+    from textgen.sampling.settings import DEFAULT_BREAKERS, SamplingSettings
 
     return SamplingSettings(
         temperature=options["temperature"], top_k=options["top_k"], top_p=options["top_p"], min_p=options["min_p"],
         repetition_penalty=options["repetition_penalty"], frequency_penalty=options["frequency_penalty"],
         presence_penalty=options["presence_penalty"], no_repeat_ngram=options["no_repeat_ngram"],
         dry_multiplier=options["dry_multiplier"], dry_base=options["dry_base"], dry_allowed_length=options["dry_allowed_length"],
-        banned_words=tuple(options["banned"]))
+        dry_breakers=tuple(options["dry_breakers"]) or DEFAULT_BREAKERS, banned_words=tuple(options["banned"]))
 
 
 @cli.command("generate")

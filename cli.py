@@ -571,8 +571,8 @@ def sampling_settings(options: dict):
 @click.option("--greedy", is_flag=True, help="Always take the most likely token.")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="The same seed gives the same stories.")
 @click.option("--stop", "stops", multiple=True, help="Stop a story when this text appears (repeatable).")
-@click.option("--quantize", type=click.Choice(["none", "int8", "bf16"]), default="none", show_default=True,
-              help="Run the model in int8 or bf16 (see the README's generation speed table).")
+@click.option("--quantize", type=click.Choice(["auto", "none", "int8", "bf16"]), default="auto", show_default=True,
+              help="Weights for generation: auto = bf16 where the CPU has it natively, else float32 (README: speed table).")
 @click.option("--verbose", is_flag=True, help="Print the processors in the order they are applied.")
 @click.option("--json", "as_json", is_flag=True, help='One object per story per line: {"text", "tokens": [{"token", "probability", "rank"}], ...}.')
 def generate_command(model_dir: str, prompt: str, count: int, max_tokens: int, beams: int, greedy: bool, seed: int,
@@ -590,7 +590,7 @@ def generate_command(model_dir: str, prompt: str, count: int, max_tokens: int, b
     check_generation(count, max_tokens, beams)
     settings = sampling_settings(options)
     loaded = textgen.load(model_dir)
-    if quantize != "none":
+    if quantize != "none" and next(loaded.model.parameters()).device.type == "cpu":
         from textgen.model.quantize import quantize as quantized
 
         # torch deprecates its quantised tensor constructors but still runs them; the message is noise here
@@ -599,6 +599,9 @@ def generate_command(model_dir: str, prompt: str, count: int, max_tokens: int, b
     processors = build_processors(settings, loaded.tokenizer)
     prompt_ids(loaded.tokenizer, prompt)  # unknown words are refused before anything is written
     if verbose:
+        from textgen.model.quantize import resolve_mode
+
+        click.echo(f"weights: {resolve_mode(quantize) if quantize != 'none' else 'none'}", err=True)
         click.echo("processors, in order: " + ("; ".join(p.describe() for p in processors) or "none"), err=True)
     streamed: dict[int, str] = {}
     live = not as_json and beams == 1

@@ -257,7 +257,7 @@ class TopP(Processor):
     def __call__(self, history: Tensor, logits: Tensor) -> Tensor:
         if self.p >= 1.0:
             return logits
-        ordered, order = torch.sort(logits, dim=-1, descending=True)
+        ordered, order = torch.sort(logits, dim=-1, descending=True, stable=True)  # ties: the first stays, as argmax
         cumulative = torch.softmax(ordered, dim=-1).cumsum(dim=-1)
         remove = cumulative - torch.softmax(ordered, dim=-1) >= self.p  # mass before this token already reaches p
         remove[:, 0] = False  # the most likely token always stays

@@ -56,7 +56,19 @@ class TextgenGroup(click.Group):
 
 
 def print_json(data) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False))
+    """One JSON object on stdout; NaN and infinities become null (JSON has no such numbers)."""
+    import math
+
+    def clean(value):
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, dict):
+            return {key: clean(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [clean(item) for item in value]
+        return value
+
+    click.echo(json.dumps(clean(data), ensure_ascii=False))
 
 
 def progress(iterable, unit: str):
@@ -310,6 +322,8 @@ def parse_duration(ctx, param, value: str | None) -> float | None:
     if value is None:
         return None
     text = str(value).strip().lower()
+    if not text:
+        raise click.BadParameter("give a duration, e.g. 90s, 2m, 1.5h or 01:30:00")
     try:
         if ":" in text:
             parts = [float(part) for part in text.split(":")]
@@ -319,8 +333,8 @@ def parse_duration(ctx, param, value: str | None) -> float | None:
             seconds = float(text[:-1]) * units[text[-1]] if text[-1] in units else float(text)
     except (ValueError, KeyError):
         raise click.BadParameter(f"{value!r} is not a duration: use e.g. 90s, 2m, 1.5h or 01:30:00") from None
-    if seconds <= 0:
-        raise click.BadParameter(f"{value!r} must be longer than zero")
+    if not 0 < seconds <= 366 * 86400:
+        raise click.BadParameter(f"{value!r} must be longer than zero and at most a year")
     return seconds
 
 
@@ -335,6 +349,8 @@ def load_config_file(ctx: click.Context, param, value: str | None):
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise TextgenError(f"cannot read config file {path} ({error.strerror})") from None
+    except UnicodeDecodeError as error:
+        raise TextgenError(f"config file {path} is not UTF-8 (byte offset {error.start}): save it as UTF-8") from None
     try:
         if path.suffix.lower() == ".toml":
             import tomllib
@@ -358,6 +374,15 @@ def load_config_file(ctx: click.Context, param, value: str | None):
     if unknown:
         raise TextgenError(f"config file {path} has unknown settings {', '.join(unknown)}: use the option names of "
                            "`textgen train --help` (with - or _)")
+    options = {p.name: p for p in ctx.command.params if isinstance(p, click.Option)}
+    for key, item in settings.items():
+        option = options[key]
+        flag = option.is_flag
+        number = isinstance(option.type, (click.types.IntParamType, click.types.FloatParamType, click.IntRange, click.FloatRange))
+        if isinstance(item, (list, dict)) or (isinstance(item, bool) and not flag) or (flag and not isinstance(item, bool)) \
+                or (isinstance(option.type, (click.types.IntParamType, click.IntRange)) and isinstance(item, float)) \
+                or (number and isinstance(item, str) and not item.strip()):
+            raise TextgenError(f"config file {path}: {key} = {item!r} is not a valid value for --{key.replace('_', '-')}")
     ctx.default_map = {**(ctx.default_map or {}), **settings}
     return value
 
@@ -455,7 +480,12 @@ def train_command(ctx: click.Context, corpus: str, out_dir: str, tokenizer_path,
     if resume and "max_steps" not in explicit:
         training.pop("max_steps", None)
     primary = all(int(os.environ.get(name, "0") or 0) == 0 for name in ("LOCAL_RANK", "NODE_RANK", "RANK"))
-    spec = TokenizerSpec(tokenizer_path, tokenizer_kind, vocab_size, tokenizer_type)
+    kind_given = ctx.get_parameter_source("tokenizer_kind") in (ParameterSource.COMMANDLINE, ParameterSource.DEFAULT_MAP)
+    spec = TokenizerSpec(tokenizer_path, tokenizer_kind if kind_given or not resume else None, vocab_size, tokenizer_type)
+    launched = any(name in os.environ for name in ("WORLD_SIZE", "SLURM_NTASKS", "TORCHELASTIC_RUN_ID"))
+    if options["num_nodes"] > 1 and not launched:
+        raise TextgenError(f"--num-nodes {options['num_nodes']} needs a launcher that starts every node: run under torchrun "
+                           "or srun (see the README's scale-out commands), or use --num-nodes 1")
     from textgen.config import ModelConfig, TrainConfig
 
     if not resume:  # check every setting before any work

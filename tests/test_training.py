@@ -325,3 +325,100 @@ def test_ctrl_c_during_generation_keeps_the_story_so_far(trained):
     assert process.returncode == 130, stderr
     assert stdout.startswith("Lily") and len(stdout.split()) > 1
     assert "interrupted" in stderr and "Traceback" not in stderr
+
+
+# --- regressions from a new-user review --------------------------------------------------
+
+def test_a_failed_run_leaves_no_folder_and_a_failed_overwrite_keeps_the_old_run(tmp_path, corpus, trained):
+    short = tmp_path / "short.txt"
+    short.write_text("Doug saw Jane.\n<|endoftext|>\nJane saw Spot.\n<|endoftext|>\nSpot saw Doug.\n")
+    result = train(short, tmp_path / "new", "--batch-size", 32, check=False)
+    one_line_error(result, "fewer than one batch")
+    assert not (tmp_path / "new").exists()
+    import shutil
+
+    copy = tmp_path / "old"
+    shutil.copytree(trained, copy)
+    one_line_error(train(short, copy, "--overwrite", "--batch-size", 32, check=False), "fewer than one batch")
+    assert textgen.load(copy).config.hidden_size == 16 and (copy / "lightning" / "last.ckpt").exists()
+
+
+@pytest.mark.parametrize(("args", "fragment"), [(["--devices", "abc"], "Lightning refused"),
+                                                (["--strategy", "fsdpx"], "Lightning refused"),
+                                                (["--max-time", ""], "duration"), (["--max-time", "inf"], "at most a year"),
+                                                (["--num-nodes", "2"], "needs a launcher")])
+def test_hardware_and_time_mistakes_are_one_line(tmp_path, corpus, args, fragment):
+    one_line_error(train(corpus, tmp_path / "run", "--max-steps", 5, *args, check=False), fragment)
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("line", ["hidden_size = [1, 2]", "hidden_size = true", "hidden_size = 32.7", "deterministic = 3"])
+def test_config_values_of_the_wrong_type(tmp_path, corpus, line):
+    config = tmp_path / "bad.toml"
+    config.write_text(line + "\n")
+    one_line_error(train(corpus, tmp_path / "run", "--config", config, check=False), "is not a valid value")
+
+
+def test_resume_applies_a_new_learning_rate_and_its_own_time_budget(tmp_path, corpus):
+    out = tmp_path / "run"
+    train(corpus, out, "--max-steps", 10, "--schedule", "constant", "--warmup-steps", 0, "--lr", "0.003")
+    train(corpus, out, "--resume", "--max-steps", 20, "--lr", "0.0005")
+    rows = [line.split(",") for line in (out / "metrics.csv").read_text().splitlines()[1:]]
+    lrs = {int(row[0]): float(row[3]) for row in rows if row[3]}
+    assert lrs[20] == pytest.approx(0.0005)
+    timed = tmp_path / "timed"
+    first = json.loads(train(corpus, timed, "--max-steps", 100000, "--max-time", "1s", "--json").stdout)
+    again = json.loads(train(corpus, timed, "--resume", "--max-time", "1s", "--json").stdout)
+    assert again["steps"] > first["steps"]
+
+
+def test_resume_without_the_tokenizer_kind_uses_the_runs_own(tmp_path, corpus, trained):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(trained, copy)
+    result = CliRunner().invoke(cli, ["train", str(corpus), "--out", str(copy), "--resume", "--max-steps", "25",
+                                      "--cache-dir", str(tmp_path / "cache")])
+    assert result.exit_code == 0, result.output
+
+
+def test_resume_with_another_corpus_is_refused(tmp_path, trained, little_stories):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(trained, copy)
+    other = tmp_path / "other.txt"
+    other.write_text("".join(f"{s}\n<|endoftext|>\n" for s in little_stories[120:200]))
+    one_line_error(train(other, copy, "--resume", "--max-steps", 30, check=False), "different corpus")
+
+
+def test_weights_that_blow_up_are_never_exported(tmp_path, corpus):
+    out = tmp_path / "run"
+    result = train(corpus, out, "--max-steps", 300, "--lr", "30", "--grad-clip", "0", "--warmup-steps", "300",
+                   "--optimizer", "ntasgd", "--val-every", "5", check=False)
+    if result.exit_code == 2:
+        assert "NaN or infinite" in result.stderr or "loss became" in result.stderr
+        if (out / "model.safetensors").exists():
+            loaded = textgen.load(out)
+            assert all(torch.isfinite(p).all() for p in loaded.model.parameters())
+
+
+def test_a_file_or_a_misshapen_tensor_is_named(trained, tmp_path):
+    with pytest.raises(TextgenError, match="is a file"):
+        textgen.load(trained / "model.safetensors")
+    import hashlib
+    import shutil
+
+    from safetensors.torch import load, save
+
+    copy = tmp_path / "copy"
+    shutil.copytree(trained, copy)
+    state = load((copy / "model.safetensors").read_bytes())
+    state["embedding.weight"] = torch.zeros(5, 3)
+    data = save(state)
+    (copy / "model.safetensors").write_bytes(data)
+    meta = json.loads((copy / "textgen.json").read_text())
+    meta["files"]["model.safetensors"] = hashlib.sha256(data).hexdigest()
+    (copy / "textgen.json").write_text(json.dumps(meta))
+    with pytest.raises(TextgenError, match="does not fit the model"):
+        textgen.load(copy)

@@ -68,6 +68,8 @@ def read_metadata(path: str | os.PathLike) -> dict:
     """textgen.json of a model directory, checked for format and version."""
     path = Path(path)
     meta_path = path / META_FILE
+    if path.is_file():
+        raise TextgenError(f"{path} is a file: give the model directory that holds it ({path.parent})")
     if not path.is_dir():
         raise TextgenError(f"model directory {path} does not exist: train one with `textgen train CORPUS --out {path}`")
     try:
@@ -136,7 +138,11 @@ def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> LoadedM
     except (SafetensorError, ValueError, RuntimeError) as error:
         raise TextgenError(f"{path / MODEL_FILE} is not a valid safetensors file ({error})") from None
     model = LanguageModel(config)
-    result = model.load_state_dict(state, strict=False)
+    try:
+        result = model.load_state_dict(state, strict=False)
+    except RuntimeError as error:
+        detail = str(error).strip().splitlines()[-1].strip()[:200]
+        raise TextgenError(f"{path / MODEL_FILE} does not fit the model in {META_FILE}: {detail}") from None
     allowed_missing = {TIED_KEY} if config.tie_weights else set()
     problems = sorted(set(result.missing_keys) - allowed_missing) + sorted(result.unexpected_keys)
     if problems:

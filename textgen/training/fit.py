@@ -8,6 +8,7 @@ import csv
 import datetime
 import io
 import logging
+import math
 import os
 import signal
 import sys
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import lightning as L
+import torch
 from torch.utils.data import DataLoader
 
 from textgen.atomic import atomic_open
@@ -84,9 +86,9 @@ class RunCallback(L.Callback):
 
     # signals ------------------------------------------------------------------------------
     def _handle(self, signum, frame) -> None:
-        if self.signal_received is not None:  # a second Ctrl-C: stop at once
-            signal.signal(signum, signal.SIG_DFL)
-            raise KeyboardInterrupt
+        if self.signal_received is not None:  # a second signal: stop at once, the last checkpoint stays
+            self.report("second signal: stopping at once (the last saved checkpoint is kept)")
+            os._exit(EXIT_CODES.get(signum, 130))
         self.signal_received = signum
         self.report(f"received {signal.Signals(signum).name}: saving a resumable checkpoint after this step")
 
@@ -108,7 +110,7 @@ class RunCallback(L.Callback):
         step = trainer.global_step
         if step % config.log_every == 0:
             self.run_log.rows.append({"step": step, "epoch": trainer.current_epoch,
-                                  "loss": round(float(trainer.callback_metrics.get("loss", float("nan"))), 5),
+                                  "loss": round(pl_module.last_loss, 5),
                                   "lr": trainer.optimizers[0].param_groups[0]["lr"],
                                   "tokens_per_s": round(pl_module.tokens_per_second, 1)})
         if step % config.val_every == 0:
@@ -123,18 +125,27 @@ class RunCallback(L.Callback):
             self.checkpoint(trainer, pl_module, show=False)  # Lightning allows no self.log() here
 
     def checkpoint(self, trainer, pl_module: LanguageModelTask, show: bool = True) -> None:
-        """Validate, log, save last (and best) atomically, export the model directory."""
+        """Validate, log, save last (and best) atomically, export the model directory. Weights or a
+        validation loss that are not finite are never saved: the last good checkpoint stays."""
+        from textgen.training.task import NonFiniteLoss
+
         metrics = pl_module.validate()
         step = trainer.global_step
+        finite = all(torch.isfinite(p).all() for p in pl_module.parameters())
+        if not finite or (metrics and not math.isfinite(metrics["loss"])):
+            raise NonFiniteLoss(
+                f"the {'weights' if not finite else 'validation loss'} became NaN or infinite by step {step}: training "
+                "stopped and the last saved checkpoint is kept; try a lower learning rate "
+                f"(now --lr {pl_module.train_config.lr:g}) or gradient clipping")
+        line = f"step {step}: loss {pl_module.last_loss:.4f}"
         if metrics:
             if show:
                 pl_module.log("val_ppl", metrics["perplexity"], prog_bar=True)
             self.run_log.rows.append({"step": step, "epoch": trainer.current_epoch, "val_loss": round(metrics["loss"], 5),
-                                  "val_perplexity": round(metrics["perplexity"], 4),
-                                  "val_bits_per_byte": round(metrics["bits_per_byte"], 5)})
-            self.report(f"step {step}: loss {float(trainer.callback_metrics.get('loss', float('nan'))):.4f}, "
-                        f"validation perplexity {metrics['perplexity']:.3f}, bits per byte {metrics['bits_per_byte']:.4f}, "
-                        f"{pl_module.tokens_per_second:,.0f} tokens/s")
+                                      "val_perplexity": round(metrics["perplexity"], 4),
+                                      "val_bits_per_byte": round(metrics["bits_per_byte"], 5)})
+            line += f", validation perplexity {metrics['perplexity']:.3f}, bits per byte {metrics['bits_per_byte']:.4f}"
+        self.say(trainer, f"{line}, {pl_module.tokens_per_second:,.0f} tokens/s")
         folder = self.out_dir / LIGHTNING_DIR
         improved = bool(metrics) and metrics["loss"] < self.best
         self.save(trainer, folder / LAST)
@@ -142,7 +153,17 @@ class RunCallback(L.Callback):
             self.best = metrics["loss"]
             self.save(trainer, folder / BEST)
         if trainer.is_global_zero:
-            self.export(pl_module, {"step": step, **metrics, "seconds": round(time.perf_counter() - self.started, 1)})
+            status = "interrupted" if self.signal_received is not None else "trained"
+            self.export(pl_module, {"step": step, "train_loss": pl_module.last_loss, **metrics,
+                                    "seconds": round(time.perf_counter() - self.started, 1)}, status)
+
+    def say(self, trainer, line: str) -> None:
+        """A line on stderr that does not break the progress bar."""
+        bar = trainer.progress_bar_callback
+        if bar is not None and getattr(bar, "is_enabled", False):
+            bar.print(line)
+        else:
+            self.report(line)
 
     @staticmethod
     def save(trainer, path: Path) -> None:
@@ -171,16 +192,15 @@ def trainer_arguments(config: TrainConfig) -> dict:
 
 
 def fit(task: LanguageModelTask, data: CorpusDataModule, out_dir: Path, export: Callable, resume: bool,
-        progress_bar: bool, report: Callable[[str], None] = lambda line: None) -> tuple[int | None, RunLog]:
-    """Train until a limit or a signal. Returns the signal received (None when training ended) and the metric log."""
-    log = RunLog()
+        progress_bar: bool, report: Callable[[str], None], log: RunLog) -> int | None:
+    """Train until a limit or a signal, filling `log`. Returns the signal received (None when training ended)."""
     callback = RunCallback(out_dir, export, report, log)
     ckpt = str(out_dir / LIGHTNING_DIR / LAST) if resume else None
     with quiet_lightning():
         trainer = L.Trainer(**trainer_arguments(task.train_config), callbacks=[callback], enable_progress_bar=progress_bar,
                             default_root_dir=str(out_dir / LIGHTNING_DIR))
         trainer.fit(task, datamodule=data, ckpt_path=ckpt, weights_only=True)
-    return callback.signal_received, log
+    return callback.signal_received
 
 
 @contextlib.contextmanager
@@ -192,7 +212,8 @@ def quiet_lightning():
         logger.setLevel(logging.WARNING)
     with warnings.catch_warnings():
         for message in (".*IterableDataset.*__len__.*", ".*treespec.*LeafSpec.*", ".*does not have many workers.*",
-                        ".*litlogger.*", ".*that ended before the epoch ended.*", ".*is an invalid sequence.*"):
+                        ".*litlogger.*", ".*that ended before the epoch ended.*", ".*is an invalid sequence.*",
+                        ".*all_gather.*deprecated.*", ".*quantize_per_tensor.*"):
             warnings.filterwarnings("ignore", message=message)
         try:
             yield

@@ -33,7 +33,7 @@ class TokenizerSpec:
     """Where the tokenizer comes from: an existing file, or a kind and size to train."""
 
     path: str | None = None
-    kind: str = "sentencepiece"
+    kind: str | None = "sentencepiece"  # None on --resume when not given: the run's own
     vocab_size: int | None = None
     model_type: str = "unigram"
 
@@ -64,6 +64,42 @@ def check_out_dir(out_dir: Path, resume: bool, overwrite: bool) -> None:
     prepare_output(out_dir / META_FILE)
 
 
+def check_same_data(saved: dict, corpus_fingerprint: str, valid_file: str | None) -> None:
+    """--resume must read the same corpus and validation text: the data position and best.ckpt depend on them."""
+    before = saved.get("corpus", {})
+    if before.get("fingerprint") and before["fingerprint"] != corpus_fingerprint:
+        raise TextgenError(f"--resume with a different corpus: its contents differ from {before.get('path')} the run "
+                           "trained on; train a new run for a new corpus")
+    if (before.get("valid") or None) != (valid_file or None):
+        raise TextgenError(f"--resume with a different validation set: the run used --valid {before.get('valid') or '(none)'}, "
+                           f"now {valid_file or '(none)'}; give the same one")
+
+
+def trainer_check(config: TrainConfig) -> None:
+    """Build (and drop) a Trainer so Lightning's checks of devices, accelerator and strategy run first."""
+    import lightning as L
+
+    from textgen.training.fit import quiet_lightning, trainer_arguments
+
+    try:
+        with quiet_lightning():
+            L.Trainer(**trainer_arguments(config), enable_progress_bar=False)
+    except Exception as error:  # MisconfigurationException, ValueError, TypeError from Lightning's connectors
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise TextgenError(f"Lightning refused the hardware settings (--accelerator {config.accelerator}, --devices "
+                           f"{config.devices}, --strategy {config.strategy}): {message}") from None
+
+
+def unknown_share(array) -> float:
+    """The share of <unk> tokens in a token array."""
+    import numpy as np
+
+    from textgen.tokenizer import UNK_ID
+
+    tokens = array.load()
+    return float(np.count_nonzero(tokens == UNK_ID)) / max(1, len(tokens))
+
+
 def check_checkpoint(path: Path) -> None:
     """Load a Lightning checkpoint the safe way first, so a corrupt or planted file gets one clear
     error (weights_only refuses any pickled code) before Lightning touches it."""
@@ -80,10 +116,11 @@ def check_checkpoint(path: Path) -> None:
 
 
 def clear_run(out_dir: Path) -> None:
-    """--overwrite: remove the old run's checkpoints and curves (its model files are replaced when exported)."""
+    """--overwrite: remove the old run's files (and nothing else the folder holds)."""
     shutil.rmtree(out_dir / "lightning", ignore_errors=True)
-    for name in ("metrics.csv", "loss.png"):
-        (out_dir / name).unlink(missing_ok=True)
+    for name in RUN_FILES:
+        if name != "lightning":
+            (out_dir / name).unlink(missing_ok=True)
 
 
 def training_stories(corpus: str, valid_file: str | None, valid_fraction: float, seed: int):
@@ -100,7 +137,7 @@ def prepare_tokenizer(spec: TokenizerSpec, corpus: str, out_dir: Path, saved: di
         tokenizer = load_tokenizer(out_dir / saved["tokenizer"]["file"])
         if spec.path and load_tokenizer(spec.path).to_bytes() != tokenizer.to_bytes():
             raise TextgenError(f"--resume with a changed tokenizer: {spec.path} differs from the run's {saved['tokenizer']['file']}")
-        if spec.kind != tokenizer.kind and not spec.path:
+        if spec.kind is not None and spec.kind != tokenizer.kind and not spec.path:
             raise TextgenError(f"--resume with a changed tokenizer: kind {spec.kind} differs from the run's {tokenizer.kind}")
         if spec.vocab_size and spec.vocab_size != tokenizer.vocab_size:
             raise TextgenError(f"--resume with a changed tokenizer: vocabulary size {spec.vocab_size} differs from the "
@@ -111,11 +148,10 @@ def prepare_tokenizer(spec: TokenizerSpec, corpus: str, out_dir: Path, saved: di
         report(f"tokenizer: {tokenizer.describe()} from {spec.path}")
     else:
         started = time.perf_counter()
-        tokenizer = train_tokenizer(training_stories(corpus, valid_file, train.valid_fraction, train.seed), kind=spec.kind,
+        tokenizer = train_tokenizer(training_stories(corpus, valid_file, train.valid_fraction, train.seed), kind=spec.kind or "sentencepiece",
                                     vocab_size=spec.vocab_size, model_type=spec.model_type, seed=train.seed,
                                     on_note=lambda text: report(f"note: {text}"))
         report(f"tokenizer: trained {tokenizer.describe()} in {time.perf_counter() - started:.1f}s")
-    write_bytes(out_dir / tokenizer_file(tokenizer.kind), tokenizer.to_bytes())
     return tokenizer
 
 
@@ -144,10 +180,13 @@ def train(corpus: str, out_dir: str, tokenizer_spec: TokenizerSpec, model_overri
     """
     import lightning as L
 
-    from textgen.training.fit import CorpusDataModule, fit, write_run_files
+    from textgen.training.fit import CorpusDataModule, RunLog, fit, write_run_files
     from textgen.training.task import LanguageModelTask
 
     out = Path(out_dir)
+    if str(out_dir).strip() in ("", "."):
+        raise TextgenError("--out must name a folder for the model directory, e.g. checkpoints/little")
+    fresh = not out.exists() or (out.is_dir() and not any(out.iterdir()))
     if primary:
         check_out_dir(out, resume, overwrite)
         if resume:
@@ -157,10 +196,11 @@ def train(corpus: str, out_dir: str, tokenizer_spec: TokenizerSpec, model_overri
     saved = json.loads((out / META_FILE).read_text()) if (resume or not primary) and (out / META_FILE).exists() else None
     base = TrainConfig.from_dict(saved["training"]) if resume and saved and "training" in saved else TrainConfig()
     train_config = base.replace(**train_overrides)
-    if primary and overwrite:
-        clear_run(out)
     cache = Path(cache_dir) if cache_dir else out.parent / ".cache"
     corpus_fingerprint = fingerprint(corpus)
+    if resume and saved:
+        check_same_data(saved, corpus_fingerprint, valid_file)
+    trainer_check(train_config)  # Lightning's own checks of devices, strategy, accelerator, before any work
     tokenizer = prepare_tokenizer(tokenizer_spec, corpus, out, saved if (resume or not primary) else None, train_config,
                                   valid_file, report)
     started = time.perf_counter()
@@ -172,10 +212,16 @@ def train(corpus: str, out_dir: str, tokenizer_spec: TokenizerSpec, model_overri
         valid_array = cached_tokens(corpus, tokenizer, cache, "valid", train_config.valid_fraction, train_config.seed, corpus_fingerprint)
     else:
         train_array, valid_array = cached_tokens(corpus, tokenizer, cache, "all", corpus_fingerprint=corpus_fingerprint), None
-    report(f"data: {train_array.tokens:,} training tokens ({train_array.stories:,} stories)"
-           + (f", {valid_array.tokens:,} validation tokens ({valid_array.stories:,} stories)" if valid_array else ", no validation")
+    report(f"data: {train_array.tokens:,} training tokens ({train_array.stories:,} stor{'y' if train_array.stories == 1 else 'ies'})"
+           + (f", {valid_array.tokens:,} validation tokens" if valid_array else ", no validation")
            + f", cached in {time.perf_counter() - started:.1f}s")
-    check_batch_plan(BatchPlan(train_config.batching, train_config.batch_size, train_config.seq_len), train_array.tokens)
+    unknown = unknown_share(train_array)
+    if unknown > 0.01:
+        report(f"note: {100 * unknown:.1f}% of the training tokens are <unk>: the tokenizer does not cover this corpus; "
+               "its losses will look better than they are (train a tokenizer on this corpus instead)")
+    world = train_config.num_nodes * (train_config.devices if isinstance(train_config.devices, int) else 1)
+    check_batch_plan(BatchPlan(train_config.batching, train_config.batch_size, train_config.seq_len, world_size=world),
+                     train_array.tokens)
     model_config = resolve_model_config(tokenizer.vocab_size, model_overrides, saved if resume else None)
     report(f"model: {model_config.summary()}")
     valid = None
@@ -189,7 +235,11 @@ def train(corpus: str, out_dir: str, tokenizer_spec: TokenizerSpec, model_overri
         "command": command or [],
         "textgen_version": _version(),
     }
-    if primary and not resume:  # the run's description from the start; weights and hashes come at the first save
+    # every check passed: only now is the output folder changed
+    if primary and overwrite:
+        clear_run(out)
+    if primary and not resume:
+        write_bytes(out / tokenizer_file(tokenizer.kind), tokenizer.to_bytes())
         write_text(out / META_FILE, json.dumps({**metadata, "format": FORMAT, "format_version": FORMAT_VERSION,
                                                 "model": model_config.to_dict(), "status": "training",
                                                 "tokenizer": {"kind": tokenizer.kind, "file": tokenizer_file(tokenizer.kind),
@@ -198,17 +248,21 @@ def train(corpus: str, out_dir: str, tokenizer_spec: TokenizerSpec, model_overri
     L.seed_everything(train_config.seed, workers=True, verbose=False)
     task = LanguageModelTask(model_config.to_dict(), train_config.to_dict(), valid)
 
-    def export(trained: LanguageModelTask, metrics: dict) -> None:
+    def export(trained: LanguageModelTask, metrics: dict, status: str = "trained") -> None:
         with trained.averaged_weights():
-            save_model_dir(out, trained.model, tokenizer, {**metadata, "status": "trained", "metrics": metrics,
+            save_model_dir(out, trained.model, tokenizer, {**metadata, "status": status, "metrics": metrics,
                                                            "saved": datetime.datetime.now().astimezone().isoformat(timespec="seconds")})
 
     began = time.perf_counter()
-    log = None
+    log = RunLog()
     try:
-        received, log = fit(task, CorpusDataModule(train_array, train_config), out, export, resume, progress_bar, report)
+        received = fit(task, CorpusDataModule(train_array, train_config), out, export, resume, progress_bar, report, log)
+    except BaseException:
+        if primary and fresh and not (out / "lightning" / "last.ckpt").exists():
+            shutil.rmtree(out, ignore_errors=True)  # nothing worth keeping: leave no half-made run behind
+        raise
     finally:
-        if primary and log is not None and log.rows:
+        if primary and log.rows and out.is_dir():
             write_run_files(out, log, previous_metrics)
     return RunResult(out, model_config, train_config, received, task.global_step if task._trainer else 0,
                      time.perf_counter() - began, dict(task.last_metrics))

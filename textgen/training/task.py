@@ -53,6 +53,27 @@ class LanguageModelTask(L.LightningModule):
         self.last_metrics: dict = {}
         self._step_started = time.perf_counter()
         self.tokens_per_second = 0.0
+        self._last_loss: torch.Tensor | None = None
+
+    @property
+    def last_loss(self) -> float:
+        """The latest training loss (nan before the first step)."""
+        return float(self._last_loss) if self._last_loss is not None else float("nan")
+
+    def on_train_start(self) -> None:
+        """On --resume, a new --lr takes effect: the restored schedule keeps its shape around the new peak."""
+        lr = self.train_config.lr
+        for config in self.trainer.lr_scheduler_configs:
+            config.scheduler.base_lrs = [lr for _ in config.scheduler.base_lrs]
+        for optimizer in self.trainer.optimizers:
+            for group in optimizer.param_groups:
+                if "initial_lr" in group:
+                    group["initial_lr"] = lr
+                if self.train_config.optimizer == "ntasgd":
+                    group["lr"] = lr
+        for config in self.trainer.lr_scheduler_configs:  # apply at once, not only after the next step
+            for group, base in zip(config.scheduler.optimizer.param_groups, config.scheduler.base_lrs):
+                group["lr"] = base * lr_factor(self.global_step, self.train_config)
 
     def forward(self, tokens: torch.Tensor, state=None):
         return self.model(tokens, state)
@@ -76,6 +97,7 @@ class LanguageModelTask(L.LightningModule):
                 f"the loss became {loss.item()} at step {self.global_step}: training stopped before the bad update and "
                 f"the last saved checkpoint, if any, is kept; try a lower learning rate (now --lr {self.train_config.lr:g})")
         self.state = detach_state(output.state)
+        self._last_loss = loss.detach()
         now = time.perf_counter()
         self.tokens_per_second = inputs.numel() * self.trainer.world_size / max(now - self._step_started, 1e-9)
         self._step_started = now
@@ -163,6 +185,9 @@ class LanguageModelTask(L.LightningModule):
                                  "last_metrics": dict(self.last_metrics)}
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
+        # --max-time limits each invocation: drop Lightning's Timer state so a resume gets its own budget
+        for key in [key for key in checkpoint.get("callbacks", {}) if str(key).startswith("Timer")]:
+            del checkpoint["callbacks"][key]
         extra = checkpoint.get("textgen", {})
         rank = self.trainer.global_rank if self._trainer is not None else 0
         states = extra.get("state") or []

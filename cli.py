@@ -482,6 +482,12 @@ def train_command(ctx: click.Context, corpus: str, out_dir: str, tokenizer_path,
     primary = all(int(os.environ.get(name, "0") or 0) == 0 for name in ("LOCAL_RANK", "NODE_RANK", "RANK"))
     kind_given = ctx.get_parameter_source("tokenizer_kind") in (ParameterSource.COMMANDLINE, ParameterSource.DEFAULT_MAP)
     spec = TokenizerSpec(tokenizer_path, tokenizer_kind if kind_given or not resume else None, vocab_size, tokenizer_type)
+    given = {name for name in ("vocab_size", "tokenizer_kind", "tokenizer_type", "valid_fraction")
+             if ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.DEFAULT_MAP)}
+    if primary and tokenizer_path and given & {"vocab_size", "tokenizer_kind", "tokenizer_type"}:
+        note("--tokenizer FILE is used as it is: --vocab-size, --tokenizer-kind and --tokenizer-type are ignored")
+    if primary and valid_file and "valid_fraction" in given:
+        note("--valid FILE is the validation set: --valid-fraction is ignored")
     launched = any(name in os.environ for name in ("WORLD_SIZE", "SLURM_NTASKS", "TORCHELASTIC_RUN_ID"))
     if options["num_nodes"] > 1 and not launched:
         raise TextgenError(f"--num-nodes {options['num_nodes']} needs a launcher that starts every node: run under torchrun "
@@ -544,6 +550,9 @@ def evaluate_command(model_dir: str, corpus: str, streams: int, seq_len: int, ca
     cache = Path(cache_dir) if cache_dir else Path(model_dir).resolve().parent / ".cache"
     array = cached_tokens(corpus, loaded.tokenizer, cache, "all")
     metrics = evaluate_array(loaded.model, array.load(), array.words, array.bytes, array.stories, streams=streams, seq_len=seq_len)
+    skipped = array.tokens - 1 - metrics["tokens"]
+    if skipped > 0:
+        note(f"{streams} streams left the last {skipped:,} tokens unscored (the metrics scale to the scored share)")
     if as_json:
         print_json({"model": model_dir, "corpus": corpus, **metrics})
         return

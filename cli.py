@@ -732,6 +732,42 @@ def next_command(model_dir: str, text: str, top: int, word_list: str | None, pie
         click.echo(f"plot -> {plot_path}")
 
 
+@cli.command("diagnose")
+@click.option("--text", "text_path", required=True, help="Stories to diagnose (any corpus format: .txt, .jsonl, .gz, a folder).")
+@click.option("--baseline", "baseline_path", default=None, help="A human-written corpus whose metrics are shown side by side.")
+@click.option("--limit", type=click.IntRange(0, 100_000), default=30, show_default=True, help="Findings to print (all with --json).")
+@click.option("--json", "as_json", is_flag=True, help='Print {"findings": [{"kind", "start", "end", "text", "sentence", ...}], "metrics": {...}}.')
+def diagnose_command(text_path: str, baseline_path: str | None, limit: int, as_json: bool) -> None:
+    """Find repetition errors in stories: self-objects ("Doug saw Doug."), immediate repeats,
+    phrase loops and repeated sentences, with seq-rep, distinct-n and rep-l metrics.
+
+    Example: textgen diagnose --text samples.txt --baseline corpora/little-stories.txt
+    """
+    from textgen.corpus import read_stories
+    from textgen.diagnostics import KINDS, diagnose_story, text_metrics
+
+    stories = read_stories(text_path)
+    findings = [{"story": index, **finding.to_dict()} for index, story in enumerate(stories) for finding in diagnose_story(story)]
+    metrics = text_metrics(stories)
+    baseline = text_metrics(read_stories(baseline_path)) if baseline_path else None
+    if as_json:
+        print_json({"findings": findings, "metrics": metrics, **({"baseline": baseline} if baseline else {})})
+        return
+    counts = {kind: sum(f["kind"] == kind for f in findings) for kind in KINDS}
+    click.echo(f"{len(stories):,} stories, {metrics['words']:,} words: "
+               + ", ".join(f"{counts[kind]} {kind}" for kind in KINDS))
+    for finding in findings[:limit]:
+        click.echo(f"  story {finding['story'] + 1}, {finding['kind']}: “{finding['text']}” in “{finding['sentence']}”\n"
+                   f"      {finding['explanation']}")
+    if len(findings) > limit:
+        click.echo(f"  ... {len(findings) - limit} more (--limit, or --json for all)")
+    click.echo(f"\n{'metric':<32}{'text':>10}" + (f"{'baseline':>12}" if baseline else ""))
+    for key, value in metrics.items():
+        if key in ("stories", "words"):
+            continue
+        click.echo(f"{key:<32}{value:>10.4f}" + (f"{baseline[key]:>12.4f}" if baseline else ""))
+
+
 # --- experiments -------------------------------------------------------------------------
 
 def int_list(ctx: click.Context | None, param: click.Parameter | None, text: str) -> tuple[int, ...]:

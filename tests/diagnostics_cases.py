@@ -1,0 +1,65 @@
+"""The project's own test set for the repetition detectors: sentences written for the tests,
+each with the finding kinds it contains (an empty set: no error). Positives and the negatives
+a careless rule would flag sit side by side."""
+
+CASES: list[tuple[str, set[str]]] = [
+    # self-object: errors
+    ("Doug saw Doug.", {"self-object"}),
+    ("Jane saw Spot. Spot saw Spot.", {"self-object"}),
+    ("Lily hugged Lily.", {"self-object"}),
+    ("Then Tom helped Tom, and they went home.", {"self-object"}),
+    ("The cat chased the cat around the garden.", {"self-object"}),
+    ("Sally called Sally on the phone.", {"self-object"}),
+    ("Ben looked at Ben and smiled.", {"self-object"}),
+    ("The dog found the dog under the bench.", {"self-object"}),
+    ("Puff liked Puff very much.", {"self-object"}),
+    ("Mia played with Mia all day.", {"self-object"}),
+    ("The bird saw the bird in the tree.", {"self-object"}),
+    ("Jane saw Doug, and Doug saw Doug.", {"self-object"}),
+    ("One day, Max found Max by the pond.", {"self-object"}),
+    ("Her mom hugged her mom.", {"self-object"}),
+    # self-object: not errors
+    ("Doug saw Jane.", set()),
+    ("Doug saw himself in the water.", set()),
+    ("Lily looked at herself in the mirror.", set()),
+    ("The dog saw a dog in the park.", set()),
+    ("The cat met another cat.", set()),
+    ("Tom and Tim played ball.", set()),
+    ("Spot saw Doug. Doug saw Jane.", set()),
+    ("He saw the dog, and the dog saw him.", set()),
+    ("Anna gave Anna's doll to Sue.", set()),
+    ("The boy saw a boy who looked sad.", set()),
+    ("Once upon a time, there was a girl named Lily.", set()),
+    ("Lily was happy, and Lily smiled.", set()),
+    ("The duck swam to the duck pond.", set()),
+    # immediate-repeat
+    ("She saw the the ball.", {"immediate-repeat"}),
+    ("Tom ran to to the park.", {"immediate-repeat"}),
+    ("It was a big big dog.", {"immediate-repeat"}),
+    ("Lily Lily was sad.", {"immediate-repeat"}),
+    ("They went home and and had cake.", {"immediate-repeat"}),
+    ("He had had enough of the rain.", set()),
+    ("She knew that that was true.", set()),
+    ("The dog ran. Dogs like to run.", set()),
+    ("Ben said, \"Go, go!\"", set()),  # punctuation between: a deliberate repeat
+    # phrase-loop
+    ("and they played and they played and they played", {"phrase-loop"}),
+    ("Tom ran to the park to the park to the park.", {"phrase-loop"}),
+    ("She said hello said hello to the cat.", {"phrase-loop"}),
+    ("The sun was warm and the sun was warm and bright.", {"phrase-loop"}),
+    ("They laughed and laughed.", set()),
+    ("He ran and ran and ran.", set()),  # reduplication: a storyteller's device
+    ("The ball went up and down and up and down and up and down.", {"phrase-loop"}),
+    ("Little by little, the tower grew.", set()),
+    ("\"Ha ha!\" laughed Tom.", set()),
+    ("Mia had a red ball and a blue ball.", set()),
+    ("One, two, three!", set()),
+    ("The big dog saw the little dog.", set()),
+    # repeated-sentence
+    ("Tom was happy. He played all day. Tom was happy.", {"repeated-sentence"}),
+    ("The sun came out. The sun came out.", {"repeated-sentence"}),
+    ("Lily found her kite. She ran home. lily found her kite!", {"repeated-sentence"}),
+    ("Oh no! The ball fell. Oh no!", set()),
+    ("Tom was happy. Tom was very happy.", set()),
+    ("They played in the park. Then they played in the garden.", set()),
+]

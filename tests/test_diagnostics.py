@@ -1,0 +1,82 @@
+"""Repetition detectors (precision and recall on the project's test set) and metrics checked by hand."""
+
+from __future__ import annotations
+
+import pytest
+from diagnostics_cases import CASES
+
+from textgen.diagnostics import KINDS, diagnose_story, rep_l, seq_rep, text_metrics
+
+
+def detector_scores() -> dict:
+    """Precision and recall of each detector over CASES (a finding of a kind the case lacks is a false positive)."""
+    scores = {}
+    for kind in KINDS:
+        true_positive = false_positive = false_negative = 0
+        for text, expected in CASES:
+            found = any(f.kind == kind for f in diagnose_story(text))
+            true_positive += found and kind in expected
+            false_positive += found and kind not in expected
+            false_negative += (not found) and kind in expected
+        scores[kind] = {"precision": true_positive / max(1, true_positive + false_positive),
+                        "recall": true_positive / max(1, true_positive + false_negative),
+                        "positives": true_positive + false_negative}
+    return scores
+
+
+def test_detectors_reach_the_precision_and_recall_targets():
+    for kind, score in detector_scores().items():
+        assert score["positives"] >= 3, kind
+        assert score["precision"] >= 0.95, (kind, score)
+        assert score["recall"] >= 0.9, (kind, score)
+
+
+def test_findings_carry_span_sentence_and_explanation():
+    story = "Jane saw Spot. Spot saw Spot. They went home."
+    (finding,) = diagnose_story(story)
+    assert finding.kind == "self-object" and story[finding.start:finding.end] == finding.text == "Spot saw Spot"
+    assert finding.sentence == "Spot saw Spot." and "subject" in finding.explanation
+
+
+def test_metrics_match_hand_computed_values():
+    tokens = "the cat saw the cat".split()
+    assert seq_rep(tokens, 1) == pytest.approx(1 - 3 / 5)
+    assert seq_rep(tokens, 2) == pytest.approx(1 - 3 / 4)
+    assert rep_l(tokens, 16) == pytest.approx(2 / 5)  # the second "the" and "cat"
+    assert rep_l(tokens, 1) == 0.0
+    metrics = text_metrics(["The cat saw the cat.", "A b c d."])
+    assert metrics["words"] == 9 and metrics["stories"] == 2
+    assert metrics["seq_rep_1"] == pytest.approx((0.4 + 0.0) / 2)
+    assert metrics["distinct_1"] == pytest.approx(7 / 9)
+    assert metrics["rep_16"] == pytest.approx(2 / 9)
+    assert metrics["self-object_per_1000_words"] == pytest.approx(1000 / 9)
+
+
+def test_the_doug_book_has_no_self_objects():
+    from textgen.storybook import generate_stories
+
+    stories = list(generate_stories("doug-jane-spot"))[:100]
+    assert text_metrics(stories)["self-object_per_1000_words"] == 0
+
+
+def test_diagnose_text_cli(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from cli import cli
+
+    path = tmp_path / "samples.txt"
+    path.write_text("Doug saw Jane. Jane saw Jane.\n\nTom was happy. He ran. Tom was happy.\n")
+    result = CliRunner().invoke(cli, ["diagnose", "--text", str(path), "--json", "--baseline", str(path)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    kinds = [f["kind"] for f in data["findings"]]
+    assert kinds == ["self-object", "repeated-sentence"]
+    assert {"kind", "start", "end", "text", "sentence", "explanation", "story"} <= data["findings"][0].keys()
+    assert data["metrics"] == data["baseline"] and data["metrics"]["words"] == 14
+    text = CliRunner().invoke(cli, ["diagnose", "--text", str(path)])
+    assert "1 self-object" in text.stdout and "seq_rep_1" in text.stdout
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n")
+    assert CliRunner().invoke(cli, ["diagnose", "--text", str(empty)]).exit_code == 2

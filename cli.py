@@ -548,7 +548,7 @@ def evaluate_command(model_dir: str, corpus: str, streams: int, seq_len: int, ca
 
     loaded = textgen.load(model_dir)
     cache = Path(cache_dir) if cache_dir else Path(model_dir).resolve().parent / ".cache"
-    array = cached_tokens(corpus, loaded.tokenizer, cache, "all")
+    array = cached_tokens(corpus, loaded.tokenizer, cache)
     metrics = evaluate_array(loaded.model, array.load(), array.words, array.bytes, array.stories, streams=streams, seq_len=seq_len)
     skipped = array.tokens - 1 - metrics["tokens"]
     if skipped > 0:

@@ -14,6 +14,7 @@ batch and every process of a distributed run takes its own share of the streams.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -61,24 +62,57 @@ def cache_key(corpus_fingerprint: str, tokenizer: Tokenizer, split: str) -> str:
     return digest.hexdigest()[:24]
 
 
+class TokenWriter:
+    """Streams stories as <s> story </s> into a raw token file, written atomically on close."""
+
+    def __init__(self, path: Path, tokenizer: Tokenizer):
+        self.path, self.tokenizer = path, tokenizer
+        self.dtype = token_dtype(tokenizer.vocab_size)
+        self.tokens = self.stories = self.words = self.bytes = 0
+        self.buffer: list[int] = []
+        self._context = atomic_open(path, "wb")
+        self._file = self._context.__enter__()
+
+    def add(self, story: str) -> None:
+        self.buffer.extend(self.tokenizer.encode(story, add_bos=True, add_eos=True))
+        self.stories += 1
+        self.words += len(story.split())
+        self.bytes += len(story.encode("utf-8"))
+        if len(self.buffer) >= 1 << 20:
+            self._flush()
+
+    def _flush(self) -> None:
+        self._file.write(np.asarray(self.buffer, dtype=self.dtype).tobytes())
+        self.tokens += len(self.buffer)
+        self.buffer = []
+
+    def close(self, error: BaseException | None = None) -> TokenArray:
+        """Finish the file (or, after an error, remove it) and describe it."""
+        if error is None:
+            self._flush()
+            self._context.__exit__(None, None, None)
+        else:
+            self._context.__exit__(type(error), error, error.__traceback__)
+        return TokenArray(self.path, self.tokens, self.stories, self.words, self.bytes, self.dtype)
+
+
 def encode_stories(stories: Iterable[str], tokenizer: Tokenizer, path: Path) -> TokenArray:
     """Encode stories as <s> story </s> into a raw token file, streaming; written atomically."""
-    dtype = token_dtype(tokenizer.vocab_size)
-    tokens = count = words = size = 0
-    buffer: list[int] = []
-    with atomic_open(path, "wb") as file:
-        for story in stories:
-            buffer.extend(tokenizer.encode(story, add_bos=True, add_eos=True))
-            count += 1
-            words += len(story.split())
-            size += len(story.encode("utf-8"))
-            if len(buffer) >= 1 << 20:
-                file.write(np.asarray(buffer, dtype=dtype).tobytes())
-                tokens += len(buffer)
-                buffer = []
-        file.write(np.asarray(buffer, dtype=dtype).tobytes())
-        tokens += len(buffer)
-    return TokenArray(path, tokens, count, words, size, dtype)
+    return _write_arrays({None: path}, tokenizer, ((story, None) for story in stories))[None]
+
+
+def _write_arrays(paths: dict, tokenizer: Tokenizer, labelled: Iterable[tuple[str, object]]) -> dict:
+    """One pass over (story, label) pairs, each story appended to its label's token file."""
+    writers = {label: TokenWriter(path, tokenizer) for label, path in paths.items()}
+    try:
+        for story, label in labelled:
+            writers[label].add(story)
+    except BaseException as error:
+        for writer in writers.values():
+            with contextlib.suppress(Exception):  # each writer removes its temporary file
+                writer.close(error)
+        raise
+    return {label: writer.close() for label, writer in writers.items()}
 
 
 def _read_meta(meta_path: Path) -> TokenArray | None:
@@ -93,35 +127,39 @@ def _read_meta(meta_path: Path) -> TokenArray | None:
     return array
 
 
-def cached_tokens(
-    corpus: str | os.PathLike,
-    tokenizer: Tokenizer,
-    cache_dir: str | os.PathLike,
-    split: str = "all",
-    valid_fraction: float = 0.0,
-    seed: int = 0,
-    corpus_fingerprint: str | None = None,
-) -> TokenArray:
-    """The token array of a corpus (or of its train/valid part), built once and then read from cache.
-
-    `split` is "all", "train" or "valid"; train/valid split by story with `seed`.
-    """
-    corpus_fingerprint = corpus_fingerprint or fingerprint(corpus)
-    spec = f"{split}:{valid_fraction}:{seed}" if split != "all" else "all"
-    key = cache_key(corpus_fingerprint, tokenizer, spec)
-    cache_dir = Path(cache_dir)
-    meta_path = cache_dir / f"{key}.json"
-    if (found := _read_meta(meta_path)) is not None:
-        return found
-    stories: Iterable[str] = iter_stories(corpus)
-    if split != "all":
-        count = sum(1 for _ in iter_stories(corpus))
-        names = assign_splits(count, valid_fraction, 0.0, seed)
-        stories = (story for story, name in zip(iter_stories(corpus), names) if name == split)
-    array = encode_stories(stories, tokenizer, cache_dir / f"{key}.{token_dtype(tokenizer.vocab_size)}")
+def _write_meta(meta_path: Path, array: TokenArray) -> None:
     with atomic_open(meta_path) as file:
         json.dump({**asdict(array), "path": str(array.path)}, file)
+
+
+def cached_tokens(corpus: str | os.PathLike, tokenizer: Tokenizer, cache_dir: str | os.PathLike,
+                  corpus_fingerprint: str | None = None) -> TokenArray:
+    """The token array of a whole corpus, built once and then read from cache."""
+    key = cache_key(corpus_fingerprint or fingerprint(corpus), tokenizer, "all")
+    meta_path = Path(cache_dir) / f"{key}.json"
+    if (found := _read_meta(meta_path)) is not None:
+        return found
+    array = encode_stories(iter_stories(corpus), tokenizer, Path(cache_dir) / f"{key}.{token_dtype(tokenizer.vocab_size)}")
+    _write_meta(meta_path, array)
     return array
+
+
+def cached_splits(corpus: str | os.PathLike, tokenizer: Tokenizer, cache_dir: str | os.PathLike, valid_fraction: float,
+                  seed: int = 0, corpus_fingerprint: str | None = None) -> tuple[TokenArray, TokenArray]:
+    """The train and valid token arrays of a corpus split by story with `seed`: the corpus is
+    counted once and encoded in one pass that writes both, then both are read from cache."""
+    corpus_fingerprint = corpus_fingerprint or fingerprint(corpus)
+    keys = {split: cache_key(corpus_fingerprint, tokenizer, f"{split}:{valid_fraction}:{seed}") for split in ("train", "valid")}
+    metas = {split: Path(cache_dir) / f"{key}.json" for split, key in keys.items()}
+    found = {split: _read_meta(path) for split, path in metas.items()}
+    if all(found.values()):
+        return found["train"], found["valid"]
+    names = assign_splits(sum(1 for _ in iter_stories(corpus)), valid_fraction, 0.0, seed)
+    paths = {split: Path(cache_dir) / f"{key}.{token_dtype(tokenizer.vocab_size)}" for split, key in keys.items()}
+    arrays = _write_arrays(paths, tokenizer, zip(iter_stories(corpus), names))
+    for split, array in arrays.items():
+        _write_meta(metas[split], array)
+    return arrays["train"], arrays["valid"]
 
 
 # --- batches ---------------------------------------------------------------------------
@@ -211,7 +249,7 @@ def stream_chunks(array: np.ndarray, streams: int, seq_len: int) -> Iterator[tup
     if length < 1:
         return
     data = torch.from_numpy(np.asarray(array[: streams * length + 1], dtype=np.int64))
-    inputs = data[:-1].view(streams, length) if streams == 1 else torch.stack([data[i * length: (i + 1) * length] for i in range(streams)])
-    targets = torch.stack([data[i * length + 1: (i + 1) * length + 1] for i in range(streams)])
+    inputs = data[:-1].view(streams, length)  # (streams, length): contiguous parts, one per row
+    targets = data[1:].view(streams, length)
     for begin in range(0, length, seq_len):
         yield inputs[:, begin: begin + seq_len], targets[:, begin: begin + seq_len]

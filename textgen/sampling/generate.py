@@ -96,6 +96,7 @@ def generate(model: LanguageModel, tokenizer: Tokenizer, prompt: str = "", n: in
     samples = [Sample(prompt, "", []) for _ in range(n)]
     shown = [""] * n
     active = torch.ones(n, dtype=torch.bool, device=device)
+    watching = on_token is not None or any(stop)  # only streaming and stop strings need the text at every step
     for _ in range(max_tokens):
         processed = apply_processors(processors, history, logits)
         if greedy:
@@ -110,6 +111,8 @@ def generate(model: LanguageModel, tokenizer: Tokenizer, prompt: str = "", n: in
                 continue
             sample.ids.append(token_id)
             sample.tokens.append(TokenChoice(token_id, tokenizer.id_to_piece(token_id), float(probability[row]), int(rank[row])))
+            if not watching:
+                continue  # the text is decoded once at the end
             text = tokenizer.decode(sample.ids)
             if cut := _stop_position(text, stop):
                 text, sample.stop_reason, active[row] = text[: cut - 1], "stop_string", False
@@ -121,6 +124,9 @@ def generate(model: LanguageModel, tokenizer: Tokenizer, prompt: str = "", n: in
             break
         history = torch.cat([history, token[:, None]], dim=1)
         logits, state = model.step(token, state)
+    if not watching:
+        for sample in samples:
+            sample.text = tokenizer.decode(sample.ids)
     return samples
 
 

@@ -20,7 +20,7 @@ from textgen.atomic import prepare_output, write_bytes, write_text
 from textgen.checkpoint import FORMAT, FORMAT_VERSION, META_FILE, save_model_dir, tokenizer_file
 from textgen.config import ModelConfig, TrainConfig
 from textgen.corpus import assign_splits, fingerprint, iter_stories
-from textgen.data import BatchPlan, cached_tokens, check_batch_plan
+from textgen.data import BatchPlan, cached_splits, cached_tokens, check_batch_plan
 from textgen.errors import TextgenError
 from textgen.tokenizer import Tokenizer, load_tokenizer, train_tokenizer
 
@@ -205,13 +205,13 @@ def train(corpus: str, out_dir: str, tokenizer_spec: TokenizerSpec, model_overri
                                   valid_file, report)
     started = time.perf_counter()
     if valid_file:
-        train_array = cached_tokens(corpus, tokenizer, cache, "all", corpus_fingerprint=corpus_fingerprint)
-        valid_array = cached_tokens(valid_file, tokenizer, cache, "all")
+        train_array = cached_tokens(corpus, tokenizer, cache, corpus_fingerprint)
+        valid_array = cached_tokens(valid_file, tokenizer, cache)
     elif train_config.valid_fraction > 0:
-        train_array = cached_tokens(corpus, tokenizer, cache, "train", train_config.valid_fraction, train_config.seed, corpus_fingerprint)
-        valid_array = cached_tokens(corpus, tokenizer, cache, "valid", train_config.valid_fraction, train_config.seed, corpus_fingerprint)
+        train_array, valid_array = cached_splits(corpus, tokenizer, cache, train_config.valid_fraction, train_config.seed,
+                                                 corpus_fingerprint)
     else:
-        train_array, valid_array = cached_tokens(corpus, tokenizer, cache, "all", corpus_fingerprint=corpus_fingerprint), None
+        train_array, valid_array = cached_tokens(corpus, tokenizer, cache, corpus_fingerprint), None
     report(f"data: {train_array.tokens:,} training tokens ({train_array.stories:,} stor{'y' if train_array.stories == 1 else 'ies'})"
            + (f", {valid_array.tokens:,} validation tokens" if valid_array else ", no validation")
            + f", cached in {time.perf_counter() - started:.1f}s")

@@ -364,7 +364,7 @@ def load_config_file(ctx: click.Context, param, value: str | None):
             raise TextgenError(f"config file {path} must end in .toml, .yaml or .yml")
     except TextgenError:
         raise
-    except Exception as error:  # tomllib.TOMLDecodeError, yaml.YAMLError
+    except Exception as error:  # noqa: BLE001 (tomllib.TOMLDecodeError, yaml.YAMLError)
         raise TextgenError(f"config file {path} does not parse ({str(error).splitlines()[0]})") from None
     if not isinstance(data, dict):
         raise TextgenError(f"config file {path} must hold key = value settings")
@@ -620,7 +620,6 @@ def generate_command(model_dir: str, prompt: str, count: int, max_tokens: int, b
 
     Example: textgen generate checkpoints/little --prompt "Once upon a time" -n 3 --temperature 0.8 --top-p 0.9
     """
-    import textgen
     from textgen.sampling.generate import check_generation, generate, prompt_ids
     from textgen.sampling.settings import build_processors
     from textgen.tokenizer.base import check_text
@@ -628,13 +627,7 @@ def generate_command(model_dir: str, prompt: str, count: int, max_tokens: int, b
     check_text(prompt, "--prompt")
     check_generation(count, max_tokens, beams)
     settings = sampling_settings(options)
-    loaded = textgen.load(model_dir)
-    if quantize != "none" and next(loaded.model.parameters()).device.type == "cpu":
-        from textgen.model.quantize import quantize as quantized
-
-        # torch deprecates its quantised tensor constructors but still runs them; the message is noise here
-        warnings.filterwarnings("ignore", message=".*quantize_per_tensor.*")
-        loaded.model = quantized(loaded.model, quantize)
+    loaded = load_for_generation(model_dir, quantize)
     processors = build_processors(settings, loaded.tokenizer)
     prompt_ids(loaded.tokenizer, prompt)  # unknown words are refused before anything is written
     if verbose:
@@ -732,40 +725,349 @@ def next_command(model_dir: str, text: str, top: int, word_list: str | None, pie
         click.echo(f"plot -> {plot_path}")
 
 
-@cli.command("diagnose")
-@click.option("--text", "text_path", required=True, help="Stories to diagnose (any corpus format: .txt, .jsonl, .gz, a folder).")
-@click.option("--baseline", "baseline_path", default=None, help="A human-written corpus whose metrics are shown side by side.")
-@click.option("--limit", type=click.IntRange(0, 100_000), default=30, show_default=True, help="Findings to print (all with --json).")
-@click.option("--json", "as_json", is_flag=True, help='Print {"findings": [{"kind", "start", "end", "text", "sentence", ...}], "metrics": {...}}.')
-def diagnose_command(text_path: str, baseline_path: str | None, limit: int, as_json: bool) -> None:
-    """Find repetition errors in stories: self-objects ("Doug saw Doug."), immediate repeats,
-    phrase loops and repeated sentences, with seq-rep, distinct-n and rep-l metrics.
+GENERATION_OPTIONS = ("samples", "prompt", "max_tokens", "seed", "quantize", "compare_settings", "save_samples", "show_stories",
+                      "temperature", "top_k", "top_p", "min_p", "repetition_penalty", "frequency_penalty", "presence_penalty",
+                      "no_repeat_ngram", "dry_multiplier", "dry_base", "dry_allowed_length", "dry_breakers", "banned")
+SHORT_METRICS = (("seq_rep_1", "rep-1"), ("seq_rep_2", "rep-2"), ("seq_rep_3", "rep-3"), ("seq_rep_4", "rep-4"),
+                 ("distinct_1", "dist-1"), ("distinct_2", "dist-2"), ("distinct_3", "dist-3"), ("rep_16", "r16"),
+                 ("rep_32", "r32"), ("rep_128", "r128"), ("self-object_per_1000_words", "self"),
+                 ("immediate-repeat_per_1000_words", "imm"), ("phrase-loop_per_1000_words", "loop"),
+                 ("repeated-sentence_per_1000_words", "sent"))
 
-    Example: textgen diagnose --text samples.txt --baseline corpora/little-stories.txt
+
+def load_for_generation(model_dir: str, quantize: str):
+    """A model ready to sample from: bf16 or int8 weights where asked (auto: bf16 where native)."""
+    import textgen
+
+    loaded = textgen.load(model_dir)
+    if quantize != "none" and next(loaded.model.parameters()).device.type == "cpu":
+        from textgen.model.quantize import quantize as quantized
+
+        # torch deprecates its quantised tensor constructors but still runs them; the message is noise here
+        warnings.filterwarnings("ignore", message=".*quantize_per_tensor.*")
+        loaded.model = quantized(loaded.model, quantize)
+    return loaded
+
+
+def counting_bar(total: int, unit: str, quiet: bool = False):
+    """A tqdm bar on stderr when it is a terminal (and not quiet); otherwise an object that ignores updates."""
+    if quiet or not sys.stderr.isatty():
+        class Silent:
+            def update(self, count: int = 1) -> None:
+                pass
+
+            def close(self) -> None:
+                pass
+
+            def set_description_str(self, text: str) -> None:
+                pass
+
+        return Silent()
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit=unit, file=sys.stderr, leave=False, dynamic_ncols=True)
+
+
+def training_corpus(loaded) -> str | None:
+    """The corpus a model was trained on, when it is still where training found it."""
+    from pathlib import Path
+
+    corpus = loaded.metadata.get("corpus") if isinstance(loaded.metadata, dict) else None
+    path = corpus.get("path") if isinstance(corpus, dict) else None
+    return path if isinstance(path, str) and Path(path).exists() else None
+
+
+def percent(value: float) -> str:
+    return f"{100 * value:.1f}%" if value >= 0.001 else f"{100 * value:.2g}%"
+
+
+@cli.command("diagnose")
+@click.argument("model_dir", metavar="[MODEL]", required=False)
+@click.option("--text", "text_path", default=None,
+              help="Diagnose these stories (any corpus format) instead of generating; with MODEL, findings are also attributed.")
+@click.option("--samples", type=click.IntRange(1, 100_000), default=20, show_default=True, help="Stories to generate with MODEL.")
+@click.option("--prompt", default="", help="How each generated story starts.")
+@click.option("--max-tokens", type=click.IntRange(1, 10_000), default=200, show_default=True, help="At most this many tokens per story.")
+@sampling_options
+@click.option("--seed", type=SEED, default=0, show_default=True, help="The same seed and settings give the stories `textgen generate` writes.")
+@click.option("--quantize", type=click.Choice(["auto", "none", "int8", "bf16"]), default="auto", show_default=True,
+              help="Weights for generation (as in textgen generate).")
+@click.option("--compare-settings", is_flag=True,
+              help="Generate --samples stories under each of 7 sampling settings and compare metrics and perplexity.")
+@click.option("--baseline", "baseline_path", default=None,
+              help="Human-written stories whose metrics are shown side by side [default with MODEL: its training corpus].")
+@click.option("--no-baseline", is_flag=True, help="Skip the human baseline.")
+@click.option("--save-samples", "save_path", default=None, help="Also write the generated stories to this .txt file.")
+@click.option("--show-stories", is_flag=True, help="Print the generated stories before the findings.")
+@click.option("--limit", type=click.IntRange(0, 100_000), default=30, show_default=True, help="Findings to print (all with --json).")
+@click.option("--json", "as_json", is_flag=True,
+              help='Print {"findings": [{"kind", "start", "end", "text", "sentence", "attribution", ...}], "metrics": {...}}.')
+@click.pass_context
+def diagnose_command(ctx: click.Context, model_dir: str | None, text_path: str | None, samples: int, prompt: str, max_tokens: int,
+                     seed: int, quantize: str, compare_settings: bool, baseline_path: str | None, no_baseline: bool,
+                     save_path: str | None, show_stories: bool, limit: int, as_json: bool, **options) -> None:
+    """Find repetition errors: self-objects ("Doug saw Doug."), immediate repeats ("the the"),
+    phrase loops and repeated sentences, with seq-rep, distinct-n and rep-l metrics beside a
+    human baseline.
+
+    With MODEL, generate --samples stories and diagnose them; each finding then shows the
+    probability and rank the model gave the repeated word and its top 5 alternatives, and
+    says whether the model or the sampling settings made the error. --compare-settings runs a
+    small grid of sampling settings. With --text FILE, diagnose written stories (and attribute
+    the findings when MODEL is given too).
+
+    \b
+    Examples:
+      textgen diagnose checkpoints/little --samples 20 --temperature 0.8
+      textgen diagnose checkpoints/little --compare-settings --samples 16
+      textgen diagnose --text samples.txt --baseline corpora/little-stories.txt
     """
+    from click.core import ParameterSource
+
     from textgen.corpus import read_stories
+    from textgen.tokenizer.base import check_text
+
+    if model_dir is None and text_path is None:
+        raise click.UsageError("give MODEL to generate stories and diagnose them, or --text FILE to diagnose written ones")
+    if compare_settings and text_path:
+        raise click.UsageError("--compare-settings generates new stories for each setting: give MODEL without --text")
+    if baseline_path and no_baseline:
+        raise click.UsageError("--baseline and --no-baseline contradict each other: give one")
+    if text_path:
+        ignored = [f"--{name.replace('_', '-')}" for name in GENERATION_OPTIONS
+                   if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE]
+        if ignored:
+            note(f"{', '.join(ignored)} only apply when stories are generated; --text stories are diagnosed as written")
+    check_text(prompt, "--prompt")
+    settings = sampling_settings(options)
+    for path in (save_path,):
+        if path:
+            from textgen.atomic import prepare_output
+
+            prepare_output(path)
+    stories = read_stories(text_path) if text_path else None  # a bad file is refused before the model loads
+    if baseline_path:
+        read_stories(baseline_path)[:0]  # refused now rather than after generating
+    loaded = None
+    if model_dir is not None:
+        loaded = load_for_generation(model_dir, quantize if not text_path else "none")
+        from textgen.sampling.generate import prompt_ids
+        from textgen.sampling.settings import build_processors
+
+        build_processors(settings, loaded.tokenizer)  # bad settings are refused before any work
+        prompt_ids(loaded.tokenizer, prompt)
+        if baseline_path is None and not no_baseline:
+            baseline_path = training_corpus(loaded)
+            if baseline_path is None:
+                note("the model's training corpus is not where training found it: give --baseline FILE for a human baseline")
+    if compare_settings:
+        compare_sampling_settings(loaded, model_dir, samples, prompt, max_tokens, seed, baseline_path, save_path, as_json)
+        return
+    diagnose_stories(loaded, model_dir, stories, text_path, samples, prompt, max_tokens, seed, settings, baseline_path,
+                     save_path, show_stories, limit, as_json)
+
+
+def diagnose_stories(loaded, model_dir, stories, text_path, samples, prompt, max_tokens, seed, settings, baseline_path,
+                     save_path, show_stories, limit, as_json) -> None:
+    """Generate (unless stories are given), find, attribute and print."""
+    from dataclasses import asdict
+
     from textgen.diagnostics import KINDS, diagnose_story, text_metrics
 
-    stories = read_stories(text_path)
-    findings = [{"story": index, **finding.to_dict()} for index, story in enumerate(stories) for finding in diagnose_story(story)]
+    generated = None
+    if stories is None:
+        from textgen.attribution import sample_stories
+
+        bar = counting_bar(samples, " stories")
+        generated = sample_stories(loaded.model, loaded.tokenizer, settings, samples, prompt, max_tokens, seed,
+                                   on_batch=bar.update)
+        bar.close()
+        stories = [prompt + sample.text for sample in generated]
+        if save_path:
+            from textgen.atomic import write_text
+
+            write_text(save_path, "\n\n".join(story.replace("\n\n", "\n") for story in stories) + "\n")
+    items = [(index, story, finding) for index, story in enumerate(stories) for finding in diagnose_story(story)]
+    attributions = [None] * len(items)
+    if loaded is not None and items:
+        from textgen.attribution import attribute_all
+
+        bar = counting_bar(len(items), " findings")
+        attributions = attribute_all(loaded.model, loaded.tokenizer, [(story, finding) for _, story, finding in items],
+                                     on_done=bar.update)
+        bar.close()
+        unscored = sum(a is None for a in attributions)
+        if unscored:
+            note(f"{unscored} finding(s) are not attributed: their text has words or characters the model's tokenizer does not know")
+    findings = [{"story": index, **finding.to_dict(), **({"attribution": a.to_dict() if a else None} if loaded else {})}
+                for (index, _, finding), a in zip(items, attributions)]
     metrics = text_metrics(stories)
-    baseline = text_metrics(read_stories(baseline_path)) if baseline_path else None
+    if generated is not None:
+        from textgen.attribution import samples_perplexity
+
+        metrics["perplexity"] = samples_perplexity(generated)
+    baseline = None
+    if baseline_path:
+        from textgen.attribution import baseline_metrics
+
+        baseline = baseline_metrics(baseline_path, len(stories), seed)
     if as_json:
-        print_json({"findings": findings, "metrics": metrics, **({"baseline": baseline} if baseline else {})})
+        data = {"findings": findings, "metrics": metrics, "baseline": baseline}
+        if model_dir is not None:
+            data["model"] = model_dir
+        if generated is not None:
+            data["settings"] = {"prompt": prompt, "max_tokens": max_tokens, "seed": seed, **asdict(settings)}
+            data["samples"] = [{"text": story, "stop_reason": sample.stop_reason, "tokens": len(sample.tokens)}
+                               for story, sample in zip(stories, generated)]
+        print_json(data)
         return
+    if show_stories and generated is not None:
+        for index, story in enumerate(stories):
+            click.echo(f"--- story {index + 1}\n{story}\n")
     counts = {kind: sum(f["kind"] == kind for f in findings) for kind in KINDS}
-    click.echo(f"{len(stories):,} stories, {metrics['words']:,} words: "
-               + ", ".join(f"{counts[kind]} {kind}" for kind in KINDS))
+    source = f"{len(stories):,} generated stories" if generated is not None else f"{len(stories):,} stories"
+    click.echo(f"{source}, {metrics['words']:,} words: " + ", ".join(f"{counts[kind]} {kind}" for kind in KINDS))
     for finding in findings[:limit]:
         click.echo(f"  story {finding['story'] + 1}, {finding['kind']}: “{finding['text']}” in “{finding['sentence']}”\n"
                    f"      {finding['explanation']}")
+        attribution = finding.get("attribution")
+        if attribution:
+            rank = f"rank {attribution['rank']}" if attribution["rank"] else f"below its top {attribution['ranked_words']}"
+            others = ", ".join(f"{a['word']!s} {percent(a['probability'])}" for a in attribution["alternatives"])
+            click.echo(f"      model: “{attribution['word']}” {percent(attribution['probability'])} ({rank}); "
+                       f"instead: {others or 'nothing else'}\n      → {attribution['blame']}")
     if len(findings) > limit:
         click.echo(f"  ... {len(findings) - limit} more (--limit, or --json for all)")
-    click.echo(f"\n{'metric':<32}{'text':>10}" + (f"{'baseline':>12}" if baseline else ""))
+    attributed = [f["attribution"] for f in findings if f.get("attribution")]
+    if attributed:
+        from textgen.attribution import ADVICE
+
+        blames = {blame: sum(a["blame"] == blame for a in attributed) for blame in ADVICE}
+        click.echo("\nwho made the errors: " + ", ".join(f"{count} {blame}" for blame, count in blames.items()))
+        for blame, count in blames.items():
+            if count:
+                click.echo(f"  {blame}: {ADVICE[blame]}")
+    header = f"\n{'metric':<34}{'text' if generated is None else 'samples':>10}"
+    if baseline:
+        header += f"{'baseline':>12}"
+    click.echo(header)
     for key, value in metrics.items():
         if key in ("stories", "words"):
             continue
-        click.echo(f"{key:<32}{value:>10.4f}" + (f"{baseline[key]:>12.4f}" if baseline else ""))
+        shown = baseline.get(key) if baseline else None
+        click.echo(f"{key:<34}{value:>10.4f}" + (f"{shown:>12.4f}" if isinstance(shown, float) else ""))
+    if baseline:
+        click.echo(f"baseline: {baseline['stories']:,} stories drawn from the first {baseline['drawn_from']:,} of {baseline_path}")
+
+
+def compare_sampling_settings(loaded, model_dir, samples, prompt, max_tokens, seed, baseline_path, save_path, as_json) -> None:
+    """One row per sampling setting: every metric, the finding rates and the samples' perplexity."""
+    from dataclasses import asdict
+
+    from textgen.attribution import baseline_metrics, comparison_grid, sample_stories, samples_perplexity
+    from textgen.diagnostics import KINDS, diagnose_story, text_metrics
+
+    grid = comparison_grid()
+    rows, written = [], []
+    bar = counting_bar(samples * len(grid), " stories")
+    for name, settings in grid:
+        bar.set_description_str(name)
+        generated = sample_stories(loaded.model, loaded.tokenizer, settings, samples, prompt, max_tokens, seed, on_batch=bar.update)
+        stories = [prompt + sample.text for sample in generated]
+        written += [f"[{name}] {story}" for story in stories]
+        counts = {kind: 0 for kind in KINDS}
+        for story in stories:
+            for finding in diagnose_story(story):
+                counts[finding.kind] += 1
+        rows.append({"name": name, "options": asdict(settings), "metrics": text_metrics(stories),
+                     "perplexity": samples_perplexity(generated), "findings": counts})
+    bar.close()
+    if save_path:
+        from textgen.atomic import write_text
+
+        write_text(save_path, "\n\n".join(story.replace("\n\n", "\n") for story in written) + "\n")
+    baseline = baseline_metrics(baseline_path, samples, seed) if baseline_path else None
+    if as_json:
+        print_json({"model": model_dir, "samples": samples, "prompt": prompt, "max_tokens": max_tokens, "seed": seed,
+                    "settings": rows, "baseline": baseline})
+        return
+    click.echo(f"{samples} stories per setting (seed {seed}); seq-rep, distinct and rep-l are shares, findings are per 1,000 words")
+    click.echo(f"{'setting':<32}" + "".join(f"{short:>7}" for _, short in SHORT_METRICS) + f"{'ppl':>8}")
+    for row in rows:
+        click.echo(f"{row['name']:<32}" + "".join(f"{row['metrics'][key]:>7.3f}" for key, _ in SHORT_METRICS)
+                   + f"{row['perplexity']:>8.2f}")
+    if baseline:
+        click.echo(f"{'human baseline':<32}" + "".join(f"{baseline[key]:>7.3f}" for key, _ in SHORT_METRICS) + f"{'':>8}")
+        click.echo(f"baseline: {baseline['stories']:,} stories drawn from the first {baseline['drawn_from']:,} of {baseline_path}")
+    click.echo("columns: rep-n = seq-rep-n, dist-n = distinct-n, rN = rep-l over the last N words; self, imm, loop, sent = "
+               "self-object, immediate-repeat, phrase-loop, repeated-sentence findings per 1,000 words; "
+               "ppl = perplexity per token of the samples under the model (before sampling changed it)")
+
+
+@cli.command("gates")
+@click.argument("model_dir", metavar="MODEL")
+@click.argument("text")
+@click.option("--layer", type=int, default=1, show_default=True, help="Which layer to show (1 = the one that reads the words).")
+@click.option("--units", "top_units", type=click.IntRange(1, 100), default=3, show_default=True,
+              help="How many most-changed memory units to list per word.")
+@click.option("--plot", "plot_path", default=None, help="Draw heatmaps (words x units) of the memory and each gate as a PNG.")
+@click.option("--json", "as_json", is_flag=True,
+              help='Print {"words": [{"word", "gates", "memory_change", "top_units"}], "saturation", "gate_names", ...}.')
+def gates_command(model_dir: str, text: str, layer: int, top_units: int, plot_path: str | None, as_json: bool) -> None:
+    """Show what each gate did while MODEL read TEXT, word by word.
+
+    Per word: the mean forget gate, ignore factor (input gate) and use gate (output gate)
+    over the layer's units, and the units whose long-term memory (LTM, cell state) changed
+    most. A saturation summary gives each gate's share of values under 0.1 (shut) and over
+    0.9 (open). GRU models show their update and reset gates and their STM (hidden state).
+
+    Example: textgen gates checkpoints/little "Doug saw Jane. Jane saw" --plot gates.png
+    """
+    import textgen
+    from textgen.gates import gate_report, gate_title, memory_title
+    from textgen.tokenizer.base import check_text
+
+    check_text(text, "TEXT")
+    if plot_path:
+        from textgen.atomic import prepare_output
+
+        prepare_output(plot_path)
+    loaded = textgen.load(model_dir)
+    report = gate_report(loaded.model, loaded.tokenizer, text, layer, top_units)
+    if plot_path:
+        from textgen.plots import plot_gates
+
+        plot_gates(report, plot_path)
+    if as_json:
+        print_json({"model": model_dir, **report.to_dict(), **({"plot": plot_path} if plot_path else {})})
+        return
+    names = list(report.gate_names)
+    memory = "LTM" if report.memory == "ltm" else "STM"
+    click.echo(f"{report.cell} layer {report.layer} of {report.layers}, {report.units} units; gates are means over the word's "
+               f"tokens and all units; {memory} = {'long' if memory == 'LTM' else 'short'}-term memory "
+               f"({'cell' if memory == 'LTM' else 'hidden'} state)")
+    width = max([4, *(len(w.word) for w in report.words)]) + 2
+    width = min(width, 24)
+    header = "".join(f"{name:>9}" for name in names)
+    standard = "".join(f"{'(' + report.gate_names[name] + ')':>9}" for name in names)
+    click.echo(f"{'word':<{width}}{header}   {memory} units that changed most (before -> after)")
+    if any(report.gate_names[name] != name for name in names):
+        click.echo(f"{'':<{width}}{standard}")
+    for word in report.words:
+        label = word.word if len(word.word) < width - 1 else word.word[: width - 2] + "…"
+        changes = ", ".join(f"u{u.unit} {u.before:+.2f}->{u.after:+.2f}" for u in word.top_units)
+        click.echo(f"{label:<{width}}" + "".join(f"{word.gates[name]:>9.3f}" for name in names) + f"   {changes}")
+    if names:
+        click.echo(f"\nsaturation over {sum(len(w.positions) for w in report.words)} tokens x {report.units} units "
+                   "(share of values < 0.1 | > 0.9; Karpathy et al. 2015):")
+        for name in names:
+            share = report.saturation[name]
+            click.echo(f"  {gate_title(name, report.gate_names[name]):<30}{100 * share['below_0.1']:6.1f}% | "
+                       f"{100 * share['above_0.9']:5.1f}%")
+    else:
+        click.echo("\na plain RNN has no gates: only its STM (hidden state) is shown")
+    if plot_path:
+        click.echo(f"plot -> {plot_path}")
 
 
 # --- experiments -------------------------------------------------------------------------

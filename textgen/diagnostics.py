@@ -23,6 +23,7 @@ rate of each finding kind per 1,000 words.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -43,7 +44,7 @@ GRAMMATICAL_DOUBLES = {"had", "that", "ha", "ho", "hee", "la", "bye", "yum", "kn
 # words after an object that still end the noun phrase (otherwise "the duck pond": duck is a modifier)
 PHRASE_ENDS = PREPOSITIONS | {"in", "around", "all", "again", "and", "but", "then", "so", "because", "when", "while", "very",
                               "too", "today", "every", "there", "here", "back", "away", "up", "down", "out", "off", "over",
-                              "by", "from", "of", "until", "before", "as", "too", "once"}
+                              "by", "from", "of", "until", "before", "as", "once"}
 
 
 @dataclass
@@ -54,9 +55,23 @@ class Finding:
     text: str
     sentence: str
     explanation: str
+    # the word that makes the repetition (the object, the second word, the first word of the
+    # first repeat): where attribution asks what the model thought
+    word_start: int = -1
+    word_end: int = -1
+
+    def __post_init__(self) -> None:
+        if self.word_start < 0:  # the first word of the span
+            match = WORD.search(self.text)
+            self.word_start, self.word_end = ((self.start + match.start(), self.start + match.end()) if match
+                                              else (self.start, self.end))
+
+    @property
+    def word(self) -> str:
+        return self.text[self.word_start - self.start: self.word_end - self.start]
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "word": self.word}
 
 
 def _words(text: str, offset: int = 0) -> list[tuple[str, int, int]]:
@@ -77,7 +92,7 @@ def find_self_objects(story: str) -> list[Finding]:
     findings = []
     for sentence, sentence_start in sentences_of(story):
         cut = [0] + [m.end() for m in CLAUSE_BREAK.finditer(sentence)] + [len(sentence)]
-        for begin, end in zip(cut, cut[1:]):
+        for begin, end in itertools.pairwise(cut):
             words = _words(sentence[begin:end], sentence_start + begin)
             if len(words) < 3:
                 continue
@@ -109,18 +124,19 @@ def find_self_objects(story: str) -> list[Finding]:
                 span_start, span_end = words[0][1], words[target_index][2]
                 findings.append(Finding("self-object", span_start, span_end, story[span_start:span_end], sentence.strip(),
                                         f"the subject {words[0][0] if index == 1 else words[1][0]!r} comes back as the object "
-                                        f"of {words[index][0]!r}: a model without memory of the subject writes this"))
+                                        f"of {words[index][0]!r}: a model without memory of the subject writes this",
+                                        words[target_index][1], words[target_index][2]))
     return findings
 
 
 def find_immediate_repeats(story: str) -> list[Finding]:
     findings = []
     words = _words(story)
-    for (first, start, _), (second, _, end) in zip(words, words[1:]):
-        between = story[start + len(first): end - len(second)]
+    for (first, start, _), (second, second_start, end) in itertools.pairwise(words):
+        between = story[start + len(first): second_start]
         if first.lower() == second.lower() and between.strip() == "" and first.lower() not in GRAMMATICAL_DOUBLES:
             findings.append(Finding("immediate-repeat", start, end, story[start:end], _sentence_at(story, start),
-                                    f"{first!r} is written twice in a row"))
+                                    f"{first!r} is written twice in a row", second_start, end))
     return findings
 
 
@@ -151,7 +167,7 @@ def _phrase_loops_in(story: str, words: list[tuple[str, int, int]], max_phrase: 
                 start, end = words[index][1], words[index + repeats * size - 1][2]
                 findings.append(Finding("phrase-loop", start, end, story[start:end], _sentence_at(story, start),
                                         f"the phrase {' '.join(w for w, _, _ in words[index:index + size])!r} is repeated "
-                                        f"{repeats} times back to back"))
+                                        f"{repeats} times back to back", words[index + size][1], words[index + size][2]))
                 index += repeats * size
                 found = True
                 break

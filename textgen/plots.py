@@ -87,3 +87,39 @@ def plot_next_words(result, path: str | os.PathLike) -> None:
     axes.set_xlim(0, min(100, 100 * max((w.probability for w in words), default=1) * 1.2 + 1))
     save_figure(figure, path)
     plt.close(figure)
+
+
+def plot_gates(report, path: str | os.PathLike, max_words: int = 60, max_units: int = 48) -> None:
+    """Heatmaps, words down and units across: the memory after each word and each gate's mean over the word.
+    Wide layers show the units whose memory varies most over the text (labelled by unit number)."""
+    import numpy as np
+
+    from textgen.gates import gate_title, memory_title
+
+    prepare_output(path)
+    plt = _figure()
+    words = [w.word.replace("\n", "↵") for w in report.words][:max_words]
+    memory = report.memory_values[:max_words].numpy()
+    spread = memory.std(axis=0) if len(memory) > 1 else np.abs(memory).sum(axis=0)
+    units = np.sort(np.argsort(-spread)[:max_units])
+    panels = [(memory_title(report.memory), memory[:, units], "RdBu_r", (-1, 1))]
+    panels += [(gate_title(name, standard), report.gate_values[name][:max_words].numpy()[:, units], "viridis", (0, 1))
+               for name, standard in report.gate_names.items()]
+    figure, axes = plt.subplots(1, len(panels), figsize=(min(30, 2.2 + 0.16 * len(units)) * len(panels) / 2 + 2,
+                                                           0.28 * len(words) + 2.2), squeeze=False)
+    limit = float(max(1e-6, np.abs(memory).max())) if memory.size else 1.0
+    for axis, (title, data, colours, (low, high)) in zip(axes[0], panels):
+        if colours == "RdBu_r":
+            low, high = -limit, limit
+        image = axis.imshow(data, aspect="auto", cmap=colours, vmin=low, vmax=high, interpolation="nearest")
+        axis.set_title(title, fontsize=10)
+        axis.set_yticks(range(len(words)), words, fontsize=8)
+        step = max(1, len(units) // 12)
+        axis.set_xticks(range(0, len(units), step), [str(u) for u in units[::step]], fontsize=7)
+        axis.set_xlabel("unit")
+        figure.colorbar(image, ax=axis, fraction=0.046, pad=0.02)
+    shown = f"{len(units)} of {report.units} units (most varied)" if len(units) < report.units else f"{report.units} units"
+    more = f", first {max_words} of {len(report.words)} words" if len(report.words) > max_words else ""
+    figure.suptitle(f"{report.cell} layer {report.layer} of {report.layers}: {shown}{more}", fontsize=11)
+    save_figure(figure, path)
+    plt.close(figure)

@@ -1,0 +1,156 @@
+"""Attribution: what the model thought at the word that made a repetition.
+
+For each finding, the text before its repeated word (the object of a self-object, the
+second word of an immediate repeat, the first word of a loop's first repeat or of a repeated
+sentence) runs through the model; the word's exact probability (all its pieces and the word
+ending there, as `textgen next --words` scores it), its rank among the model's next words and
+the five most likely other words tell who made the error:
+
+- model: the model ranked the repeated word first, so greedy decoding writes it too. Sampling
+  settings can only push against it (--repetition-penalty, --dry-multiplier,
+  --no-repeat-ngram); the lasting fix is a better model (more training, more data).
+- sampling: the model gave it under 5%; the sampler drew an unlikely word. A lower
+  --temperature, or --top-p / --min-p, removes it.
+- both: the model gave it a real share (5% or more) without ranking it first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+
+from textgen.diagnostics import Finding
+from textgen.errors import TextgenError
+from textgen.inspection import next_words, score_words
+from textgen.model import LanguageModel
+from textgen.tokenizer import Tokenizer
+
+ALTERNATIVES = 5
+UNLIKELY = 0.05  # below this the sampler, not the model, chose the word
+ADVICE = {
+    "model": "the model's own first choice: penalise repeats (--repetition-penalty 1.3, --dry-multiplier 0.8) "
+             "or train longer on more text",
+    "sampling": "an unlikely word the sampler drew: lower --temperature or set --top-p 0.9 / --min-p 0.05",
+    "both": "a likely-enough word the sampler drew: a slightly lower --temperature or a light --repetition-penalty helps",
+}
+
+
+@dataclass
+class Alternative:
+    word: str
+    probability: float
+
+
+@dataclass
+class Attribution:
+    word: str
+    probability: float  # the model's probability of the repeated word at that point
+    rank: int | None  # among the model's next words (1 = most likely); None when below the listed ones
+    blame: str  # model | sampling | both
+    alternatives: list[Alternative] = field(default_factory=list)  # the most likely other words
+    ranked_words: int = 0  # how many words were ranked (rank None means below all of them)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def blame_of(probability: float, rank: int | None) -> str:
+    if rank == 1:
+        return "model"
+    if probability < UNLIKELY:
+        return "sampling"
+    return "both"
+
+
+@torch.no_grad()
+def attribute(model: LanguageModel, tokenizer: Tokenizer, story: str, finding: Finding, depth: int = 10) -> Attribution:
+    """The model's view of `finding`'s repeated word, given the story text before it.
+
+    Raises TextgenError when the context cannot be encoded (a word or character the
+    tokenizer does not know)."""
+    context = story[: finding.word_start].rstrip(" ")
+    word = finding.word
+    # a word tokenizer's next words are its tokens: all of them are ranked at no extra cost
+    top = tokenizer.vocab_size if tokenizer.kind == "word" else max(depth, ALTERNATIVES + 1)
+    listed = next_words(model, tokenizer, context, top=top)
+    (scored,) = score_words(model, tokenizer, context, [word]).words
+    rank = next((index + 1 for index, entry in enumerate(listed.words) if entry.word == word), None)
+    alternatives = [Alternative(w.word, w.probability) for w in listed.words if w.word != word][:ALTERNATIVES]
+    return Attribution(word, scored.probability, rank, blame_of(scored.probability, rank), alternatives, len(listed.words))
+
+
+def attribute_all(model: LanguageModel, tokenizer: Tokenizer, items: list[tuple[str, Finding]],
+                  on_done=None) -> list[Attribution | None]:
+    """Attributions for (story, finding) pairs; None where the story's text cannot be encoded."""
+    results: list[Attribution | None] = []
+    for story, finding in items:
+        try:
+            results.append(attribute(model, tokenizer, story, finding))
+        except TextgenError:
+            results.append(None)
+        if on_done is not None:
+            on_done()
+    return results
+
+
+# --- generating and comparing samples ----------------------------------------------------
+
+def sample_stories(model: LanguageModel, tokenizer: Tokenizer, settings, n: int, prompt: str = "", max_tokens: int = 200,
+                   seed: int = 0, batch_size: int = 64, on_batch=None) -> list:
+    """`n` stories in batches of `batch_size`; batch b uses seed + b, so the first batch is what
+    `textgen generate -n` writes with the same seed and settings."""
+    from textgen.sampling.generate import check_generation, generate
+    from textgen.sampling.settings import build_processors
+
+    check_generation(n, max_tokens, 1)
+    processors = build_processors(settings, tokenizer)
+    samples = []
+    for batch, start in enumerate(range(0, n, batch_size)):
+        count = min(batch_size, n - start)
+        samples += generate(model, tokenizer, prompt, n=count, max_tokens=max_tokens, processors=processors,
+                            greedy=settings.greedy, seed=(seed + batch) % 2**32)
+        if on_batch is not None:
+            on_batch(count)
+    return samples
+
+
+def samples_perplexity(samples) -> float:
+    """exp of the mean negative log-probability the model (before any processor) gave the
+    tokens it wrote: low for text the model finds likely, rising as sampling strays from it."""
+    import math
+
+    probabilities = [t.probability for s in samples for t in s.tokens]
+    if not probabilities:
+        return float("nan")
+    return math.exp(-sum(math.log(max(p, 1e-30)) for p in probabilities) / len(probabilities))
+
+
+def comparison_grid():
+    """The settings `--compare-settings` tries: one knob at a time, the penalties on top of temperature 0.7."""
+    from textgen.sampling.settings import SamplingSettings
+
+    cool = 0.7
+    return [
+        ("temperature 1 (pure sampling)", SamplingSettings()),
+        ("temperature 0.7", SamplingSettings(temperature=cool)),
+        ("top-p 0.9", SamplingSettings(top_p=0.9)),
+        ("greedy", SamplingSettings(temperature=0)),
+        ("t 0.7 + repetition penalty 1.3", SamplingSettings(temperature=cool, repetition_penalty=1.3)),
+        ("t 0.7 + no-repeat 3-gram", SamplingSettings(temperature=cool, no_repeat_ngram=3)),
+        ("t 0.7 + DRY 0.8", SamplingSettings(temperature=cool, dry_multiplier=0.8)),
+    ]
+
+
+def baseline_metrics(path, stories: int, seed: int = 0, pool: int = 10_000) -> dict:
+    """Human-text metrics on as many stories as were diagnosed (distinct-n falls as text grows,
+    so a fair baseline has the same size), drawn with `seed` from the corpus's first `pool` stories."""
+    import itertools
+    import random
+
+    from textgen.corpus import iter_stories
+    from textgen.diagnostics import text_metrics
+
+    available = list(itertools.islice(iter_stories(path), pool))
+    chosen = available if len(available) <= stories else random.Random(seed).sample(available, stories)
+    return {**text_metrics(chosen), "drawn_from": len(available)}

@@ -32,17 +32,53 @@ from dataclasses import asdict, dataclass
 KINDS = ("self-object", "immediate-repeat", "phrase-loop", "repeated-sentence")
 WORD = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*")
 SENTENCE = re.compile(r"[^.!?\n]+[.!?]*[\"”’]?")
-CLAUSE_BREAK = re.compile(r"[,;:\"“”]|\b(?:and|but|then|so|because|when|while)\b", re.IGNORECASE)
+CLAUSE_BREAK = re.compile(r"[,;:\"“”()—–]|--|\b(?:and|but|then|so|because|when|while)\b", re.IGNORECASE)
 DETERMINERS = {"the", "his", "her", "their", "my", "your", "its", "our", "this", "that"}
 NEW_REFERENT = {"a", "an", "another", "other", "some", "one", "two", "three", "many", "every", "each", "no"}
 PREPOSITIONS = {"at", "with", "to", "for", "on", "after", "about", "like", "near", "behind", "under", "into"}
 NOT_VERBS = DETERMINERS | NEW_REFERENT | PREPOSITIONS | {"and", "or", "was", "were", "is", "are", "not", "very", "too", "so"}
 REFLEXIVES = {"himself", "herself", "itself", "themselves", "myself", "yourself", "ourselves"}
 PRONOUNS = {"he", "she", "it", "they", "i", "you", "we", "him", "them", "me", "us"}
-GRAMMATICAL_DOUBLES = {"had", "that", "ha", "ho", "hee", "la", "bye", "yum", "knock", "choo", "no", "yes", "tick", "tock",
-                       "boo", "woof", "meow", "quack", "moo", "oink", "tweet", "chirp", "ding", "dong", "beep"}
+GRAMMATICAL_DOUBLES = {"had", "that"}
+# sounds, cheers and baby talk are written doubled on purpose
+SOUND_DOUBLES = {"ha", "ho", "hee", "he", "la", "bye", "yum", "knock", "choo", "no", "yes", "tick", "tock", "boo", "woof", "meow",
+                 "quack", "moo", "oink", "tweet", "chirp", "ding", "dong", "beep", "hip", "boom", "buzz", "toot", "honk", "baa",
+                 "zoom", "vroom", "splash", "tap", "clap", "bang", "pop", "peep", "drip", "puff", "chug", "ring", "cuckoo",
+                 "tut", "night", "bow", "wow", "hoo", "wee", "yay", "zip", "bzz", "ah", "oh", "uh", "mm", "hmm", "shh", "sh",
+                 "tra", "fa", "da", "na", "pom", "rat", "tat", "cha", "clip", "clop", "flip", "flop", "pitter", "patter",
+                 "tum", "rub", "dub", "boing", "honk", "cluck", "ribbit", "hiss", "roar", "grr", "caw", "coo", "hoot",
+                 "neigh", "bleat", "mew", "purr", "squeak", "whoosh", "swish", "thump", "bump", "plop", "ting", "dum",
+                 "choo", "toot", "tweedle", "doo", "bam", "pow", "wham", "bonk", "ooh", "aah", "wah", "boo", "mama", "papa"}
+# "whoever wins wins", "the kids who sang sang", "what it is is": the double is grammatical after these
+# "very very", "many many": intensifiers; "nine nine seven": digits read aloud
+INTENSIFIERS = {"very", "many", "much", "long", "far", "so", "really", "zero", "naught", "one", "two", "three", "four", "five",
+                "six", "seven", "eight", "nine"}
+IDIOM_NOUNS = {"hand", "side", "day", "face", "one", "little", "step", "arm", "cheek", "heart", "head", "back", "eye", "year",
+               "night", "time", "bit", "row", "nose", "toe", "shoulder", "house", "door", "room", "tree", "word", "drop", "inch"}
+IDIOM_LINKS = {"in", "by", "to", "after", "upon", "for", "on"}
+DOUBLE_OPENERS = {"who", "whoever", "whatever", "whichever", "what", "whom"}
 # words after an object that still end the noun phrase (otherwise "the duck pond": duck is a modifier)
-PHRASE_ENDS = PREPOSITIONS | {"in", "around", "all", "again", "and", "but", "then", "so", "because", "when", "while", "very",
+TITLE_END = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|St|Prof|Mt)\.\s*$")
+SPEECH_END = re.compile(r"[!?,][\"”’]\s*$")
+HELPERS = {"is", "was", "were", "are", "am", "be", "been", "being", "has", "have", "had", "do", "does", "did", "will", "would",
+           "can", "could", "should", "shall", "must", "may", "might", "not", "never", "didn't", "don't", "doesn't", "won't",
+           "can't", "couldn't", "wasn't", "isn't"}
+BE_FORMS = {"is", "was", "were", "are", "am", "be", "been", "being", "isn't", "wasn't"}
+OBJECT_DETERMINERS = {"the", "his", "her", "their", "my", "your", "its", "our"}  # not "that": "lies that way" is another way
+ADVERBS = {"also", "always", "just", "still", "soon", "often", "even", "almost", "quickly", "then", "really", "once", "again"}
+LY_ADJECTIVES = {"lonely", "silly", "friendly", "ugly", "lovely", "jolly", "curly", "holy", "early", "only", "family", "sally",
+                 "lily", "molly", "polly", "holly", "billy", "emily", "kelly", "belly", "jelly", "fly", "reply", "apply"}
+PARTICLES = {"up", "down", "out", "back", "over", "around", "off", "in", "into", "onto", "from", "by", "past", "toward", "towards"}
+NOT_NAMES_FIRST = {"once", "one", "then", "there", "when", "the", "a", "an", "suddenly", "later", "soon", "next", "finally", "now",
+                   "today", "yesterday", "after", "before", "but", "and", "so", "oh", "yes", "no", "hello", "hi", "please",
+                   "look", "come", "let", "go", "what", "where", "why", "how", "who", "if"}
+FUNCTION_WORDS = PRONOUNS | HELPERS | {"and", "or", "but", "so", "not", "to", "of", "as", "if", "than"}
+# a clause may open with a time phrase before its subject ("Every morning the puppy licked the puppy.")
+LEAD_IN = re.compile(r"\s*(?:(?:suddenly|later|soon|next|finally|now|today|yesterday|meanwhile|afterwards|at last)\b"
+                     r"|(?:every|each|one|next|that|this|the next|later that)\s+(?:day|morning|night|evening|afternoon|week|time"
+                     r"|summer|winter|spring|autumn|fall)\b|(?:in|on) the (?:morning|evening|afternoon|end|way home)\b)",
+                     re.IGNORECASE)
+PHRASE_ENDS = DETERMINERS | NEW_REFERENT | PREPOSITIONS | {"in", "around", "all", "again", "and", "but", "then", "so", "because", "when", "while", "very",
                               "too", "today", "every", "there", "here", "back", "away", "up", "down", "out", "off", "over",
                               "by", "from", "of", "until", "before", "as", "once"}
 
@@ -79,62 +115,121 @@ def _words(text: str, offset: int = 0) -> list[tuple[str, int, int]]:
 
 
 def sentences_of(story: str) -> list[tuple[str, int]]:
-    """Sentences with their start offsets."""
-    return [(m.group(), m.start()) for m in SENTENCE.finditer(story) if m.group().strip()]
+    """Sentences with their start offsets. "Mr." and "Dr." do not end a sentence, and a quoted
+    question or exclamation followed by its speech tag (“Run!” said Tim.) is one sentence."""
+    spans: list[list[int]] = []
+    for match in SENTENCE.finditer(story):
+        if not match.group().strip():
+            continue
+        if spans:
+            previous = story[spans[-1][0]: spans[-1][1]]
+            joined = "\n" not in story[spans[-1][1]: match.start()] and (
+                TITLE_END.search(previous) or (SPEECH_END.search(previous) and match.group().lstrip()[:1].islower()))
+            if joined:
+                spans[-1][1] = match.end()
+                continue
+        spans.append([match.start(), match.end()])
+    return [(story[start:end], start) for start, end in spans]
 
 
 def _is_name(word: str, first_in_clause: bool) -> bool:
-    return word[0].isupper() and word.lower() not in PRONOUNS | DETERMINERS | NEW_REFERENT and not (
-        first_in_clause and word.lower() in {"once", "one", "then", "there", "when", "the", "a", "an"})
+    base = re.split(r"['’]", word.lower())[0]  # "I'm", "She's": a pronoun, not a name
+    return word[0].isupper() and base not in PRONOUNS | DETERMINERS | NEW_REFERENT and not (
+        first_in_clause and word.lower() in NOT_NAMES_FIRST | PHRASE_ENDS | HELPERS | NOT_VERBS)
+
+
+def _is_adverb(word: str) -> bool:
+    return word in ADVERBS or (len(word) > 4 and word.endswith("ly") and word not in LY_ADJECTIVES)
+
+
+def _name_run(words: list[tuple[str, int, int]], index: int, first: bool) -> int:
+    """How many capitalised words from `index` form one name ("Mr Brown", "Aunt Rose"), at most 3."""
+    size = 0
+    while index + size < len(words) and size < 3 and _is_name(words[index + size][0], first and size == 0):
+        size += 1
+    return size
 
 
 def find_self_objects(story: str) -> list[Finding]:
     findings = []
     for sentence, sentence_start in sentences_of(story):
         cut = [0] + [m.end() for m in CLAUSE_BREAK.finditer(sentence)] + [len(sentence)]
+        last_subject = None  # (form, words) of the sentence's latest clause subject, for "Ava woke up and hugged Ava"
         for begin, end in itertools.pairwise(cut):
-            words = _words(sentence[begin:end], sentence_start + begin)
-            if len(words) < 3:
+            clause = sentence[begin:end]
+            lead = LEAD_IN.match(clause)
+            words = [w for w in _words(clause, sentence_start + begin) if not lead or w[1] - sentence_start - begin >= lead.end()]
+            if not words:
                 continue
             lowered = [w.lower() for w, _, _ in words]
-            # the subject: a name, or a definite noun phrase ("the cat")
-            if _is_name(words[0][0], True):
-                subject, index = lowered[0], 1
-            elif lowered[0] in DETERMINERS and len(words) > 3:
-                subject, index = lowered[1], 2
-            else:
-                continue
-            if index >= len(words) or lowered[index] in NOT_VERBS | PRONOUNS | PHRASE_ENDS:
-                continue
-            verb_end = index + 1
-            if verb_end < len(words) and lowered[verb_end] in PREPOSITIONS:
-                verb_end += 1
-            if verb_end >= len(words):
-                continue
-            target = lowered[verb_end]
-            if target in REFLEXIVES or target in NEW_REFERENT:
-                continue
-            if target in DETERMINERS and verb_end + 1 < len(words):
-                target, target_index = lowered[verb_end + 1], verb_end + 1
-            else:
-                target_index = verb_end
-            compound = (target_index + 1 < len(words) and words[target_index][0].islower()
-                        and lowered[target_index + 1] not in PHRASE_ENDS)
-            if target == subject and not compound:
-                span_start, span_end = words[0][1], words[target_index][2]
-                findings.append(Finding("self-object", span_start, span_end, story[span_start:span_end], sentence.strip(),
-                                        f"the subject {words[0][0] if index == 1 else words[1][0]!r} comes back as the object "
-                                        f"of {words[index][0]!r}: a model without memory of the subject writes this",
-                                        words[target_index][1], words[target_index][2]))
+            joined_by = sentence[max(0, begin - 4): begin].strip().lower()
+            candidates = []  # (form, subject words, index of the first word after the subject)
+            run = _name_run(words, 0, True)
+            if run:
+                candidates.append(("name", tuple(lowered[:run]), run))
+            elif lowered[0] in DETERMINERS:
+                candidates += [("noun", tuple(lowered[1:1 + size]), 1 + size) for size in (1, 2, 3)
+                               if 1 + size < len(words) and not set(lowered[1:1 + size]) & FUNCTION_WORDS]
+            elif (last_subject and joined_by in ("and", "then", "but") and words[0][0][0].islower()
+                  and lowered[0] not in NOT_VERBS | PRONOUNS | PHRASE_ENDS | NEW_REFERENT):
+                candidates.append((*last_subject, 0))
+            for form, subject, index in candidates:
+                found = _self_object(story, sentence, words, lowered, form, subject, index)
+                if found:
+                    findings.append(found)
+                    break
+            # only the clause right before may lend its subject (a noun phrase's end is unknown: never lent)
+            last_subject = ("name", tuple(lowered[:run])) if run else None
     return findings
+
+
+def _self_object(story: str, sentence: str, words, lowered, form: str, subject: tuple[str, ...], index: int) -> Finding | None:
+    """A finding when the words from `index` are helpers/adverbs, a verb, at most two prepositions
+    or particles, and then the subject again as the object."""
+    skipped = 0
+    copula = False  # after a form of "be" only an -ing verb takes an object ("Max is watching Max"; "Men are men" is not one)
+    while index < len(words) and skipped < 3 and (lowered[index] in HELPERS or _is_adverb(lowered[index])):
+        copula = copula or lowered[index] in BE_FORMS
+        index, skipped = index + 1, skipped + 1
+    if index >= len(words) or not words[index][0][0].islower() or lowered[index] in NOT_VERBS | PRONOUNS | PHRASE_ENDS:
+        return None
+    if lowered[index] in subject or (copula and not lowered[index].endswith("ing")):
+        return None
+    verb = index
+    index += 1
+    while index < len(words) and index - verb <= 2 and lowered[index] in PREPOSITIONS | PARTICLES:
+        index += 1
+    if index >= len(words) or lowered[index] in REFLEXIVES | NEW_REFERENT:
+        return None
+    if form == "noun" and lowered[index] in OBJECT_DETERMINERS:
+        index += 1
+    last = index + len(subject) - 1
+    if last >= len(words) or tuple(lowered[index: last + 1]) != subject:
+        return None
+    if form == "name":
+        if last + 1 < len(words) and _is_name(words[last + 1][0], False) and story[words[last][2]: words[last + 1][1]].strip() == "":
+            return None  # "Tom saw Tom Brown": a longer name, another person
+    elif last + 1 < len(words) and words[last][0].islower() and lowered[last + 1] not in PHRASE_ENDS:
+        return None  # "the duck swam to the duck pond": the noun modifies the real object
+    span_start, span_end = words[0][1], words[last][2]
+    named = " ".join(w for w, _, _ in words[index: last + 1])
+    return Finding("self-object", span_start, span_end, story[span_start:span_end], sentence.strip(),
+                   f"the subject {named!r} comes back as the object of {words[verb][0]!r}: a model without memory of "
+                   "the subject writes this", words[index][1], words[last][2])
 
 
 def find_immediate_repeats(story: str) -> list[Finding]:
     findings = []
     words = _words(story)
-    for (first, start, _), (second, second_start, end) in itertools.pairwise(words):
+    for index, ((first, start, _), (second, second_start, end)) in enumerate(itertools.pairwise(words)):
         between = story[start + len(first): second_start]
-        if first.lower() == second.lower() and between.strip() == "" and first.lower() not in GRAMMATICAL_DOUBLES:
+        lowered = first.lower()
+        opened = any(w.lower() in DOUBLE_OPENERS for w, _, _ in words[max(0, index - 3): index])
+        if lowered == "her" and index + 2 < len(words) and story[end: words[index + 2][1]].strip() == "":
+            # "showed her her hat" is grammatical (her, then her hat); "to her her a house" is not
+            opened = opened or words[index + 2][0].lower() not in DETERMINERS | NEW_REFERENT | PREPOSITIONS | PRONOUNS
+        if (lowered == second.lower() and between.strip() == "" and lowered not in SOUND_DOUBLES | INTENSIFIERS
+                and lowered not in GRAMMATICAL_DOUBLES and not opened):
             findings.append(Finding("immediate-repeat", start, end, story[start:end], _sentence_at(story, start),
                                     f"{first!r} is written twice in a row", second_start, end))
     return findings
@@ -161,14 +256,23 @@ def _phrase_loops_in(story: str, words: list[tuple[str, int, int]], max_phrase: 
             repeats = 1
             while lowered[index + repeats * size: index + (repeats + 1) * size] == phrase:
                 repeats += 1
-            if repeats >= 2 and size == 2 and {"and", "or"} & set(phrase):
-                continue  # "bigger and bigger", "ran and ran and ran": a deliberate reduplication
+            if repeats >= 2 and size == 2 and ({"and", "or"} & set(phrase) or (phrase[0] in IDIOM_NOUNS and phrase[1] in IDIOM_LINKS)
+                                                  or phrase[0] == "as"):
+                continue  # "bigger and bigger", "ran and ran and ran", "hand in hand in", "as still as still": meant
+            punctuated = any(re.search(r"[^\w\s'’]", story[words[index + k * size - 1][2]: words[index + k * size][1]])
+                             for k in range(1, repeats))
+            if repeats < 4 and punctuated:
+                continue  # "Come in, come in!", "Thank you, thank you, thank you": set off by punctuation, it is meant
             if repeats >= 2:
-                start, end = words[index][1], words[index + repeats * size - 1][2]
+                tail = 0  # a last, partial repeat ("they played and they played and they played")
+                while (tail < size - 1 and index + repeats * size + tail < len(words)
+                       and lowered[index + repeats * size + tail] == phrase[tail]):
+                    tail += 1
+                start, end = words[index][1], words[index + repeats * size + tail - 1][2]
                 findings.append(Finding("phrase-loop", start, end, story[start:end], _sentence_at(story, start),
                                         f"the phrase {' '.join(w for w, _, _ in words[index:index + size])!r} is repeated "
                                         f"{repeats} times back to back", words[index + size][1], words[index + size][2]))
-                index += repeats * size
+                index += repeats * size + tail
                 found = True
                 break
         if not found:

@@ -1,0 +1,153 @@
+"""Attribution of findings to the model or the sampler, and `textgen diagnose MODEL`."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+from click.testing import CliRunner
+from test_inspection import direct_probability, tiny_model
+
+from cli import cli
+from textgen.attribution import ALTERNATIVES, attribute, attribute_all, blame_of, comparison_grid, samples_perplexity
+from textgen.diagnostics import diagnose_story
+from textgen.inspection import PieceRoles
+from textgen.sampling.generate import Sample, TokenChoice
+from textgen.tokenizer import BOS_ID
+
+STORY = "Hopper saw Hopper. She was happy and they played and they played."
+
+
+@pytest.mark.parametrize("kind", ["sentencepiece", "word", "char"])
+def test_attribution_gives_the_models_probability_rank_and_alternatives(tokenizers, kind):
+    tokenizer = tokenizers[kind]
+    model = tiny_model(tokenizer, seed=3)
+    findings = diagnose_story(STORY)
+    assert [f.kind for f in findings] == ["self-object", "phrase-loop"]
+    self_object = findings[0]
+    assert self_object.word == "Hopper" and STORY[: self_object.word_start] == "Hopper saw "
+    result = attribute(model, tokenizer, STORY, self_object)
+    roles = PieceRoles(tokenizer)
+    expected = direct_probability(model, tokenizer, "Hopper saw", roles.word_pieces("Hopper"), ends=kind != "word")
+    assert result.probability == pytest.approx(expected, rel=1e-4)
+    assert len(result.alternatives) == ALTERNATIVES and all(a.word != "Hopper" for a in result.alternatives)
+    probabilities = [a.probability for a in result.alternatives]
+    assert probabilities == sorted(probabilities, reverse=True)
+    if kind == "word":  # every token is a word: the rank is exact over the vocabulary
+        with torch.no_grad():
+            logits, _ = model(torch.tensor([[BOS_ID, *tokenizer.encode("Hopper saw")]]))
+        distribution = torch.softmax(logits[0, -1].float(), dim=-1)
+        assert result.rank == 1 + int((distribution > distribution[tokenizer.piece_to_id("Hopper")]).sum())
+    if result.rank is not None and result.rank <= ALTERNATIVES:
+        assert sum(a.probability > result.probability for a in result.alternatives) == result.rank - 1
+    assert result.blame == blame_of(result.probability, result.rank)
+    loop = attribute(model, tokenizer, STORY, findings[1])
+    assert loop.word == "and" and findings[1].word_start == STORY.index("and they played", STORY.index("played"))
+
+
+def test_blame_rules():
+    assert blame_of(0.9, 1) == "model"
+    assert blame_of(0.01, 1) == "model"  # the first choice even when flat: greedy writes it too
+    assert blame_of(0.02, 4) == "sampling"
+    assert blame_of(0.3, 2) == "both"
+    assert blame_of(0.001, None) == "sampling"
+
+
+def test_unknown_words_leave_a_finding_unattributed(word_tokenizer):
+    model = tiny_model(word_tokenizer)
+    story = "Zorblax saw the the moon."
+    (finding,) = diagnose_story(story)
+    assert attribute_all(model, word_tokenizer, [(story, finding)]) == [None]
+
+
+def test_samples_perplexity_is_computed_from_the_model_probabilities():
+    sample = Sample("", "a b", [5, 6], [TokenChoice(5, "a", 0.5, 1), TokenChoice(6, "b", 0.25, 2)])
+    assert samples_perplexity([sample]) == pytest.approx(math.sqrt(8))
+    assert math.isnan(samples_perplexity([Sample("", "", [])]))
+
+
+def test_the_grid_varies_each_setting_the_issue_names():
+    grid = dict(comparison_grid())
+    assert len(grid) == 7
+    varied = {field for settings in grid.values() for field, value in vars(settings).items()
+              if value != getattr(grid["temperature 1 (pure sampling)"], field)}
+    assert {"temperature", "top_p", "repetition_penalty", "no_repeat_ngram", "dry_multiplier"} <= varied
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def test_diagnose_model_generates_diagnoses_and_attributes(trained, tmp_path):
+    saved = tmp_path / "samples.txt"
+    result = invoke("diagnose", trained, "--samples", 3, "--max-tokens", 40, "--temperature", 0.8, "--json",
+                    "--save-samples", saved)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert len(data["samples"]) == 3 and data["metrics"]["stories"] == 3
+    assert data["metrics"]["perplexity"] > 1
+    assert data["baseline"]["stories"] == 3  # the training corpus, at the same size
+    for finding in data["findings"]:
+        assert {"kind", "start", "end", "text", "sentence", "word", "attribution", "story"} <= finding.keys()
+        story = data["samples"][finding["story"]]["text"]
+        assert story[finding["start"]:finding["end"]] == finding["text"]
+    # the same seed and settings give the stories `textgen generate` writes
+    generated = invoke("generate", trained, "-n", 3, "--max-tokens", 40, "--temperature", 0.8, "--json")
+    texts = [json.loads(line)["text"] for line in generated.stdout.splitlines()]
+    assert [s["text"] for s in data["samples"]] == texts
+    from textgen.corpus import read_stories
+
+    assert len(read_stories(saved)) == 3
+
+
+def test_diagnose_text_with_a_model_attributes_every_finding(trained, tmp_path):
+    from textgen.checkpoint import load
+
+    tokenizer = load(trained).tokenizer
+    words = [tokenizer.id_to_piece(i) for i in range(4, tokenizer.vocab_size) if tokenizer.id_to_piece(i).isalpha()][:3]
+    text = tmp_path / "text.txt"
+    text.write_text(f"{words[0]} {words[1]} {words[1]} {words[2]}.\n")
+    result = invoke("diagnose", trained, "--text", text, "--json")
+    assert result.exit_code == 0, result.output
+    (finding,) = json.loads(result.stdout)["findings"]
+    assert finding["kind"] == "immediate-repeat" and finding["attribution"]["word"] == words[1]
+    shown = invoke("diagnose", trained, "--text", text)
+    assert "model:" in shown.stdout and "who made the errors" in shown.stdout
+
+
+def test_compare_settings_prints_one_row_per_setting(trained):
+    result = invoke("diagnose", trained, "--compare-settings", "--samples", 2, "--max-tokens", 30, "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [row["name"] for row in data["settings"]] == [name for name, _ in comparison_grid()]
+    for row in data["settings"]:
+        assert row["metrics"]["stories"] == 2 and row["perplexity"] > 1
+        assert set(row["findings"]) == {"self-object", "immediate-repeat", "phrase-loop", "repeated-sentence"}
+    assert data["baseline"]["stories"] == 2
+    text = invoke("diagnose", trained, "--compare-settings", "--samples", 2, "--max-tokens", 30)
+    assert text.exit_code == 0 and "human baseline" in text.stdout and "DRY" in text.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["MODEL", "--samples", "0"], "--samples"),
+    ([], "give MODEL"),
+    (["MISSING"], "does not exist"),
+    (["MODEL", "--compare-settings", "--text", "TEXT"], "--compare-settings"),
+    (["--text", "BINARY"], "UTF-"),
+    (["--text", "EMPTY"], "empty"),
+    (["MODEL", "--prompt", "Zorblax"], "does not know"),
+    (["MODEL", "--top-p", "0"], "top"),
+])
+def test_diagnose_refuses_bad_input_in_one_line(trained, tmp_path, args, message):
+    paths = {"TEXT": tmp_path / "text.txt", "BINARY": tmp_path / "binary.txt", "EMPTY": tmp_path / "empty.txt",
+             "MISSING": tmp_path / "no-model", "MODEL": trained}
+    paths["TEXT"].write_text("Doug saw Doug.\n")
+    paths["BINARY"].write_bytes(b"\xff\xfe\x00\x81story")
+    paths["EMPTY"].write_text("")
+    result = invoke("diagnose", *[paths.get(a, a) for a in args])
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], result.output
+    assert "Traceback" not in result.output

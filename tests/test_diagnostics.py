@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from diagnostics_cases import CASES
+from diagnostics_fresh import CASES as FRESH_CASES
 from diagnostics_heldout import CASES as HELDOUT_CASES
 
 from textgen.diagnostics import KINDS, diagnose_story, rep_l, seq_rep, text_metrics
@@ -25,7 +26,7 @@ def detector_scores(cases=CASES) -> dict:
     return scores
 
 
-@pytest.mark.parametrize("cases", [CASES, HELDOUT_CASES], ids=["first set", "second set"])
+@pytest.mark.parametrize("cases", [CASES, HELDOUT_CASES, FRESH_CASES], ids=["first set", "second set", "third set"])
 def test_detectors_reach_the_precision_and_recall_targets(cases):
     for kind, score in detector_scores(cases).items():
         assert score["positives"] >= 3, kind

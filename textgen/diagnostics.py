@@ -72,6 +72,12 @@ PARTICLES = {"up", "down", "out", "back", "over", "around", "off", "in", "into",
 NOT_NAMES_FIRST = {"once", "one", "then", "there", "when", "the", "a", "an", "suddenly", "later", "soon", "next", "finally", "now",
                    "today", "yesterday", "after", "before", "but", "and", "so", "oh", "yes", "no", "hello", "hi", "please",
                    "look", "come", "let", "go", "what", "where", "why", "how", "who", "if"}
+# after these verbs the object is followed by a verb ("The dog saw the dog run"), not a second noun
+VERBS_WITH_CLAUSE = {"let", "lets", "make", "makes", "made", "help", "helps", "helped", "watch", "watches", "watched", "see",
+                     "sees", "saw", "hear", "hears", "heard", "feel", "felt", "have", "had", "bid", "want", "wanted", "asked",
+                     "told", "taught", "needed", "let's"}
+TIME_WORDS = {"yesterday", "today", "tonight", "tomorrow", "again", "too", "now", "then", "later", "soon", "first", "last",
+              "instead", "anyway", "already", "still", "together", "alone", "well", "hard", "fast", "home"}
 FUNCTION_WORDS = PRONOUNS | HELPERS | {"and", "or", "but", "so", "not", "to", "of", "as", "if", "than"}
 # a clause may open with a time phrase before its subject ("Every morning the puppy licked the puppy.")
 LEAD_IN = re.compile(r"\s*(?:(?:suddenly|later|soon|next|finally|now|today|yesterday|meanwhile|afterwards|at last)\b"
@@ -159,6 +165,8 @@ def find_self_objects(story: str) -> list[Finding]:
             clause = sentence[begin:end]
             lead = LEAD_IN.match(clause)
             words = [w for w in _words(clause, sentence_start + begin) if not lead or w[1] - sentence_start - begin >= lead.end()]
+            # a doubled word ("The the dog") is an immediate repeat of its own; read the clause without it
+            words = [w for k, w in enumerate(words) if k == 0 or w[0].lower() != words[k - 1][0].lower()]
             if not words:
                 continue
             lowered = [w.lower() for w, _, _ in words]
@@ -209,7 +217,8 @@ def _self_object(story: str, sentence: str, words, lowered, form: str, subject: 
     if form == "name":
         if last + 1 < len(words) and _is_name(words[last + 1][0], False) and story[words[last][2]: words[last + 1][1]].strip() == "":
             return None  # "Tom saw Tom Brown": a longer name, another person
-    elif last + 1 < len(words) and words[last][0].islower() and lowered[last + 1] not in PHRASE_ENDS:
+    elif (last + 1 < len(words) and words[last][0].islower() and lowered[last + 1] not in PHRASE_ENDS | TIME_WORDS
+          and not _is_adverb(lowered[last + 1]) and lowered[verb] not in VERBS_WITH_CLAUSE):
         return None  # "the duck swam to the duck pond": the noun modifies the real object
     span_start, span_end = words[0][1], words[last][2]
     named = " ".join(w for w, _, _ in words[index: last + 1])

@@ -31,6 +31,12 @@ demo: $(STAMP)
 	# write three stories, then look at what the model expects next
 	$(BIN)/textgen generate $(DEMO)/little --prompt "Once upon a time" -n 3 --max-tokens 150 --temperature 0.8 --top-p 0.95 --seed 1
 	$(BIN)/textgen next $(DEMO)/little "Once upon a time, there was a" --top 10 --plot $(DEMO)/next-words.png
+	# what the gates do while the model reads a sentence
+	$(BIN)/textgen gates $(DEMO)/little "Lily saw a cat. The cat saw Lily." --plot $(DEMO)/gates.png
+	# which sampling settings repeat least, then a diagnosis of the three stories above (same seed and settings)
+	$(BIN)/textgen diagnose $(DEMO)/little --compare-settings --samples 8 --max-tokens 150 --prompt "Once upon a time"
+	$(BIN)/textgen diagnose $(DEMO)/little --samples 3 --prompt "Once upon a time" --max-tokens 150 --temperature 0.8 \
+		--top-p 0.95 --seed 1
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -1,22 +1,41 @@
-"""Repetition detectors and metrics on plain text (issue 6, first part).
+"""Repetition detectors and metrics on plain text.
 
-Detectors, each finding with its kind, character span, sentence and an explanation:
-- self-object: the subject of a clause comes back as its object ("Doug saw Doug.", "The cat
-  chased the cat."). Rule: a clause (split at , ; and "and"/"but"/"then") that starts with a
-  name or a definite noun phrase, then a verb (and at most one preposition), then the same
-  name or the same noun with "the"/"his"/"her" or none. Not errors: reflexives ("Doug saw
-  himself"), indefinite objects that name a new referent ("the dog saw a dog", "another
-  dog"), and a noun that modifies the real object ("the duck swam to the duck pond"). Known misses: pronoun subjects ("He saw him"), objects after more than one
-  preposition or adverb, passives, subjects further back than the clause.
-- immediate-repeat: a word written twice in a row ("the the"); "had had" and "that that"
-  are grammatical, sounds such as "ha ha" and "knock knock" are meant, and a repeat with
-  punctuation between ("Go, go!") is deliberate: none is reported.
-- phrase-loop: a phrase of two or more words repeated back to back within a sentence ("and
-  they played and they played"); the finding spans every repetition. Two-word reduplications
-  with "and"/"or" ("bigger and bigger", "ran and ran and ran") are a storyteller's device and
-  not reported; a human-written baseline (TinyStories) is full of them.
-- repeated-sentence: a sentence equal (ignoring case and spacing) to an earlier sentence
-  of the same story.
+Detectors, each finding with its kind, character span, sentence, the word that makes the
+repetition (`word_start`/`word_end`, where attribution asks the model) and an explanation:
+
+- self-object: the subject of a clause comes back as its object ("Doug saw Doug.", "The
+  little red hen helped the little red hen.", "Max is watching Max."). Rule: split the
+  sentence into clauses at , ; : quotes, dashes and "and"/"but"/"then"/"so"/"because"/
+  "when"/"while"; drop a time opener ("Every morning", "Suddenly"); the subject is a name
+  (up to three capitalised words: "Mr. Fox", "Aunt May") or a determiner and one to three
+  words ("the little bunny"); a clause after "and"/"then"/"but" that starts with a verb
+  shares the name subject of the clause before ("Ava woke up and hugged Ava."). Then up to
+  three helpers, "not" or adverbs ("did not", "quickly"), a lower-case verb (after a form
+  of "be" only an -ing verb), up to two prepositions or particles, and the same subject
+  again, word for word. Not errors: reflexives ("saw himself"), new referents ("a dog",
+  "another dog"), a longer name ("Tom saw Tom Brown"), "that" objects ("lies that way"),
+  copulas ("Kim is Kim") and a noun that modifies the real object ("the duck pond").
+  Known misses: pronoun subjects ("He saw him"), passives, subjects in an earlier clause
+  other than the one right before, objects after three or more prepositions; and one
+  known false alarm: a noun-noun object after a perception verb ("The boy saw the boy
+  scout.").
+- immediate-repeat: a word written twice in a row ("the the", also across a line break).
+  Not reported: grammatical doubles ("had had", "that that", "whoever wins wins", "showed
+  her her hat"), sound words and cheers ("ha ha", "knock knock", "hip hip"), intensifiers
+  and numbers read aloud ("very very", "nine nine seven"), and a repeat with punctuation
+  between ("Go, go!").
+- phrase-loop: a phrase of two or more words repeated back to back within a sentence
+  ("and they played and they played and they played"); the finding spans every repeat,
+  the last partial one too. Not reported: reduplications with "and"/"or" ("bigger and
+  bigger"), idioms ("hand in hand", "as still as still"), and fewer than four repeats set
+  off by punctuation ("Come in, come in!", "Thank you, thank you, thank you"): a
+  human-written baseline is full of both. Known miss: a loop of three comma-separated
+  repeats.
+- repeated-sentence: a sentence of three or more words equal (ignoring case, spacing and
+  punctuation) to an earlier sentence of the same story. "Mr." does not end a sentence,
+  and a quoted exclamation with its speech tag is one sentence ("“Run!” said Tim.").
+  Human writers repeat short sentences on purpose ("They were happy."); the human
+  baseline shows how often.
 Metrics over a set of stories: seq-rep-n (Welleck et al. 2019), distinct-n, rep-l and the
 rate of each finding kind per 1,000 words.
 """

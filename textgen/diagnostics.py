@@ -27,10 +27,10 @@ repetition (`word_start`/`word_end`, where attribution asks the model) and an ex
 - phrase-loop: a phrase of two or more words repeated back to back within a sentence
   ("and they played and they played and they played"); the finding spans every repeat,
   the last partial one too. Not reported: reduplications with "and"/"or" ("bigger and
-  bigger"), idioms ("hand in hand", "as still as still"), and fewer than four repeats set
-  off by punctuation ("Come in, come in!", "Thank you, thank you, thank you"): a
-  human-written baseline is full of both. Known miss: a loop of three comma-separated
-  repeats.
+  bigger"), idioms ("hand in hand", "as still as still"), one word over and over ("tick
+  tick tick tick": an immediate repeat's case), and fewer than four repeats with
+  punctuation inside ("Come in, come in!", "Thank you, thank you, thank you"): human
+  writers use all of these on purpose. Known miss: a loop of three comma-separated repeats.
 - repeated-sentence: a sentence of three or more words equal (ignoring case, spacing and
   punctuation) to an earlier sentence of the same story. "Mr." does not end a sentence,
   and a quoted exclamation with its speech tag is one sentence ("“Run!” said Tim.").
@@ -287,8 +287,9 @@ def _phrase_loops_in(story: str, words: list[tuple[str, int, int]], max_phrase: 
             if repeats >= 2 and size == 2 and ({"and", "or"} & set(phrase) or (phrase[0] in IDIOM_NOUNS and phrase[1] in IDIOM_LINKS)
                                                   or phrase[0] == "as"):
                 continue  # "bigger and bigger", "ran and ran and ran", "hand in hand in", "as still as still": meant
-            punctuated = any(re.search(r"[^\w\s'’]", story[words[index + k * size - 1][2]: words[index + k * size][1]])
-                             for k in range(1, repeats))
+            if repeats >= 2 and len(set(phrase)) == 1:
+                continue  # "tick tick tick tick": one word repeated, the immediate-repeat rule's case
+            punctuated = repeats >= 2 and re.search(r"[^\w\s'’]", story[words[index][2]: words[index + repeats * size - 1][1]])
             if repeats < 4 and punctuated:
                 continue  # "Come in, come in!", "Thank you, thank you, thank you": set off by punctuation, it is meant
             if repeats >= 2:

@@ -777,6 +777,11 @@ def training_corpus(loaded) -> str | None:
     return path if isinstance(path, str) and Path(path).exists() else None
 
 
+def shown_word(word: str) -> str:
+    """A word as the terminal shows it: a newline is ↵."""
+    return word.replace("\n", "↵")
+
+
 def percent(value: float) -> str:
     return f"{100 * value:.1f}%" if value >= 0.001 else f"{100 * value:.2g}%"
 
@@ -933,8 +938,8 @@ def diagnose_stories(loaded, model_dir, stories, text_path, samples, prompt, max
         attribution = finding.get("attribution")
         if attribution:
             rank = f"rank {attribution['rank']}" if attribution["rank"] else f"below its top {attribution['ranked_words']}"
-            others = ", ".join(f"{a['word']!s} {percent(a['probability'])}" for a in attribution["alternatives"])
-            click.echo(f"      model: “{attribution['word']}” {percent(attribution['probability'])} ({rank}); "
+            others = ", ".join(f"“{shown_word(a['word'])}” {percent(a['probability'])}" for a in attribution["alternatives"])
+            click.echo(f"      model: “{shown_word(attribution['word'])}” {percent(attribution['probability'])} ({rank}); "
                        f"instead: {others or 'nothing else'}\n      → {attribution['blame']}")
     if len(findings) > limit:
         click.echo(f"  ... {len(findings) - limit} more (--limit, or --json for all)")

@@ -574,12 +574,16 @@ def sampling_options(function):
         click.option("--top-p", type=float, default=1.0, show_default=True, help="Nucleus: keep tokens up to this probability mass."),
         click.option("--min-p", type=float, default=0.0, show_default=True, help="Keep tokens at least this share of the best."),
         click.option("--repetition-penalty", type=float, default=1.0, show_default=True, help="CTRL penalty for seen tokens (1: off)."),
-        click.option("--frequency-penalty", type=float, default=0.0, show_default=True),
-        click.option("--presence-penalty", type=float, default=0.0, show_default=True),
+        click.option("--frequency-penalty", type=float, default=0.0, show_default=True,
+                     help="Subtract this times a token's count so far (0: off)."),
+        click.option("--presence-penalty", type=float, default=0.0, show_default=True,
+                     help="Subtract this once from every token seen so far (0: off)."),
         click.option("--no-repeat-ngram", type=int, default=0, show_default=True, help="Forbid repeating n-grams of this size."),
         click.option("--dry-multiplier", type=float, default=0.0, show_default=True, help="DRY penalty strength (0: off)."),
-        click.option("--dry-base", type=float, default=1.75, show_default=True),
-        click.option("--dry-allowed-length", type=int, default=2, show_default=True),
+        click.option("--dry-base", type=float, default=1.75, show_default=True,
+                     help="DRY: the penalty grows by this factor per repeated token."),
+        click.option("--dry-allowed-length", type=int, default=2, show_default=True,
+                     help="DRY: repeats up to this many tokens go unpenalised."),
         click.option("--dry-breaker", "dry_breakers", multiple=True,
                      help='Text that breaks a DRY repeat (repeatable) [default: newline . ! ? " ,].'),
         click.option("--ban", "banned", multiple=True, help="A word never to write (repeatable; </s>: never end the story)."),
@@ -672,7 +676,7 @@ def generate_command(model_dir: str, prompt: str, count: int, max_tokens: int, b
 @click.option("--top", type=click.IntRange(1, 10_000), default=10, show_default=True, help="How many words to list.")
 @click.option("--words", "word_list", default=None, help="Score exactly these words, comma-separated (e.g. Jane,Spot,Doug).")
 @click.option("--pieces", is_flag=True, help="Show the raw next-token distribution instead of words.")
-@click.option("--plot", "plot_path", default=None, help="Draw the probabilities as a PNG bar chart.")
+@click.option("--plot", "plot_path", default=None, metavar="FILE.png", help="Draw the probabilities as a PNG bar chart.")
 @click.option("--json", "as_json", is_flag=True, help='Print {"context", "words": [{"word", "probability"}], "coverage"}.')
 def next_command(model_dir: str, text: str, top: int, word_list: str | None, pieces: bool, plot_path: str | None,
                  as_json: bool) -> None:
@@ -688,9 +692,9 @@ def next_command(model_dir: str, text: str, top: int, word_list: str | None, pie
 
     check_text(text, "TEXT")
     if plot_path:
-        from textgen.atomic import prepare_output
+        from textgen.plots import check_plot_path
 
-        prepare_output(plot_path)
+        check_plot_path(plot_path)
     words = None
     if word_list is not None:
         words = [word.strip() for word in word_list.split(",") if word.strip()]
@@ -725,9 +729,22 @@ def next_command(model_dir: str, text: str, top: int, word_list: str | None, pie
         click.echo(f"plot -> {plot_path}")
 
 
-GENERATION_OPTIONS = ("samples", "prompt", "max_tokens", "seed", "quantize", "compare_settings", "save_samples", "show_stories",
+GENERATION_OPTIONS = ("samples", "prompt", "max_tokens", "quantize", "compare_settings", "save_path", "show_stories",
                       "temperature", "top_k", "top_p", "min_p", "repetition_penalty", "frequency_penalty", "presence_penalty",
                       "no_repeat_ngram", "dry_multiplier", "dry_base", "dry_allowed_length", "dry_breakers", "banned")
+SAMPLING_OPTIONS = ("temperature", "top_k", "top_p", "min_p", "repetition_penalty", "frequency_penalty", "presence_penalty",
+                    "no_repeat_ngram", "dry_multiplier", "dry_base", "dry_allowed_length", "dry_breakers", "banned",
+                    "show_stories", "limit")
+
+
+def given_options(ctx: click.Context, names) -> list[str]:
+    """The flags (as the user types them) of the named parameters given on the command line."""
+    from click.core import ParameterSource
+
+    flags = {param.name: param.opts[0] for param in ctx.command.params}
+    return [flags[name] for name in names if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE]
+
+
 SHORT_METRICS = (("seq_rep_1", "rep-1"), ("seq_rep_2", "rep-2"), ("seq_rep_3", "rep-3"), ("seq_rep_4", "rep-4"),
                  ("distinct_1", "dist-1"), ("distinct_2", "dist-2"), ("distinct_3", "dist-3"), ("rep_16", "r16"),
                  ("rep_32", "r32"), ("rep_128", "r128"), ("self-object_per_1000_words", "self"),
@@ -735,17 +752,24 @@ SHORT_METRICS = (("seq_rep_1", "rep-1"), ("seq_rep_2", "rep-2"), ("seq_rep_3", "
                  ("repeated-sentence_per_1000_words", "sent"))
 
 
+def quantized_copy(loaded, quantize: str):
+    """The model to sample from: a bf16 or int8 copy where asked (auto: bf16 where the CPU has it
+    natively), the loaded float model otherwise. The float model stays in `loaded.model`."""
+    if quantize == "none" or next(loaded.model.parameters()).device.type != "cpu":
+        return loaded.model
+    from textgen.model.quantize import quantize as quantized
+
+    # torch deprecates its quantised tensor constructors but still runs them; the message is noise here
+    warnings.filterwarnings("ignore", message=".*quantize_per_tensor.*")
+    return quantized(loaded.model, quantize)
+
+
 def load_for_generation(model_dir: str, quantize: str):
-    """A model ready to sample from: bf16 or int8 weights where asked (auto: bf16 where native)."""
+    """A loaded model whose `model` is the one to sample from."""
     import textgen
 
     loaded = textgen.load(model_dir)
-    if quantize != "none" and next(loaded.model.parameters()).device.type == "cpu":
-        from textgen.model.quantize import quantize as quantized
-
-        # torch deprecates its quantised tensor constructors but still runs them; the message is noise here
-        warnings.filterwarnings("ignore", message=".*quantize_per_tensor.*")
-        loaded.model = quantized(loaded.model, quantize)
+    loaded.model = quantized_copy(loaded, quantize)
     return loaded
 
 
@@ -769,12 +793,21 @@ def counting_bar(total: int, unit: str, quiet: bool = False):
 
 
 def training_corpus(loaded) -> str | None:
-    """The corpus a model was trained on, when it is still where training found it."""
-    from pathlib import Path
+    """The corpus a model was trained on, when it is still there unchanged (same fingerprint)."""
+    from textgen.corpus import fingerprint
 
     corpus = loaded.metadata.get("corpus") if isinstance(loaded.metadata, dict) else None
-    path = corpus.get("path") if isinstance(corpus, dict) else None
-    return path if isinstance(path, str) and Path(path).exists() else None
+    if not isinstance(corpus, dict):
+        return None
+    expected = corpus.get("fingerprint")
+    candidates = [path for path in (corpus.get("absolute_path"), corpus.get("path")) if isinstance(path, str)]
+    for path in dict.fromkeys(candidates):
+        try:
+            if expected and fingerprint(path) == expected:
+                return path
+        except (OSError, TextgenError):
+            continue
+    return None
 
 
 def shown_word(word: str) -> str:
@@ -788,7 +821,7 @@ def percent(value: float) -> str:
 
 @cli.command("diagnose")
 @click.argument("model_dir", metavar="[MODEL]", required=False)
-@click.option("--text", "text_path", default=None,
+@click.option("--text", "text_path", default=None, metavar="FILE",
               help="Diagnose these stories (any corpus format) instead of generating; with MODEL, findings are also attributed.")
 @click.option("--samples", type=click.IntRange(1, 100_000), default=20, show_default=True, help="Stories to generate with MODEL.")
 @click.option("--prompt", default="", help="How each generated story starts.")
@@ -799,10 +832,10 @@ def percent(value: float) -> str:
               help="Weights for generation (as in textgen generate).")
 @click.option("--compare-settings", is_flag=True,
               help="Generate --samples stories under each of 7 sampling settings and compare metrics and perplexity.")
-@click.option("--baseline", "baseline_path", default=None,
+@click.option("--baseline", "baseline_path", default=None, metavar="FILE",
               help="Human-written stories whose metrics are shown side by side [default with MODEL: its training corpus].")
 @click.option("--no-baseline", is_flag=True, help="Skip the human baseline.")
-@click.option("--save-samples", "save_path", default=None, help="Also write the generated stories to this .txt file.")
+@click.option("--save-samples", "save_path", default=None, metavar="FILE", help="Also write the generated stories to this .txt file.")
 @click.option("--show-stories", is_flag=True, help="Print the generated stories before the findings.")
 @click.option("--limit", type=click.IntRange(0, 100_000), default=30, show_default=True, help="Findings to print (all with --json).")
 @click.option("--json", "as_json", is_flag=True,
@@ -827,8 +860,6 @@ def diagnose_command(ctx: click.Context, model_dir: str | None, text_path: str |
       textgen diagnose checkpoints/little --compare-settings --samples 16
       textgen diagnose --text samples.txt --baseline corpora/little-stories.txt
     """
-    from click.core import ParameterSource
-
     from textgen.corpus import read_stories
     from textgen.tokenizer.base import check_text
 
@@ -839,10 +870,15 @@ def diagnose_command(ctx: click.Context, model_dir: str | None, text_path: str |
     if baseline_path and no_baseline:
         raise click.UsageError("--baseline and --no-baseline contradict each other: give one")
     if text_path:
-        ignored = [f"--{name.replace('_', '-')}" for name in GENERATION_OPTIONS
-                   if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE]
+        ignored = given_options(ctx, GENERATION_OPTIONS)
         if ignored:
-            note(f"{', '.join(ignored)} only apply when stories are generated; --text stories are diagnosed as written")
+            note(f"{', '.join(ignored)} {'applies' if len(ignored) == 1 else 'apply'} only when stories are generated; "
+                 "--text stories are diagnosed as written")
+    if compare_settings:
+        ignored = given_options(ctx, SAMPLING_OPTIONS)
+        if ignored:
+            note(f"--compare-settings samples with its own grid of settings: {', '.join(ignored)} "
+                 f"{'is' if len(ignored) == 1 else 'are'} not used")
     check_text(prompt, "--prompt")
     settings = sampling_settings(options)
     for path in (save_path,):
@@ -853,9 +889,12 @@ def diagnose_command(ctx: click.Context, model_dir: str | None, text_path: str |
     stories = read_stories(text_path) if text_path else None  # a bad file is refused before the model loads
     if baseline_path:
         read_stories(baseline_path)[:0]  # refused now rather than after generating
-    loaded = None
+    loaded = sampler = None
     if model_dir is not None:
-        loaded = load_for_generation(model_dir, quantize if not text_path else "none")
+        import textgen
+
+        loaded = textgen.load(model_dir)
+        sampler = quantized_copy(loaded, quantize) if not text_path else loaded.model
         from textgen.sampling.generate import prompt_ids
         from textgen.sampling.settings import build_processors
 
@@ -864,35 +903,52 @@ def diagnose_command(ctx: click.Context, model_dir: str | None, text_path: str |
         if baseline_path is None and not no_baseline:
             baseline_path = training_corpus(loaded)
             if baseline_path is None:
-                note("the model's training corpus is not where training found it: give --baseline FILE for a human baseline")
+                note("the model's training corpus is not where training found it, or has changed: "
+                     "give --baseline FILE for a human baseline")
     if compare_settings:
-        compare_sampling_settings(loaded, model_dir, samples, prompt, max_tokens, seed, baseline_path, save_path, as_json)
+        compare_sampling_settings(loaded, sampler, model_dir, samples, prompt, max_tokens, seed, baseline_path, save_path, as_json)
         return
-    diagnose_stories(loaded, model_dir, stories, text_path, samples, prompt, max_tokens, seed, settings, baseline_path,
-                     save_path, show_stories, limit, as_json)
+    diagnose_stories(loaded, sampler, model_dir, stories, text_path, samples, prompt, max_tokens, seed, settings, baseline_path,
+                     save_path if not text_path else None, show_stories, limit, as_json)
 
 
-def diagnose_stories(loaded, model_dir, stories, text_path, samples, prompt, max_tokens, seed, settings, baseline_path,
+def save_stories(path: str, stories: list[str]) -> None:
+    """Generated stories as a corpus `--text` reads back: each ends with an <|endoftext|> line, so
+    blank lines inside a story stay. An empty story cannot be a corpus entry: it is left out, with a note."""
+    from textgen.atomic import write_text
+
+    kept = [story for story in stories if story.strip()]
+    if len(kept) < len(stories):
+        note(f"{len(stories) - len(kept)} empty stor{'y' if len(stories) - len(kept) == 1 else 'ies'} not saved to {path}")
+    write_text(path, "".join(f"{story.strip(chr(10))}\n<|endoftext|>\n" for story in kept))
+
+
+def story_findings(story: str, prompt: str) -> list:
+    """Findings of a generated story; repetitions that lie wholly in the user's prompt are not the model's."""
+    from textgen.diagnostics import diagnose_story
+
+    return [finding for finding in diagnose_story(story) if finding.word_start >= len(prompt)]
+
+
+def diagnose_stories(loaded, sampler, model_dir, stories, text_path, samples, prompt, max_tokens, seed, settings, baseline_path,
                      save_path, show_stories, limit, as_json) -> None:
     """Generate (unless stories are given), find, attribute and print."""
     from dataclasses import asdict
 
-    from textgen.diagnostics import KINDS, diagnose_story, text_metrics
+    from textgen.diagnostics import KINDS, text_metrics
 
     generated = None
     if stories is None:
         from textgen.attribution import sample_stories
 
         bar = counting_bar(samples, " stories")
-        generated = sample_stories(loaded.model, loaded.tokenizer, settings, samples, prompt, max_tokens, seed,
-                                   on_batch=bar.update)
+        generated = sample_stories(sampler, loaded.tokenizer, settings, samples, prompt, max_tokens, seed, on_batch=bar.update)
         bar.close()
         stories = [prompt + sample.text for sample in generated]
         if save_path:
-            from textgen.atomic import write_text
-
-            write_text(save_path, "\n\n".join(story.replace("\n\n", "\n") for story in stories) + "\n")
-    items = [(index, story, finding) for index, story in enumerate(stories) for finding in diagnose_story(story)]
+            save_stories(save_path, stories)
+    written = prompt if generated is not None else ""
+    items = [(index, story, finding) for index, story in enumerate(stories) for finding in story_findings(story, written)]
     attributions = [None] * len(items)
     if loaded is not None and items:
         from textgen.attribution import attribute_all
@@ -906,7 +962,7 @@ def diagnose_stories(loaded, model_dir, stories, text_path, samples, prompt, max
             note(f"{unscored} finding(s) are not attributed: their text has words or characters the model's tokenizer does not know")
     findings = [{"story": index, **finding.to_dict(), **({"attribution": a.to_dict() if a else None} if loaded else {})}
                 for (index, _, finding), a in zip(items, attributions)]
-    metrics = text_metrics(stories)
+    metrics = text_metrics(stories, written)
     if generated is not None:
         from textgen.attribution import samples_perplexity
 
@@ -930,7 +986,8 @@ def diagnose_stories(loaded, model_dir, stories, text_path, samples, prompt, max
         for index, story in enumerate(stories):
             click.echo(f"--- story {index + 1}\n{story}\n")
     counts = {kind: sum(f["kind"] == kind for f in findings) for kind in KINDS}
-    source = f"{len(stories):,} generated stories" if generated is not None else f"{len(stories):,} stories"
+    plural = "story" if len(stories) == 1 else "stories"
+    source = f"{len(stories):,} generated {plural}" if generated is not None else f"{len(stories):,} {plural}"
     click.echo(f"{source}, {metrics['words']:,} words: " + ", ".join(f"{counts[kind]} {kind}" for kind in KINDS))
     for finding in findings[:limit]:
         click.echo(f"  story {finding['story'] + 1}, {finding['kind']}: “{finding['text']}” in “{finding['sentence']}”\n"
@@ -965,32 +1022,31 @@ def diagnose_stories(loaded, model_dir, stories, text_path, samples, prompt, max
         click.echo(f"baseline: {baseline['stories']:,} stories drawn from the first {baseline['drawn_from']:,} of {baseline_path}")
 
 
-def compare_sampling_settings(loaded, model_dir, samples, prompt, max_tokens, seed, baseline_path, save_path, as_json) -> None:
+def compare_sampling_settings(loaded, sampler, model_dir, samples, prompt, max_tokens, seed, baseline_path, save_path,
+                              as_json) -> None:
     """One row per sampling setting: every metric, the finding rates and the samples' perplexity."""
     from dataclasses import asdict
 
     from textgen.attribution import baseline_metrics, comparison_grid, sample_stories, samples_perplexity
-    from textgen.diagnostics import KINDS, diagnose_story, text_metrics
+    from textgen.diagnostics import KINDS, text_metrics
 
     grid = comparison_grid()
     rows, written = [], []
     bar = counting_bar(samples * len(grid), " stories")
     for name, settings in grid:
         bar.set_description_str(name)
-        generated = sample_stories(loaded.model, loaded.tokenizer, settings, samples, prompt, max_tokens, seed, on_batch=bar.update)
+        generated = sample_stories(sampler, loaded.tokenizer, settings, samples, prompt, max_tokens, seed, on_batch=bar.update)
         stories = [prompt + sample.text for sample in generated]
         written += [f"[{name}] {story}" for story in stories]
         counts = {kind: 0 for kind in KINDS}
         for story in stories:
-            for finding in diagnose_story(story):
+            for finding in story_findings(story, prompt):
                 counts[finding.kind] += 1
-        rows.append({"name": name, "options": asdict(settings), "metrics": text_metrics(stories),
+        rows.append({"name": name, "options": asdict(settings), "metrics": text_metrics(stories, prompt),
                      "perplexity": samples_perplexity(generated), "findings": counts})
     bar.close()
     if save_path:
-        from textgen.atomic import write_text
-
-        write_text(save_path, "\n\n".join(story.replace("\n\n", "\n") for story in written) + "\n")
+        save_stories(save_path, written)
     baseline = baseline_metrics(baseline_path, samples, seed) if baseline_path else None
     if as_json:
         print_json({"model": model_dir, "samples": samples, "prompt": prompt, "max_tokens": max_tokens, "seed": seed,
@@ -1015,7 +1071,7 @@ def compare_sampling_settings(loaded, model_dir, samples, prompt, max_tokens, se
 @click.option("--layer", type=int, default=1, show_default=True, help="Which layer to show (1 = the one that reads the words).")
 @click.option("--units", "top_units", type=click.IntRange(1, 100), default=3, show_default=True,
               help="How many most-changed memory units to list per word.")
-@click.option("--plot", "plot_path", default=None, help="Draw heatmaps (words x units) of the memory and each gate as a PNG.")
+@click.option("--plot", "plot_path", default=None, metavar="FILE.png", help="Draw heatmaps (words x units) of the memory and each gate as a PNG.")
 @click.option("--json", "as_json", is_flag=True,
               help='Print {"words": [{"word", "gates", "memory_change", "top_units"}], "saturation", "gate_names", ...}.')
 def gates_command(model_dir: str, text: str, layer: int, top_units: int, plot_path: str | None, as_json: bool) -> None:
@@ -1034,9 +1090,9 @@ def gates_command(model_dir: str, text: str, layer: int, top_units: int, plot_pa
 
     check_text(text, "TEXT")
     if plot_path:
-        from textgen.atomic import prepare_output
+        from textgen.plots import check_plot_path
 
-        prepare_output(plot_path)
+        check_plot_path(plot_path)
     loaded = textgen.load(model_dir)
     report = gate_report(loaded.model, loaded.tokenizer, text, layer, top_units)
     if plot_path:
@@ -1048,8 +1104,8 @@ def gates_command(model_dir: str, text: str, layer: int, top_units: int, plot_pa
         return
     names = list(report.gate_names)
     memory = "LTM" if report.memory == "ltm" else "STM"
-    click.echo(f"{report.cell} layer {report.layer} of {report.layers}, {report.units} units; gates are means over the word's "
-               f"tokens and all units; {memory} = {'long' if memory == 'LTM' else 'short'}-term memory "
+    averaged = "gates are means over the word's tokens and all units" if names else "a plain RNN has no gates"
+    click.echo(f"{report.cell} layer {report.layer} of {report.layers}, {report.units} units; {averaged}; {memory} = {'long' if memory == 'LTM' else 'short'}-term memory "
                f"({'cell' if memory == 'LTM' else 'hidden'} state)")
     width = max([4, *(len(w.word) for w in report.words)]) + 2
     width = min(width, 24)
@@ -1063,7 +1119,7 @@ def gates_command(model_dir: str, text: str, layer: int, top_units: int, plot_pa
         changes = ", ".join(f"u{u.unit} {u.before:+.2f}->{u.after:+.2f}" for u in word.top_units)
         click.echo(f"{label:<{width}}" + "".join(f"{word.gates[name]:>9.3f}" for name in names) + f"   {changes}")
     if names:
-        click.echo(f"\nsaturation over {sum(len(w.positions) for w in report.words)} tokens x {report.units} units "
+        click.echo(f"\nsaturation over {report.tokens} tokens x {report.units} units "
                    "(share of values < 0.1 | > 0.9; Karpathy et al. 2015):")
         for name in names:
             share = report.saturation[name]
@@ -1093,7 +1149,7 @@ def experiment() -> None:
     """Experiments that test what the toolkit teaches about recurrent memory."""
 
 
-@experiment.command("memory-span")
+@experiment.command("memory-span", short_help="How many steps back can rnn, gru and lstm recall a token?")
 @click.option("--cells", default="rnn,gru,lstm", show_default=True, help="Cells to compare (rnn, gru, lstm, peephole).")
 @click.option("--spans", default="2,4,8,16,32,48,64", show_default=True, callback=int_list, help="Spans k: steps between the key and the question.")
 @click.option("--steps", default=800, show_default=True, type=click.IntRange(1, 1_000_000), help="Training steps per cell, span and seed.")
@@ -1102,7 +1158,7 @@ def experiment() -> None:
 @click.option("--symbols", default=8, show_default=True, type=click.IntRange(2, 10_000), help="Alphabet size; chance is 1/symbols.")
 @click.option("--forget-bias", default=3.0, show_default=True, type=float, help="Initial keep-gate bias of the gated cells (LSTM forget, GRU update).")
 @click.option("--seed", default=0, show_default=True, type=SEED, help="First seed.")
-@click.option("--plot", "plot_path", default=None, help="Write a PNG of accuracy against span.")
+@click.option("--plot", "plot_path", default=None, metavar="FILE.png", help="Write a PNG of accuracy against span.")
 @click.option("--json", "as_json", is_flag=True, help='Print {"results": [{"cell", "k", "accuracy", ...}], ...}.')
 def experiment_memory_span(cells: str, spans: tuple[int, ...], steps: int, seeds: int, budget: int, symbols: int, forget_bias: float,
                            seed: int, plot_path: str | None, as_json: bool) -> None:
@@ -1120,9 +1176,9 @@ def experiment_memory_span(cells: str, spans: tuple[int, ...], steps: int, seeds
     settings = MemorySpanSettings(cells=cell_names, spans=spans, steps=steps, seeds=seeds,
                                   parameter_budget=budget, symbols=symbols, forget_bias=forget_bias, seed=seed)
     if plot_path:
-        from textgen.atomic import prepare_output
+        from textgen.plots import check_plot_path
 
-        prepare_output(plot_path)
+        check_plot_path(plot_path)
     total = len(settings.cells) * len(settings.spans)
     bar = None
     if sys.stderr.isatty():
@@ -1154,8 +1210,8 @@ def experiment_memory_span(cells: str, spans: tuple[int, ...], steps: int, seeds
         click.echo(f"plot -> {plot_path}")
 
 
-@experiment.command("doug")
-@click.option("--corpus", default=None, help="The book to learn [default: the bundled corpora/doug-jane-spot.txt].")
+@experiment.command("doug", short_help="Why an LSTM does not write \"Doug saw Doug.\": a memoryless model does.")
+@click.option("--corpus", default=None, metavar="FILE", help="The book to learn [default: the bundled corpora/doug-jane-spot.txt].")
 @click.option("--names", default="Doug,Jane,Spot", show_default=True, help="The book's names, comma-separated (for the trace).")
 @click.option("--verb", default="saw", show_default=True, help="The verb between subject and object.")
 @click.option("--sentences", default=500, show_default=True, type=click.IntRange(1, 100_000),
@@ -1163,7 +1219,7 @@ def experiment_memory_span(cells: str, spans: tuple[int, ...], steps: int, seeds
 @click.option("--steps", default=500, show_default=True, type=click.IntRange(1, 1_000_000), help="Training steps per model.")
 @click.option("--hidden-size", default=32, show_default=True, type=click.IntRange(1, 4096), help="LSTM units.")
 @click.option("--seed", default=0, show_default=True, type=SEED)
-@click.option("--plot", "plot_path", default=None, help="Write a PNG: the two rates, the subject units' LTM and forget gates.")
+@click.option("--plot", "plot_path", default=None, metavar="FILE.png", help="Write a PNG: the two rates, the subject units' LTM and forget gates.")
 @click.option("--json", "as_json", is_flag=True,
               help='Print {"memoryless": {"self_object_rate", "sentences", ...}, "lstm": {...}, "trace": {...}}.')
 def experiment_doug(corpus: str | None, names: str, verb: str, sentences: int, steps: int, hidden_size: int, seed: int,
@@ -1188,9 +1244,9 @@ def experiment_doug(corpus: str | None, names: str, verb: str, sentences: int, s
         options["corpus"] = corpus
     settings = DougSettings(**options)
     if plot_path:
-        from textgen.atomic import prepare_output
+        from textgen.plots import check_plot_path
 
-        prepare_output(plot_path)
+        check_plot_path(plot_path)
     result = run_doug(settings, on_progress=lambda message: click.echo(f"  {message}", err=True) if not as_json else None)
     if plot_path:
         plot_doug(result, plot_path)

@@ -62,4 +62,14 @@ CASES: list[tuple[str, set[str]]] = [
     ("Oh no! The ball fell. Oh no!", set()),
     ("Tom was happy. Tom was very happy.", set()),
     ("They played in the park. Then they played in the garden.", set()),
+    # found in review: letters of any script, sound words in loops, qualified objects, long names
+    ("Zoë saw Zoë at the fair.", {"self-object"}),
+    ("José hugged José.", {"self-object"}),
+    ("The café café was open.", {"immediate-repeat"}),
+    ("The clock went tick tock tick tock tick tock.", set()),
+    ("Ding dong ding dong went the bell.", set()),
+    ("Twinkle twinkle little star.", set()),
+    ("The king met the king of the north.", set()),
+    ("Mr. Brown fed Mr. Brown.", {"self-object"}),
+    ("I think I can, I think I can, I think I can.", set()),
 ]

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from test_inspection import direct_probability, tiny_model
 
 from cli import cli
-from textgen.attribution import ALTERNATIVES, attribute, attribute_all, blame_of, comparison_grid, samples_perplexity
+from textgen.attribution import ALTERNATIVES, NOT_WORDS, attribute, attribute_all, blame_of, comparison_grid, samples_perplexity
 from textgen.diagnostics import diagnose_story
 from textgen.inspection import PieceRoles
 from textgen.sampling.generate import Sample, TokenChoice
@@ -39,7 +39,10 @@ def test_attribution_gives_the_models_probability_rank_and_alternatives(tokenize
         with torch.no_grad():
             logits, _ = model(torch.tensor([[BOS_ID, *tokenizer.encode("Hopper saw")]]))
         distribution = torch.softmax(logits[0, -1].float(), dim=-1)
-        assert result.rank == 1 + int((distribution > distribution[tokenizer.piece_to_id("Hopper")]).sum())
+        words = [i for i in range(tokenizer.vocab_size)
+                 if tokenizer.id_to_piece(i).strip() and tokenizer.id_to_piece(i) not in NOT_WORDS]  # control tokens are not words
+        above = distribution[words] > distribution[tokenizer.piece_to_id("Hopper")]
+        assert result.rank == 1 + int(above.sum())
     if result.rank is not None and result.rank <= ALTERNATIVES:
         assert sum(a.probability > result.probability for a in result.alternatives) == result.rank - 1
     assert result.blame == blame_of(result.probability, result.rank)
@@ -151,3 +154,64 @@ def test_diagnose_refuses_bad_input_in_one_line(trained, tmp_path, args, message
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("kind", ["sentencepiece", "word", "char"])
+def test_generated_text_reads_on_from_the_prompt(tokenizers, kind):
+    from textgen.sampling.generate import Continuation
+
+    tokenizer = tokenizers[kind]
+    prompt = "Hopper saw the pond"
+    tokens = tokenizer.encode(prompt)
+    assert tokenizer.decode(tokens) == prompt
+    follow = tokenizer.encode(" and the sun was warm.")
+    text = Continuation(tokenizer, prompt, tokens)(follow)
+    assert prompt + text == tokenizer.decode(tokens + follow) == "Hopper saw the pond and the sun was warm."
+
+
+def test_generation_never_writes_control_tokens(word_tokenizer):
+    from textgen.sampling.generate import NEVER_WRITTEN, generate
+
+    model = tiny_model(word_tokenizer)
+    with torch.no_grad():
+        model.decoder.bias[list(NEVER_WRITTEN)] = 100.0  # the model wants nothing else
+    (sample,) = generate(model, word_tokenizer, "Hopper saw", max_tokens=20, seed=1)
+    assert sample.ids and not set(sample.ids) & set(NEVER_WRITTEN)
+    assert sample.tokens[0].rank > len(NEVER_WRITTEN)  # the model's own ranks are still reported
+
+
+def test_findings_inside_the_prompt_are_not_the_models(trained):
+    result = invoke("diagnose", trained, "--prompt", "Hopper saw Hopper.", "--samples", 3, "--max-tokens", 20, "--json",
+                    "--no-baseline")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert all(s["text"].startswith("Hopper saw Hopper.") for s in data["samples"])
+    assert all(f["word_start"] >= len("Hopper saw Hopper.") for f in data["findings"])
+    assert data["metrics"]["self-object_per_1000_words"] == 0 or data["findings"]
+
+
+def test_the_default_baseline_is_the_unchanged_training_corpus(tmp_path):
+    from types import SimpleNamespace
+
+    from cli import training_corpus
+    from textgen.corpus import fingerprint
+
+    corpus = tmp_path / "book.txt"
+    corpus.write_text("Doug saw Jane.\n\nJane saw Spot.\n")
+    stamp = fingerprint(corpus)
+    loaded = SimpleNamespace(metadata={"corpus": {"path": "elsewhere/book.txt", "absolute_path": str(corpus), "fingerprint": stamp}})
+    assert training_corpus(loaded) == str(corpus)
+    corpus.write_text("Another book entirely.\n")
+    assert training_corpus(loaded) is None  # changed since training: no silent wrong baseline
+
+
+def test_saved_samples_read_back_as_the_same_stories(trained, tmp_path):
+    from textgen.corpus import read_stories
+
+    saved = tmp_path / "out" / "samples.txt"
+    result = invoke("diagnose", trained, "--samples", 4, "--max-tokens", 30, "--json", "--save-samples", saved, "--no-baseline")
+    data = json.loads(result.stdout)
+    written = [s["text"] for s in data["samples"] if s["text"].strip()]
+    assert [story.strip("\n") for story in read_stories(saved)] == [story.strip("\n") for story in written]
+    again = invoke("diagnose", "--text", saved, "--json")
+    assert json.loads(again.stdout)["metrics"]["words"] == data["metrics"]["words"]

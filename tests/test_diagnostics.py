@@ -83,3 +83,24 @@ def test_diagnose_text_cli(tmp_path):
     empty = tmp_path / "empty.txt"
     empty.write_text("\n")
     assert CliRunner().invoke(cli, ["diagnose", "--text", str(empty)]).exit_code == 2
+
+
+def test_a_run_of_one_word_is_one_finding_and_the_attributed_word_is_the_objects_first():
+    (run,) = diagnose_story("Wait wait wait for me.")
+    assert run.kind == "immediate-repeat" and run.text == "Wait wait wait" and "3 times" in run.explanation
+    (finding,) = diagnose_story("The little dog saw the little dog.")
+    assert finding.word == "little" and "'little dog'" in finding.explanation
+    (name,) = diagnose_story("Mr. Brown saw Mr. Brown.")
+    assert name.word == "Mr" and "'Mr. Brown'" in name.explanation
+    (repeat,) = diagnose_story("She ran. They were happy. She ran home. They were happy.")
+    assert "repeats sentence 2" in repeat.explanation
+
+
+def test_many_findings_in_one_long_story_stay_fast():
+    import time
+
+    story = " ".join(["The the dog ran to the park."] * 2000)
+    started = time.perf_counter()
+    findings = diagnose_story(story)
+    assert len(findings) >= 2000
+    assert time.perf_counter() - started < 30  # was quadratic: minutes

@@ -102,3 +102,20 @@ def test_gates_cli_text_json_and_plot(trained, tmp_path):
         assert bad.exit_code == 2 and bad.output.count("\n") == 1 and "layer" in bad.output
     unknown = CliRunner().invoke(cli, ["gates", str(trained), "Zorblax saw"])
     assert unknown.exit_code == 2 and "does not know" in unknown.output
+
+
+def test_plots_follow_the_file_name_and_refuse_unknown_formats(trained, tmp_path):
+    svg = tmp_path / "gates.svg"
+    result = CliRunner().invoke(cli, ["gates", str(trained), "Hopper saw Pippa.", "--plot", str(svg)])
+    assert result.exit_code == 0, result.output
+    assert b"<svg" in svg.read_bytes()[:500]
+    bad = CliRunner().invoke(cli, ["gates", str(trained), "Hopper saw Pippa.", "--plot", str(tmp_path / "gates.txt")])
+    assert bad.exit_code == 2 and ".png" in bad.output and not (tmp_path / "gates.txt").exists()
+    report = gate_report(model_for(load_tokenizer_of(trained)), load_tokenizer_of(trained), "Hopper saw Pippa.")
+    assert report.tokens == 4
+
+
+def load_tokenizer_of(model_dir):
+    from textgen.checkpoint import load
+
+    return load(model_dir).tokenizer

@@ -27,6 +27,7 @@ from textgen.model import LanguageModel
 from textgen.tokenizer import Tokenizer
 
 ALTERNATIVES = 5
+NOT_WORDS = {"<pad>", "<unk>", "<s>", "<glue>"}  # a word model's control tokens: never written, never an alternative
 UNLIKELY = 0.05  # below this the sampler, not the model, chose the word
 ADVICE = {
     "model": "the model's own first choice: penalise repeats (--repetition-penalty 1.3, --dry-multiplier 2) "
@@ -73,11 +74,11 @@ def attribute(model: LanguageModel, tokenizer: Tokenizer, story: str, finding: F
     word = finding.word
     # a word tokenizer's next words are its tokens: all of them are ranked at no extra cost
     top = tokenizer.vocab_size if tokenizer.kind == "word" else max(depth, ALTERNATIVES + 1)
-    listed = next_words(model, tokenizer, context, top=top)
+    listed = [w for w in next_words(model, tokenizer, context, top=top).words if w.word.strip() and w.word not in NOT_WORDS]
     (scored,) = score_words(model, tokenizer, context, [word]).words
-    rank = next((index + 1 for index, entry in enumerate(listed.words) if entry.word == word), None)
-    alternatives = [Alternative(w.word, w.probability) for w in listed.words if w.word != word][:ALTERNATIVES]
-    return Attribution(word, scored.probability, rank, blame_of(scored.probability, rank), alternatives, len(listed.words))
+    rank = next((index + 1 for index, entry in enumerate(listed) if entry.word == word), None)
+    alternatives = [Alternative(w.word, w.probability) for w in listed if w.word != word][:ALTERNATIVES]
+    return Attribution(word, scored.probability, rank, blame_of(scored.probability, rank), alternatives, len(listed))
 
 
 def attribute_all(model: LanguageModel, tokenizer: Tokenizer, items: list[tuple[str, Finding]],

@@ -42,6 +42,8 @@ rate of each finding kind per 1,000 words.
 
 from __future__ import annotations
 
+import bisect
+import functools
 import itertools
 import re
 from collections import Counter
@@ -49,7 +51,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 
 KINDS = ("self-object", "immediate-repeat", "phrase-loop", "repeated-sentence")
-WORD = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*")
+WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")  # letters of any script: "Zoë", "José"
 SENTENCE = re.compile(r"[^.!?\n]+[.!?]*[\"”’]?")
 CLAUSE_BREAK = re.compile(r"[,;:\"“”()—–]|--|\b(?:and|but|then|so|because|when|while)\b", re.IGNORECASE)
 DETERMINERS = {"the", "his", "her", "their", "my", "your", "its", "our", "this", "that"}
@@ -60,14 +62,14 @@ REFLEXIVES = {"himself", "herself", "itself", "themselves", "myself", "yourself"
 PRONOUNS = {"he", "she", "it", "they", "i", "you", "we", "him", "them", "me", "us"}
 GRAMMATICAL_DOUBLES = {"had", "that"}
 # sounds, cheers and baby talk are written doubled on purpose
-SOUND_DOUBLES = {"ha", "ho", "hee", "he", "la", "bye", "yum", "knock", "choo", "no", "yes", "tick", "tock", "boo", "woof", "meow",
+SOUND_DOUBLES = {"twinkle", "hooray", "hurray", "tock", "dong", "ding", "ha", "ho", "hee", "he", "la", "bye", "yum", "knock", "choo", "no", "yes", "tick", "tock", "boo", "woof", "meow",
                  "quack", "moo", "oink", "tweet", "chirp", "ding", "dong", "beep", "hip", "boom", "buzz", "toot", "honk", "baa",
                  "zoom", "vroom", "splash", "tap", "clap", "bang", "pop", "peep", "drip", "puff", "chug", "ring", "cuckoo",
                  "tut", "night", "bow", "wow", "hoo", "wee", "yay", "zip", "bzz", "ah", "oh", "uh", "mm", "hmm", "shh", "sh",
                  "tra", "fa", "da", "na", "pom", "rat", "tat", "cha", "clip", "clop", "flip", "flop", "pitter", "patter",
                  "tum", "rub", "dub", "boing", "honk", "cluck", "ribbit", "hiss", "roar", "grr", "caw", "coo", "hoot",
                  "neigh", "bleat", "mew", "purr", "squeak", "whoosh", "swish", "thump", "bump", "plop", "ting", "dum",
-                 "choo", "toot", "tweedle", "doo", "bam", "pow", "wham", "bonk", "ooh", "aah", "wah", "boo", "mama", "papa"}
+                 "choo", "toot", "tweedle", "doo", "bam", "pow", "wham", "bonk", "ooh", "aah", "wah", "boo"}
 # "whoever wins wins", "the kids who sang sang", "what it is is": the double is grammatical after these
 # "very very", "many many": intensifiers; "nine nine seven": digits read aloud
 INTENSIFIERS = {"very", "many", "much", "long", "far", "so", "really", "zero", "naught", "one", "two", "three", "four", "five",
@@ -160,7 +162,7 @@ def sentences_of(story: str) -> list[tuple[str, int]]:
 def _is_name(word: str, first_in_clause: bool) -> bool:
     base = re.split(r"['’]", word.lower())[0]  # "I'm", "She's": a pronoun, not a name
     return word[0].isupper() and base not in PRONOUNS | DETERMINERS | NEW_REFERENT and not (
-        first_in_clause and word.lower() in NOT_NAMES_FIRST | PHRASE_ENDS | HELPERS | NOT_VERBS)
+        first_in_clause and word.lower() in NOT_NAMES_FIRST | PHRASE_ENDS | HELPERS | NOT_VERBS | SOUND_DOUBLES)
 
 
 def _is_adverb(word: str) -> bool:
@@ -233,6 +235,8 @@ def _self_object(story: str, sentence: str, words, lowered, form: str, subject: 
     last = index + len(subject) - 1
     if last >= len(words) or tuple(lowered[index: last + 1]) != subject:
         return None
+    if last + 1 < len(words) and lowered[last + 1] == "of" and story[words[last][2]: words[last + 1][1]].strip() == "":
+        return None  # "the king met the king of the north": the object is another king
     if form == "name":
         if last + 1 < len(words) and _is_name(words[last + 1][0], False) and story[words[last][2]: words[last + 1][1]].strip() == "":
             return None  # "Tom saw Tom Brown": a longer name, another person
@@ -240,14 +244,16 @@ def _self_object(story: str, sentence: str, words, lowered, form: str, subject: 
           and not _is_adverb(lowered[last + 1]) and lowered[verb] not in VERBS_WITH_CLAUSE):
         return None  # "the duck swam to the duck pond": the noun modifies the real object
     span_start, span_end = words[0][1], words[last][2]
-    named = " ".join(w for w, _, _ in words[index: last + 1])
+    named = story[words[index][1]: words[last][2]]
+    # attribution asks about the object's first word: where the model chose to repeat the subject
     return Finding("self-object", span_start, span_end, story[span_start:span_end], sentence.strip(),
                    f"the subject {named!r} comes back as the object of {words[verb][0]!r}: a model without memory of "
-                   "the subject writes this", words[index][1], words[last][2])
+                   "the subject writes this", words[index][1], words[index][2])
 
 
 def find_immediate_repeats(story: str) -> list[Finding]:
-    findings = []
+    """One finding per run of the same word ("the the the" is one finding)."""
+    findings: list[Finding] = []
     words = _words(story)
     for index, ((first, start, _), (second, second_start, end)) in enumerate(itertools.pairwise(words)):
         between = story[start + len(first): second_start]
@@ -258,6 +264,12 @@ def find_immediate_repeats(story: str) -> list[Finding]:
             opened = opened or words[index + 2][0].lower() not in DETERMINERS | NEW_REFERENT | PREPOSITIONS | PRONOUNS
         if (lowered == second.lower() and between.strip() == "" and lowered not in SOUND_DOUBLES | INTENSIFIERS
                 and lowered not in GRAMMATICAL_DOUBLES and not opened):
+            last = findings[-1] if findings else None
+            if last is not None and last.end == start + len(first) and last.text.split()[-1].lower() == lowered:
+                findings[-1] = Finding("immediate-repeat", last.start, end, story[last.start:end], last.sentence,
+                                       f"{first!r} is written {len(story[last.start:end].split())} times in a row",
+                                       last.word_start, last.word_end)
+                continue
             findings.append(Finding("immediate-repeat", start, end, story[start:end], _sentence_at(story, start),
                                     f"{first!r} is written twice in a row", second_start, end))
     return findings
@@ -287,8 +299,8 @@ def _phrase_loops_in(story: str, words: list[tuple[str, int, int]], max_phrase: 
             if repeats >= 2 and size == 2 and ({"and", "or"} & set(phrase) or (phrase[0] in IDIOM_NOUNS and phrase[1] in IDIOM_LINKS)
                                                   or phrase[0] == "as"):
                 continue  # "bigger and bigger", "ran and ran and ran", "hand in hand in", "as still as still": meant
-            if repeats >= 2 and len(set(phrase)) == 1:
-                continue  # "tick tick tick tick": one word repeated, the immediate-repeat rule's case
+            if repeats >= 2 and (len(set(phrase)) == 1 or set(phrase) <= SOUND_DOUBLES):
+                continue  # "tick tick tick tick": the immediate-repeat rule's case; "ding dong ding dong": meant
             punctuated = repeats >= 2 and re.search(r"[^\w\s'’]", story[words[index][2]: words[index + repeats * size - 1][1]])
             if repeats < 4 and punctuated:
                 continue  # "Come in, come in!", "Thank you, thank you, thank you": set off by punctuation, it is meant
@@ -311,7 +323,7 @@ def _phrase_loops_in(story: str, words: list[tuple[str, int, int]], max_phrase: 
 
 def find_repeated_sentences(story: str) -> list[Finding]:
     findings, seen = [], {}
-    for sentence, start in sentences_of(story):
+    for number, (sentence, start) in enumerate(sentences_of(story), start=1):
         key = " ".join(w.lower() for w, _, _ in _words(sentence))
         if len(key.split()) < 3:
             continue  # "Oh no!" may come twice
@@ -319,16 +331,24 @@ def find_repeated_sentences(story: str) -> list[Finding]:
             stripped = sentence.strip()
             offset = start + sentence.index(stripped[0])
             findings.append(Finding("repeated-sentence", offset, offset + len(stripped), stripped, stripped,
-                                    f"this sentence already appeared at character {seen[key]}"))
+                                    f"this sentence repeats sentence {seen[key]} of the story (now sentence {number})"))
         else:
-            seen[key] = start
+            seen[key] = number
     return findings
 
 
+@functools.lru_cache(maxsize=8)
+def _sentence_index(story: str) -> tuple[list[int], list[str]]:
+    """Start offsets and texts of a story's sentences, split once however many findings it has."""
+    sentences = sentences_of(story)
+    return [start for _, start in sentences], [sentence for sentence, _ in sentences]
+
+
 def _sentence_at(story: str, position: int) -> str:
-    for sentence, start in sentences_of(story):
-        if start <= position < start + len(sentence):
-            return sentence.strip()
+    starts, sentences = _sentence_index(story)
+    index = bisect.bisect_right(starts, position) - 1
+    if index >= 0 and position < starts[index] + len(sentences[index]):
+        return sentences[index].strip()
     return ""
 
 
@@ -358,8 +378,9 @@ def rep_l(tokens: Sequence[str], window: int) -> float:
     return sum(tokens[i] in tokens[max(0, i - window):i] for i in range(len(tokens))) / len(tokens)
 
 
-def text_metrics(stories: Iterable[str]) -> dict:
-    """seq-rep-1..4 (mean over stories), distinct-1..3 (over all stories), rep-16/32/128 and finding rates."""
+def text_metrics(stories: Iterable[str], prompt: str = "") -> dict:
+    """seq-rep-1..4 (mean over stories), distinct-1..3 (over all stories), rep-16/32/128 and finding rates.
+    Findings whose word lies in `prompt` (the given start of every generated story) are not counted."""
     stories = list(stories)
     token_lists = [[w.lower() for w, _, _ in _words(story)] for story in stories]
     words = sum(len(tokens) for tokens in token_lists)
@@ -371,7 +392,7 @@ def text_metrics(stories: Iterable[str]) -> dict:
         metrics[f"distinct_{n}"] = len(set(grams)) / len(grams) if grams else 0.0
     for window in (16, 32, 128):
         metrics[f"rep_{window}"] = sum(rep_l(t, window) * len(t) for t in token_lists) / max(1, words)
-    counts = Counter(f.kind for story in stories for f in diagnose_story(story))
+    counts = Counter(f.kind for story in stories for f in diagnose_story(story) if f.word_start >= len(prompt))
     for kind in KINDS:
         metrics[f"{kind}_per_1000_words"] = 1000 * counts[kind] / max(1, words)
     return metrics

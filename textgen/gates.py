@@ -61,6 +61,7 @@ class GateReport:
     layer: int  # 1-based
     layers: int
     units: int
+    tokens: int  # tokens of the text (without <s>): what the saturation shares cover
     memory: str  # "ltm" or "stm"
     gate_names: dict[str, str]  # project name -> standard name, sigmoid gates only
     words: list[WordGates]
@@ -70,6 +71,7 @@ class GateReport:
 
     def to_dict(self) -> dict:
         return {"text": self.text, "cell": self.cell, "layer": self.layer, "layers": self.layers, "units": self.units,
+                "tokens": self.tokens,
                 "memory": self.memory, "gate_names": self.gate_names, "words": [w.to_dict() for w in self.words],
                 "saturation": self.saturation}
 
@@ -104,7 +106,7 @@ def gate_report(model: LanguageModel, tokenizer: Tokenizer, text: str, layer: in
     layers = model.config.num_layers
     if not 1 <= layer <= layers:
         raise TextgenError(f"--layer {layer} does not exist: this model has {layers} layer{'s' if layers > 1 else ''} (1..{layers})")
-    ids = prompt_ids(tokenizer, text)
+    ids = prompt_ids(tokenizer, text, "TEXT")
     model.eval()
     trace = model.trace(torch.tensor([ids], device=next(model.parameters()).device))
     values = {name: tensor[0].float().cpu() for name, tensor in trace.layers[layer - 1].items()}  # (T, H)
@@ -136,7 +138,7 @@ def gate_report(model: LanguageModel, tokenizer: Tokenizer, text: str, layer: in
         saturation[name] = {"below_0.1": float((read < LOW).float().mean()) if read.numel() else 0.0,
                             "above_0.9": float((read > HIGH).float().mean()) if read.numel() else 0.0}
     units = cells.shape[-1]
-    return GateReport(text, model.config.cell, layer, layers, units, memory, gate_names, words, saturation,
+    return GateReport(text, model.config.cell, layer, layers, units, len(ids) - 1, memory, gate_names, words, saturation,
                       torch.stack(memory_rows) if memory_rows else torch.zeros(0, units),
                       {name: torch.stack(rows) if rows else torch.zeros(0, units) for name, rows in gate_rows.items()})
 

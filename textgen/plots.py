@@ -6,7 +6,10 @@ import io
 import os
 from collections.abc import Sequence
 
+from pathlib import Path
+
 from textgen.atomic import prepare_output, write_bytes
+from textgen.errors import TextgenError
 
 
 def _figure():
@@ -18,10 +21,29 @@ def _figure():
     return plt
 
 
+PLOT_FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".pdf": "pdf", ".svg": "svg"}
+
+
+def plot_format(path: str | os.PathLike) -> str:
+    """The image format a file name asks for (PNG when it has no extension)."""
+    suffix = Path(path).suffix.lower()
+    if not suffix:
+        return "png"
+    if suffix not in PLOT_FORMATS:
+        raise TextgenError(f"{path}: {suffix} is not an image format textgen draws; end the name in .png, .jpg, .pdf or .svg")
+    return PLOT_FORMATS[suffix]
+
+
+def check_plot_path(path: str | os.PathLike) -> None:
+    """Refuse a plot path before any work: an unknown image format, or a place that cannot be written."""
+    plot_format(path)
+    prepare_output(path)
+
+
 def save_figure(figure, path: str | os.PathLike) -> None:
-    """Render a figure to PNG bytes, then write them atomically."""
+    """Render a figure in the format its name asks for, then write the bytes atomically."""
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
+    figure.savefig(buffer, format=plot_format(path), dpi=120, bbox_inches="tight")
     write_bytes(path, buffer.getvalue())
 
 
@@ -120,6 +142,7 @@ def plot_gates(report, path: str | os.PathLike, max_words: int = 60, max_units: 
         figure.colorbar(image, ax=axis, fraction=0.046, pad=0.02)
     shown = f"{len(units)} of {report.units} units (most varied)" if len(units) < report.units else f"{report.units} units"
     more = f", first {max_words} of {len(report.words)} words" if len(report.words) > max_words else ""
-    figure.suptitle(f"{report.cell} layer {report.layer} of {report.layers}: {shown}{more}", fontsize=11)
+    figure.suptitle(f"{report.cell} layer {report.layer} of {report.layers}: {shown}{more}", fontsize=11, y=1.0)
+    figure.tight_layout(rect=(0, 0, 1, 0.96))
     save_figure(figure, path)
     plt.close(figure)

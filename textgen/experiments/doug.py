@@ -66,7 +66,7 @@ class DougSettings:
         if not isinstance(self.verb, str) or not self.verb.strip():
             raise TextgenError(f"verb must be a word of the corpus, e.g. saw, got {self.verb!r}")
         if len(self.names) < 2 or len(set(self.names)) != len(self.names):
-            raise TextgenError(f"names {self.names} must be two or more different names, e.g. Doug,Jane,Spot")
+            raise TextgenError(f"names {', '.join(self.names) or '(none)'} must be two or more different names, e.g. Doug,Jane,Spot")
 
 
 @dataclass
@@ -323,7 +323,10 @@ def conclusions(result: DougResult) -> list[str]:
     guess = f"1/{len(result.settings.names)} = {100 / len(result.settings.names):.0f}%"
     lines = [(f"The memoryless model names its subject as the object {100 * memoryless.self_object_rate:.0f}% of the time "
               f"({guess} is a blind guess among the names).")]
-    if lstm.self_object_rate < memoryless.self_object_rate / 3:
+    if memoryless.self_object_rate < 0.1:
+        lines.append(f"The LSTM does so {100 * lstm.self_object_rate:.1f}% of the time, but the memoryless model is far from a "
+                     "blind guess too: neither model has learned the book yet; train both for more steps (--steps).")
+    elif lstm.self_object_rate < memoryless.self_object_rate / 3:
         lines.append(f"The LSTM does so {100 * lstm.self_object_rate:.1f}% of the time: it remembers the subject.")
     else:
         lines.append(f"The LSTM does so {100 * lstm.self_object_rate:.1f}% of the time: it has not learned to keep the subject; "

@@ -17,9 +17,17 @@ import torch
 from textgen.errors import TextgenError
 from textgen.model import LanguageModel
 from textgen.sampling.processors import Processor, apply_processors
-from textgen.tokenizer import BOS_ID, EOS_ID, Tokenizer
+from textgen.tokenizer import BOS_ID, EOS_ID, PAD_ID, UNK_ID, Tokenizer
 
 MAX_TOKENS_LIMIT = 10_000  # a story longer than this is a runaway loop, not a story
+NEVER_WRITTEN = (PAD_ID, UNK_ID, BOS_ID)  # padding, "unknown" and start-of-story are never part of a story
+
+
+def _allowed(logits: torch.Tensor) -> torch.Tensor:
+    """The processed logits with the never-written tokens masked out."""
+    logits = logits.clone()
+    logits[:, list(NEVER_WRITTEN)] = float("-inf")
+    return logits
 
 
 @dataclass
@@ -59,14 +67,32 @@ def check_generation(n: int, max_tokens: int, beams: int) -> None:
         raise TextgenError(f"beam search returns at most --beams stories: ask for -n {beams} or fewer, or more beams")
 
 
-def prompt_ids(tokenizer: Tokenizer, prompt: str) -> list[int]:
+def prompt_ids(tokenizer: Tokenizer, prompt: str, what: str = "the prompt") -> list[int]:
     """<s> + the prompt's tokens; a word or char tokenizer refuses characters it does not know."""
     unknown = tokenizer.unknown(prompt)
     if unknown:
         shown = " ".join(repr(u) for u in unknown[:8])
-        raise TextgenError(f"the prompt has {'words' if tokenizer.kind == 'word' else 'characters'} this {tokenizer.kind} "
+        raise TextgenError(f"{what} has {'words' if tokenizer.kind == 'word' else 'characters'} this {tokenizer.kind} "
                            f"tokenizer does not know: {shown}; rephrase it with the corpus's vocabulary")
     return [BOS_ID] + tokenizer.encode(prompt)
+
+
+class Continuation:
+    """The text of generated ids as it reads after the prompt: decoded together with the prompt's
+    tokens, so a word-start piece keeps its space ("Doug saw" + " Jane", not "Doug sawJane")."""
+
+    def __init__(self, tokenizer: Tokenizer, prompt: str, prompt_tokens: list[int]):
+        self.tokenizer, self.prompt, self.prompt_tokens = tokenizer, prompt, prompt_tokens
+        self.prefix = tokenizer.decode(prompt_tokens) if prompt_tokens else ""
+
+    def __call__(self, ids: list[int]) -> str:
+        if not self.prompt_tokens:
+            return self.tokenizer.decode(ids)
+        whole = self.tokenizer.decode(self.prompt_tokens + ids)
+        text = whole[len(self.prefix):] if whole.startswith(self.prefix) else self.tokenizer.decode(ids)
+        if self.prompt[-1:].isspace() and text[:1] == " ":
+            text = text[1:]  # the prompt already ends with the space
+        return text
 
 
 def _model_choice(logits: torch.Tensor, token: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -90,6 +116,7 @@ def generate(model: LanguageModel, tokenizer: Tokenizer, prompt: str = "", n: in
     generator = torch.Generator(device=device)
     generator.manual_seed(0 if seed is None else seed)
     start = prompt_ids(tokenizer, prompt)
+    continuation = Continuation(tokenizer, prompt, start[1:])
     history = torch.tensor([start] * n, device=device)  # (n, T): what the penalties look back over
     logits, state = model(history, None)
     logits = logits[:, -1]  # (n, V)
@@ -98,7 +125,7 @@ def generate(model: LanguageModel, tokenizer: Tokenizer, prompt: str = "", n: in
     active = torch.ones(n, dtype=torch.bool, device=device)
     watching = on_token is not None or any(stop)  # only streaming and stop strings need the text at every step
     for _ in range(max_tokens):
-        processed = apply_processors(processors, history, logits)
+        processed = _allowed(apply_processors(processors, history, logits))
         if greedy:
             token = processed.argmax(dim=-1)
         else:
@@ -113,7 +140,7 @@ def generate(model: LanguageModel, tokenizer: Tokenizer, prompt: str = "", n: in
             sample.tokens.append(TokenChoice(token_id, tokenizer.id_to_piece(token_id), float(probability[row]), int(rank[row])))
             if not watching:
                 continue  # the text is decoded once at the end
-            text = tokenizer.decode(sample.ids)
+            text = continuation(sample.ids)
             if cut := _stop_position(text, stop):
                 text, sample.stop_reason, active[row] = text[: cut - 1], "stop_string", False
             if on_token is not None and text.startswith(shown[row]) and len(text) > len(shown[row]):
@@ -126,7 +153,7 @@ def generate(model: LanguageModel, tokenizer: Tokenizer, prompt: str = "", n: in
         logits, state = model.step(token, state)
     if not watching:
         for sample in samples:
-            sample.text = tokenizer.decode(sample.ids)
+            sample.text = continuation(sample.ids)
     return samples
 
 
@@ -143,6 +170,7 @@ def beam_search(model: LanguageModel, tokenizer: Tokenizer, prompt: str, n: int,
     model.eval()
     device = next(model.parameters()).device
     start = prompt_ids(tokenizer, prompt)
+    continuation = Continuation(tokenizer, prompt, start[1:])
     history = torch.tensor([start], device=device)
     logits, state = model(history, None)
     logits = logits[:, -1]
@@ -151,7 +179,7 @@ def beam_search(model: LanguageModel, tokenizer: Tokenizer, prompt: str, n: int,
     choices: list[list[TokenChoice]] = [[]]
     finished: list[tuple[float, list[int], list[TokenChoice], str]] = []
     for _ in range(max_tokens):
-        log_probs = torch.log_softmax(apply_processors(processors, history, logits).float(), dim=-1)  # (b, V)
+        log_probs = torch.log_softmax(_allowed(apply_processors(processors, history, logits)).float(), dim=-1)  # (b, V)
         candidates = (scores[:, None] + log_probs).flatten()
         top = torch.topk(candidates, min(beams * 2, candidates.numel()))
         keep_rows, keep_tokens, keep_scores = [], [], []
@@ -164,7 +192,7 @@ def beam_search(model: LanguageModel, tokenizer: Tokenizer, prompt: str, n: int,
             probability, rank = _model_choice(logits[row: row + 1], torch.tensor([token_id], device=device))
             choice = TokenChoice(token_id, tokenizer.id_to_piece(token_id), float(probability), int(rank))
             ids = hypotheses[row] + ([] if token_id == EOS_ID else [token_id])
-            text = tokenizer.decode(ids)
+            text = continuation(ids)
             if token_id == EOS_ID or _stop_position(text, stop):
                 reason = "end_of_story" if token_id == EOS_ID else "stop_string"
                 finished.append((score / max(1, len(ids)), ids, choices[row] + ([] if token_id == EOS_ID else [choice]), reason))
@@ -191,7 +219,7 @@ def beam_search(model: LanguageModel, tokenizer: Tokenizer, prompt: str, n: int,
     finished.sort(key=lambda item: item[0], reverse=True)
     samples = []
     for _, ids, picked, reason in finished[:n]:
-        text = tokenizer.decode(ids)
+        text = continuation(ids)
         if reason == "stop_string":
             text = text[: _stop_position(text, stop) - 1]
         samples.append(Sample(prompt, text, ids, picked, reason))

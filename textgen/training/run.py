@@ -230,7 +230,8 @@ def train(corpus: str, out_dir: str, tokenizer_spec: TokenizerSpec, model_overri
                  "bytes": valid_array.bytes, "stories": valid_array.stories, "dtype": valid_array.dtype}
     metadata = {
         "training": train_config.to_dict(),
-        "corpus": {"path": str(corpus), "fingerprint": corpus_fingerprint, "valid": valid_file,
+        "corpus": {"path": str(corpus), "absolute_path": str(Path(corpus).resolve()), "fingerprint": corpus_fingerprint,
+                   "valid": valid_file,
                    "train_tokens": train_array.tokens, "valid_tokens": valid_array.tokens if valid_array else 0},
         "command": command or [],
         "textgen_version": _version(),

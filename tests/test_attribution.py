@@ -177,6 +177,11 @@ def test_generation_never_writes_control_tokens(word_tokenizer):
         model.decoder.bias[list(NEVER_WRITTEN)] = 100.0  # the model wants nothing else
     (sample,) = generate(model, word_tokenizer, "Hopper saw", max_tokens=20, seed=1)
     assert sample.ids and not set(sample.ids) & set(NEVER_WRITTEN)
+    from textgen.sampling.processors import MinP, TopK, TopP
+
+    for processors in ([TopP(0.5)], [TopK(1)], [MinP(0.5)]):  # the mask comes first, so a rule never keeps only <s>
+        (sample,) = generate(model, word_tokenizer, "Hopper saw", max_tokens=10, seed=1, processors=processors)
+        assert sample.ids and not set(sample.ids) & set(NEVER_WRITTEN)
     assert sample.tokens[0].rank > len(NEVER_WRITTEN)  # the model's own ranks are still reported
 
 

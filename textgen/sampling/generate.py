@@ -125,7 +125,7 @@ def generate(model: LanguageModel, tokenizer: Tokenizer, prompt: str = "", n: in
     active = torch.ones(n, dtype=torch.bool, device=device)
     watching = on_token is not None or any(stop)  # only streaming and stop strings need the text at every step
     for _ in range(max_tokens):
-        processed = _allowed(apply_processors(processors, history, logits))
+        processed = apply_processors(processors, history, _allowed(logits))  # masked first: a rule always keeps a writable token
         if greedy:
             token = processed.argmax(dim=-1)
         else:
@@ -179,7 +179,7 @@ def beam_search(model: LanguageModel, tokenizer: Tokenizer, prompt: str, n: int,
     choices: list[list[TokenChoice]] = [[]]
     finished: list[tuple[float, list[int], list[TokenChoice], str]] = []
     for _ in range(max_tokens):
-        log_probs = torch.log_softmax(_allowed(apply_processors(processors, history, logits)).float(), dim=-1)  # (b, V)
+        log_probs = torch.log_softmax(apply_processors(processors, history, _allowed(logits)).float(), dim=-1)  # (b, V)
         candidates = (scores[:, None] + log_probs).flatten()
         top = torch.topk(candidates, min(beams * 2, candidates.numel()))
         keep_rows, keep_tokens, keep_scores = [], [], []

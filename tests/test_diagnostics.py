@@ -104,3 +104,35 @@ def test_many_findings_in_one_long_story_stay_fast():
     findings = diagnose_story(story)
     assert len(findings) >= 2000
     assert time.perf_counter() - started < 30  # was quadratic: minutes
+
+
+@pytest.mark.parametrize("text, kinds", [
+    ("Lily wanted to hug Lily.", {"self-object"}),
+    ("Lily was happy to see Lily.", {"self-object"}),
+    ("Jack went home with Jack.", {"self-object"}),
+    ("Lily told Lily a story.", {"self-object"}),
+    ("Ben knew Ben had to try.", set()),
+    ("Lily thought Lily liked cake.", set()),
+    ("They played. They played. They played.", {"repeated-sentence"}),
+    ("Tom ran. Tom ran.", set()),
+    ("Oh no! The ball fell. Oh no!", set()),
+    ("The big dog ran to the park, the big dog ran to the park, the big dog ran to the park.", {"phrase-loop"}),
+    ("The peasant made the\nraven fly away.", set()),
+    ("He he went home.", {"immediate-repeat"}),
+])
+def test_patterns_found_in_the_second_review(text, kinds):
+    assert {f.kind for f in diagnose_story(text)} == kinds
+
+
+def test_a_hard_wrapped_sentence_is_one_sentence_and_a_repeat_over_a_line_break_keeps_its_sentence():
+    from textgen.diagnostics import sentences_of
+
+    assert [s.strip() for s, _ in sentences_of("The peasant made the\nraven fly. Then he\nran home.")] == [
+        "The peasant made the\nraven fly.", "Then he\nran home."]
+    (finding,) = diagnose_story("Jane saw\nsaw Spot.")
+    assert finding.text in finding.sentence
+
+
+def test_seq_rep_averages_over_stories_that_have_n_grams():
+    assert text_metrics(["a b a b a.", "Yes."])["seq_rep_2"] == pytest.approx(0.5)  # "Yes." has no bigram
+    assert text_metrics(["a b a b a.", "Yes."])["seq_rep_1"] == pytest.approx((0.6 + 0.0) / 2)

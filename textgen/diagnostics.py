@@ -62,7 +62,7 @@ REFLEXIVES = {"himself", "herself", "itself", "themselves", "myself", "yourself"
 PRONOUNS = {"he", "she", "it", "they", "i", "you", "we", "him", "them", "me", "us"}
 GRAMMATICAL_DOUBLES = {"had", "that"}
 # sounds, cheers and baby talk are written doubled on purpose
-SOUND_DOUBLES = {"twinkle", "hooray", "hurray", "tock", "dong", "ding", "ha", "ho", "hee", "he", "la", "bye", "yum", "knock", "choo", "no", "yes", "tick", "tock", "boo", "woof", "meow",
+SOUND_DOUBLES = {"twinkle", "hooray", "hurray", "tock", "dong", "ding", "ha", "ho", "hee", "la", "bye", "yum", "knock", "choo", "no", "yes", "tick", "tock", "boo", "woof", "meow",
                  "quack", "moo", "oink", "tweet", "chirp", "ding", "dong", "beep", "hip", "boom", "buzz", "toot", "honk", "baa",
                  "zoom", "vroom", "splash", "tap", "clap", "bang", "pop", "peep", "drip", "puff", "chug", "ring", "cuckoo",
                  "tut", "night", "bow", "wow", "hoo", "wee", "yay", "zip", "bzz", "ah", "oh", "uh", "mm", "hmm", "shh", "sh",
@@ -89,7 +89,7 @@ OBJECT_DETERMINERS = {"the", "his", "her", "their", "my", "your", "its", "our"} 
 ADVERBS = {"also", "always", "just", "still", "soon", "often", "even", "almost", "quickly", "then", "really", "once", "again"}
 LY_ADJECTIVES = {"lonely", "silly", "friendly", "ugly", "lovely", "jolly", "curly", "holy", "early", "only", "family", "sally",
                  "lily", "molly", "polly", "holly", "billy", "emily", "kelly", "belly", "jelly", "fly", "reply", "apply"}
-PARTICLES = {"up", "down", "out", "back", "over", "around", "off", "in", "into", "onto", "from", "by", "past", "toward", "towards"}
+PARTICLES = {"home", "away", "along", "up", "down", "out", "back", "over", "around", "off", "in", "into", "onto", "from", "by", "past", "toward", "towards"}
 NOT_NAMES_FIRST = {"once", "one", "then", "there", "when", "the", "a", "an", "suddenly", "later", "soon", "next", "finally", "now",
                    "today", "yesterday", "after", "before", "but", "and", "so", "oh", "yes", "no", "hello", "hi", "please",
                    "look", "come", "let", "go", "what", "where", "why", "how", "who", "if"}
@@ -99,7 +99,12 @@ VERBS_WITH_CLAUSE = {"let", "lets", "make", "makes", "made", "help", "helps", "h
                      "told", "taught", "needed", "let's"}
 TIME_WORDS = {"yesterday", "today", "tonight", "tomorrow", "again", "too", "now", "then", "later", "soon", "first", "last",
               "instead", "anyway", "already", "still", "together", "alone", "well", "hard", "fast", "home"}
-FUNCTION_WORDS = PRONOUNS | HELPERS | {"and", "or", "but", "so", "not", "to", "of", "as", "if", "than"}
+# "Lily thought Lily could do it": after these the second name starts a clause of its own
+COMPLEMENT_VERBS = {"knew", "know", "knows", "thought", "think", "thinks", "hoped", "hope", "hopes", "said", "say", "says",
+                    "wished", "wish", "believed", "believe", "guessed", "guess", "decided", "felt", "remembered", "forgot",
+                    "realized", "noticed", "dreamed", "dreamt", "pretended", "promised"}
+FUNCTION_WORDS = PRONOUNS | HELPERS | {"and", "or", "but", "so", "not", "to", "of", "as", "if", "than", "next", "first", "last", "same",
+                                        "other", "one", "rest"}
 # a clause may open with a time phrase before its subject ("Every morning the puppy licked the puppy.")
 LEAD_IN = re.compile(r"\s*(?:(?:suddenly|later|soon|next|finally|now|today|yesterday|meanwhile|afterwards|at last)\b"
                      r"|(?:every|each|one|next|that|this|the next|later that)\s+(?:day|morning|night|evening|afternoon|week|time"
@@ -142,16 +147,20 @@ def _words(text: str, offset: int = 0) -> list[tuple[str, int, int]]:
 
 
 def sentences_of(story: str) -> list[tuple[str, int]]:
-    """Sentences with their start offsets. "Mr." and "Dr." do not end a sentence, and a quoted
-    question or exclamation followed by its speech tag (“Run!” said Tim.) is one sentence."""
+    """Sentences with their start offsets. "Mr." and "Dr." do not end a sentence, a quoted
+    question or exclamation followed by its speech tag (“Run!” said Tim.) is one sentence, and
+    so is a sentence hard-wrapped over lines (a line break, then more of it in lower case)."""
     spans: list[list[int]] = []
     for match in SENTENCE.finditer(story):
         if not match.group().strip():
             continue
         if spans:
             previous = story[spans[-1][0]: spans[-1][1]]
-            joined = "\n" not in story[spans[-1][1]: match.start()] and (
-                TITLE_END.search(previous) or (SPEECH_END.search(previous) and match.group().lstrip()[:1].islower()))
+            gap = story[spans[-1][1]: match.start()]
+            starts_lower = match.group().lstrip()[:1].islower()
+            joined = ("\n" not in gap and (TITLE_END.search(previous) or (SPEECH_END.search(previous) and starts_lower))) or (
+                # a hard-wrapped line: one line break inside a sentence that goes on in lower case
+                gap.count("\n") == 1 and not gap.strip() and starts_lower and not re.search(r"[.!?\"”’:;]\s*$", previous))
             if joined:
                 spans[-1][1] = match.end()
                 continue
@@ -163,6 +172,11 @@ def _is_name(word: str, first_in_clause: bool) -> bool:
     base = re.split(r"['’]", word.lower())[0]  # "I'm", "She's": a pronoun, not a name
     return word[0].isupper() and base not in PRONOUNS | DETERMINERS | NEW_REFERENT and not (
         first_in_clause and word.lower() in NOT_NAMES_FIRST | PHRASE_ENDS | HELPERS | NOT_VERBS | SOUND_DOUBLES)
+
+
+def _verb_like(word: str, subject: tuple[str, ...]) -> bool:
+    lowered = word.lower()
+    return word[:1].islower() and lowered not in NOT_VERBS | PRONOUNS | PHRASE_ENDS | HELPERS and lowered not in subject
 
 
 def _is_adverb(word: str) -> bool:
@@ -222,10 +236,19 @@ def _self_object(story: str, sentence: str, words, lowered, form: str, subject: 
         index, skipped = index + 1, skipped + 1
     if index >= len(words) or not words[index][0][0].islower() or lowered[index] in NOT_VERBS | PRONOUNS | PHRASE_ENDS:
         return None
-    if lowered[index] in subject or (copula and not lowered[index].endswith("ing")):
+    if copula and not lowered[index].endswith("ing"):
+        # "Lily was happy to see Lily": an adjective, "to" and a verb; otherwise "Men are men" is no object
+        if not (index + 2 < len(words) and lowered[index + 1] == "to" and _verb_like(words[index + 2][0], subject)):
+            return None
+        index += 2
+    if lowered[index] in subject:
         return None
     verb = index
     index += 1
+    # "wanted to hug", "went to see", "likes to play with": follow "to" to the verb that takes the object
+    for _ in range(2):
+        if index + 1 < len(words) and lowered[index] == "to" and _verb_like(words[index + 1][0], subject):
+            verb, index = index + 1, index + 2
     while index < len(words) and index - verb <= 2 and lowered[index] in PREPOSITIONS | PARTICLES:
         index += 1
     if index >= len(words) or lowered[index] in REFLEXIVES | NEW_REFERENT:
@@ -237,6 +260,9 @@ def _self_object(story: str, sentence: str, words, lowered, form: str, subject: 
         return None
     if last + 1 < len(words) and lowered[last + 1] == "of" and story[words[last][2]: words[last + 1][1]].strip() == "":
         return None  # "the king met the king of the north": the object is another king
+    if last + 1 < len(words) and (lowered[last + 1] in HELPERS or (
+            lowered[verb] in COMPLEMENT_VERBS and _verb_like(words[last + 1][0], subject) and lowered[last + 1] not in TIME_WORDS)):
+        return None  # "Ben knew Ben had to try", "Mom said Mom was proud": the second one is a subject
     if form == "name":
         if last + 1 < len(words) and _is_name(words[last + 1][0], False) and story[words[last][2]: words[last + 1][1]].strip() == "":
             return None  # "Tom saw Tom Brown": a longer name, another person
@@ -270,7 +296,7 @@ def find_immediate_repeats(story: str) -> list[Finding]:
                                        f"{first!r} is written {len(story[last.start:end].split())} times in a row",
                                        last.word_start, last.word_end)
                 continue
-            findings.append(Finding("immediate-repeat", start, end, story[start:end], _sentence_at(story, start),
+            findings.append(Finding("immediate-repeat", start, end, story[start:end], _sentence_at(story, start, end),
                                     f"{first!r} is written twice in a row", second_start, end))
     return findings
 
@@ -302,7 +328,7 @@ def _phrase_loops_in(story: str, words: list[tuple[str, int, int]], max_phrase: 
             if repeats >= 2 and (len(set(phrase)) == 1 or set(phrase) <= SOUND_DOUBLES):
                 continue  # "tick tick tick tick": the immediate-repeat rule's case; "ding dong ding dong": meant
             punctuated = repeats >= 2 and re.search(r"[^\w\s'’]", story[words[index][2]: words[index + repeats * size - 1][1]])
-            if repeats < 4 and punctuated:
+            if punctuated and (repeats == 2 or (repeats == 3 and size <= 4)):
                 continue  # "Come in, come in!", "Thank you, thank you, thank you": set off by punctuation, it is meant
             if repeats >= 2:
                 tail = 0  # a last, partial repeat ("they played and they played and they played")
@@ -322,11 +348,14 @@ def _phrase_loops_in(story: str, words: list[tuple[str, int, int]], max_phrase: 
 
 
 def find_repeated_sentences(story: str) -> list[Finding]:
-    findings, seen = [], {}
+    findings, seen, previous = [], {}, None
     for number, (sentence, start) in enumerate(sentences_of(story), start=1):
         key = " ".join(w.lower() for w, _, _ in _words(sentence))
-        if len(key.split()) < 3:
-            continue  # "Oh no!" may come twice
+        back_to_back, previous = key == previous, key
+        # a short sentence counts only as a statement written again at once ("They played. They played."):
+        # "Oh no! ... Oh no!" and "No! No!" are a storyteller's
+        if not key or (len(key.split()) < 3 and not (back_to_back and sentence.rstrip()[-1:] not in "!?\"”’")):
+            continue
         if key in seen:
             stripped = sentence.strip()
             offset = start + sentence.index(stripped[0])
@@ -344,12 +373,15 @@ def _sentence_index(story: str) -> tuple[list[int], list[str]]:
     return [start for _, start in sentences], [sentence for sentence, _ in sentences]
 
 
-def _sentence_at(story: str, position: int) -> str:
+def _sentence_at(story: str, position: int, end: int | None = None) -> str:
+    """The sentence around `position`; with `end`, every sentence the span touches (a repeat
+    written across a line break lies in two)."""
     starts, sentences = _sentence_index(story)
-    index = bisect.bisect_right(starts, position) - 1
-    if index >= 0 and position < starts[index] + len(sentences[index]):
-        return sentences[index].strip()
-    return ""
+    first = bisect.bisect_right(starts, position) - 1
+    if first < 0 or position >= starts[first] + len(sentences[first]):
+        return ""
+    last = max(first, bisect.bisect_right(starts, max(position, (end or position) - 1)) - 1)
+    return story[starts[first]: starts[last] + len(sentences[last])].strip()
 
 
 def diagnose_story(story: str) -> list[Finding]:
@@ -385,8 +417,9 @@ def text_metrics(stories: Iterable[str], prompt: str = "") -> dict:
     token_lists = [[w.lower() for w, _, _ in _words(story)] for story in stories]
     words = sum(len(tokens) for tokens in token_lists)
     metrics: dict = {"stories": len(stories), "words": words}
-    for n in (1, 2, 3, 4):
-        metrics[f"seq_rep_{n}"] = sum(seq_rep(t, n) for t in token_lists) / max(1, len(token_lists))
+    for n in (1, 2, 3, 4):  # the mean over stories long enough to have an n-gram
+        scored = [seq_rep(t, n) for t in token_lists if len(t) >= n]
+        metrics[f"seq_rep_{n}"] = sum(scored) / len(scored) if scored else 0.0
     for n in (1, 2, 3):
         grams = [g for t in token_lists for g in _ngrams(t, n)]
         metrics[f"distinct_{n}"] = len(set(grams)) / len(grams) if grams else 0.0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import warnings
+from pathlib import Path
 
 import click
 
@@ -792,6 +793,14 @@ def counting_bar(total: int, unit: str, quiet: bool = False):
     return tqdm(total=total, unit=unit, file=sys.stderr, leave=False, dynamic_ncols=True)
 
 
+def recorded_corpora(loaded) -> list[str]:
+    """The paths a model's textgen.json gives for its training corpus (as typed, and absolute)."""
+    corpus = loaded.metadata.get("corpus") if loaded is not None and isinstance(loaded.metadata, dict) else None
+    if not isinstance(corpus, dict):
+        return []
+    return [path for path in (corpus.get("absolute_path"), corpus.get("path")) if isinstance(path, str)]
+
+
 def training_corpus(loaded) -> str | None:
     """The corpus a model was trained on, when it is still there unchanged (same fingerprint)."""
     from textgen.corpus import fingerprint
@@ -808,6 +817,11 @@ def training_corpus(loaded) -> str | None:
         except (OSError, TextgenError):
             continue
     return None
+
+
+def baseline_line(baseline: dict, path: str) -> str:
+    counted = f"{baseline['stories']:,} stor{'y' if baseline['stories'] == 1 else 'ies'}"
+    return f"baseline: {counted} drawn from the first {baseline['drawn_from']:,} of {path}"
 
 
 def shown_word(word: str) -> str:
@@ -881,11 +895,10 @@ def diagnose_command(ctx: click.Context, model_dir: str | None, text_path: str |
                  f"{'is' if len(ignored) == 1 else 'are'} not used")
     check_text(prompt, "--prompt")
     settings = sampling_settings(options)
-    for path in (save_path,):
-        if path:
-            from textgen.atomic import prepare_output
+    if save_path:
+        from textgen.atomic import prepare_output
 
-            prepare_output(path)
+        prepare_output(save_path)  # a bad place is refused at once; what it must not overwrite is checked below
     stories = read_stories(text_path) if text_path else None  # a bad file is refused before the model loads
     if baseline_path:
         read_stories(baseline_path)[:0]  # refused now rather than after generating
@@ -905,6 +918,15 @@ def diagnose_command(ctx: click.Context, model_dir: str | None, text_path: str |
             if baseline_path is None:
                 note("the model's training corpus is not where training found it, or has changed: "
                      "give --baseline FILE for a human baseline")
+    if save_path and not text_path:
+        from textgen.atomic import prepare_output
+        from textgen.corpus import corpus_files
+
+        inputs = [path for source in (baseline_path, *recorded_corpora(loaded)) if source and Path(source).exists()
+                  for path in corpus_files(source)]
+        if model_dir is not None:
+            inputs += [path for path in Path(model_dir).iterdir() if path.is_file()]
+        prepare_output(save_path, inputs)
     if compare_settings:
         compare_sampling_settings(loaded, sampler, model_dir, samples, prompt, max_tokens, seed, baseline_path, save_path, as_json)
         return
@@ -954,7 +976,14 @@ def diagnose_stories(loaded, sampler, model_dir, stories, text_path, samples, pr
         from textgen.attribution import attribute_all
 
         bar = counting_bar(len(items), " findings")
+        contexts = None
+        if generated is not None:  # the model's own tokens: its text may not re-encode (a word model's <glue>)
+            from textgen.attribution import token_context
+
+            contexts = [token_context(loaded.tokenizer, prompt, generated[index], finding.word_start)
+                        for index, _, finding in items]
         attributions = attribute_all(loaded.model, loaded.tokenizer, [(story, finding) for _, story, finding in items],
+                                     contexts=contexts,
                                      on_done=bar.update)
         bar.close()
         unscored = sum(a is None for a in attributions)
@@ -990,7 +1019,8 @@ def diagnose_stories(loaded, sampler, model_dir, stories, text_path, samples, pr
     source = f"{len(stories):,} generated {plural}" if generated is not None else f"{len(stories):,} {plural}"
     click.echo(f"{source}, {metrics['words']:,} words: " + ", ".join(f"{counts[kind]} {kind}" for kind in KINDS))
     for finding in findings[:limit]:
-        click.echo(f"  story {finding['story'] + 1}, {finding['kind']}: “{finding['text']}” in “{finding['sentence']}”\n"
+        where = "" if finding["text"] == finding["sentence"] else f" in “{shown_word(finding['sentence'])}”"
+        click.echo(f"  story {finding['story'] + 1}, {finding['kind']}: “{shown_word(finding['text'])}”{where}\n"
                    f"      {finding['explanation']}")
         attribution = finding.get("attribution")
         if attribution:
@@ -1019,7 +1049,7 @@ def diagnose_stories(loaded, sampler, model_dir, stories, text_path, samples, pr
         shown = baseline.get(key) if baseline else None
         click.echo(f"{key:<34}{value:>10.4f}" + (f"{shown:>12.4f}" if isinstance(shown, float) else ""))
     if baseline:
-        click.echo(f"baseline: {baseline['stories']:,} stories drawn from the first {baseline['drawn_from']:,} of {baseline_path}")
+        click.echo(baseline_line(baseline, baseline_path))
 
 
 def compare_sampling_settings(loaded, sampler, model_dir, samples, prompt, max_tokens, seed, baseline_path, save_path,
@@ -1059,7 +1089,7 @@ def compare_sampling_settings(loaded, sampler, model_dir, samples, prompt, max_t
                    + f"{row['perplexity']:>8.2f}")
     if baseline:
         click.echo(f"{'human baseline':<32}" + "".join(f"{baseline[key]:>7.3f}" for key, _ in SHORT_METRICS) + f"{'':>8}")
-        click.echo(f"baseline: {baseline['stories']:,} stories drawn from the first {baseline['drawn_from']:,} of {baseline_path}")
+        click.echo(baseline_line(baseline, baseline_path))
     click.echo("columns: rep-n = seq-rep-n, dist-n = distinct-n, rN = rep-l over the last N words; self, imm, loop, sent = "
                "self-object, immediate-repeat, phrase-loop, repeated-sentence findings per 1,000 words; "
                "ppl = perplexity per token of the samples under the model (before sampling changed it)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -220,3 +221,42 @@ def test_saved_samples_read_back_as_the_same_stories(trained, tmp_path):
     assert [story.strip("\n") for story in read_stories(saved)] == [story.strip("\n") for story in written]
     again = invoke("diagnose", "--text", saved, "--json")
     assert json.loads(again.stdout)["metrics"]["words"] == data["metrics"]["words"]
+
+
+def test_a_models_own_story_is_attributed_from_its_tokens_even_when_its_text_does_not_re_encode(word_tokenizer):
+    from textgen.attribution import token_context
+
+    tokenizer = word_tokenizer
+    model = tiny_model(tokenizer, seed=5)
+    glue = tokenizer.piece_to_id("<glue>")
+    ids = tokenizer.encode("Hopper saw") + [glue] + tokenizer.encode("Pippa saw saw the pond.")
+    text = tokenizer.decode(ids)
+    assert "sawPippa" in text and tokenizer.unknown(text)  # the model's own text would not encode again
+    sample = Sample("", text, ids)
+    (finding,) = [f for f in diagnose_story(text) if f.kind == "immediate-repeat"]
+    context = token_context(tokenizer, "", sample, finding.word_start)
+    assert context == [BOS_ID, *ids[: ids.index(tokenizer.piece_to_id("saw"), ids.index(glue)) + 1]]
+    assert attribute_all(model, tokenizer, [(text, finding)]) == [None]
+    (result,) = attribute_all(model, tokenizer, [(text, finding)], contexts=[context])
+    with torch.no_grad():
+        logits, _ = model(torch.tensor([context]))
+    assert result.probability == pytest.approx(float(torch.softmax(logits[0, -1], dim=-1)[tokenizer.piece_to_id("saw")]))
+    # with a prompt, positions inside it have no model context
+    prompted = Sample("Hopper saw", " Pippa.", tokenizer.encode("Pippa."))
+    assert token_context(tokenizer, "Hopper saw", prompted, 3) is None
+    assert token_context(tokenizer, "Hopper saw", prompted, len("Hopper saw ")) == [BOS_ID, *tokenizer.encode("Hopper saw")]
+
+
+def test_saved_samples_never_overwrite_the_training_corpus_or_the_baseline(trained, tmp_path):
+    from textgen.checkpoint import read_metadata
+
+    corpus = read_metadata(trained)["corpus"]["absolute_path"]
+    before = Path(corpus).read_bytes()
+    for target in (corpus, str(trained / "textgen.json")):
+        result = invoke("diagnose", trained, "--samples", 1, "--max-tokens", 5, "--save-samples", target)
+        assert result.exit_code == 2 and "also an input" in result.output
+    baseline = tmp_path / "human.txt"
+    baseline.write_text("Doug saw Jane.\n")
+    result = invoke("diagnose", trained, "--samples", 1, "--max-tokens", 5, "--baseline", baseline, "--save-samples", baseline)
+    assert result.exit_code == 2 and "also an input" in result.output
+    assert Path(corpus).read_bytes() == before and baseline.read_text() == "Doug saw Jane.\n"

@@ -51,7 +51,12 @@ def test_word_probabilities_are_products_of_piece_probabilities(tokenizers, kind
 def test_word_tokenizer_probabilities_sum_to_one_over_the_vocabulary(word_tokenizer):
     model = tiny_model(word_tokenizer)
     result = next_words(model, word_tokenizer, "Lily saw a", top=word_tokenizer.vocab_size)
-    assert abs(sum(w.probability for w in result.words) - 1.0) < 1e-5
+    control = [0, 1, BOS_ID, word_tokenizer.piece_to_id("<glue>")]  # <pad>, <unk>, <s>, <glue>: never a next word
+    assert not {w.word for w in result.words} & {"<pad>", "<unk>", "<s>", "<glue>"}
+    with torch.no_grad():
+        logits, _ = model(torch.tensor([[BOS_ID, *word_tokenizer.encode("Lily saw a")]]))
+    control_mass = float(torch.softmax(logits[0, -1], dim=-1)[control].sum())
+    assert abs(sum(w.probability for w in result.words) + control_mass - 1.0) < 1e-5
     assert result.exact
 
 

@@ -24,7 +24,7 @@ from textgen.diagnostics import Finding
 from textgen.errors import TextgenError
 from textgen.inspection import next_words, score_words
 from textgen.model import LanguageModel
-from textgen.tokenizer import Tokenizer
+from textgen.tokenizer import BOS_ID, Tokenizer
 
 ALTERNATIVES = 5
 NOT_WORDS = {"<pad>", "<unk>", "<s>", "<glue>"}  # a word model's control tokens: never written, never an alternative
@@ -65,29 +65,61 @@ def blame_of(probability: float, rank: int | None) -> str:
 
 
 @torch.no_grad()
-def attribute(model: LanguageModel, tokenizer: Tokenizer, story: str, finding: Finding, depth: int = 10) -> Attribution:
-    """The model's view of `finding`'s repeated word, given the story text before it.
+def attribute(model: LanguageModel, tokenizer: Tokenizer, story: str, finding: Finding, depth: int = 10,
+              context_ids: list[int] | None = None) -> Attribution:
+    """The model's view of `finding`'s repeated word, given the story before it: its text, or
+    `context_ids` (<s> and the tokens before the word) for a story the model wrote itself.
 
-    Raises TextgenError when the context cannot be encoded (a word or character the
+    Raises TextgenError when the context text cannot be encoded (a word or character the
     tokenizer does not know)."""
     context = story[: finding.word_start].rstrip(" ")
     word = finding.word
     # a word tokenizer's next words are its tokens: all of them are ranked at no extra cost
     top = tokenizer.vocab_size if tokenizer.kind == "word" else max(depth, ALTERNATIVES + 1)
-    listed = [w for w in next_words(model, tokenizer, context, top=top).words if w.word.strip() and w.word not in NOT_WORDS]
-    (scored,) = score_words(model, tokenizer, context, [word]).words
+    listed = [w for w in next_words(model, tokenizer, context, top=top, context_ids=context_ids).words
+              if w.word.strip() and w.word not in NOT_WORDS]
+    (scored,) = score_words(model, tokenizer, context, [word], context_ids=context_ids).words
     rank = next((index + 1 for index, entry in enumerate(listed) if entry.word == word), None)
     alternatives = [Alternative(w.word, w.probability) for w in listed if w.word != word][:ALTERNATIVES]
     return Attribution(word, scored.probability, rank, blame_of(scored.probability, rank), alternatives, len(listed))
 
 
+def token_context(tokenizer: Tokenizer, prompt: str, sample, position: int) -> list[int] | None:
+    """<s>, the prompt's tokens and the sampled tokens written before character `position` of
+    prompt + sample.text: the model's own context, even where its text would not re-encode
+    (a word model's <glue> joins words it cannot read back)."""
+    from textgen.sampling.generate import Continuation
+
+    if position < len(prompt):
+        return None
+    prompt_tokens = tokenizer.encode(prompt.rstrip(" "))
+    continuation = Continuation(tokenizer, prompt, prompt_tokens)
+    story = prompt + sample.text
+
+    def end(count: int) -> int:
+        return len(prompt) + len(continuation(sample.ids[:count]))
+
+    low, high = 0, len(sample.ids)  # the text only grows with more tokens: search for the last that ends before the word
+    while low < high:
+        middle = (low + high + 1) // 2
+        if end(middle) <= position:
+            low = middle
+        else:
+            high = middle - 1
+    for count in range(low, -1, -1):
+        if not story[end(count):position].strip():
+            return [BOS_ID, *prompt_tokens, *sample.ids[:count]]
+    return None
+
+
 def attribute_all(model: LanguageModel, tokenizer: Tokenizer, items: list[tuple[str, Finding]],
-                  on_done=None) -> list[Attribution | None]:
-    """Attributions for (story, finding) pairs; None where the story's text cannot be encoded."""
+                  on_done=None, contexts: list[list[int] | None] | None = None) -> list[Attribution | None]:
+    """Attributions for (story, finding) pairs; None where the story's text cannot be encoded
+    (and no token context is given)."""
     results: list[Attribution | None] = []
-    for story, finding in items:
+    for index, (story, finding) in enumerate(items):
         try:
-            results.append(attribute(model, tokenizer, story, finding))
+            results.append(attribute(model, tokenizer, story, finding, context_ids=contexts[index] if contexts else None))
         except TextgenError:
             results.append(None)
         if on_done is not None:

@@ -348,21 +348,23 @@ def _phrase_loops_in(story: str, words: list[tuple[str, int, int]], max_phrase: 
 
 
 def find_repeated_sentences(story: str) -> list[Finding]:
-    findings, seen, previous = [], {}, None
+    """Sentences of three or more words that repeat an earlier one; a shorter statement only from
+    its third time in a row ("They played. They played. They played.")."""
+    findings, seen, previous, run = [], {}, None, 0
     for number, (sentence, start) in enumerate(sentences_of(story), start=1):
         key = " ".join(w.lower() for w, _, _ in _words(sentence))
-        back_to_back, previous = key == previous, key
-        # a short sentence counts only as a statement written again at once ("They played. They played."):
-        # "Oh no! ... Oh no!" and "No! No!" are a storyteller's
-        if not key or (len(key.split()) < 3 and not (back_to_back and sentence.rstrip()[-1:] not in "!?\"”’")):
+        run = run + 1 if key == previous else 1
+        previous = key
+        if not key:
             continue
-        if key in seen:
+        short = len(key.split()) < 3
+        # "Oh no! ... Oh no!", "No! No!" and "Tom ran. Tom ran." are a storyteller's; a third time in a row is a loop
+        if key in seen and (not short or (run >= 3 and sentence.rstrip()[-1:] not in "!?\"”’")):
             stripped = sentence.strip()
             offset = start + sentence.index(stripped[0])
             findings.append(Finding("repeated-sentence", offset, offset + len(stripped), stripped, stripped,
                                     f"this sentence repeats sentence {seen[key]} of the story (now sentence {number})"))
-        else:
-            seen[key] = number
+        seen.setdefault(key, number)
     return findings
 
 

@@ -52,8 +52,9 @@ class PieceRoles:
         self.start, self.cont, self.alone = set(), set(), set()
         for token_id in range(tokenizer.vocab_size):
             piece = tokenizer.id_to_piece(token_id)
-            if tokenizer.kind == "word":  # every entry is a whole word, mark or space: all are listed
-                self.alone.add(token_id)
+            if tokenizer.kind == "word":  # every entry is a whole word, mark or space: all are listed, control tokens aside
+                if token_id not in (PAD_ID, UNK_ID, BOS_ID) and piece != "<glue>":
+                    self.alone.add(token_id)
                 continue
             if token_id in (PAD_ID, UNK_ID, BOS_ID):
                 continue
@@ -77,8 +78,9 @@ class PieceRoles:
         return tokenizer.encode(word)
 
 
-def _context_state(model: LanguageModel, tokenizer: Tokenizer, context: str):
-    ids = prompt_ids(tokenizer, context)
+def _context_state(model: LanguageModel, tokenizer: Tokenizer, context: str, context_ids: list[int] | None = None):
+    """The next-token distribution and state after <s> + context (or the given ids, <s> included)."""
+    ids = context_ids if context_ids is not None else prompt_ids(tokenizer, context)
     logits, state = model(torch.tensor([ids], device=next(model.parameters()).device), None)
     return torch.softmax(logits[0, -1].float(), dim=-1), state
 
@@ -101,13 +103,14 @@ def _label(tokenizer: Tokenizer, token_id: int) -> str:
 
 
 @torch.no_grad()
-def score_words(model: LanguageModel, tokenizer: Tokenizer, context: str, words: list[str]) -> NextWords:
+def score_words(model: LanguageModel, tokenizer: Tokenizer, context: str, words: list[str],
+                context_ids: list[int] | None = None) -> NextWords:
     """The exact probability of each given word coming next (--words)."""
     if not words:
         raise TextgenError("the --words list is empty: give words separated by commas, e.g. --words Jane,Spot")
     model.eval()
     roles = PieceRoles(tokenizer)
-    probabilities, state = _context_state(model, tokenizer, context)
+    probabilities, state = _context_state(model, tokenizer, context, context_ids)
     scored = []
     for word in words:
         if tokenizer.kind == "word" or word == END_OF_STORY:
@@ -128,13 +131,14 @@ def score_words(model: LanguageModel, tokenizer: Tokenizer, context: str, words:
 
 
 @torch.no_grad()
-def next_words(model: LanguageModel, tokenizer: Tokenizer, context: str, top: int = 10, max_expansions: int = 400) -> NextWords:
+def next_words(model: LanguageModel, tokenizer: Tokenizer, context: str, top: int = 10, max_expansions: int = 400,
+               context_ids: list[int] | None = None) -> NextWords:
     """The `top` most likely next words, by best-first search over piece continuations."""
     if top < 1:
         raise TextgenError(f"--top must be at least 1, got {top}")
     model.eval()
     roles = PieceRoles(tokenizer)
-    probabilities, state = _context_state(model, tokenizer, context)
+    probabilities, state = _context_state(model, tokenizer, context, context_ids)
     complete: dict[str, WordProbability] = {}
     heap: list[tuple[float, int, list[int], object]] = []  # (-probability, order, pieces, state before the last piece)
     order = 0

@@ -115,7 +115,7 @@ def generate(model: LanguageModel, tokenizer: Tokenizer, prompt: str = "", n: in
     device = next(model.parameters()).device
     generator = torch.Generator(device=device)
     generator.manual_seed(0 if seed is None else seed)
-    start = prompt_ids(tokenizer, prompt)
+    start = prompt_ids(tokenizer, prompt.rstrip(" "))  # a trailing space is implied by the next word
     continuation = Continuation(tokenizer, prompt, start[1:])
     history = torch.tensor([start] * n, device=device)  # (n, T): what the penalties look back over
     logits, state = model(history, None)
@@ -169,7 +169,7 @@ def beam_search(model: LanguageModel, tokenizer: Tokenizer, prompt: str, n: int,
     """The `n` most likely continuations (by mean log-probability per token) among `beams` hypotheses."""
     model.eval()
     device = next(model.parameters()).device
-    start = prompt_ids(tokenizer, prompt)
+    start = prompt_ids(tokenizer, prompt.rstrip(" "))  # a trailing space is implied by the next word
     continuation = Continuation(tokenizer, prompt, start[1:])
     history = torch.tensor([start], device=device)
     logits, state = model(history, None)

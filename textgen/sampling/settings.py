@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from textgen.errors import TextgenError
 from textgen.sampling.processors import (
     DRY,
     BannedSequences,
@@ -65,6 +66,8 @@ def build_processors(settings: SamplingSettings, tokenizer: Tokenizer) -> list[P
     if settings.frequency_penalty or settings.presence_penalty:
         processors.append(FrequencyPresencePenalty(settings.frequency_penalty, settings.presence_penalty))
     if settings.no_repeat_ngram:
+        if settings.no_repeat_ngram < 0:
+            raise TextgenError(f"--no-repeat-ngram must be a whole number >= 1 (0 turns it off), got {settings.no_repeat_ngram}")
         processors.append(NoRepeatNgram(settings.no_repeat_ngram))
     if settings.dry_multiplier:
         breakers = {token for text in settings.dry_breakers for seq in token_sequences(tokenizer, text) for token in seq}
@@ -72,8 +75,8 @@ def build_processors(settings: SamplingSettings, tokenizer: Tokenizer) -> list[P
     if settings.banned_words:
         sequences = [seq for word in settings.banned_words for seq in token_sequences(tokenizer, word)]
         processors.append(BannedSequences(sequences, label=", ".join(settings.banned_words)))
-    if settings.temperature < 0:
-        Temperature(settings.temperature)  # raises with the message
+    if settings.temperature < 0 or settings.temperature != settings.temperature:
+        raise TextgenError(f"temperature must be from 0 (greedy) to 100, got {settings.temperature!r}")
     if settings.temperature not in (0, 1):
         processors.append(Temperature(settings.temperature))
     if settings.top_k:

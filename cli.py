@@ -836,7 +836,8 @@ def percent(value: float) -> str:
 @cli.command("diagnose")
 @click.argument("model_dir", metavar="[MODEL]", required=False)
 @click.option("--text", "text_path", default=None, metavar="FILE",
-              help="Diagnose these stories (any corpus format) instead of generating; with MODEL, findings are also attributed.")
+              help="Diagnose these stories (any corpus format; - reads standard input) instead of generating; with MODEL, "
+                   "findings are also attributed.")
 @click.option("--samples", type=click.IntRange(1, 100_000), default=20, show_default=True, help="Stories to generate with MODEL.")
 @click.option("--prompt", default="", help="How each generated story starts.")
 @click.option("--max-tokens", type=click.IntRange(1, 10_000), default=200, show_default=True, help="At most this many tokens per story.")
@@ -899,7 +900,15 @@ def diagnose_command(ctx: click.Context, model_dir: str | None, text_path: str |
         from textgen.atomic import prepare_output
 
         prepare_output(save_path)  # a bad place is refused at once; what it must not overwrite is checked below
-    stories = read_stories(text_path) if text_path else None  # a bad file is refused before the model loads
+    from_stdin = text_path == "-"
+    if from_stdin:
+        text_path = stdin_corpus()
+    try:
+        stories = read_stories(text_path) if text_path else None  # a bad file is refused before the model loads
+    except TextgenError as error:
+        if from_stdin:
+            raise TextgenError(str(error).replace(f"corpus {text_path}", "standard input").replace(text_path, "standard input")) from None
+        raise
     if baseline_path:
         read_stories(baseline_path)[:0]  # refused now rather than after generating
     loaded = sampler = None
@@ -932,6 +941,20 @@ def diagnose_command(ctx: click.Context, model_dir: str | None, text_path: str |
         return
     diagnose_stories(loaded, sampler, model_dir, stories, text_path, samples, prompt, max_tokens, seed, settings, baseline_path,
                      save_path if not text_path else None, show_stories, limit, as_json)
+
+
+def stdin_corpus() -> str:
+    """`--text -`: standard input saved to a temporary .txt file (removed at exit), read as any corpus."""
+    import atexit
+    import os
+    import tempfile
+
+    data = sys.stdin.buffer.read()
+    handle, path = tempfile.mkstemp(prefix="textgen-stdin-", suffix=".txt")
+    with os.fdopen(handle, "wb") as file:
+        file.write(data)
+    atexit.register(lambda: os.path.exists(path) and os.remove(path))
+    return path
 
 
 def save_stories(path: str, stories: list[str]) -> None:
@@ -1035,7 +1058,8 @@ def diagnose_stories(loaded, sampler, model_dir, stories, text_path, samples, pr
         from textgen.attribution import ADVICE
 
         blames = {blame: sum(a["blame"] == blame for a in attributed) for blame in ADVICE}
-        click.echo("\nwho made the errors: " + ", ".join(f"{count} {blame}" for blame, count in blames.items()))
+        click.echo("\nwho made the errors: " + ", ".join(f"{count} {blame}" for blame, count in blames.items())
+                   + ("" if generated is not None else " (the advice is for when such text is sampled from this model)"))
         for blame, count in blames.items():
             if count:
                 click.echo(f"  {blame}: {ADVICE[blame]}")

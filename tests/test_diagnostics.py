@@ -136,3 +136,14 @@ def test_a_hard_wrapped_sentence_is_one_sentence_and_a_repeat_over_a_line_break_
 def test_seq_rep_averages_over_stories_that_have_n_grams():
     assert text_metrics(["a b a b a.", "Yes."])["seq_rep_2"] == pytest.approx(0.5)  # "Yes." has no bigram
     assert text_metrics(["a b a b a.", "Yes."])["seq_rep_1"] == pytest.approx((0.6 + 0.0) / 2)
+
+
+def test_diagnose_reads_standard_input():
+    from click.testing import CliRunner
+
+    from cli import cli
+
+    result = CliRunner().invoke(cli, ["diagnose", "--text", "-"], input="Doug saw Doug.\n\nThe the end.\n")
+    assert result.exit_code == 0 and "1 self-object, 1 immediate-repeat" in result.stdout
+    empty = CliRunner().invoke(cli, ["diagnose", "--text", "-"], input="")
+    assert empty.exit_code == 2 and "standard input" in empty.output and "textgen-stdin" not in empty.output

@@ -337,8 +337,9 @@ def _phrase_loops_in(story: str, words: list[tuple[str, int, int]], max_phrase: 
                     tail += 1
                 start, end = words[index][1], words[index + repeats * size + tail - 1][2]
                 findings.append(Finding("phrase-loop", start, end, story[start:end], _sentence_at(story, start),
-                                        f"the phrase {' '.join(w for w, _, _ in words[index:index + size])!r} is repeated "
-                                        f"{repeats} times back to back", words[index + size][1], words[index + size][2]))
+                                        f"the phrase {' '.join(w for w, _, _ in words[index:index + size])!r} comes {repeats} "
+                                        f"times back to back{', and starts once more' if tail else ''}",
+                                        words[index + size][1], words[index + size][2]))
                 index += repeats * size + tail
                 found = True
                 break

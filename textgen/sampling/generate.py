@@ -142,7 +142,7 @@ def generate(model: LanguageModel, tokenizer: Tokenizer, prompt: str = "", n: in
                 continue  # the text is decoded once at the end
             text = continuation(sample.ids)
             if cut := _stop_position(text, stop):
-                text, sample.stop_reason, active[row] = text[: cut - 1], "stop_string", False
+                text, sample.stop_reason, active[row] = text[: cut - 1].rstrip(" "), "stop_string", False
             if on_token is not None and text.startswith(shown[row]) and len(text) > len(shown[row]):
                 on_token(row, text[len(shown[row]):])
             shown[row] = text
@@ -221,6 +221,6 @@ def beam_search(model: LanguageModel, tokenizer: Tokenizer, prompt: str, n: int,
     for _, ids, picked, reason in finished[:n]:
         text = continuation(ids)
         if reason == "stop_string":
-            text = text[: _stop_position(text, stop) - 1]
+            text = text[: _stop_position(text, stop) - 1].rstrip(" ")
         samples.append(Sample(prompt, text, ids, picked, reason))
     return samples

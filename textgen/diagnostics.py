@@ -11,10 +11,15 @@ repetition (`word_start`/`word_end`, where attribution asks the model) and an ex
   words ("the little bunny"); a clause after "and"/"then"/"but" that starts with a verb
   shares the name subject of the clause before ("Ava woke up and hugged Ava."). Then up to
   three helpers, "not" or adverbs ("did not", "quickly"), a lower-case verb (after a form
-  of "be" only an -ing verb), up to two prepositions or particles, and the same subject
-  again, word for word. Not errors: reflexives ("saw himself"), new referents ("a dog",
-  "another dog"), a longer name ("Tom saw Tom Brown"), "that" objects ("lies that way"),
-  copulas ("Kim is Kim") and a noun that modifies the real object ("the duck pond").
+  of "be" only an -ing verb, or an adjective and a to-infinitive: "was happy to see"), up
+  to two to-infinitives ("wanted to hug", "went to see"), up to two prepositions or
+  particles ("play with", "went home with"), and the same subject again, word for word.
+  Not errors: reflexives ("saw himself"), new referents ("a dog", "another dog"), a longer
+  name ("Tom saw Tom Brown"), an object qualified by "of" ("the king of the north"),
+  "that" objects ("lies that way"), copulas ("Kim is Kim"), a noun that modifies the real
+  object ("the duck pond"), and the subject of a second clause: the repeat followed by a
+  helper ("Ben knew Ben had to try") or by a verb after know/think/say/hope...
+  ("Lily thought Lily liked cake").
   Known misses: pronoun subjects ("He saw him"), passives, subjects in an earlier clause
   other than the one right before, objects after three or more prepositions; and one
   known false alarm: a noun-noun object after a perception verb ("The boy saw the boy
@@ -32,7 +37,10 @@ repetition (`word_start`/`word_end`, where attribution asks the model) and an ex
   punctuation inside ("Come in, come in!", "Thank you, thank you, thank you"): human
   writers use all of these on purpose. Known miss: a loop of three comma-separated repeats.
 - repeated-sentence: a sentence of three or more words equal (ignoring case, spacing and
-  punctuation) to an earlier sentence of the same story. "Mr." does not end a sentence,
+  punctuation) to an earlier sentence of the same story, or a shorter statement written a
+  third time in a row ("They played. They played. They played."); "Tom ran. Tom ran." and
+  "Oh no! ... Oh no!" are a storyteller's. A hard-wrapped sentence (a line break, then
+  more of it in lower case) is one sentence. "Mr." does not end a sentence,
   and a quoted exclamation with its speech tag is one sentence ("“Run!” said Tim.").
   Human writers repeat short sentences on purpose ("They were happy."); the human
   baseline shows how often.
@@ -171,7 +179,7 @@ def sentences_of(story: str) -> list[tuple[str, int]]:
 def _is_name(word: str, first_in_clause: bool) -> bool:
     base = re.split(r"['’]", word.lower())[0]  # "I'm", "She's": a pronoun, not a name
     return word[0].isupper() and base not in PRONOUNS | DETERMINERS | NEW_REFERENT and not (
-        first_in_clause and word.lower() in NOT_NAMES_FIRST | PHRASE_ENDS | HELPERS | NOT_VERBS | SOUND_DOUBLES)
+        first_in_clause and word.lower() in NOT_NAMES_FIRST | PHRASE_ENDS | HELPERS | NOT_VERBS)
 
 
 def _verb_like(word: str, subject: tuple[str, ...]) -> bool:
@@ -241,8 +249,8 @@ def _self_object(story: str, sentence: str, words, lowered, form: str, subject: 
         if not (index + 2 < len(words) and lowered[index + 1] == "to" and _verb_like(words[index + 2][0], subject)):
             return None
         index += 2
-    if lowered[index] in subject:
-        return None
+    if lowered[index] in subject or (set(subject) <= SOUND_DOUBLES and lowered[index] in SOUND_DOUBLES):
+        return None  # "Tick tick tick", "Ding dong ding dong": sounds, not a subject and its verb
     verb = index
     index += 1
     # "wanted to hug", "went to see", "likes to play with": follow "to" to the verb that takes the object

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from diagnostics_cases import CASES
+from diagnostics_fourth import CASES as FOURTH_CASES
 from diagnostics_fresh import CASES as FRESH_CASES
 from diagnostics_heldout import CASES as HELDOUT_CASES
 
@@ -26,7 +29,8 @@ def detector_scores(cases=CASES) -> dict:
     return scores
 
 
-@pytest.mark.parametrize("cases", [CASES, HELDOUT_CASES, FRESH_CASES], ids=["first set", "second set", "third set"])
+@pytest.mark.parametrize("cases", [CASES, HELDOUT_CASES, FRESH_CASES, FOURTH_CASES],
+                         ids=["first set", "second set", "third set", "fourth set"])
 def test_detectors_reach_the_precision_and_recall_targets(cases):
     for kind, score in detector_scores(cases).items():
         assert score["positives"] >= 3, kind
@@ -147,3 +151,18 @@ def test_diagnose_reads_standard_input():
     assert result.exit_code == 0 and "1 self-object, 1 immediate-repeat" in result.stdout
     empty = CliRunner().invoke(cli, ["diagnose", "--text", "-"], input="")
     assert empty.exit_code == 2 and "standard input" in empty.output and "textgen-stdin" not in empty.output
+
+
+WORDS = ["Doug", "saw", "Doug's", "the", "The", "a", "did", "not", "like", "to", "was", "happy", "and", "Mr.", "Mia's", "mom",
+         "ran", "ran.", "ha", "two", "very", "home", "with", "of", "king", ",", ".", "!", "?", "\n", "\n\n", "“", "”", "'", "is",
+         "Tick", "tick", "him", "himself", "quickly", "Every", "morning", "then", "who", "had", "her", "Zoë", "--", "up"]
+
+
+@given(st.lists(st.sampled_from(WORDS), max_size=40))
+@settings(max_examples=400, deadline=None)
+def test_detectors_never_fail_and_spans_hold_on_any_word_salad(tokens):
+    story = " ".join(tokens)
+    for finding in diagnose_story(story):
+        assert story[finding.start:finding.end] == finding.text
+        assert finding.start <= finding.word_start < finding.word_end <= finding.end
+    text_metrics([story])

@@ -27,8 +27,7 @@ repetition (`word_start`/`word_end`, where attribution asks the model) and an ex
 - immediate-repeat: a word written twice in a row ("the the", also across a line break).
   Not reported: grammatical doubles ("had had", "that that", "whoever wins wins", "showed
   her her hat"), sound words and cheers ("ha ha", "knock knock", "hip hip"), intensifiers
-  and numbers read aloud ("very very", "nine nine seven"), and a repeat with punctuation
-  between ("Go, go!").
+  ("very very"), and a repeat with punctuation between ("Go, go!").
 - phrase-loop: a phrase of two or more words repeated back to back within a sentence
   ("and they played and they played and they played"); the finding spans every repeat,
   the last partial one too. Not reported: reduplications with "and"/"or" ("bigger and
@@ -79,9 +78,8 @@ SOUND_DOUBLES = {"twinkle", "hooray", "hurray", "tock", "dong", "ding", "ha", "h
                  "neigh", "bleat", "mew", "purr", "squeak", "whoosh", "swish", "thump", "bump", "plop", "ting", "dum",
                  "choo", "toot", "tweedle", "doo", "bam", "pow", "wham", "bonk", "ooh", "aah", "wah", "boo"}
 # "whoever wins wins", "the kids who sang sang", "what it is is": the double is grammatical after these
-# "very very", "many many": intensifiers; "nine nine seven": digits read aloud
-INTENSIFIERS = {"very", "many", "much", "long", "far", "so", "really", "zero", "naught", "one", "two", "three", "four", "five",
-                "six", "seven", "eight", "nine"}
+# "very very", "many many": intensifiers
+INTENSIFIERS = {"very", "many", "much", "long", "far", "so", "really"}
 IDIOM_NOUNS = {"hand", "side", "day", "face", "one", "little", "step", "arm", "cheek", "heart", "head", "back", "eye", "year",
                "night", "time", "bit", "row", "nose", "toe", "shoulder", "house", "door", "room", "tree", "word", "drop", "inch"}
 IDIOM_LINKS = {"in", "by", "to", "after", "upon", "for", "on"}
@@ -216,7 +214,11 @@ def find_self_objects(story: str) -> list[Finding]:
             joined_by = sentence[max(0, begin - 4): begin].strip().lower()
             candidates = []  # (form, subject words, index of the first word after the subject)
             run = _name_run(words, 0, True)
-            if run:
+            if run and re.search(r"['’]s$", lowered[run - 1]):
+                # "Mia's mom hugged Mia's mom": a possessive name is a determiner; the whole phrase must come back
+                candidates += [("noun", tuple(lowered[:run + size]), run + size) for size in (1, 2, 3)
+                               if run + size < len(words) and not set(lowered[run:run + size]) & FUNCTION_WORDS]
+            elif run:
                 candidates.append(("name", tuple(lowered[:run]), run))
             elif lowered[0] in DETERMINERS:
                 candidates += [("noun", tuple(lowered[1:1 + size]), 1 + size) for size in (1, 2, 3)
@@ -242,7 +244,10 @@ def _self_object(story: str, sentence: str, words, lowered, form: str, subject: 
     while index < len(words) and skipped < 3 and (lowered[index] in HELPERS or _is_adverb(lowered[index])):
         copula = copula or lowered[index] in BE_FORMS
         index, skipped = index + 1, skipped + 1
-    if index >= len(words) or not words[index][0][0].islower() or lowered[index] in NOT_VERBS | PRONOUNS | PHRASE_ENDS:
+    if index >= len(words):
+        return None
+    liked = skipped and lowered[index] in ("like", "likes")  # "did not like": after a helper, "like" is the verb
+    if not words[index][0][0].islower() or (lowered[index] in NOT_VERBS | PRONOUNS | PHRASE_ENDS and not liked):
         return None
     if copula and not lowered[index].endswith("ing"):
         # "Lily was happy to see Lily": an adjective, "to" and a verb; otherwise "Men are men" is no object

@@ -774,9 +774,9 @@ def load_for_generation(model_dir: str, quantize: str):
     return loaded
 
 
-def counting_bar(total: int, unit: str, quiet: bool = False):
-    """A tqdm bar on stderr when it is a terminal (and not quiet); otherwise an object that ignores updates."""
-    if quiet or not sys.stderr.isatty():
+def counting_bar(total: int, unit: str):
+    """A tqdm bar on stderr when it is a terminal; otherwise an object that ignores updates."""
+    if not sys.stderr.isatty():
         class Silent:
             def update(self, count: int = 1) -> None:
                 pass
@@ -805,12 +805,8 @@ def training_corpus(loaded) -> str | None:
     """The corpus a model was trained on, when it is still there unchanged (same fingerprint)."""
     from textgen.corpus import fingerprint
 
-    corpus = loaded.metadata.get("corpus") if isinstance(loaded.metadata, dict) else None
-    if not isinstance(corpus, dict):
-        return None
-    expected = corpus.get("fingerprint")
-    candidates = [path for path in (corpus.get("absolute_path"), corpus.get("path")) if isinstance(path, str)]
-    for path in dict.fromkeys(candidates):
+    expected = loaded.metadata["corpus"].get("fingerprint") if recorded_corpora(loaded) else None
+    for path in dict.fromkeys(recorded_corpora(loaded)):
         try:
             if expected and fingerprint(path) == expected:
                 return path
@@ -968,19 +964,12 @@ def save_stories(path: str, stories: list[str]) -> None:
     write_text(path, "".join(f"{story.strip(chr(10))}\n<|endoftext|>\n" for story in kept))
 
 
-def story_findings(story: str, prompt: str) -> list:
-    """Findings of a generated story; repetitions that lie wholly in the user's prompt are not the model's."""
-    from textgen.diagnostics import diagnose_story
-
-    return [finding for finding in diagnose_story(story) if finding.word_start >= len(prompt)]
-
-
 def diagnose_stories(loaded, sampler, model_dir, stories, text_path, samples, prompt, max_tokens, seed, settings, baseline_path,
                      save_path, show_stories, limit, as_json) -> None:
     """Generate (unless stories are given), find, attribute and print."""
     from dataclasses import asdict
 
-    from textgen.diagnostics import KINDS, text_metrics
+    from textgen.diagnostics import KINDS, diagnose_story, text_metrics
 
     generated = None
     if stories is None:
@@ -992,8 +981,9 @@ def diagnose_stories(loaded, sampler, model_dir, stories, text_path, samples, pr
         stories = [prompt + sample.text for sample in generated]
         if save_path:
             save_stories(save_path, stories)
-    written = prompt if generated is not None else ""
-    items = [(index, story, finding) for index, story in enumerate(stories) for finding in story_findings(story, written)]
+    # repetitions that lie wholly in the user's prompt are not the model's
+    per_story = [diagnose_story(story, prompt if generated is not None else "") for story in stories]
+    items = [(index, story, finding) for index, (story, found) in enumerate(zip(stories, per_story)) for finding in found]
     attributions = [None] * len(items)
     if loaded is not None and items:
         from textgen.attribution import attribute_all
@@ -1014,7 +1004,7 @@ def diagnose_stories(loaded, sampler, model_dir, stories, text_path, samples, pr
             note(f"{unscored} finding(s) are not attributed: their text has words or characters the model's tokenizer does not know")
     findings = [{"story": index, **finding.to_dict(), **({"attribution": a.to_dict() if a else None} if loaded else {})}
                 for (index, _, finding), a in zip(items, attributions)]
-    metrics = text_metrics(stories, written)
+    metrics = text_metrics(stories, per_story)
     if generated is not None:
         from textgen.attribution import samples_perplexity
 
@@ -1082,7 +1072,7 @@ def compare_sampling_settings(loaded, sampler, model_dir, samples, prompt, max_t
     from dataclasses import asdict
 
     from textgen.attribution import baseline_metrics, comparison_grid, sample_stories, samples_perplexity
-    from textgen.diagnostics import KINDS, text_metrics
+    from textgen.diagnostics import KINDS, diagnose_story, text_metrics
 
     grid = comparison_grid()
     rows, written = [], []
@@ -1092,11 +1082,9 @@ def compare_sampling_settings(loaded, sampler, model_dir, samples, prompt, max_t
         generated = sample_stories(sampler, loaded.tokenizer, settings, samples, prompt, max_tokens, seed, on_batch=bar.update)
         stories = [prompt + sample.text for sample in generated]
         written += [f"[{name}] {story}" for story in stories]
-        counts = {kind: 0 for kind in KINDS}
-        for story in stories:
-            for finding in story_findings(story, prompt):
-                counts[finding.kind] += 1
-        rows.append({"name": name, "options": asdict(settings), "metrics": text_metrics(stories, prompt),
+        per_story = [diagnose_story(story, prompt) for story in stories]
+        counts = {kind: sum(f.kind == kind for found in per_story for f in found) for kind in KINDS}
+        rows.append({"name": name, "options": asdict(settings), "metrics": text_metrics(stories, per_story),
                      "perplexity": samples_perplexity(generated), "findings": counts})
     bar.close()
     if save_path:
@@ -1139,7 +1127,7 @@ def gates_command(model_dir: str, text: str, layer: int, top_units: int, plot_pa
     Example: textgen gates checkpoints/little "Doug saw Jane. Jane saw" --plot gates.png
     """
     import textgen
-    from textgen.gates import gate_report, gate_title, memory_title
+    from textgen.gates import gate_report, gate_title
     from textgen.tokenizer.base import check_text
 
     check_text(text, "TEXT")
@@ -1289,7 +1277,8 @@ def experiment_doug(corpus: str | None, names: str, verb: str, sentences: int, s
 
     Example: textgen experiment doug --plot doug.png
     """
-    from textgen.experiments.doug import DougSettings, plot_doug, report, run_doug, to_json
+    from textgen.experiments.doug import DougSettings, report, run_doug, to_json
+    from textgen.plots import plot_doug
 
     name_list = tuple(part.strip() for part in names.split(",") if part.strip())
     options = {"names": name_list, "verb": verb.strip(), "sentences": sentences, "steps": steps, "hidden_size": hidden_size,

@@ -16,12 +16,12 @@ from textgen.experiments.doug import (
     DougSettings,
     MemorylessModel,
     has_object,
-    plot_doug,
     report,
     run_doug,
     subject_units,
     to_json,
 )
+from textgen.plots import plot_doug
 from textgen.sampling.generate import generate
 from textgen.tokenizer import train_tokenizer
 

@@ -78,8 +78,9 @@ def attribute(model: LanguageModel, tokenizer: Tokenizer, story: str, finding: F
     top = tokenizer.vocab_size if tokenizer.kind == "word" else max(depth, ALTERNATIVES + 1)
     listed = [w for w in next_words(model, tokenizer, context, top=top, context_ids=context_ids).words
               if w.word.strip() and w.word not in NOT_WORDS]
-    (scored,) = score_words(model, tokenizer, context, [word], context_ids=context_ids).words
     rank = next((index + 1 for index, entry in enumerate(listed) if entry.word == word), None)
+    # a listed word's probability is already exact; only an unlisted one needs scoring on its own
+    scored = listed[rank - 1] if rank else score_words(model, tokenizer, context, [word], context_ids=context_ids).words[0]
     alternatives = [Alternative(w.word, w.probability) for w in listed if w.word != word][:ALTERNATIVES]
     return Attribution(word, scored.probability, rank, blame_of(scored.probability, rank), alternatives, len(listed))
 

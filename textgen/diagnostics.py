@@ -69,14 +69,14 @@ REFLEXIVES = {"himself", "herself", "itself", "themselves", "myself", "yourself"
 PRONOUNS = {"he", "she", "it", "they", "i", "you", "we", "him", "them", "me", "us"}
 GRAMMATICAL_DOUBLES = {"had", "that"}
 # sounds, cheers and baby talk are written doubled on purpose
-SOUND_DOUBLES = {"twinkle", "hooray", "hurray", "tock", "dong", "ding", "ha", "ho", "hee", "la", "bye", "yum", "knock", "choo", "no", "yes", "tick", "tock", "boo", "woof", "meow",
-                 "quack", "moo", "oink", "tweet", "chirp", "ding", "dong", "beep", "hip", "boom", "buzz", "toot", "honk", "baa",
+SOUND_DOUBLES = {"twinkle", "hooray", "hurray", "tock", "dong", "ding", "ha", "ho", "hee", "la", "bye", "yum", "knock", "choo", "no", "yes", "tick", "boo", "woof", "meow",
+                 "quack", "moo", "oink", "tweet", "chirp", "beep", "hip", "boom", "buzz", "toot", "honk", "baa",
                  "zoom", "vroom", "splash", "tap", "clap", "bang", "pop", "peep", "drip", "puff", "chug", "ring", "cuckoo",
                  "tut", "night", "bow", "wow", "hoo", "wee", "yay", "zip", "bzz", "ah", "oh", "uh", "mm", "hmm", "shh", "sh",
                  "tra", "fa", "da", "na", "pom", "rat", "tat", "cha", "clip", "clop", "flip", "flop", "pitter", "patter",
-                 "tum", "rub", "dub", "boing", "honk", "cluck", "ribbit", "hiss", "roar", "grr", "caw", "coo", "hoot",
+                 "tum", "rub", "dub", "boing", "cluck", "ribbit", "hiss", "roar", "grr", "caw", "coo", "hoot",
                  "neigh", "bleat", "mew", "purr", "squeak", "whoosh", "swish", "thump", "bump", "plop", "ting", "dum",
-                 "choo", "toot", "tweedle", "doo", "bam", "pow", "wham", "bonk", "ooh", "aah", "wah", "boo"}
+                 "tweedle", "doo", "bam", "pow", "wham", "bonk", "ooh", "aah", "wah"}
 # "whoever wins wins", "the kids who sang sang", "what it is is": the double is grammatical after these
 # "very very", "many many": intensifiers
 INTENSIFIERS = {"very", "many", "much", "long", "far", "so", "really"}
@@ -400,11 +400,12 @@ def _sentence_at(story: str, position: int, end: int | None = None) -> str:
     return story[starts[first]: starts[last] + len(sentences[last])].strip()
 
 
-def diagnose_story(story: str) -> list[Finding]:
-    """Every finding of every detector, in text order."""
+def diagnose_story(story: str, prompt: str = "") -> list[Finding]:
+    """Every finding of every detector, in text order. A story that starts with a given
+    `prompt` keeps only the findings whose repeated word the model wrote after it."""
     findings = (find_self_objects(story) + find_immediate_repeats(story) + find_phrase_loops(story)
                 + find_repeated_sentences(story))
-    return sorted(findings, key=lambda f: (f.start, KINDS.index(f.kind)))
+    return sorted((f for f in findings if f.word_start >= len(prompt)), key=lambda f: (f.start, KINDS.index(f.kind)))
 
 
 # --- metrics ---------------------------------------------------------------------------------
@@ -426,10 +427,12 @@ def rep_l(tokens: Sequence[str], window: int) -> float:
     return sum(tokens[i] in tokens[max(0, i - window):i] for i in range(len(tokens))) / len(tokens)
 
 
-def text_metrics(stories: Iterable[str], prompt: str = "") -> dict:
+def text_metrics(stories: Iterable[str], findings: Sequence[Sequence[Finding]] | None = None) -> dict:
     """seq-rep-1..4 (mean over stories), distinct-1..3 (over all stories), rep-16/32/128 and finding rates.
-    Findings whose word lies in `prompt` (the given start of every generated story) are not counted."""
+    `findings` (one list per story) saves running the detectors again when the caller has them."""
     stories = list(stories)
+    if findings is None:
+        findings = [diagnose_story(story) for story in stories]
     token_lists = [[w.lower() for w, _, _ in _words(story)] for story in stories]
     words = sum(len(tokens) for tokens in token_lists)
     metrics: dict = {"stories": len(stories), "words": words}
@@ -441,7 +444,7 @@ def text_metrics(stories: Iterable[str], prompt: str = "") -> dict:
         metrics[f"distinct_{n}"] = len(set(grams)) / len(grams) if grams else 0.0
     for window in (16, 32, 128):
         metrics[f"rep_{window}"] = sum(rep_l(t, window) * len(t) for t in token_lists) / max(1, words)
-    counts = Counter(f.kind for story in stories for f in diagnose_story(story) if f.word_start >= len(prompt))
+    counts = Counter(f.kind for story_findings in findings for f in story_findings)
     for kind in KINDS:
         metrics[f"{kind}_per_1000_words"] = 1000 * counts[kind] / max(1, words)
     return metrics

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Sequence
-
 from pathlib import Path
 
 from textgen.atomic import prepare_output, write_bytes
@@ -144,5 +143,48 @@ def plot_gates(report, path: str | os.PathLike, max_words: int = 60, max_units: 
     more = f", first {max_words} of {len(report.words)} words" if len(report.words) > max_words else ""
     figure.suptitle(f"{report.cell} layer {report.layer} of {report.layers}: {shown}{more}", fontsize=11, y=1.0)
     figure.tight_layout(rect=(0, 0, 1, 0.96))
+    save_figure(figure, path)
+    plt.close(figure)
+
+
+def plot_doug(result, path: str | os.PathLike) -> None:
+    """The Doug experiment (a DougResult): self-object rates with the 1/3 line, the chosen LTM units across <s>, subject, verb, and their forget gates."""
+    prepare_output(path)
+    plt = _figure()
+    names, verb, units = result.settings.names, result.settings.verb, result.trace["units"]
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    figure, (rates, memory, gates) = plt.subplots(1, 3, figsize=(15, 4.4), gridspec_kw={"width_ratios": [2, 4, 3]})
+    models = [result.memoryless, result.lstm]
+    rates.bar([f"memoryless\n{100 * m.self_object_rate:.1f}%" if m is result.memoryless else f"LSTM\n{100 * m.self_object_rate:.1f}%"
+               for m in models], [100 * m.self_object_rate for m in models], color=["tab:grey", "tab:blue"])
+    rates.axhline(100 / len(names), color="tab:red", linestyle="--", label=f"1/{len(names)}: a blind guess")
+    rates.set_ylabel(f"self-object sentences (% of {result.settings.sentences})")
+    rates.set_ylim(0, max(50, 100 * max(m.self_object_rate for m in models) + 8))
+    rates.set_title('"Doug saw Doug." and the like')
+    rates.legend(loc="upper right")
+    # one group of three steps per unit, side by side; colour = subject
+    for unit_index, unit in enumerate(units):
+        steps = [4 * unit_index + step for step in range(3)]
+        for name_index, name in enumerate(names):
+            values = [unit["ltm_at_start"], unit["ltm_after_subject"][name], unit["ltm_after_verb"][name]]
+            memory.plot(steps, values, color=colors[name_index % len(colors)], marker="o",
+                        label=f"<s> {name} {verb}" if unit_index == 0 else None)
+        memory.text(steps[1], 1.02, f"unit {unit['unit']}", ha="center", transform=memory.get_xaxis_transform())
+    memory.set_xticks([4 * u + step for u in range(len(units)) for step in range(3)], ["<s>", "subject", verb] * len(units),
+                      fontsize=8)
+    memory.axhline(0, color="grey", linewidth=0.6)
+    memory.set_ylabel("LTM (cell state) after each step")
+    memory.set_title("LSTM memory units that tell the subjects apart", pad=18)
+    memory.legend(fontsize=8)
+    memory.grid(alpha=0.3)
+    width = 0.8 / len(names)
+    for name_index, name in enumerate(names):
+        gates.bar([index + name_index * width for index in range(len(units))], [unit["forget_at_verb"][name] for unit in units],
+                  width=width, color=colors[name_index % len(colors)], label=f"after {name}")
+    gates.set_xticks([index + width * (len(names) - 1) / 2 for index in range(len(units))], [f"unit {u['unit']}" for u in units])
+    gates.set_ylim(0, 1.05)
+    gates.set_ylabel(f'forget gate at "{verb}" (1 = keep the LTM)')
+    gates.set_title(f'Forget gate at "{verb}" on these units')
+    gates.legend(fontsize=8, loc="lower right")
     save_figure(figure, path)
     plt.close(figure)

@@ -316,6 +316,39 @@ def tokenizer_info(tokenizer_path: str, as_json: bool) -> None:
     click.echo("first pieces: " + " │ ".join(visible(piece) for piece in first))
 
 
+# --- the neural cache (evaluate, generate, next, diagnose) ----------------------------------
+
+def cache_options(function):
+    """The neural cache options of evaluate, generate, next and diagnose."""
+    options = [
+        click.option("--cache/--no-cache", "cache_enabled", default=None,
+                     help="The neural cache that keeps a story's names [default: on when training chose settings for "
+                          "this model, i.e. it helped on validation text]."),
+        click.option("--cache-weight", type=float, default=None, help="The cache's share of each prediction, in [0, 1)."),
+        click.option("--cache-theta", type=float, default=None, help="How sharply the cache prefers similar states (0, 100]."),
+        click.option("--cache-size", type=int, default=None, help="How many earlier positions the cache remembers."),
+        click.option("--cache-scope", type=click.Choice(["story", "all"]), default=None,
+                     help="Empty the cache at each story start, or keep it across stories."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def cache_settings(loaded, options: dict):
+    """The cache settings a command uses (None: off), from the model's tuned ones and the options."""
+    from textgen.cache import resolve_cache
+
+    enabled = options.pop("cache_enabled", None)
+    values = {name: options.pop(f"cache_{name}", None) for name in ("weight", "theta", "size", "scope")}
+    tuned = loaded.cache if loaded is not None else None
+    settings = resolve_cache(tuned, enabled, **values)
+    if enabled and tuned is None and not any(value is not None for value in values.values()):
+        note("this model has no cache settings chosen on validation text: using the defaults "
+             f"({settings.describe() if settings else 'off'})")
+    return settings
+
+
 # --- training and evaluation -------------------------------------------------------------
 
 def parse_duration(ctx, param, value: str | None) -> float | None:
@@ -394,8 +427,22 @@ MODEL_OPTIONS = {"cell": "cell", "embed_dim": "embed_dim", "hidden_size": "hidde
                  "tar": "temporal_activation_reg", "forget_bias": "forget_bias", "tie": "tie_weights",
                  "output_projection": "output_projection"}
 TRAIN_OPTIONS = ("seq_len", "batch_size", "batching", "valid_fraction", "optimizer", "lr", "weight_decay", "warmup_steps",
+                 "warmup_fraction",
                  "min_lr_ratio", "schedule", "grad_clip", "max_steps", "max_epochs", "max_time", "val_every", "log_every",
                  "seed", "deterministic", "precision", "accelerator", "devices", "num_nodes", "strategy")
+
+
+def forget_bias_value(value):
+    """--forget-bias: a number, or chrono[:T]."""
+    if value is None or isinstance(value, (int, float)):
+        return value
+    try:
+        return float(value)
+    except ValueError:
+        from textgen.config import chrono_span
+
+        chrono_span(str(value))
+        return str(value).strip().lower()
 
 
 def devices_value(ctx, param, value):
@@ -425,7 +472,8 @@ def devices_value(ctx, param, value):
 @click.option("--weight-drop", type=float, default=0.1, show_default=True, help="DropConnect on hidden-to-hidden weights.")
 @click.option("--ar", type=float, default=2.0, show_default=True, help="Activation regularisation (alpha).")
 @click.option("--tar", type=float, default=1.0, show_default=True, help="Temporal activation regularisation (beta).")
-@click.option("--forget-bias", type=float, default=1.0, show_default=True, help="Initial bias of the keep gates.")
+@click.option("--forget-bias", default="1.0", show_default=True, callback=lambda ctx, param, value: forget_bias_value(value),
+              help="Initial bias of the keep gates, or chrono[:T]: time scales up to T steps (Tallec & Ollivier 2018).")
 @click.option("--tie/--no-tie", default=True, show_default=True, help="Share the embedding and decoder weights.")
 @click.option("--output-projection/--no-output-projection", default=True, show_default=True)
 @click.option("--seq-len", type=int, default=64, show_default=True, help="Tokens per truncated-backprop chunk.")
@@ -438,13 +486,19 @@ def devices_value(ctx, param, value):
 @click.option("--optimizer", type=click.Choice(["adamw", "ntasgd"]), default="adamw", show_default=True)
 @click.option("--lr", type=float, default=3e-3, show_default=True, help="Peak learning rate.")
 @click.option("--weight-decay", type=float, default=0.01, show_default=True)
-@click.option("--warmup-steps", type=int, default=100, show_default=True)
+@click.option("--warmup-steps", type=int, default=100, show_default=True, help="Warm-up steps when steps bound the run.")
+@click.option("--warmup-fraction", type=float, default=0.03, show_default=True,
+              help="Warm-up share of --max-time when time alone bounds the run.")
 @click.option("--min-lr-ratio", type=float, default=0.1, show_default=True, help="Cosine decays to lr times this.")
 @click.option("--schedule", type=click.Choice(["cosine", "constant"]), default="cosine", show_default=True)
 @click.option("--grad-clip", type=float, default=1.0, show_default=True, help="Gradient norm clipping (0: off).")
-@click.option("--max-steps", type=click.IntRange(1), default=1000, show_default=True)
+@click.option("--max-steps", type=click.IntRange(1), default=None,
+              help="Stop after this many steps [default: 1000 when neither --max-time nor --max-epochs is given]. "
+                   "With --max-time too, whichever comes first, and the schedule follows the steps.")
 @click.option("--max-epochs", type=click.IntRange(1), default=None)
-@click.option("--max-time", callback=parse_duration, default=None, help="Stop after this long: 90s, 2m, 1h, HH:MM:SS.")
+@click.option("--max-time", callback=parse_duration, default=None,
+              help="Train for this long: 90s, 2m, 1h, HH:MM:SS. Alone, it is the run's whole budget (resumes included) "
+                   "and the learning rate decays with the time used.")
 @click.option("--val-every", type=click.IntRange(1), default=200, show_default=True, help="Steps between validation and checkpoints.")
 @click.option("--log-every", type=click.IntRange(1), default=10, show_default=True)
 @click.option("--seed", type=SEED, default=0, show_default=True)
@@ -535,9 +589,14 @@ def train_command(ctx: click.Context, corpus: str, out_dir: str, tokenizer_path,
               help="Parallel streams (faster; 1 carries the state across the whole corpus).")
 @click.option("--seq-len", type=click.IntRange(1, 1_000_000), default=256, show_default=True, help="Tokens per forward call.")
 @click.option("--cache-dir", default=None, help="Token cache folder [default: .cache beside the model directory].")
-@click.option("--json", "as_json", is_flag=True, help="Print tokens, words, bytes, loss, perplexity, word_perplexity, bits_per_byte.")
-def evaluate_command(model_dir: str, corpus: str, streams: int, seq_len: int, cache_dir: str | None, as_json: bool) -> None:
-    """Perplexity per token and per word, and bits per byte, of MODEL on CORPUS.
+@cache_options
+@click.option("--json", "as_json", is_flag=True,
+              help='Print tokens, words, bytes, loss, perplexity, word_perplexity, bits_per_byte, and "cache": the same '
+                   'numbers with the neural cache and its settings (null when it is off).')
+def evaluate_command(model_dir: str, corpus: str, streams: int, seq_len: int, cache_dir: str | None, as_json: bool,
+                     **options) -> None:
+    """Perplexity per token and per word, and bits per byte, of MODEL on CORPUS: the plain
+    model's, and beside them the model's with the neural cache when it is on.
 
     Example: textgen evaluate checkpoints/little ../shared/corpora/tinystories/valid.txt
     """
@@ -548,9 +607,12 @@ def evaluate_command(model_dir: str, corpus: str, streams: int, seq_len: int, ca
     from textgen.evaluate import evaluate_array
 
     loaded = textgen.load(model_dir)
+    neural_cache = cache_settings(loaded, options)
     cache = Path(cache_dir) if cache_dir else Path(model_dir).resolve().parent / ".cache"
     array = cached_tokens(corpus, loaded.tokenizer, cache)
-    metrics = evaluate_array(loaded.model, array.load(), array.words, array.bytes, array.stories, streams=streams, seq_len=seq_len)
+    metrics = evaluate_array(loaded.model, array.load(), array.words, array.bytes, array.stories, streams=streams, seq_len=seq_len,
+                             cache=neural_cache)
+    metrics.setdefault("cache", None)
     skipped = array.tokens - 1 - metrics["tokens"]
     if skipped > 0:
         note(f"{streams} streams left the last {skipped:,} tokens unscored (the metrics scale to the scored share)")
@@ -558,11 +620,24 @@ def evaluate_command(model_dir: str, corpus: str, streams: int, seq_len: int, ca
         print_json({"model": model_dir, "corpus": corpus, **metrics})
         return
     click.echo(f"{model_dir} on {corpus}: {array.stories:,} stories")
+    cached = metrics["cache"]
+    if cached:
+        click.echo(f"  {'':<22}{'plain':>12}{'with cache':>12}")
     for key, label in (("tokens", "tokens"), ("words", "words"), ("bytes", "bytes"), ("loss", "loss (nats/token)"),
                        ("perplexity", "perplexity per token"), ("word_perplexity", "perplexity per word"),
                        ("bits_per_byte", "bits per byte")):
         value = metrics[key]
-        click.echo(f"  {label:<22}{value:,.4f}" if isinstance(value, float) else f"  {label:<22}{value:,}")
+        shown = f"{value:,.4f}" if isinstance(value, float) else f"{value:,}"
+        if cached:
+            beside = f"{cached[key]:,.4f}" if key in cached else ""
+            click.echo(f"  {label:<22}{shown:>12}{beside:>12}")
+        else:
+            click.echo(f"  {label:<22}{shown}")
+    if cached:
+        change = 100 * (1 - cached["bits_per_byte"] / metrics["bits_per_byte"])
+        click.echo(f"  {neural_cache.describe()}: {change:.1f}% fewer bits per byte")
+    else:
+        click.echo("  neural cache: off (--cache turns it on)")
 
 
 # --- generation ----------------------------------------------------------------------------
@@ -617,6 +692,7 @@ def sampling_settings(options: dict):
 @click.option("--stop", "stops", multiple=True, help="Stop a story when this text appears (repeatable).")
 @click.option("--quantize", type=click.Choice(["auto", "none", "int8", "bf16"]), default="auto", show_default=True,
               help="Weights for generation: auto = bf16 where the CPU has it natively, else float32 (README: speed table).")
+@cache_options
 @click.option("--verbose", is_flag=True, help="Print the processors in the order they are applied.")
 @click.option("--json", "as_json", is_flag=True, help='One object per story per line: {"text", "tokens": [{"token", "probability", "rank"}], ...}.')
 def generate_command(model_dir: str, prompt: str, count: int, max_tokens: int, beams: int, greedy: bool, seed: int,
@@ -631,14 +707,19 @@ def generate_command(model_dir: str, prompt: str, count: int, max_tokens: int, b
 
     check_text(prompt, "--prompt")
     check_generation(count, max_tokens, beams)
-    settings = sampling_settings(options)
     loaded = load_for_generation(model_dir, quantize)
+    from textgen.cache import with_cache
+
+    neural_cache = cache_settings(loaded, options)
+    loaded.model = with_cache(loaded.model, neural_cache)
+    settings = sampling_settings(options)
     processors = build_processors(settings, loaded.tokenizer)
     prompt_ids(loaded.tokenizer, prompt)  # unknown words are refused before anything is written
     if verbose:
         from textgen.model.quantize import resolve_mode
 
         click.echo(f"weights: {resolve_mode(quantize) if quantize != 'none' else 'none'}", err=True)
+        click.echo(neural_cache.describe() if neural_cache else "neural cache: off", err=True)
         click.echo("processors, in order: " + ("; ".join(p.describe() for p in processors) or "none"), err=True)
     streamed: dict[int, str] = {}
     live = not as_json and beams == 1
@@ -678,9 +759,10 @@ def generate_command(model_dir: str, prompt: str, count: int, max_tokens: int, b
 @click.option("--words", "word_list", default=None, help="Score exactly these words, comma-separated (e.g. Jane,Spot,Doug).")
 @click.option("--pieces", is_flag=True, help="Show the raw next-token distribution instead of words.")
 @click.option("--plot", "plot_path", default=None, metavar="FILE.png", help="Draw the probabilities as a PNG bar chart.")
+@cache_options
 @click.option("--json", "as_json", is_flag=True, help='Print {"context", "words": [{"word", "probability"}], "coverage"}.')
 def next_command(model_dir: str, text: str, top: int, word_list: str | None, pieces: bool, plot_path: str | None,
-                 as_json: bool) -> None:
+                 as_json: bool, **options) -> None:
     """What does MODEL expect after TEXT? Whole words with their probabilities, even with a
     sentencepiece model (a word's probability is that of its pieces in sequence and of the
     word ending there).
@@ -702,6 +784,9 @@ def next_command(model_dir: str, text: str, top: int, word_list: str | None, pie
         if not words:
             raise TextgenError("the --words list is empty: give words separated by commas, e.g. --words Jane,Spot")
     loaded = textgen.load(model_dir)
+    from textgen.cache import with_cache
+
+    loaded.model = with_cache(loaded.model, cache_settings(loaded, options))
     context = text.rstrip(" ")
     if words is not None:
         result = score_words(loaded.model, loaded.tokenizer, context, words)
@@ -750,7 +835,7 @@ SHORT_METRICS = (("seq_rep_1", "rep-1"), ("seq_rep_2", "rep-2"), ("seq_rep_3", "
                  ("distinct_1", "dist-1"), ("distinct_2", "dist-2"), ("distinct_3", "dist-3"), ("rep_16", "r16"),
                  ("rep_32", "r32"), ("rep_128", "r128"), ("self-object_per_1000_words", "self"),
                  ("immediate-repeat_per_1000_words", "imm"), ("phrase-loop_per_1000_words", "loop"),
-                 ("repeated-sentence_per_1000_words", "sent"))
+                 ("repeated-sentence_per_1000_words", "sent"), ("names_per_story", "names"), ("late_names_per_story", "late"))
 
 
 def quantized_copy(loaded, quantize: str):
@@ -841,6 +926,7 @@ def percent(value: float) -> str:
 @click.option("--seed", type=SEED, default=0, show_default=True, help="The same seed and settings give the stories `textgen generate` writes.")
 @click.option("--quantize", type=click.Choice(["auto", "none", "int8", "bf16"]), default="auto", show_default=True,
               help="Weights for generation (as in textgen generate).")
+@cache_options
 @click.option("--compare-settings", is_flag=True,
               help="Generate --samples stories under each of 7 sampling settings and compare metrics and perplexity.")
 @click.option("--baseline", "baseline_path", default=None, metavar="FILE",
@@ -912,7 +998,11 @@ def diagnose_command(ctx: click.Context, model_dir: str | None, text_path: str |
         import textgen
 
         loaded = textgen.load(model_dir)
-        sampler = quantized_copy(loaded, quantize) if not text_path else loaded.model
+        from textgen.cache import with_cache
+
+        neural_cache = cache_settings(loaded, options)
+        sampler = with_cache(quantized_copy(loaded, quantize) if not text_path else loaded.model, neural_cache)
+        loaded.model = with_cache(loaded.model, neural_cache)  # attribution reads the distribution the sampler saw
         from textgen.sampling.generate import prompt_ids
         from textgen.sampling.settings import build_processors
 
@@ -1020,7 +1110,10 @@ def diagnose_stories(loaded, sampler, model_dir, stories, text_path, samples, pr
             data["model"] = model_dir
         if generated is not None:
             data["settings"] = {"prompt": prompt, "max_tokens": max_tokens, "seed": seed, **asdict(settings)}
-            data["samples"] = [{"text": story, "stop_reason": sample.stop_reason, "tokens": len(sample.tokens)}
+            from textgen.cast import story_cast
+
+            data["samples"] = [{"text": story, "stop_reason": sample.stop_reason, "tokens": len(sample.tokens),
+                                "names": story_cast(story).names, "late_names": story_cast(story).late}
                                for story, sample in zip(stories, generated)]
         print_json(data)
         return
@@ -1192,13 +1285,15 @@ def experiment() -> None:
 
 
 @experiment.command("memory-span", short_help="How many steps back can rnn, gru and lstm recall a token?")
-@click.option("--cells", default="rnn,gru,lstm", show_default=True, help="Cells to compare (rnn, gru, lstm, peephole).")
+@click.option("--cells", default="rnn,gru,lstm,lstm+chrono", show_default=True,
+              help="Cells to compare (rnn, gru, lstm, peephole; +chrono: chrono initialisation over the longest span).")
 @click.option("--spans", default="2,4,8,16,32,48,64", show_default=True, callback=int_list, help="Spans k: steps between the key and the question.")
 @click.option("--steps", default=800, show_default=True, type=click.IntRange(1, 1_000_000), help="Training steps per cell, span and seed.")
 @click.option("--seeds", default=2, show_default=True, type=click.IntRange(1, 100), help="Independent runs averaged per cell and span.")
 @click.option("--budget", default=12_000, show_default=True, type=click.IntRange(100, 100_000_000), help="Parameters per model (hidden size is chosen to match).")
 @click.option("--symbols", default=8, show_default=True, type=click.IntRange(2, 10_000), help="Alphabet size; chance is 1/symbols.")
-@click.option("--forget-bias", default=3.0, show_default=True, type=float, help="Initial keep-gate bias of the gated cells (LSTM forget, GRU update).")
+@click.option("--forget-bias", default="3.0", show_default=True, callback=lambda ctx, param, value: forget_bias_value(value),
+              help="Initial keep-gate bias of the gated cells (LSTM forget, GRU update), or chrono[:T].")
 @click.option("--seed", default=0, show_default=True, type=SEED, help="First seed.")
 @click.option("--plot", "plot_path", default=None, metavar="FILE.png", help="Write a PNG of accuracy against span.")
 @click.option("--json", "as_json", is_flag=True, help='Print {"results": [{"cell", "k", "accuracy", ...}], ...}.')

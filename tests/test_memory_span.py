@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -42,7 +43,8 @@ def test_a_short_span_is_learned_and_results_are_reproducible():
     assert longest_span(first, "lstm") == 2
 
 
-@pytest.mark.parametrize("changes", [{"spans": ()}, {"spans": (0,)}, {"cells": ("cnn",)}, {"symbols": 1}, {"steps": 0}])
+@pytest.mark.parametrize("changes", [{"spans": ()}, {"spans": (0,)}, {"cells": ("cnn",)}, {"cells": ("rnn+chrono",)},
+                                     {"cells": ("lstm+more",)}, {"symbols": 1}, {"steps": 0}])
 def test_bad_settings(changes):
     with pytest.raises(TextgenError):
         MemorySpanSettings(**changes)
@@ -54,7 +56,8 @@ def test_cli_json_and_plot(tmp_path):
                                       "--budget", "2000", "--plot", str(plot), "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert {(r["cell"], r["k"]) for r in data["results"]} == {(c, k) for c in ("rnn", "gru", "lstm") for k in (2, 4)}
+    assert {(r["cell"], r["k"]) for r in data["results"]} == {(c, k) for c in ("rnn", "gru", "lstm", "lstm+chrono")
+                                                               for k in (2, 4)}
     assert all(0 <= r["accuracy"] <= 1 for r in data["results"])
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -64,3 +67,18 @@ def test_cli_text_table():
                                       "--cells", "rnn,lstm", "--budget", "1000"])
     assert result.exit_code == 0
     assert "k" in result.stdout and "rnn" in result.stdout and "chance 12.5%" in result.stdout
+
+
+def test_chrono_initialisation_spreads_the_keep_biases_over_the_span():
+    from textgen.experiments.memory_span import model_config
+    from textgen.model import LanguageModel
+
+    settings = MemorySpanSettings(cells=("lstm+chrono",), spans=(2, 64))
+    config = model_config("lstm+chrono", settings)
+    assert config.forget_bias == "chrono:65"
+    rnn = LanguageModel(config).layers[0].rnn
+    hidden = config.hidden_size
+    forget = rnn.bias_ih_l0[hidden: 2 * hidden]
+    assert torch.equal(rnn.bias_ih_l0[:hidden], -forget)  # the input (ignore) gate is the negative
+    assert forget.min() >= 0 and forget.max() <= math.log(64) + 1e-6 and forget.std() > 0.3
+    assert torch.count_nonzero(rnn.bias_hh_l0[: 2 * hidden]) == 0

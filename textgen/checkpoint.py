@@ -100,6 +100,19 @@ class LoadedModel:
     def config(self) -> ModelConfig:
         return self.model.config
 
+    @property
+    def cache(self):
+        """The neural cache settings chosen for this model on its validation text, or None (off)."""
+        from textgen.cache import CacheSettings
+
+        chosen = (self.metadata.get("cache") or {}).get("settings")
+        if chosen is None:
+            return None
+        try:
+            return CacheSettings.from_dict(chosen)
+        except TextgenError as error:
+            raise TextgenError(f"{self.path}/{META_FILE}: cache settings are invalid ({error})") from None
+
 
 def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> LoadedModel:
     """Load a model directory without unpickling anything.

@@ -46,6 +46,22 @@ class ConfigMixin:
         return dataclasses.replace(self, **changes)
 
 
+CHRONO_DEFAULT_SPAN = 64
+
+
+def chrono_span(value: str) -> int:
+    """T of "chrono" or "chrono:T": chrono initialisation (Tallec & Ollivier 2018) for dependencies
+    up to T steps draws each keep-gate bias from log(U(1, T - 1)) and sets the input gate's to its negative."""
+    text = value.strip().lower()
+    if text == "chrono":
+        return CHRONO_DEFAULT_SPAN
+    head, _, span = text.partition(":")
+    if head == "chrono" and span.isdigit() and 3 <= int(span) <= 1_000_000:
+        return int(span)
+    raise TextgenError(f"forget_bias {value!r} is not a number or chrono[:T] with T from 3 to 1,000,000 "
+                       f"(e.g. 1.0, chrono or chrono:{CHRONO_DEFAULT_SPAN})")
+
+
 @dataclass(frozen=True)
 class ModelConfig(ConfigMixin):
     """The recurrent language model: embedding -> recurrent layers -> decoder (AWD-LSTM regularisation)."""
@@ -55,7 +71,7 @@ class ModelConfig(ConfigMixin):
     embed_dim: int = 256  # size of a token's embedding
     hidden_size: int = 512  # units per recurrent layer (short-term memory size)
     num_layers: int = 2  # stacked recurrent layers
-    forget_bias: float = 1.0  # initial bias of the keep gates (LSTM forget, GRU update): higher remembers longer at first
+    forget_bias: float | str = 1.0  # initial bias of the keep gates (LSTM forget, GRU update), or "chrono[:T]"
     tie_weights: bool = True  # decoder shares the embedding matrix (Press & Wolf 2017; Inan et al. 2017)
     output_projection: bool = True  # with tying, project hidden_size -> embed_dim when they differ; off: they must match
     embed_dropout: float = 0.05  # drop whole words from the embedding matrix (AWD-LSTM)
@@ -77,8 +93,10 @@ class ModelConfig(ConfigMixin):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
                 raise TextgenError(f"{name} must be in [0, 1), got {value!r}")
-        if isinstance(self.forget_bias, bool) or not isinstance(self.forget_bias, (int, float)) or abs(self.forget_bias) > 20:
-            raise TextgenError(f"forget_bias must be a number in [-20, 20], got {self.forget_bias!r}")
+        if isinstance(self.forget_bias, str):
+            chrono_span(self.forget_bias)  # checks the form
+        elif isinstance(self.forget_bias, bool) or not isinstance(self.forget_bias, (int, float)) or abs(self.forget_bias) > 20:
+            raise TextgenError(f"forget_bias must be a number in [-20, 20] or chrono[:T], got {self.forget_bias!r}")
         for name in ("activation_reg", "temporal_activation_reg"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
@@ -120,6 +138,7 @@ class ModelConfig(ConfigMixin):
 
 
 OPTIMIZERS = ("adamw", "ntasgd")
+DEFAULT_MAX_STEPS = 1000  # the limit of a run given none of max_steps, max_epochs, max_time
 BATCHINGS = ("stream", "windows")
 PRECISIONS = ("32", "32-true", "bf16-mixed", "16-mixed", "bf16-true", "64", "64-true")
 
@@ -135,14 +154,15 @@ class TrainConfig(ConfigMixin):
     optimizer: str = "adamw"  # adamw (warm-up + cosine) | ntasgd (SGD, then averaging when validation stalls)
     lr: float = 3e-3  # peak learning rate (ntasgd: the SGD rate, e.g. 10-30)
     weight_decay: float = 0.01
-    warmup_steps: int = 100  # linear warm-up (adamw)
+    warmup_steps: int = 100  # linear warm-up in steps (adamw), when steps bound the run
+    warmup_fraction: float = 0.03  # linear warm-up over this share of --max-time, when time alone bounds the run
     min_lr_ratio: float = 0.1  # cosine decays to lr * min_lr_ratio (adamw)
     schedule: str = "cosine"  # cosine | constant (after warm-up)
     nonmono: int = 5  # ntasgd: validations without improvement before averaging starts
     grad_clip: float = 1.0  # gradient norm clipping; 0 turns it off
-    max_steps: int | None = 1000  # stop after this many optimizer steps (None: no limit)
+    max_steps: int | None = None  # stop after this many optimizer steps; DEFAULT_MAX_STEPS when no limit is given
     max_epochs: int | None = None
-    max_time: float | None = None  # seconds
+    max_time: float | None = None  # seconds; alone, the total training time of the run, which the schedule follows
     val_every: int = 200  # optimizer steps between validations
     log_every: int = 10  # optimizer steps between metric rows
     seed: int = 0
@@ -165,7 +185,7 @@ class TrainConfig(ConfigMixin):
         if self.max_time is not None and not (isinstance(self.max_time, (int, float)) and self.max_time > 0):
             raise TextgenError(f"max_time must be a positive number of seconds, got {self.max_time!r}")
         if self.max_steps is None and self.max_epochs is None and self.max_time is None:
-            raise TextgenError("give at least one of max_steps, max_epochs or max_time, or training never ends")
+            object.__setattr__(self, "max_steps", DEFAULT_MAX_STEPS)  # no limit given: a fixed number of steps
         if self.batching not in BATCHINGS:
             raise TextgenError(f"batching {self.batching!r} is unknown: use one of {', '.join(BATCHINGS)}")
         if self.optimizer not in OPTIMIZERS:
@@ -181,6 +201,9 @@ class TrainConfig(ConfigMixin):
         for name in ("weight_decay", "grad_clip"):
             if not (isinstance(getattr(self, name), (int, float)) and getattr(self, name) >= 0):
                 raise TextgenError(f"{name} must be a number >= 0, got {getattr(self, name)!r}")
+        if isinstance(self.warmup_fraction, bool) or not isinstance(self.warmup_fraction, (int, float)) \
+                or not 0.0 <= self.warmup_fraction < 1.0:
+            raise TextgenError(f"warmup_fraction must be in [0, 1), got {self.warmup_fraction!r}")
         if not 0.0 <= self.min_lr_ratio <= 1.0:
             raise TextgenError(f"min_lr_ratio must be in [0, 1], got {self.min_lr_ratio!r}")
         if isinstance(self.warmup_steps, bool) or not isinstance(self.warmup_steps, int) or self.warmup_steps < 0:

@@ -1,4 +1,4 @@
-"""Repetition detectors and metrics on plain text.
+"""Repetition detectors and metrics on plain text (the cast metrics come from textgen.cast).
 
 Detectors, each finding with its kind, character span, sentence, the word that makes the
 repetition (`word_start`/`word_end`, where attribution asks the model) and an explanation:
@@ -56,6 +56,8 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
+
+from textgen.cast import cast_metrics
 
 KINDS = ("self-object", "immediate-repeat", "phrase-loop", "repeated-sentence")
 WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")  # letters of any script: "Zoë", "José"
@@ -428,7 +430,8 @@ def rep_l(tokens: Sequence[str], window: int) -> float:
 
 
 def text_metrics(stories: Iterable[str], findings: Sequence[Sequence[Finding]] | None = None) -> dict:
-    """seq-rep-1..4 (mean over stories), distinct-1..3 (over all stories), rep-16/32/128 and finding rates.
+    """seq-rep-1..4 (mean over stories), distinct-1..3 (over all stories), rep-16/32/128, finding rates,
+    and the cast: distinct names per story and names first mentioned after the first third.
     `findings` (one list per story) saves running the detectors again when the caller has them."""
     stories = list(stories)
     if findings is None:
@@ -447,4 +450,4 @@ def text_metrics(stories: Iterable[str], findings: Sequence[Sequence[Finding]] |
     counts = Counter(f.kind for story_findings in findings for f in story_findings)
     for kind in KINDS:
         metrics[f"{kind}_per_1000_words"] = 1000 * counts[kind] / max(1, words)
-    return metrics
+    return {**metrics, **cast_metrics(stories)}

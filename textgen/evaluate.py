@@ -15,6 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from textgen.cache import CacheSettings, cached_nats
 from textgen.data import stream_chunks
 from textgen.errors import TextgenError
 from textgen.model import LanguageModel
@@ -22,11 +23,19 @@ from textgen.model import LanguageModel
 
 @torch.no_grad()
 def evaluate_array(model: LanguageModel, array: np.ndarray, words: int, size_bytes: int, stories: int,
-                   streams: int = 1, seq_len: int = 256, device: str | torch.device = "cpu") -> dict:
+                   streams: int = 1, seq_len: int = 256, device: str | torch.device = "cpu",
+                   cache: CacheSettings | None = None) -> dict:
     """Metrics of `model` on a token array. With streams > 1 the array is read as that many
-    contiguous streams in parallel (faster, and a few tokens at the cuts lose their context)."""
+    contiguous streams in parallel (faster, and a few tokens at the cuts lose their context).
+    With `cache`, the same pass also scores the model with the neural cache, reported apart
+    under "cache" (the plain numbers stay at the top level)."""
     if len(array) < 2:
         raise TextgenError("the evaluation text is too short: it needs at least one story")
+    if cache is not None:
+        plain, (cached,), count = cached_nats(model, array, [cache], streams, seq_len, device)
+        coverage = count / (len(array) - 1)
+        return {**metrics_of(plain, count, coverage, words, size_bytes, stories),
+                "cache": {**cache.to_dict(), **metrics_of(cached, count, coverage, words, size_bytes, stories, totals=False)}}
     was_training = model.training
     model.eval()
     total_nats, total_tokens, state = 0.0, 0, None
@@ -39,12 +48,16 @@ def evaluate_array(model: LanguageModel, array: np.ndarray, words: int, size_byt
     finally:
         model.train(was_training)
     coverage = total_tokens / (len(array) - 1)  # parallel streams skip a few tokens at the end
-    loss = total_nats / total_tokens
+    return metrics_of(total_nats, total_tokens, coverage, words, size_bytes, stories)
+
+
+def metrics_of(total_nats: float, total_tokens: int, coverage: float, words: int, size_bytes: int, stories: int,
+               totals: bool = True) -> dict:
+    """loss, perplexity, word perplexity and bits per byte from summed nats (see the module docstring)."""
+    loss = total_nats / max(1, total_tokens)
+    counts = {"tokens": total_tokens, "words": words, "bytes": size_bytes, "stories": stories} if totals else {}
     return {
-        "tokens": total_tokens,
-        "words": words,
-        "bytes": size_bytes,
-        "stories": stories,
+        **counts,
         "loss": loss,
         "perplexity": math.exp(min(loss, 700)),
         "word_perplexity": math.exp(min(total_nats / (coverage * (words + stories)), 700)),

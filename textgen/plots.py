@@ -53,7 +53,10 @@ def plot_memory_span(results: Sequence, symbols: int, path: str | os.PathLike) -
     figure, axes = plt.subplots(figsize=(7, 4.2))
     for cell in dict.fromkeys(r.cell for r in results):
         points = sorted((r.k, r.accuracy) for r in results if r.cell == cell)
-        label = {"rnn": "plain RNN", "gru": "GRU", "lstm": "LSTM", "peephole": "peephole LSTM"}.get(cell, cell)
+        base, _, variant = cell.partition("+")
+        label = {"rnn": "plain RNN", "gru": "GRU", "lstm": "LSTM", "peephole": "peephole LSTM"}.get(base, base)
+        if variant == "chrono":
+            label += ", chrono init (Tallec & Ollivier 2018)"
         axes.plot([k for k, _ in points], [100 * a for _, a in points], marker="o", label=label)
     axes.axhline(100 / symbols, color="grey", linestyle="--", label=f"chance ({100 / symbols:.1f}%)")
     axes.set_xscale("log", base=2)

@@ -22,7 +22,8 @@ from textgen.errors import TextgenError
 from textgen.model import LanguageModel
 
 DEFAULT_SPANS = (2, 4, 8, 16, 32, 48, 64)
-DEFAULT_CELLS = ("rnn", "gru", "lstm")
+DEFAULT_CELLS = ("rnn", "gru", "lstm", "lstm+chrono")
+VARIANTS = ("chrono",)  # "CELL+chrono": chrono initialisation of the gate biases over the longest span
 
 
 @dataclass(frozen=True)
@@ -37,14 +38,15 @@ class MemorySpanSettings:
     steps: int = 800  # training steps per cell and span
     batch_size: int = 64
     learning_rate: float = 5e-3
-    forget_bias: float = 3.0  # keep-gate bias of the gated cells, the same for every span
+    forget_bias: float | str = 3.0  # keep-gate bias of the gated cells, the same for every span ("+chrono" cells aside)
     eval_sequences: int = 1000
     seeds: int = 2  # independent runs per cell and span; the accuracy is their mean
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if not self.cells or any(cell not in CELL_BLOCKS for cell in self.cells):
-            raise TextgenError(f"cells {self.cells} must be a non-empty list of {', '.join(CELL_BLOCKS)}")
+        if not self.cells or any(split_cell(cell) is None for cell in self.cells):
+            raise TextgenError(f"cells {self.cells} must be a non-empty list of {', '.join(CELL_BLOCKS)}, each optionally "
+                               "with +chrono (e.g. lstm+chrono)")
         if not self.spans or any(not isinstance(k, int) or k < 1 or k > 4096 for k in self.spans):
             raise TextgenError(f"spans {self.spans} must be whole numbers from 1 to 4096")
         for name in ("symbols", "parameter_budget", "embed_dim", "steps", "batch_size", "eval_sequences", "seeds"):
@@ -68,15 +70,25 @@ class SpanResult:
     seconds: float
 
 
-def model_config(cell: str, settings: MemorySpanSettings) -> ModelConfig:
-    """The config whose parameter count is closest to the budget for this cell."""
+def split_cell(spec: str) -> tuple[str, str] | None:
+    """"lstm+chrono" -> ("lstm", "chrono"); "gru" -> ("gru", ""); None when not a known cell and variant."""
+    cell, _, variant = spec.partition("+")
+    if cell not in CELL_BLOCKS or variant not in ("", *VARIANTS) or (variant and cell == "rnn"):
+        return None
+    return cell, variant
+
+
+def model_config(spec: str, settings: MemorySpanSettings) -> ModelConfig:
+    """The config whose parameter count is closest to the budget for this cell (and variant)."""
     vocab = settings.symbols + 1  # the symbols and the query token
+    cell, variant = split_cell(spec) or (spec, "")
+    forget_bias = f"chrono:{max(3, max(settings.spans) + 1)}" if variant == "chrono" else settings.forget_bias
 
     def config(hidden: int) -> ModelConfig:
         return ModelConfig(vocab_size=vocab, cell=cell, embed_dim=settings.embed_dim, hidden_size=hidden,
                            num_layers=1, tie_weights=False, embed_dropout=0.0, input_dropout=0.0,
                            hidden_dropout=0.0, output_dropout=0.0, weight_drop=0.0,
-                           activation_reg=0.0, temporal_activation_reg=0.0, forget_bias=settings.forget_bias)
+                           activation_reg=0.0, temporal_activation_reg=0.0, forget_bias=forget_bias)
 
     hidden = min(range(1, 2048), key=lambda h: abs(config(h).parameter_count() - settings.parameter_budget))
     return config(hidden)

@@ -15,6 +15,7 @@ output (use); for the GRU reset, update, candidate.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -32,6 +33,16 @@ GATE_NAMES: dict[str, tuple[tuple[str, str], ...]] = {
 }
 SIGMOID_GATES = {"forget", "ignore", "input", "use", "output", "update", "reset"}
 MEMORY_NAMES = (("stm", "hidden"), ("ltm", "cell"))  # short-term and long-term memory
+
+
+@functools.lru_cache(maxsize=1)
+def native_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (without it, bf16 is emulated and slower, and
+    oneDNN has no bf16 LSTM at all)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 def with_standard_names(cell: str, gates: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -199,6 +210,14 @@ class FusedLayer(RecurrentLayer):
     def forward(self, x: Tensor, state: State) -> tuple[Tensor, State]:
         if x.shape[1] == 0:
             return x.new_zeros(x.shape[0], 0, self.hidden_size), state
+        if x.shape[1] == 1 and not self.training and not torch.is_grad_enabled() and self.has_fast_step():
+            output, new = self.fast_step(x[:, 0], tuple(s.to(x.dtype) for s in state))  # generation: one token
+            return output.unsqueeze(1), tuple(s.to(old.dtype) for s, old in zip(new, state))
+        if x.device.type == "cpu" and torch.is_autocast_enabled("cpu") and not native_bf16():
+            # bf16 autocast on a CPU without native bf16: oneDNN has no bf16 LSTM there, so this
+            # layer runs in float32 and the rest of the model keeps autocast
+            with torch.autocast("cpu", enabled=False):
+                return self.forward(x.float(), state)
         # state in the input's dtype going in (autocast may have made it bf16 last call), and in
         # its own dtype coming out, so carried state never changes dtype between calls
         hx = tuple(s.to(x.dtype).unsqueeze(0) for s in state)  # torch wants (layers, B, H)
@@ -215,30 +234,78 @@ class FusedLayer(RecurrentLayer):
         return output, tuple(s.squeeze(0).to(old.dtype) for s, old in zip(new, state))
 
 
-def init_keep_bias(bias_ih: Tensor, bias_hh: Tensor, block: int, hidden_size: int, value: float) -> None:
+    # --- one inference step without the fused kernel's per-call overhead (generation) -----------
+
+    def has_fast_step(self) -> bool:
+        """True when `fast_step` applies: plain float (or bf16) weights in a torch RNN module of ours,
+        outside autocast (a quantised copy keeps torch's own path)."""
+        rnn = self.rnn
+        return (type(rnn) is self.module_class and rnn.weight_hh_l0.dtype in (torch.float32, torch.bfloat16)
+                and not torch.is_autocast_enabled(rnn.weight_hh_l0.device.type))
+
+    def step_weights(self) -> tuple[Tensor, Tensor]:
+        """[W_ih | W_hh] transposed (I + H, blocks * H) and b_ih + b_hh, rebuilt whenever a weight changes."""
+        weights = self.weights()
+        key = tuple((w.data_ptr(), w._version, w.dtype, w.device) for w in weights)
+        cached = getattr(self, "_step_cache", None)
+        if cached is None or cached[0] != key:
+            w_ih, w_hh, b_ih, b_hh = (w.detach() for w in weights)
+            cached = (key, torch.cat([w_ih, w_hh], dim=1).t().contiguous(), (b_ih + b_hh).contiguous())
+            self._step_cache = cached
+        return cached[1], cached[2]
+
+    def fast_step(self, x_t: Tensor, state: State) -> tuple[Tensor, State]:
+        raise NotImplementedError
+
+
+def init_keep_bias(bias_ih: Tensor, bias_hh: Tensor, block: int, hidden_size: int, value: float | str,
+                   write_block: int | None = None) -> None:
     """Start a keep gate (LSTM forget, block 1; GRU update, block 1) at bias `value`, so memory is
-    kept from the first step (Gers et al. 2000; Jozefowicz et al. 2015 recommend 1)."""
+    kept from the first step (Gers et al. 2000; Jozefowicz et al. 2015 recommend 1).
+
+    "chrono[:T]" (Tallec & Ollivier 2018) draws each unit's keep bias from log(U(1, T - 1)), so
+    the units' memories span time scales up to T steps, and sets the write gate's bias (the LSTM
+    input gate, `write_block`) to its negative."""
+    keep = slice(block * hidden_size, (block + 1) * hidden_size)
     with torch.no_grad():
-        bias_ih[block * hidden_size : (block + 1) * hidden_size].fill_(value)
-        bias_hh[block * hidden_size : (block + 1) * hidden_size].zero_()
+        bias_hh[keep].zero_()
+        if isinstance(value, str):
+            from textgen.config import chrono_span
+
+            span = chrono_span(value)
+            bias_ih[keep].copy_(torch.log(torch.empty(hidden_size).uniform_(1.0, span - 1.0)))
+            if write_block is not None:
+                write = slice(write_block * hidden_size, (write_block + 1) * hidden_size)
+                bias_ih[write].copy_(-bias_ih[keep])
+                bias_hh[write].zero_()
+        else:
+            bias_ih[keep].fill_(value)
 
 
 class LSTMLayer(FusedLayer):
     cell, has_ltm, module_class, kernel = "lstm", True, nn.LSTM, staticmethod(torch.lstm)
 
-    def __init__(self, input_size: int, hidden_size: int, weight_drop: float = 0.0, forget_bias: float = 1.0):
+    def __init__(self, input_size: int, hidden_size: int, weight_drop: float = 0.0, forget_bias: float | str = 1.0):
         super().__init__(input_size, hidden_size, weight_drop)
-        init_keep_bias(self.rnn.bias_ih_l0, self.rnn.bias_hh_l0, 1, hidden_size, forget_bias)
+        init_keep_bias(self.rnn.bias_ih_l0, self.rnn.bias_hh_l0, 1, hidden_size, forget_bias, write_block=0)
 
     def step(self, x_t: Tensor, state: State):
         h, c, gates = lstm_step(x_t, state[0], state[1], *self.weights())
         return h, (h, c), gates
 
+    def fast_step(self, x_t: Tensor, state: State) -> tuple[Tensor, State]:
+        weight, bias = self.step_weights()
+        z = torch.addmm(bias, torch.cat([x_t, state[0]], dim=1), weight)  # (B, 4H): ignore, forget, learn, use
+        ignore, forget, learn, use = z.chunk(4, dim=1)
+        c = torch.sigmoid(forget) * state[1] + torch.sigmoid(ignore) * torch.tanh(learn)
+        h = torch.sigmoid(use) * torch.tanh(c)
+        return h, (h, c)
+
 
 class GRULayer(FusedLayer):
     cell, module_class, kernel = "gru", nn.GRU, staticmethod(torch.gru)
 
-    def __init__(self, input_size: int, hidden_size: int, weight_drop: float = 0.0, forget_bias: float = 1.0):
+    def __init__(self, input_size: int, hidden_size: int, weight_drop: float = 0.0, forget_bias: float | str = 1.0):
         super().__init__(input_size, hidden_size, weight_drop)
         init_keep_bias(self.rnn.bias_ih_l0, self.rnn.bias_hh_l0, 1, hidden_size, forget_bias)  # update gate
 
@@ -246,16 +313,24 @@ class GRULayer(FusedLayer):
         h, gates = gru_step(x_t, state[0], *self.weights())
         return h, (h,), gates
 
+    def has_fast_step(self) -> bool:
+        return False  # the GRU's candidate needs W_hh h apart from W_ih x: torch's kernel does well enough
+
 
 class RNNLayer(FusedLayer):
     cell, module_class, kernel = "rnn", nn.RNN, staticmethod(torch.rnn_tanh)
 
-    def __init__(self, input_size: int, hidden_size: int, weight_drop: float = 0.0, forget_bias: float = 1.0):
+    def __init__(self, input_size: int, hidden_size: int, weight_drop: float = 0.0, forget_bias: float | str = 1.0):
         super().__init__(input_size, hidden_size, weight_drop)  # no gates: forget_bias does not apply
 
     def step(self, x_t: Tensor, state: State):
         h = rnn_step(x_t, state[0], *self.weights())
         return h, (h,), {}
+
+    def fast_step(self, x_t: Tensor, state: State) -> tuple[Tensor, State]:
+        weight, bias = self.step_weights()
+        h = torch.tanh(torch.addmm(bias, torch.cat([x_t, state[0]], dim=1), weight))
+        return h, (h,)
 
 
 class PeepholeLayer(RecurrentLayer):
@@ -265,7 +340,7 @@ class PeepholeLayer(RecurrentLayer):
 
     cell, has_ltm = "peephole", True
 
-    def __init__(self, input_size: int, hidden_size: int, weight_drop: float = 0.0, forget_bias: float = 1.0):
+    def __init__(self, input_size: int, hidden_size: int, weight_drop: float = 0.0, forget_bias: float | str = 1.0):
         super().__init__(input_size, hidden_size, weight_drop)
         self.weight_ih = nn.Parameter(torch.empty(4 * hidden_size, input_size))
         self.weight_hh = nn.Parameter(torch.empty(4 * hidden_size, hidden_size))
@@ -275,7 +350,7 @@ class PeepholeLayer(RecurrentLayer):
         bound = 1.0 / math.sqrt(hidden_size)  # as nn.LSTM initialises
         for parameter in self.parameters():
             nn.init.uniform_(parameter, -bound, bound)
-        init_keep_bias(self.bias_ih, self.bias_hh, 1, hidden_size, forget_bias)
+        init_keep_bias(self.bias_ih, self.bias_hh, 1, hidden_size, forget_bias, write_block=0)
 
     def forward(self, x: Tensor, state: State) -> tuple[Tensor, State]:
         w_hh = self.weight_hh
@@ -299,6 +374,6 @@ LAYERS: dict[str, type[RecurrentLayer]] = {"lstm": LSTMLayer, "peephole": Peepho
 
 
 def make_layer(cell: str, input_size: int, hidden_size: int, weight_drop: float = 0.0,
-               forget_bias: float = 1.0) -> RecurrentLayer:
+               forget_bias: float | str = 1.0) -> RecurrentLayer:
     """A recurrent layer of the named cell."""
     return LAYERS[cell](input_size, hidden_size, weight_drop, forget_bias)

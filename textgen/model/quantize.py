@@ -13,17 +13,10 @@ import torch
 from torch import nn
 
 from textgen.errors import TextgenError
+from textgen.model.cells import native_bf16
 from textgen.model.language_model import LanguageModel
 
 QUANTIZE_MODES = ("none", "int8", "bf16")
-
-
-def native_bf16() -> bool:
-    """Whether this CPU computes bfloat16 natively (without it, bf16 is emulated and slower)."""
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
 
 
 def resolve_mode(mode: str) -> str:

@@ -117,27 +117,35 @@ def generate(model: LanguageModel, tokenizer: Tokenizer, prompt: str = "", n: in
     generator.manual_seed(0 if seed is None else seed)
     start = prompt_ids(tokenizer, prompt.rstrip(" "))  # a trailing space is implied by the next word
     continuation = Continuation(tokenizer, prompt, start[1:])
-    history = torch.tensor([start] * n, device=device)  # (n, T): what the penalties look back over
-    logits, state = model(history, None)
+    # what the penalties look back over: one buffer (n, prompt + max_tokens), read through a growing view
+    buffer = torch.empty(n, len(start) + max_tokens, dtype=torch.long, device=device)
+    buffer[:, : len(start)] = torch.tensor(start, device=device)
+    length = len(start)
+    logits, state = model(buffer[:, :length], None)
     logits = logits[:, -1]  # (n, V)
     samples = [Sample(prompt, "", []) for _ in range(n)]
     shown = [""] * n
-    active = torch.ones(n, dtype=torch.bool, device=device)
+    active = [True] * n
     watching = on_token is not None or any(stop)  # only streaming and stop strings need the text at every step
     for _ in range(max_tokens):
-        processed = apply_processors(processors, history, _allowed(logits))  # masked first: a rule always keeps a writable token
+        allowed = _allowed(logits)
+        processed = apply_processors(processors, buffer[:, :length], allowed)  # masked first: a rule always keeps a writable token
         if greedy:
             token = processed.argmax(dim=-1)
         else:
-            token = torch.multinomial(torch.softmax(processed.float(), dim=-1), 1, generator=generator)[:, 0]
+            probabilities = torch.softmax(processed.float(), dim=-1)
+            token = torch.multinomial(probabilities, 1, generator=generator)[:, 0]
         probability, rank = _model_choice(logits, token)
-        for row in torch.nonzero(active).flatten().tolist():
-            sample, token_id = samples[row], int(token[row])
+        chosen = zip(token.tolist(), probability.tolist(), rank.tolist())  # one conversion per step, not per row
+        for row, (token_id, token_probability, token_rank) in enumerate(chosen):
+            if not active[row]:
+                continue
+            sample = samples[row]
             if token_id == EOS_ID:
                 sample.stop_reason, active[row] = "end_of_story", False
                 continue
             sample.ids.append(token_id)
-            sample.tokens.append(TokenChoice(token_id, tokenizer.id_to_piece(token_id), float(probability[row]), int(rank[row])))
+            sample.tokens.append(TokenChoice(token_id, tokenizer.id_to_piece(token_id), token_probability, token_rank))
             if not watching:
                 continue  # the text is decoded once at the end
             text = continuation(sample.ids)
@@ -147,9 +155,10 @@ def generate(model: LanguageModel, tokenizer: Tokenizer, prompt: str = "", n: in
                 on_token(row, text[len(shown[row]):])
             shown[row] = text
             sample.text = text
-        if not active.any():
+        if not any(active):
             break
-        history = torch.cat([history, token[:, None]], dim=1)
+        buffer[:, length] = token
+        length += 1
         logits, state = model.step(token, state)
     if not watching:
         for sample in samples:

@@ -25,6 +25,7 @@ from torch.utils.data import DataLoader
 from textgen.atomic import atomic_open
 from textgen.config import TrainConfig
 from textgen.data import BatchPlan, TokenArray, TrainBatches, check_batch_plan
+from textgen.training.schedule import time_bounded
 from textgen.training.task import LanguageModelTask
 
 LIGHTNING_DIR = "lightning"
@@ -113,6 +114,8 @@ class RunCallback(L.Callback):
                                   "loss": round(pl_module.last_loss, 5),
                                   "lr": trainer.optimizers[0].param_groups[0]["lr"],
                                   "tokens_per_s": round(pl_module.tokens_per_second, 1)})
+        if time_bounded(config) and pl_module.train_seconds() >= config.max_time:
+            trainer.should_stop = True  # the budget is spent: the schedule has reached its floor
         if step % config.val_every == 0:
             self.checkpoint(trainer, pl_module)
         if self.signal_received is not None:
@@ -179,12 +182,14 @@ class RunCallback(L.Callback):
 
 
 def trainer_arguments(config: TrainConfig) -> dict:
-    """The Trainer settings that follow from a TrainConfig."""
+    """The Trainer settings that follow from a TrainConfig. A time-bounded run stops by its own clock
+    (RunCallback), which counts the run's earlier invocations too; Lightning's timer counts only this one."""
+    timer = config.max_time and not time_bounded(config)
     return dict(
         accelerator=config.accelerator, devices=config.devices, num_nodes=config.num_nodes, strategy=config.strategy,
         precision=config.precision, max_steps=config.max_steps or -1,
         max_epochs=config.max_epochs if config.max_epochs is not None else (-1 if config.max_steps or config.max_time else None),
-        max_time=datetime.timedelta(seconds=config.max_time) if config.max_time else None,
+        max_time=datetime.timedelta(seconds=config.max_time) if timer else None,
         gradient_clip_val=config.grad_clip or None, deterministic=config.deterministic,
         limit_val_batches=0, num_sanity_val_steps=0, logger=False, enable_checkpointing=False,
         enable_model_summary=False, use_distributed_sampler=False, log_every_n_steps=config.log_every,

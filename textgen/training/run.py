@@ -23,6 +23,7 @@ from textgen.corpus import assign_splits, fingerprint, iter_stories
 from textgen.data import BatchPlan, cached_splits, cached_tokens, check_batch_plan
 from textgen.errors import TextgenError
 from textgen.tokenizer import Tokenizer, load_tokenizer, train_tokenizer
+from textgen.training.schedule import time_bounded
 
 SHAPE_FIELDS = ("cell", "vocab_size", "embed_dim", "hidden_size", "num_layers", "tie_weights", "output_projection")
 RUN_FILES = (META_FILE, "model.safetensors", "tokenizer.model", "tokenizer.json", "metrics.csv", "loss.png", "lightning")
@@ -100,19 +101,22 @@ def unknown_share(array) -> float:
     return float(np.count_nonzero(tokens == UNK_ID)) / max(1, len(tokens))
 
 
-def check_checkpoint(path: Path) -> None:
+def check_checkpoint(path: Path) -> dict:
     """Load a Lightning checkpoint the safe way first, so a corrupt or planted file gets one clear
-    error (weights_only refuses any pickled code) before Lightning touches it."""
+    error (weights_only refuses any pickled code) before Lightning touches it. Returns textgen's
+    own part of it (carried state, validation history, training seconds)."""
     import pickle
 
     import torch
 
     try:
-        torch.load(path, map_location="cpu", weights_only=True)
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, KeyError, OSError, ValueError, AttributeError, TypeError) as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise TextgenError(f"checkpoint {path} is corrupt or not a plain weights checkpoint ({reason[:160]}): it was not "
                            "loaded; remove it to train afresh with --overwrite") from None
+    extra = checkpoint.get("textgen") if isinstance(checkpoint, dict) else None
+    return extra if isinstance(extra, dict) else {}
 
 
 def clear_run(out_dir: Path) -> None:
@@ -187,15 +191,20 @@ def train(corpus: str, out_dir: str, tokenizer_spec: TokenizerSpec, model_overri
     if str(out_dir).strip() in ("", "."):
         raise TextgenError("--out must name a folder for the model directory, e.g. checkpoints/little")
     fresh = not out.exists() or (out.is_dir() and not any(out.iterdir()))
+    resumed: dict = {}
     if primary:
         check_out_dir(out, resume, overwrite)
         if resume:
-            check_checkpoint(out / "lightning" / "last.ckpt")
+            resumed = check_checkpoint(out / "lightning" / "last.ckpt")
     else:
         wait_for(out / META_FILE)
     saved = json.loads((out / META_FILE).read_text()) if (resume or not primary) and (out / META_FILE).exists() else None
     base = TrainConfig.from_dict(saved["training"]) if resume and saved and "training" in saved else TrainConfig()
     train_config = base.replace(**train_overrides)
+    spent = float(resumed.get("train_seconds", 0.0) or 0.0)
+    if resume and time_bounded(train_config) and spent >= train_config.max_time:
+        raise TextgenError(f"the run has already trained for {spent:.0f}s, its whole --max-time budget of "
+                           f"{train_config.max_time:g}s: give a larger --max-time to train on (the total of the run)")
     cache = Path(cache_dir) if cache_dir else out.parent / ".cache"
     corpus_fingerprint = fingerprint(corpus)
     if resume and saved:
@@ -224,6 +233,7 @@ def train(corpus: str, out_dir: str, tokenizer_spec: TokenizerSpec, model_overri
                      train_array.tokens)
     model_config = resolve_model_config(tokenizer.vocab_size, model_overrides, saved if resume else None)
     report(f"model: {model_config.summary()}")
+    report(f"limit: {describe_limit(train_config, spent)}")
     valid = None
     if valid_array is not None:
         valid = {"path": str(valid_array.path), "tokens": valid_array.tokens, "words": valid_array.words,
@@ -265,8 +275,42 @@ def train(corpus: str, out_dir: str, tokenizer_spec: TokenizerSpec, model_overri
     finally:
         if primary and log.rows and out.is_dir():
             write_run_files(out, log, previous_metrics)
+    if primary and received is None and valid_array is not None and (out / META_FILE).exists():
+        with task.averaged_weights():
+            record_cache(out, task.model, valid_array, report)
     return RunResult(out, model_config, train_config, received, task.global_step if task._trainer else 0,
                      time.perf_counter() - began, dict(task.last_metrics))
+
+
+def record_cache(out: Path, model, valid_array, report: Callable[[str], None]) -> None:
+    """Choose the neural cache's settings on the validation text and record them in textgen.json
+    (the weights and their hashes are unchanged); inference commands use them by default."""
+    from textgen.cache import tune_cache
+
+    started = time.perf_counter()
+    settings, record = tune_cache(model, valid_array.load(), streams=min(16, max(1, valid_array.tokens // 512)))
+    meta = json.loads((out / META_FILE).read_text(encoding="utf-8"))
+    meta["cache"] = {"settings": settings.to_dict() if settings else None, "search": record}
+    write_text(out / META_FILE, json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+    took = time.perf_counter() - started
+    if settings is None:
+        report(f"cache: the best setting lowers the validation loss by only {100 * record['relative_gain']:.2f}%; "
+               f"it stays off ({took:.1f}s)")
+    else:
+        report(f"{settings.describe()} lowers the validation loss {record['plain_loss']:.4f} -> "
+               f"{record['cached_loss']:.4f} ({100 * record['relative_gain']:.1f}%); on by default ({took:.1f}s)")
+
+
+def describe_limit(config: TrainConfig, spent: float = 0.0) -> str:
+    """One line on what ends the run and what the schedule follows."""
+    if time_bounded(config):
+        left = f", {config.max_time - spent:.0f}s left after earlier invocations" if spent else ""
+        return (f"{config.max_time:g}s of training in all{left}; the learning rate warms up over the first "
+                f"{config.warmup_fraction:.0%} of that time and decays to {config.min_lr_ratio:g} x --lr as it runs out")
+    limits = [f"{config.max_steps} steps" if config.max_steps else "", f"{config.max_epochs} epochs" if config.max_epochs else "",
+              f"{config.max_time:g}s in this invocation" if config.max_time else ""]
+    return "whichever comes first of " + ", ".join(limit for limit in limits if limit) if sum(map(bool, limits)) > 1 \
+        else next(limit for limit in limits if limit)
 
 
 def wait_for(path: Path, seconds: float = 600.0) -> None:

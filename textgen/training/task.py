@@ -8,7 +8,6 @@ which it runs itself every `val_every` steps with the same code as `textgen eval
 from __future__ import annotations
 
 import contextlib
-import math
 import time
 
 import lightning as L
@@ -20,21 +19,11 @@ from textgen.config import ModelConfig, TrainConfig
 from textgen.errors import TextgenError
 from textgen.evaluate import evaluate_array
 from textgen.model import LanguageModel, activation_penalty, detach_state
+from textgen.training.schedule import lr_factor
 
 
 class NonFiniteLoss(TextgenError):
     """The loss became NaN or infinite; training stops before the bad update."""
-
-
-def lr_factor(step: int, config: TrainConfig) -> float:
-    """Linear warm-up, then cosine decay to min_lr_ratio (or constant)."""
-    if config.warmup_steps and step < config.warmup_steps:
-        return (step + 1) / config.warmup_steps
-    if config.schedule == "constant" or not config.max_steps:
-        return 1.0
-    span = max(1, config.max_steps - config.warmup_steps)
-    progress = min(1.0, (step - config.warmup_steps) / span)
-    return config.min_lr_ratio + (1 - config.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
 class LanguageModelTask(L.LightningModule):
@@ -54,6 +43,13 @@ class LanguageModelTask(L.LightningModule):
         self._step_started = time.perf_counter()
         self.tokens_per_second = 0.0
         self._last_loss: torch.Tensor | None = None
+        self.seconds_before = 0.0  # training time of earlier invocations of this run (from the checkpoint)
+        self._clock: float | None = None  # when this invocation's training started
+
+    def train_seconds(self) -> float:
+        """Training time of the whole run so far, every invocation together: the clock a time budget follows."""
+        running = time.perf_counter() - self._clock if self._clock is not None else 0.0
+        return self.seconds_before + running
 
     @property
     def last_loss(self) -> float:
@@ -62,6 +58,7 @@ class LanguageModelTask(L.LightningModule):
 
     def on_train_start(self) -> None:
         """On --resume, a new --lr takes effect: the restored schedule keeps its shape around the new peak."""
+        self._clock = time.perf_counter()
         lr = self.train_config.lr
         for config in self.trainer.lr_scheduler_configs:
             config.scheduler.base_lrs = [lr for _ in config.scheduler.base_lrs]
@@ -73,7 +70,7 @@ class LanguageModelTask(L.LightningModule):
                     group["lr"] = lr
         for config in self.trainer.lr_scheduler_configs:  # apply at once, not only after the next step
             for group, base in zip(config.scheduler.optimizer.param_groups, config.scheduler.base_lrs):
-                group["lr"] = base * lr_factor(self.global_step, self.train_config)
+                group["lr"] = base * lr_factor(self.global_step, self.train_config, self.train_seconds())
 
     def forward(self, tokens: torch.Tensor, state=None):
         return self.model(tokens, state)
@@ -119,7 +116,8 @@ class LanguageModelTask(L.LightningModule):
         no_decay = [p for n, p in self.named_parameters() if p.dim() < 2]
         optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
                                        {"params": no_decay, "weight_decay": 0.0}], lr=config.lr)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, config))
+        # the lambda reads the clock too: a time-bounded run decays with its elapsed share of the budget
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, config, self.train_seconds()))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     # --- validation ------------------------------------------------------------------------
@@ -182,10 +180,11 @@ class LanguageModelTask(L.LightningModule):
                     gathered = [tensor.unsqueeze(0) for tensor in gathered]
                 states.append([tensor.cpu() for tensor in gathered])
         checkpoint["textgen"] = {"state": states, "val_history": list(self.val_history), "averaging": self.averaging,
-                                 "last_metrics": dict(self.last_metrics)}
+                                 "last_metrics": dict(self.last_metrics), "train_seconds": self.train_seconds()}
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        # --max-time limits each invocation: drop Lightning's Timer state so a resume gets its own budget
+        # with --max-steps, --max-time limits each invocation: drop Lightning's Timer state so a resume
+        # gets its own budget (time-bounded runs keep their total in train_seconds instead)
         for key in [key for key in checkpoint.get("callbacks", {}) if str(key).startswith("Timer")]:
             del checkpoint["callbacks"][key]
         extra = checkpoint.get("textgen", {})
@@ -195,3 +194,4 @@ class LanguageModelTask(L.LightningModule):
         self.val_history = list(extra.get("val_history", []))
         self.averaging = bool(extra.get("averaging", False))
         self.last_metrics = dict(extra.get("last_metrics", {}))
+        self.seconds_before = float(extra.get("train_seconds", 0.0))

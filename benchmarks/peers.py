@@ -1,0 +1,307 @@
+"""textgen against pytorch/examples `word_language_model` at equal wall-clock time, in one run.
+
+Each system trains for the same number of seconds on the same files, one after the other
+(never at once), and is scored on the same test file:
+- bits per byte: total nats over the test file / ln 2 / the test file's UTF-8 bytes;
+- word perplexity: exp(total nats / (whitespace words + lines of the test file)), the
+  peer's own token count (it reads words and one end-of-line per line).
+The peer's total nats are its printed test perplexity's log times that count; textgen's are
+`textgen evaluate`'s loss times its tokens (the state carried over the whole file).
+
+Corpora: `tinystories` (train/valid/test as shipped) and `classics` (eight books train, whole
+books held out: Alice in Wonderland for validation, The Wonderful Wizard of Oz for test).
+Peer configurations: 2 x 200 tied, dropout 0.2 and 2 x 650 tied, dropout 0.5, both with the
+peer's SGD lr 20, clip 0.25, batch 20, bptt 35, its learning rate divided by 4 whenever
+validation does not improve, stopped by Ctrl-C (SIGINT) when the time is up, as its README
+says to (it then tests the best model it saved). Without --peer the peer rows are skipped.
+
+Also: training throughput at the same shape (2 x 200, tied), alternating textgen and the
+peer, in bytes of training text per second.
+
+    .venv/bin/python benchmarks/peers.py --peer /path/to/examples/word_language_model   # about 40 minutes
+    .venv/bin/python benchmarks/peers.py --seconds 60 --corpora tinystories              # textgen rows only
+
+Prints JSON on stdout; progress on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CLASSICS_VALID = ("alices_adventures_in_wonderland.txt",)
+CLASSICS_TEST = ("wonderful_wizard_of_oz.txt",)
+PEER_CONFIGS = {
+    "word_language_model 2x200 tied dropout 0.2": ["--emsize", "200", "--nhid", "200", "--dropout", "0.2", "--tied"],
+    "word_language_model 2x650 tied dropout 0.5": ["--emsize", "650", "--nhid", "650", "--dropout", "0.5", "--tied"],
+}
+PEER_SHAPE = {"emsize": 200, "nhid": 200}  # the throughput comparison's shape
+TEST_LINE = re.compile(r"End of training \| test loss\s+([0-9.naninf]+) \| test ppl\s+([0-9.naninf]+)")
+BATCH_LINE = re.compile(r"ms/batch\s+([0-9.]+)")
+
+
+class BenchmarkError(Exception):
+    """Bad input to the benchmark: one line, exit 2."""
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def textgen_command() -> list[str]:
+    """The textgen console script beside this Python (the project's venv)."""
+    script = Path(sys.executable).parent / "textgen"
+    if not script.exists():
+        raise BenchmarkError(f"no textgen script beside {sys.executable}: run `make venv` and use .venv/bin/python")
+    return [str(script)]
+
+
+def peer_dir(path: str | None) -> Path | None:
+    """The word_language_model folder: the path itself or its word_language_model/ subfolder."""
+    if path is None:
+        return None
+    given = Path(path)
+    for folder in (given, given / "word_language_model"):
+        main = folder / "main.py"
+        if main.is_file() and (folder / "data.py").is_file() and (folder / "model.py").is_file() \
+                and "RNNModel" in (folder / "model.py").read_text(errors="replace") \
+                and "--tied" in main.read_text(errors="replace"):
+            return folder
+    raise BenchmarkError(f"--peer {path} is not a word_language_model checkout (no main.py, data.py and model.py with "
+                         "RNNModel): fetch pytorch/examples and give its word_language_model folder")
+
+
+def prepare_corpus(name: str, shared: Path, work: Path) -> Path:
+    """A folder with train.txt, valid.txt and test.txt that both systems read."""
+    folder = work / name
+    folder.mkdir(parents=True, exist_ok=True)
+    if name == "tinystories":
+        source = shared / "tinystories"
+        for split in ("train", "valid", "test"):
+            if not (source / f"{split}.txt").is_file():
+                raise BenchmarkError(f"{source / f'{split}.txt'} is missing: give --shared, the folder holding tinystories/")
+            shutil.copyfile(source / f"{split}.txt", folder / f"{split}.txt")
+    elif name == "classics":
+        source = shared / "classics"
+        books = sorted(path.name for path in source.glob("*.txt")) if source.is_dir() else []
+        missing = [book for book in CLASSICS_VALID + CLASSICS_TEST if book not in books]
+        if missing:
+            raise BenchmarkError(f"{source} lacks {', '.join(missing)}: give --shared, the folder holding classics/")
+        groups = {"valid": CLASSICS_VALID, "test": CLASSICS_TEST,
+                  "train": tuple(book for book in books if book not in CLASSICS_VALID + CLASSICS_TEST)}
+        for split, names in groups.items():
+            text = "\n\n".join((source / book).read_text(encoding="utf-8").strip("\n") for book in names) + "\n"
+            (folder / f"{split}.txt").write_text(text, encoding="utf-8")
+    else:
+        raise BenchmarkError(f"corpus {name!r} is unknown: use tinystories or classics")
+    return folder
+
+
+def file_counts(path: Path) -> dict:
+    """UTF-8 bytes, and the peer's token count: whitespace words plus one end-of-line per line."""
+    text = path.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    return {"bytes": len(text.encode("utf-8")), "words_and_lines": sum(len(line.split()) + 1 for line in lines)}
+
+
+def scores(total_nats: float, counts: dict) -> dict:
+    return {"bits_per_byte": round(total_nats / math.log(2) / counts["bytes"], 4),
+            "word_perplexity": round(math.exp(min(700.0, total_nats / counts["words_and_lines"])), 2)}
+
+
+def run_textgen(folder: Path, seconds: float, work: Path, extra: list[str], label: str) -> dict:
+    """Train textgen for `seconds` with the default command (plus `extra`), then evaluate on test."""
+    out = work / f"textgen-{label}"
+    shutil.rmtree(out, ignore_errors=True)
+    command = textgen_command() + ["train", str(folder / "train.txt"), "--valid", str(folder / "valid.txt"), "--out", str(out),
+                                   "--max-time", f"{seconds:g}s", "--cache-dir", str(work / "cache"), "--json", *extra]
+    say(f"[{label}] {shlex.join(command[1:])}")
+    started = time.perf_counter()
+    trained = subprocess.run(command, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if trained.returncode != 0:
+        return {"error": (trained.stderr.strip().splitlines() or ["no output"])[-1], "command": shlex.join(command[1:])}
+    summary = json.loads(trained.stdout)
+    row = {"system": "textgen", "command": "textgen " + shlex.join(command[1:]), "steps": summary["steps"],
+           "train_seconds": summary["seconds"], "process_seconds": round(wall, 1), "parameters": summary["parameters"],
+           "limit": next((line[len("limit: "):] for line in trained.stderr.splitlines() if line.startswith("limit: ")), None),
+           "model": next((line[len("model: "):] for line in trained.stderr.splitlines() if line.startswith("model: ")), None)}
+    counts = file_counts(folder / "test.txt")
+    evaluated = subprocess.run(textgen_command() + ["evaluate", str(out), str(folder / "test.txt"), "--cache-dir",
+                                                    str(work / "cache"), "--json"], capture_output=True, text=True)
+    if evaluated.returncode != 0:
+        row["error"] = (evaluated.stderr.strip().splitlines() or ["no output"])[-1]
+        return row
+    metrics = json.loads(evaluated.stdout)
+    row.update(scores(metrics["loss"] * metrics["tokens"], counts))
+    if metrics.get("cache"):  # evaluate reports the plain and the cached numbers apart
+        cached = metrics["cache"]
+        row["cache"] = {**scores(cached["loss"] * metrics["tokens"], counts),
+                        **{key: cached[key] for key in ("theta", "weight", "size") if key in cached}}
+    say(f"[{label}] {row.get('bits_per_byte')} bits per byte after {row['steps']} steps")
+    return row
+
+
+def peer_startup(peer: Path, folder: Path) -> float:
+    """Seconds the peer needs to read and tokenize the corpus (given on top of the budget, as
+    textgen's tokenizer and token cache are made before its clock starts)."""
+    code = ("import sys, time; sys.path.insert(0, sys.argv[1]); import data; t = time.perf_counter(); "
+            "data.Corpus(sys.argv[2]); print(time.perf_counter() - t)")
+    done = subprocess.run([sys.executable, "-c", code, str(peer), str(folder)], capture_output=True, text=True)
+    return float(done.stdout.strip() or 0.0) if done.returncode == 0 else 0.0
+
+
+def run_peer(peer: Path, folder: Path, seconds: float, work: Path, arguments: list[str], label: str) -> dict:
+    """Train the peer for `seconds` after its startup, stop it with SIGINT, read its test loss."""
+    save = work / f"peer-{label}.pt"
+    save.unlink(missing_ok=True)
+    command = [sys.executable, "-u", str(peer / "main.py"), "--data", str(folder), "--model", "LSTM", "--nlayers", "2",
+               "--epochs", "100000", "--save", str(save), *arguments]
+    startup = peer_startup(peer, folder)
+    say(f"[{label}] {shlex.join(command[1:])} (stopped {seconds:g}s after it has read the data, {startup:.1f}s)")
+    log = work / f"peer-{label}.log"
+    with open(log, "w") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, cwd=str(work))
+        deadline = None
+        while process.poll() is None:
+            if deadline is None and "Using device" in log.read_text(errors="replace"):
+                deadline = time.perf_counter() + seconds + startup  # the clock starts once torch is imported
+            if deadline is not None and time.perf_counter() >= deadline:
+                process.send_signal(signal.SIGINT)
+                break
+            time.sleep(0.2)
+        process.wait()
+    text = log.read_text(errors="replace")
+    found = TEST_LINE.search(text)
+    epochs = len(re.findall(r"end of epoch", text))
+    if not found:
+        return {"system": "word_language_model", "command": shlex.join(command[1:]), "epochs": epochs,
+                "error": "no test result (no epoch finished within the budget?): " + (text.strip().splitlines() or [""])[-1][:200]}
+    counts = file_counts(folder / "test.txt")
+    total_nats = math.log(float(found.group(2))) * counts["words_and_lines"]
+    row = {"system": "word_language_model", "command": shlex.join(command[1:]), "epochs_finished": epochs,
+           "stopped_after_seconds": seconds, "startup_allowance_seconds": round(startup, 1), **scores(total_nats, counts)}
+    say(f"[{label}] {row['bits_per_byte']} bits per byte after {epochs} epochs")
+    return row
+
+
+def throughput(peer: Path | None, folder: Path, seconds: float, rounds: int, work: Path) -> dict:
+    """Bytes of training text per second at the same shape (2 x 200 tied LSTM), alternating."""
+    train_bytes = (folder / "train.txt").stat().st_size
+    peer_tokens = file_counts(folder / "train.txt")["words_and_lines"]
+    result: dict = {"shape": "2 x 200 LSTM, tied, embedding 200", "seconds_each": seconds, "textgen": [], "peer": []}
+    for index in range(rounds):
+        out = work / f"throughput-{index}"
+        shutil.rmtree(out, ignore_errors=True)
+        command = textgen_command() + ["train", str(folder / "train.txt"), "--valid", str(folder / "valid.txt"), "--out",
+                                       str(out), "--max-time", f"{seconds:g}s", "--hidden-size", "200", "--embed-dim", "200",
+                                       "--num-layers", "2", "--val-every", "100000", "--cache-dir", str(work / "cache"),
+                                       "--json"]
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode == 0:
+            meta = json.loads((out / "textgen.json").read_text())
+            tokens_per_byte = meta["corpus"]["train_tokens"] / train_bytes
+            rates = [float(line.split(",")[4]) for line in (out / "metrics.csv").read_text().splitlines()[1:]
+                     if line.split(",")[4]]
+            rates = sorted(rates)[len(rates) // 10:]  # the first steps (warm-up of the allocator) are slower
+            result["textgen"].append(round(sum(rates) / max(1, len(rates)) / tokens_per_byte))
+        if peer is not None:
+            log = work / f"throughput-peer-{index}.log"
+            with open(log, "w") as output:
+                process = subprocess.Popen([sys.executable, "-u", str(peer / "main.py"), "--data", str(folder), "--model", "LSTM",
+                                            "--emsize", "200", "--nhid", "200", "--nlayers", "2", "--tied", "--epochs", "1",
+                                            "--log-interval", "50", "--save", str(work / "throughput.pt")],
+                                           stdout=output, stderr=subprocess.STDOUT, cwd=str(work))
+                time.sleep(seconds)
+                process.kill()
+                process.wait()
+            batches = [float(value) for value in BATCH_LINE.findall(log.read_text(errors="replace"))][1:]
+            if batches:
+                tokens_per_s = 20 * 35 / (sum(batches) / len(batches) / 1000)
+                result["peer"].append(round(tokens_per_s * train_bytes / peer_tokens))
+    if result["textgen"] and result["peer"]:
+        result["ratio_textgen_to_peer"] = round(sorted(result["textgen"])[len(result["textgen"]) // 2]
+                                                / sorted(result["peer"])[len(result["peer"]) // 2], 3)
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--peer", default=None, help="word_language_model folder of a pytorch/examples checkout")
+    parser.add_argument("--seconds", type=float, default=300.0, help="training time of each system")
+    parser.add_argument("--corpora", default="tinystories,classics")
+    parser.add_argument("--shared", default=str(ROOT.parent / "shared" / "corpora"), help="folder with tinystories/ and classics/")
+    parser.add_argument("--textgen-args", default="", help="extra textgen train options (default: none, the default command)")
+    parser.add_argument("--throughput-seconds", type=float, default=40.0, help="0 skips the throughput comparison")
+    parser.add_argument("--throughput-rounds", type=int, default=2)
+    parser.add_argument("--peer-configs", default=",".join(PEER_CONFIGS), help="comma-separated names of peer configurations")
+    args = parser.parse_args()
+    try:
+        if not args.seconds > 0 or not math.isfinite(args.seconds):
+            raise BenchmarkError(f"--seconds must be a positive number, got {args.seconds:g}")
+        peer = peer_dir(args.peer)
+        configs = [name.strip() for name in args.peer_configs.split(",") if name.strip()]
+        unknown = [name for name in configs if name not in PEER_CONFIGS]
+        if unknown:
+            raise BenchmarkError(f"unknown peer configuration {unknown[0]!r}: use {', '.join(PEER_CONFIGS)}")
+        shared = Path(args.shared)
+        report: dict = {"benchmark": "peers", "seconds": args.seconds, "machine": machine(), "corpora": {}}
+        with tempfile.TemporaryDirectory(prefix="textgen-peers-") as temporary:
+            work = Path(temporary)
+            folders = {name: prepare_corpus(name.strip(), shared, work) for name in args.corpora.split(",") if name.strip()}
+            for name, folder in folders.items():
+                rows = {"textgen (default command)": run_textgen(folder, args.seconds, work, shlex.split(args.textgen_args), name)}
+                for config in configs:
+                    rows[config] = (run_peer(peer, folder, args.seconds, work, PEER_CONFIGS[config], f"{name} {config}")
+                                    if peer else {"skipped": "--peer not given"})
+                best = min((row["bits_per_byte"] for key, row in rows.items() if key != "textgen (default command)"
+                            and "bits_per_byte" in row), default=None)
+                ours = rows["textgen (default command)"]
+                entry = {"split": describe_split(name), "rows": rows}
+                if best and "bits_per_byte" in ours:
+                    entry["ratio_to_best_peer"] = round(ours["bits_per_byte"] / best, 3)
+                    if "cache" in ours:
+                        entry["ratio_to_best_peer_with_cache"] = round(ours["cache"]["bits_per_byte"] / best, 3)
+                report["corpora"][name] = entry
+            if args.throughput_seconds > 0 and "tinystories" in folders:
+                say("throughput at the same shape ...")
+                report["throughput_bytes_per_second"] = throughput(peer, folders["tinystories"], args.throughput_seconds,
+                                                                   args.throughput_rounds, work)
+        print(json.dumps(report, indent=2))
+        return 0
+    except BenchmarkError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def describe_split(name: str) -> str:
+    if name == "classics":
+        return (f"eight books train; {', '.join(CLASSICS_VALID)} valid; {', '.join(CLASSICS_TEST)} test "
+                "(whole books held out)")
+    return "tinystories train/valid/test as shipped"
+
+
+def machine() -> dict:
+    import platform
+
+    import torch
+
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
+    return {"cpu": model, "cores": os.cpu_count(), "torch": torch.__version__, "threads": torch.get_num_threads()}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   := .demo
 
-.PHONY: demo test test-fast venv corpora clean
+.PHONY: demo test test-fast bench venv corpora clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,7 +25,7 @@ demo: $(STAMP)
 	$(BIN)/textgen tokenizer encode $(DEMO)/little-stories.model "$$(sed -n '1,/<|endoftext|>/p' corpora/little-stories.txt | grep -v '<|endoftext|>')"
 	# train the default 2 x 512 LSTM for two minutes, then evaluate it on stories it has never seen
 	$(BIN)/textgen train corpora/little-stories.txt --out $(DEMO)/little --overwrite --tokenizer $(DEMO)/little-stories.model \
-		--max-time 2m --max-steps 100000 --val-every 100
+		--max-time 2m --val-every 100
 	$(BIN)/textgen corpus generate little-stories --seed 1 --out $(DEMO)/heldout
 	$(BIN)/textgen evaluate $(DEMO)/little $(DEMO)/heldout/little-stories.txt --streams 16
 	# write three stories, then look at what the model expects next
@@ -44,9 +44,19 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
 
+# Benchmarks (JSON on stdout; an idle machine; about 80 minutes). PEER: pytorch/examples' word_language_model
+# folder (without it the peer rows say "skipped"); SHARED: the folder holding tinystories/ and classics/.
+PEER    ?=
+SHARED  ?= ../shared/corpora
+SECONDS ?= 300
+bench: $(STAMP)
+	$(BIN)/python benchmarks/peers.py --seconds $(SECONDS) --shared $(SHARED) $(if $(PEER),--peer $(PEER),)
+	$(BIN)/python benchmarks/generation_speed.py
+	$(BIN)/python benchmarks/cast.py --shared $(SHARED) --train-minutes 30 --out .bench/tinystories-30m
+
 # Regenerate the project's own corpora (deterministic: the output is committed).
 corpora: $(STAMP)
 	$(BIN)/textgen corpus generate all --out corpora
 
 clean:
-	rm -rf $(VENV) $(DEMO) .pytest_cache *.egg-info
+	rm -rf $(VENV) $(DEMO) .bench .pytest_cache *.egg-info

@@ -378,13 +378,10 @@ def load_config_file(ctx: click.Context, param, value: str | None):
         return None
     from pathlib import Path
 
+    from textgen.files import read_text
+
     path = Path(value)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise TextgenError(f"cannot read config file {path} ({error.strerror})") from None
-    except UnicodeDecodeError as error:
-        raise TextgenError(f"config file {path} is not UTF-8 (byte offset {error.start}): save it as UTF-8") from None
+    text = read_text(path, "config file", 1 << 20)
     try:
         if path.suffix.lower() == ".toml":
             import tomllib
@@ -402,13 +399,14 @@ def load_config_file(ctx: click.Context, param, value: str | None):
         raise TextgenError(f"config file {path} does not parse ({str(error).splitlines()[0]})") from None
     if not isinstance(data, dict):
         raise TextgenError(f"config file {path} must hold key = value settings")
-    names = {p.name for p in ctx.command.params if isinstance(p, click.Option)} - {"config"}
-    settings = {str(key).replace("-", "_"): item for key, item in data.items()}
-    unknown = sorted(set(settings) - names)
+    options = {p.name: p for p in ctx.command.params if isinstance(p, click.Option) and p.name != "config"}
+    # a key is an option's name as typed (out, valid, json) or its parameter name (out_dir), with - or _
+    by_flag = {flag.lstrip("-").replace("-", "_"): p.name for p in options.values() for flag in p.opts if flag.startswith("--")}
+    settings = {by_flag.get(str(key).replace("-", "_"), str(key).replace("-", "_")): item for key, item in data.items()}
+    unknown = sorted(set(settings) - set(options))
     if unknown:
         raise TextgenError(f"config file {path} has unknown settings {', '.join(unknown)}: use the option names of "
                            "`textgen train --help` (with - or _)")
-    options = {p.name: p for p in ctx.command.params if isinstance(p, click.Option)}
     for key, item in settings.items():
         option = options[key]
         flag = option.is_flag
@@ -462,8 +460,9 @@ def devices_value(ctx, param, value):
 @click.option("--vocab-size", type=click.IntRange(1), default=None, help="Tokenizer size [default: sentencepiece 2048 or what the corpus allows].")
 @click.option("--tokenizer-type", type=click.Choice(["unigram", "bpe"]), default="unigram", show_default=True)
 @click.option("--cell", type=click.Choice(["lstm", "peephole", "gru", "rnn"]), default="lstm", show_default=True)
-@click.option("--embed-dim", type=int, default=256, show_default=True)
-@click.option("--hidden-size", type=int, default=512, show_default=True)
+@click.option("--embed-dim", type=int, default=None, help="Token embedding size [default: the hidden size, at most 256].")
+@click.option("--hidden-size", type=int, default=None,
+              help="Units per layer [default: from the time budget, 256 for 5 minutes; the run prints the rule].")
 @click.option("--num-layers", type=int, default=2, show_default=True)
 @click.option("--embed-dropout", type=float, default=0.05, show_default=True, help="Drop whole words (AWD-LSTM).")
 @click.option("--input-dropout", type=float, default=0.1, show_default=True, help="Locked dropout on the embeddings.")
@@ -530,7 +529,7 @@ def train_command(ctx: click.Context, corpus: str, out_dir: str, tokenizer_path,
 
     explicit = {name for name in options if ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.DEFAULT_MAP)}
     chosen = (lambda name: name in explicit) if resume else (lambda name: True)
-    model = {field: options[name] for name, field in MODEL_OPTIONS.items() if chosen(name)}
+    model = {field: options[name] for name, field in MODEL_OPTIONS.items() if chosen(name) and options[name] is not None}
     training = {name: options[name] for name in TRAIN_OPTIONS if chosen(name)}
     if resume and "max_steps" not in explicit:
         training.pop("max_steps", None)
@@ -582,6 +581,42 @@ def train_command(ctx: click.Context, corpus: str, out_dir: str, tokenizer_path,
         ctx.exit(130 if result.signal == signals.SIGINT else 143)
 
 
+@cli.command("export")
+@click.argument("model_dir", metavar="MODEL")
+@click.argument("out_dir", metavar="OUT")
+@click.option("--dtype", type=click.Choice(["float32", "bfloat16"]), default="bfloat16", show_default=True,
+              help="How the weights are stored (bfloat16 halves the file; loading turns them back into float32).")
+@click.option("--overwrite", is_flag=True, help="Replace a model directory already in OUT.")
+def export_command(model_dir: str, out_dir: str, dtype: str, overwrite: bool) -> None:
+    """Copy MODEL into OUT for sharing: the weights (in --dtype), the tokenizer, textgen.json,
+    and the training curves, without the lightning/ resume state.
+
+    Example: textgen export checkpoints/tiny checkpoints/tiny-small --dtype bfloat16
+    """
+    import shutil
+    from pathlib import Path
+
+    import textgen
+    from textgen.atomic import prepare_output
+    from textgen.checkpoint import META_FILE, save_model_dir
+
+    loaded = textgen.load(model_dir)
+    out = Path(out_dir)
+    if out.resolve() == loaded.path.resolve():
+        raise TextgenError(f"OUT {out} is MODEL itself: give another folder")
+    if (out / META_FILE).exists() and not overwrite:
+        raise TextgenError(f"{out} holds a model directory already: add --overwrite to replace it")
+    prepare_output(out / META_FILE)
+    keep = {key: value for key, value in loaded.metadata.items()
+            if key not in ("format", "format_version", "model", "tokenizer", "files", "weights_dtype")}
+    save_model_dir(out, loaded.model, loaded.tokenizer, {**keep, "exported_from": str(model_dir)}, dtype=dtype)
+    for name in ("metrics.csv", "loss.png"):
+        if (loaded.path / name).is_file():
+            shutil.copyfile(loaded.path / name, out / name)
+    size = sum(path.stat().st_size for path in out.iterdir() if path.is_file())
+    click.echo(f"{model_dir} -> {out} ({dtype} weights, {size / 2**20:.1f} MiB in all)")
+
+
 @cli.command("evaluate")
 @click.argument("model_dir", metavar="MODEL")
 @click.argument("corpus")
@@ -610,6 +645,10 @@ def evaluate_command(model_dir: str, corpus: str, streams: int, seq_len: int, ca
     neural_cache = cache_settings(loaded, options)
     cache = Path(cache_dir) if cache_dir else Path(model_dir).resolve().parent / ".cache"
     array = cached_tokens(corpus, loaded.tokenizer, cache)
+    unknown = array.unknown_share()
+    if unknown > 0.01:
+        note(f"{100 * unknown:.1f}% of the tokens of {corpus} are <unk>: the model's tokenizer does not cover this text, "
+             "so these numbers look better than they are")
     metrics = evaluate_array(loaded.model, array.load(), array.words, array.bytes, array.stories, streams=streams, seq_len=seq_len,
                              cache=neural_cache)
     metrics.setdefault("cache", None)
@@ -669,6 +708,9 @@ def sampling_options(function):
     return function
 
 
+GENERATION_BATCH = 64  # stories generated at once (diagnose uses the same batches and seeds)
+
+
 def sampling_settings(options: dict):
     from textgen.sampling.settings import DEFAULT_BREAKERS, SamplingSettings
 
@@ -721,35 +763,42 @@ def generate_command(model_dir: str, prompt: str, count: int, max_tokens: int, b
         click.echo(f"weights: {resolve_mode(quantize) if quantize != 'none' else 'none'}", err=True)
         click.echo(neural_cache.describe() if neural_cache else "neural cache: off", err=True)
         click.echo("processors, in order: " + ("; ".join(p.describe() for p in processors) or "none"), err=True)
-    streamed: dict[int, str] = {}
     live = not as_json and beams == 1
+    batch_size = count if beams > 1 else GENERATION_BATCH  # stories are written in batches: memory does not grow with -n
+    streamed: dict[int, str] = {}
+    offset = 0
 
     def on_token(row: int, text: str) -> None:
-        streamed[row] = streamed.get(row, "") + text
-        if row == 0 and live:
+        streamed[offset + row] = streamed.get(offset + row, "") + text
+        if offset + row == 0 and live:
             click.echo(text, nl=False)
 
     if live:
         click.echo(prompt, nl=False)
     try:
-        samples = generate(loaded.model, loaded.tokenizer, prompt, n=count, max_tokens=max_tokens, processors=processors,
-                           greedy=greedy or settings.greedy, beams=beams, seed=seed, stop=stops, on_token=on_token)
+        for batch, offset in enumerate(range(0, count, batch_size)):
+            streamed.clear()
+            # batch b uses seed + b, as diagnose does, so the first 64 stories are the same in both
+            samples = generate(loaded.model, loaded.tokenizer, prompt, n=min(batch_size, count - offset), max_tokens=max_tokens,
+                               processors=processors, greedy=greedy or settings.greedy, beams=beams,
+                               seed=(seed + batch) % 2**32, stop=stops, on_token=on_token)
+            for index, sample in enumerate(samples, start=offset):
+                if as_json:
+                    print_json(sample.to_dict())
+                elif index == 0 and live:
+                    click.echo()
+                else:
+                    click.echo(f"\n--- story {index + 1}\n{prompt}{sample.text}")
     except KeyboardInterrupt:
-        if live:
+        if live and 0 in streamed:
             click.echo()
-        for row in sorted(streamed)[1 if live else 0:]:
-            click.echo(f"\n--- story {row + 1} (interrupted)\n{prompt}{streamed[row]}")
+        for row in sorted(streamed):
+            if as_json:  # what was written so far, in the same form as finished stories
+                print_json({"prompt": prompt, "text": streamed[row], "stop_reason": "interrupted", "tokens": None})
+            elif not (row == 0 and live):
+                click.echo(f"\n--- story {row + 1} (interrupted)\n{prompt}{streamed[row]}")
         click.echo("interrupted", err=True)
         sys.exit(130)
-    if as_json:
-        for sample in samples:
-            print_json(sample.to_dict())
-        return
-    for index, sample in enumerate(samples):
-        if index == 0 and live:
-            click.echo()
-            continue
-        click.echo(f"\n--- story {index + 1}\n{prompt}{sample.text}")
 
 
 @cli.command("next")
@@ -808,7 +857,8 @@ def next_command(model_dir: str, text: str, top: int, word_list: str | None, pie
     for w in result.words:
         label = w.word.replace("\n", "↵")
         split = f"  ({' + '.join(w.pieces)})" if kind == "words" and len(w.pieces) > 1 else ""
-        click.echo(f"  {label:<{width}}  {100 * w.probability:6.2f}%  {'█' * max(1, round(30 * w.probability / largest))}{split}")
+        bar = "█" * max(1, round(30 * w.probability / largest)) if w.known else "(not in the model's vocabulary: never written)"
+        click.echo(f"  {label:<{width}}  {100 * w.probability:6.2f}%  {bar}{split}")
     exactness = "" if result.exact else " (search stopped early: the list may miss some words)"
     click.echo(f"these {kind} cover {100 * result.coverage:.1f}% of the probability{exactness}")
     if plot_path:
@@ -957,7 +1007,6 @@ def diagnose_command(ctx: click.Context, model_dir: str | None, text_path: str |
       textgen diagnose checkpoints/little --compare-settings --samples 16
       textgen diagnose --text samples.txt --baseline corpora/little-stories.txt
     """
-    from textgen.corpus import read_stories
     from textgen.tokenizer.base import check_text
 
     if model_dir is None and text_path is None:
@@ -985,14 +1034,27 @@ def diagnose_command(ctx: click.Context, model_dir: str | None, text_path: str |
     from_stdin = text_path == "-"
     if from_stdin:
         text_path = stdin_corpus()
-    try:
-        stories = read_stories(text_path) if text_path else None  # a bad file is refused before the model loads
-    except TextgenError as error:
-        if from_stdin:
-            raise TextgenError(str(error).replace(f"corpus {text_path}", "standard input").replace(text_path, "standard input")) from None
-        raise
+    stories = None
+    if text_path:
+        import itertools
+
+        from textgen.corpus import iter_stories
+
+        def streamed(path: str):
+            try:
+                yield from iter_stories(path)
+            except TextgenError as error:
+                if from_stdin:
+                    raise TextgenError(str(error).replace(f"corpus {path}", "standard input").replace(path, "standard input")) from None
+                raise
+
+        stream = streamed(text_path)
+        first = next(stream)  # a bad file is refused before the model loads; the rest streams
+        stories = itertools.chain([first], stream)
     if baseline_path:
-        read_stories(baseline_path)[:0]  # refused now rather than after generating
+        from textgen.corpus import iter_stories
+
+        next(iter_stories(baseline_path))  # refused now rather than after generating
     loaded = sampler = None
     if model_dir is not None:
         import textgen
@@ -1059,7 +1121,7 @@ def diagnose_stories(loaded, sampler, model_dir, stories, text_path, samples, pr
     """Generate (unless stories are given), find, attribute and print."""
     from dataclasses import asdict
 
-    from textgen.diagnostics import KINDS, diagnose_story, text_metrics
+    from textgen.diagnostics import KINDS, diagnose_story
 
     generated = None
     if stories is None:
@@ -1071,9 +1133,20 @@ def diagnose_stories(loaded, sampler, model_dir, stories, text_path, samples, pr
         stories = [prompt + sample.text for sample in generated]
         if save_path:
             save_stories(save_path, stories)
-    # repetitions that lie wholly in the user's prompt are not the model's
-    per_story = [diagnose_story(story, prompt if generated is not None else "") for story in stories]
-    items = [(index, story, finding) for index, (story, found) in enumerate(zip(stories, per_story)) for finding in found]
+    # stories stream through: only those with findings are kept (for attribution), so a corpus of any size fits
+    from textgen.diagnostics import TextMetrics
+
+    accumulated, items, count = TextMetrics(), [], 0
+    bar = counting_bar(0, " stories") if generated is None else None
+    for index, story in enumerate(stories):
+        found = diagnose_story(story, prompt if generated is not None else "")  # the user's prompt is not the model's
+        accumulated.add(story, found)
+        items += [(index, story, finding) for finding in found]
+        count += 1
+        if bar is not None:
+            bar.update()
+    if bar is not None:
+        bar.close()
     attributions = [None] * len(items)
     if loaded is not None and items:
         from textgen.attribution import attribute_all
@@ -1094,7 +1167,7 @@ def diagnose_stories(loaded, sampler, model_dir, stories, text_path, samples, pr
             note(f"{unscored} finding(s) are not attributed: their text has words or characters the model's tokenizer does not know")
     findings = [{"story": index, **finding.to_dict(), **({"attribution": a.to_dict() if a else None} if loaded else {})}
                 for (index, _, finding), a in zip(items, attributions)]
-    metrics = text_metrics(stories, per_story)
+    metrics = accumulated.result()
     if generated is not None:
         from textgen.attribution import samples_perplexity
 
@@ -1103,7 +1176,7 @@ def diagnose_stories(loaded, sampler, model_dir, stories, text_path, samples, pr
     if baseline_path:
         from textgen.attribution import baseline_metrics
 
-        baseline = baseline_metrics(baseline_path, len(stories), seed)
+        baseline = baseline_metrics(baseline_path, count, seed)
     if as_json:
         data = {"findings": findings, "metrics": metrics, "baseline": baseline}
         if model_dir is not None:
@@ -1121,8 +1194,8 @@ def diagnose_stories(loaded, sampler, model_dir, stories, text_path, samples, pr
         for index, story in enumerate(stories):
             click.echo(f"--- story {index + 1}\n{story}\n")
     counts = {kind: sum(f["kind"] == kind for f in findings) for kind in KINDS}
-    plural = "story" if len(stories) == 1 else "stories"
-    source = f"{len(stories):,} generated {plural}" if generated is not None else f"{len(stories):,} {plural}"
+    plural = "story" if count == 1 else "stories"
+    source = f"{count:,} generated {plural}" if generated is not None else f"{count:,} {plural}"
     click.echo(f"{source}, {metrics['words']:,} words: " + ", ".join(f"{counts[kind]} {kind}" for kind in KINDS))
     for finding in findings[:limit]:
         where = "" if finding["text"] == finding["sentence"] else f" in “{shown_word(finding['sentence'])}”"

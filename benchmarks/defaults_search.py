@@ -8,6 +8,8 @@ search can be read (and resumed: finished names are skipped) while it runs.
     .venv/bin/python benchmarks/defaults_search.py --plan plan.json --corpora tinystories,classics --seconds 300
 
 plan.json is {"name": "textgen train options", ...}; "" is the default command.
+
+    .venv/bin/python benchmarks/defaults_search.py --out results.jsonl --table   # the results as a markdown table
 """
 
 from __future__ import annotations
@@ -26,12 +28,19 @@ from peers import ROOT, BenchmarkError, prepare_corpus, run_textgen, say  # noqa
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--plan", required=True, help='JSON object {"name": "textgen train options"}')
+    parser.add_argument("--plan", help='JSON object {"name": "textgen train options"}')
+    parser.add_argument("--table", action="store_true", help="print the results in --out as a markdown table and stop")
     parser.add_argument("--out", required=True, help="JSON-lines file the results are appended to")
     parser.add_argument("--seconds", type=float, default=300.0)
     parser.add_argument("--corpora", default="tinystories")
     parser.add_argument("--shared", default=str(ROOT.parent / "shared" / "corpora"))
     args = parser.parse_args()
+    if args.table:
+        print(table(Path(args.out)))
+        return 0
+    if not args.plan:
+        print("error: give --plan FILE (or --table)", file=sys.stderr)
+        return 2
     try:
         plan = json.loads(Path(args.plan).read_text())
         if not isinstance(plan, dict) or not all(isinstance(value, str) for value in plan.values()):
@@ -56,6 +65,19 @@ def main() -> int:
     except BenchmarkError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+
+
+def table(path: Path) -> str:
+    """One row per experiment, in the order they ran."""
+    lines = ["| corpus | experiment | options | steps | bits per byte | with cache | cache (weight, theta, scope) |",
+             "|---|---|---|---:|---:|---:|---|"]
+    for row in map(json.loads, path.read_text().splitlines()):
+        cache = row.get("cache") or {}
+        scope = {True: ", per story", False: ", across stories"}.get(cache.get("per_story"), "")
+        chosen = f"{cache['weight']:g}, {cache['theta']:g}{scope}" if cache else "off"
+        lines.append(f"| {row['corpus']} | {row['name']} | `{row['options'] or '(defaults)'}` | {row.get('steps', '')} | "
+                     f"{row.get('bits_per_byte', row.get('error', ''))} | {cache.get('bits_per_byte', '')} | {chosen} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

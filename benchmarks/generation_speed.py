@@ -63,7 +63,9 @@ def next_word_latency(model, tokenizer, repeats: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=None, help="a trained model directory (default: random weights, default size)")
+    parser.add_argument("--model", default=None,
+                        help="a trained model directory or shipped name (default: random weights, the size `textgen train` "
+                             "picks for a 5-minute budget)")
     parser.add_argument("--heldout", default=None, help="text for the perplexity of each form (needs --model)")
     parser.add_argument("--tokens", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=3)
@@ -78,8 +80,11 @@ def main() -> None:
         from textgen.storybook import generate_stories
         from textgen.tokenizer import train_tokenizer
 
-        tokenizer = train_tokenizer(list(generate_stories("little-stories"))[:500], vocab_size=800, model_type="bpe")
-        model = LanguageModel(ModelConfig(vocab_size=tokenizer.vocab_size)).eval()
+        from textgen.config import default_hidden_size
+
+        tokenizer = train_tokenizer(list(generate_stories("little-stories"))[:3000])  # the default kind and size
+        hidden = default_hidden_size(300.0)
+        model = LanguageModel(ModelConfig(vocab_size=tokenizer.vocab_size, hidden_size=hidden, embed_dim=min(256, hidden))).eval()
     bandwidth = memory_bandwidth()
     results = []
     for mode in args.modes.split(","):
@@ -90,6 +95,7 @@ def main() -> None:
                "tokens_per_s_batch32": round(tokens_per_second(quantized, tokenizer, 32, args.tokens, args.repeats), 1),
                "next_word_latency_ms": round(1000 * next_word_latency(quantized, tokenizer, args.repeats), 1),
                "bound_tokens_per_s_batch1": round(bandwidth / size, 1)}
+        row["share_of_bound_batch1"] = round(row["tokens_per_s_batch1"] / row["bound_tokens_per_s_batch1"], 3)
         if args.model and args.heldout:
             import itertools
             import tempfile

@@ -149,7 +149,7 @@ def run_textgen(folder: Path, seconds: float, work: Path, extra: list[str], labe
     if metrics.get("cache"):  # evaluate reports the plain and the cached numbers apart
         cached = metrics["cache"]
         row["cache"] = {**scores(cached["loss"] * metrics["tokens"], counts),
-                        **{key: cached[key] for key in ("theta", "weight", "size") if key in cached}}
+                        **{key: cached[key] for key in ("theta", "weight", "size", "per_story") if key in cached}}
     say(f"[{label}] {row.get('bits_per_byte')} bits per byte after {row['steps']} steps")
     return row
 
@@ -247,6 +247,7 @@ def main() -> int:
     parser.add_argument("--throughput-seconds", type=float, default=40.0, help="0 skips the throughput comparison")
     parser.add_argument("--throughput-rounds", type=int, default=2)
     parser.add_argument("--peer-configs", default=",".join(PEER_CONFIGS), help="comma-separated names of peer configurations")
+    parser.add_argument("--no-textgen", action="store_true", help="train the peers only (e.g. for an hour, for a model card)")
     args = parser.parse_args()
     try:
         if not args.seconds > 0 or not math.isfinite(args.seconds):
@@ -262,7 +263,8 @@ def main() -> int:
             work = Path(temporary)
             folders = {name: prepare_corpus(name.strip(), shared, work) for name in args.corpora.split(",") if name.strip()}
             for name, folder in folders.items():
-                rows = {"textgen (default command)": run_textgen(folder, args.seconds, work, shlex.split(args.textgen_args), name)}
+                rows = {"textgen (default command)": {"skipped": "--no-textgen"} if args.no_textgen
+                        else run_textgen(folder, args.seconds, work, shlex.split(args.textgen_args), name)}
                 for config in configs:
                     rows[config] = (run_peer(peer, folder, args.seconds, work, PEER_CONFIGS[config], f"{name} {config}")
                                     if peer else {"skipped": "--peer not given"})

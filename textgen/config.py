@@ -47,6 +47,28 @@ class ConfigMixin:
 
 
 CHRONO_DEFAULT_SPAN = 64
+SIZE_RULE = {"units": 256, "seconds": 300.0, "power": 0.25, "multiple": 64, "smallest": 128, "largest": 1024}
+
+
+def default_hidden_size(max_time: float | None) -> int:
+    """The model size when none is given: 256 units for a 5-minute budget (measured best there,
+    BENCHMARKS.md), growing with the fourth root of the time. A compute-optimal model's
+    parameters grow with the square root of the compute (Hoffmann et al. 2022), and an LSTM's
+    parameters with the square of its units; rounded to a multiple of 64, from 128 to 1024.
+    Step-bounded runs (no --max-time) get the 5-minute size."""
+    rule = SIZE_RULE
+    seconds = max_time if max_time else rule["seconds"]
+    units = rule["units"] * (seconds / rule["seconds"]) ** rule["power"]
+    return int(min(rule["largest"], max(rule["smallest"], rule["multiple"] * round(units / rule["multiple"]))))
+
+
+def describe_size_rule(max_time: float | None) -> str:
+    """One line on the size the rule chose and why (the run prints it)."""
+    units = default_hidden_size(max_time)
+    if not max_time:
+        return f"{units} units (the default for runs bounded by steps; --hidden-size sets another)"
+    return (f"{units} units = 256 x ({max_time:g}s / 300s)^(1/4), rounded to a multiple of 64 "
+            f"(--hidden-size sets another)")
 
 
 def chrono_span(value: str) -> int:

@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from textgen.errors import TextgenError
+from textgen.files import parse_json
 
 END_OF_TEXT = "<|endoftext|>"
 CORPUS_SUFFIXES = (".txt", ".jsonl", ".txt.gz", ".jsonl.gz")
@@ -163,15 +164,18 @@ def _clean_story(lines: Iterable[str]) -> str:
     return "\n".join(stripped for line in lines if (stripped := line.strip()) and stripped != END_OF_TEXT)
 
 
-def _iter_txt_stories(path: Path) -> Iterator[str]:
-    """Stories of a .txt file: marker lines always end a story; blank lines do when the file has no marker."""
+def _iter_txt_stories(path: Path, seen: dict | None = None) -> Iterator[str]:
+    """Stories of a .txt file: marker lines always end a story; blank lines do when the file has no marker.
+    `seen["markers"]` tells the caller whether the file had marker lines."""
+    seen = seen if seen is not None else {}
+    seen["markers"] = False
     marker_mode = False
     blank_mode = False  # decided once MARKER_LOOKAHEAD_BYTES pass without a marker
     pending: list[list[str]] = [[]]  # blocks of lines (separated by blank lines) since the last marker
     pending_bytes = 0
     for line in iter_lines(path):
         if line.strip() == END_OF_TEXT:
-            marker_mode = True
+            marker_mode = seen["markers"] = True
             if blank_mode:
                 pending.append([])  # a marker also separates stories in a blank-line file
                 continue
@@ -207,9 +211,9 @@ def _iter_jsonl_stories(path: Path) -> Iterator[str]:
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise TextgenError(f"{path}:{number} is not valid JSON ({error.msg}): each line of a .jsonl corpus must be an object with a \"text\" field") from None
+            record = parse_json(line, f"{path}:{number}")
+        except TextgenError as error:
+            raise TextgenError(f"{error}: each line of a .jsonl corpus must be an object with a \"text\" field") from None
         if not isinstance(record, dict) or not isinstance(record.get("text"), str):
             raise TextgenError(f"{path}:{number} has no \"text\" string field: each line of a .jsonl corpus must look like {{\"text\": \"Once upon a time...\"}}")
         try:
@@ -228,13 +232,15 @@ def iter_stories(path: str | os.PathLike) -> Iterator[str]:
     """
     count = 0
     for file in corpus_files(path):
-        reader = _iter_jsonl_stories if _is_jsonl(file) else _iter_txt_stories
-        for story in reader(file):
+        seen: dict = {}
+        stories = _iter_jsonl_stories(file) if _is_jsonl(file) else _iter_txt_stories(file, seen)
+        for story in stories:
             count += 1
-            if len(story) > LONG_STORY_CHARACTERS and not file.name.lower().endswith(".jsonl"):
-                warnings.warn(CorpusWarning(
-                    f"story {count} of {file} has {len(story):,} characters: if the file separates stories by "
-                    f"blank lines, remove its {END_OF_TEXT} lines"), stacklevel=2)
+            if len(story) > LONG_STORY_CHARACTERS and not _is_jsonl(file):
+                advice = (f"if the file separates stories by blank lines, remove its {END_OF_TEXT} lines" if seen.get("markers")
+                          else f"stories in a .txt file are separated by blank lines or {END_OF_TEXT} lines, and this "
+                               "stretch has neither")
+                warnings.warn(CorpusWarning(f"story {count} of {file} has {len(story):,} characters: {advice}"), stacklevel=2)
             yield story
     if count == 0:
         raise TextgenError(f"corpus {path} is empty: it holds no story text (only blank lines or markers)")

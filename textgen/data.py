@@ -50,6 +50,13 @@ class TokenArray:
             return np.zeros(0, dtype=self.dtype)
         return np.memmap(self.path, dtype=self.dtype, mode="r", shape=(self.tokens,))
 
+    def unknown_share(self) -> float:
+        """The share of <unk> tokens: above about 1%, the tokenizer does not cover this text."""
+        from textgen.tokenizer import UNK_ID
+
+        tokens = self.load()
+        return float(np.count_nonzero(tokens == UNK_ID)) / max(1, len(tokens))
+
 
 def token_dtype(vocab_size: int) -> str:
     return "uint16" if vocab_size <= 65535 else "int32"

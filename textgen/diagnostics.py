@@ -57,7 +57,6 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 
-from textgen.cast import cast_metrics
 
 KINDS = ("self-object", "immediate-repeat", "phrase-loop", "repeated-sentence")
 WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")  # letters of any script: "Zoë", "José"
@@ -163,7 +162,7 @@ def sentences_of(story: str) -> list[tuple[str, int]]:
         if not match.group().strip():
             continue
         if spans:
-            previous = story[spans[-1][0]: spans[-1][1]]
+            previous = story[max(spans[-1][0], spans[-1][1] - 64): spans[-1][1]]  # its end decides: linear, however long
             gap = story[spans[-1][1]: match.start()]
             starts_lower = match.group().lstrip()[:1].islower()
             joined = ("\n" not in gap and (TITLE_END.search(previous) or (SPEECH_END.search(previous) and starts_lower))) or (
@@ -296,6 +295,7 @@ def find_immediate_repeats(story: str) -> list[Finding]:
     """One finding per run of the same word ("the the the" is one finding)."""
     findings: list[Finding] = []
     words = _words(story)
+    run_word, run_length = "", 0
     for index, ((first, start, _), (second, second_start, end)) in enumerate(itertools.pairwise(words)):
         between = story[start + len(first): second_start]
         lowered = first.lower()
@@ -306,14 +306,16 @@ def find_immediate_repeats(story: str) -> list[Finding]:
         if (lowered == second.lower() and between.strip() == "" and lowered not in SOUND_DOUBLES | INTENSIFIERS
                 and lowered not in GRAMMATICAL_DOUBLES and not opened):
             last = findings[-1] if findings else None
-            if last is not None and last.end == start + len(first) and last.text.split()[-1].lower() == lowered:
-                findings[-1] = Finding("immediate-repeat", last.start, end, story[last.start:end], last.sentence,
-                                       f"{first!r} is written {len(story[last.start:end].split())} times in a row",
-                                       last.word_start, last.word_end)
+            if last is not None and last.end == start + len(first) and run_word == lowered:
+                run_length += 1  # one finding per run: it grows, counted, never re-read (linear in the run)
+                findings[-1] = Finding("immediate-repeat", last.start, end, "", last.sentence,
+                                       f"{first!r} is written {run_length} times in a row", last.word_start, last.word_end)
                 continue
+            run_word, run_length = lowered, 2
             findings.append(Finding("immediate-repeat", start, end, story[start:end], _sentence_at(story, start, end),
                                     f"{first!r} is written twice in a row", second_start, end))
-    return findings
+    return [f if f.text else Finding(f.kind, f.start, f.end, story[f.start:f.end], f.sentence, f.explanation, f.word_start,
+                                     f.word_end) for f in findings]
 
 
 def find_phrase_loops(story: str, max_phrase: int = 12) -> list[Finding]:
@@ -324,7 +326,19 @@ def find_phrase_loops(story: str, max_phrase: int = 12) -> list[Finding]:
     return findings
 
 
+def _repeats(lowered: list[str], index: int, size: int, limit: int | None = None) -> int:
+    """How many times the phrase of `size` words at `index` comes back to back (at most `limit`)."""
+    phrase = lowered[index: index + size]
+    repeats = 1
+    while (limit is None or repeats < limit) and lowered[index + repeats * size: index + (repeats + 1) * size] == phrase:
+        repeats += 1
+    return repeats
+
+
 def _phrase_loops_in(story: str, words: list[tuple[str, int, int]], max_phrase: int) -> list[Finding]:
+    """Linear in the sentence's length: each (position, phrase size) pair first counts at most
+    four repeats, enough to decide; only a loop that is reported is counted to its end, and the
+    scan then jumps past it."""
     findings = []
     lowered = [w.lower() for w, _, _ in words]
     index = 0
@@ -334,30 +348,30 @@ def _phrase_loops_in(story: str, words: list[tuple[str, int, int]], max_phrase: 
             if index + 2 * size > len(words):
                 break
             phrase = lowered[index: index + size]
-            repeats = 1
-            while lowered[index + repeats * size: index + (repeats + 1) * size] == phrase:
-                repeats += 1
-            if repeats >= 2 and size == 2 and ({"and", "or"} & set(phrase) or (phrase[0] in IDIOM_NOUNS and phrase[1] in IDIOM_LINKS)
-                                                  or phrase[0] == "as"):
+            repeats = _repeats(lowered, index, size, limit=4)
+            if repeats < 2:
+                continue
+            if size == 2 and ({"and", "or"} & set(phrase) or (phrase[0] in IDIOM_NOUNS and phrase[1] in IDIOM_LINKS)
+                              or phrase[0] == "as"):
                 continue  # "bigger and bigger", "ran and ran and ran", "hand in hand in", "as still as still": meant
-            if repeats >= 2 and (len(set(phrase)) == 1 or set(phrase) <= SOUND_DOUBLES):
+            if len(set(phrase)) == 1 or set(phrase) <= SOUND_DOUBLES:
                 continue  # "tick tick tick tick": the immediate-repeat rule's case; "ding dong ding dong": meant
-            punctuated = repeats >= 2 and re.search(r"[^\w\s'’]", story[words[index][2]: words[index + repeats * size - 1][1]])
+            punctuated = re.search(r"[^\w\s'’]", story[words[index][2]: words[index + repeats * size - 1][1]])
             if punctuated and (repeats == 2 or (repeats == 3 and size <= 4)):
                 continue  # "Come in, come in!", "Thank you, thank you, thank you": set off by punctuation, it is meant
-            if repeats >= 2:
-                tail = 0  # a last, partial repeat ("they played and they played and they played")
-                while (tail < size - 1 and index + repeats * size + tail < len(words)
-                       and lowered[index + repeats * size + tail] == phrase[tail]):
-                    tail += 1
-                start, end = words[index][1], words[index + repeats * size + tail - 1][2]
-                findings.append(Finding("phrase-loop", start, end, story[start:end], _sentence_at(story, start),
-                                        f"the phrase {' '.join(w for w, _, _ in words[index:index + size])!r} comes {repeats} "
-                                        f"times back to back{', and starts once more' if tail else ''}",
-                                        words[index + size][1], words[index + size][2]))
-                index += repeats * size + tail
-                found = True
-                break
+            repeats = _repeats(lowered, index, size)
+            tail = 0  # a last, partial repeat ("they played and they played and they played")
+            while (tail < size - 1 and index + repeats * size + tail < len(words)
+                   and lowered[index + repeats * size + tail] == phrase[tail]):
+                tail += 1
+            start, end = words[index][1], words[index + repeats * size + tail - 1][2]
+            findings.append(Finding("phrase-loop", start, end, story[start:end], _sentence_at(story, start),
+                                    f"the phrase {' '.join(w for w, _, _ in words[index:index + size])!r} comes {repeats} "
+                                    f"times back to back{', and starts once more' if tail else ''}",
+                                    words[index + size][1], words[index + size][2]))
+            index += repeats * size + tail
+            found = True
+            break
         if not found:
             index += 1
     return findings
@@ -423,31 +437,75 @@ def seq_rep(tokens: Sequence[str], n: int) -> float:
 
 
 def rep_l(tokens: Sequence[str], window: int) -> float:
-    """The share of tokens equal to one of the previous `window` tokens."""
+    """The share of tokens equal to one of the previous `window` tokens (one pass: each token's last
+    position is remembered, so the window costs nothing)."""
     if not tokens:
         return 0.0
-    return sum(tokens[i] in tokens[max(0, i - window):i] for i in range(len(tokens))) / len(tokens)
+    last: dict[str, int] = {}
+    repeated = 0
+    for position, token in enumerate(tokens):
+        previous = last.get(token)
+        repeated += previous is not None and position - previous <= window
+        last[token] = position
+    return repeated / len(tokens)
+
+
+class TextMetrics:
+    """The metrics of many stories, added one at a time: memory grows with the distinct n-grams
+    only (8 bytes per n-gram, as hashes), never with the text, so a 50 MB corpus streams through."""
+
+    def __init__(self) -> None:
+        from array import array
+
+        self.stories = self.words = 0
+        self.seq_rep = {n: [0.0, 0] for n in (1, 2, 3, 4)}  # sum over stories with an n-gram, and their count
+        self.grams = {n: array("q") for n in (1, 2, 3)}  # hashes of every n-gram, for distinct-n
+        self.repeats = {window: 0 for window in (16, 32, 128)}  # words equal to one of the previous `window`
+        self.kinds: Counter = Counter()
+        self.names = self.late_names = 0
+
+    def add(self, story: str, findings: Sequence[Finding] | None = None) -> None:
+        """Count one story (and its findings, when the caller has them)."""
+        from textgen.cast import story_cast
+
+        tokens = [w.lower() for w, _, _ in _words(story)]
+        self.stories += 1
+        self.words += len(tokens)
+        for n, (total, count) in self.seq_rep.items():
+            if len(tokens) >= n:
+                self.seq_rep[n] = [total + seq_rep(tokens, n), count + 1]
+        for n, hashes in self.grams.items():
+            hashes.extend(hash(gram) for gram in _ngrams(tokens, n))
+        for window in self.repeats:
+            self.repeats[window] += round(rep_l(tokens, window) * len(tokens))
+        self.kinds.update(f.kind for f in (findings if findings is not None else diagnose_story(story)))
+        cast = story_cast(story)
+        self.names += len(cast.names)
+        self.late_names += len(cast.late)
+
+    def result(self) -> dict:
+        import numpy as np
+
+        metrics: dict = {"stories": self.stories, "words": self.words}
+        for n, (total, count) in self.seq_rep.items():  # the mean over stories long enough to have an n-gram
+            metrics[f"seq_rep_{n}"] = total / count if count else 0.0
+        for n, hashes in self.grams.items():
+            values = np.frombuffer(hashes, dtype=np.int64) if len(hashes) else np.zeros(0, dtype=np.int64)
+            metrics[f"distinct_{n}"] = len(np.unique(values)) / len(values) if len(values) else 0.0
+        for window, repeated in self.repeats.items():
+            metrics[f"rep_{window}"] = repeated / max(1, self.words)
+        for kind in KINDS:
+            metrics[f"{kind}_per_1000_words"] = 1000 * self.kinds[kind] / max(1, self.words)
+        metrics["names_per_story"] = self.names / max(1, self.stories)
+        metrics["late_names_per_story"] = self.late_names / max(1, self.stories)
+        return metrics
 
 
 def text_metrics(stories: Iterable[str], findings: Sequence[Sequence[Finding]] | None = None) -> dict:
     """seq-rep-1..4 (mean over stories), distinct-1..3 (over all stories), rep-16/32/128, finding rates,
     and the cast: distinct names per story and names first mentioned after the first third.
     `findings` (one list per story) saves running the detectors again when the caller has them."""
-    stories = list(stories)
-    if findings is None:
-        findings = [diagnose_story(story) for story in stories]
-    token_lists = [[w.lower() for w, _, _ in _words(story)] for story in stories]
-    words = sum(len(tokens) for tokens in token_lists)
-    metrics: dict = {"stories": len(stories), "words": words}
-    for n in (1, 2, 3, 4):  # the mean over stories long enough to have an n-gram
-        scored = [seq_rep(t, n) for t in token_lists if len(t) >= n]
-        metrics[f"seq_rep_{n}"] = sum(scored) / len(scored) if scored else 0.0
-    for n in (1, 2, 3):
-        grams = [g for t in token_lists for g in _ngrams(t, n)]
-        metrics[f"distinct_{n}"] = len(set(grams)) / len(grams) if grams else 0.0
-    for window in (16, 32, 128):
-        metrics[f"rep_{window}"] = sum(rep_l(t, window) * len(t) for t in token_lists) / max(1, words)
-    counts = Counter(f.kind for story_findings in findings for f in story_findings)
-    for kind in KINDS:
-        metrics[f"{kind}_per_1000_words"] = 1000 * counts[kind] / max(1, words)
-    return {**metrics, **cast_metrics(stories)}
+    metrics = TextMetrics()
+    for index, story in enumerate(stories):
+        metrics.add(story, findings[index] if findings is not None else None)
+    return metrics.result()

@@ -29,6 +29,7 @@ class WordProbability:
     word: str
     probability: float
     pieces: list[str] = field(default_factory=list)
+    known: bool = True  # False: a word tokenizer's vocabulary lacks it, so the model can never write it
 
 
 @dataclass
@@ -41,7 +42,8 @@ class NextWords:
 
     def to_dict(self) -> dict:
         return {"context": self.context, "coverage": self.coverage, "exact": self.exact,
-                "words": [{"word": w.word, "probability": w.probability, "pieces": w.pieces} for w in self.words]}
+                "words": [{"word": w.word, "probability": w.probability, "pieces": w.pieces, "known": w.known}
+                          for w in self.words]}
 
 
 class PieceRoles:
@@ -91,7 +93,9 @@ def next_tokens(model: LanguageModel, tokenizer: Tokenizer, context: str, top: i
     model.eval()
     probabilities, _ = _context_state(model, tokenizer, context)
     values, ids = torch.topk(probabilities, min(top, probabilities.numel()))
-    words = [WordProbability(_label(tokenizer, i), float(p), [tokenizer.id_to_piece(i)]) for p, i in zip(values.tolist(), ids.tolist())]
+    # pieces as the tokenizer has them: "▁h" (starts a word) and "h" (goes on with one) are different tokens
+    words = [WordProbability(END_OF_STORY if i == EOS_ID else tokenizer.id_to_piece(i), float(p), [tokenizer.id_to_piece(i)])
+             for p, i in zip(values.tolist(), ids.tolist())]
     return NextWords(context, words, sum(w.probability for w in words), True, 1)
 
 
@@ -108,6 +112,10 @@ def score_words(model: LanguageModel, tokenizer: Tokenizer, context: str, words:
     """The exact probability of each given word coming next (--words)."""
     if not words:
         raise TextgenError("the --words list is empty: give words separated by commas, e.g. --words Jane,Spot")
+    spaced = [word for word in words if any(character.isspace() for character in word)]
+    if spaced:
+        raise TextgenError(f"--words takes single words separated by commas: {spaced[0]!r} holds a space "
+                           f"(e.g. --words {','.join(spaced[0].split())})")
     model.eval()
     roles = PieceRoles(tokenizer)
     probabilities, state = _context_state(model, tokenizer, context, context_ids)
@@ -116,7 +124,7 @@ def score_words(model: LanguageModel, tokenizer: Tokenizer, context: str, words:
         if tokenizer.kind == "word" or word == END_OF_STORY:
             token_id = EOS_ID if word == END_OF_STORY else tokenizer.piece_to_id(word)
             probability = 0.0 if token_id == UNK_ID else float(probabilities[token_id])
-            scored.append(WordProbability(word, probability, [tokenizer.id_to_piece(token_id)]))
+            scored.append(WordProbability(word, probability, [tokenizer.id_to_piece(token_id)], known=token_id != UNK_ID))
             continue
         pieces = roles.word_pieces(word)
         probability, current, layer_state = 1.0, probabilities, state

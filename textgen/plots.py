@@ -12,11 +12,23 @@ from textgen.errors import TextgenError
 
 
 def _figure():
-    import matplotlib
+    import logging
+    import warnings
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # with a HOME that cannot be written, matplotlib warns that it made a temporary config and
+    # font cache; it then works, and the warning would only bury textgen's own lines
+    logger = logging.getLogger("matplotlib")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*(writable|cache directory|Matplotlib is building).*")
+            import matplotlib
 
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+    finally:
+        logger.setLevel(level)
     return plt
 
 

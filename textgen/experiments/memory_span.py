@@ -56,6 +56,11 @@ class MemorySpanSettings:
             raise TextgenError("symbols must be at least 2 (with one symbol there is nothing to remember)")
         if not self.learning_rate > 0:
             raise TextgenError(f"learning_rate must be positive, got {self.learning_rate}")
+        smallest = min(model_config(cell, self, hidden=1).parameter_count() for cell in self.cells)
+        if smallest > 2 * self.parameter_budget:
+            raise TextgenError(f"with {self.symbols:,} symbols the smallest model already has {smallest:,} parameters, far "
+                               f"above the budget of {self.parameter_budget:,}: raise --budget to at least {smallest:,} or "
+                               "use fewer --symbols")
 
 
 @dataclass
@@ -78,8 +83,9 @@ def split_cell(spec: str) -> tuple[str, str] | None:
     return cell, variant
 
 
-def model_config(spec: str, settings: MemorySpanSettings) -> ModelConfig:
-    """The config whose parameter count is closest to the budget for this cell (and variant)."""
+def model_config(spec: str, settings: MemorySpanSettings, hidden: int | None = None) -> ModelConfig:
+    """The config whose parameter count is closest to the budget for this cell (and variant), or
+    the one with `hidden` units."""
     vocab = settings.symbols + 1  # the symbols and the query token
     cell, variant = split_cell(spec) or (spec, "")
     forget_bias = f"chrono:{max(3, max(settings.spans) + 1)}" if variant == "chrono" else settings.forget_bias
@@ -90,7 +96,8 @@ def model_config(spec: str, settings: MemorySpanSettings) -> ModelConfig:
                            hidden_dropout=0.0, output_dropout=0.0, weight_drop=0.0,
                            activation_reg=0.0, temporal_activation_reg=0.0, forget_bias=forget_bias)
 
-    hidden = min(range(1, 2048), key=lambda h: abs(config(h).parameter_count() - settings.parameter_budget))
+    if hidden is None:
+        hidden = min(range(1, 2048), key=lambda h: abs(config(h).parameter_count() - settings.parameter_budget))
     return config(hidden)
 
 

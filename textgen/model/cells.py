@@ -211,8 +211,9 @@ class FusedLayer(RecurrentLayer):
         if x.shape[1] == 0:
             return x.new_zeros(x.shape[0], 0, self.hidden_size), state
         if x.shape[1] == 1 and not self.training and not torch.is_grad_enabled() and self.has_fast_step():
-            output, new = self.fast_step(x[:, 0], tuple(s.to(x.dtype) for s in state))  # generation: one token
-            return output.unsqueeze(1), tuple(s.to(old.dtype) for s, old in zip(new, state))
+            same = state[0].dtype == x.dtype  # generation: one token
+            output, new = self.fast_step(x[:, 0], state if same else tuple(s.to(x.dtype) for s in state))
+            return output.unsqueeze(1), new if same else tuple(s.to(old.dtype) for s, old in zip(new, state))
         if x.device.type == "cpu" and torch.is_autocast_enabled("cpu") and not native_bf16():
             # bf16 autocast on a CPU without native bf16: oneDNN has no bf16 LSTM there, so this
             # layer runs in float32 and the rest of the model keeps autocast
@@ -246,7 +247,7 @@ class FusedLayer(RecurrentLayer):
     def step_weights(self) -> tuple[Tensor, Tensor]:
         """[W_ih | W_hh] transposed (I + H, blocks * H) and b_ih + b_hh, rebuilt whenever a weight changes."""
         weights = self.weights()
-        key = tuple((w.data_ptr(), w._version, w.dtype, w.device) for w in weights)
+        key = tuple((w.data_ptr(), w._version) for w in weights)  # a new tensor or an in-place change rebuilds
         cached = getattr(self, "_step_cache", None)
         if cached is None or cached[0] != key:
             w_ih, w_hh, b_ih, b_hh = (w.detach() for w in weights)

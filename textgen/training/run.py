@@ -18,7 +18,7 @@ from pathlib import Path
 
 from textgen.atomic import prepare_output, write_bytes, write_text
 from textgen.checkpoint import FORMAT, FORMAT_VERSION, META_FILE, save_model_dir, tokenizer_file
-from textgen.config import ModelConfig, TrainConfig
+from textgen.config import ModelConfig, TrainConfig, default_hidden_size, describe_size_rule
 from textgen.corpus import assign_splits, fingerprint, iter_stories
 from textgen.data import BatchPlan, cached_splits, cached_tokens, check_batch_plan
 from textgen.errors import TextgenError
@@ -91,16 +91,6 @@ def trainer_check(config: TrainConfig) -> None:
                            f"{config.devices}, --strategy {config.strategy}): {message}") from None
 
 
-def unknown_share(array) -> float:
-    """The share of <unk> tokens in a token array."""
-    import numpy as np
-
-    from textgen.tokenizer import UNK_ID
-
-    tokens = array.load()
-    return float(np.count_nonzero(tokens == UNK_ID)) / max(1, len(tokens))
-
-
 def check_checkpoint(path: Path) -> dict:
     """Load a Lightning checkpoint the safe way first, so a corrupt or planted file gets one clear
     error (weights_only refuses any pickled code) before Lightning touches it. Returns textgen's
@@ -159,9 +149,17 @@ def prepare_tokenizer(spec: TokenizerSpec, corpus: str, out_dir: Path, saved: di
     return tokenizer
 
 
-def resolve_model_config(vocab_size: int, overrides: dict, saved: dict | None) -> ModelConfig:
-    """A new run's config from the given settings, or on resume the run's own, refusing shape changes."""
+def resolve_model_config(vocab_size: int, overrides: dict, saved: dict | None, train_config: TrainConfig | None = None,
+                         report: Callable[[str], None] = lambda line: None) -> ModelConfig:
+    """A new run's config from the given settings (a size the user left out comes from the time
+    budget, see config.default_hidden_size), or on resume the run's own, refusing shape changes."""
     if saved is None:
+        overrides = dict(overrides)
+        if "hidden_size" not in overrides:
+            budget = train_config.max_time if train_config is not None and time_bounded(train_config) else None
+            overrides["hidden_size"] = default_hidden_size(budget)
+            report(f"model size: {describe_size_rule(budget)}")
+        overrides.setdefault("embed_dim", min(256, overrides["hidden_size"]))
         return ModelConfig(vocab_size=vocab_size, **overrides)
     previous = ModelConfig.from_dict(saved["model"])
     changed = [f"{name} {overrides[name]} (checkpoint: {getattr(previous, name)})" for name in SHAPE_FIELDS
@@ -224,14 +222,15 @@ def train(corpus: str, out_dir: str, tokenizer_spec: TokenizerSpec, model_overri
     report(f"data: {train_array.tokens:,} training tokens ({train_array.stories:,} stor{'y' if train_array.stories == 1 else 'ies'})"
            + (f", {valid_array.tokens:,} validation tokens" if valid_array else ", no validation")
            + f", cached in {time.perf_counter() - started:.1f}s")
-    unknown = unknown_share(train_array)
+    unknown = train_array.unknown_share()
     if unknown > 0.01:
         report(f"note: {100 * unknown:.1f}% of the training tokens are <unk>: the tokenizer does not cover this corpus; "
                "its losses will look better than they are (train a tokenizer on this corpus instead)")
     world = train_config.num_nodes * (train_config.devices if isinstance(train_config.devices, int) else 1)
     check_batch_plan(BatchPlan(train_config.batching, train_config.batch_size, train_config.seq_len, world_size=world),
                      train_array.tokens)
-    model_config = resolve_model_config(tokenizer.vocab_size, model_overrides, saved if resume else None)
+    model_config = resolve_model_config(tokenizer.vocab_size, model_overrides, saved if resume else None, train_config,
+                                        report if primary else lambda line: None)
     report(f"model: {model_config.summary()}")
     report(f"limit: {describe_limit(train_config, spent)}")
     valid = None

@@ -1,0 +1,89 @@
+"""Reading the small files textgen opens (model descriptions, tokenizer files, config files):
+only regular files (never a FIFO, a device or a folder, which could hang or never end), at most
+a stated size, text as UTF-8, and JSON parsed with a limit on how deeply it nests. Every
+refusal is a TextgenError naming the file and the fix.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+from textgen.errors import TextgenError
+
+MAX_DEPTH = 64  # textgen's own JSON nests 4 levels; far deeper is damage or an attack, not data
+
+
+def read_bytes(path: str | os.PathLike, what: str, max_bytes: int) -> bytes:
+    """The bytes of a regular file of at most `max_bytes`."""
+    path = Path(path)
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise TextgenError(f"{what} {path} does not exist") from None
+    except OSError as error:
+        raise TextgenError(f"cannot read {what} {path} ({error.strerror})") from None
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file (a pipe, device or socket)"
+        raise TextgenError(f"{what} {path} is {kind}: give a regular file")
+    if info.st_size > max_bytes:
+        raise TextgenError(f"{what} {path} has {info.st_size:,} bytes, more than the {max_bytes:,} such a file can have: "
+                           "is it the right file?")
+    try:
+        with open(path, "rb") as file:
+            data = file.read(max_bytes + 1)
+    except OSError as error:
+        raise TextgenError(f"cannot read {what} {path} ({error.strerror})") from None
+    if len(data) > max_bytes:
+        raise TextgenError(f"{what} {path} grew past {max_bytes:,} bytes while it was read: is it the right file?")
+    return data
+
+
+def read_text(path: str | os.PathLike, what: str, max_bytes: int) -> str:
+    """The UTF-8 text of a regular file of at most `max_bytes`."""
+    data = read_bytes(path, what, max_bytes)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise TextgenError(f"{what} {path} is not UTF-8 (byte offset {error.start}): save it as UTF-8") from None
+
+
+def nesting_depth(text: str) -> int:
+    """How deeply JSON text nests arrays and objects (brackets inside strings do not count)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for character in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif character == "\\":
+                escaped = True
+            elif character == '"':
+                in_string = False
+        elif character == '"':
+            in_string = True
+        elif character in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif character in "]}":
+            depth -= 1
+    return deepest
+
+
+def parse_json(text: str, what: str, max_depth: int = MAX_DEPTH):
+    """json.loads with a nesting limit (Python's own parser recurses and fails deep inputs with a
+    RecursionError): one clear error instead."""
+    if text.count("[") + text.count("{") > max_depth and nesting_depth(text) > max_depth:  # the count is a quick bound
+        raise TextgenError(f"{what} nests deeper than {max_depth} levels: it is damaged or not what textgen wrote")
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as error:
+        detail = error.msg if isinstance(error, json.JSONDecodeError) else "too deeply nested"
+        raise TextgenError(f"{what} is not valid JSON ({detail})") from None
+
+
+def read_json(path: str | os.PathLike, what: str, max_bytes: int, max_depth: int = MAX_DEPTH):
+    """A regular JSON file of at most `max_bytes`, parsed with a nesting limit."""
+    return parse_json(read_text(path, what, max_bytes), f"{what} {path}", max_depth)

@@ -93,6 +93,16 @@ def prepare_corpus(name: str, shared: Path, work: Path) -> Path:
             if not (source / f"{split}.txt").is_file():
                 raise BenchmarkError(f"{source / f'{split}.txt'} is missing: give --shared, the folder holding tinystories/")
             shutil.copyfile(source / f"{split}.txt", folder / f"{split}.txt")
+    elif name == "tinystories-plus-v2":  # more training text (TinyStories V2); the same valid and test files
+        source = shared / "tinystories"
+        extra = shared / "tinystories-more" / "v2_train.txt"
+        if not extra.is_file():
+            raise BenchmarkError(f"{extra} is missing: give --shared, the folder holding tinystories-more/")
+        for split in ("valid", "test"):
+            shutil.copyfile(source / f"{split}.txt", folder / f"{split}.txt")
+        with open(folder / "train.txt", "w", encoding="utf-8") as file:
+            file.write((source / "train.txt").read_text(encoding="utf-8"))
+            file.write(extra.read_text(encoding="utf-8"))
     elif name == "classics":
         source = shared / "classics"
         books = sorted(path.name for path in source.glob("*.txt")) if source.is_dir() else []
@@ -105,7 +115,7 @@ def prepare_corpus(name: str, shared: Path, work: Path) -> Path:
             text = "\n\n".join((source / book).read_text(encoding="utf-8").strip("\n") for book in names) + "\n"
             (folder / f"{split}.txt").write_text(text, encoding="utf-8")
     else:
-        raise BenchmarkError(f"corpus {name!r} is unknown: use tinystories or classics")
+        raise BenchmarkError(f"corpus {name!r} is unknown: use tinystories, tinystories-plus-v2 or classics")
     return folder
 
 

@@ -29,7 +29,7 @@ from textgen.errors import TextgenError
 from textgen.tokenizer import BOS_ID
 
 MAX_SIZE = 100_000
-THETAS = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.35, 0.6, 1.0, 1.6, 2.5)  # the tuning grid; raw dot products of outputs in [-1, 1]
+THETAS = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.35, 0.6, 1.0, 1.6, 2.5, 4.0, 6.0)  # the tuning grid; raw dot products of outputs in [-1, 1]
 WEIGHTS = (0.02, 0.05, 0.08, 0.12, 0.16, 0.2, 0.25, 0.3)
 TUNE_SIZE = 1000
 MIN_GAIN = 0.002  # a cache that lowers the validation loss by less (relative) stays off

@@ -498,7 +498,8 @@ def devices_value(ctx, param, value):
 @click.option("--max-time", callback=parse_duration, default=None,
               help="Train for this long: 90s, 2m, 1h, HH:MM:SS. Alone, it is the run's whole budget (resumes included) "
                    "and the learning rate decays with the time used.")
-@click.option("--val-every", type=click.IntRange(1), default=200, show_default=True, help="Steps between validation and checkpoints.")
+@click.option("--val-every", type=click.IntRange(1), default=None,
+              help="Steps between validation and checkpoints [default: 200; a sixth of --max-time when time bounds the run].")
 @click.option("--log-every", type=click.IntRange(1), default=10, show_default=True)
 @click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--deterministic", is_flag=True, help="torch's deterministic algorithms (exact resume checks).")
@@ -562,13 +563,15 @@ def train_command(ctx: click.Context, corpus: str, out_dir: str, tokenizer_path,
     if not primary:
         return
     metrics = result.metrics
-    summary = {"out": str(result.out_dir), "steps": result.steps, "seconds": round(result.seconds, 1),
+    summary = {"out": str(result.out_dir), "steps": result.steps, "new_steps": result.new_steps,
+               "seconds": round(result.seconds, 1),
                "parameters": result.model_config.parameter_count(), "interrupted": bool(result.signal),
                **{f"valid_{key}": value for key, value in metrics.items() if key != "step"}}
     if as_json:
         print_json(summary)
     else:
-        line = f"trained {result.steps} steps in {result.seconds:.0f}s"
+        line = (f"trained {result.new_steps} more steps (now at step {result.steps}) in {result.seconds:.0f}s" if resume
+                else f"trained {result.steps} steps in {result.seconds:.0f}s")
         if metrics:
             line += (f"; validation: loss {metrics['loss']:.4f}, perplexity {metrics['perplexity']:.3f}, "
                      f"word perplexity {metrics['word_perplexity']:.3f}, bits per byte {metrics['bits_per_byte']:.4f}")

@@ -161,6 +161,8 @@ class ModelConfig(ConfigMixin):
 
 OPTIMIZERS = ("adamw", "ntasgd")
 DEFAULT_MAX_STEPS = 1000  # the limit of a run given none of max_steps, max_epochs, max_time
+DEFAULT_VAL_EVERY = 200  # steps between validations when val_every is not given and steps bound the run
+VALIDATIONS_PER_BUDGET = 6  # when time bounds the run and val_every is not given: validate every sixth of it
 BATCHINGS = ("stream", "windows")
 PRECISIONS = ("32", "32-true", "bf16-mixed", "16-mixed", "bf16-true", "64", "64-true")
 
@@ -185,7 +187,7 @@ class TrainConfig(ConfigMixin):
     max_steps: int | None = None  # stop after this many optimizer steps; DEFAULT_MAX_STEPS when no limit is given
     max_epochs: int | None = None
     max_time: float | None = None  # seconds; alone, the total training time of the run, which the schedule follows
-    val_every: int = 200  # optimizer steps between validations
+    val_every: int | None = None  # steps between validations; None: DEFAULT_VAL_EVERY, or a sixth of a time budget
     log_every: int = 10  # optimizer steps between metric rows
     seed: int = 0
     deterministic: bool = False  # torch's deterministic algorithms (slower; for exact resume checks)
@@ -196,11 +198,11 @@ class TrainConfig(ConfigMixin):
     strategy: str = "auto"
 
     def __post_init__(self) -> None:
-        for name in ("seq_len", "batch_size", "val_every", "log_every", "num_nodes", "nonmono"):
+        for name in ("seq_len", "batch_size", "log_every", "num_nodes", "nonmono"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise TextgenError(f"{name} must be a positive integer, got {value!r}")
-        for name in ("max_steps", "max_epochs"):
+        for name in ("max_steps", "max_epochs", "val_every"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise TextgenError(f"{name} must be a positive integer or unset, got {value!r}")

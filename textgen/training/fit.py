@@ -23,8 +23,9 @@ import torch
 from torch.utils.data import DataLoader
 
 from textgen.atomic import atomic_open
-from textgen.config import TrainConfig
+from textgen.config import DEFAULT_VAL_EVERY, VALIDATIONS_PER_BUDGET, TrainConfig
 from textgen.data import BatchPlan, TokenArray, TrainBatches, check_batch_plan
+from textgen.errors import TextgenError
 from textgen.training.schedule import time_bounded
 from textgen.training.task import LanguageModelTask
 
@@ -58,32 +59,61 @@ class CorpusDataModule(L.LightningDataModule):
         return step // per_epoch, step % per_epoch
 
 
+COLUMNS = ["step", "epoch", "loss", "lr", "tokens_per_s", "val_loss", "val_perplexity", "val_bits_per_byte"]
+
+
 @dataclass
 class RunLog:
-    """Metric rows for metrics.csv and loss.png."""
+    """Metric rows for metrics.csv and loss.png, the whole run's (earlier invocations too): they are
+    saved in every checkpoint, so a resumed run's curve goes back to its first step."""
 
     rows: list[dict] = field(default_factory=list)
 
     def csv_text(self) -> str:
-        columns = ["step", "epoch", "loss", "lr", "tokens_per_s", "val_loss", "val_perplexity", "val_bits_per_byte"]
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
+        writer = csv.DictWriter(buffer, fieldnames=COLUMNS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(self.rows)
         return buffer.getvalue()
 
+    def seed(self, path: Path, up_to: int) -> None:
+        """Rows from an existing metrics.csv up to a checkpoint's step (for checkpoints saved before
+        the rows were kept in them; a checkpoint's own rows replace these when it loads)."""
+        try:
+            with open(path, newline="") as file:
+                self.rows = [{key: _number(value) for key, value in row.items() if key in COLUMNS and value not in ("", None)}
+                             for row in csv.DictReader(file) if row.get("step", "").isdigit() and int(row["step"]) <= up_to]
+        except (OSError, csv.Error, ValueError):
+            self.rows = []
+
+
+def _number(text: str):
+    return int(text) if text.lstrip("-").isdigit() else float(text)
+
 
 class RunCallback(L.Callback):
-    """Every `val_every` steps and at the end: validate, log, save last/best checkpoints
-    atomically and export the model directory; on SIGINT/SIGTERM do the same, then stop."""
+    """At each validation point and at the end: validate, log, save last/best checkpoints atomically,
+    export the model directory and write metrics.csv; on SIGINT/SIGTERM do the same, then stop.
+    Nothing is written for a step that was not checkpointed, and a write that fails (a full disk)
+    stops the run with one clear error, the last good checkpoint in place."""
 
-    def __init__(self, out_dir: Path, export: Callable[[LanguageModelTask, dict], None], report: Callable[[str], None],
+    def __init__(self, paths, export: Callable[[LanguageModelTask, dict, str], None], report: Callable[[str], None],
                  log: RunLog):
-        self.out_dir, self.export, self.report, self.run_log = out_dir, export, report, log
+        self.paths, self.export, self.report, self.run_log = paths, export, report, log
         self.signal_received: int | None = None
         self._previous_handlers: dict = {}
         self.best = float("inf")
         self.started = time.perf_counter()
+        self.last_saved_step: int | None = None
+        self.next_save_seconds = 0.0
+
+    # the metric rows travel in the checkpoint ------------------------------------------------
+    def state_dict(self) -> dict:
+        return {"rows": list(self.run_log.rows)}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        if isinstance(state_dict.get("rows"), list):
+            self.run_log.rows = list(state_dict["rows"])
 
     # signals ------------------------------------------------------------------------------
     def _handle(self, signum, frame) -> None:
@@ -99,6 +129,7 @@ class RunCallback(L.Callback):
                 self._previous_handlers[signum] = signal.getsignal(signum)
                 signal.signal(signum, self._handle)
         self.best = min(pl_module.val_history, default=float("inf"))
+        self.last_saved_step = trainer.global_step if trainer.global_step else None  # a resume starts from a saved step
 
     def teardown(self, trainer, pl_module, stage: str) -> None:
         for signum, handler in self._previous_handlers.items():
@@ -111,29 +142,62 @@ class RunCallback(L.Callback):
         step = trainer.global_step
         if step % config.log_every == 0:
             self.run_log.rows.append({"step": step, "epoch": trainer.current_epoch,
-                                  "loss": round(pl_module.last_loss, 5),
-                                  "lr": trainer.optimizers[0].param_groups[0]["lr"],
-                                  "tokens_per_s": round(pl_module.tokens_per_second, 1)})
+                                      "loss": round(pl_module.last_loss, 5),
+                                      "lr": trainer.optimizers[0].param_groups[0]["lr"],
+                                      "tokens_per_s": round(pl_module.tokens_per_second, 1)})
         if time_bounded(config) and pl_module.train_seconds() >= config.max_time:
             trainer.should_stop = True  # the budget is spent: the schedule has reached its floor
-        if step % config.val_every == 0:
-            self.checkpoint(trainer, pl_module)
+        if self.due(step, pl_module):
+            self.checkpoint(trainer, pl_module, status="training")
         if self.signal_received is not None:
-            if step % config.val_every:
-                self.checkpoint(trainer, pl_module)
+            if self.last_saved_step != step:
+                self.checkpoint(trainer, pl_module, status="interrupted")
             trainer.should_stop = True
 
-    def on_train_end(self, trainer, pl_module) -> None:
-        if trainer.global_step % pl_module.train_config.val_every and self.signal_received is None:
-            self.checkpoint(trainer, pl_module, show=False)  # Lightning allows no self.log() here
+    def due(self, step: int, pl_module) -> bool:
+        """Time to validate and save: every --val-every steps, or by default every 200 steps, or
+        every sixth of the budget when time bounds the run (validation time is budget time)."""
+        config = pl_module.train_config
+        if config.val_every is not None:
+            return step % config.val_every == 0
+        if time_bounded(config):
+            return pl_module.train_seconds() >= self.next_save_seconds
+        return step % DEFAULT_VAL_EVERY == 0
 
-    def checkpoint(self, trainer, pl_module: LanguageModelTask, show: bool = True) -> None:
-        """Validate, log, save last (and best) atomically, export the model directory. Weights or a
-        validation loss that are not finite are never saved: the last good checkpoint stays."""
+    def on_train_end(self, trainer, pl_module) -> None:
+        if self.signal_received is not None:
+            return
+        if self.last_saved_step != trainer.global_step:
+            self.checkpoint(trainer, pl_module, status="trained", show=False)  # Lightning allows no self.log() here
+        elif trainer.is_global_zero:
+            self.mark_trained()
+
+    def mark_trained(self) -> None:
+        """The run ended at its limit right after a checkpoint: only the status changes."""
+        import json
+
+        from textgen.atomic import write_text
+
+        meta_path = self.paths.current / "textgen.json"
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            meta["status"] = "trained"
+            write_text(meta_path, json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+        except (OSError, ValueError) as error:
+            raise TextgenError(f"could not update {meta_path} ({getattr(error, 'strerror', None) or error}); "
+                               "the model directory is whole, only its status says \"training\"") from None
+
+    def checkpoint(self, trainer, pl_module: LanguageModelTask, status: str, show: bool = True) -> None:
+        """Validate, log, save last (and best) atomically, export the model directory, write the
+        curves. Weights or a validation loss that are not finite are never saved: the last good
+        checkpoint stays."""
         from textgen.training.task import NonFiniteLoss
 
         metrics = pl_module.validate()
         step = trainer.global_step
+        config = pl_module.train_config
+        if time_bounded(config):
+            self.next_save_seconds = pl_module.train_seconds() + config.max_time / VALIDATIONS_PER_BUDGET
         finite = all(torch.isfinite(p).all() for p in pl_module.parameters())
         if not finite or (metrics and not math.isfinite(metrics["loss"])):
             raise NonFiniteLoss(
@@ -141,6 +205,7 @@ class RunCallback(L.Callback):
                 "stopped and the last saved checkpoint is kept; try a lower learning rate "
                 f"(now --lr {pl_module.train_config.lr:g}) or gradient clipping")
         line = f"step {step}: loss {pl_module.last_loss:.4f}"
+        rows_before = len(self.run_log.rows)
         if metrics:
             if show:
                 pl_module.log("val_ppl", metrics["perplexity"], prog_bar=True)
@@ -149,16 +214,25 @@ class RunCallback(L.Callback):
                                       "val_bits_per_byte": round(metrics["bits_per_byte"], 5)})
             line += f", validation perplexity {metrics['perplexity']:.3f}, bits per byte {metrics['bits_per_byte']:.4f}"
         self.say(trainer, f"{line}, {pl_module.tokens_per_second:,.0f} tokens/s")
-        folder = self.out_dir / LIGHTNING_DIR
+        folder = self.paths.current / LIGHTNING_DIR
         improved = bool(metrics) and metrics["loss"] < self.best
-        self.save(trainer, folder / LAST)
+        try:
+            self.save(trainer, folder / LAST)
+            if improved:
+                self.save(trainer, folder / BEST)
+            if trainer.is_global_zero:
+                self.export(pl_module, {"step": step, "train_loss": pl_module.last_loss, **metrics,
+                                        "seconds": round(time.perf_counter() - self.started, 1)}, status)
+                write_run_files(self.paths.current, self.run_log)
+                self.paths.saved()
+        except OSError as error:
+            del self.run_log.rows[rows_before:]  # this step's row was never saved
+            kept = f"the checkpoint of step {self.last_saved_step:,} is kept" if self.last_saved_step else "nothing was saved"
+            raise TextgenError(f"could not save step {step} in {self.paths.current} ({error.strerror or error}): {kept}; "
+                               "free space, then continue with --resume") from None
         if improved:
             self.best = metrics["loss"]
-            self.save(trainer, folder / BEST)
-        if trainer.is_global_zero:
-            status = "interrupted" if self.signal_received is not None else "trained"
-            self.export(pl_module, {"step": step, "train_loss": pl_module.last_loss, **metrics,
-                                    "seconds": round(time.perf_counter() - self.started, 1)}, status)
+        self.last_saved_step = step
 
     def say(self, trainer, line: str) -> None:
         """A line on stderr that does not break the progress bar."""
@@ -196,14 +270,15 @@ def trainer_arguments(config: TrainConfig) -> dict:
     )
 
 
-def fit(task: LanguageModelTask, data: CorpusDataModule, out_dir: Path, export: Callable, resume: bool,
+def fit(task: LanguageModelTask, data: CorpusDataModule, paths, export: Callable, resume: bool,
         progress_bar: bool, report: Callable[[str], None], log: RunLog) -> int | None:
-    """Train until a limit or a signal, filling `log`. Returns the signal received (None when training ended)."""
-    callback = RunCallback(out_dir, export, report, log)
-    ckpt = str(out_dir / LIGHTNING_DIR / LAST) if resume else None
+    """Train until a limit or a signal, filling `log`. Returns the signal received (None when training ended).
+    `paths` (rundir.RunPaths) says where the run writes; an --overwrite run moves in after its first save."""
+    callback = RunCallback(paths, export, report, log)
+    ckpt = str(paths.current / LIGHTNING_DIR / LAST) if resume else None
     with quiet_lightning():
         trainer = L.Trainer(**trainer_arguments(task.train_config), callbacks=[callback], enable_progress_bar=progress_bar,
-                            default_root_dir=str(out_dir / LIGHTNING_DIR))
+                            default_root_dir=str(paths.folder / LIGHTNING_DIR))
         trainer.fit(task, datamodule=data, ckpt_path=ckpt, weights_only=True)
     return callback.signal_received
 
@@ -227,13 +302,10 @@ def quiet_lightning():
                 logger.setLevel(level)
 
 
-def write_run_files(out_dir: Path, log: RunLog, previous: str = "") -> None:
-    """metrics.csv (appended to a resumed run's) and loss.png, atomically."""
-    text = log.csv_text()
-    if previous:
-        text = previous.rstrip("\n") + "\n" + text.split("\n", 1)[1]
+def write_run_files(out_dir: Path, log: RunLog) -> None:
+    """metrics.csv (every row of the run so far) and loss.png, atomically."""
     with atomic_open(out_dir / "metrics.csv") as file:
-        file.write(text)
+        file.write(log.csv_text())
     from textgen.plots import plot_training_curves
 
     plot_training_curves(out_dir / "metrics.csv", out_dir / "loss.png")

@@ -8,6 +8,7 @@ load what the first process wrote.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import shutil
@@ -23,10 +24,11 @@ from textgen.corpus import assign_splits, fingerprint, iter_stories
 from textgen.data import BatchPlan, cached_splits, cached_tokens, check_batch_plan
 from textgen.errors import TextgenError
 from textgen.tokenizer import Tokenizer, load_tokenizer, train_tokenizer
+from textgen.training.rundir import LOCK_FILE, RunLock, RunPaths, holds_run, recover
 from textgen.training.schedule import time_bounded
 
 SHAPE_FIELDS = ("cell", "vocab_size", "embed_dim", "hidden_size", "num_layers", "tie_weights", "output_projection")
-RUN_FILES = (META_FILE, "model.safetensors", "tokenizer.model", "tokenizer.json", "metrics.csv", "loss.png", "lightning")
+MAX_TRAINING_MEMORY_SHARE = 0.8  # a model whose weights, gradients and optimizer state would not fit in this share of RAM is refused
 
 
 @dataclass
@@ -45,16 +47,17 @@ class RunResult:
     model_config: ModelConfig
     train_config: TrainConfig
     signal: int | None = None
-    steps: int = 0
-    seconds: float = 0.0
+    steps: int = 0  # the run's step counter at the end (earlier invocations included)
+    seconds: float = 0.0  # this invocation's training time
     metrics: dict = field(default_factory=dict)
+    new_steps: int = 0  # steps this invocation trained
 
 
 def check_out_dir(out_dir: Path, resume: bool, overwrite: bool) -> None:
     """An output folder from another run needs --resume or --overwrite; --resume needs a checkpoint."""
     if out_dir.exists() and not out_dir.is_dir():
         raise TextgenError(f"output path {out_dir} is a file: give a folder for the model directory")
-    used = out_dir.is_dir() and any((out_dir / name).exists() for name in RUN_FILES)
+    used = holds_run(out_dir)
     last = out_dir / "lightning" / "last.ckpt"
     if resume and overwrite:
         raise TextgenError("--resume and --overwrite contradict each other: choose one")
@@ -106,15 +109,9 @@ def check_checkpoint(path: Path) -> dict:
         raise TextgenError(f"checkpoint {path} is corrupt or not a plain weights checkpoint ({reason[:160]}): it was not "
                            "loaded; remove it to train afresh with --overwrite") from None
     extra = checkpoint.get("textgen") if isinstance(checkpoint, dict) else None
-    return extra if isinstance(extra, dict) else {}
-
-
-def clear_run(out_dir: Path) -> None:
-    """--overwrite: remove the old run's files (and nothing else the folder holds)."""
-    shutil.rmtree(out_dir / "lightning", ignore_errors=True)
-    for name in RUN_FILES:
-        if name != "lightning":
-            (out_dir / name).unlink(missing_ok=True)
+    extra = dict(extra) if isinstance(extra, dict) else {}
+    extra["global_step"] = int(checkpoint.get("global_step", 0)) if isinstance(checkpoint, dict) else 0
+    return extra
 
 
 def training_stories(corpus: str, valid_file: str | None, valid_fraction: float, seed: int):
@@ -180,45 +177,93 @@ def train(corpus: str, out_dir: str, tokenizer_spec: TokenizerSpec, model_overri
     `primary` is False in the extra processes of a distributed run: they wait for and load
     what the first process prepared. Raises TextgenError for every input problem before training.
     """
-    import lightning as L
-
-    from textgen.training.fit import CorpusDataModule, RunLog, fit, write_run_files
-    from textgen.training.task import LanguageModelTask
-
     out = Path(out_dir)
     if str(out_dir).strip() in ("", "."):
         raise TextgenError("--out must name a folder for the model directory, e.g. checkpoints/little")
-    fresh = not out.exists() or (out.is_dir() and not any(out.iterdir()))
+    if out.exists() and not out.is_dir():
+        raise TextgenError(f"output path {out} is a file: give a folder for the model directory")
+    fresh = not out.exists() or {path.name for path in out.iterdir()} <= {LOCK_FILE}
+    try:
+        with RunLock(out) if primary else contextlib.nullcontext():
+            if primary and (done := recover(out)):
+                report(f"note: {out}: {done}")
+            return _train(corpus, out, tokenizer_spec, model_overrides, train_overrides, valid_file, cache_dir, resume,
+                          overwrite, progress_bar, command, primary, report)
+    except BaseException:
+        if primary and fresh and out.is_dir() and not (out / "lightning" / "last.ckpt").exists():
+            shutil.rmtree(out, ignore_errors=True)  # nothing worth keeping: leave no half-made run behind
+        raise
+
+
+def _train(corpus: str, out: Path, tokenizer_spec: TokenizerSpec, model_overrides: dict, train_overrides: dict,
+           valid_file: str | None, cache_dir: str | None, resume: bool, overwrite: bool, progress_bar: bool,
+           command: list[str] | None, primary: bool, report: Callable[[str], None]) -> RunResult:
+    """train() with the run folder locked (in the first process)."""
     resumed: dict = {}
     if primary:
         check_out_dir(out, resume, overwrite)
         if resume:
             resumed = check_checkpoint(out / "lightning" / "last.ckpt")
-    else:
-        wait_for(out / META_FILE)
-    saved = json.loads((out / META_FILE).read_text()) if (resume or not primary) and (out / META_FILE).exists() else None
+    paths = RunPaths(out, staged=overwrite)  # --overwrite trains beside the old run until its first checkpoint
+    if not primary:
+        wait_for(paths.current / META_FILE)
+    meta_path = (out if resume else paths.current) / META_FILE
+    saved = json.loads(meta_path.read_text()) if (resume or not primary) and meta_path.exists() else None
     base = TrainConfig.from_dict(saved["training"]) if resume and saved and "training" in saved else TrainConfig()
     train_config = base.replace(**train_overrides)
     spent = float(resumed.get("train_seconds", 0.0) or 0.0)
     if resume and time_bounded(train_config) and spent >= train_config.max_time:
         raise TextgenError(f"the run has already trained for {spent:.0f}s, its whole --max-time budget of "
                            f"{train_config.max_time:g}s: give a larger --max-time to train on (the total of the run)")
+    reached = resumed.get("global_step", 0)
+    if resume and train_config.max_steps is not None and train_config.max_steps <= reached:
+        raise TextgenError(f"--max-steps {train_config.max_steps} is not beyond the run's step {reached:,}: give a larger "
+                           "--max-steps to train on")
     cache = Path(cache_dir) if cache_dir else out.parent / ".cache"
+    cache_existed = cache.exists()
+    try:
+        prepare_output(cache / "probe")
+    except TextgenError as error:
+        raise TextgenError(f"the token cache folder {cache} cannot be used ({error}): give a writable one with --cache-dir") from None
     corpus_fingerprint = fingerprint(corpus)
     if resume and saved:
         check_same_data(saved, corpus_fingerprint, valid_file)
+    if valid_file and primary and fingerprint(valid_file) == corpus_fingerprint:
+        report("note: --valid is the training corpus itself: validation then measures how well the model remembers "
+               "its training text, not how well it writes new stories")
     trainer_check(train_config)  # Lightning's own checks of devices, strategy, accelerator, before any work
+    try:
+        return _train_with_data(corpus, out, paths, tokenizer_spec, model_overrides, train_config, valid_file, cache, resume,
+                                resumed, saved, spent, corpus_fingerprint, progress_bar, command, primary, report)
+    except BaseException:
+        if primary and not cache_existed and not (paths.current / "lightning" / "last.ckpt").exists():
+            shutil.rmtree(cache, ignore_errors=True)  # a cache made for a run that saved nothing is litter
+        raise
+
+
+def _train_with_data(corpus, out, paths, tokenizer_spec, model_overrides, train_config, valid_file, cache, resume, resumed,
+                     saved, spent, corpus_fingerprint, progress_bar, command, primary, report) -> RunResult:
+    """The rest of a run once its folder and settings are checked: tokenizer, token caches, model, fit."""
+    import lightning as L
+
+    from textgen.training.fit import CorpusDataModule, RunLog, fit
+    from textgen.training.task import LanguageModelTask
+
     tokenizer = prepare_tokenizer(tokenizer_spec, corpus, out, saved if (resume or not primary) else None, train_config,
                                   valid_file, report)
     started = time.perf_counter()
-    if valid_file:
-        train_array = cached_tokens(corpus, tokenizer, cache, corpus_fingerprint)
-        valid_array = cached_tokens(valid_file, tokenizer, cache)
-    elif train_config.valid_fraction > 0:
-        train_array, valid_array = cached_splits(corpus, tokenizer, cache, train_config.valid_fraction, train_config.seed,
-                                                 corpus_fingerprint)
-    else:
-        train_array, valid_array = cached_tokens(corpus, tokenizer, cache, corpus_fingerprint), None
+    try:
+        if valid_file:
+            train_array = cached_tokens(corpus, tokenizer, cache, corpus_fingerprint)
+            valid_array = cached_tokens(valid_file, tokenizer, cache)
+        elif train_config.valid_fraction > 0:
+            train_array, valid_array = cached_splits(corpus, tokenizer, cache, train_config.valid_fraction, train_config.seed,
+                                                     corpus_fingerprint)
+        else:
+            train_array, valid_array = cached_tokens(corpus, tokenizer, cache, corpus_fingerprint), None
+    except OSError as error:
+        raise TextgenError(f"could not write the token cache in {cache} ({error.strerror}): free space or give another "
+                           "folder with --cache-dir") from None
     report(f"data: {train_array.tokens:,} training tokens ({train_array.stories:,} stor{'y' if train_array.stories == 1 else 'ies'})"
            + (f", {valid_array.tokens:,} validation tokens" if valid_array else ", no validation")
            + f", cached in {time.perf_counter() - started:.1f}s")
@@ -231,6 +276,7 @@ def train(corpus: str, out_dir: str, tokenizer_spec: TokenizerSpec, model_overri
                      train_array.tokens)
     model_config = resolve_model_config(tokenizer.vocab_size, model_overrides, saved if resume else None, train_config,
                                         report if primary else lambda line: None)
+    check_memory(model_config)
     report(f"model: {model_config.summary()}")
     report(f"limit: {describe_limit(train_config, spent)}")
     valid = None
@@ -245,40 +291,51 @@ def train(corpus: str, out_dir: str, tokenizer_spec: TokenizerSpec, model_overri
         "command": command or [],
         "textgen_version": _version(),
     }
-    # every check passed: only now is the output folder changed
-    if primary and overwrite:
-        clear_run(out)
+    # every check passed: only now is a run folder written (beside the old run, with --overwrite)
     if primary and not resume:
-        write_bytes(out / tokenizer_file(tokenizer.kind), tokenizer.to_bytes())
-        write_text(out / META_FILE, json.dumps({**metadata, "format": FORMAT, "format_version": FORMAT_VERSION,
-                                                "model": model_config.to_dict(), "status": "training",
-                                                "tokenizer": {"kind": tokenizer.kind, "file": tokenizer_file(tokenizer.kind),
-                                                              "vocab_size": tokenizer.vocab_size}, "files": {}}, indent=2))
-    previous_metrics = (out / "metrics.csv").read_text() if resume and (out / "metrics.csv").exists() else ""
+        write_bytes(paths.current / tokenizer_file(tokenizer.kind), tokenizer.to_bytes())
+        write_text(paths.current / META_FILE, json.dumps({**metadata, "format": FORMAT, "format_version": FORMAT_VERSION,
+                                                          "model": model_config.to_dict(), "status": "training",
+                                                          "tokenizer": {"kind": tokenizer.kind,
+                                                                        "file": tokenizer_file(tokenizer.kind),
+                                                                        "vocab_size": tokenizer.vocab_size}, "files": {}},
+                                                         indent=2))
     L.seed_everything(train_config.seed, workers=True, verbose=False)
     task = LanguageModelTask(model_config.to_dict(), train_config.to_dict(), valid)
 
-    def export(trained: LanguageModelTask, metrics: dict, status: str = "trained") -> None:
+    def export(trained: LanguageModelTask, metrics: dict, status: str) -> None:
         with trained.averaged_weights():
-            save_model_dir(out, trained.model, tokenizer, {**metadata, "status": status, "metrics": metrics,
-                                                           "saved": datetime.datetime.now().astimezone().isoformat(timespec="seconds")})
+            save_model_dir(paths.current, trained.model, tokenizer,
+                           {**metadata, "status": status, "metrics": metrics,
+                            "saved": datetime.datetime.now().astimezone().isoformat(timespec="seconds")})
 
     began = time.perf_counter()
     log = RunLog()
-    try:
-        received = fit(task, CorpusDataModule(train_array, train_config), out, export, resume, progress_bar, report, log)
-    except BaseException:
-        if primary and fresh and not (out / "lightning" / "last.ckpt").exists():
-            shutil.rmtree(out, ignore_errors=True)  # nothing worth keeping: leave no half-made run behind
-        raise
-    finally:
-        if primary and log.rows and out.is_dir():
-            write_run_files(out, log, previous_metrics)
-    if primary and received is None and valid_array is not None and (out / META_FILE).exists():
+    if resume and (out / "metrics.csv").exists():
+        log.seed(out / "metrics.csv", resumed.get("global_step", 0))  # a checkpoint from before the rows were kept in it
+    received = fit(task, CorpusDataModule(train_array, train_config), paths, export, resume, progress_bar, report, log)
+    if primary and received is None and valid_array is not None and (paths.current / META_FILE).exists():
         with task.averaged_weights():
-            record_cache(out, task.model, valid_array, report)
-    return RunResult(out, model_config, train_config, received, task.global_step if task._trainer else 0,
-                     time.perf_counter() - began, dict(task.last_metrics))
+            record_cache(paths.current, task.model, valid_array, report)
+    steps = task.global_step if task._trainer else 0
+    return RunResult(out, model_config, train_config, received, steps, time.perf_counter() - began,
+                     dict(task.last_metrics), steps - resumed.get("global_step", 0))
+
+
+def check_memory(config: ModelConfig) -> None:
+    """Refuse a model whose weights, gradients and two Adam moments (16 bytes a parameter) would not
+    fit in most of this machine's memory, before anything is allocated."""
+    import os
+
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return
+    need = 16 * config.parameter_count()
+    if need > MAX_TRAINING_MEMORY_SHARE * total:
+        raise TextgenError(f"a model of {config.parameter_count():,} parameters needs about {need / 2**30:,.1f} GiB to train, "
+                           f"more than this machine's {total / 2**30:,.1f} GiB allow: choose a smaller --hidden-size, "
+                           "--embed-dim or --vocab-size")
 
 
 def record_cache(out: Path, model, valid_array, report: Callable[[str], None]) -> None:

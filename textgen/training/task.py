@@ -2,7 +2,8 @@
 
 It owns the loss (cross-entropy plus AR/TAR), the optimizer and schedule, the recurrent
 state carried between truncated-backprop chunks, and validation (perplexity, bits per byte),
-which it runs itself every `val_every` steps with the same code as `textgen evaluate`.
+which it runs itself when the run's callback says so (every `val_every` steps, or every sixth of a
+time budget) with the same code as `textgen evaluate`.
 """
 
 from __future__ import annotations
@@ -100,8 +101,7 @@ class LanguageModelTask(L.LightningModule):
         self._step_started = now
         # logging goes through Lightning's result bookkeeping, ~1-2 ms: only when someone reads it
         config = self.train_config
-        if self.trainer.progress_bar_callback is not None or (self.global_step + 1) % config.log_every == 0 \
-                or (self.global_step + 1) % config.val_every == 0:
+        if self.trainer.progress_bar_callback is not None or (self.global_step + 1) % config.log_every == 0:
             self.log("loss", loss, prog_bar=True, on_step=True, on_epoch=False)
             self.log("tok/s", self.tokens_per_second, prog_bar=True, on_step=True, on_epoch=False)
         return loss + activation_penalty(output, self.model_config)

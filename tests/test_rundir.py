@@ -1,0 +1,198 @@
+"""A run folder has one owner, an --overwrite run replaces the old one only after it has saved,
+and after any kill or a full disk the folder says what it holds and nothing is lost."""
+
+from __future__ import annotations
+
+import csv
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import REPO
+
+from cli import cli
+from textgen.training.rundir import RunLock, recover, swap_in
+
+TINY = ["--tokenizer-kind", "word", "--embed-dim", "8", "--hidden-size", "16", "--num-layers", "1", "--batch-size", "4",
+        "--seq-len", "8", "--log-every", "1"]
+
+
+def train(corpus, out, *extra):
+    return CliRunner().invoke(cli, ["train", str(corpus), "--out", str(out), *TINY, "--cache-dir", str(out.parent / "cache"),
+                                    *map(str, extra)])
+
+
+def launch(corpus, out, *extra) -> subprocess.Popen:
+    command = [sys.executable, "-c", "import cli; cli.main()", "train", str(corpus), "--out", str(out), *TINY,
+               "--cache-dir", str(out.parent / "cache"), *map(str, extra)]
+    return subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+def wait_for_line(process: subprocess.Popen, fragment: str, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        if fragment in line:
+            return
+        if not line and process.poll() is not None:
+            break
+    raise AssertionError(f"never saw {fragment!r}")
+
+
+def metric_steps(out) -> list[int]:
+    with open(out / "metrics.csv", newline="") as file:
+        return [int(row["step"]) for row in csv.DictReader(file) if row["loss"]]
+
+
+def test_a_failed_overwrite_leaves_the_old_run_whole_and_user_files_stay(tmp_path, corpus):
+    out = tmp_path / "run"
+    assert train(corpus, out, "--max-steps", 4).exit_code == 0
+    (out / "lightning" / "notes.txt").write_text("mine")
+    (out / "README.txt").write_text("mine too")
+    before = {name: (out / name).read_bytes() for name in ("model.safetensors", "textgen.json", "metrics.csv")}
+    failed = train(corpus, out, "--overwrite", "--max-steps", 4, "--lr", "1e30")  # the loss blows up before any save
+    assert failed.exit_code == 2, failed.output
+    assert {name: (out / name).read_bytes() for name in before} == before
+    assert not (out / ".next").exists()
+    replaced = train(corpus, out, "--overwrite", "--max-steps", 6)
+    assert replaced.exit_code == 0, replaced.output
+    assert json.loads((out / "textgen.json").read_text())["metrics"]["step"] == 6
+    assert (out / "lightning" / "notes.txt").read_text() == "mine" and (out / "README.txt").read_text() == "mine too"
+    assert not (out / ".next").exists() and not (out / ".old").exists()
+
+
+@pytest.mark.slow
+def test_a_killed_overwrite_before_its_first_save_keeps_the_old_run(tmp_path, corpus):
+    out = tmp_path / "run"
+    assert train(corpus, out, "--max-steps", 4).exit_code == 0
+    weights = (out / "model.safetensors").read_bytes()
+    process = launch(corpus, out, "--overwrite", "--max-steps", 100000, "--val-every", 100000)
+    wait_for_line(process, "limit:")
+    time.sleep(1.0)
+    process.kill()
+    process.wait()
+    assert (out / "model.safetensors").read_bytes() == weights and (out / ".next").exists()
+    assert train(corpus, out, "--resume", "--max-steps", 6).exit_code == 0  # the leftover is cleaned up first
+    assert not (out / ".next").exists()
+
+
+@pytest.mark.slow
+def test_two_runs_on_one_folder_the_second_is_refused(tmp_path, corpus):
+    out = tmp_path / "run"
+    process = launch(corpus, out, "--max-steps", 100000, "--val-every", 100000)
+    try:
+        wait_for_line(process, "limit:")
+        second = train(corpus, out, "--overwrite", "--max-steps", 3)
+        assert second.exit_code == 2 and "being trained by another textgen process" in second.stderr
+    finally:
+        process.kill()
+        process.wait()
+
+
+@pytest.mark.slow
+def test_after_sigkill_the_status_is_honest_and_resume_keeps_the_whole_curve(tmp_path, corpus):
+    out = tmp_path / "run"
+    process = launch(corpus, out, "--max-steps", 100000, "--val-every", 5)
+    wait_for_line(process, "step 10:")
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    meta = json.loads((out / "textgen.json").read_text())
+    assert meta["status"] == "training"  # not "trained": it was killed
+    saved = meta["metrics"]["step"]
+    assert metric_steps(out) == list(range(1, saved + 1))  # the curve on disk stops at the saved step
+    result = train(corpus, out, "--resume", "--max-steps", saved + 7)
+    assert result.exit_code == 0, result.output
+    assert metric_steps(out) == list(range(1, saved + 8))  # no hole before the checkpoint
+    assert json.loads((out / "textgen.json").read_text())["status"] == "trained"
+    assert "7 more steps" in result.stdout
+
+
+def test_a_full_disk_keeps_the_last_good_checkpoint_and_says_so(tmp_path, corpus, monkeypatch):
+    from textgen.training import fit
+
+    out = tmp_path / "run"
+    real_save = fit.RunCallback.save
+    calls = {"count": 0}
+
+    def save(trainer, path):
+        calls["count"] += 1
+        if calls["count"] >= 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_save(trainer, path)
+
+    monkeypatch.setattr(fit.RunCallback, "save", staticmethod(save))
+    result = train(corpus, out, "--max-steps", 12, "--val-every", 4)
+    assert result.exit_code == 2 and result.stderr.count("error:") == 1
+    assert "No space left on device" in result.stderr and "checkpoint of step 4 is kept" in result.stderr
+    assert max(metric_steps(out)) == 4  # nothing written for a step that was not saved
+    assert json.loads((out / "textgen.json").read_text())["metrics"]["step"] == 4
+
+
+def test_resume_needs_steps_beyond_the_run_and_counts_the_new_ones(tmp_path, corpus):
+    out = tmp_path / "run"
+    assert train(corpus, out, "--max-steps", 8).exit_code == 0
+    behind = train(corpus, out, "--resume", "--max-steps", 5)
+    assert behind.exit_code == 2 and "not beyond the run's step 8" in behind.stderr
+    more = train(corpus, out, "--resume", "--max-steps", 11, "--json")
+    summary = json.loads(more.stdout)
+    assert summary["steps"] == 11 and summary["new_steps"] == 3
+
+
+def test_an_unwritable_cache_folder_is_named_before_any_work_and_failed_runs_leave_no_cache(tmp_path, corpus):
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    result = CliRunner().invoke(cli, ["train", str(corpus), "--out", str(tmp_path / "run"), *TINY, "--max-steps", "2",
+                                      "--cache-dir", str(blocked / "cache")])
+    assert result.exit_code == 2 and "--cache-dir" in result.stderr and "tokenizer:" not in result.stderr
+    assert not (tmp_path / "run").exists()
+    failed = CliRunner().invoke(cli, ["train", str(corpus), "--out", str(tmp_path / "bad"), *TINY, "--max-steps", "2",
+                                      "--lr", "1e30", "--cache-dir", str(tmp_path / "fresh-cache")])
+    assert failed.exit_code == 2
+    assert not (tmp_path / "fresh-cache").exists() and not (tmp_path / "bad").exists()
+
+
+def test_a_huge_model_is_refused_before_anything_is_written(tmp_path, corpus):
+    result = train(corpus, tmp_path / "run", "--hidden-size", 100_000_000, "--max-steps", 2)
+    assert result.exit_code == 2 and result.stderr.count("error:") == 1 and "parameters" in result.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_validating_on_the_training_corpus_is_noted(tmp_path, corpus):
+    result = train(corpus, tmp_path / "run", "--valid", corpus, "--max-steps", 2)
+    assert result.exit_code == 0 and "--valid is the training corpus itself" in result.stderr
+
+
+def test_the_lock_is_exclusive_and_recovery_finishes_or_rolls_back_a_swap(tmp_path):
+    folder = tmp_path / "run"
+    with RunLock(folder):
+        with pytest.raises(Exception, match="another textgen process"):
+            RunLock(folder).__enter__()
+    assert not (folder / ".textgen.lock").exists()
+    # killed inside a swap: the new run had saved, so recovery finishes the swap
+    (folder / "textgen.json").write_text("old")
+    staging = folder / ".next"
+    staging.mkdir()
+    (staging / "textgen.json").write_text("new")
+    (folder / ".old").mkdir()
+    assert "finished" in recover(folder)
+    assert (folder / "textgen.json").read_text() == "new" and not staging.exists() and not (folder / ".old").exists()
+    # a new run killed before its first save: its staging goes, the run in place stays
+    staging.mkdir()
+    (staging / "textgen.json").write_text("newer")
+    assert "unfinished" in recover(folder)
+    assert (folder / "textgen.json").read_text() == "new"
+    # swap_in moves textgen's files only
+    (folder / "mine.txt").write_text("mine")
+    staging.mkdir()
+    (staging / "model.safetensors").write_text("weights")
+    swap_in(folder, staging)
+    assert (folder / "mine.txt").read_text() == "mine" and not (folder / "textgen.json").exists()
+    assert (folder / "model.safetensors").read_text() == "weights"

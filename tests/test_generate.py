@@ -100,7 +100,7 @@ def test_beam_search(word_model):
     assert samples == generate(model, tokenizer, "Once upon a time", n=3, beams=4, max_tokens=12)
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [({"n": 0}, "at least 1"), ({"max_tokens": 0}, "max tokens"),
+@pytest.mark.parametrize(("kwargs", "message"), [({"n": 0}, "from 1 to"), ({"max_tokens": 0}, "max tokens"),
                                                  ({"max_tokens": 10**6}, "max tokens"), ({"beams": 2, "n": 3}, "at most")])
 def test_bad_settings(word_model, kwargs, message):
     model, tokenizer = word_model

@@ -215,10 +215,6 @@ def _train(corpus: str, out: Path, tokenizer_spec: TokenizerSpec, model_override
     if resume and time_bounded(train_config) and spent >= train_config.max_time:
         raise TextgenError(f"the run has already trained for {spent:.0f}s, its whole --max-time budget of "
                            f"{train_config.max_time:g}s: give a larger --max-time to train on (the total of the run)")
-    reached = resumed.get("global_step", 0)
-    if resume and train_config.max_steps is not None and train_config.max_steps <= reached:
-        raise TextgenError(f"--max-steps {train_config.max_steps} is not beyond the run's step {reached:,}: give a larger "
-                           "--max-steps to train on")
     cache = Path(cache_dir) if cache_dir else out.parent / ".cache"
     cache_existed = cache.exists()
     try:
@@ -236,6 +232,8 @@ def _train(corpus: str, out: Path, tokenizer_spec: TokenizerSpec, model_override
         return _train_with_data(corpus, out, paths, tokenizer_spec, model_overrides, train_config, valid_file, cache, resume,
                                 resumed, saved, spent, corpus_fingerprint, progress_bar, command, primary, report)
     except BaseException:
+        if primary and paths.staging is not None and paths.current == paths.staging:
+            shutil.rmtree(paths.staging, ignore_errors=True)  # an --overwrite run that saved nothing: the old run stays
         if primary and not cache_existed and not (paths.current / "lightning" / "last.ckpt").exists():
             shutil.rmtree(cache, ignore_errors=True)  # a cache made for a run that saved nothing is litter
         raise
@@ -277,6 +275,10 @@ def _train_with_data(corpus, out, paths, tokenizer_spec, model_overrides, train_
     model_config = resolve_model_config(tokenizer.vocab_size, model_overrides, saved if resume else None, train_config,
                                         report if primary else lambda line: None)
     check_memory(model_config)
+    reached = resumed.get("global_step", 0)
+    if resume and train_config.max_steps is not None and train_config.max_steps <= reached:
+        raise TextgenError(f"--max-steps {train_config.max_steps} is not beyond the run's step {reached:,}: give a larger "
+                           "--max-steps to train on")
     report(f"model: {model_config.summary()}")
     report(f"limit: {describe_limit(train_config, spent)}")
     valid = None

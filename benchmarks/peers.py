@@ -183,7 +183,10 @@ def run_peer(peer: Path, folder: Path, seconds: float, work: Path, arguments: li
     say(f"[{label}] {shlex.join(command[1:])} (stopped {seconds:g}s after it has read the data, {startup:.1f}s)")
     log = work / f"peer-{label}.log"
     with open(log, "w") as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, cwd=str(work))
+        # SIGINT back to its default in the child: a benchmark started in the background (nohup, &) inherits it
+        # ignored, and the peer would then never see the Ctrl-C that ends its training
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, cwd=str(work),
+                                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         deadline = None
         while process.poll() is None:
             if deadline is None and "Using device" in log.read_text(errors="replace"):
@@ -192,7 +195,13 @@ def run_peer(peer: Path, folder: Path, seconds: float, work: Path, arguments: li
                 process.send_signal(signal.SIGINT)
                 break
             time.sleep(0.2)
-        process.wait()
+        try:
+            process.wait(timeout=max(120.0, seconds))  # it tests its best model after the interrupt
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            return {"system": "word_language_model", "command": shlex.join(command[1:]),
+                    "error": "it did not stop after SIGINT: killed"}
     text = log.read_text(errors="replace")
     found = TEST_LINE.search(text)
     epochs = len(re.findall(r"end of epoch", text))

@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def textgen() -> list[str]:
     script = Path(sys.executable).parent / "textgen"
-    return [str(script)] if script.exists() else [sys.executable, str(REPO / "cli.py")]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "textgen.cli"]
 
 
 def timed(args: list[str], repeats: int) -> dict:

@@ -115,7 +115,7 @@ def trained(tmp_path_factory, corpus) -> Path:
     """A tiny model directory trained for 20 steps with a word tokenizer."""
     from click.testing import CliRunner
 
-    from cli import cli
+    from textgen.cli import cli
 
     out = tmp_path_factory.mktemp("runs") / "tiny"
     result = CliRunner().invoke(cli, ["train", str(corpus), "--out", str(out), "--tokenizer-kind", "word", "--embed-dim", "8",

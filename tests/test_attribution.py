@@ -11,8 +11,9 @@ import torch
 from click.testing import CliRunner
 from test_inspection import direct_probability, tiny_model
 
-from cli import cli
-from textgen.attribution import ALTERNATIVES, NOT_WORDS, attribute, attribute_all, blame_of, comparison_grid, samples_perplexity
+from textgen.cli import cli
+from textgen.attribution import ALTERNATIVES, NOT_WORDS, attribute, attribute_all, blame_of
+from textgen.diagnosis import comparison_grid, samples_perplexity
 from textgen.diagnostics import diagnose_story
 from textgen.inspection import PieceRoles
 from textgen.sampling.generate import Sample, TokenChoice
@@ -199,7 +200,7 @@ def test_findings_inside_the_prompt_are_not_the_models(trained):
 def test_the_default_baseline_is_the_unchanged_training_corpus(tmp_path):
     from types import SimpleNamespace
 
-    from cli import training_corpus
+    from textgen.diagnosis import training_corpus
     from textgen.corpus import fingerprint
 
     corpus = tmp_path / "book.txt"

@@ -11,7 +11,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from cli import cli
+from textgen.cli import cli
 from textgen.cache import CachedModel, CacheSettings, cached_nats, resolve_cache, tune_cache, with_cache
 from textgen.config import ModelConfig
 from textgen.errors import TextgenError

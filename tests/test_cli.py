@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import REPO, TINY_STORIES
 
-from cli import cli
+from textgen.cli import cli
 
 COMMANDS = ["corpus stats", "corpus split", "corpus generate", "tokenizer train", "tokenizer encode",
             "tokenizer decode", "tokenizer info", "experiment memory-span"]
@@ -46,7 +46,7 @@ def test_help_lists_every_command_with_a_description():
 
 def test_cli_import_loads_no_heavy_library():
     """`textgen --help` must answer at once: importing the CLI loads neither torch, Lightning nor sentencepiece."""
-    code = "import sys, cli; cli.cli(['--help'], standalone_mode=False); " \
+    code = "import sys; from textgen.cli import cli; cli(['--help'], standalone_mode=False); " \
            "print(sorted(m for m in ('torch', 'lightning', 'sentencepiece', 'numpy') if m in sys.modules))"
     output = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True).stdout
     assert output.strip().endswith("[]")
@@ -102,6 +102,18 @@ def test_tokenizer_train_encode_decode_info(tmp_path, corpus_txt, kind, size):
     assert run("tokenizer", "encode", out, "-", input=text).exit_code == 0
 
 
+@pytest.mark.parametrize("kind", ["word", "char"])
+def test_word_and_char_vocab_size_is_a_cap(tmp_path, corpus_txt, kind):
+    out = tmp_path / f"{kind}.json"
+    result = run("tokenizer", "train", corpus_txt, "--kind", kind, "--vocab-size", "50000", "--out", out, "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["vocab_size"] < 50000
+    assert "note: --vocab-size 50000 is a cap: the corpus has " in result.stderr
+    assert f"({data['vocab_size']} tokens with the special ones)" in result.stderr
+    assert out.is_file()
+
+
 def test_word_tokenizer_reports_unknown_words(tmp_path, corpus_txt):
     out = tmp_path / "w.json"
     run("tokenizer", "train", corpus_txt, "--kind", "word", "--out", out)
@@ -132,7 +144,6 @@ def bad_inputs(tmp_path):
         ("latin", ["latin.txt", "not UTF-8", "byte offset 32"]),
         ("binary", ["image.txt", "binary"]),
         ("too-big-vocab", ["largest size that works is"]),
-        ("too-big-word-vocab", ["largest size that works is"]),
         ("unwritable", ["cannot create output folder"]),
         ("out-is-folder", ["is a folder"]),
         ("bad-tokenizer", ["not a valid sentencepiece model"]),
@@ -145,8 +156,6 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, bad_inputs, c
     args = ["tokenizer", "train", corpus, "--out", out]
     if case == "too-big-vocab":
         args += ["--vocab-size", "5000"]
-    elif case == "too-big-word-vocab":
-        args += ["--kind", "word", "--vocab-size", "5000"]
     elif case == "unwritable":
         out = bad_inputs["blocker"] / "tok.model"
         args[-1] = out
@@ -187,7 +196,7 @@ def test_long_lines_are_reported_on_stderr(tmp_path):
 
 def test_real_process_prints_no_traceback(tmp_path):
     """Through the console entry point (not CliRunner): one line, exit 2."""
-    code = "import cli; cli.main()"
+    code = "from textgen.cli import main; main()"
     result = subprocess.run([sys.executable, "-c", code, "corpus", "stats", str(tmp_path / "missing.txt")],
                             cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 2
@@ -228,3 +237,13 @@ def test_corpus_warnings_become_notes(tmp_path):
     path.write_text("\n\n".join(["word " * 100] * 500) + "\n<|endoftext|>\n")
     result = run("corpus", "stats", path)
     assert result.exit_code == 0 and "note: story 1" in result.stderr
+
+
+def test_sampling_params_are_the_options_sampling_options_adds():
+    from textgen.cli.options import SAMPLING_PARAMS, sampling_options
+
+    @sampling_options
+    def command(**options):
+        pass
+
+    assert tuple(param.name for param in command.__click_params__[::-1]) == SAMPLING_PARAMS

@@ -2,40 +2,44 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from diagnostics_cases import CASES
-from diagnostics_fourth import CASES as FOURTH_CASES
-from diagnostics_fresh import CASES as FRESH_CASES
-from diagnostics_heldout import CASES as HELDOUT_CASES
 
-from textgen.diagnostics import KINDS, diagnose_story, rep_l, seq_rep, text_metrics
+from textgen.diagnostics import diagnose_story, rep_l, seq_rep, text_metrics
+from textgen.diagnostics.scoring import case_sets, detector_scores, load_cases
 
-
-def detector_scores(cases=CASES) -> dict:
-    """Precision and recall of each detector over cases (a finding of a kind the case lacks is a false positive)."""
-    scores = {}
-    for kind in KINDS:
-        true_positive = false_positive = false_negative = 0
-        for text, expected in cases:
-            found = any(f.kind == kind for f in diagnose_story(text))
-            true_positive += found and kind in expected
-            false_positive += found and kind not in expected
-            false_negative += (not found) and kind in expected
-        scores[kind] = {"precision": true_positive / max(1, true_positive + false_positive),
-                        "recall": true_positive / max(1, true_positive + false_negative),
-                        "positives": true_positive + false_negative}
-    return scores
+CASES_DIR = Path(__file__).resolve().parent / "diagnostics" / "cases"
+SETS = case_sets(CASES_DIR)
 
 
-@pytest.mark.parametrize("cases", [CASES, HELDOUT_CASES, FRESH_CASES, FOURTH_CASES],
-                         ids=["first set", "second set", "third set", "fourth set"])
-def test_detectors_reach_the_precision_and_recall_targets(cases):
-    for kind, score in detector_scores(cases).items():
+def test_every_case_set_is_listed_and_loads():
+    listed = sorted(entry["file"] for entry in SETS)
+    assert listed == sorted(path.name for path in CASES_DIR.glob("*.jsonl"))
+    assert [len(entry["cases_list"]) for entry in SETS] == [entry["cases"] for entry in SETS]
+    assert sum(len(entry["cases_list"]) for entry in SETS) == 506
+
+
+@pytest.mark.parametrize("entry", SETS, ids=[entry["set"] for entry in SETS])
+def test_detectors_reach_the_precision_and_recall_targets(entry):
+    for kind, score in detector_scores(entry["cases_list"]).items():
         assert score["positives"] >= 3, kind
         assert score["precision"] >= 0.95, (kind, score)
         assert score["recall"] >= 0.9, (kind, score)
+
+
+def test_a_broken_case_line_names_its_line(tmp_path):
+    from textgen.errors import TextgenError
+
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"text": "Doug saw Doug.", "kinds": ["self-object"]}\n{"text": "x"}\n', encoding="utf-8")
+    with pytest.raises(TextgenError, match=r"bad.jsonl:2 is not a case"):
+        load_cases(path)
+    path.write_text('{"text": "x", "kinds": ["loop"]}\n', encoding="utf-8")
+    with pytest.raises(TextgenError, match=r"bad.jsonl:1: kinds must be among"):
+        load_cases(path)
 
 
 def test_findings_carry_span_sentence_and_explanation():
@@ -71,7 +75,7 @@ def test_diagnose_text_cli(tmp_path):
 
     from click.testing import CliRunner
 
-    from cli import cli
+    from textgen.cli import cli
 
     path = tmp_path / "samples.txt"
     path.write_text("Doug saw Jane. Jane saw Jane.\n\nTom was happy. He ran. Tom was happy.\n")
@@ -145,7 +149,7 @@ def test_seq_rep_averages_over_stories_that_have_n_grams():
 def test_diagnose_reads_standard_input():
     from click.testing import CliRunner
 
-    from cli import cli
+    from textgen.cli import cli
 
     result = CliRunner().invoke(cli, ["diagnose", "--text", "-"], input="Doug saw Doug.\n\nThe the end.\n")
     assert result.exit_code == 0 and "1 self-object, 1 immediate-repeat" in result.stdout

@@ -142,7 +142,7 @@ def test_experiment_doug_cli_json_plot_and_bad_input(tmp_path):
 
     from click.testing import CliRunner
 
-    from cli import cli
+    from textgen.cli import cli
 
     plot = tmp_path / "doug.png"
     result = CliRunner().invoke(cli, ["experiment", "doug", "--sentences", "150", "--steps", "400", "--json", "--plot", str(plot)])

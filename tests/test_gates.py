@@ -8,7 +8,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from cli import cli
+from textgen.cli import cli
 from textgen.config import ModelConfig
 from textgen.errors import TextgenError
 from textgen.gates import gate_report, group_words

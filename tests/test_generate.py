@@ -8,7 +8,7 @@ import torch
 from textgen.config import ModelConfig
 from textgen.errors import TextgenError
 from textgen.model import LanguageModel
-from textgen.sampling import RepetitionPenalty, TopK
+from textgen.sampling import BannedSequences, RepetitionPenalty, TopK
 from textgen.sampling.generate import generate
 from textgen.tokenizer import BOS_ID, EOS_ID, train_tokenizer
 
@@ -86,11 +86,13 @@ def test_stop_reasons(word_model):
             model.decoder.bias[EOS_ID] = 0.0
     (sample,) = generate(model, tokenizer, "Lily", max_tokens=4, processors=[])
     assert len(sample.ids) <= 4
-    long = generate(model, tokenizer, "Lily", max_tokens=60, seed=2)[0]
-    word = long.text.split()[2] if len(long.text.split()) > 2 else None
-    if word:
-        cut = generate(model, tokenizer, "Lily", max_tokens=60, seed=2, stop=[word])[0]
-        assert cut.stop_reason == "stop_string" and word not in cut.text
+    never_end = [BannedSequences([[EOS_ID]])]  # the story runs on, so it has words to stop at
+    long = generate(model, tokenizer, "Lily", max_tokens=60, seed=2, processors=never_end)[0]
+    words = long.text.split()
+    assert len(words) > 2, long.text
+    cut = generate(model, tokenizer, "Lily", max_tokens=60, seed=2, processors=never_end, stop=[words[2]])[0]
+    assert cut.stop_reason == "stop_string"
+    assert words[2] not in cut.text
 
 
 def test_beam_search(word_model):

@@ -9,7 +9,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from cli import cli
+from textgen.cli import cli
 from textgen.errors import TextgenError
 from textgen.experiments.memory_span import (
     MemorySpanSettings,

@@ -12,7 +12,7 @@ import torch
 from click.testing import CliRunner
 
 import textgen
-from cli import cli
+from textgen.cli import cli
 from textgen.errors import TextgenError
 
 
@@ -210,3 +210,88 @@ def test_streaming_text_equals_a_whole_decode(tokenizers):
         streaming = StreamingText(continuation)
         for end in range(1, len(ids) + 1):
             assert streaming(ids[:end]) == continuation(ids[:end]), (tokenizer.kind, end)
+
+
+def test_streaming_text_decodes_a_bounded_number_of_tokens_per_step(tokenizers):
+    """Generation stays linear in its length: each new token costs a bounded amount of decoding,
+    not a decode of the whole story so far."""
+    from textgen.sampling.generate import Continuation, StreamingText
+
+    tokenizer = tokenizers["sentencepiece"]
+    decoded = []
+    original = tokenizer.decode
+
+    class Counting:
+        def __getattr__(self, name):
+            return getattr(tokenizer, name)
+
+        def decode(self, ids):
+            ids = list(ids)
+            decoded.append(len(ids))
+            return original(ids)
+
+    ids = torch.randint(4, tokenizer.vocab_size, (2000,), generator=torch.Generator().manual_seed(1)).tolist()
+    streaming = StreamingText(Continuation(Counting(), "", []))
+    for end in range(1, len(ids) + 1):
+        streaming(ids[:end])
+    per_token = sum(decoded) / len(ids)
+    assert per_token < 3 * (StreamingText.CONTEXT + 3 * StreamingText.OPEN)  # a whole decode each step would be ~1000
+
+
+def test_a_deeply_nested_jsonl_line_is_one_error(tmp_path):
+    path = tmp_path / "deep.jsonl"
+    path.write_text('{"text": "Once upon a time."}\n' + '{"text": ' + "[" * 100_000 + "]" * 100_000 + "}\n")
+    result = CliRunner().invoke(cli, ["corpus", "stats", str(path)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("error:") == 1
+    assert "nest" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_an_unwritable_home_adds_no_matplotlib_warnings(trained, tmp_path):
+    """matplotlib warns about its config folder when HOME cannot be written: a plot must still come
+    with no warning on stderr, and an error with its one line only."""
+    import subprocess
+    import sys
+
+    home = tmp_path / "home"
+    home.write_text("a file, so no folder can be made in it (even by root, whom permissions do not stop)")
+    env = {key: value for key, value in os.environ.items() if key not in ("MPLCONFIGDIR", "XDG_CONFIG_HOME", "XDG_CACHE_HOME")}
+    env["HOME"] = str(home)
+    textgen_command = [sys.executable, "-m", "textgen.cli"]
+    drawn = subprocess.run([*textgen_command, "gates", str(trained), "Once upon a time", "--plot", str(tmp_path / "g.png")],
+                           capture_output=True, text=True, env=env)
+    failed = subprocess.run([*textgen_command, "next", str(trained), "Once upon a time", "--plot",
+                             str(tmp_path / "g.png" / "x.png")], capture_output=True, text=True, env=env)
+    assert drawn.returncode == 0, drawn.stderr
+    assert drawn.stderr.strip() == ""
+    assert (tmp_path / "g.png").read_bytes()[:4] == b"\x89PNG"
+    assert failed.returncode == 2
+    lines = [line for line in failed.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, failed.stderr
+    assert lines[0].startswith("error:")
+
+
+@pytest.mark.slow
+def test_diagnose_text_memory_does_not_grow_with_the_corpus(tmp_path):
+    """A corpus streams through the diagnosis: memory grows only with what the metrics must keep (the
+    distinct n-grams), far less than the text (before streaming: 50 times the file)."""
+    import subprocess
+    import sys
+
+    from textgen.storybook import generate_stories
+
+    stories = "".join(f"{story}\n<|endoftext|>\n" for story in generate_stories("little-stories"))
+    peaks = {}
+    for megabytes in (2, 16):
+        path = tmp_path / f"{megabytes}.txt"
+        with open(path, "w", encoding="utf-8") as file:
+            while file.tell() < megabytes << 20:
+                file.write(stories)
+        code = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, capture_output=True); "
+                "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+        done = subprocess.run([sys.executable, "-c", code, sys.executable, "-m", "textgen.cli",
+                               "diagnose", "--text", str(path), "--json"], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        peaks[megabytes] = int(done.stdout.strip()) / 1024  # MiB
+    assert peaks[16] - peaks[2] < 8 * 14, peaks  # MiB: under 8 bytes per added byte of text

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import REPO
 
-from cli import cli
+from textgen.cli import cli
 from textgen.training.rundir import RunLock, recover, swap_in
 
 TINY = ["--tokenizer-kind", "word", "--embed-dim", "8", "--hidden-size", "16", "--num-layers", "1", "--batch-size", "4",
@@ -30,7 +30,7 @@ def train(corpus, out, *extra):
 
 
 def launch(corpus, out, *extra) -> subprocess.Popen:
-    command = [sys.executable, "-c", "import cli; cli.main()", "train", str(corpus), "--out", str(out), *TINY,
+    command = [sys.executable, "-m", "textgen.cli", "train", str(corpus), "--out", str(out), *TINY,
                "--cache-dir", str(out.parent / "cache"), *map(str, extra)]
     return subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
@@ -57,9 +57,15 @@ def test_a_failed_overwrite_leaves_the_old_run_whole_and_user_files_stay(tmp_pat
     assert train(corpus, out, "--max-steps", 4).exit_code == 0
     (out / "lightning" / "notes.txt").write_text("mine")
     (out / "README.txt").write_text("mine too")
-    before = {name: (out / name).read_bytes() for name in ("model.safetensors", "textgen.json", "metrics.csv")}
+    kept = ("model.safetensors", "textgen.json", "metrics.csv", "loss.png", "tokenizer.json", "lightning/last.ckpt",
+            "lightning/best.ckpt")
+    before = {name: (out / name).read_bytes() for name in kept}
     failed = train(corpus, out, "--overwrite", "--max-steps", 4, "--lr", "1e30")  # the loss blows up before any save
     assert failed.exit_code == 2, failed.output
+    assert {name: (out / name).read_bytes() for name in before} == before
+    huge = train(corpus, out, "--overwrite", "--max-steps", 4, "--hidden-size", 100_000_000)  # refused before any work
+    assert huge.exit_code == 2, huge.output
+    assert "parameters" in huge.stderr
     assert {name: (out / name).read_bytes() for name in before} == before
     assert not (out / ".next").exists()
     replaced = train(corpus, out, "--overwrite", "--max-steps", 6)
@@ -129,11 +135,22 @@ def test_a_full_disk_keeps_the_last_good_checkpoint_and_says_so(tmp_path, corpus
         real_save(trainer, path)
 
     monkeypatch.setattr(fit.RunCallback, "save", staticmethod(save))
+    import textgen.plots
+
+    real_plot, plotted = textgen.plots.plot_training_curves, []
+
+    def plot(metrics_csv, path):
+        plotted.append(max(metric_steps(out)))
+        real_plot(metrics_csv, path)
+
+    monkeypatch.setattr(textgen.plots, "plot_training_curves", plot)
     result = train(corpus, out, "--max-steps", 12, "--val-every", 4)
     assert result.exit_code == 2 and result.stderr.count("error:") == 1
     assert "No space left on device" in result.stderr and "checkpoint of step 4 is kept" in result.stderr
     assert max(metric_steps(out)) == 4  # nothing written for a step that was not saved
     assert json.loads((out / "textgen.json").read_text())["metrics"]["step"] == 4
+    assert plotted and max(plotted) == 4  # loss.png was last drawn from the step-4 rows
+    assert (out / "loss.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_resume_needs_steps_beyond_the_run_and_counts_the_new_ones(tmp_path, corpus):

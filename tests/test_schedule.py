@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from cli import cli
+from textgen.cli import cli
 from textgen.config import DEFAULT_MAX_STEPS, TrainConfig
 from textgen.errors import TextgenError
 from textgen.training.schedule import lr_factor, time_bounded

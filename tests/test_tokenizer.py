@@ -134,8 +134,15 @@ def test_default_sentencepiece_size_shrinks_to_fit_with_a_note(little_stories):
 @pytest.mark.parametrize("kind", ["word", "char"])
 def test_vocabulary_kinds_size_limits(kind, stories):
     full = train_tokenizer(stories, kind=kind)
-    with pytest.raises(TextgenError, match=f"largest size that works is {full.vocab_size}"):
-        train_tokenizer(stories, kind=kind, vocab_size=full.vocab_size + 1)
+    notes = []
+    capped = train_tokenizer(stories, kind=kind, vocab_size=full.vocab_size + 1000, on_note=notes.append)
+    assert capped.to_bytes() == full.to_bytes()  # a size above what the corpus has is a cap: every token is kept
+    assert len(notes) == 1
+    assert f"--vocab-size {full.vocab_size + 1000} is a cap" in notes[0]
+    assert f"({full.vocab_size} tokens" in notes[0]
+    exact = []
+    assert train_tokenizer(stories, kind=kind, vocab_size=full.vocab_size, on_note=exact.append).vocab_size == full.vocab_size
+    assert exact == []
     with pytest.raises(TextgenError, match="too small"):
         train_tokenizer(stories, kind=kind, vocab_size=3)
     smaller = train_tokenizer(stories, kind=kind, vocab_size=20)
@@ -250,3 +257,28 @@ def test_malformed_vocabularies_are_refused(kind, pieces, message):
 def test_describe_tells_whether_a_model_has_byte_fallback(sentencepiece_tokenizer):
     assert sentencepiece_tokenizer.byte_fallback
     assert sentencepiece_tokenizer.describe().endswith(", byte fallback")
+
+
+def test_each_kind_says_where_words_start_and_end(tokenizers):
+    """The one place that knows each kind's conventions: nothing else branches on the kind."""
+    from textgen.tokenizer import BOS_ID, EOS_ID, PAD_ID, UNK_ID
+
+    for kind, tokenizer in tokenizers.items():
+        roles = {token_id: tokenizer.word_role(token_id) for token_id in range(tokenizer.vocab_size)}
+        assert roles[PAD_ID] is roles[UNK_ID] is roles[BOS_ID] is None, kind
+        assert roles[EOS_ID] == "alone", kind
+        assert tokenizer.word_label(EOS_ID) == "</s>"
+        assert tokenizer.is_space(" ") and tokenizer.is_separator("<glue>") and not tokenizer.is_separator("cat")
+    sp, word, char = tokenizers["sentencepiece"], tokenizers["word"], tokenizers["char"]
+    assert set(word.word_role(i) for i in range(4, word.vocab_size)) <= {"alone", None}
+    assert word.word_role(word.piece_to_id("<glue>")) is None
+    assert word.whole_words and not sp.whole_words and not char.whole_words
+    assert char.spaces_are_tokens and not sp.spaces_are_tokens
+    assert char.word_role(char.piece_to_id("c")) == "continue" and char.word_role(char.piece_to_id(" ")) == "alone"
+    assert char.word_pieces("cat") == [char.piece_to_id(" ")] + char.encode("cat")
+    starts = [i for i in range(4, sp.vocab_size) if sp.id_to_piece(i).startswith("▁")]
+    assert starts and all(sp.word_role(i) == "start" for i in starts)
+    assert sp.is_space("▁") and not char.is_space("▁")
+    longer = next(i for i in starts if len(sp.id_to_piece(i)) > 1)
+    assert sp.word_label(longer) == sp.id_to_piece(longer)[1:]
+    assert (word.unit, char.unit, sp.unit) == ("words", "characters", "characters")

@@ -8,7 +8,7 @@ from textgen.errors import TextgenError
 
 __version__ = "0.1.0"
 
-__all__ = ["TextgenError", "__version__", "load"]
+__all__ = ["TextgenError", "__version__", "compare_settings", "diagnose", "load"]
 
 
 def load(path, device="cpu"):
@@ -16,3 +16,23 @@ def load(path, device="cpu"):
     from textgen.checkpoint import load as load_model_dir
 
     return load_model_dir(path, device)
+
+
+def diagnose(model=None, stories=None, **options):
+    """Find repetition errors in `stories`, or in stories generated from `model` (a loaded model or a
+    model directory); see `textgen.diagnosis.diagnose`. Returns a DiagnosisReport."""
+    from textgen.diagnosis import diagnose as run
+
+    if model is not None and not hasattr(model, "tokenizer"):
+        model = load(model)
+    return run(model, stories, **options)
+
+
+def compare_settings(model, **options):
+    """Stories under each of a grid of sampling settings, with their metrics; see
+    `textgen.diagnosis.compare_settings`. Returns a SettingsComparison."""
+    from textgen.diagnosis import compare_settings as run
+
+    if not hasattr(model, "tokenizer"):
+        model = load(model)
+    return run(model, **options)

@@ -25,9 +25,10 @@ from textgen.errors import TextgenError
 from textgen.inspection import next_words, score_words
 from textgen.model import LanguageModel
 from textgen.tokenizer import BOS_ID, Tokenizer
+from textgen.tokenizer.base import BOS, GLUE, PAD, UNK
 
 ALTERNATIVES = 5
-NOT_WORDS = {"<pad>", "<unk>", "<s>", "<glue>"}  # a word model's control tokens: never written, never an alternative
+NOT_WORDS = {PAD, UNK, BOS, GLUE}  # a word model's control tokens: never written, never an alternative
 UNLIKELY = 0.05  # below this the sampler, not the model, chose the word
 ADVICE = {
     "model": "the model's own first choice: penalise repeats (--repetition-penalty 1.3, --dry-multiplier 2) "
@@ -75,7 +76,7 @@ def attribute(model: LanguageModel, tokenizer: Tokenizer, story: str, finding: F
     context = story[: finding.word_start].rstrip(" ")
     word = finding.word
     # a word tokenizer's next words are its tokens: all of them are ranked at no extra cost
-    top = tokenizer.vocab_size if tokenizer.kind == "word" else max(depth, ALTERNATIVES + 1)
+    top = tokenizer.vocab_size if tokenizer.whole_words else max(depth, ALTERNATIVES + 1)
     listed = [w for w in next_words(model, tokenizer, context, top=top, context_ids=context_ids).words
               if w.word.strip() and w.word not in NOT_WORDS]
     rank = next((index + 1 for index, entry in enumerate(listed) if entry.word == word), None)
@@ -126,67 +127,3 @@ def attribute_all(model: LanguageModel, tokenizer: Tokenizer, items: list[tuple[
         if on_done is not None:
             on_done()
     return results
-
-
-# --- generating and comparing samples ----------------------------------------------------
-
-def sample_stories(model: LanguageModel, tokenizer: Tokenizer, settings, n: int, prompt: str = "", max_tokens: int = 200,
-                   seed: int = 0, batch_size: int = 64, on_batch=None) -> list:
-    """`n` stories in batches of `batch_size`; batch b uses seed + b, so the first batch is what
-    `textgen generate -n` writes with the same seed and settings."""
-    from textgen.sampling.generate import check_generation, generate
-    from textgen.sampling.settings import build_processors
-
-    check_generation(n, max_tokens, 1)
-    processors = build_processors(settings, tokenizer)
-    samples = []
-    for batch, start in enumerate(range(0, n, batch_size)):
-        count = min(batch_size, n - start)
-        samples += generate(model, tokenizer, prompt, n=count, max_tokens=max_tokens, processors=processors,
-                            greedy=settings.greedy, seed=(seed + batch) % 2**32)
-        if on_batch is not None:
-            on_batch(count)
-    return samples
-
-
-def samples_perplexity(samples) -> float:
-    """exp of the mean negative log-probability the model (before any processor) gave the
-    tokens it wrote: low for text the model finds likely, rising as sampling strays from it."""
-    import math
-
-    probabilities = [t.probability for s in samples for t in s.tokens]
-    if not probabilities:
-        return float("nan")
-    return math.exp(-sum(math.log(max(p, 1e-30)) for p in probabilities) / len(probabilities))
-
-
-def comparison_grid():
-    """The settings `--compare-settings` tries: one knob at a time, the penalties on top of temperature 0.7.
-    DRY uses multiplier 2: at the 0.8 that suits large models, a small story model's repeated
-    tokens are so likely that no draw changed on the demo model."""
-    from textgen.sampling.settings import SamplingSettings
-
-    cool = 0.7
-    return [
-        ("temperature 1 (pure sampling)", SamplingSettings()),
-        ("temperature 0.7", SamplingSettings(temperature=cool)),
-        ("top-p 0.9", SamplingSettings(top_p=0.9)),
-        ("greedy", SamplingSettings(temperature=0)),
-        ("t 0.7 + repetition penalty 1.3", SamplingSettings(temperature=cool, repetition_penalty=1.3)),
-        ("t 0.7 + no-repeat 3-gram", SamplingSettings(temperature=cool, no_repeat_ngram=3)),
-        ("t 0.7 + DRY 2", SamplingSettings(temperature=cool, dry_multiplier=2.0)),
-    ]
-
-
-def baseline_metrics(path, stories: int, seed: int = 0, pool: int = 10_000) -> dict:
-    """Human-text metrics on as many stories as were diagnosed (distinct-n falls as text grows,
-    so a fair baseline has the same size), drawn with `seed` from the corpus's first `pool` stories."""
-    import itertools
-    import random
-
-    from textgen.corpus import iter_stories
-    from textgen.diagnostics import text_metrics
-
-    available = list(itertools.islice(iter_stories(path), pool))
-    chosen = available if len(available) <= stories else random.Random(seed).sample(available, stories)
-    return {**text_metrics(chosen), "drawn_from": len(available)}

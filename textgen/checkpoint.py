@@ -6,28 +6,26 @@ from a newer format, or whose files do not match the hashes recorded in textgen.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from textgen.atomic import write_bytes, write_text
+from textgen.atomic import write_bytes
 from textgen.config import ModelConfig
 from textgen.errors import TextgenError
 from textgen.files import parse_json, read_bytes, read_json
+from textgen.model_dir import (
+    FORMAT, FORMAT_VERSION, META_FILE, MODEL_FILE, SHARED_FILES, ModelDirectory, description, tokenizer_file,
+)
 from textgen.model import LanguageModel
 from textgen.tokenizer import Tokenizer, tokenizer_from_bytes
 
-FORMAT = "textgen-model"
 MAX_META_BYTES = 4 << 20  # textgen.json is a few KiB
 MAX_TOKENIZER_BYTES = 256 << 20
 MAX_MODEL_BYTES = 16 << 30
 MAX_PARAMETERS = 2_000_000_000  # 8 GB of float32: beyond what textgen is for on a CPU
-FORMAT_VERSION = 1
-META_FILE = "textgen.json"
-MODEL_FILE = "model.safetensors"
 TIED_KEY = "decoder.weight"  # the same tensor as embedding.weight when weights are tied: stored once
 SHIPPED_MODELS = {"tinystories": "tinystories-lstm"}  # short name -> folder under checkpoints/ in the repository
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
@@ -46,10 +44,6 @@ def resolve_model_path(path: str | os.PathLike) -> Path:
         raise TextgenError(f"the shipped model {path} is missing from this installation ({folder}): "
                            "install textgen from its repository (pip install -e .)")
     return folder
-
-
-def tokenizer_file(kind: str) -> str:
-    return "tokenizer.model" if kind == "sentencepiece" else "tokenizer.json"
 
 
 def sha256(data: bytes) -> str:
@@ -80,16 +74,9 @@ def save_model_dir(path: str | os.PathLike, model: LanguageModel, tokenizer: Tok
     name = tokenizer_file(tokenizer.kind)
     write_bytes(path / MODEL_FILE, weights)
     write_bytes(path / name, tokenizer_data)
-    meta = {
-        **metadata,
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "model": model.config.to_dict(),
-        "tokenizer": {"kind": tokenizer.kind, "file": name, "vocab_size": tokenizer.vocab_size},
-        "weights_dtype": dtype,
-        "files": {MODEL_FILE: sha256(weights), name: sha256(tokenizer_data)},
-    }
-    write_text(path / META_FILE, json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+    ModelDirectory(path).write_metadata(description(
+        metadata, model.config.to_dict(), tokenizer.kind, tokenizer.vocab_size,
+        {MODEL_FILE: sha256(weights), name: sha256(tokenizer_data)}, weights_dtype=dtype))
     return path
 
 
@@ -258,3 +245,27 @@ def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> LoadedM
     if problems:
         raise TextgenError(f"{path / MODEL_FILE} does not fit the model in {META_FILE}: {', '.join(problems[:5])}")
     return LoadedModel(model.to(device).eval(), tokenizer, meta, path)
+
+
+def export_model(model_dir: str | os.PathLike, out_dir: str | os.PathLike, dtype: str = "bfloat16",
+                 overwrite: bool = False) -> int:
+    """Copy a model directory for sharing: weights in `dtype`, tokenizer, textgen.json and the
+    training curves, without the lightning/ resume state. Returns the bytes written."""
+    import shutil
+
+    loaded = load(model_dir)
+    out = Path(out_dir)
+    if out.resolve() == loaded.path.resolve():
+        raise TextgenError(f"OUT {out} is MODEL itself: give another folder")
+    if (out / META_FILE).exists() and not overwrite:
+        raise TextgenError(f"{out} holds a model directory already: add --overwrite to replace it")
+    from textgen.atomic import prepare_output
+
+    prepare_output(out / META_FILE)
+    keep = {key: value for key, value in loaded.metadata.items()
+            if key not in ("format", "format_version", "model", "tokenizer", "files", "weights_dtype")}
+    save_model_dir(out, loaded.model, loaded.tokenizer, {**keep, "exported_from": str(model_dir)}, dtype=dtype)
+    for name in SHARED_FILES:
+        if (loaded.path / name).is_file():
+            shutil.copyfile(loaded.path / name, out / name)
+    return sum(path.stat().st_size for path in out.iterdir() if path.is_file())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 
 from textgen.errors import TextgenError
 
@@ -46,6 +46,14 @@ class ConfigMixin:
         return dataclasses.replace(self, **changes)
 
 
+def setting(default, help: str | None = None, **cli):
+    """A config field with what `textgen train` needs to offer it as an option, kept beside its default
+    so that it lives once: help text, and optionally flag, choices, kind (int, int>=1, seed, float, flag),
+    parse (duration, forget_bias, devices), cli_default (when the option's default differs, e.g. None
+    for a size the run chooses) and show_default."""
+    return field(default=default, metadata={"help": help, **cli})
+
+
 CHRONO_DEFAULT_SPAN = 64
 SIZE_RULE = {"units": 384, "seconds": 300.0, "power": 0.25, "multiple": 64, "smallest": 128, "largest": 1536}
 
@@ -54,7 +62,7 @@ def default_hidden_size(max_time: float | None) -> int:
     """The model size when none is given: 384 units for a 5-minute budget (measured best there,
     BENCHMARKS.md), growing with the fourth root of the time. A compute-optimal model's
     parameters grow with the square root of the compute (Hoffmann et al. 2022), and an LSTM's
-    parameters with the square of its units; rounded to a multiple of 64, from 128 to 1024.
+    parameters with the square of its units; rounded to a multiple of 64, from 128 to 1536.
     Step-bounded runs (no --max-time) get the 5-minute size."""
     rule = SIZE_RULE
     seconds = max_time if max_time else rule["seconds"]
@@ -89,20 +97,23 @@ class ModelConfig(ConfigMixin):
     """The recurrent language model: embedding -> recurrent layers -> decoder (AWD-LSTM regularisation)."""
 
     vocab_size: int  # number of token ids, set from the tokenizer once
-    cell: str = "lstm"  # lstm | peephole | gru | rnn
-    embed_dim: int = 256  # size of a token's embedding
-    hidden_size: int = 384  # units per recurrent layer (short-term memory size); the CLI sizes it from the time budget
-    num_layers: int = 1  # stacked recurrent layers (one measured better than two at equal time on a CPU)
-    forget_bias: float | str = 1.0  # initial bias of the keep gates (LSTM forget, GRU update), or "chrono[:T]"
-    tie_weights: bool = True  # decoder shares the embedding matrix (Press & Wolf 2017; Inan et al. 2017)
-    output_projection: bool = True  # with tying, project hidden_size -> embed_dim when they differ; off: they must match
-    embed_dropout: float = 0.05  # drop whole words from the embedding matrix (AWD-LSTM)
-    input_dropout: float = 0.1  # locked dropout on the embeddings fed to the first layer
-    hidden_dropout: float = 0.1  # locked dropout between recurrent layers
-    output_dropout: float = 0.1  # locked dropout on the last layer's output
-    weight_drop: float = 0.1  # DropConnect on the hidden-to-hidden matrices
-    activation_reg: float = 4.0  # AR: alpha * mean(output^2), used by the training module (measured: 4 > 2 > 1)
-    temporal_activation_reg: float = 2.0  # TAR: beta * mean((h_t - h_{t-1})^2), used by the training module
+    cell: str = setting("lstm", choices=CELLS)  # lstm | peephole | gru | rnn
+    embed_dim: int = setting(256, "Token embedding size [default: the hidden size, at most 256].", kind="int",
+                             cli_default=None)  # size of a token's embedding
+    hidden_size: int = setting(384, "Units per layer [default: from the time budget, 384 for 5 minutes; the run prints the rule].",
+                               kind="int", cli_default=None)  # units per layer (STM size); the CLI sizes it from the time budget
+    num_layers: int = setting(1, kind="int")  # stacked recurrent layers (one measured better than two at equal time on a CPU)
+    forget_bias: float | str = setting(1.0, "Initial bias of the keep gates, or chrono[:T]: time scales up to T steps (Tallec & Ollivier 2018).",
+                                       parse="forget_bias", cli_default="1.0")  # LSTM forget, GRU update
+    tie_weights: bool = setting(True, "Share the embedding and decoder weights.", flag="--tie/--no-tie")  # Press & Wolf 2017
+    output_projection: bool = setting(True, flag="--output-projection/--no-output-projection")  # with tying, hidden -> embed when they differ
+    embed_dropout: float = setting(0.05, "Drop whole words (AWD-LSTM).", kind="float")
+    input_dropout: float = setting(0.1, "Locked dropout on the embeddings.", kind="float")  # fed to the first layer
+    hidden_dropout: float = setting(0.1, "Locked dropout between layers.", kind="float")
+    output_dropout: float = setting(0.1, "Locked dropout on the last layer.", kind="float")
+    weight_drop: float = setting(0.1, "DropConnect on hidden-to-hidden weights.", kind="float")
+    activation_reg: float = setting(4.0, "Activation regularisation (alpha).", kind="float", flag="--ar")  # alpha * mean(output^2); measured 4 > 2 > 1
+    temporal_activation_reg: float = setting(2.0, "Temporal activation regularisation (beta).", kind="float", flag="--tar")  # beta * mean((h_t - h_{t-1})^2)
 
     def __post_init__(self) -> None:
         if self.cell not in CELLS:
@@ -171,31 +182,36 @@ PRECISIONS = ("32", "32-true", "bf16-mixed", "16-mixed", "bf16-true", "64", "64-
 class TrainConfig(ConfigMixin):
     """Data, optimisation and hardware settings of one training run."""
 
-    seq_len: int = 64  # tokens per truncated-backprop chunk
-    batch_size: int = 32  # sequences per optimizer step, over all processes together
-    batching: str = "stream"  # stream: TBPTT, state carried (measured better at 5 minutes); windows: random windows, fresh state
-    valid_fraction: float = 0.05  # share of stories held out for validation when no valid file is given
-    optimizer: str = "adamw"  # adamw (warm-up + cosine) | ntasgd (SGD, then averaging when validation stalls)
-    lr: float = 1e-2  # peak learning rate (measured best of 3e-3..1.6e-2 at 5 minutes); ntasgd: the SGD rate, e.g. 10-30
-    weight_decay: float = 0.01
-    warmup_steps: int = 100  # linear warm-up in steps (adamw), when steps bound the run
-    warmup_fraction: float = 0.03  # linear warm-up over this share of --max-time, when time alone bounds the run
-    min_lr_ratio: float = 0.1  # cosine decays to lr * min_lr_ratio (adamw)
-    schedule: str = "cosine"  # cosine | constant (after warm-up)
-    nonmono: int = 5  # ntasgd: validations without improvement before averaging starts
-    grad_clip: float = 1.0  # gradient norm clipping; 0 turns it off
-    max_steps: int | None = None  # stop after this many optimizer steps; DEFAULT_MAX_STEPS when no limit is given
-    max_epochs: int | None = None
-    max_time: float | None = None  # seconds; alone, the total training time of the run, which the schedule follows
-    val_every: int | None = None  # steps between validations; None: DEFAULT_VAL_EVERY, or a sixth of a time budget
-    log_every: int = 10  # optimizer steps between metric rows
-    seed: int = 0
-    deterministic: bool = False  # torch's deterministic algorithms (slower; for exact resume checks)
-    precision: str = "32"
-    accelerator: str = "auto"
-    devices: int | str = 1
-    num_nodes: int = 1
-    strategy: str = "auto"
+    seq_len: int = setting(64, "Tokens per truncated-backprop chunk.", kind="int")
+    batch_size: int = setting(32, "Sequences per step, over all processes.", kind="int")
+    batching: str = setting("stream", "stream: contiguous streams with state carried; windows: random windows, fresh state.",
+                            choices=("stream", "windows"))  # streams measured better at 5 minutes
+    valid_fraction: float = setting(0.05, kind="float")  # share of stories held out for validation when no valid file is given
+    optimizer: str = setting("adamw", choices=("adamw", "ntasgd"))  # adamw (warm-up + cosine) | ntasgd (SGD, then averaging)
+    lr: float = setting(1e-2, "Peak learning rate.", kind="float")  # measured best of 3e-3..1.6e-2 at 5 minutes; ntasgd: 10-30
+    weight_decay: float = setting(0.01, kind="float")
+    warmup_steps: int = setting(100, "Warm-up steps when steps bound the run.", kind="int")  # linear (adamw)
+    warmup_fraction: float = setting(0.03, "Warm-up share of --max-time when time alone bounds the run.", kind="float")
+    min_lr_ratio: float = setting(0.1, "Cosine decays to lr times this.", kind="float")  # (adamw)
+    schedule: str = setting("cosine", choices=("cosine", "constant"))  # constant: after warm-up
+    nonmono: int = setting(5, "NT-ASGD: validations without improvement before averaging starts.", kind="int>=1")
+    grad_clip: float = setting(1.0, "Gradient norm clipping (0: off).", kind="float")
+    max_steps: int | None = setting(None, "Stop after this many steps [default: 1000 when neither --max-time nor --max-epochs is given]. "
+                                          "With --max-time too, whichever comes first, and the schedule follows the steps.",
+                                    kind="int>=1")
+    max_epochs: int | None = setting(None, kind="int>=1")
+    max_time: float | None = setting(None, "Train for this long: 90s, 2m, 1h, HH:MM:SS. Alone, it is the run's whole budget (resumes included) "
+                                           "and the learning rate decays with the time used.", parse="duration")  # seconds
+    val_every: int | None = setting(None, "Steps between validation and checkpoints [default: 200; a sixth of --max-time when time bounds the run].",
+                                    kind="int>=1")
+    log_every: int = setting(10, kind="int>=1")  # optimizer steps between metric rows
+    seed: int = setting(0, kind="seed")
+    deterministic: bool = setting(False, "torch's deterministic algorithms (exact resume checks).", kind="flag")  # slower
+    precision: str = setting("32", "32, or bf16-mixed where the machine supports it.")
+    accelerator: str = setting("auto", "Lightning accelerator: cpu, gpu, auto.")
+    devices: int | str = setting(1, "Processes/devices per node, or 'auto'.", parse="devices", cli_default="1")
+    num_nodes: int = setting(1, kind="int>=1")
+    strategy: str = setting("auto", "Lightning strategy, e.g. ddp.")
 
     def __post_init__(self) -> None:
         for name in ("seq_len", "batch_size", "log_every", "num_nodes", "nonmono"):

@@ -15,7 +15,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import itertools
-import json
 import os
 import random
 import re
@@ -357,3 +356,22 @@ def format_stories(stories: Iterable[str]) -> Iterator[str]:
     """Stories as lines of a TinyStories-format .txt file (each followed by a marker line)."""
     for story in stories:
         yield story + "\n" + END_OF_TEXT + "\n"
+
+
+def split_corpus(path: str | os.PathLike, out_dir: str | os.PathLike, valid_fraction: float = 0.05, test_fraction: float = 0.05,
+                 seed: int = 0, counted: Iterable[str] | None = None) -> tuple[dict[str, int], dict[str, Path]]:
+    """Write train.txt, valid.txt and test.txt into `out_dir`, each story whole, assigned by `seed`.
+    Streams: one pass counts the stories (`counted`, e.g. the stories wrapped in a progress bar),
+    a second writes them; each file is written to a temporary file and renamed. Returns the
+    story count and the path of each split."""
+    from textgen.atomic import atomic_open, prepare_output
+
+    inputs = corpus_files(path)
+    paths = {name: prepare_output(Path(out_dir) / f"{name}.txt", inputs) for name in SPLITS}
+    count = sum(1 for _ in (counted if counted is not None else iter_stories(path)))
+    names = assign_splits(count, valid_fraction, test_fraction, seed)
+    with atomic_open(paths["train"]) as train, atomic_open(paths["valid"]) as valid, atomic_open(paths["test"]) as test:
+        files = {"train": train, "valid": valid, "test": test}
+        for story, name in zip(iter_stories(path), names):
+            files[name].writelines(format_stories([story]))
+    return {name: names.count(name) for name in SPLITS}, paths

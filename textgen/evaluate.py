@@ -63,3 +63,27 @@ def metrics_of(total_nats: float, total_tokens: int, coverage: float, words: int
         "word_perplexity": math.exp(min(total_nats / (coverage * (words + stories)), 700)),
         "bits_per_byte": total_nats / math.log(2) / (coverage * (size_bytes + stories)),
     }
+
+
+def evaluate_corpus(loaded, corpus: str, streams: int = 1, seq_len: int = 256, cache_dir: str | None = None,
+                    cache: CacheSettings | None = None, note=None) -> dict:
+    """`textgen evaluate`: a loaded model's metrics on a corpus file or folder (tokens cached in
+    `cache_dir`, default .cache beside the model directory), with the neural cache's numbers
+    under "cache" (None when it is off)."""
+    from pathlib import Path
+
+    from textgen.data import cached_tokens
+
+    folder = Path(cache_dir) if cache_dir else Path(loaded.path).resolve().parent / ".cache"
+    array = cached_tokens(corpus, loaded.tokenizer, folder)
+    unknown = array.unknown_share()
+    if unknown > 0.01 and note is not None:
+        note(f"{100 * unknown:.1f}% of the tokens of {corpus} are <unk>: the model's tokenizer does not cover this text, "
+             "so these numbers look better than they are")
+    metrics = evaluate_array(loaded.model, array.load(), array.words, array.bytes, array.stories, streams=streams,
+                             seq_len=seq_len, cache=cache)
+    metrics.setdefault("cache", None)
+    skipped = array.tokens - 1 - metrics["tokens"]
+    if skipped > 0 and note is not None:
+        note(f"{streams} streams left the last {skipped:,} tokens unscored (the metrics scale to the scored share)")
+    return metrics

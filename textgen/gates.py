@@ -85,7 +85,7 @@ def group_words(tokenizer: Tokenizer, ids: list[int]) -> list[list[int]]:
     joinable = False  # may the next continuation piece join the last group?
     for index, token in enumerate(ids):
         piece = tokenizer.id_to_piece(token)
-        if piece in (" ", "▁", "<glue>"):
+        if tokenizer.is_separator(piece):
             joinable = False
             continue
         if token in roles.cont and joinable:

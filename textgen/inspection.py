@@ -19,7 +19,7 @@ import torch
 from textgen.errors import TextgenError
 from textgen.model import LanguageModel
 from textgen.sampling.generate import prompt_ids
-from textgen.tokenizer import BOS_ID, EOS_ID, PAD_ID, UNK_ID, Tokenizer
+from textgen.tokenizer import EOS_ID, UNK_ID, Tokenizer
 
 END_OF_STORY = "</s>"
 
@@ -47,37 +47,24 @@ class NextWords:
 
 
 class PieceRoles:
-    """How each vocabulary entry relates to words: starts one, continues one, or stands alone."""
+    """Each vocabulary entry's role in words, as the tokenizer says it (Tokenizer.word_role):
+    starts one, continues one, or stands alone; control tokens have none."""
 
     def __init__(self, tokenizer: Tokenizer):
         self.tokenizer = tokenizer
         self.start, self.cont, self.alone = set(), set(), set()
+        sets = {"start": self.start, "continue": self.cont, "alone": self.alone}
         for token_id in range(tokenizer.vocab_size):
-            piece = tokenizer.id_to_piece(token_id)
-            if tokenizer.kind == "word":  # every entry is a whole word, mark or space: all are listed, control tokens aside
-                if token_id not in (PAD_ID, UNK_ID, BOS_ID) and piece != "<glue>":
-                    self.alone.add(token_id)
-                continue
-            if token_id in (PAD_ID, UNK_ID, BOS_ID):
-                continue
-            if token_id == EOS_ID or piece in ("\n", " ", "<glue>"):
-                self.alone.add(token_id)
-            elif tokenizer.kind == "sentencepiece" and piece.startswith("▁"):
-                self.start.add(token_id)
-            elif piece.startswith("<0x") or piece[0].isalnum() or piece[0] in "'’":
-                self.cont.add(token_id)  # a letter run, or a byte of a multi-byte character
-            else:
-                self.alone.add(token_id)  # punctuation
+            role = tokenizer.word_role(token_id)
+            if role is not None:
+                sets[role].add(token_id)
         # a word ends when the next piece is not a continuation of it
         self.ending = torch.ones(tokenizer.vocab_size, dtype=torch.bool)
         self.ending[sorted(self.cont)] = False
 
     def word_pieces(self, word: str) -> list[int]:
         """The tokenizer's own segmentation of a word as it follows a space."""
-        tokenizer = self.tokenizer
-        if tokenizer.kind == "char":
-            return [tokenizer.piece_to_id(" ")] + tokenizer.encode(word)
-        return tokenizer.encode(word)
+        return self.tokenizer.word_pieces(word)
 
 
 def _context_state(model: LanguageModel, tokenizer: Tokenizer, context: str, context_ids: list[int] | None = None):
@@ -100,10 +87,7 @@ def next_tokens(model: LanguageModel, tokenizer: Tokenizer, context: str, top: i
 
 
 def _label(tokenizer: Tokenizer, token_id: int) -> str:
-    if token_id == EOS_ID:
-        return END_OF_STORY
-    piece = tokenizer.id_to_piece(token_id)
-    return piece.replace("▁", " ").strip() or piece
+    return tokenizer.word_label(token_id)
 
 
 @torch.no_grad()
@@ -121,7 +105,7 @@ def score_words(model: LanguageModel, tokenizer: Tokenizer, context: str, words:
     probabilities, state = _context_state(model, tokenizer, context, context_ids)
     scored = []
     for word in words:
-        if tokenizer.kind == "word" or word == END_OF_STORY:
+        if tokenizer.whole_words or word == END_OF_STORY:
             token_id = EOS_ID if word == END_OF_STORY else tokenizer.piece_to_id(word)
             probability = 0.0 if token_id == UNK_ID else float(probabilities[token_id])
             scored.append(WordProbability(word, probability, [tokenizer.id_to_piece(token_id)], known=token_id != UNK_ID))
@@ -163,11 +147,11 @@ def next_words(model: LanguageModel, tokenizer: Tokenizer, context: str, top: in
             label = _label(tokenizer, token_id)
             complete[label] = WordProbability(label, complete.get(label, WordProbability(label, 0.0)).probability + probability,
                                               [tokenizer.id_to_piece(token_id)])
-        elif token_id in roles.start or (tokenizer.kind == "char" and tokenizer.id_to_piece(token_id) == " "):
+        elif token_id in roles.start or (tokenizer.spaces_are_tokens and tokenizer.id_to_piece(token_id) == " "):
             push(probability, [token_id], state)
-        elif token_id in roles.cont and tokenizer.kind == "char":
+        elif token_id in roles.cont and tokenizer.spaces_are_tokens:
             push(probability, [token_id], state)
-    if tokenizer.kind == "char":  # the space piece is "alone" above; it starts the next word
+    if tokenizer.spaces_are_tokens:  # the space piece is "alone" above; it starts the next word
         space = tokenizer.piece_to_id(" ")
         complete.pop(_label(tokenizer, space), None)
         if probabilities[space] > 0:

@@ -56,3 +56,15 @@ def weight_bytes(model: LanguageModel, mode: str = "none") -> int:
             one_byte = mode == "int8" and type(module) in quantised and parameter.dim() == 2
             total += parameter.numel() * (1 if one_byte else per_value)
     return total
+
+
+def sampling_copy(model: LanguageModel, mode: str) -> LanguageModel:
+    """The model to sample from: a bf16 or int8 copy where asked (auto: bf16 where the CPU has it
+    natively), `model` itself for none or a model on an accelerator."""
+    if mode == "none" or next(model.parameters()).device.type != "cpu":
+        return model
+    import warnings
+
+    # torch deprecates its quantised tensor constructors but still runs them; the message is noise here
+    warnings.filterwarnings("ignore", message=".*quantize_per_tensor.*")
+    return quantize(model, mode)

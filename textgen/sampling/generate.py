@@ -89,7 +89,7 @@ def prompt_ids(tokenizer: Tokenizer, prompt: str, what: str = "the prompt") -> l
     unknown = tokenizer.unknown(prompt)
     if unknown:
         shown = " ".join(repr(u) for u in unknown[:8])
-        raise TextgenError(f"{what} has {'words' if tokenizer.kind == 'word' else 'characters'} this {tokenizer.kind} "
+        raise TextgenError(f"{what} has {tokenizer.unit} this {tokenizer.kind} "
                            f"tokenizer does not know: {shown}; rephrase it with the corpus's vocabulary")
     return [BOS_ID] + tokenizer.encode(prompt)
 

@@ -52,7 +52,7 @@ def token_sequences(tokenizer: Tokenizer, word: str) -> list[list[int]]:
         return [[EOS_ID]]
     found = []
     for text in (word, " " + word):
-        ids = [token for token in tokenizer.encode(text) if tokenizer.id_to_piece(token) not in ("▁", " ")]
+        ids = [token for token in tokenizer.encode(text) if not tokenizer.is_space(tokenizer.id_to_piece(token))]
         if ids and ids not in found:
             found.append(ids)
     return found

@@ -68,7 +68,7 @@ def train_tokenizer(
         return train_sentencepiece(stories, vocab_size, model_type, seed, on_note)
     if model_type != "unigram":
         on_note(f"model type {model_type} applies to sentencepiece only; ignored for a {kind} tokenizer")
-    return train_vocabulary(kind, stories, vocab_size)
+    return train_vocabulary(kind, stories, vocab_size, on_note)
 
 
 def tokenizer_from_bytes(data: bytes, source: str = "tokenizer") -> Tokenizer:

@@ -12,6 +12,7 @@ from textgen.errors import TextgenError
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<s>", "</s>"
 SPECIALS = (PAD, UNK, BOS, EOS)
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = range(4)
+GLUE = "<glue>"  # a word tokenizer's "no space here", where a space would be the default
 UNKNOWN_TEXT = "⁇"  # what an unknown id decodes to in word/char text (sentencepiece writes " ⁇ ")
 KINDS = ("sentencepiece", "word", "char")
 MAX_VOCAB_SIZE = 1 << 20  # far above any useful size; larger values make sentencepiece hang or fail
@@ -80,6 +81,53 @@ class Tokenizer(ABC):
     def describe(self) -> str:
         """A one-line summary."""
         return f"{self.kind} tokenizer, {self.vocab_size} tokens"
+
+    # --- where words start and end: the one place that knows each kind's conventions ------------
+
+    whole_words = False  # every entry is a whole word, mark or space (a word tokenizer)
+    spaces_are_tokens = False  # a space is a token of its own that starts the next word (a char tokenizer)
+    word_start_mark: str | None = None  # the prefix of entries that begin a word (sentencepiece's "▁")
+    unit = "characters"  # what `unknown` reports: words or characters
+
+    def is_space(self, piece: str) -> bool:
+        """An entry that is only a space (" ", or sentencepiece's lone "▁")."""
+        return piece == " " or (self.word_start_mark is not None and piece == self.word_start_mark)
+
+    def is_separator(self, piece: str) -> bool:
+        """An entry that only separates words: a space, or a word model's <glue>."""
+        return self.is_space(piece) or piece == GLUE
+
+    def word_role(self, token_id: int) -> str | None:
+        """How an entry relates to words: "start" (begins a word), "continue" (goes on with one),
+        "alone" (a word, mark, space or the end of the story by itself) or None (a control token
+        that is never written: <pad>, <unk>, <s>, <glue>)."""
+        if token_id in (PAD_ID, UNK_ID, BOS_ID):
+            return None
+        piece = self.id_to_piece(token_id)
+        if piece == GLUE:
+            return None if self.whole_words else "alone"
+        if self.whole_words:
+            return "alone"
+        if token_id == EOS_ID or piece in ("\n", " "):
+            return "alone"
+        if self.word_start_mark is not None and piece.startswith(self.word_start_mark):
+            return "start"
+        if piece.startswith("<0x") or piece[0].isalnum() or piece[0] in "'’":
+            return "continue"  # a letter run, or a byte of a multi-byte character
+        return "alone"  # punctuation
+
+    def word_pieces(self, word: str) -> list[int]:
+        """The tokenizer's own segmentation of a word as it follows a space."""
+        if self.spaces_are_tokens:
+            return [self.piece_to_id(" ")] + self.encode(word)
+        return self.encode(word)
+
+    def word_label(self, token_id: int) -> str:
+        """An entry as a word of a list: the end of the story is </s>, a start-of-word mark is dropped."""
+        if token_id == EOS_ID:
+            return "</s>"
+        piece = self.id_to_piece(token_id)
+        return (piece.replace(self.word_start_mark, " ") if self.word_start_mark else piece).strip() or piece
 
     def _check_ids(self, ids: Iterable[int]) -> list[int]:
         ids = [int(token_id) for token_id in ids]

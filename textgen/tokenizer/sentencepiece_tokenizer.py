@@ -32,6 +32,7 @@ class SentencePieceTokenizer(Tokenizer):
     """A sentencepiece model (unigram or BPE, byte fallback); newlines become the control piece <nl>."""
 
     kind = "sentencepiece"
+    word_start_mark = "▁"
 
     def __init__(self, model_proto: bytes):
         import sentencepiece

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from textgen.errors import TextgenError
 from textgen.tokenizer.base import (
@@ -13,6 +13,7 @@ from textgen.tokenizer.base import (
     BOS_ID,
     EOS,
     EOS_ID,
+    GLUE,
     JSON_FORMAT,
     JSON_VERSION,
     PAD,
@@ -67,6 +68,7 @@ class CharTokenizer(VocabularyTokenizer):
     """One id per character."""
 
     kind = "char"
+    spaces_are_tokens = True
     always = (" ", "\n")
 
     @staticmethod
@@ -87,7 +89,6 @@ class CharTokenizer(VocabularyTokenizer):
         return sorted({char for char in text if char not in self._ids})
 
 
-GLUE = "<glue>"  # "no space here", where a space would be the default
 WORD_PATTERN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*|\S|\s")
 OPENERS = {"(", "[", "{", "“", "‘"}
 JOINERS = {"-", "/"}
@@ -108,6 +109,8 @@ class WordTokenizer(VocabularyTokenizer):
     """
 
     kind = "word"
+    whole_words = True
+    unit = "words"
     always = (GLUE, " ", "\n")
 
     @staticmethod
@@ -189,9 +192,11 @@ def _decode_piece(piece: str) -> str:
 
 
 def train_vocabulary(
-    kind: str, stories: Iterable[str], vocab_size: int | None = None
+    kind: str, stories: Iterable[str], vocab_size: int | None = None, on_note: Callable[[str], None] = lambda note: None
 ) -> VocabularyTokenizer:
-    """Build a word or char vocabulary: the special tokens, then tokens by descending count."""
+    """Build a word or char vocabulary: the special tokens, then tokens by descending count.
+    `vocab_size` is a cap, as in word-level trainers: a corpus with fewer distinct tokens keeps
+    them all (and `on_note` says so)."""
     cls = {"word": WordTokenizer, "char": CharTokenizer}[kind]
     counts: Counter[str] = Counter()
     for story in stories:
@@ -201,13 +206,12 @@ def train_vocabulary(
     largest = len(fixed) + len(ranked)
     unit = "words and marks" if kind == "word" else "characters"
     if vocab_size is not None:
-        if vocab_size > largest:
-            raise TextgenError(
-                f"corpus too small for vocabulary size {vocab_size}: it has {len(ranked)} distinct {unit}, "
-                f"so the largest size that works is {largest} (use --vocab-size {largest} or less)"
-            )
         if vocab_size <= len(fixed):
             raise TextgenError(f"vocabulary size {vocab_size} is too small: a {kind} tokenizer needs at least {len(fixed) + 1}")
+        if vocab_size > largest:
+            on_note(f"--vocab-size {vocab_size} is a cap: the corpus has {len(ranked)} distinct {unit}, so the vocabulary "
+                    f"keeps all of them ({largest} tokens with the special ones)")
+            vocab_size = largest
     return cls(fixed + ranked[: (vocab_size or largest) - len(fixed)])
 
 

@@ -26,11 +26,13 @@ from textgen.atomic import atomic_open
 from textgen.config import DEFAULT_VAL_EVERY, VALIDATIONS_PER_BUDGET, TrainConfig
 from textgen.data import BatchPlan, TokenArray, TrainBatches, check_batch_plan
 from textgen.errors import TextgenError
+from textgen.model_dir import BEST_CHECKPOINT as BEST
+from textgen.model_dir import LAST_CHECKPOINT as LAST
+from textgen.model_dir import LIGHTNING_DIR, ModelDirectory
 from textgen.training.schedule import time_bounded
 from textgen.training.task import LanguageModelTask
 
-LIGHTNING_DIR = "lightning"
-LAST, BEST = "last.ckpt", "best.ckpt"
+
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
@@ -174,17 +176,11 @@ class RunCallback(L.Callback):
 
     def mark_trained(self) -> None:
         """The run ended at its limit right after a checkpoint: only the status changes."""
-        import json
-
-        from textgen.atomic import write_text
-
-        meta_path = self.paths.current / "textgen.json"
+        folder = ModelDirectory(self.paths.current)
         try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            meta["status"] = "trained"
-            write_text(meta_path, json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+            folder.update_metadata(status="trained")
         except (OSError, ValueError) as error:
-            raise TextgenError(f"could not update {meta_path} ({getattr(error, 'strerror', None) or error}); "
+            raise TextgenError(f"could not update {folder.metadata_path} ({getattr(error, 'strerror', None) or error}); "
                                "the model directory is whole, only its status says \"training\"") from None
 
     def checkpoint(self, trainer, pl_module: LanguageModelTask, status: str, show: bool = True) -> None:
@@ -304,11 +300,12 @@ def quiet_lightning():
 
 def write_run_files(out_dir: Path, log: RunLog) -> None:
     """metrics.csv (every row of the run so far) and loss.png, atomically."""
-    with atomic_open(out_dir / "metrics.csv") as file:
+    folder = ModelDirectory(out_dir)
+    with atomic_open(folder.metrics_path) as file:
         file.write(log.csv_text())
     from textgen.plots import plot_training_curves
 
-    plot_training_curves(out_dir / "metrics.csv", out_dir / "loss.png")
+    plot_training_curves(folder.metrics_path, folder.curves_path)
 
 
 def is_interactive() -> bool:

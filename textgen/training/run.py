@@ -17,8 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from textgen.atomic import prepare_output, write_bytes, write_text
-from textgen.checkpoint import FORMAT, FORMAT_VERSION, META_FILE, save_model_dir, tokenizer_file
+from textgen.atomic import prepare_output, write_bytes
+from textgen.checkpoint import save_model_dir
+from textgen.model_dir import META_FILE, ModelDirectory, description, tokenizer_file
 from textgen.config import ModelConfig, TrainConfig, default_hidden_size, describe_size_rule
 from textgen.corpus import assign_splits, fingerprint, iter_stories
 from textgen.data import BatchPlan, cached_splits, cached_tokens, check_batch_plan
@@ -53,12 +54,32 @@ class RunResult:
     new_steps: int = 0  # steps this invocation trained
 
 
+RANK_VARIABLES = ("LOCAL_RANK", "NODE_RANK", "RANK")
+LAUNCHER_VARIABLES = ("WORLD_SIZE", "SLURM_NTASKS", "TORCHELASTIC_RUN_ID")
+
+
+def primary_process() -> bool:
+    """True in the first process of a run (or the only one): it prints, prepares the data and saves."""
+    import os
+
+    return all(int(os.environ.get(name, "0") or 0) == 0 for name in RANK_VARIABLES)
+
+
+def check_launcher(num_nodes: int) -> None:
+    """More than one node needs a launcher (torchrun, srun) that starts a process on each."""
+    import os
+
+    if num_nodes > 1 and not any(name in os.environ for name in LAUNCHER_VARIABLES):
+        raise TextgenError(f"--num-nodes {num_nodes} needs a launcher that starts every node: run under torchrun "
+                           "or srun (see the README's scale-out commands), or use --num-nodes 1")
+
+
 def check_out_dir(out_dir: Path, resume: bool, overwrite: bool) -> None:
     """An output folder from another run needs --resume or --overwrite; --resume needs a checkpoint."""
     if out_dir.exists() and not out_dir.is_dir():
         raise TextgenError(f"output path {out_dir} is a file: give a folder for the model directory")
     used = holds_run(out_dir)
-    last = out_dir / "lightning" / "last.ckpt"
+    last = ModelDirectory(out_dir).last_checkpoint
     if resume and overwrite:
         raise TextgenError("--resume and --overwrite contradict each other: choose one")
     if resume and not last.is_file():
@@ -190,7 +211,7 @@ def train(corpus: str, out_dir: str, tokenizer_spec: TokenizerSpec, model_overri
             return _train(corpus, out, tokenizer_spec, model_overrides, train_overrides, valid_file, cache_dir, resume,
                           overwrite, progress_bar, command, primary, report)
     except BaseException:
-        if primary and fresh and out.is_dir() and not (out / "lightning" / "last.ckpt").exists():
+        if primary and fresh and out.is_dir() and not ModelDirectory(out).last_checkpoint.exists():
             shutil.rmtree(out, ignore_errors=True)  # nothing worth keeping: leave no half-made run behind
         raise
 
@@ -203,7 +224,7 @@ def _train(corpus: str, out: Path, tokenizer_spec: TokenizerSpec, model_override
     if primary:
         check_out_dir(out, resume, overwrite)
         if resume:
-            resumed = check_checkpoint(out / "lightning" / "last.ckpt")
+            resumed = check_checkpoint(ModelDirectory(out).last_checkpoint)
     paths = RunPaths(out, staged=overwrite)  # --overwrite trains beside the old run until its first checkpoint
     if not primary:
         wait_for(paths.current / META_FILE)
@@ -234,7 +255,7 @@ def _train(corpus: str, out: Path, tokenizer_spec: TokenizerSpec, model_override
     except BaseException:
         if primary and paths.staging is not None and paths.current == paths.staging:
             shutil.rmtree(paths.staging, ignore_errors=True)  # an --overwrite run that saved nothing: the old run stays
-        if primary and not cache_existed and not (paths.current / "lightning" / "last.ckpt").exists():
+        if primary and not cache_existed and not ModelDirectory(paths.current).last_checkpoint.exists():
             shutil.rmtree(cache, ignore_errors=True)  # a cache made for a run that saved nothing is litter
         raise
 
@@ -296,12 +317,8 @@ def _train_with_data(corpus, out, paths, tokenizer_spec, model_overrides, train_
     # every check passed: only now is a run folder written (beside the old run, with --overwrite)
     if primary and not resume:
         write_bytes(paths.current / tokenizer_file(tokenizer.kind), tokenizer.to_bytes())
-        write_text(paths.current / META_FILE, json.dumps({**metadata, "format": FORMAT, "format_version": FORMAT_VERSION,
-                                                          "model": model_config.to_dict(), "status": "training",
-                                                          "tokenizer": {"kind": tokenizer.kind,
-                                                                        "file": tokenizer_file(tokenizer.kind),
-                                                                        "vocab_size": tokenizer.vocab_size}, "files": {}},
-                                                         indent=2))
+        ModelDirectory(paths.current).write_metadata(description(
+            {**metadata, "status": "training"}, model_config.to_dict(), tokenizer.kind, tokenizer.vocab_size, {}))
     L.seed_everything(train_config.seed, workers=True, verbose=False)
     task = LanguageModelTask(model_config.to_dict(), train_config.to_dict(), valid)
 
@@ -313,8 +330,8 @@ def _train_with_data(corpus, out, paths, tokenizer_spec, model_overrides, train_
 
     began = time.perf_counter()
     log = RunLog()
-    if resume and (out / "metrics.csv").exists():
-        log.seed(out / "metrics.csv", resumed.get("global_step", 0))  # a checkpoint from before the rows were kept in it
+    if resume and ModelDirectory(out).metrics_path.exists():
+        log.seed(ModelDirectory(out).metrics_path, resumed.get("global_step", 0))  # a checkpoint from before the rows were kept in it
     received = fit(task, CorpusDataModule(train_array, train_config), paths, export, resume, progress_bar, report, log)
     if primary and received is None and valid_array is not None and (paths.current / META_FILE).exists():
         with task.averaged_weights():
@@ -347,9 +364,7 @@ def record_cache(out: Path, model, valid_array, report: Callable[[str], None]) -
 
     started = time.perf_counter()
     settings, record = tune_cache(model, valid_array.load(), streams=min(16, max(1, valid_array.tokens // 512)))
-    meta = json.loads((out / META_FILE).read_text(encoding="utf-8"))
-    meta["cache"] = {"settings": settings.to_dict() if settings else None, "search": record}
-    write_text(out / META_FILE, json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+    ModelDirectory(out).update_metadata(cache={"settings": settings.to_dict() if settings else None, "search": record})
     took = time.perf_counter() - started
     if settings is None:
         report(f"cache: the best setting lowers the validation loss by only {100 * record['relative_gain']:.2f}%; "

@@ -20,11 +20,9 @@ import shutil
 from pathlib import Path
 
 from textgen.errors import TextgenError
+from textgen.model_dir import BEST_CHECKPOINT, LAST_CHECKPOINT, LIGHTNING_DIR, RUN_FILES
 
-META_FILE = "textgen.json"
-RUN_FILES = (META_FILE, "model.safetensors", "tokenizer.model", "tokenizer.json", "metrics.csv", "loss.png")
-LIGHTNING_DIR = "lightning"
-LIGHTNING_FILES = ("last.ckpt", "best.ckpt")
+LIGHTNING_FILES = (LAST_CHECKPOINT, BEST_CHECKPOINT)
 LOCK_FILE = ".textgen.lock"
 STAGING, OLD = ".next", ".old"
 

@@ -1,0 +1,5 @@
+"""python -m textgen.cli"""
+
+from textgen.cli import main
+
+main()

@@ -1,0 +1,156 @@
+"""What every command shares: one-line errors and exit codes, JSON output, progress bars,
+notes, and the small parameter types (seeds, durations, lists, plot paths)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+
+import click
+
+from textgen.corpus import CorpusWarning
+from textgen.errors import TextgenError
+
+SEED = click.IntRange(0, 2**32 - 1)
+_INVOCATION: list[str] = []  # the arguments of the running command, as typed
+
+
+def invocation() -> list[str]:
+    """The command being run, as typed: `textgen` and its arguments (recorded in textgen.json)."""
+    return ["textgen", *_INVOCATION]
+
+
+class TextgenGroup(click.Group):
+    """A click group that turns TextgenError and usage mistakes into one line on stderr and exit code 2."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        _INVOCATION[:] = [str(arg) for arg in (sys.argv[1:] if args is None else args)]
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("always", CorpusWarning)
+                show = warnings.showwarning
+                warnings.showwarning = lambda message, category, *rest: (
+                    note(str(message)) if issubclass(category, CorpusWarning) else show(message, category, *rest))
+                code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as error:
+            hint = f" (see '{error.ctx.command_path} --help')" if error.ctx else ""
+            click.echo(f"error: {error.format_message()}{hint}", err=True)
+            sys.exit(2)
+        except click.ClickException as error:
+            click.echo(f"error: {error.format_message()}", err=True)
+            sys.exit(error.exit_code)
+        except (click.Abort, KeyboardInterrupt):
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else 0)
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except TextgenError as error:
+            click.echo(f"error: {error}", err=True)
+            ctx.exit(2)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+
+
+def print_json(data) -> None:
+    """One JSON object on stdout; NaN and infinities become null (JSON has no such numbers)."""
+    import math
+
+    def clean(value):
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, dict):
+            return {key: clean(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [clean(item) for item in value]
+        return value
+
+    click.echo(json.dumps(clean(data), ensure_ascii=False))
+
+
+def progress(iterable, unit: str):
+    """A progress bar on stderr when it is a terminal; the iterable unchanged otherwise."""
+    if not sys.stderr.isatty():
+        return iterable
+    from tqdm import tqdm
+
+    return tqdm(iterable, unit=unit, file=sys.stderr, leave=False, dynamic_ncols=True)
+
+
+def note(message: str) -> None:
+    click.echo(f"note: {message}", err=True)
+
+
+
+def counting_bar(total: int, unit: str):
+    """A tqdm bar on stderr when it is a terminal; otherwise an object that ignores updates."""
+    if not sys.stderr.isatty():
+        class Silent:
+            def update(self, count: int = 1) -> None:
+                pass
+
+            def close(self) -> None:
+                pass
+
+            def set_description_str(self, text: str) -> None:
+                pass
+
+            def set_postfix_str(self, text: str) -> None:
+                pass
+
+        return Silent()
+    from tqdm import tqdm
+
+    return tqdm(total=total or None, unit=unit, file=sys.stderr, leave=False, dynamic_ncols=True)
+
+
+def check_plot(plot_path: str | None) -> None:
+    """Refuse a plot path that cannot be written before any work is done."""
+    if plot_path:
+        from textgen.plots import check_plot_path
+
+        check_plot_path(plot_path)
+
+
+def shown_word(word: str) -> str:
+    """A word as the terminal shows it: a newline is ↵."""
+    return word.replace("\n", "↵")
+
+
+def percent(value: float) -> str:
+    return f"{100 * value:.1f}%" if value >= 0.001 else f"{100 * value:.2g}%"
+
+
+def int_list(ctx: click.Context | None, param: click.Parameter | None, text: str) -> tuple[int, ...]:
+    """A click callback: "2,8,32" -> (2, 8, 32)."""
+    try:
+        values = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a comma-separated list of whole numbers, e.g. 2,8,32") from None
+    if not values:
+        raise click.BadParameter("give at least one value, e.g. 2,8,32")
+    return values
+
+
+def given_options(ctx: click.Context, names) -> list[str]:
+    """The flags (as the user types them) of the named parameters given on the command line."""
+    from click.core import ParameterSource
+
+    flags = {param.name: param.opts[0] for param in ctx.command.params}
+    return [flags[name] for name in names if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE]
+
+
+def load_for_generation(model_dir: str, quantize: str):
+    """A loaded model whose `model` is the one to sample from (bf16 or int8 where asked)."""
+    import textgen
+    from textgen.model.quantize import sampling_copy
+
+    loaded = textgen.load(model_dir)
+    loaded.model = sampling_copy(loaded.model, quantize)
+    return loaded

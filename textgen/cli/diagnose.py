@@ -1,0 +1,185 @@
+"""textgen diagnose: parse the options, call `textgen.diagnosis`, print its report."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from textgen.cli.common import SEED, counting_bar, given_options, note
+from textgen.cli.options import SAMPLING_PARAMS, cache_options, cache_settings, sampling_options, sampling_settings
+from textgen.cli.show_diagnosis import show_comparison, show_report
+from textgen.errors import TextgenError
+
+GENERATION_OPTIONS = ("samples", "prompt", "max_tokens", "quantize", "compare_settings", "save_path", "show_stories",
+                      *SAMPLING_PARAMS)  # what --text ignores
+SAMPLING_OPTIONS = (*SAMPLING_PARAMS, "show_stories", "limit")  # what --compare-settings ignores
+
+
+@click.command("diagnose")
+@click.argument("model_dir", metavar="[MODEL]", required=False)
+@click.option("--text", "text_path", default=None, metavar="FILE",
+              help="Diagnose these stories (any corpus format; - reads standard input) instead of generating; with MODEL, "
+                   "findings are also attributed.")
+@click.option("--samples", type=click.IntRange(1, 100_000), default=20, show_default=True, help="Stories to generate with MODEL.")
+@click.option("--prompt", default="", help="How each generated story starts.")
+@click.option("--max-tokens", type=click.IntRange(1, 10_000), default=200, show_default=True, help="At most this many tokens per story.")
+@sampling_options
+@click.option("--seed", type=SEED, default=0, show_default=True, help="The same seed and settings give the stories `textgen generate` writes.")
+@click.option("--quantize", type=click.Choice(["auto", "none", "int8", "bf16"]), default="auto", show_default=True,
+              help="Weights for generation (as in textgen generate).")
+@cache_options
+@click.option("--compare-settings", is_flag=True,
+              help="Generate --samples stories under each of 7 sampling settings and compare metrics and perplexity.")
+@click.option("--baseline", "baseline_path", default=None, metavar="FILE",
+              help="Human-written stories whose metrics are shown side by side [default with MODEL: its training corpus].")
+@click.option("--no-baseline", is_flag=True, help="Skip the human baseline.")
+@click.option("--save-samples", "save_path", default=None, metavar="FILE", help="Also write the generated stories to this .txt file.")
+@click.option("--show-stories", is_flag=True, help="Print the generated stories before the findings.")
+@click.option("--limit", type=click.IntRange(0, 100_000), default=30, show_default=True, help="Findings to print (all with --json).")
+@click.option("--json", "as_json", is_flag=True,
+              help='Print {"findings": [{"kind", "start", "end", "text", "sentence", "attribution", ...}], "metrics": {...}}.')
+@click.pass_context
+def diagnose_command(ctx: click.Context, model_dir: str | None, text_path: str | None, samples: int, prompt: str, max_tokens: int,
+                     seed: int, quantize: str, compare_settings: bool, baseline_path: str | None, no_baseline: bool,
+                     save_path: str | None, show_stories: bool, limit: int, as_json: bool, **options) -> None:
+    """Find repetition errors: self-objects ("Doug saw Doug."), immediate repeats ("the the"),
+    phrase loops and repeated sentences, with seq-rep, distinct-n and rep-l metrics beside a
+    human baseline.
+
+    With MODEL, generate --samples stories and diagnose them; each finding then shows the
+    probability and rank the model gave the repeated word and its top 5 alternatives, and
+    says whether the model or the sampling settings made the error. --compare-settings runs a
+    small grid of sampling settings. With --text FILE, diagnose written stories (and attribute
+    the findings when MODEL is given too).
+
+    \b
+    Examples:
+      textgen diagnose checkpoints/little --samples 20 --temperature 0.8
+      textgen diagnose checkpoints/little --compare-settings --samples 16
+      textgen diagnose --text samples.txt --baseline corpora/little-stories.txt
+    """
+    from textgen.tokenizer.base import check_text
+
+    if model_dir is None and text_path is None:
+        raise click.UsageError("give MODEL to generate stories and diagnose them, or --text FILE to diagnose written ones")
+    if compare_settings and text_path:
+        raise click.UsageError("--compare-settings generates new stories for each setting: give MODEL without --text")
+    if baseline_path and no_baseline:
+        raise click.UsageError("--baseline and --no-baseline contradict each other: give one")
+    if text_path:
+        ignored = given_options(ctx, GENERATION_OPTIONS)
+        if ignored:
+            note(f"{', '.join(ignored)} {'applies' if len(ignored) == 1 else 'apply'} only when stories are generated; "
+                 "--text stories are diagnosed as written")
+    if compare_settings:
+        ignored = given_options(ctx, SAMPLING_OPTIONS)
+        if ignored:
+            note(f"--compare-settings samples with its own grid of settings: {', '.join(ignored)} "
+                 f"{'is' if len(ignored) == 1 else 'are'} not used")
+    check_text(prompt, "--prompt")
+    settings = sampling_settings(options)
+    if save_path:
+        from textgen.atomic import prepare_output
+
+        prepare_output(save_path)  # a bad place is refused at once; what it must not overwrite is checked below
+    stories = written_stories(text_path) if text_path else None
+    if baseline_path:
+        from textgen.corpus import iter_stories
+
+        next(iter_stories(baseline_path))  # refused now rather than after generating
+    loaded = sampler = None
+    if model_dir is not None:
+        import textgen
+        from textgen.diagnosis import training_corpus
+        from textgen.model.quantize import sampling_copy
+        from textgen.sampling.generate import prompt_ids
+        from textgen.sampling.settings import build_processors
+
+        loaded = textgen.load(model_dir)
+        neural_cache = cache_settings(loaded, options)  # in front of the sampler and of attribution alike
+        sampler = sampling_copy(loaded.model, quantize) if not text_path else None
+        build_processors(settings, loaded.tokenizer)  # bad settings are refused before any work
+        prompt_ids(loaded.tokenizer, prompt)
+        if baseline_path is None and not no_baseline:
+            baseline_path = training_corpus(loaded)
+            if baseline_path is None:
+                note("the model's training corpus is not where training found it, or has changed: "
+                     "give --baseline FILE for a human baseline")
+    if save_path and not text_path:
+        from textgen.atomic import prepare_output
+        from textgen.corpus import corpus_files
+        from textgen.diagnosis import recorded_corpora
+
+        inputs = [path for source in (baseline_path, *recorded_corpora(loaded)) if source and Path(source).exists()
+                  for path in corpus_files(source)]
+        inputs += [path for path in Path(loaded.path).iterdir() if path.is_file()]
+        prepare_output(save_path, inputs)
+    common = {"prompt": prompt, "max_tokens": max_tokens, "seed": seed, "sampler": sampler, "baseline": baseline_path,
+              "cache": neural_cache if model_dir is not None else None,
+              "save_path": save_path if not text_path else None, "model_name": model_dir, "note": note}
+    if compare_settings:
+        from textgen.diagnosis import comparison_grid, compare_settings as compare
+
+        grid = comparison_grid()
+        bar = counting_bar(samples * len(grid), " stories")
+        comparison = compare(loaded, samples=samples, grid=grid, on_setting=bar.set_description_str, on_story=bar.update,
+                             **common)
+        bar.close()
+        show_comparison(comparison, as_json)
+        return
+    from textgen.diagnosis import diagnose
+
+    bar = counting_bar(samples if stories is None else 0, " stories")
+    findings_bar = None
+
+    def on_finding(count: int) -> None:
+        nonlocal findings_bar
+        if findings_bar is None:
+            bar.close()
+            findings_bar = counting_bar(0, " findings")
+        findings_bar.update(count)
+
+    report = diagnose(loaded, stories, settings=settings, samples=samples, on_story=bar.update, on_finding=on_finding,
+                      **common)
+    (findings_bar or bar).close()
+    bar.close()
+    show_report(report, show_stories, limit, as_json)
+
+
+def written_stories(text_path: str):
+    """The stories of --text FILE (- reads standard input) as a stream whose first story is read
+    now, so a bad file is refused before the model loads."""
+    import itertools
+
+    from textgen.corpus import iter_stories
+
+    from_stdin = text_path == "-"
+    path = stdin_corpus() if from_stdin else text_path
+
+    def streamed():
+        try:
+            yield from iter_stories(path)
+        except TextgenError as error:
+            if from_stdin:
+                raise TextgenError(str(error).replace(f"corpus {path}", "standard input").replace(path, "standard input")) from None
+            raise
+
+    stream = streamed()
+    first = next(stream)
+    return itertools.chain([first], stream)
+
+
+def stdin_corpus() -> str:
+    """`--text -`: standard input saved to a temporary .txt file (removed at exit), read as any corpus."""
+    import atexit
+    import os
+    import tempfile
+
+    data = sys.stdin.buffer.read()
+    handle, path = tempfile.mkstemp(prefix="textgen-stdin-", suffix=".txt")
+    with os.fdopen(handle, "wb") as file:
+        file.write(data)
+    atexit.register(lambda: os.path.exists(path) and os.remove(path))
+    return path

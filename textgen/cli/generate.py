@@ -1,0 +1,156 @@
+"""textgen generate and textgen next."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from textgen.cli.common import SEED, check_plot, load_for_generation, print_json
+from textgen.cli.options import cache_options, cache_settings, sampling_options, sampling_settings
+from textgen.errors import TextgenError
+
+
+@click.command("generate")
+@click.argument("model_dir", metavar="MODEL")
+@click.option("--prompt", default="", help="How the story starts (default: from the start of a story).")
+@click.option("-n", "count", type=int, default=1, show_default=True, help="Stories to write (written 64 at a time, so memory does not grow with -n).")
+@click.option("--max-tokens", type=int, default=200, show_default=True, help="At most this many new tokens (1..10,000).")
+@sampling_options
+@click.option("--beams", type=int, default=1, show_default=True, help="Beam search with this many beams.")
+@click.option("--greedy", is_flag=True, help="Always take the most likely token.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="The same seed gives the same stories.")
+@click.option("--stop", "stops", multiple=True, help="Stop a story when this text appears (repeatable).")
+@click.option("--quantize", type=click.Choice(["auto", "none", "int8", "bf16"]), default="auto", show_default=True,
+              help="Weights for generation: auto = bf16 where the CPU has it natively, else float32 (README: speed table).")
+@cache_options
+@click.option("--verbose", is_flag=True, help="Print the processors in the order they are applied.")
+@click.option("--json", "as_json", is_flag=True, help='One object per story per line: {"prompt", "text", "stop_reason", "tokens": [{"id", "token", "probability", '
+                   '"rank"}]}.')
+def generate_command(model_dir: str, prompt: str, count: int, max_tokens: int, beams: int, greedy: bool, seed: int,
+                     stops: tuple[str, ...], quantize: str, verbose: bool, as_json: bool, **options) -> None:
+    """Write new stories with MODEL, streamed to the terminal as they are written.
+
+    Example: textgen generate checkpoints/little --prompt "Once upon a time" -n 3 --temperature 0.8 --top-p 0.9
+    """
+    from textgen.sampling.generate import check_generation, generate, prompt_ids
+    from textgen.sampling.settings import build_processors
+    from textgen.tokenizer.base import check_text
+
+    check_text(prompt, "--prompt")
+    check_generation(count, max_tokens, beams)
+    loaded = load_for_generation(model_dir, quantize)
+    from textgen.cache import with_cache
+
+    neural_cache = cache_settings(loaded, options)
+    loaded.model = with_cache(loaded.model, neural_cache)
+    settings = sampling_settings(options)
+    processors = build_processors(settings, loaded.tokenizer)
+    prompt_ids(loaded.tokenizer, prompt)  # unknown words are refused before anything is written
+    if verbose:
+        from textgen.model.quantize import resolve_mode
+
+        click.echo(f"weights: {resolve_mode(quantize) if quantize != 'none' else 'none'}", err=True)
+        click.echo(neural_cache.describe() if neural_cache else "neural cache: off", err=True)
+        click.echo("processors, in order: " + ("; ".join(p.describe() for p in processors) or "none"), err=True)
+    live = not as_json and beams == 1
+    from textgen.diagnosis import GENERATION_BATCH
+
+    batch_size = count if beams > 1 else GENERATION_BATCH  # stories are written in batches: memory does not grow with -n
+    streamed: dict[int, str] = {}
+    offset = 0
+
+    def on_token(row: int, text: str) -> None:
+        streamed[offset + row] = streamed.get(offset + row, "") + text
+        if offset + row == 0 and live:
+            click.echo(text, nl=False)
+
+    if live:
+        click.echo(prompt, nl=False)
+    try:
+        for batch, offset in enumerate(range(0, count, batch_size)):
+            streamed.clear()
+            # batch b uses seed + b, as diagnose does, so the first 64 stories are the same in both
+            samples = generate(loaded.model, loaded.tokenizer, prompt, n=min(batch_size, count - offset), max_tokens=max_tokens,
+                               processors=processors, greedy=greedy or settings.greedy, beams=beams,
+                               seed=(seed + batch) % 2**32, stop=stops, on_token=on_token)
+            for index, sample in enumerate(samples, start=offset):
+                if as_json:
+                    print_json(sample.to_dict())
+                elif index == 0 and live:
+                    click.echo()
+                else:
+                    click.echo(f"\n--- story {index + 1}\n{prompt}{sample.text}")
+    except KeyboardInterrupt:
+        if live and 0 in streamed:
+            click.echo()
+        for row in sorted(streamed):
+            if as_json:  # what was written so far, in the same form as finished stories
+                print_json({"prompt": prompt, "text": streamed[row], "stop_reason": "interrupted", "tokens": None})
+            elif not (row == 0 and live):
+                click.echo(f"\n--- story {row + 1} (interrupted)\n{prompt}{streamed[row]}")
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+
+@click.command("next")
+@click.argument("model_dir", metavar="MODEL")
+@click.argument("text")
+@click.option("--top", type=click.IntRange(1, 10_000), default=10, show_default=True, help="How many words to list.")
+@click.option("--words", "word_list", default=None, help="Score exactly these words, comma-separated (e.g. Jane,Spot,Doug).")
+@click.option("--pieces", is_flag=True, help="Show the raw next-token distribution instead of words.")
+@click.option("--plot", "plot_path", default=None, metavar="FILE.png", help="Draw the probabilities as a PNG bar chart.")
+@cache_options
+@click.option("--json", "as_json", is_flag=True, help='Print {"context", "words": [{"word", "probability", "pieces", "known"}], "coverage", "exact"}.')
+def next_command(model_dir: str, text: str, top: int, word_list: str | None, pieces: bool, plot_path: str | None,
+                 as_json: bool, **options) -> None:
+    """What does MODEL expect after TEXT? Whole words with their probabilities, even with a
+    sentencepiece model (a word's probability is that of its pieces in sequence and of the
+    word ending there).
+
+    Example: textgen next checkpoints/little "Once upon a time, there was a" --top 10
+    """
+    import textgen
+    from textgen.inspection import next_tokens, next_words, score_words
+    from textgen.tokenizer.base import check_text
+
+    check_text(text, "TEXT")
+    check_plot(plot_path)
+    words = None
+    if word_list is not None:
+        words = [word.strip() for word in word_list.split(",") if word.strip()]
+        if not words:
+            raise TextgenError("the --words list is empty: give words separated by commas, e.g. --words Jane,Spot")
+    loaded = textgen.load(model_dir)
+    from textgen.cache import with_cache
+
+    loaded.model = with_cache(loaded.model, cache_settings(loaded, options))
+    context = text.rstrip(" ")
+    if words is not None:
+        result = score_words(loaded.model, loaded.tokenizer, context, words)
+    elif pieces:
+        result = next_tokens(loaded.model, loaded.tokenizer, context, top)
+    else:
+        result = next_words(loaded.model, loaded.tokenizer, context, top)
+    if plot_path:
+        from textgen.plots import plot_next_words
+
+        plot_next_words(result, plot_path)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    kind = "pieces" if pieces else "words"
+    click.echo(f"after “{context}”:")
+    largest = max((w.probability for w in result.words), default=0) or 1
+    width = max((len(w.word) for w in result.words), default=4)
+    for w in result.words:
+        label = w.word.replace("\n", "↵")
+        split = f"  ({' + '.join(w.pieces)})" if kind == "words" and len(w.pieces) > 1 else ""
+        bar = "█" * max(1, round(30 * w.probability / largest)) if w.known else "(not in the model's vocabulary: never written)"
+        click.echo(f"  {label:<{width}}  {100 * w.probability:6.2f}%  {bar}{split}")
+    exactness = "" if result.exact else " (search stopped early: the list may miss some words)"
+    click.echo(f"these {kind} cover {100 * result.coverage:.1f}% of the probability{exactness}")
+    if plot_path:
+        click.echo(f"plot -> {plot_path}")
+

@@ -1,0 +1,86 @@
+"""How `textgen diagnose` prints a DiagnosisReport or a SettingsComparison (text or JSON)."""
+
+from __future__ import annotations
+
+import click
+
+from textgen.cli.common import percent, print_json, shown_word
+from textgen.diagnostics import KINDS
+
+SHORT_METRICS = (("seq_rep_1", "rep-1"), ("seq_rep_2", "rep-2"), ("seq_rep_3", "rep-3"), ("seq_rep_4", "rep-4"),
+                 ("distinct_1", "dist-1"), ("distinct_2", "dist-2"), ("distinct_3", "dist-3"), ("rep_16", "r16"),
+                 ("rep_32", "r32"), ("rep_128", "r128"), ("self-object_per_1000_words", "self"),
+                 ("immediate-repeat_per_1000_words", "imm"), ("phrase-loop_per_1000_words", "loop"),
+                 ("repeated-sentence_per_1000_words", "sent"), ("names_per_story", "names"), ("late_names_per_story", "late"))
+
+
+def baseline_line(baseline: dict, path: str) -> str:
+    counted = f"{baseline['stories']:,} stor{'y' if baseline['stories'] == 1 else 'ies'}"
+    return f"baseline: {counted} drawn from the first {baseline['drawn_from']:,} of {path}"
+
+
+def show_report(report, show_stories: bool, limit: int, as_json: bool) -> None:
+    """The findings with their attribution, who made the errors, and the metrics beside the baseline."""
+    if as_json:
+        print_json(report.to_dict())
+        return
+    if show_stories and report.generated:
+        for index, story in enumerate(report.stories):
+            click.echo(f"--- story {index + 1}\n{story}\n")
+    counts, metrics, baseline = report.counts, report.metrics, report.baseline
+    count, findings = metrics["stories"], report.findings
+    plural = "story" if count == 1 else "stories"
+    source = f"{count:,} generated {plural}" if report.generated else f"{count:,} {plural}"
+    click.echo(f"{source}, {metrics['words']:,} words: " + ", ".join(f"{counts[kind]} {kind}" for kind in KINDS))
+    for finding in findings[:limit]:
+        where = "" if finding["text"] == finding["sentence"] else f" in “{shown_word(finding['sentence'])}”"
+        click.echo(f"  story {finding['story'] + 1}, {finding['kind']}: “{shown_word(finding['text'])}”{where}\n"
+                   f"      {finding['explanation']}")
+        attribution = finding.get("attribution")
+        if attribution:
+            rank = f"rank {attribution['rank']}" if attribution["rank"] else f"below its top {attribution['ranked_words']}"
+            others = ", ".join(f"“{shown_word(a['word'])}” {percent(a['probability'])}" for a in attribution["alternatives"])
+            click.echo(f"      model: “{shown_word(attribution['word'])}” {percent(attribution['probability'])} ({rank}); "
+                       f"instead: {others or 'nothing else'}\n      → {attribution['blame']}")
+    if len(findings) > limit:
+        click.echo(f"  ... {len(findings) - limit} more (--limit, or --json for all)")
+    attributed = [f["attribution"] for f in findings if f.get("attribution")]
+    if attributed:
+        from textgen.attribution import ADVICE
+
+        blames = {blame: sum(a["blame"] == blame for a in attributed) for blame in ADVICE}
+        click.echo("\nwho made the errors: " + ", ".join(f"{count} {blame}" for blame, count in blames.items())
+                   + ("" if report.generated else " (the advice is for when such text is sampled from this model)"))
+        for blame, count in blames.items():
+            if count:
+                click.echo(f"  {blame}: {ADVICE[blame]}")
+    header = f"\n{'metric':<34}{'text' if not report.generated else 'samples':>10}"
+    if baseline:
+        header += f"{'baseline':>12}"
+    click.echo(header)
+    for key, value in metrics.items():
+        if key in ("stories", "words"):
+            continue
+        shown = baseline.get(key) if baseline else None
+        click.echo(f"{key:<34}{value:>10.4f}" + (f"{shown:>12.4f}" if isinstance(shown, float) else ""))
+    if baseline:
+        click.echo(baseline_line(baseline, report.baseline_path))
+
+
+def show_comparison(comparison, as_json: bool) -> None:
+    """One row per sampling setting, and the human baseline under them."""
+    if as_json:
+        print_json(comparison.to_dict())
+        return
+    baseline = comparison.baseline
+    click.echo(f"{comparison.samples} stories per setting (seed {comparison.seed}); seq-rep, distinct and rep-l are shares, findings are per 1,000 words")
+    click.echo(f"{'setting':<32}" + "".join(f"{short:>7}" for _, short in SHORT_METRICS) + f"{'ppl':>8}")
+    for row in comparison.rows:
+        click.echo(f"{row.name:<32}" + "".join(f"{row.metrics[key]:>7.3f}" for key, _ in SHORT_METRICS)
+                   + f"{row.perplexity:>8.2f}")
+    if baseline:
+        click.echo(f"{'human baseline':<32}" + "".join(f"{baseline[key]:>7.3f}" for key, _ in SHORT_METRICS) + f"{'':>8}")
+        click.echo(baseline_line(baseline, comparison.baseline_path))
+    click.echo("columns: rep-n = seq-rep-n, dist-n = distinct-n, rN = rep-l over the last N words; self, imm, loop, sent = "
+               "self-object, immediate-repeat, phrase-loop, repeated-sentence findings per 1,000 words; "
+               "ppl = perplexity per token of the samples under the model (before sampling changed it)")

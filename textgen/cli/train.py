@@ -1,0 +1,149 @@
+"""textgen train and textgen export."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from textgen.cli.common import invocation, note, print_json
+from textgen.cli.options import config_option, config_values, load_config_file
+from textgen.config import ModelConfig, TrainConfig
+
+
+@click.command("train")
+@click.argument("corpus")
+@click.option("--out", "out_dir", required=True, help="Model directory to write, e.g. checkpoints/little.")
+@click.option("--config", type=str, callback=load_config_file, is_eager=True, expose_value=False,
+              help="TOML, YAML or JSON file of these options, or a run's textgen.json (flags given here override it).")
+@click.option("--tokenizer", "tokenizer_path", default=None, help="Use this tokenizer file instead of training one.")
+@click.option("--tokenizer-kind", type=click.Choice(["sentencepiece", "word", "char"]), default="sentencepiece", show_default=True)
+@click.option("--vocab-size", type=click.IntRange(1), default=None, help="Tokenizer size [default: sentencepiece 2048 or what the corpus allows].")
+@click.option("--tokenizer-type", type=click.Choice(["unigram", "bpe"]), default="unigram", show_default=True)
+@config_option(ModelConfig, "cell")
+@config_option(ModelConfig, "embed_dim")
+@config_option(ModelConfig, "hidden_size")
+@config_option(ModelConfig, "num_layers")
+@config_option(ModelConfig, "embed_dropout")
+@config_option(ModelConfig, "input_dropout")
+@config_option(ModelConfig, "hidden_dropout")
+@config_option(ModelConfig, "output_dropout")
+@config_option(ModelConfig, "weight_drop")
+@config_option(ModelConfig, "activation_reg")
+@config_option(ModelConfig, "temporal_activation_reg")
+@config_option(ModelConfig, "forget_bias")
+@config_option(ModelConfig, "tie_weights")
+@config_option(ModelConfig, "output_projection")
+@config_option(TrainConfig, "seq_len")
+@config_option(TrainConfig, "batch_size")
+@config_option(TrainConfig, "batching")
+@click.option("--valid", "valid_file", default=None, help="Validation corpus (otherwise --valid-fraction of the stories).")
+@config_option(TrainConfig, "valid_fraction")
+@click.option("--cache-dir", default=None, help="Token cache folder [default: .cache beside the model directory].")
+@config_option(TrainConfig, "optimizer")
+@config_option(TrainConfig, "lr")
+@config_option(TrainConfig, "weight_decay")
+@config_option(TrainConfig, "warmup_steps")
+@config_option(TrainConfig, "warmup_fraction")
+@config_option(TrainConfig, "min_lr_ratio")
+@config_option(TrainConfig, "schedule")
+@config_option(TrainConfig, "grad_clip")
+@config_option(TrainConfig, "nonmono")
+@config_option(TrainConfig, "max_steps")
+@config_option(TrainConfig, "max_epochs")
+@config_option(TrainConfig, "max_time")
+@config_option(TrainConfig, "val_every")
+@config_option(TrainConfig, "log_every")
+@config_option(TrainConfig, "seed")
+@config_option(TrainConfig, "deterministic")
+@config_option(TrainConfig, "precision")
+@config_option(TrainConfig, "accelerator")
+@config_option(TrainConfig, "devices")
+@config_option(TrainConfig, "num_nodes")
+@config_option(TrainConfig, "strategy")
+@click.option("--resume", is_flag=True, help="Continue from OUT/lightning/last.ckpt (optimizer, schedule, step, data position).")
+@click.option("--overwrite", is_flag=True, help="Replace a previous run in OUT.")
+@click.option("--json", "as_json", is_flag=True, help="Print the final summary as JSON.")
+@click.pass_context
+def train_command(ctx: click.Context, corpus: str, out_dir: str, tokenizer_path, tokenizer_kind, vocab_size, tokenizer_type,
+                  valid_file, cache_dir, resume, overwrite, as_json, **options) -> None:
+    """Train a language model on CORPUS into the model directory OUT.
+
+    Shows the config and parameter count, a progress bar with loss, validation
+    perplexity and tokens/s, and a summary. Ctrl-C or SIGTERM saves a resumable
+    checkpoint and exits with 130 or 143; --resume continues where it stopped.
+
+    Example: textgen train corpora/little-stories.txt --out checkpoints/little --max-time 2m
+    """
+    from click.core import ParameterSource
+
+    from textgen.training.run import TokenizerSpec, check_launcher, primary_process, train
+
+    explicit = {name for name in options if ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.DEFAULT_MAP)}
+    chosen = (lambda name: name in explicit) if resume else (lambda name: True)
+    model = config_values(options, "model", chosen)
+    training = config_values(options, "training", chosen)
+    if resume and "max_steps" not in explicit:
+        training.pop("max_steps", None)
+    primary = primary_process()
+    kind_given = ctx.get_parameter_source("tokenizer_kind") in (ParameterSource.COMMANDLINE, ParameterSource.DEFAULT_MAP)
+    spec = TokenizerSpec(tokenizer_path, tokenizer_kind if kind_given or not resume else None, vocab_size, tokenizer_type)
+    given = {name for name in ("vocab_size", "tokenizer_kind", "tokenizer_type", "valid_fraction")
+             if ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.DEFAULT_MAP)}
+    if primary and tokenizer_path and given & {"vocab_size", "tokenizer_kind", "tokenizer_type"}:
+        note("--tokenizer FILE is used as it is: --vocab-size, --tokenizer-kind and --tokenizer-type are ignored")
+    if primary and valid_file and "valid_fraction" in given:
+        note("--valid FILE is the validation set: --valid-fraction is ignored")
+    check_launcher(options["num_nodes"])
+    if not resume:  # check every setting before any work
+        TrainConfig(**training)
+        ModelConfig(vocab_size=1, **model)
+
+    def report(line: str) -> None:
+        if primary:
+            click.echo(line, err=True)
+
+    result = train(corpus, out_dir, spec, model, training, valid_file=valid_file, cache_dir=cache_dir, resume=resume,
+                   overwrite=overwrite, progress_bar=sys.stderr.isatty(), command=invocation(),
+                   primary=primary, report=report)
+    if not primary:
+        return
+    metrics = result.metrics
+    summary = {"out": str(result.out_dir), "steps": result.steps, "new_steps": result.new_steps,
+               "seconds": round(result.seconds, 1),
+               "parameters": result.model_config.parameter_count(), "interrupted": bool(result.signal),
+               **{f"valid_{key}": value for key, value in metrics.items() if key != "step"}}
+    if as_json:
+        print_json(summary)
+    else:
+        line = (f"trained {result.new_steps} more steps (now at step {result.steps}) in {result.seconds:.0f}s" if resume
+                else f"trained {result.steps} steps in {result.seconds:.0f}s")
+        if metrics:
+            line += (f"; validation: loss {metrics['loss']:.4f}, perplexity {metrics['perplexity']:.3f}, "
+                     f"word perplexity {metrics['word_perplexity']:.3f}, bits per byte {metrics['bits_per_byte']:.4f}")
+        click.echo(f"{line}\nmodel -> {result.out_dir}")
+    if result.signal:
+        import signal as signals
+
+        click.echo(f"interrupted by {signals.Signals(result.signal).name} at step {result.steps}: checkpoint saved; "
+                   f"continue with: textgen train {corpus} --out {out_dir} --resume", err=True)
+        ctx.exit(130 if result.signal == signals.SIGINT else 143)
+
+
+
+@click.command("export")
+@click.argument("model_dir", metavar="MODEL")
+@click.argument("out_dir", metavar="OUT")
+@click.option("--dtype", type=click.Choice(["float32", "bfloat16"]), default="bfloat16", show_default=True,
+              help="How the weights are stored (bfloat16 halves the file; loading turns them back into float32).")
+@click.option("--overwrite", is_flag=True, help="Replace a model directory already in OUT.")
+def export_command(model_dir: str, out_dir: str, dtype: str, overwrite: bool) -> None:
+    """Copy MODEL into OUT for sharing: the weights (in --dtype), the tokenizer, textgen.json,
+    and the training curves, without the lightning/ resume state.
+
+    Example: textgen export checkpoints/tiny checkpoints/tiny-small --dtype bfloat16
+    """
+    from textgen.checkpoint import export_model
+
+    size = export_model(model_dir, out_dir, dtype, overwrite)
+    click.echo(f"{model_dir} -> {out_dir} ({dtype} weights, {size / 2**20:.1f} MiB in all)")

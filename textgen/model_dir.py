@@ -1,0 +1,96 @@
+"""The model directory's layout and its description, textgen.json: the one place that names its
+files and reads and writes the description. Light on purpose (no torch), so the run folder's
+lock and swap (training/rundir.py) use it too; loading weights is textgen.checkpoint's.
+
+    ModelDirectory("checkpoints/little").metadata_path    # checkpoints/little/textgen.json
+    ModelDirectory(out).update_metadata(status="trained")   # atomic rewrite of one field
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+FORMAT = "textgen-model"
+FORMAT_VERSION = 1
+META_FILE = "textgen.json"
+MODEL_FILE = "model.safetensors"
+METRICS_FILE = "metrics.csv"
+CURVES_FILE = "loss.png"
+LIGHTNING_DIR = "lightning"  # Lightning's resume state: never shipped (textgen export leaves it out)
+LAST_CHECKPOINT, BEST_CHECKPOINT = "last.ckpt", "best.ckpt"
+TOKENIZER_FILES = {"sentencepiece": "tokenizer.model", "word": "tokenizer.json", "char": "tokenizer.json"}
+RUN_FILES = (META_FILE, MODEL_FILE, *sorted(set(TOKENIZER_FILES.values())), METRICS_FILE, CURVES_FILE)
+SHARED_FILES = (METRICS_FILE, CURVES_FILE)  # what textgen export copies beside the weights
+
+
+def tokenizer_file(kind: str) -> str:
+    return TOKENIZER_FILES.get(kind, "tokenizer.json")
+
+
+def description(metadata: dict, model: dict, tokenizer_kind: str, vocab_size: int, files: dict[str, str],
+                **fields) -> dict:
+    """A whole textgen.json: the caller's metadata (training, corpus, metrics, status ...) with the
+    format, the model settings, the tokenizer and the files' hashes."""
+    return {**metadata, "format": FORMAT, "format_version": FORMAT_VERSION, "model": model,
+            "tokenizer": {"kind": tokenizer_kind, "file": tokenizer_file(tokenizer_kind), "vocab_size": vocab_size},
+            **fields, "files": files}
+
+
+@dataclass(frozen=True)
+class ModelDirectory:
+    """Where each file of a model directory lives, and its description's reading and writing."""
+
+    path: Path
+
+    def __init__(self, path: str | os.PathLike):
+        object.__setattr__(self, "path", Path(path))
+
+    @property
+    def metadata_path(self) -> Path:
+        return self.path / META_FILE
+
+    @property
+    def weights_path(self) -> Path:
+        return self.path / MODEL_FILE
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / METRICS_FILE
+
+    @property
+    def curves_path(self) -> Path:
+        return self.path / CURVES_FILE
+
+    @property
+    def lightning_dir(self) -> Path:
+        return self.path / LIGHTNING_DIR
+
+    @property
+    def last_checkpoint(self) -> Path:
+        return self.lightning_dir / LAST_CHECKPOINT
+
+    @property
+    def best_checkpoint(self) -> Path:
+        return self.lightning_dir / BEST_CHECKPOINT
+
+    def tokenizer_path(self, kind: str) -> Path:
+        return self.path / tokenizer_file(kind)
+
+    def read_metadata(self) -> dict:
+        """textgen.json as this textgen wrote it (a run's own file; `textgen.load` checks others)."""
+        return json.loads(self.metadata_path.read_text(encoding="utf-8"))
+
+    def write_metadata(self, meta: dict) -> None:
+        """textgen.json, atomically (a temporary file in the folder, then renamed)."""
+        from textgen.atomic import write_text
+
+        write_text(self.metadata_path, json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+
+    def update_metadata(self, **changes) -> dict:
+        """Rewrite textgen.json with some fields changed; the weights and their hashes stay."""
+        meta = {**self.read_metadata(), **changes}
+        self.write_metadata(meta)
+        return meta

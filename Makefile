@@ -23,7 +23,7 @@ demo: $(STAMP)
 	$(BIN)/textgen corpus stats corpora/little-stories.txt
 	$(BIN)/textgen tokenizer train corpora/little-stories.txt --kind sentencepiece --model-type bpe --vocab-size 800 --out $(DEMO)/little-stories.model
 	$(BIN)/textgen tokenizer encode $(DEMO)/little-stories.model "$$(sed -n '1,/<|endoftext|>/p' corpora/little-stories.txt | grep -v '<|endoftext|>')"
-	# train the default 2 x 512 LSTM for two minutes, then evaluate it on stories it has never seen
+	# train the default LSTM (sized from the two-minute budget) for two minutes, then evaluate it on unseen stories
 	$(BIN)/textgen train corpora/little-stories.txt --out $(DEMO)/little --overwrite --tokenizer $(DEMO)/little-stories.model \
 		--max-time 2m --val-every 100
 	$(BIN)/textgen corpus generate little-stories --seed 1 --out $(DEMO)/heldout
@@ -53,6 +53,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/peers.py --seconds $(SECONDS) --shared $(SHARED) $(if $(PEER),--peer $(PEER),)
 	$(BIN)/python benchmarks/generation_speed.py
 	$(BIN)/python benchmarks/cast.py --shared $(SHARED) --train-minutes 30 --out .bench/tinystories-30m
+	$(BIN)/python benchmarks/scaling.py
+	$(BIN)/python benchmarks/detectors.py --table
 
 # Regenerate the project's own corpora (deterministic: the output is committed).
 corpora: $(STAMP)

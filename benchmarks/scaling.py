@@ -78,7 +78,7 @@ def main() -> int:
         write_corpus(corpus, 0.3)
         model = work / "model"
         subprocess.run(textgen_command() + ["train", str(corpus), "--out", str(model), "--max-steps", "5", "--hidden-size", "64",
-                                            "--embed-dim", "32", "--vocab-size", "300"], capture_output=True, check=True)
+                                            "--embed-dim", "32", "--vocab-size", "400"], capture_output=True, check=True)
         for tokens in [int(part) for part in args.tokens.split(",") if part]:
             row = {"max_tokens": tokens, **peak_of(["generate", str(model), "--max-tokens", str(tokens), "--ban", "</s>",
                                                     "--no-repeat-ngram", "3", "--stop", "THE END"])}

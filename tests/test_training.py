@@ -468,3 +468,28 @@ def test_a_file_or_a_misshapen_tensor_is_named(trained, tmp_path):
     (copy / "textgen.json").write_text(json.dumps(meta))
     with pytest.raises(TextgenError, match="does not fit the model"):
         textgen.load(copy)
+
+
+def test_the_model_directory_keeps_the_best_validated_weights(tmp_path, corpus, monkeypatch):
+    """When validation gets worse (a model that overfits), the directory keeps the best step's weights;
+    textgen.json says which step that was and what the last validation gave."""
+    from textgen.training.task import LanguageModelTask
+
+    real, losses = LanguageModelTask.validate, iter([3.0, 2.0, 2.5, 2.7])  # steps 5, 10, 15, 20
+
+    def validate(self):
+        metrics = real(self)
+        return {**metrics, "loss": next(losses)} if metrics else metrics
+
+    monkeypatch.setattr(LanguageModelTask, "validate", validate)
+    out = tmp_path / "run"
+    result = train(corpus, out, "--max-steps", 20, "--val-every", 5)
+    assert "validation did not improve on step 10" in result.stderr
+    meta = json.loads((out / "textgen.json").read_text())
+    assert meta["metrics"]["step"] == 10 and meta["metrics"]["loss"] == 2.0
+    assert meta["last_validation"]["step"] == 20 and meta["last_validation"]["loss"] == 2.7
+    assert meta["status"] == "trained"
+    best = torch.load(out / "lightning" / "best.ckpt", map_location="cpu", weights_only=False)["state_dict"]
+    exported = textgen.load(out).model.state_dict()
+    for name, tensor in exported.items():
+        assert torch.equal(tensor, best[f"model.{name}"]), name

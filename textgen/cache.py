@@ -55,8 +55,8 @@ class CacheSettings(ConfigMixin):
             raise TextgenError(f"cache per_story must be true or false, got {self.per_story!r}")
 
     def describe(self) -> str:
-        scope = "each story" if self.per_story else "across stories"
-        return f"neural cache: weight {self.weight:g}, theta {self.theta:g}, last {self.size:,} positions of {scope}"
+        scope = "within each story" if self.per_story else "across stories"
+        return f"neural cache: weight {self.weight:g}, theta {self.theta:g}, last {self.size:,} positions {scope}"
 
 
 def story_ids(tokens: Tensor, start: Tensor) -> Tensor:

@@ -107,6 +107,7 @@ class RunCallback(L.Callback):
         self.best = float("inf")
         self.started = time.perf_counter()
         self.last_saved_step: int | None = None
+        self.best_step: int | None = None  # the step whose weights the model directory holds
         self.next_save_seconds = 0.0
 
     # the metric rows travel in the checkpoint ------------------------------------------------
@@ -217,8 +218,14 @@ class RunCallback(L.Callback):
             if improved:
                 self.save(trainer, folder / BEST)
             if trainer.is_global_zero:
-                self.export(pl_module, {"step": step, "train_loss": pl_module.last_loss, **metrics,
-                                        "seconds": round(time.perf_counter() - self.started, 1)}, status)
+                summary = {"step": step, "train_loss": pl_module.last_loss, **metrics,
+                           "seconds": round(time.perf_counter() - self.started, 1)}
+                if improved or not metrics or not ModelDirectory(self.paths.current).weights_path.exists():
+                    self.export(pl_module, summary, status)  # the directory holds the best validated weights
+                else:
+                    kept = ModelDirectory(self.paths.current).update_metadata(status=status, last_validation=summary)
+                    self.say(trainer, f"step {step}: validation did not improve on step {kept['metrics']['step']:,}: the "
+                                      "model directory keeps that step's weights (lightning/last.ckpt has these)")
                 write_run_files(self.paths.current, self.run_log)
                 self.paths.saved()
         except OSError as error:
@@ -227,7 +234,7 @@ class RunCallback(L.Callback):
             raise TextgenError(f"could not save step {step} in {self.paths.current} ({error.strerror or error}): {kept}; "
                                "free space, then continue with --resume") from None
         if improved:
-            self.best = metrics["loss"]
+            self.best, self.best_step = metrics["loss"], step
         self.last_saved_step = step
 
     def say(self, trainer, line: str) -> None:

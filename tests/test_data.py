@@ -1,0 +1,79 @@
+"""textgen/data.py directly: the token file, batches per epoch, stream and window batches, resumable
+positions and evaluation chunks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from textgen.data import BatchPlan, TrainBatches, batches_per_epoch, check_batch_plan, encode_stories, iter_batches, stream_chunks
+from textgen.errors import TextgenError
+from textgen.tokenizer import BOS_ID, EOS_ID
+
+
+def test_encode_stories_writes_bos_story_eos_and_counts(tmp_path, word_tokenizer):
+    stories = ["Lily saw a cat.", "The cat ran."]
+    array = encode_stories(stories, word_tokenizer, tmp_path / "t.bin")
+    tokens = array.load().tolist()
+    expected = [BOS_ID, *word_tokenizer.encode(stories[0]), EOS_ID, BOS_ID, *word_tokenizer.encode(stories[1]), EOS_ID]
+    assert tokens == expected
+    assert (array.tokens, array.stories, array.words) == (len(expected), 2, 7)
+    assert array.bytes == sum(len(story.encode()) for story in stories)
+    assert array.unknown_share() == 0.0
+
+
+def test_stream_batches_cover_each_row_contiguously():
+    plan = BatchPlan("stream", batch_size=2, seq_len=3)
+    array = np.arange(20)
+    batches = list(iter_batches(plan, array, epoch=0))
+    assert len(batches) == batches_per_epoch(plan, 20) == 3
+    first_inputs, first_targets, reset = batches[0]
+    assert reset is True and all(batch[2] is False for batch in batches[1:])
+    assert first_inputs.tolist() == [[0, 1, 2], [10, 11, 12]]  # row r reads the r-th contiguous half
+    assert first_targets.tolist() == [[1, 2, 3], [11, 12, 13]]
+    assert batches[1][0].tolist() == [[3, 4, 5], [13, 14, 15]]  # the next chunk goes on where the last stopped
+
+
+def test_window_batches_are_a_function_of_seed_epoch_and_index():
+    plan = BatchPlan("windows", batch_size=4, seq_len=5, seed=3)
+    array = np.arange(100)
+    once = [inputs.tolist() for inputs, _, _ in iter_batches(plan, array, epoch=1)]
+    again = [inputs.tolist() for inputs, _, _ in iter_batches(plan, array, epoch=1)]
+    other = [inputs.tolist() for inputs, _, _ in iter_batches(plan, array, epoch=2)]
+    assert once == again and once != other
+    resumed = [inputs.tolist() for inputs, _, _ in iter_batches(plan, array, epoch=1, start=2)]
+    assert resumed == once[2:]  # a resume mid-epoch gives the same remaining batches
+
+
+def test_two_processes_share_a_batch_between_them():
+    array = np.arange(64)
+    whole = next(iter_batches(BatchPlan("stream", 4, 3), array, 0))[0]
+    halves = [next(iter_batches(BatchPlan("stream", 4, 3, rank=rank, world_size=2), array, 0))[0] for rank in (0, 1)]
+    assert torch.equal(torch.cat(halves), whole)
+
+
+def test_train_batches_start_where_the_position_says(tmp_path, word_tokenizer, little_stories):
+    array = encode_stories(little_stories[:40], word_tokenizer, tmp_path / "t.bin")
+    plan = BatchPlan("stream", 4, 8)
+    dataset = TrainBatches(plan, array, position=lambda: (0, 3))
+    assert len(dataset) == batches_per_epoch(plan, array.tokens)
+    first = next(iter(dataset))
+    assert torch.equal(first[0], list(iter_batches(plan, array.load(), 0))[3][0])
+
+
+def test_a_corpus_shorter_than_a_batch_is_refused_with_the_numbers():
+    with pytest.raises(TextgenError, match=r"fewer than one batch needs \(32 x 65 = 2,080\)"):
+        check_batch_plan(BatchPlan("stream", 32, 64), 1000)
+    with pytest.raises(TextgenError, match="does not divide among 3 processes"):
+        check_batch_plan(BatchPlan("stream", 32, 64, world_size=3), 10**6)
+
+
+def test_stream_chunks_carry_every_token_once():
+    array = np.arange(101)
+    chunks = list(stream_chunks(array, streams=4, seq_len=10))
+    inputs = torch.cat([chunk[0] for chunk in chunks], dim=1)
+    targets = torch.cat([chunk[1] for chunk in chunks], dim=1)
+    assert inputs.shape == (4, 25)
+    assert inputs.flatten().tolist() == list(range(100))
+    assert targets.flatten().tolist() == list(range(1, 101))

@@ -86,10 +86,6 @@ def next_tokens(model: LanguageModel, tokenizer: Tokenizer, context: str, top: i
     return NextWords(context, words, sum(w.probability for w in words), True, 1)
 
 
-def _label(tokenizer: Tokenizer, token_id: int) -> str:
-    return tokenizer.word_label(token_id)
-
-
 @torch.no_grad()
 def score_words(model: LanguageModel, tokenizer: Tokenizer, context: str, words: list[str],
                 context_ids: list[int] | None = None) -> NextWords:
@@ -144,7 +140,7 @@ def next_words(model: LanguageModel, tokenizer: Tokenizer, context: str, top: in
         if probability <= 0:
             continue
         if token_id in roles.alone:
-            label = _label(tokenizer, token_id)
+            label = tokenizer.word_label(token_id)
             complete[label] = WordProbability(label, complete.get(label, WordProbability(label, 0.0)).probability + probability,
                                               [tokenizer.id_to_piece(token_id)])
         elif token_id in roles.start or (tokenizer.spaces_are_tokens and tokenizer.id_to_piece(token_id) == " "):
@@ -153,7 +149,7 @@ def next_words(model: LanguageModel, tokenizer: Tokenizer, context: str, top: in
             push(probability, [token_id], state)
     if tokenizer.spaces_are_tokens:  # the space piece is "alone" above; it starts the next word
         space = tokenizer.piece_to_id(" ")
-        complete.pop(_label(tokenizer, space), None)
+        complete.pop(tokenizer.word_label(space), None)
         if probabilities[space] > 0:
             push(float(probabilities[space]), [space], state)
     expansions = 0

@@ -220,10 +220,11 @@ class RunCallback(L.Callback):
             if trainer.is_global_zero:
                 summary = {"step": step, "train_loss": pl_module.last_loss, **metrics,
                            "seconds": round(time.perf_counter() - self.started, 1)}
-                if improved or not metrics or not ModelDirectory(self.paths.current).weights_path.exists():
+                directory = ModelDirectory(self.paths.current)
+                if improved or not metrics or not directory.weights_path.exists():
                     self.export(pl_module, summary, status)  # the directory holds the best validated weights
                 else:
-                    kept = ModelDirectory(self.paths.current).update_metadata(status=status, last_validation=summary)
+                    kept = directory.update_metadata(status=status, last_validation=summary)
                     self.say(trainer, f"step {step}: validation did not improve on step {kept['metrics']['step']:,}: the "
                                       "model directory keeps that step's weights (lightning/last.ckpt has these)")
                 write_run_files(self.paths.current, self.run_log)

@@ -7,6 +7,8 @@ import json
 import math
 
 import numpy as np
+from pathlib import Path
+
 import pytest
 import torch
 from click.testing import CliRunner
@@ -131,6 +133,10 @@ def test_resolution_of_the_options():
     assert resolve_cache(tuned, weight=0.3).weight == 0.3 and resolve_cache(tuned, weight=0.3).theta == 0.2
     assert resolve_cache(None, scope="all").per_story is False
     assert resolve_cache(tuned, weight=0.0) is None
+    # sampling: off unless asked for, since draws from the cache copy recent tokens
+    assert resolve_cache(tuned, sampling=True) is None
+    assert resolve_cache(tuned, enabled=True, sampling=True) == tuned
+    assert resolve_cache(tuned, theta=0.5, sampling=True) == tuned.replace(theta=0.5)
     with pytest.raises(TextgenError, match="scope"):
         resolve_cache(tuned, scope="book")
 
@@ -160,3 +166,26 @@ def test_inference_commands_take_the_cache_options_and_refuse_bad_values(trained
     assert good.exit_code == 0, good.output
     bad = CliRunner().invoke(cli, [name, str(trained), *rest, "--cache-weight", "1.5"])
     assert bad.exit_code == 2 and bad.stderr.count("error:") == 1 and "cache weight" in bad.stderr
+
+
+def test_sampling_commands_leave_the_cache_off_unless_asked_and_scoring_commands_use_it(trained, tmp_path):
+    import shutil
+
+    trained = Path(shutil.copytree(trained, tmp_path / "with-cache"))
+    meta = json.loads((trained / "textgen.json").read_text())
+    meta["cache"]["settings"] = {"theta": 0.5, "weight": 0.1, "size": 1000, "per_story": True}  # as if training chose one
+    (trained / "textgen.json").write_text(json.dumps(meta))
+    generate = CliRunner().invoke(cli, ["generate", str(trained), "--max-tokens", "3", "--verbose"])
+    assert generate.exit_code == 0, generate.output
+    assert "neural cache: off" in generate.stderr
+    asked = CliRunner().invoke(cli, ["generate", str(trained), "--max-tokens", "3", "--verbose", "--cache"])
+    assert asked.exit_code == 0, asked.output
+    assert "neural cache: weight" in asked.stderr
+    import textgen
+    from textgen.diagnosis import _cached
+
+    loaded = textgen.load(trained)
+    sampler, model = _cached(loaded, None, "model", sampling=True)
+    assert sampler is loaded.model and model is loaded.model
+    _, scoring = _cached(loaded, None, "model", sampling=False)
+    assert isinstance(scoring, CachedModel)

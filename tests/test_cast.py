@@ -44,3 +44,19 @@ def test_metrics_are_means_over_stories_and_join_the_diagnosis():
     assert text_metrics(stories)["names_per_story"] == metrics["names_per_story"]
     assert set(metrics) == {"names_per_story", "late_names_per_story"}
     assert cast_metrics([]) == {"names_per_story": 0.0, "late_names_per_story": 0.0}
+
+
+def test_name_tokens_are_capitalised_word_starts_that_open_no_sentence(sentencepiece_tokenizer, word_tokenizer, char_tokenizer):
+    from textgen.cast import name_tokens
+
+    openers = {"The", "She", "He", "Once", "There", "His", "Then", "Thank", "When", "Th", "S", "I"}
+    for tokenizer, expected in ((word_tokenizer, {"Lily", "Hopper", "Jane"}), (sentencepiece_tokenizer, set())):
+        names, starts = name_tokens(tokenizer)
+        labels = {tokenizer.word_label(i) for i in names.nonzero()[:, 0].tolist()}
+        capitalised = {tokenizer.word_label(i) for i in range(tokenizer.vocab_size) if tokenizer.word_label(i)[:1].isupper()}
+        assert expected <= labels and not labels & openers and openers & capitalised  # the openers were there to refuse
+        assert bool((starts | ~names).all())  # every name starts a word
+        assert int(starts.sum()) > 20
+        assert name_tokens(tokenizer) is name_tokens(tokenizer)  # made once
+    names, starts = name_tokens(char_tokenizer)
+    assert not names.any() and not starts.any()

@@ -15,6 +15,7 @@ from textgen.sampling import (
     DRY,
     BannedSequences,
     FrequencyPresencePenalty,
+    KeepCast,
     MinP,
     NoRepeatNgram,
     RepetitionPenalty,
@@ -58,6 +59,29 @@ def test_banned_sequences_block_the_last_piece_after_the_others():
     assert torch.isfinite(processor(torch.tensor([[1, 2]]), torch.zeros(1, 8))[0, 6])
 
 
+def test_keep_cast_lowers_only_new_names_after_the_opening():
+    # entries: 0 <s>, 1 "the" (word start), 2 "Doug" (name), 3 "Jane" (name), 4 "s" (continues a word)
+    names = torch.tensor([False, False, True, True, False])
+    starts = torch.tensor([False, True, True, True, False])
+    rule = KeepCast(0.25, names, starts, opening=3)
+    logits = torch.zeros(1, 5)
+    opening = torch.tensor([[0, 2, 4, 1]])  # two words so far: the opening is still free
+    assert torch.equal(rule(opening, logits), logits)
+    late = torch.tensor([[0, 2, 4, 1, 1]])  # three words: Doug is in the story, Jane would be new
+    out = rule(late, logits)
+    assert out[0, 3].item() == pytest.approx(math.log(0.25))
+    assert torch.equal(out[0, [0, 1, 2, 4]], logits[0, [0, 1, 2, 4]])
+    long = torch.cat([torch.tensor([[0]]), torch.full((1, 20), 4)], dim=1)  # past 4 x opening tokens: late whatever they are
+    assert rule(long, logits)[0, 2].item() == pytest.approx(math.log(0.25))
+    banned = KeepCast(0.0, names, starts, opening=3)(late, logits)
+    assert torch.isneginf(banned[0, 3]) and torch.isfinite(banned[0, [0, 1, 2, 4]]).all()
+    only_names = torch.tensor([[-50.0, -50.0, -50.0, 5.0, -50.0]])
+    history = torch.tensor([[0, 1, 1, 1]])
+    assert torch.isfinite(KeepCast(0.0, names, starts, opening=3)(history, only_names)).any()
+    batch = KeepCast(0.25, names, starts, opening=3)(torch.tensor([[0, 2, 1, 1], [0, 4, 4, 4]]), torch.zeros(2, 5))
+    assert batch[0, 3].item() == pytest.approx(math.log(0.25)) and batch[1, 3].item() == 0  # rows decide apart
+
+
 def test_truncations():
     logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
     assert torch.isfinite(TopK(2)(None, logits)).tolist() == [[True, True, False, False]]
@@ -73,7 +97,9 @@ def test_truncations():
      (lambda: TopP(1.5), "outside"), (lambda: TopK(0), ">= 1"), (lambda: MinP(1.0), "outside"),
      (lambda: MinP(-0.1), "outside"), (lambda: RepetitionPenalty(0), "outside"), (lambda: NoRepeatNgram(0), ">= 1"),
      (lambda: DRY(1.0, base=1.0), "outside"), (lambda: BannedSequences([]), "empty"),
-     (lambda: Temperature(float("nan")), "number")],
+     (lambda: Temperature(float("nan")), "number"),
+     (lambda: KeepCast(1.5, torch.ones(2, dtype=torch.bool), torch.ones(2, dtype=torch.bool)), "outside"),
+     (lambda: KeepCast(-0.1, torch.ones(2, dtype=torch.bool), torch.ones(2, dtype=torch.bool)), "outside")],
 )
 def test_arguments_are_checked_when_built(build, message):
     with pytest.raises(TextgenError, match=message):
@@ -90,7 +116,9 @@ def test_every_processor_keeps_at_least_one_token(row, history, k, p, min_p, n):
     logits = torch.tensor([row])
     ids = torch.tensor([[token % len(row) for token in history]], dtype=torch.long).reshape(1, -1)
     processors = [RepetitionPenalty(1.3), FrequencyPresencePenalty(0.5, 0.5), NoRepeatNgram(n), DRY(0.8),
-                  BannedSequences([[0], [1]]), Temperature(0.7), TopK(k), TopP(p), MinP(min_p)]
+                  BannedSequences([[0], [1]]), KeepCast(0.0, torch.ones(len(row), dtype=torch.bool),
+                                                        torch.ones(len(row), dtype=torch.bool), opening=1),
+                  Temperature(0.7), TopK(k), TopP(p), MinP(min_p)]
     for processor in processors:
         out = processor(ids, logits)
         assert torch.isfinite(out).any(), processor.describe()

@@ -6,13 +6,15 @@ from __future__ import annotations
 import pytest
 
 from textgen.errors import TextgenError
-from textgen.sampling import DRY, BannedSequences, MinP, NoRepeatNgram, RepetitionPenalty, Temperature, TopK, TopP
+from textgen.sampling import DRY, BannedSequences, KeepCast, MinP, NoRepeatNgram, RepetitionPenalty, Temperature, TopK, TopP
 from textgen.sampling.settings import SamplingSettings, build_processors, token_sequences
 from textgen.tokenizer import EOS_ID
 
 
-def test_plain_sampling_builds_nothing(word_tokenizer):
-    assert build_processors(SamplingSettings(), word_tokenizer) == []
+def test_plain_sampling_builds_only_the_cast_rule(word_tokenizer, char_tokenizer):
+    assert [type(p) for p in build_processors(SamplingSettings(), word_tokenizer)] == [KeepCast]
+    assert build_processors(SamplingSettings(keep_cast=1.0), word_tokenizer) == []
+    assert build_processors(SamplingSettings(), char_tokenizer) == []  # a character tokenizer cannot tell names
     assert SamplingSettings(temperature=0).greedy and not SamplingSettings().greedy
 
 
@@ -20,7 +22,7 @@ def test_every_knob_adds_its_processor_in_the_documented_order(word_tokenizer):
     settings = SamplingSettings(temperature=0.7, top_k=5, top_p=0.9, min_p=0.05, repetition_penalty=1.3,
                                 no_repeat_ngram=3, dry_multiplier=2.0, banned_words=("cat",))
     kinds = [type(processor) for processor in build_processors(settings, word_tokenizer)]
-    assert kinds == [RepetitionPenalty, NoRepeatNgram, DRY, BannedSequences, Temperature, TopK, TopP, MinP]
+    assert kinds == [RepetitionPenalty, NoRepeatNgram, DRY, BannedSequences, KeepCast, Temperature, TopK, TopP, MinP]
 
 
 def test_bad_settings_are_refused(word_tokenizer):
@@ -28,6 +30,8 @@ def test_bad_settings_are_refused(word_tokenizer):
         build_processors(SamplingSettings(temperature=-1), word_tokenizer)
     with pytest.raises(TextgenError, match="no-repeat-ngram"):
         build_processors(SamplingSettings(no_repeat_ngram=-2), word_tokenizer)
+    with pytest.raises(TextgenError, match="keep-cast"):
+        build_processors(SamplingSettings(keep_cast=1.5), word_tokenizer)
     with pytest.raises(TextgenError, match="--ban Zorbalux"):
         build_processors(SamplingSettings(banned_words=("Zorbalux",)), word_tokenizer)
 
@@ -37,3 +41,10 @@ def test_a_banned_word_is_banned_at_the_start_and_after_a_space(sentencepiece_to
     assert sequences  # at least one way to write it
     assert all(sentencepiece_tokenizer.decode(sequence).strip() == "cat" for sequence in sequences)
     assert token_sequences(sentencepiece_tokenizer, "</s>") == [[EOS_ID]]
+
+
+def test_the_cli_default_is_the_library_default():
+    from textgen.cli.options import KEEP_CAST as CLI_DEFAULT
+    from textgen.sampling.settings import KEEP_CAST
+
+    assert CLI_DEFAULT == KEEP_CAST == SamplingSettings().keep_cast

@@ -168,9 +168,14 @@ class CachedModel(nn.Module):
 
 
 def resolve_cache(tuned: CacheSettings | None, enabled: bool | None = None, weight: float | None = None,
-                  theta: float | None = None, size: int | None = None, scope: str | None = None) -> CacheSettings | None:
+                  theta: float | None = None, size: int | None = None, scope: str | None = None,
+                  sampling: bool = False) -> CacheSettings | None:
     """The cache a command uses: the model's tuned settings by default (None: off), `enabled`
-    False turns it off, and any value given overrides the tuned one (and turns the cache on)."""
+    False turns it off, and any value given overrides the tuned one (and turns the cache on).
+    When `sampling` (generate, diagnose's samples) the default is off: the cache lowers the loss
+    of text that exists, but a draw from it is often a copy of a recent token ("the the"), which
+    made sampled stories worse in every setting measured (BENCHMARKS.md, cast); `enabled` True or
+    any value given still turns it on."""
     if enabled is False:
         return None
     overrides = {name: value for name, value in (("weight", weight), ("theta", theta), ("size", size)) if value is not None}
@@ -178,7 +183,7 @@ def resolve_cache(tuned: CacheSettings | None, enabled: bool | None = None, weig
         if scope not in ("story", "all"):
             raise TextgenError(f"cache scope {scope!r} is unknown: use story (empty it at each story) or all")
         overrides["per_story"] = scope == "story"
-    if tuned is None and not overrides and not enabled:
+    if not overrides and not enabled and (tuned is None or sampling):
         return None
     settings = (tuned or CacheSettings()).replace(**overrides)
     return settings if settings.weight > 0 else None

@@ -21,6 +21,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import torch
+
 WINDOW = 150
 WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 SENTENCE_BREAK = re.compile(r"[.!?\n“\"‘:]")
@@ -40,6 +42,7 @@ tomorrow tonight too two three four five under until up us very wait was we well
 why will with without wow would yes yesterday yet you your yours yay hooray ah oops ouch uh um hmm shh sorry dear listen
 remember watch help try why finally luckily sadly happily soon later first second third last once upon all both after
 instead even everywhere somewhere anywhere nowhere mr mrs ms miss dr sir madam the end december january february march april
+eventually finally meanwhile afterwards anyway once inside nearby together
 may june july august september october november monday tuesday wednesday thursday friday saturday sunday
 """.split())
 
@@ -89,3 +92,26 @@ def cast_metrics(stories: Iterable[str], window: int = WINDOW) -> dict:
     count = max(1, len(casts))
     return {"names_per_story": sum(len(cast.names) for cast in casts) / count,
             "late_names_per_story": sum(len(cast.late) for cast in casts) / count}
+
+
+def name_tokens(tokenizer) -> tuple[torch.Tensor, torch.Tensor]:
+    """(V,) booleans: the vocabulary entries that start a name (a capitalised word, at least two
+    letters, lower case after the first, that is not a sentence opener nor the start of one: "▁Lily",
+    not "▁The" or "▁Th"), and every entry that starts a word. A character tokenizer has no
+    entries that start words, so it has no names. Made once per tokenizer."""
+    cached = getattr(tokenizer, "_name_tokens", None)
+    if cached is not None:
+        return cached
+    size = tokenizer.vocab_size
+    names, starts = torch.zeros(size, dtype=torch.bool), torch.zeros(size, dtype=torch.bool)
+    opener_prefixes = {opener[:end] for opener in OPENERS for end in range(2, len(opener) + 1)}
+    for token_id in range(size):
+        role = tokenizer.word_role(token_id)
+        if role == "start" or (tokenizer.whole_words and role == "alone"):
+            starts[token_id] = True
+            word = tokenizer.word_label(token_id)
+            if (len(word) >= 2 and word.isalpha() and word[0].isupper() and word[1:].islower()
+                    and word.lower() not in opener_prefixes):
+                names[token_id] = True
+    tokenizer._name_tokens = (names, starts)
+    return names, starts

@@ -209,13 +209,13 @@ class SettingsComparison:
 MODEL_CACHE = "model"  # the neural cache the model's training chose (textgen.json), as the CLI uses by default
 
 
-def _cached(loaded, sampler, cache):
+def _cached(loaded, sampler, cache, sampling: bool):
     """The models to sample from and to attribute with, each with the neural cache in front:
-    `cache` is MODEL_CACHE (the settings chosen in training, None when it chose none), None (off)
-    or a CacheSettings."""
+    `cache` is MODEL_CACHE (the settings chosen in training where it scores text; off when
+    `sampling`, as in the CLI), None (off) or a CacheSettings."""
     from textgen.cache import resolve_cache, with_cache
 
-    settings = resolve_cache(getattr(loaded, "cache", None)) if cache == MODEL_CACHE else cache
+    settings = resolve_cache(getattr(loaded, "cache", None), sampling=sampling) if cache == MODEL_CACHE else cache
     return with_cache(sampler if sampler is not None else loaded.model, settings), with_cache(loaded.model, settings)
 
 
@@ -234,7 +234,8 @@ def diagnose(loaded=None, stories: Iterable[str] | None = None, *, settings: Sam
     (a `textgen.load` result) with `settings`; with a model, attribute each finding (the model's
     probability for the repeated word, its rank and the alternatives). `sampler` is the model to
     sample from when it differs from `loaded.model` (a bf16 or int8 copy); `cache` the neural
-    cache in front of both (default: the one the model's training chose); `baseline` a
+    cache in front of both (default: the one the model's training chose when scoring `stories`,
+    off when sampling); `baseline` a
     corpus of human stories whose metrics are set beside the samples'; `save_path` keeps the
     generated stories as a corpus. `on_story`/`on_finding` count progress; `note` gets remarks."""
     if loaded is None and stories is None:
@@ -252,7 +253,7 @@ def diagnose(loaded=None, stories: Iterable[str] | None = None, *, settings: Sam
 
     generated = model = None
     if loaded is not None:
-        sampler, model = _cached(loaded, sampler, cache)
+        sampler, model = _cached(loaded, sampler, cache, sampling=stories is None)
     if stories is None:
         generated = sample_stories(sampler, loaded.tokenizer, settings, samples, prompt, max_tokens, seed, on_batch=on_story)
         stories = [prompt + sample.text for sample in generated]
@@ -308,7 +309,7 @@ def compare_settings(loaded, *, samples: int = 16, prompt: str = "", max_tokens:
     """`samples` stories under each sampling setting of `grid` (default `comparison_grid()`), with
     every metric, the finding rates and the samples' perplexity under the model."""
     rows, written = [], []
-    sampler, _ = _cached(loaded, sampler, cache)
+    sampler, _ = _cached(loaded, sampler, cache, sampling=True)
     for name, settings in (grid or comparison_grid()):
         if on_setting is not None:
             on_setting(name)

@@ -29,7 +29,7 @@ SAMPLING_OPTIONS = (*SAMPLING_PARAMS, "show_stories", "limit")  # what --compare
 @click.option("--seed", type=SEED, default=0, show_default=True, help="The same seed and settings give the stories `textgen generate` writes.")
 @click.option("--quantize", type=click.Choice(["auto", "none", "int8", "bf16"]), default="auto", show_default=True,
               help="Weights for generation (as in textgen generate).")
-@cache_options
+@cache_options(sampling=True)
 @click.option("--compare-settings", is_flag=True,
               help="Generate --samples stories under each of 7 sampling settings and compare metrics and perplexity.")
 @click.option("--baseline", "baseline_path", default=None, metavar="FILE",
@@ -98,7 +98,7 @@ def diagnose_command(ctx: click.Context, model_dir: str | None, text_path: str |
         from textgen.sampling.settings import build_processors
 
         loaded = textgen.load(model_dir)
-        neural_cache = cache_settings(loaded, options)  # in front of the sampler and of attribution alike
+        neural_cache = cache_settings(loaded, options, sampling=not text_path)  # in front of the sampler and of attribution alike
         sampler = sampling_copy(loaded.model, quantize) if not text_path else None
         build_processors(settings, loaded.tokenizer)  # bad settings are refused before any work
         prompt_ids(loaded.tokenizer, prompt)

@@ -23,7 +23,7 @@ from textgen.errors import TextgenError
 @click.option("--stop", "stops", multiple=True, help="Stop a story when this text appears (repeatable).")
 @click.option("--quantize", type=click.Choice(["auto", "none", "int8", "bf16"]), default="auto", show_default=True,
               help="Weights for generation: auto = bf16 where the CPU has it natively, else float32 (README: speed table).")
-@cache_options
+@cache_options(sampling=True)
 @click.option("--verbose", is_flag=True, help="Print the processors in the order they are applied.")
 @click.option("--json", "as_json", is_flag=True, help='One object per story per line: {"prompt", "text", "stop_reason", "tokens": [{"id", "token", "probability", '
                    '"rank"}]}.')
@@ -42,7 +42,7 @@ def generate_command(model_dir: str, prompt: str, count: int, max_tokens: int, b
     loaded = load_for_generation(model_dir, quantize)
     from textgen.cache import with_cache
 
-    neural_cache = cache_settings(loaded, options)
+    neural_cache = cache_settings(loaded, options, sampling=True)
     loaded.model = with_cache(loaded.model, neural_cache)
     settings = sampling_settings(options)
     processors = build_processors(settings, loaded.tokenizer)

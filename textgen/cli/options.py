@@ -9,12 +9,20 @@ from textgen.cli.common import note
 from textgen.errors import TextgenError
 
 
-def cache_options(function):
-    """The neural cache options of evaluate, generate, next and diagnose."""
+CACHE_HELP = {
+    False: "The neural cache that keeps a story's names [default: on when training chose settings for this model, "
+           "i.e. it helped on validation text].",
+    True: "The neural cache in front of the model while sampling [default: off: it lowers the loss of written text, "
+          "but draws from it copy recent tokens (\"the the\"); with --text, on as in evaluate].",
+}
+
+
+def cache_options(function=None, *, sampling: bool = False):
+    """The neural cache options of evaluate, generate, next and diagnose (`sampling`: off by default)."""
+    if function is None:
+        return lambda inner: cache_options(inner, sampling=sampling)
     options = [
-        click.option("--cache/--no-cache", "cache_enabled", default=None,
-                     help="The neural cache that keeps a story's names [default: on when training chose settings for "
-                          "this model, i.e. it helped on validation text]."),
+        click.option("--cache/--no-cache", "cache_enabled", default=None, help=CACHE_HELP[sampling]),
         click.option("--cache-weight", type=float, default=None, help="The cache's share of each prediction, in [0, 1)."),
         click.option("--cache-theta", type=float, default=None, help="How sharply the cache prefers similar states (0, 100]."),
         click.option("--cache-size", type=int, default=None, help="How many earlier positions the cache remembers."),
@@ -26,19 +34,23 @@ def cache_options(function):
     return function
 
 
-def cache_settings(loaded, options: dict):
-    """The cache settings a command uses (None: off), from the model's tuned ones and the options."""
+def cache_settings(loaded, options: dict, sampling: bool = False):
+    """The cache settings a command uses (None: off), from the model's tuned ones and the options;
+    off by default when `sampling`."""
     from textgen.cache import resolve_cache
 
     enabled = options.pop("cache_enabled", None)
     values = {name: options.pop(f"cache_{name}", None) for name in ("weight", "theta", "size", "scope")}
     tuned = loaded.cache if loaded is not None else None
-    settings = resolve_cache(tuned, enabled, **values)
+    settings = resolve_cache(tuned, enabled, **values, sampling=sampling)
     if enabled and tuned is None and not any(value is not None for value in values.values()):
         note("this model has no cache settings chosen on validation text: using the defaults "
              f"({settings.describe() if settings else 'off'})")
     return settings
 
+
+
+KEEP_CAST = 0.3  # textgen.sampling.settings.KEEP_CAST (not imported here: the CLI loads torch lazily)
 
 
 def sampling_options(function):
@@ -62,6 +74,9 @@ def sampling_options(function):
         click.option("--dry-breaker", "dry_breakers", multiple=True,
                      help='Text that breaks a DRY repeat (repeatable) [default: newline . ! ? " ,].'),
         click.option("--ban", "banned", multiple=True, help="A word never to write (repeatable; </s>: never end the story)."),
+        click.option("--keep-cast", type=float, default=KEEP_CAST, show_default=True,
+                     help="Keep the characters: after a story's first 50 words, a name it has not used yet is this many "
+                          "times as likely (1: off, 0: never)."),
     ]
     for option in reversed(options):
         function = option(function)
@@ -71,7 +86,7 @@ def sampling_options(function):
 # the parameter names sampling_options adds (diagnose notes which of them a mode ignores)
 SAMPLING_PARAMS = ("temperature", "top_k", "top_p", "min_p", "repetition_penalty", "frequency_penalty",
                    "presence_penalty", "no_repeat_ngram", "dry_multiplier", "dry_base", "dry_allowed_length",
-                   "dry_breakers", "banned")
+                   "dry_breakers", "banned", "keep_cast")
 
 
 def sampling_settings(options: dict):
@@ -82,7 +97,8 @@ def sampling_settings(options: dict):
         repetition_penalty=options["repetition_penalty"], frequency_penalty=options["frequency_penalty"],
         presence_penalty=options["presence_penalty"], no_repeat_ngram=options["no_repeat_ngram"],
         dry_multiplier=options["dry_multiplier"], dry_base=options["dry_base"], dry_allowed_length=options["dry_allowed_length"],
-        dry_breakers=tuple(options["dry_breakers"]) or DEFAULT_BREAKERS, banned_words=tuple(options["banned"]))
+        dry_breakers=tuple(options["dry_breakers"]) or DEFAULT_BREAKERS, banned_words=tuple(options["banned"]),
+        keep_cast=options["keep_cast"])
 
 
 

@@ -4,6 +4,7 @@ from textgen.sampling.processors import (
     DRY,
     BannedSequences,
     FrequencyPresencePenalty,
+    KeepCast,
     MinP,
     NoRepeatNgram,
     Processor,
@@ -14,5 +15,5 @@ from textgen.sampling.processors import (
     apply_processors,
 )
 
-__all__ = ["DRY", "BannedSequences", "FrequencyPresencePenalty", "MinP", "NoRepeatNgram", "Processor", "RepetitionPenalty",
+__all__ = ["DRY", "BannedSequences", "FrequencyPresencePenalty", "KeepCast", "MinP", "NoRepeatNgram", "Processor", "RepetitionPenalty",
            "Temperature", "TopK", "TopP", "apply_processors"]

@@ -8,14 +8,16 @@ removes every token: the most likely token before the rule always survives it. T
   3. no-repeat n-gram
   4. DRY ("don't repeat yourself")
   5. banned words
-  6. temperature
-  7. top-k, 8. top-p (nucleus, Holtzman et al. 2019), 9. min-p
+  6. keep the cast (new names after the story's opening are less likely)
+  7. temperature
+  8. top-k, 9. top-p (nucleus, Holtzman et al. 2019), 10. min-p
 Penalties see the raw scores; temperature reshapes them; the truncations come last so they
 cut the distribution that is actually sampled.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -230,6 +232,48 @@ class BannedSequences(Processor):
 
     def describe(self) -> str:
         return f"banned words: {self.label}" if self.label else f"{len(self.sequences)} banned token sequences"
+
+
+@dataclass
+class KeepCast(Processor):
+    """Keep a story's characters: once its opening (`opening` words) is written, a name the
+    story has not used yet (in its last `window` tokens) is `factor` times as likely (0: never). The names
+    are the vocabulary entries that start a capitalised word which is not a common sentence
+    opener (`name_tokens`, (V,) booleans; `word_starts` marks every entry that starts a word).
+    A model that forgets its cast brings in new characters mid-story; the opening is free, so a
+    story can still introduce several. Constant work per step: the opening is counted in its
+    first 4 * `opening` tokens and names are looked up in the last `window`."""
+
+    factor: float
+    name_tokens: Tensor
+    word_starts: Tensor
+    opening: int = 50
+    window: int = 1024
+    name = "keep the cast"
+
+    def __post_init__(self) -> None:
+        _number("keep-cast", self.factor, 0.0, 1.0)
+        self.log_factor = math.log(self.factor) if self.factor > 0 else NEG_INF
+
+    def __call__(self, history: Tensor, logits: Tensor) -> Tensor:
+        if self.factor == 1 or not bool(self.name_tokens.any()):
+            return logits
+        names, starts = self.name_tokens.to(logits.device), self.word_starts.to(logits.device)
+        past_opening = history.shape[1] > 4 * self.opening
+        if past_opening:
+            late = torch.ones(history.shape[0], 1, dtype=torch.bool, device=logits.device)
+        else:
+            late = starts[history].sum(dim=1, keepdim=True) >= self.opening
+        if not bool(late.any()):
+            return logits
+        seen = torch.zeros_like(logits, dtype=torch.bool).scatter_(1, history[:, -self.window:], True)
+        new_name = names[None, :] & ~seen & late
+        if self.factor == 0:
+            return keep_best(logits, logits.masked_fill(new_name, NEG_INF))
+        return logits + new_name * self.log_factor
+
+    def describe(self) -> str:
+        return f"keep the cast: a new name after the first {self.opening} words x {self.factor:g}"
 
 
 @dataclass

@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import itertools
 import json
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -124,3 +126,16 @@ def trained(tmp_path_factory, corpus) -> Path:
                                       "--cache-dir", str(out.parent / "cache")])
     assert result.exit_code == 0, result.output
     return out
+
+
+ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}  # tiny models: threads only contend
+
+
+def textgen_process(*args: str) -> list[str]:
+    return [sys.executable, "-m", "textgen.cli", *args]
+
+
+def one_line_error(result, fragment: str) -> None:
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and fragment in lines[0], result.stderr

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import TINY_STORIES, write_marker_file
+from tests.conftest import TINY_STORIES, write_marker_file
 
 from textgen.corpus import (
     MARKER_LOOKAHEAD_BYTES,

@@ -1,18 +1,22 @@
 """textgen/evaluate.py directly: the metrics from summed nats, and evaluation of a model whose
-probabilities are known."""
+probabilities are known; and `textgen evaluate` on a trained model."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
 import pytest
 import torch
+from click.testing import CliRunner
 
+from textgen.cli import cli
 from textgen.config import ModelConfig
 from textgen.errors import TextgenError
 from textgen.evaluate import evaluate_array, metrics_of
 from textgen.model import LanguageModel
+from tests.conftest import one_line_error
 
 
 def test_metrics_from_nats_match_their_definitions():
@@ -47,3 +51,16 @@ def test_a_uniform_model_scores_log_vocab_per_token(streams):
 def test_too_short_a_text_is_refused():
     with pytest.raises(TextgenError, match="too short"):
         evaluate_array(uniform_model(10), np.array([4]), 1, 1, 1)
+
+
+def test_evaluate_cli(trained, corpus):
+    result = CliRunner().invoke(cli, ["evaluate", str(trained), str(corpus), "--json", "--cache-dir", str(trained.parent / "cache")])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert {"tokens", "words", "bytes", "loss", "perplexity", "word_perplexity", "bits_per_byte"} <= data.keys()
+    assert abs(data["perplexity"] - torch.tensor(data["loss"]).exp().item()) < 1e-3
+    assert data["word_perplexity"] > data["perplexity"]  # more than one token per word
+    text = CliRunner().invoke(cli, ["evaluate", str(trained), str(corpus), "--cache-dir", str(trained.parent / "cache")])
+    assert "bits per byte" in text.stdout
+    missing = CliRunner().invoke(cli, ["evaluate", str(trained.parent / "nope"), str(corpus)])
+    one_line_error(missing, "does not exist")

@@ -38,7 +38,7 @@ isn't it it's its just later let let's like little look maybe me meanwhile might
 no nobody none nor not nothing now of off oh okay ok on once one only or other our out outside over please quick quickly
 really right see she should since so some somebody someone something sometimes soon still stop such suddenly sure than
 thank thanks that that's the their them then there there's these they they're this those though through to today together
-tomorrow tonight too two three four five under until up us very wait was we well were what what's when where which while who
+tonight too two three four five under until up us very wait was we well were what what's when where which while who
 why will with without wow would yes yesterday yet you your yours yay hooray ah oops ouch uh um hmm shh sorry dear listen
 remember watch help try why finally luckily sadly happily soon later first second third last once upon all both after
 instead even everywhere somewhere anywhere nowhere mr mrs ms miss dr sir madam the end december january february march april
@@ -94,24 +94,69 @@ def cast_metrics(stories: Iterable[str], window: int = WINDOW) -> dict:
             "late_names_per_story": sum(len(cast.late) for cast in casts) / count}
 
 
-def name_tokens(tokenizer) -> tuple[torch.Tensor, torch.Tensor]:
-    """(V,) booleans: the vocabulary entries that start a name (a capitalised word, at least two
-    letters, lower case after the first, that is not a sentence opener nor the start of one: "▁Lily",
-    not "▁The" or "▁Th"), and every entry that starts a word. A character tokenizer has no
-    entries that start words, so it has no names. Made once per tokenizer."""
+@dataclass(frozen=True)
+class NameTokens:
+    """Which vocabulary entries can begin a character's name, for the keep-the-cast rule.
+
+    `name_id` (V,) gives each entry that begins a name the number of that name (the same for
+    "▁Tom" and for "Tom" after a quote), and -1 for every other entry; `after_bare` marks the
+    names written without a word-start mark, which begin a word only after a `bare` entry (the
+    lone "▁", an opening quote); `word_starts` marks every entry that starts a word (to count
+    a story's words)."""
+
+    name_id: torch.Tensor
+    after_bare: torch.Tensor
+    bare: torch.Tensor
+    word_starts: torch.Tensor
+    count: int
+
+    @property
+    def any(self) -> bool:
+        return self.count > 0
+
+
+def name_tokens(tokenizer) -> NameTokens:
+    """The entries that begin a name: a capitalised run of letters ("▁Lily", "▁Tom", "▁B" of "Beep")
+    that is not a sentence opener ("▁The", "▁Once") and does not begin the tokenizer's spelling of
+    one, after a space or after a quote ("▁Th" of "Thank", "Don" of "Don't"). A character
+    tokenizer has no entries that start words, so it has no names. Made once per tokenizer."""
     cached = getattr(tokenizer, "_name_tokens", None)
     if cached is not None:
         return cached
     size = tokenizer.vocab_size
-    names, starts = torch.zeros(size, dtype=torch.bool), torch.zeros(size, dtype=torch.bool)
-    opener_prefixes = {opener[:end] for opener in OPENERS for end in range(2, len(opener) + 1)}
+    name_id = torch.full((size,), -1, dtype=torch.long)
+    after_bare, bare, starts = (torch.zeros(size, dtype=torch.bool) for _ in range(3))
+    mark = tokenizer.word_start_mark or ""
+    opener_starts: set[int] = set()  # the first entry of an opener's spelling, after a space or a quote
+    if not tokenizer.whole_words and not tokenizer.spaces_are_tokens:
+        for opener in OPENERS:
+            spelled = opener.capitalize()
+            if tokenizer.unknown(spelled):
+                continue
+            opener_starts.update(tokenizer.encode(spelled)[:1])
+            quoted = tokenizer.encode('"' + spelled)
+            opener_starts.update(quoted[1:2])
+    numbers: dict[str, int] = {}
     for token_id in range(size):
         role = tokenizer.word_role(token_id)
-        if role == "start" or (tokenizer.whole_words and role == "alone"):
-            starts[token_id] = True
-            word = tokenizer.word_label(token_id)
-            if (len(word) >= 2 and word.isalpha() and word[0].isupper() and word[1:].islower()
-                    and word.lower() not in opener_prefixes):
-                names[token_id] = True
-    tokenizer._name_tokens = (names, starts)
-    return names, starts
+        piece = tokenizer.id_to_piece(token_id)
+        if role is None:
+            continue
+        word_start = role == "start" or (tokenizer.whole_words and role == "alone")
+        starts[token_id] = word_start
+        if tokenizer.spaces_are_tokens:
+            continue
+        if piece in (mark, mark + '"', mark + "“", '"', "“", mark + "(", "("):
+            bare[token_id] = True
+            continue
+        word = tokenizer.word_label(token_id)
+        if not (word.isalpha() and word[0].isupper() and (len(word) == 1 or word[1:].islower())):
+            continue
+        if word.lower() in OPENERS or token_id in opener_starts:
+            continue
+        if word_start or role == "continue":
+            name_id[token_id] = numbers.setdefault(word, len(numbers))
+            after_bare[token_id] = not word_start
+    found = NameTokens(name_id, after_bare, bare, starts, len(numbers))
+    tokenizer._name_tokens = found
+    return found

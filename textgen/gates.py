@@ -76,6 +76,24 @@ class GateReport:
                 "saturation": self.saturation}
 
 
+    def heatmap_units(self, max_units: int = 48, max_words: int | None = None) -> list[int]:
+        """The units a heatmap shows: all of a narrow layer, else the `max_units` whose memory
+        varies most over the words (in unit order)."""
+        memory = self.memory_values[:max_words]
+        if self.units <= max_units:
+            return list(range(self.units))
+        spread = memory.std(dim=0) if len(memory) > 1 else memory.abs().sum(dim=0)
+        return sorted(torch.argsort(-spread)[:max_units].tolist())
+
+    def heatmaps(self, max_units: int = 48, max_words: int | None = None) -> dict:
+        """Words x units matrices of the memory after each word and of each gate's mean over the word,
+        for the units `heatmap_units` picks: what the explorer's memory view and `plot_gates` draw."""
+        units = self.heatmap_units(max_units, max_words)
+        return {"words": [w.word for w in self.words][:max_words], "units": units,
+                "memory": self.memory_values[:max_words, units].tolist(),
+                "gates": {name: values[:max_words, units].tolist() for name, values in self.gate_values.items()}}
+
+
 def group_words(tokenizer: Tokenizer, ids: list[int]) -> list[list[int]]:
     """Token indices (into `ids`) grouped into words; spaces are dropped, a newline is a word of its own."""
     from textgen.inspection import PieceRoles

@@ -134,13 +134,13 @@ def plot_gates(report, path: str | os.PathLike, max_words: int = 60, max_units: 
 
     prepare_output(path)
     plt = _figure()
-    words = [w.word.replace("\n", "↵") for w in report.words][:max_words]
-    memory = report.memory_values[:max_words].numpy()
-    spread = memory.std(axis=0) if len(memory) > 1 else np.abs(memory).sum(axis=0)
-    units = np.sort(np.argsort(-spread)[:max_units])
-    panels = [(memory_title(report.memory), memory[:, units], "RdBu_r", (-1, 1))]
-    panels += [(gate_title(name, standard), report.gate_values[name][:max_words].numpy()[:, units], "viridis", (0, 1))
-               for name, standard in report.gate_names.items()]
+    maps = report.heatmaps(max_units, max_words)
+    words = [word.replace("\n", "↵") for word in maps["words"]]
+    units = maps["units"]
+    memory = np.array(maps["memory"], dtype=float).reshape(len(words), len(units))
+    panels = [(memory_title(report.memory), memory, "RdBu_r", (-1, 1))]
+    panels += [(gate_title(name, standard), np.array(maps["gates"][name], dtype=float).reshape(len(words), len(units)),
+                "viridis", (0, 1)) for name, standard in report.gate_names.items()]
     figure, axes = plt.subplots(1, len(panels), figsize=(min(30, 2.2 + 0.16 * len(units)) * len(panels) / 2 + 2,
                                                            0.28 * len(words) + 2.2), squeeze=False)
     limit = float(max(1e-6, np.abs(memory).max())) if memory.size else 1.0

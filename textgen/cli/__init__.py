@@ -19,6 +19,7 @@ from textgen.cli.evaluate import evaluate_command
 from textgen.cli.experiment import experiment
 from textgen.cli.gates import gates_command
 from textgen.cli.generate import generate_command, next_command
+from textgen.cli.serve import serve_command
 from textgen.cli.tokenizer import tokenizer
 from textgen.cli.train import export_command, train_command
 
@@ -37,7 +38,7 @@ def cli() -> None:
 
 
 for command in (corpus, tokenizer, train_command, export_command, evaluate_command, generate_command, next_command,
-                diagnose_command, gates_command, experiment):
+                diagnose_command, gates_command, experiment, serve_command):
     cli.add_command(command)
 
 

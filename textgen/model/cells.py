@@ -178,6 +178,13 @@ class RecurrentLayer(nn.Module):
     def step(self, x_t: Tensor, state: State) -> tuple[Tensor, State, dict[str, Tensor]]:
         raise NotImplementedError
 
+    def has_fast_step(self) -> bool:
+        """True when `fast_step` (one inference step without the transparent cell's gate dict) applies."""
+        return False
+
+    def fast_step(self, x_t: Tensor, state: State) -> tuple[Tensor, State]:
+        raise NotImplementedError
+
     def trace(self, x: Tensor, state: State) -> tuple[Tensor, State, dict[str, Tensor]]:
         """Run the transparent step over x (B, T, I); returns outputs, final state and
         {name: (B, T, H)} for every gate and memory, under both vocabularies."""
@@ -297,9 +304,11 @@ class LSTMLayer(FusedLayer):
     def fast_step(self, x_t: Tensor, state: State) -> tuple[Tensor, State]:
         weight, bias = self.step_weights()
         z = torch.addmm(bias, torch.cat([x_t, state[0]], dim=1), weight)  # (B, 4H): ignore, forget, learn, use
-        ignore, forget, learn, use = z.chunk(4, dim=1)
-        c = torch.sigmoid(forget) * state[1] + torch.sigmoid(ignore) * torch.tanh(learn)
-        h = torch.sigmoid(use) * torch.tanh(c)
+        size = self.hidden_size
+        gates = torch.sigmoid(z)  # one call for the three gates (the learn block's sigmoid goes unused)
+        learn = torch.tanh(z[:, 2 * size: 3 * size])
+        c = torch.addcmul(gates[:, size: 2 * size] * state[1], gates[:, :size], learn)  # LTM*f + N*i
+        h = gates[:, 3 * size:] * torch.tanh(c)  # use gate V * tanh(new LTM)
         return h, (h, c)
 
 

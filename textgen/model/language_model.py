@@ -115,7 +115,18 @@ class LanguageModel(nn.Module):
         return result.logits, result.state
 
     def step(self, token: Tensor, state: ModelState | None = None) -> tuple[Tensor, ModelState]:
-        """One token per sequence (B,) -> logits (B, V): generation costs one step per token."""
+        """One token per sequence (B,) -> logits (B, V): generation costs one step per token.
+        At inference with a carried state, every layer's `fast_step` runs directly (no sequence
+        dimension, no dropout calls): at batch 1 the time of a token is mostly per-call overhead."""
+        if state is not None and not self.training and not torch.is_grad_enabled():
+            layers = self.layers
+            x = F.embedding(token, self.embedding.weight)
+            if all(layer.has_fast_step() and layer_state[0].dtype == x.dtype for layer, layer_state in zip(layers, state)):
+                new_state = []
+                for layer, layer_state in zip(layers, state):
+                    x, layer_state = layer.fast_step(x, layer_state)
+                    new_state.append(layer_state)
+                return self.decode(x), new_state
         logits, state = self.forward(token.unsqueeze(1), state)
         return logits[:, 0], state
 

@@ -181,16 +181,22 @@ def generate(model: LanguageModel, tokenizer: Tokenizer, prompt: str = "", n: in
     active = [True] * n
     watching = on_token is not None or any(stop)  # only streaming and stop strings need the text at every step
     mask = never_written_mask(logits.shape[-1], device)
+    writable = torch.isfinite(mask)
+    plain = not processors and not greedy
     for _ in range(max_tokens):
-        allowed = _allowed(logits.float(), mask)
-        processed = apply_processors(processors, buffer[:, :length], allowed)  # masked first: a rule always keeps a writable token
-        if greedy:
-            token = processed.argmax(dim=-1)
+        model_probabilities = torch.softmax(logits.float(), dim=-1)  # the model's own distribution
+        if plain:  # no rule to apply: draw from the model's distribution without the never-written tokens
+            token = draw(model_probabilities * writable, generator)
         else:
-            token = draw(torch.softmax(processed.float(), dim=-1), generator)
-        probability, rank = _model_choice(logits, token)
-        chosen = zip(token.tolist(), probability.tolist(), rank.tolist())  # one conversion per step, not per row
+            allowed = _allowed(logits.float(), mask)
+            processed = apply_processors(processors, buffer[:, :length], allowed)  # masked first: a rule always keeps a writable token
+            token = processed.argmax(dim=-1) if greedy else draw(torch.softmax(processed.float(), dim=-1), generator)
+        probability = model_probabilities.gather(1, token[:, None])  # (n, 1)
+        rank = (model_probabilities > probability).sum(dim=-1, keepdim=True, dtype=torch.float64)
+        # one conversion per step, not per row: ids and ranks are exact in float64
+        chosen = torch.cat([token[:, None].double(), probability.double(), rank], dim=1).tolist()
         for row, (token_id, token_probability, token_rank) in enumerate(chosen):
+            token_id, token_rank = int(token_id), int(token_rank) + 1
             if not active[row]:
                 continue
             sample = samples[row]

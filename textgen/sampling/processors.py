@@ -218,9 +218,13 @@ class BannedSequences(Processor):
         self.look_back = max((len(seq) - 1 for seq in self.longer), default=0)
 
     def __call__(self, history: Tensor, logits: Tensor) -> Tensor:
-        processed = logits.clone()
         if self.always:
-            processed[:, self.always] = NEG_INF
+            index = getattr(self, "_always_index", None)
+            if index is None or index.device != logits.device:
+                index = self._always_index = torch.tensor(self.always, device=logits.device)
+            processed = logits.index_fill(1, index, NEG_INF)  # a new tensor: the input is never changed
+        else:
+            processed = logits.clone()
         if self.longer and history.shape[1]:
             recent = history[:, -self.look_back:].tolist()  # only the last few tokens matter: constant time per step
             for row, tokens in enumerate(recent):
@@ -237,16 +241,15 @@ class BannedSequences(Processor):
 @dataclass
 class KeepCast(Processor):
     """Keep a story's characters: once its opening (`opening` words) is written, a name the
-    story has not used yet (in its last `window` tokens) is `factor` times as likely (0: never). The names
-    are the vocabulary entries that start a capitalised word which is not a common sentence
-    opener (`name_tokens`, (V,) booleans; `word_starts` marks every entry that starts a word).
+    story has not used yet (in its last `window` tokens) is `factor` times as likely (0: never).
+    `names` (textgen.cast.NameTokens) says which entries begin which name; an entry that writes
+    a name without a word-start mark counts only right after a bare start (an opening quote).
     A model that forgets its cast brings in new characters mid-story; the opening is free, so a
     story can still introduce several. Constant work per step: the opening is counted in its
     first 4 * `opening` tokens and names are looked up in the last `window`."""
 
     factor: float
-    name_tokens: Tensor
-    word_starts: Tensor
+    names: object  # textgen.cast.NameTokens
     opening: int = 50
     window: int = 1024
     name = "keep the cast"
@@ -256,18 +259,25 @@ class KeepCast(Processor):
         self.log_factor = math.log(self.factor) if self.factor > 0 else NEG_INF
 
     def __call__(self, history: Tensor, logits: Tensor) -> Tensor:
-        if self.factor == 1 or not bool(self.name_tokens.any()):
+        names = self.names
+        if self.factor == 1 or not names.any:
             return logits
-        names, starts = self.name_tokens.to(logits.device), self.word_starts.to(logits.device)
-        past_opening = history.shape[1] > 4 * self.opening
-        if past_opening:
-            late = torch.ones(history.shape[0], 1, dtype=torch.bool, device=logits.device)
+        device = logits.device
+        name_id, starts = names.name_id.to(device), names.word_starts.to(device)
+        if history.shape[1] > 4 * self.opening:
+            late = torch.ones(history.shape[0], 1, dtype=torch.bool, device=device)
         else:
             late = starts[history].sum(dim=1, keepdim=True) >= self.opening
         if not bool(late.any()):
             return logits
-        seen = torch.zeros_like(logits, dtype=torch.bool).scatter_(1, history[:, -self.window:], True)
-        new_name = names[None, :] & ~seen & late
+        recent = history[:, -self.window:]
+        seen = torch.zeros(history.shape[0], names.count + 1, dtype=torch.bool, device=device)
+        seen.scatter_(1, name_id[recent] + 1, True)  # column 0 collects every entry that is no name
+        candidate = name_id >= 0
+        known = seen.gather(1, (name_id + 1).expand(history.shape[0], -1))  # (B, V): this entry's name is in the story
+        bare_before = names.bare.to(device)[history[:, -1]][:, None]  # the last entry leaves a word open
+        begins = candidate & (~names.after_bare.to(device) | bare_before)
+        new_name = begins & ~known & late
         if self.factor == 0:
             return keep_best(logits, logits.masked_fill(new_name, NEG_INF))
         return logits + new_name * self.log_factor

@@ -86,8 +86,9 @@ def build_processors(settings: SamplingSettings, tokenizer: Tokenizer) -> list[P
     if settings.keep_cast != 1.0:
         from textgen.cast import name_tokens
 
-        processor = KeepCast(settings.keep_cast, *name_tokens(tokenizer))
-        if bool(processor.name_tokens.any()):  # a character tokenizer cannot tell names: nothing to keep
+        names = name_tokens(tokenizer)
+        processor = KeepCast(settings.keep_cast, names)  # the factor is checked even where there are no names
+        if names.any:  # a character tokenizer cannot tell names: nothing to keep
             processors.append(processor)
     if settings.temperature < 0 or settings.temperature != settings.temperature:
         raise TextgenError(f"temperature must be from 0 (greedy) to 100, got {settings.temperature!r}")

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 from click.testing import CliRunner
-from conftest import REPO, TINY_STORIES
+from tests.conftest import REPO, TINY_STORIES
 
 from textgen.cli import cli
 

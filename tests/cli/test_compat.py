@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from textgen.cli import cli
 
-GOLDEN = Path(__file__).resolve().parent / "golden"
+GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 COMPAT = GOLDEN / "compat"
 
 

@@ -1,4 +1,4 @@
-"""textgen train / evaluate end to end on tiny configs: the model directory, resume, refusals."""
+"""textgen train end to end on tiny configs (textgen/training/run.py): the model directory, resume, refusals."""
 
 from __future__ import annotations
 
@@ -7,14 +7,13 @@ import os
 import pickle
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import torch
 from click.testing import CliRunner
-from conftest import REPO
+from tests.conftest import ONE_THREAD, REPO, one_line_error, textgen_process
 
 import textgen
 from textgen.cli import cli
@@ -30,12 +29,6 @@ def train(corpus, out, *extra, check=True):
     if check:
         assert result.exit_code == 0, result.output + str(result.exception)
     return result
-
-
-def one_line_error(result, fragment: str) -> None:
-    assert result.exit_code == 2, result.output
-    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1 and fragment in lines[0], result.stderr
 
 
 def test_train_writes_a_loadable_model_directory(trained):
@@ -207,19 +200,6 @@ def test_a_planted_pickle_never_runs(copy_of, corpus):
     assert not MARKER.exists()
 
 
-def test_evaluate_cli(trained, corpus):
-    result = CliRunner().invoke(cli, ["evaluate", str(trained), str(corpus), "--json", "--cache-dir", str(trained.parent / "cache")])
-    assert result.exit_code == 0, result.output
-    data = json.loads(result.stdout)
-    assert {"tokens", "words", "bytes", "loss", "perplexity", "word_perplexity", "bits_per_byte"} <= data.keys()
-    assert abs(data["perplexity"] - torch.tensor(data["loss"]).exp().item()) < 1e-3
-    assert data["word_perplexity"] > data["perplexity"]  # more than one token per word
-    text = CliRunner().invoke(cli, ["evaluate", str(trained), str(corpus), "--cache-dir", str(trained.parent / "cache")])
-    assert "bits per byte" in text.stdout
-    missing = CliRunner().invoke(cli, ["evaluate", str(trained.parent / "nope"), str(corpus)])
-    one_line_error(missing, "does not exist")
-
-
 @pytest.mark.parametrize("suffix", [".toml", ".yaml"])
 def test_config_file_with_flags_overriding(tmp_path, corpus, suffix):
     config = tmp_path / f"run{suffix}"
@@ -235,12 +215,8 @@ def test_config_file_with_flags_overriding(tmp_path, corpus, suffix):
 
 # --- real processes ------------------------------------------------------------------------
 
-def textgen_process(*args: str) -> list[str]:
-    return [sys.executable, "-m", "textgen.cli", *args]
-
 
 SIGNAL_ARGS = [*TINY, "--max-steps", "200", "--val-every", "25", "--deterministic", "--json"]
-ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}  # tiny models: threads only contend
 
 
 def run_process(*args: str) -> subprocess.CompletedProcess:
@@ -291,44 +267,6 @@ def test_ddp_on_two_cpu_processes_matches_one_process(tmp_path, corpus):
     one, two = json.loads(single.stdout)["valid_loss"], json.loads(double.stdout)["valid_loss"]
     assert abs(one - two) / one < 0.02, (one, two)
     assert textgen.load(tmp_path / "two").metadata["training"]["devices"] == 2
-
-
-def test_generate_cli_streams_and_prints_json(trained):
-    runner = CliRunner()
-    plain = runner.invoke(cli, ["generate", str(trained), "--prompt", "Once upon a time", "-n", "2", "--max-tokens", "15",
-                                "--seed", "4", "--verbose"])
-    assert plain.exit_code == 0, plain.output
-    assert plain.stdout.startswith("Once upon a time") and "--- story 2" in plain.stdout
-    assert "processors, in order" in plain.stderr
-    lines = runner.invoke(cli, ["generate", str(trained), "-n", "2", "--max-tokens", "15", "--seed", "4", "--json",
-                                "--top-k", "5", "--repetition-penalty", "1.2"]).stdout.splitlines()
-    stories = [json.loads(line) for line in lines]
-    assert len(stories) == 2 and all({"text", "tokens"} <= story.keys() for story in stories)
-    assert all({"token", "probability", "rank"} <= token.keys() for story in stories for token in story["tokens"])
-    again = runner.invoke(cli, ["generate", str(trained), "-n", "2", "--max-tokens", "15", "--seed", "4", "--json",
-                                "--top-k", "5", "--repetition-penalty", "1.2"]).stdout.splitlines()
-    assert again == lines
-
-
-@pytest.mark.parametrize(("args", "fragment"), [(["--temperature", "-1"], "temperature"), (["--top-p", "0"], "top-p"),
-                                                (["--top-k", "-2"], "top-k"), (["--min-p", "1"], "min-p"),
-                                                (["--max-tokens", "0"], "max tokens"), (["--prompt", "a Zorblax"], "Zorblax")])
-def test_generate_bad_settings(trained, args, fragment):
-    one_line_error(CliRunner().invoke(cli, ["generate", str(trained), *args]), fragment)
-
-
-def test_ctrl_c_during_generation_keeps_the_story_so_far(trained):
-    process = subprocess.Popen(textgen_process("generate", str(trained), "--prompt", "Lily", "--max-tokens", "10000",
-                                               "--ban", "</s>"),
-                               cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ONE_THREAD)
-    first = process.stdout.read(12)  # blocks until the story is being written (on a busy machine, not after a fixed time)
-    process.send_signal(signal.SIGINT)
-    rest, stderr = process.communicate(timeout=60)
-    stdout = first + rest
-    assert process.returncode == 130, stderr
-    assert stdout.startswith("Lily")
-    assert len(stdout.split()) > 1
-    assert "interrupted" in stderr and "Traceback" not in stderr
 
 
 # --- regressions from a new-user review --------------------------------------------------

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from textgen.diagnostics import diagnose_story, rep_l, seq_rep, text_metrics
 from textgen.diagnostics.scoring import case_sets, detector_scores, load_cases
 
-CASES_DIR = Path(__file__).resolve().parent / "diagnostics" / "cases"
+CASES_DIR = Path(__file__).resolve().parent / "cases"
 SETS = case_sets(CASES_DIR)
 
 

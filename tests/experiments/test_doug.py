@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 import torch
-from conftest import DOUG_STORIES, write_marker_file
+from tests.conftest import DOUG_STORIES, write_marker_file
 
 from textgen.diagnostics import find_self_objects
 from textgen.errors import TextgenError

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import REPO
+from tests.conftest import REPO
 
 from textgen.corpus import read_stories
 from textgen.storybook import CORPORA, generate_stories, write_corpus

@@ -10,6 +10,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from textgen.cast import NameTokens
 from textgen.errors import TextgenError
 from textgen.sampling import (
     DRY,
@@ -59,11 +60,17 @@ def test_banned_sequences_block_the_last_piece_after_the_others():
     assert torch.isfinite(processor(torch.tensor([[1, 2]]), torch.zeros(1, 8))[0, 6])
 
 
+def names(name_id, starts, after_bare=None, bare=None) -> NameTokens:
+    size = len(name_id)
+    zeros = torch.zeros(size, dtype=torch.bool)
+    return NameTokens(torch.tensor(name_id), zeros if after_bare is None else torch.tensor(after_bare),
+                      zeros if bare is None else torch.tensor(bare), torch.tensor(starts), max(name_id) + 1)
+
+
 def test_keep_cast_lowers_only_new_names_after_the_opening():
-    # entries: 0 <s>, 1 "the" (word start), 2 "Doug" (name), 3 "Jane" (name), 4 "s" (continues a word)
-    names = torch.tensor([False, False, True, True, False])
-    starts = torch.tensor([False, True, True, True, False])
-    rule = KeepCast(0.25, names, starts, opening=3)
+    # entries: 0 <s>, 1 "the" (word start), 2 "Doug" (name 0), 3 "Jane" (name 1), 4 "s" (continues a word)
+    vocabulary = names([-1, -1, 0, 1, -1], [False, True, True, True, False])
+    rule = KeepCast(0.25, vocabulary, opening=3)
     logits = torch.zeros(1, 5)
     opening = torch.tensor([[0, 2, 4, 1]])  # two words so far: the opening is still free
     assert torch.equal(rule(opening, logits), logits)
@@ -73,13 +80,28 @@ def test_keep_cast_lowers_only_new_names_after_the_opening():
     assert torch.equal(out[0, [0, 1, 2, 4]], logits[0, [0, 1, 2, 4]])
     long = torch.cat([torch.tensor([[0]]), torch.full((1, 20), 4)], dim=1)  # past 4 x opening tokens: late whatever they are
     assert rule(long, logits)[0, 2].item() == pytest.approx(math.log(0.25))
-    banned = KeepCast(0.0, names, starts, opening=3)(late, logits)
+    banned = KeepCast(0.0, vocabulary, opening=3)(late, logits)
     assert torch.isneginf(banned[0, 3]) and torch.isfinite(banned[0, [0, 1, 2, 4]]).all()
     only_names = torch.tensor([[-50.0, -50.0, -50.0, 5.0, -50.0]])
     history = torch.tensor([[0, 1, 1, 1]])
-    assert torch.isfinite(KeepCast(0.0, names, starts, opening=3)(history, only_names)).any()
-    batch = KeepCast(0.25, names, starts, opening=3)(torch.tensor([[0, 2, 1, 1], [0, 4, 4, 4]]), torch.zeros(2, 5))
+    assert torch.isfinite(KeepCast(0.0, vocabulary, opening=3)(history, only_names)).any()
+    batch = rule(torch.tensor([[0, 2, 1, 1], [0, 4, 4, 4]]), torch.zeros(2, 5))
     assert batch[0, 3].item() == pytest.approx(math.log(0.25)) and batch[1, 3].item() == 0  # rows decide apart
+
+
+def test_keep_cast_knows_a_name_by_any_of_its_spellings_and_bare_ones_only_after_a_quote():
+    # 0 <s>, 1 "▁the", 2 "▁Tom" (name 0), 3 "Tom" (name 0, no word-start mark), 4 '▁"' (a bare start), 5 "▁Sue" (name 1)
+    vocabulary = names([-1, -1, 0, 0, -1, 1], [False, True, True, False, True, True],
+                       after_bare=[False, False, False, True, False, False],
+                       bare=[False, False, False, False, True, False])
+    rule = KeepCast(0.5, vocabulary, opening=2)
+    logits = torch.zeros(1, 6)
+    after_word = rule(torch.tensor([[0, 1, 1, 1]]), logits)  # "Tom" without its mark here would not begin a word
+    assert after_word[0, 2].item() == pytest.approx(math.log(0.5)) and after_word[0, 3].item() == 0
+    after_quote = rule(torch.tensor([[0, 1, 1, 4]]), logits)
+    assert after_quote[0, 3].item() == pytest.approx(math.log(0.5))
+    tom_seen = rule(torch.tensor([[0, 2, 1, 1, 4]]), logits)  # "▁Tom" is in the story: "Tom" after a quote is no new name
+    assert tom_seen[0, 3].item() == 0 and tom_seen[0, 5].item() == pytest.approx(math.log(0.5))
 
 
 def test_truncations():
@@ -98,8 +120,8 @@ def test_truncations():
      (lambda: MinP(-0.1), "outside"), (lambda: RepetitionPenalty(0), "outside"), (lambda: NoRepeatNgram(0), ">= 1"),
      (lambda: DRY(1.0, base=1.0), "outside"), (lambda: BannedSequences([]), "empty"),
      (lambda: Temperature(float("nan")), "number"),
-     (lambda: KeepCast(1.5, torch.ones(2, dtype=torch.bool), torch.ones(2, dtype=torch.bool)), "outside"),
-     (lambda: KeepCast(-0.1, torch.ones(2, dtype=torch.bool), torch.ones(2, dtype=torch.bool)), "outside")],
+     (lambda: KeepCast(1.5, names([0, 1], [True, True])), "outside"),
+     (lambda: KeepCast(-0.1, names([0, 1], [True, True])), "outside")],
 )
 def test_arguments_are_checked_when_built(build, message):
     with pytest.raises(TextgenError, match=message):
@@ -116,8 +138,7 @@ def test_every_processor_keeps_at_least_one_token(row, history, k, p, min_p, n):
     logits = torch.tensor([row])
     ids = torch.tensor([[token % len(row) for token in history]], dtype=torch.long).reshape(1, -1)
     processors = [RepetitionPenalty(1.3), FrequencyPresencePenalty(0.5, 0.5), NoRepeatNgram(n), DRY(0.8),
-                  BannedSequences([[0], [1]]), KeepCast(0.0, torch.ones(len(row), dtype=torch.bool),
-                                                        torch.ones(len(row), dtype=torch.bool), opening=1),
+                  BannedSequences([[0], [1]]), KeepCast(0.0, names(list(range(len(row))), [True] * len(row)), opening=1),
                   Temperature(0.7), TopK(k), TopP(p), MinP(min_p)]
     for processor in processors:
         out = processor(ids, logits)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import REPO
+from tests.conftest import REPO
 
 from textgen.cli import cli
 from textgen.training.rundir import RunLock, recover, swap_in

@@ -1,0 +1,82 @@
+"""The explorer in a real browser: `textgen serve` on a free loopback port with a tiny model, and
+Debian's chromium driven by Python playwright (no browser download: `.ci/run` installs
+chromium with apt). Type a prompt, see the bars and check the top word against /api/next, click
+it, continue the story (streamed), diagnose it and open the memory view."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ONE_THREAD, REPO
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="module")
+def server(trained):
+    process = subprocess.Popen([sys.executable, "-m", "textgen.cli", "serve", str(trained), "--port", "0"], cwd=REPO,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=ONE_THREAD)
+    line = process.stderr.readline()
+    match = re.search(r"http://127\.0\.0\.1:(\d+)", line)
+    assert match, line + (process.stderr.read() if process.poll() is not None else "")
+    yield f"http://127.0.0.1:{match.group(1)}"
+    process.terminate()
+    process.wait(30)
+
+
+def post(url: str, body: dict) -> dict:
+    request = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())
+
+
+@pytest.mark.slow
+def test_the_page_in_chromium(server):
+    assert CHROMIUM.exists(), "the browser test needs Debian's chromium: apt-get install -y chromium (.ci/run does)"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"] if os.geteuid() == 0 else [])
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(server)
+        page.wait_for_selector("#model option", state="attached")
+        page.fill("#story", "the cat saw")
+        page.wait_for_function("document.querySelectorAll('#bars li').length > 0 && "
+                               "document.querySelector('#bars li').dataset.word !== undefined")
+        page.wait_for_timeout(600)  # the debounced request for the whole prompt has answered
+        top = page.locator("#bars li").first
+        word, shown = top.get_attribute("data-word"), float(top.get_attribute("data-probability"))
+        expected = post(server + "/api/next", {"text": "the cat saw", "top": 10})["words"][0]
+        assert word == expected["word"] and shown == pytest.approx(expected["probability"], rel=1e-6)
+        assert f"{100 * expected['probability']:.2f}%" in top.inner_text()
+        top.click()
+        assert page.input_value("#story").endswith(word)
+        before = page.input_value("#story")
+        page.fill("#max_tokens", "20")
+        page.click("#continue")
+        page.wait_for_function("document.querySelector('#status').textContent.startsWith('done')", timeout=60_000)
+        after = page.input_value("#story")
+        assert after.startswith(before) and len(after) > len(before)
+        page.click("#diagnose")
+        page.wait_for_selector("#diagnosis:not([hidden])")
+        assert "finding" in page.inner_text("#diagnosis-summary")
+        page.click("#gates")
+        page.wait_for_selector(".heatmap table")
+        titles = page.locator(".heatmap h3").all_inner_texts()
+        assert titles[0].startswith("LTM") and any("forget gate" in t for t in titles)
+        assert any("ignore factor (input gate" in t for t in titles) and any("use gate (output gate" in t for t in titles)
+        page.locator(".heatmap th").first.click()
+        assert "units that changed most" not in page.inner_text("#word-detail")  # replaced by the word's numbers
+        assert "before" in page.inner_text("#word-detail")
+        browser.close()
+    assert errors == []

@@ -1,0 +1,137 @@
+"""textgen/model/language_model.py: fused and transparent paths agree, one-token steps equal
+the whole-sequence pass, tied weights, AWD-LSTM regularisation, carried bf16 state."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+from tests.conftest import REPO
+
+from textgen.config import ModelConfig
+from textgen.errors import TextgenError
+from textgen.model import LanguageModel, activation_penalty, detach_state
+
+
+def random_state(model: LanguageModel, batch: int) -> list:
+    return [tuple(torch.randn_like(s) for s in layer) for layer in model.init_state(batch)]
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn", "peephole"])
+@pytest.mark.parametrize("num_layers", [1, 2, 3])
+def test_fused_and_transparent_paths_agree(cell, num_layers):
+    torch.manual_seed(num_layers)
+    model = LanguageModel(ModelConfig(vocab_size=40, cell=cell, embed_dim=8, hidden_size=16, num_layers=num_layers)).eval()
+    tokens = torch.randint(0, 40, (4, 9))
+    state = random_state(model, 4)
+    logits, new_state = model(tokens, state)
+    trace = model.trace(tokens, state)
+    assert (logits - trace.logits).abs().max() < 1e-5
+    for fused, transparent in zip(new_state, trace.state):
+        for a, b in zip(fused, transparent):
+            assert (a - b).abs().max() < 1e-5
+    # carried state: two halves with the state passed on equal one whole run
+    first, carried = model(tokens[:, :4], state)
+    second, _ = model(tokens[:, 4:], carried)
+    assert (torch.cat([first, second], dim=1) - logits).abs().max() < 1e-5
+
+
+def test_trace_reports_both_vocabularies_and_shapes():
+    model = LanguageModel(ModelConfig(vocab_size=30, embed_dim=8, hidden_size=16, num_layers=2)).eval()
+    trace = model.trace(torch.randint(0, 30, (6,)))
+    assert trace.logits.shape == (1, 6, 30) and len(trace.layers) == 2
+    layer = trace.layers[0]
+    for ours, standard in [("forget", "forget"), ("learn", "candidate"), ("ignore", "input"), ("use", "output"),
+                           ("ltm", "cell"), ("stm", "hidden")]:
+        assert layer[ours] is layer[standard]
+        assert layer[ours].shape == (1, 6, 16)
+    # STM is the use gate times tanh(LTM) at every step
+    assert torch.allclose(layer["stm"], layer["use"] * torch.tanh(layer["ltm"]), atol=1e-6)
+
+
+@pytest.mark.parametrize(("embed", "hidden"), [(8, 8), (8, 16)])
+def test_tied_weights_and_projection(embed, hidden):
+    config = ModelConfig(vocab_size=20, embed_dim=embed, hidden_size=hidden)
+    model = LanguageModel(config)
+    assert model.decoder.weight is model.embedding.weight
+    assert (model.projection is not None) == (embed != hidden)
+    assert model.parameter_count() == config.parameter_count()
+    untied = ModelConfig(vocab_size=20, embed_dim=embed, hidden_size=hidden, tie_weights=False)
+    assert LanguageModel(untied).parameter_count() == untied.parameter_count()
+
+
+def test_dropouts_act_only_in_training_and_weight_drop_trains_the_raw_weight():
+    torch.manual_seed(0)
+    config = ModelConfig(vocab_size=20, embed_dim=8, hidden_size=8, embed_dropout=0.3, input_dropout=0.3,
+                         hidden_dropout=0.3, output_dropout=0.3, weight_drop=0.5)
+    model = LanguageModel(config)
+    tokens = torch.randint(0, 20, (2, 6))
+    model.eval()
+    assert torch.equal(model(tokens)[0], model(tokens)[0])
+    model.train()
+    assert not torch.equal(model(tokens)[0], model(tokens)[0])
+    output = model.forward_with_activations(tokens)
+    (output.logits.sum() + activation_penalty(output, config)).backward()
+    assert model.layers[0].rnn.weight_hh_l0.grad.abs().sum() > 0
+    assert activation_penalty(output, config).item() > 0
+
+
+def test_step_matches_forward_and_detach_keeps_values():
+    model = LanguageModel(ModelConfig(vocab_size=20, embed_dim=8, hidden_size=8)).eval()
+    tokens = torch.randint(0, 20, (3, 5))
+    logits, _ = model(tokens)
+    state = None
+    for t in range(5):
+        step_logits, state = model.step(tokens[:, t], state)
+        assert torch.allclose(step_logits, logits[:, t], atol=1e-6)
+    detached = detach_state(state)
+    assert all(not s.requires_grad for layer in detached for s in layer)
+
+
+def test_model_imports_neither_lightning_nor_click():
+    code = ("import sys, textgen.model, textgen.config; "
+            "print([m for m in ('lightning', 'pytorch_lightning', 'click') if m in sys.modules])")
+    output = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    assert output.strip() == "[]"
+
+
+@pytest.mark.parametrize("cell", ["lstm", "peephole", "gru", "rnn"])
+def test_state_from_a_bf16_autocast_call_can_be_carried_without_autocast(cell):
+    model = LanguageModel(ModelConfig(vocab_size=20, cell=cell, embed_dim=8, hidden_size=8)).eval()
+    tokens = torch.randint(0, 20, (2, 4))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        _, state = model(tokens)
+    assert all(s.dtype == torch.float32 for layer in state for s in layer)
+    model(tokens, state)
+    model.step(tokens[:, 0], state)
+    model.trace(tokens, state)
+
+
+def test_zero_length_input_and_wrong_shapes():
+    for cell in ("lstm", "gru", "rnn", "peephole"):
+        model = LanguageModel(ModelConfig(vocab_size=20, cell=cell, embed_dim=8, hidden_size=8)).eval()
+        logits, state = model(torch.zeros(2, 0, dtype=torch.long))
+        assert logits.shape == (2, 0, 20) and len(state) == model.config.num_layers
+    with pytest.raises(ValueError, match="batch, time"):
+        model(torch.zeros(5, dtype=torch.long))
+
+
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn", "peephole"])
+@pytest.mark.parametrize(("embed", "hidden", "layers"), [(8, 8, 1), (6, 10, 2)])
+def test_inference_steps_with_a_carried_state_equal_the_whole_sequence(cell, embed, hidden, layers):
+    """Generation's path: under no_grad each step runs the layers' fast_step directly."""
+    torch.manual_seed(3)
+    model = LanguageModel(ModelConfig(vocab_size=20, cell=cell, embed_dim=embed, hidden_size=hidden, num_layers=layers)).eval()
+    tokens = torch.randint(0, 20, (3, 7))
+    with torch.no_grad():
+        logits, final = model(tokens)
+        step_logits, state = model(tokens[:, :1])
+        for t in range(1, 7):
+            out, state = model.step(tokens[:, t], state)
+            assert torch.allclose(out, logits[:, t], atol=1e-5), t
+    for whole, stepped in zip(final, state):
+        assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(whole, stepped))

@@ -1,0 +1,1 @@
+"""The explorer: `textgen serve`'s web page and the JSON API behind it (FastAPI, served by uvicorn)."""

@@ -1,0 +1,314 @@
+// textgen explorer: plain JavaScript, no build step, nothing loaded from elsewhere.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const TITLES = {  // both vocabularies, as the CLI prints them
+  forget: "forget gate (forget gate f)", ignore: "ignore factor (input gate i)", use: "use gate (output gate o)",
+  update: "update gate (z)", reset: "reset gate (r)",
+};
+const MEMORY_TITLES = { ltm: "LTM, long-term memory (cell state c)", stm: "STM, short-term memory (hidden state h)" };
+let models = [];
+let nextTimer = null;
+let nextRequest = 0;
+let generation = null;
+let lastGates = null;
+
+async function api(path, body) {
+  const response = await fetch(path, body === undefined ? {} : {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+  });
+  const data = await response.json();
+  if (!response.ok) throw new Error(data.detail || response.statusText);
+  return data;
+}
+
+function status(message) { $("status").textContent = message; }
+function model() { return $("model").value || null; }
+function percent(p) { return (100 * p).toFixed(2) + "%"; }
+
+async function loadModels() {
+  const data = await api("/api/models");
+  models = data.models;
+  $("model").innerHTML = "";
+  for (const entry of models) {
+    const option = document.createElement("option");
+    option.value = entry.name;
+    option.textContent = entry.name;
+    $("model").appendChild(option);
+  }
+  $("model").value = data.default;
+  modelChanged();
+}
+
+function modelChanged() {
+  const entry = models.find((m) => m.name === model());
+  $("model-summary").textContent = entry ? entry.summary : "";
+  $("layer").innerHTML = "";
+  for (let layer = 1; layer <= (entry ? entry.layers : 1); layer++) {
+    const option = document.createElement("option");
+    option.value = layer;
+    option.textContent = layer;
+    $("layer").appendChild(option);
+  }
+  scheduleNext(0);
+}
+
+// --- next words ------------------------------------------------------------------------------
+
+function scheduleNext(delay = 250) {
+  clearTimeout(nextTimer);
+  nextTimer = setTimeout(showNext, delay);
+}
+
+async function showNext() {
+  const text = $("story").value;
+  const ticket = ++nextRequest;
+  if (!text.trim()) { $("bars").innerHTML = ""; $("coverage").textContent = ""; return; }
+  try {
+    const data = await api("/api/next", { model: model(), text: text, top: 10 });
+    if (ticket !== nextRequest) return;  // a newer request is on its way
+    renderBars(data);
+  } catch (error) {
+    if (ticket === nextRequest) status(error.message);
+  }
+}
+
+function renderBars(data) {
+  const bars = $("bars");
+  bars.innerHTML = "";
+  const largest = Math.max(...data.words.map((w) => w.probability), 1e-9);
+  for (const entry of data.words) {
+    const item = document.createElement("li");
+    item.dataset.word = entry.word;
+    item.dataset.probability = entry.probability;
+    item.title = entry.pieces.length > 1 ? "pieces: " + entry.pieces.join(" + ") : "";
+    const word = document.createElement("span");
+    word.className = "word";
+    word.textContent = entry.word === "\n" ? "↵" : entry.word;
+    const bar = document.createElement("div");
+    bar.className = "bar";
+    bar.style.width = (100 * entry.probability / largest).toFixed(1) + "%";
+    const probability = document.createElement("span");
+    probability.className = "probability";
+    probability.textContent = percent(entry.probability);
+    item.append(word, bar, probability);
+    item.addEventListener("click", () => takeWord(entry.word));
+    bars.appendChild(item);
+  }
+  $("coverage").textContent = `(these cover ${(100 * data.coverage).toFixed(1)}%${data.exact ? "" : ", search stopped early"})`;
+}
+
+function takeWord(word) {
+  if (word === "</s>") { status("the model would end the story here"); return; }
+  const story = $("story");
+  const text = story.value;
+  const glued = /^[.,!?;:'’)\]\n]/.test(word) || text === "" || /[\s“"(\[]$/.test(text);
+  story.value = text + (glued ? "" : " ") + word;
+  scheduleNext(0);
+}
+
+// --- continue (streamed) ---------------------------------------------------------------------
+
+function settings() {
+  const number = (id) => Number($(id).value);
+  const cache = $("cache").value;
+  return {
+    model: model(), prompt: $("story").value, max_tokens: number("max_tokens"), temperature: number("temperature"),
+    top_k: number("top_k"), top_p: number("top_p"), min_p: number("min_p"),
+    repetition_penalty: number("repetition_penalty"), no_repeat_ngram: number("no_repeat_ngram"),
+    dry_multiplier: number("dry_multiplier"), keep_cast: number("keep_cast"), seed: number("seed"),
+    cache: cache === "" ? null : cache === "true",
+  };
+}
+
+async function continueStory() {
+  if (generation) return;
+  const controller = new AbortController();
+  generation = controller;
+  $("continue").disabled = true;
+  $("stop").disabled = false;
+  status("writing…");
+  const story = $("story");
+  try {
+    const response = await fetch("/api/generate", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(settings()),
+      signal: controller.signal,
+    });
+    if (!response.ok) throw new Error((await response.json()).detail || response.statusText);
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      let cut;
+      while ((cut = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, cut);
+        buffer = buffer.slice(cut + 2);
+        const kind = (block.match(/^event: (.*)$/m) || [])[1];
+        const data = JSON.parse((block.match(/^data: (.*)$/m) || [])[1] || "{}");
+        if (kind === "token") story.value += data.text;
+        else if (kind === "done") status(`done (${data.stop_reason.replace(/_/g, " ")}, ${data.tokens.length} tokens)`);
+        else if (kind === "error") throw new Error(data.detail);
+      }
+    }
+  } catch (error) {
+    status(error.name === "AbortError" ? "stopped" : error.message);
+  } finally {
+    generation = null;
+    $("continue").disabled = false;
+    $("stop").disabled = true;
+    scheduleNext(0);
+  }
+}
+
+// --- diagnosis -------------------------------------------------------------------------------
+
+async function diagnose() {
+  const text = $("story").value;
+  status("diagnosing…");
+  try {
+    const data = await api("/api/diagnose", { model: model(), text: text });
+    renderDiagnosis(text, data);
+    status("");
+  } catch (error) {
+    status(error.message);
+  }
+}
+
+function describeFinding(finding) {
+  const lines = [finding.explanation];
+  const a = finding.attribution;
+  if (a) {
+    lines.push(`the model gave “${a.word}” ${percent(a.probability)} (rank ${a.rank}); verdict: ${a.blame}`);
+    lines.push("alternatives: " + a.alternatives.map((w) => `${w.word} ${percent(w.probability)}`).join(", "));
+  }
+  return lines.join("\n");
+}
+
+function renderDiagnosis(text, data) {
+  $("diagnosis").hidden = false;
+  const findings = data.findings.filter((f) => f.story === 0).sort((a, b) => a.start - b.start);
+  const m = data.metrics;
+  $("diagnosis-summary").textContent =
+    `${findings.length} finding${findings.length === 1 ? "" : "s"}; names in the first 150 words: ` +
+    `${m.names_per_story} (late: ${m.late_names_per_story}); seq-rep-4 ${m.seq_rep_4.toFixed(3)}. Hover a mark for the model's view.`;
+  const out = $("diagnosed");
+  out.innerHTML = "";
+  let at = 0;
+  for (const finding of findings) {
+    if (finding.start < at) continue;  // overlapping findings: the first one is marked
+    out.append(document.createTextNode(text.slice(at, finding.start)));
+    const mark = document.createElement("span");
+    mark.className = "finding " + finding.kind;
+    mark.dataset.kind = finding.kind;
+    mark.title = describeFinding(finding);
+    mark.textContent = text.slice(finding.start, finding.end);
+    out.append(mark);
+    at = finding.end;
+  }
+  out.append(document.createTextNode(text.slice(at)));
+}
+
+// --- memory view -----------------------------------------------------------------------------
+
+function colour(value, low, high, diverging) {
+  if (diverging) {  // blue (negative) .. white .. red (positive)
+    const t = Math.max(-1, Math.min(1, value / Math.max(Math.abs(low), Math.abs(high), 1e-6)));
+    const fade = Math.round(255 * (1 - Math.abs(t)));
+    return t >= 0 ? `rgb(255,${fade},${fade})` : `rgb(${fade},${fade},255)`;
+  }
+  const t = Math.max(0, Math.min(1, (value - low) / (high - low)));  // shut (dark) .. open (bright)
+  return `rgb(${Math.round(30 + 225 * t)},${Math.round(40 + 200 * t)},${Math.round(90 + 40 * t)})`;
+}
+
+function heatmap(title, words, units, rows, diverging) {
+  const box = document.createElement("div");
+  box.className = "heatmap";
+  const heading = document.createElement("h3");
+  heading.textContent = title;
+  box.appendChild(heading);
+  const table = document.createElement("table");
+  const flat = rows.flat();
+  const low = diverging ? Math.min(...flat, 0) : 0;
+  const high = diverging ? Math.max(...flat, 0) : 1;
+  rows.forEach((row, index) => {
+    const tr = document.createElement("tr");
+    tr.dataset.word = index;
+    const th = document.createElement("th");
+    th.textContent = words[index] === "\n" ? "↵" : words[index];
+    th.addEventListener("click", () => showWord(index));
+    tr.appendChild(th);
+    row.forEach((value, column) => {
+      const td = document.createElement("td");
+      td.style.background = colour(value, low, high, diverging);
+      td.title = `${words[index]}, unit ${units[column]}: ${value.toFixed(3)}`;
+      tr.appendChild(td);
+    });
+    table.appendChild(tr);
+  });
+  box.appendChild(table);
+  return box;
+}
+
+async function showGates() {
+  status("reading…");
+  try {
+    const data = await api("/api/gates", { model: model(), text: $("story").value, layer: Number($("layer").value || 1) });
+    lastGates = data;
+    $("memory").hidden = false;
+    const maps = data.heatmaps;
+    $("memory-summary").textContent =
+      `${data.cell} layer ${data.layer} of ${data.layers}: ${maps.units.length} of ${data.units} units (the most varied), ` +
+      `${maps.words.length} words`;
+    const box = $("heatmaps");
+    box.innerHTML = "";
+    box.appendChild(heatmap(MEMORY_TITLES[data.memory], maps.words, maps.units, maps.memory, true));
+    for (const name of Object.keys(data.gate_names)) {
+      box.appendChild(heatmap(TITLES[name] || name, maps.words, maps.units, maps.gates[name], false));
+    }
+    $("word-detail").textContent = "Click a word (a row) to see its gate values and the units that changed most.";
+    status("");
+  } catch (error) {
+    status(error.message);
+  }
+}
+
+function showWord(index) {
+  const data = lastGates;
+  const word = data.words[index];
+  document.querySelectorAll(".heatmap tr").forEach((tr) => tr.classList.toggle("chosen", Number(tr.dataset.word) === index));
+  const detail = $("word-detail");
+  detail.innerHTML = "";
+  const heading = document.createElement("p");
+  heading.textContent = `“${word.word}” (pieces: ${word.pieces.join(" + ")}); mean change of memory: ${word.memory_change.toFixed(3)}`;
+  detail.appendChild(heading);
+  const table = document.createElement("table");
+  table.innerHTML = "<tr><th>gate</th><th>mean over the units</th></tr>";
+  for (const [name, value] of Object.entries(word.gates)) {
+    const tr = document.createElement("tr");
+    tr.innerHTML = `<td>${TITLES[name] || name}</td><td>${value.toFixed(3)}</td>`;
+    table.appendChild(tr);
+  }
+  const units = document.createElement("table");
+  units.innerHTML = `<tr><th>unit</th><th>${data.memory.toUpperCase()} before</th><th>after</th><th>change</th></tr>`;
+  for (const unit of word.top_units) {
+    const tr = document.createElement("tr");
+    tr.innerHTML = `<td>${unit.unit}</td><td>${unit.before.toFixed(3)}</td><td>${unit.after.toFixed(3)}</td>` +
+      `<td>${unit.change >= 0 ? "+" : ""}${unit.change.toFixed(3)}</td>`;
+    units.appendChild(tr);
+  }
+  detail.append(table, units);
+}
+
+// --- wiring ------------------------------------------------------------------------------------
+
+$("story").addEventListener("input", () => scheduleNext());
+$("model").addEventListener("change", modelChanged);
+$("continue").addEventListener("click", continueStory);
+$("stop").addEventListener("click", () => generation && generation.abort());
+$("diagnose").addEventListener("click", diagnose);
+$("gates").addEventListener("click", showGates);
+$("layer").addEventListener("change", showGates);
+loadModels().catch((error) => status(error.message));

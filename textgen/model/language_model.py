@@ -48,6 +48,18 @@ class ModelOutput:
 
 
 @dataclass
+class StepPlan:
+    """What `LanguageModel.step` reads at inference: embedding, each layer's fast step, decoder."""
+
+    embedding: Tensor
+    layers: list
+    projection: tuple[Tensor, Tensor] | None
+    decoder: tuple[Tensor, Tensor]
+    device: str
+    dtype: torch.dtype
+
+
+@dataclass
 class Trace:
     """A transparent run: every gate and memory of every layer at every position."""
 
@@ -119,16 +131,39 @@ class LanguageModel(nn.Module):
         At inference with a carried state, every layer's `fast_step` runs directly (no sequence
         dimension, no dropout calls): at batch 1 the time of a token is mostly per-call overhead."""
         if state is not None and not self.training and not torch.is_grad_enabled():
-            layers = self.layers
-            x = F.embedding(token, self.embedding.weight)
-            if all(layer.has_fast_step() and layer_state[0].dtype == x.dtype for layer, layer_state in zip(layers, state)):
+            plan = self._step_plan()
+            if plan is not None and not torch.is_autocast_enabled(plan.device) and state[0][0].dtype == plan.dtype:
+                x = F.embedding(token, plan.embedding)
                 new_state = []
-                for layer, layer_state in zip(layers, state):
-                    x, layer_state = layer.fast_step(x, layer_state)
+                for step, layer_state in zip(plan.layers, state):
+                    x, layer_state = step(x, layer_state)
                     new_state.append(layer_state)
-                return self.decode(x), new_state
+                if plan.projection is not None:
+                    x = F.linear(x, *plan.projection)
+                return F.linear(x, *plan.decoder), new_state
         logits, state = self.forward(token.unsqueeze(1), state)
         return logits[:, 0], state
+
+    def _step_plan(self) -> StepPlan | None:
+        """The tensors one inference step reads, gathered once (module attribute lookups cost more
+        than the arithmetic at batch 1) and gathered again when a parameter is replaced or changed
+        in place. None when a layer has no fast step (GRU, peephole, a quantised copy)."""
+        cached = getattr(self, "_plan_cache", None)
+        if cached is not None:
+            key = tuple((tensor.data_ptr(), tensor._version, tensor.dtype) for tensor in cached[1])
+            if key == cached[0]:
+                return cached[2]
+        layers = list(self.layers)
+        if not all(layer.has_fast_step() for layer in layers):
+            plan, watched = None, list(self.parameters())
+        else:
+            projection = (self.projection.weight, self.projection.bias) if self.projection is not None else None
+            plan = StepPlan(self.embedding.weight, [layer.fast_step for layer in layers], projection,
+                            (self.decoder.weight, self.decoder.bias), self.embedding.weight.device.type,
+                            self.embedding.weight.dtype)
+            watched = list(self.parameters())
+        self._plan_cache = (tuple((t.data_ptr(), t._version, t.dtype) for t in watched), watched, plan)
+        return plan
 
     @torch.no_grad()
     def trace(self, tokens: Tensor, state: ModelState | None = None) -> Trace:

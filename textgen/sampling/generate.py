@@ -192,11 +192,11 @@ def generate(model: LanguageModel, tokenizer: Tokenizer, prompt: str = "", n: in
             processed = apply_processors(processors, buffer[:, :length], allowed)  # masked first: a rule always keeps a writable token
             token = processed.argmax(dim=-1) if greedy else draw(torch.softmax(processed.float(), dim=-1), generator)
         probability = model_probabilities.gather(1, token[:, None])  # (n, 1)
-        rank = (model_probabilities > probability).sum(dim=-1, keepdim=True, dtype=torch.float64)
-        # one conversion per step, not per row: ids and ranks are exact in float64
-        chosen = torch.cat([token[:, None].double(), probability.double(), rank], dim=1).tolist()
+        rank = (model_probabilities > probability).sum(dim=-1, dtype=torch.float64)
+        # three conversions per step, not three per row
+        chosen = zip(token.tolist(), probability[:, 0].tolist(), rank.tolist())
         for row, (token_id, token_probability, token_rank) in enumerate(chosen):
-            token_id, token_rank = int(token_id), int(token_rank) + 1
+            token_rank = int(token_rank) + 1
             if not active[row]:
                 continue
             sample = samples[row]

@@ -31,7 +31,7 @@ NEG_INF = float("-inf")
 
 def keep_best(original: Tensor, processed: Tensor) -> Tensor:
     """Restore each row's best original token where a rule removed every token of the row."""
-    empty = torch.isneginf(processed).all(dim=-1)
+    empty = torch.isneginf(processed.amax(dim=-1))  # a row whose largest value is -inf has nothing left
     if empty.any():
         best = original.argmax(dim=-1)
         processed = processed.clone()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner
-from test_inspection import direct_probability, tiny_model
+from tests.test_inspection import direct_probability, tiny_model
 
 from textgen.cli import cli
 from textgen.attribution import ALTERNATIVES, NOT_WORDS, attribute, attribute_all, blame_of

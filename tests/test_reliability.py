@@ -248,6 +248,7 @@ def test_a_deeply_nested_jsonl_line_is_one_error(tmp_path):
     assert "Traceback" not in result.output
 
 
+@pytest.mark.slow
 def test_an_unwritable_home_adds_no_matplotlib_warnings(trained, tmp_path):
     """matplotlib warns about its config folder when HOME cannot be written: a plot must still come
     with no warning on stderr, and an error with its one line only."""

@@ -231,6 +231,7 @@ def uninterrupted(tmp_path_factory, corpus) -> dict:
     return json.loads(whole.stdout)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_saves_and_a_resume_matches_an_uninterrupted_run(tmp_path, corpus, uninterrupted, signum):
     """Ctrl-C/SIGTERM at an arbitrary step saves a resumable checkpoint (exit 130/143); resuming

@@ -53,6 +53,7 @@ def read_lrs(out):
     return [(int(row[0]), float(row[3])) for row in rows if row[3]]
 
 
+@pytest.mark.slow
 def test_a_time_bounded_run_ends_at_the_bottom_of_its_schedule_and_resume_finishes_the_budget(tmp_path, corpus):
     out = tmp_path / "run"
     common = ["train", str(corpus), "--out", str(out), *TINY, "--cache-dir", str(tmp_path / "cache"), "--min-lr-ratio", "0.1",

@@ -37,6 +37,7 @@ demo: $(STAMP)
 	$(BIN)/textgen diagnose $(DEMO)/little --compare-settings --samples 8 --max-tokens 150 --prompt "Once upon a time"
 	$(BIN)/textgen diagnose $(DEMO)/little --samples 3 --prompt "Once upon a time" --max-tokens 150 --temperature 0.8 \
 		--top-p 0.95 --seed 1
+	@echo "Explore this model in your browser (next words, continue, diagnosis, gates): $(BIN)/textgen serve $(DEMO)/little"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -55,10 +56,11 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/cast.py --shared $(SHARED) --train-minutes 30 --out .bench/tinystories-30m
 	$(BIN)/python benchmarks/scaling.py
 	$(BIN)/python benchmarks/detectors.py --table
+	$(BIN)/python benchmarks/explorer_load.py --model .bench/tinystories-30m
 
 # Regenerate the project's own corpora (deterministic: the output is committed).
 corpora: $(STAMP)
 	$(BIN)/textgen corpus generate all --out corpora
 
 clean:
-	rm -rf $(VENV) $(DEMO) .bench .pytest_cache *.egg-info
+	rm -rf $(VENV) $(DEMO) .bench .artifacts .pytest_cache *.egg-info

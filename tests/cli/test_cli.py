@@ -240,7 +240,7 @@ def test_corpus_warnings_become_notes(tmp_path):
 
 
 def test_sampling_params_are_the_options_sampling_options_adds():
-    from textgen.cli.options import SAMPLING_PARAMS, sampling_options
+    from textgen.cli.inference_options import SAMPLING_PARAMS, sampling_options
 
     @sampling_options
     def command(**options):

@@ -18,6 +18,18 @@ import pytest
 from tests.conftest import ONE_THREAD, REPO
 
 CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(os.environ.get("TEXTGEN_TEST_ARTIFACTS", REPO / ".artifacts"))  # screenshots of the run (git ignores it)
+
+
+def need_chromium() -> None:
+    """Without chromium the test is skipped with the command that installs it, except in CI
+    (CI=true), where a missing browser is a failure."""
+    if CHROMIUM.exists():
+        return
+    message = "the browser test needs Debian's chromium at /usr/bin/chromium: apt-get install -y chromium (.ci/run does)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 @pytest.fixture(scope="module")
@@ -40,12 +52,14 @@ def post(url: str, body: dict) -> dict:
 
 @pytest.mark.slow
 def test_the_page_in_chromium(server):
-    assert CHROMIUM.exists(), "the browser test needs Debian's chromium: apt-get install -y chromium (.ci/run does)"
+    need_chromium()
     from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"] if os.geteuid() == 0 else [])
-        page = browser.new_page()
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.goto(server)
@@ -59,6 +73,7 @@ def test_the_page_in_chromium(server):
         expected = post(server + "/api/next", {"text": "the cat saw", "top": 10})["words"][0]
         assert word == expected["word"] and shown == pytest.approx(expected["probability"], rel=1e-6)
         assert f"{100 * expected['probability']:.2f}%" in top.inner_text()
+        page.screenshot(path=str(ARTIFACTS / "explorer-next-words.png"))
         top.click()
         assert page.input_value("#story").endswith(word)
         before = page.input_value("#story")
@@ -72,11 +87,23 @@ def test_the_page_in_chromium(server):
         assert "finding" in page.inner_text("#diagnosis-summary")
         page.click("#gates")
         page.wait_for_selector(".heatmap table")
+        assert page.locator(".heatmap td").count() > 0  # a heatmap was drawn, cell by cell
         titles = page.locator(".heatmap h3").all_inner_texts()
         assert titles[0].startswith("LTM") and any("forget gate" in t for t in titles)
         assert any("ignore factor (input gate" in t for t in titles) and any("use gate (output gate" in t for t in titles)
         page.locator(".heatmap th").first.click()
         assert "units that changed most" not in page.inner_text("#word-detail")  # replaced by the word's numbers
         assert "before" in page.inner_text("#word-detail")
+        page.screenshot(path=str(ARTIFACTS / "explorer-memory-view.png"), full_page=True)
         browser.close()
     assert errors == []
+
+
+def test_without_chromium_the_test_says_how_to_get_it_and_fails_in_ci(monkeypatch, tmp_path):
+    monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", tmp_path / "no-chromium")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="apt-get install -y chromium"):
+        need_chromium()
+    monkeypatch.setenv("CI", "false")
+    with pytest.raises(pytest.skip.Exception, match="apt-get install -y chromium"):
+        need_chromium()

@@ -44,7 +44,7 @@ def test_a_banned_word_is_banned_at_the_start_and_after_a_space(sentencepiece_to
 
 
 def test_the_cli_default_is_the_library_default():
-    from textgen.cli.options import KEEP_CAST as CLI_DEFAULT
+    from textgen.cli.inference_options import KEEP_CAST as CLI_DEFAULT
     from textgen.sampling.settings import KEEP_CAST
 
     assert CLI_DEFAULT == KEEP_CAST == SamplingSettings().keep_cast

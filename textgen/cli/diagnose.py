@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from textgen.cli.common import SEED, counting_bar, given_options, note
-from textgen.cli.options import SAMPLING_PARAMS, cache_options, cache_settings, sampling_options, sampling_settings
+from textgen.cli.inference_options import SAMPLING_PARAMS, cache_options, cache_settings, sampling_options, sampling_settings
 from textgen.cli.show_diagnosis import show_comparison, show_report
 from textgen.errors import TextgenError
 

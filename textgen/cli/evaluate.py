@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from textgen.cli.common import note, print_json
-from textgen.cli.options import cache_options, cache_settings
+from textgen.cli.inference_options import cache_options, cache_settings
 
 
 @click.command("evaluate")

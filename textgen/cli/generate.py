@@ -7,7 +7,7 @@ import sys
 import click
 
 from textgen.cli.common import SEED, check_plot, load_for_generation, print_json
-from textgen.cli.options import cache_options, cache_settings, sampling_options, sampling_settings
+from textgen.cli.inference_options import cache_options, cache_settings, sampling_options, sampling_settings
 from textgen.errors import TextgenError
 
 

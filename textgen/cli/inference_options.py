@@ -16,6 +16,13 @@ CACHE_HELP = {
 }
 
 
+def with_options(function, options: list):
+    """`function` with the click options added in the order listed (as --help shows them)."""
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
 def cache_options(function=None, *, sampling: bool = False):
     """The neural cache options of evaluate, generate, next and diagnose (`sampling`: off by default)."""
     if function is None:
@@ -28,9 +35,7 @@ def cache_options(function=None, *, sampling: bool = False):
         click.option("--cache-scope", type=click.Choice(["story", "all"]), default=None,
                      help="Empty the cache at each story start, or keep it across stories."),
     ]
-    for option in reversed(options):
-        function = option(function)
-    return function
+    return with_options(function, options)
 
 
 def cache_settings(loaded, options: dict, sampling: bool = False):
@@ -77,9 +82,7 @@ def sampling_options(function):
                      help="Keep the characters: after a story's first 50 words, a name it has not used yet is this many "
                           "times as likely (1: off, 0: never)."),
     ]
-    for option in reversed(options):
-        function = option(function)
-    return function
+    return with_options(function, options)
 
 
 # the parameter names sampling_options adds (diagnose notes which of them a mode ignores)

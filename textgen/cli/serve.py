@@ -31,7 +31,6 @@ def serve_command(model_dir: str, more: tuple[str, ...], host: str, port: int, m
       textgen serve checkpoints/little --model-dir checkpoints/doug --port 8080
     """
     import socket
-
     from pathlib import Path
 
     import textgen

@@ -153,15 +153,12 @@ class LanguageModel(nn.Module):
             key = tuple((tensor.data_ptr(), tensor._version, tensor.dtype) for tensor in cached[1])
             if key == cached[0]:
                 return cached[2]
-        layers = list(self.layers)
-        if not all(layer.has_fast_step() for layer in layers):
-            plan, watched = None, list(self.parameters())
-        else:
+        layers, watched, plan = list(self.layers), list(self.parameters()), None
+        if all(layer.has_fast_step() for layer in layers):
             projection = (self.projection.weight, self.projection.bias) if self.projection is not None else None
             plan = StepPlan(self.embedding.weight, [layer.fast_step for layer in layers], projection,
                             (self.decoder.weight, self.decoder.bias), self.embedding.weight.device.type,
                             self.embedding.weight.dtype)
-            watched = list(self.parameters())
         self._plan_cache = (tuple((t.data_ptr(), t._version, t.dtype) for t in watched), watched, plan)
         return plan
 

@@ -146,9 +146,8 @@ class StreamingText:
         return self.settled_text + whole[len(before):]
 
 
-def _model_choice(logits: torch.Tensor, token: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The model's probability and rank (1-based) of each chosen token. logits (B, V), token (B,)."""
-    probabilities = torch.softmax(logits.float(), dim=-1)
+def _model_choice(probabilities: torch.Tensor, token: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The model's probability and rank (1-based) of each chosen token. probabilities (B, V), token (B,)."""
     chosen = probabilities.gather(1, token[:, None])[:, 0]
     rank = (probabilities > chosen[:, None]).sum(dim=-1) + 1
     return chosen, rank
@@ -191,12 +190,9 @@ def generate(model: LanguageModel, tokenizer: Tokenizer, prompt: str = "", n: in
             allowed = _allowed(logits.float(), mask)
             processed = apply_processors(processors, buffer[:, :length], allowed)  # masked first: a rule always keeps a writable token
             token = processed.argmax(dim=-1) if greedy else draw(torch.softmax(processed.float(), dim=-1), generator)
-        probability = model_probabilities.gather(1, token[:, None])  # (n, 1)
-        rank = (model_probabilities > probability).sum(dim=-1, dtype=torch.float64)
-        # three conversions per step, not three per row
-        chosen = zip(token.tolist(), probability[:, 0].tolist(), rank.tolist())
+        probability, rank = _model_choice(model_probabilities, token)
+        chosen = zip(token.tolist(), probability.tolist(), rank.tolist())  # three conversions per step, not per row
         for row, (token_id, token_probability, token_rank) in enumerate(chosen):
-            token_rank = int(token_rank) + 1
             if not active[row]:
                 continue
             sample = samples[row]
@@ -259,7 +255,8 @@ def beam_search(model: LanguageModel, tokenizer: Tokenizer, prompt: str, n: int,
             row, token_id = divmod(flat, log_probs.shape[1])
             if score == float("-inf"):
                 continue
-            probability, rank = _model_choice(logits[row: row + 1], torch.tensor([token_id], device=device))
+            probability, rank = _model_choice(torch.softmax(logits[row: row + 1].float(), dim=-1),
+                                              torch.tensor([token_id], device=device))
             choice = TokenChoice(token_id, tokenizer.id_to_piece(token_id), float(probability), int(rank))
             ids = hypotheses[row] + ([] if token_id == EOS_ID else [token_id])
             text = continuation(ids)

@@ -114,4 +114,28 @@ def test_corrupt_piece_text_in_a_sentencepiece_model(tmp_path, sentencepiece_tok
 
 def test_describe_tells_whether_a_model_has_byte_fallback(sentencepiece_tokenizer):
     assert sentencepiece_tokenizer.byte_fallback
-    assert sentencepiece_tokenizer.describe().endswith(", byte fallback")
+    assert sentencepiece_tokenizer.describe().endswith(", byte fallback, typographic quotes read as ASCII")
+
+
+def test_typographic_quotes_read_as_ascii_ones(little_stories):
+    """A book with curly quotes reads like one with straight quotes: the same ids, no byte pieces,
+    and the rule travels in the model file."""
+    tokenizer = train_tokenizer(little_stories[:100], vocab_size=350)
+    curly, straight = "\u201cHi,\u201d said Tom. \u2018It\u2019s me.\u2019", "\"Hi,\" said Tom. 'It's me.'"
+    assert tokenizer.encode(curly) == tokenizer.encode(straight)
+    assert not any(tokenizer.id_to_piece(token).startswith("<0x") for token in tokenizer.encode(curly))
+    assert tokenizer.normalize(curly) == straight
+    assert tokenizer_from_bytes(tokenizer.to_bytes()).encode(curly) == tokenizer.encode(straight)
+
+
+def test_tokenizers_from_before_the_quote_rule_keep_their_quotes(sentencepiece_tokenizer):
+    """A model file without the rule (trained by an older textgen) encodes curly quotes as it always did."""
+    from sentencepiece import sentencepiece_model_pb2
+
+    proto = sentencepiece_model_pb2.ModelProto()
+    proto.ParseFromString(sentencepiece_tokenizer.to_bytes())
+    proto.normalizer_spec.name = "nmt_nfkc"
+    older = tokenizer_from_bytes(proto.SerializeToString())
+    assert not older.ascii_quotes
+    assert older.decode(older.encode("\u201cHi\u201d")) == "\u201cHi\u201d"
+    assert older.encode("\u201cHi\u201d") != older.encode('"Hi"')

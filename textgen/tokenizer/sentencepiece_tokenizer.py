@@ -26,6 +26,13 @@ from textgen.tokenizer.base import (
 NEWLINE_PIECE = "<nl>"
 SENTENCEPIECE_MAX_LINE_BYTES = 4192  # sentencepiece skips longer training lines silently
 SENTENCEPIECE_MAX_SENTENCES = 2_000_000  # sampled (seeded) beyond this
+# Typographic quotes read as ASCII ones: books differ in which they use (of the ten classics only Oz
+# has curly quotes), and a character unseen in training costs three byte pieces with untrained
+# embeddings. One character for one, so offsets into the text hold. Tokenizers trained since
+# carry the rule in their model file (the normalizer's name ends in QUOTES_RULE); older ones keep theirs.
+ASCII_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"',
+                              "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'"})
+QUOTES_RULE = "+ascii_quotes"
 
 
 class SentencePieceTokenizer(Tokenizer):
@@ -54,6 +61,17 @@ class SentencePieceTokenizer(Tokenizer):
             )
         newline_id = processor.piece_to_id(NEWLINE_PIECE)
         self.newline_id = newline_id if newline_id != UNK_ID else None
+        self.ascii_quotes = self._proto_spec().normalizer_spec.name.endswith(QUOTES_RULE)
+
+    def _proto_spec(self):
+        from sentencepiece import sentencepiece_model_pb2
+
+        proto = sentencepiece_model_pb2.ModelProto()
+        proto.ParseFromString(self._proto)
+        return proto
+
+    def _quotes(self, text: str) -> str:
+        return text.translate(ASCII_QUOTES) if self.ascii_quotes else text
 
     @property
     def vocab_size(self) -> int:
@@ -63,12 +81,11 @@ class SentencePieceTokenizer(Tokenizer):
     def model_type(self) -> str:
         from sentencepiece import sentencepiece_model_pb2
 
-        proto = sentencepiece_model_pb2.ModelProto()
-        proto.ParseFromString(self._proto)
-        return sentencepiece_model_pb2.TrainerSpec.ModelType.Name(proto.trainer_spec.model_type).lower()
+        return sentencepiece_model_pb2.TrainerSpec.ModelType.Name(self._proto_spec().trainer_spec.model_type).lower()
 
     def encode(self, text: str, add_bos: bool = False, add_eos: bool = False) -> list[int]:
         ids = [BOS_ID] if add_bos else []
+        text = self._quotes(text)
         lines = text.split("\n") if self.newline_id is not None else [text]
         for number, line in enumerate(lines):
             if number:
@@ -98,6 +115,7 @@ class SentencePieceTokenizer(Tokenizer):
         return self._processor.piece_to_id(piece)
 
     def normalize(self, text: str) -> str:
+        text = self._quotes(text)
         lines = text.split("\n") if self.newline_id is not None else [text]
         return "\n".join(self._normalize_line(line) for line in lines)
 
@@ -108,7 +126,7 @@ class SentencePieceTokenizer(Tokenizer):
     def unknown(self, text: str) -> list[str]:
         if self.byte_fallback:  # nothing is unknown
             return []
-        return sorted({char for char in text if self._processor.encode(char) == [UNK_ID]} - {"\n"})
+        return sorted({char for char in text if self._processor.encode(self._quotes(char)) == [UNK_ID]} - {"\n"})
 
     def to_bytes(self) -> bytes:
         return self._proto
@@ -119,7 +137,8 @@ class SentencePieceTokenizer(Tokenizer):
 
     def describe(self) -> str:
         fallback = "byte fallback" if self.byte_fallback else "no byte fallback"
-        return f"sentencepiece {self.model_type} tokenizer, {self.vocab_size} pieces, {fallback}"
+        quotes = ", typographic quotes read as ASCII" if self.ascii_quotes else ""
+        return f"sentencepiece {self.model_type} tokenizer, {self.vocab_size} pieces, {fallback}{quotes}"
 
 
 def _training_sentences(stories: Iterable[str], seed: int, on_note: Callable[[str], None]) -> list[str]:
@@ -132,6 +151,7 @@ def _training_sentences(stories: Iterable[str], seed: int, on_note: Callable[[st
             parts = _split_long_line(line)
             split_lines += len(parts) > 1
             for part in parts:
+                part = part.translate(ASCII_QUOTES)
                 seen += 1
                 if len(sentences) < SENTENCEPIECE_MAX_SENTENCES:
                     sentences.append(part)
@@ -214,7 +234,12 @@ def train_sentencepiece(
             control_symbols=[NEWLINE_PIECE], max_sentence_length=SENTENCEPIECE_MAX_LINE_BYTES,
             input_sentence_size=0, num_threads=max(1, min(8, os.cpu_count() or 1)), minloglevel=2,
         )
-        return writer.getvalue()
+        from sentencepiece import sentencepiece_model_pb2
+
+        proto = sentencepiece_model_pb2.ModelProto()
+        proto.ParseFromString(writer.getvalue())
+        proto.normalizer_spec.name += QUOTES_RULE  # the encoder maps quotes as the trainer did (see ASCII_QUOTES)
+        return proto.SerializeToString()
 
     try:
         return SentencePieceTokenizer(train(asked))

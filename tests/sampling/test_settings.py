@@ -9,6 +9,7 @@ from textgen.errors import TextgenError
 from textgen.sampling import DRY, BannedSequences, KeepCast, MinP, NoRepeatNgram, RepetitionPenalty, Temperature, TopK, TopP
 from textgen.sampling.settings import SamplingSettings, build_processors, token_sequences
 from textgen.tokenizer import EOS_ID
+from tests.conftest import REPO
 
 
 def test_plain_sampling_builds_only_the_cast_rule(word_tokenizer, char_tokenizer):
@@ -48,3 +49,5 @@ def test_the_cli_default_is_the_library_default():
     from textgen.sampling.settings import KEEP_CAST
 
     assert CLI_DEFAULT == KEEP_CAST == SamplingSettings().keep_cast
+    page = (REPO / "textgen" / "explorer" / "static" / "index.html").read_text(encoding="utf-8")
+    assert f'id="keep_cast" type="number" value="{KEEP_CAST:g}"' in page  # the explorer's field starts at the same value

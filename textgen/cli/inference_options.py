@@ -54,7 +54,7 @@ def cache_settings(loaded, options: dict, sampling: bool = False):
 
 
 
-KEEP_CAST = 0.3  # textgen.sampling.settings.KEEP_CAST (not imported here: the CLI loads torch lazily)
+KEEP_CAST = 0.1  # textgen.sampling.settings.KEEP_CAST (not imported here: the CLI loads torch lazily)
 
 
 def sampling_options(function):

@@ -29,6 +29,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
 from textgen.errors import TextgenError
+from textgen.sampling.settings import KEEP_CAST
 
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_TEXT = 20_000  # characters of a prompt or a text to read
@@ -58,7 +59,7 @@ class GenerateRequest(Request_):
     repetition_penalty: float = Field(1.0, gt=0, le=10)
     no_repeat_ngram: int = Field(0, ge=0, le=20)
     dry_multiplier: float = Field(0.0, ge=0, le=100)
-    keep_cast: float = Field(0.3, ge=0, le=1)
+    keep_cast: float = Field(KEEP_CAST, ge=0, le=1)
     cache: bool | None = Field(None, description="The neural cache (default: off when sampling, as `textgen generate`).")
     seed: int = Field(0, ge=0, lt=2**32)
 

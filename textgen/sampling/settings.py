@@ -22,7 +22,7 @@ from textgen.tokenizer import EOS_ID, Tokenizer
 
 DEFAULT_BREAKERS = ("\n", ".", "!", "?", '"', ",")
 # a new name after the opening is this many times as likely: chosen on samples of TinyStories models (BENCHMARKS.md, cast)
-KEEP_CAST = 0.3
+KEEP_CAST = 0.1
 
 
 @dataclass(frozen=True)

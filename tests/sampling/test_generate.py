@@ -114,3 +114,26 @@ def test_unknown_prompt_words_are_named(word_model):
     model, tokenizer = word_model
     with pytest.raises(TextgenError, match="Zorblax"):
         generate(model, tokenizer, "Lily saw a Zorblax")
+
+
+def test_bans_that_ignore_the_history_are_folded_into_the_mask_once():
+    """A one-piece ban becomes part of the never-written mask and leaves the step loop; a longer
+    sequence stays a rule of every step; a ban of everything writable is not folded."""
+    from textgen.sampling.generate import _fold_static_bans, never_written_mask
+
+    mask = never_written_mask(12)
+    folded, left = _fold_static_bans(mask, [BannedSequences([[EOS_ID], [5], [6, 7]]), TopK(3)])
+    assert torch.isneginf(folded[[EOS_ID, 5]]).all() and torch.isfinite(folded[[6, 7, 8]]).all()
+    assert [type(rule) for rule in left] == [BannedSequences, TopK] and left[0].sequences == [(6, 7)]
+    assert torch.isfinite(mask[5])  # the caller's mask is not changed
+    everything = [[token] for token in range(12)]
+    same, kept = _fold_static_bans(mask, [BannedSequences(everything)])
+    assert torch.equal(same, mask) and len(kept) == 1
+
+
+def test_a_banned_end_of_story_is_never_written_and_the_stories_run_to_length(word_model):
+    model, tokenizer = word_model
+    samples = generate(model, tokenizer, "Once upon a time", n=4, max_tokens=30, seed=3,
+                       processors=[BannedSequences([[EOS_ID]])])
+    assert all(len(sample.ids) == 30 and EOS_ID not in sample.ids for sample in samples)
+    assert all(sample.stop_reason == "max_tokens" for sample in samples)

@@ -36,6 +36,25 @@ def never_written_mask(vocab_size: int, device=None) -> torch.Tensor:
     return mask
 
 
+def _fold_static_bans(mask: torch.Tensor, processors: Sequence[Processor]) -> tuple[torch.Tensor, list[Processor]]:
+    """Fold the bans that do not depend on the history ("--ban </s>") into the mask once, so a
+    step does not apply them again; the rules that are left run at every step. Equivalent to
+    applying them first: every later rule keeps -inf at -inf. Not folded where they would leave
+    nothing writable (then each step keeps the best token, as a rule always does)."""
+    banned, left = [], []
+    for processor in processors:
+        always, rest = processor.static_part()
+        banned += always
+        left += [rest] if rest is not None else []
+    if not banned:
+        return mask, list(processors)
+    folded = mask.clone()
+    folded[banned] = float("-inf")
+    if torch.isneginf(folded).all():
+        return mask, list(processors)
+    return folded, left
+
+
 def draw(probabilities: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """One token per row (B,) from probabilities (B, V), by inverse transform sampling: the first
     token whose cumulative probability exceeds a uniform draw. A token of probability 0 is never
@@ -179,7 +198,7 @@ def generate(model: LanguageModel, tokenizer: Tokenizer, prompt: str = "", n: in
     longest_stop = max((len(s) for s in stop if s), default=0)
     active = [True] * n
     watching = on_token is not None or any(stop)  # only streaming and stop strings need the text at every step
-    mask = never_written_mask(logits.shape[-1], device)
+    mask, processors = _fold_static_bans(never_written_mask(logits.shape[-1], device), processors)
     writable = torch.isfinite(mask)
     plain = not processors and not greedy
     for _ in range(max_tokens):

@@ -50,6 +50,11 @@ class Processor:
     def describe(self) -> str:
         return self.name
 
+    def static_part(self) -> tuple[list[int], Processor | None]:
+        """The tokens this rule bans whatever the history (generation folds them into its mask of
+        never-written tokens once), and the rule that is left to run at every step (None: nothing)."""
+        return [], self
+
 
 def _number(name: str, value, low: float, high: float, low_open: bool = False, high_open: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
@@ -236,6 +241,9 @@ class BannedSequences(Processor):
 
     def describe(self) -> str:
         return f"banned words: {self.label}" if self.label else f"{len(self.sequences)} banned token sequences"
+
+    def static_part(self) -> tuple[list[int], Processor | None]:
+        return list(self.always), (BannedSequences(self.longer, self.label) if self.longer else None)
 
 
 @dataclass

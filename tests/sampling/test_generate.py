@@ -137,3 +137,21 @@ def test_a_banned_end_of_story_is_never_written_and_the_stories_run_to_length(wo
                        processors=[BannedSequences([[EOS_ID]])])
     assert all(len(sample.ids) == 30 and EOS_ID not in sample.ids for sample in samples)
     assert all(sample.stop_reason == "max_tokens" for sample in samples)
+
+
+def test_draw_takes_the_first_token_whose_cumulative_probability_exceeds_the_uniform_draw():
+    """draw() against searchsorted on the same uniform numbers: the same tokens, zero-probability
+    tokens never drawn, every row on its own."""
+    from textgen.sampling.generate import draw
+
+    torch.manual_seed(0)
+    probabilities = torch.softmax(torch.randn(64, 50) * 3, dim=-1)
+    probabilities[:, ::3] = 0.0  # never drawn
+    generator, again = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    token = draw(probabilities, generator)
+    cumulative = probabilities.cumsum(dim=-1)
+    uniform = torch.rand(64, 1, generator=again)
+    expected = torch.searchsorted(cumulative, uniform * cumulative[:, -1:], right=True)[:, 0]
+    assert torch.equal(token, expected)
+    assert (token % 3 != 0).all()
+    assert len(set(token.tolist())) > 5

@@ -15,6 +15,7 @@ output (use); for the GRU reset, update, candidate.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import functools
 import math
 
@@ -183,6 +184,11 @@ class RecurrentLayer(nn.Module):
         return False
 
     def fast_step(self, x_t: Tensor, state: State) -> tuple[Tensor, State]:
+        return self.step_function()(x_t, state)
+
+    def step_function(self) -> Callable[[Tensor, State], tuple[Tensor, State]]:
+        """`fast_step` with this layer's current weights bound in (LanguageModel's step plan keeps
+        it until a weight changes): no attribute lookups left in a generation step."""
         raise NotImplementedError
 
     def trace(self, x: Tensor, state: State) -> tuple[Tensor, State, dict[str, Tensor]]:
@@ -262,9 +268,6 @@ class FusedLayer(RecurrentLayer):
             self._step_cache = cached
         return cached[1], cached[2]
 
-    def fast_step(self, x_t: Tensor, state: State) -> tuple[Tensor, State]:
-        raise NotImplementedError
-
 
 def init_keep_bias(bias_ih: Tensor, bias_hh: Tensor, block: int, hidden_size: int, value: float | str,
                    write_block: int | None = None) -> None:
@@ -301,15 +304,18 @@ class LSTMLayer(FusedLayer):
         h, c, gates = lstm_step(x_t, state[0], state[1], *self.weights())
         return h, (h, c), gates
 
-    def fast_step(self, x_t: Tensor, state: State) -> tuple[Tensor, State]:
+    def step_function(self) -> Callable[[Tensor, State], tuple[Tensor, State]]:
         weight, bias = self.step_weights()
-        z = torch.addmm(bias, torch.cat([x_t, state[0]], dim=1), weight)  # (B, 4H): ignore, forget, learn, use
-        size = self.hidden_size
-        gates = torch.sigmoid(z)  # one call for the three gates (the learn block's sigmoid goes unused)
-        learn = torch.tanh(z[:, 2 * size: 3 * size])
-        c = torch.addcmul(gates[:, size: 2 * size] * state[1], gates[:, :size], learn)  # LTM*f + N*i
-        h = gates[:, 3 * size:] * torch.tanh(c)  # use gate V * tanh(new LTM)
-        return h, (h, c)
+        size, addmm, cat, sigmoid, tanh, addcmul = self.hidden_size, torch.addmm, torch.cat, torch.sigmoid, torch.tanh, torch.addcmul
+
+        def step(x_t: Tensor, state: State) -> tuple[Tensor, State]:
+            z = addmm(bias, cat([x_t, state[0]], dim=1), weight)  # (B, 4H): ignore, forget, learn, use
+            gates = sigmoid(z)  # one call for the three gates (the learn block's sigmoid goes unused)
+            c = addcmul(gates[:, size: 2 * size] * state[1], gates[:, :size], tanh(z[:, 2 * size: 3 * size]))  # LTM*f + N*i
+            h = gates[:, 3 * size:] * tanh(c)  # use gate V * tanh(new LTM)
+            return h, (h, c)
+
+        return step
 
 
 class GRULayer(FusedLayer):
@@ -337,10 +343,14 @@ class RNNLayer(FusedLayer):
         h = rnn_step(x_t, state[0], *self.weights())
         return h, (h,), {}
 
-    def fast_step(self, x_t: Tensor, state: State) -> tuple[Tensor, State]:
+    def step_function(self) -> Callable[[Tensor, State], tuple[Tensor, State]]:
         weight, bias = self.step_weights()
-        h = torch.tanh(torch.addmm(bias, torch.cat([x_t, state[0]], dim=1), weight))
-        return h, (h,)
+
+        def step(x_t: Tensor, state: State) -> tuple[Tensor, State]:
+            h = torch.tanh(torch.addmm(bias, torch.cat([x_t, state[0]], dim=1), weight))
+            return h, (h,)
+
+        return step
 
 
 class PeepholeLayer(RecurrentLayer):

@@ -156,7 +156,7 @@ class LanguageModel(nn.Module):
         layers, watched, plan = list(self.layers), list(self.parameters()), None
         if all(layer.has_fast_step() for layer in layers):
             projection = (self.projection.weight, self.projection.bias) if self.projection is not None else None
-            plan = StepPlan(self.embedding.weight, [layer.fast_step for layer in layers], projection,
+            plan = StepPlan(self.embedding.weight, [layer.step_function() for layer in layers], projection,
                             (self.decoder.weight, self.decoder.bias), self.embedding.weight.device.type,
                             self.embedding.weight.dtype)
         self._plan_cache = (tuple((t.data_ptr(), t._version, t.dtype) for t in watched), watched, plan)

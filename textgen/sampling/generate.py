@@ -167,9 +167,8 @@ class StreamingText:
 
 def _model_choice(probabilities: torch.Tensor, token: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The model's probability and rank (1-based) of each chosen token. probabilities (B, V), token (B,)."""
-    chosen = probabilities.gather(1, token[:, None])[:, 0]
-    rank = (probabilities > chosen[:, None]).sum(dim=-1) + 1
-    return chosen, rank
+    chosen = probabilities.gather(1, token[:, None])  # (B, 1): compared as it is, no reshaping calls
+    return chosen[:, 0], (probabilities > chosen).sum(dim=-1) + 1
 
 
 @torch.no_grad()
@@ -233,8 +232,9 @@ def generate(model: LanguageModel, tokenizer: Tokenizer, prompt: str = "", n: in
             sample.text = text
         if not any(active):
             break
-        buffer[:, length] = token
-        length += 1
+        if not plain:  # only the rules read the history
+            buffer[:, length] = token
+            length += 1
         logits, state = model.step(token, state)
     if not watching:
         for sample in samples:

@@ -1,5 +1,6 @@
 """Generation speed on the CPU: tokens/s at batch 1 and batch 32, next-word latency, and the
-machine's bound for batch 1 (bytes of weights read per token / measured memory bandwidth),
+machine's bound for batch 1 (bytes of weights read per token / measured memory bandwidth; the
+judged share pairs each generation run with a bandwidth measurement just before it),
 for the float model and its int8 and bf16 forms; with a trained model, also the perplexity
 of each form on held-out text, so a faster form is kept only if it loses nothing. Prints JSON.
 
@@ -49,6 +50,21 @@ def tokens_per_second(model, tokenizer, batch: int, tokens: int, repeats: int) -
     return statistics.median(rates)
 
 
+def paired_shares(model, tokenizer, size: int, tokens: int, repeats: int) -> list[float]:
+    """Batch-1 speed as a share of the bound, each generation run paired with a bandwidth
+    measurement just before it: this machine's speed drifts by 20% over minutes (a shared
+    host), and a bound measured once at the start and a speed measured later do not compare."""
+    never_end = [BannedSequences([[EOS_ID]])]
+    generate(model, tokenizer, "Once upon a time", n=1, max_tokens=8, processors=never_end)  # warm-up
+    shares = []
+    for seed in range(repeats):
+        bandwidth = memory_bandwidth(repeats=3)
+        started = time.perf_counter()
+        generate(model, tokenizer, "Once upon a time", n=1, max_tokens=tokens, processors=never_end, seed=seed)
+        shares.append(tokens / (time.perf_counter() - started) / (bandwidth / size))
+    return shares
+
+
 def next_word_latency(model, tokenizer, repeats: int) -> float:
     from textgen.inspection import next_words
 
@@ -96,6 +112,9 @@ def main() -> None:
                "next_word_latency_ms": round(1000 * next_word_latency(quantized, tokenizer, args.repeats), 1),
                "bound_tokens_per_s_batch1": round(bandwidth / size, 1)}
         row["share_of_bound_batch1"] = round(row["tokens_per_s_batch1"] / row["bound_tokens_per_s_batch1"], 3)
+        shares = paired_shares(quantized, tokenizer, size, args.tokens, max(5, args.repeats))
+        row["share_of_bound_batch1_paired"] = {"median": round(statistics.median(shares), 3),
+                                               "runs": [round(share, 3) for share in shares]}
         if args.model and args.heldout:
             import itertools
             import tempfile

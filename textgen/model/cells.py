@@ -15,9 +15,9 @@ output (use); for the GRU reset, update, candidate.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import functools
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -306,7 +306,8 @@ class LSTMLayer(FusedLayer):
 
     def step_function(self) -> Callable[[Tensor, State], tuple[Tensor, State]]:
         weight, bias = self.step_weights()
-        size, addmm, cat, sigmoid, tanh, addcmul = self.hidden_size, torch.addmm, torch.cat, torch.sigmoid, torch.tanh, torch.addcmul
+        size = self.hidden_size
+        addmm, cat, sigmoid, tanh, addcmul = torch.addmm, torch.cat, torch.sigmoid, torch.tanh, torch.addcmul
 
         def step(x_t: Tensor, state: State) -> tuple[Tensor, State]:
             z = addmm(bias, cat([x_t, state[0]], dim=1), weight)  # (B, 4H): ignore, forget, learn, use

@@ -79,3 +79,22 @@ def test_a_name_written_after_a_quote_is_the_same_name(tmp_path):
     assert bool(found.after_bare[tokenizer.piece_to_id("Tom")]) and not bool(found.after_bare[tokenizer.piece_to_id("▁Tom")])
     assert any(bool(found.bare[i]) for i in range(tokenizer.vocab_size) if '"' in tokenizer.id_to_piece(i))
     assert not {"▁Then", "▁Once", "Then", "▁"} & set(spelled) and {"▁" + name for name in names} <= set(spelled)
+
+
+def test_first_entries_shared_with_openers_are_kept_apart_for_the_next_entry(sentencepiece_tokenizer):
+    """In a small vocabulary "▁T" begins "The" and "Tom": it is no name entry but an ambiguous one,
+    and the word in progress after it is found by walking back to its start."""
+    from textgen.cast import name_tokens
+
+    names = name_tokens(sentencepiece_tokenizer)
+    split = names.split
+    assert split is not None and split.ambiguous
+    assert all(int(names.name_id[token]) == -1 for token in split.ambiguous)
+    assert all(sentencepiece_tokenizer.word_label(token)[:1].isupper() for token in split.ambiguous)
+    assert all(letters.isalpha() and letters.islower() for _, letters in split.continues)
+    assert "Plea" in split.openers and "Once" in split.openers and "Tom" not in split.openers
+    start = min(token for token in split.ambiguous if sentencepiece_tokenizer.word_role(token) == "start")
+    follow = split.continues[0][0]
+    history = sentencepiece_tokenizer.encode("the cat saw") + [start, follow]
+    assert split.word_in_progress(history) == [start, follow]  # walked back to the ambiguous start
+    assert split.word_in_progress(history[:-2]) is None  # a word that began with no ambiguous entry

@@ -109,10 +109,64 @@ class NameTokens:
     bare: torch.Tensor
     word_starts: torch.Tensor
     count: int
+    split: SplitNames | None = None  # names that begin with an entry an opener begins with too
 
     @property
     def any(self) -> bool:
-        return self.count > 0
+        return self.count > 0 or self.split is not None
+
+
+CAPITALISED = re.compile(r"[A-Z][a-z]+")
+
+
+@dataclass(frozen=True)
+class SplitNames:
+    """Names whose first entry also begins a sentence opener's spelling ("▁P" of "Pippa" and of
+    "Please"), common in small vocabularies: whether such a word is a new name shows only at the
+    entry after, so the rule looks at the word in progress there. `ambiguous` holds those first
+    entries; `continues` the entries that go on with a word (id, letters); `openers` every
+    prefix of a capitalised opener; `roles`, `labels` and `bare` describe each entry."""
+
+    ambiguous: frozenset
+    continues: tuple
+    openers: frozenset
+    roles: tuple
+    labels: tuple
+    bare: frozenset
+    decode: object  # the tokenizer's decode, to read the names a story already has
+
+    def word_in_progress(self, recent: list[int]) -> list[int] | None:
+        """The letter entries of the capitalised word the history ends inside, when it began with
+        an ambiguous entry; None otherwise."""
+        word: list[int] = []
+        for token in reversed(recent):
+            role = self.roles[token]
+            if token in self.bare:
+                break
+            if role == "continue":
+                word.append(token)
+                continue
+            if role == "start":
+                word.append(token)
+                break
+            return None
+        else:
+            return None
+        word.reverse()
+        return word if word and word[0] in self.ambiguous else None
+
+    def new_name_entries(self, history: list[int], word: list[int]) -> list[int]:
+        """The entries that would turn the word in progress into a name the story has not used
+        (and no opener): only at the first entry where it parts from every known word."""
+        prefix = "".join(self.labels[token] for token in word)
+        if not (prefix.isalpha() and prefix[0].isupper()):
+            return []
+        known = {found[:end] for found in CAPITALISED.findall(self.decode(history[: len(history) - len(word)]))
+                 for end in range(1, len(found) + 1)}
+        if prefix not in known and prefix not in self.openers:
+            return []  # already a new word: the rule spoke at its first entry, a half-written word is left alone
+        return [token for token, letters in self.continues
+                if prefix + letters not in known and prefix + letters not in self.openers]
 
 
 def name_tokens(tokenizer) -> NameTokens:
@@ -137,6 +191,7 @@ def name_tokens(tokenizer) -> NameTokens:
             quoted = tokenizer.encode('"' + spelled)
             opener_starts.update(quoted[1:2])
     numbers: dict[str, int] = {}
+    ambiguous: set[int] = set()
     for token_id in range(size):
         role = tokenizer.word_role(token_id)
         piece = tokenizer.id_to_piece(token_id)
@@ -152,11 +207,24 @@ def name_tokens(tokenizer) -> NameTokens:
         word = tokenizer.word_label(token_id)
         if not (word.isalpha() and word[0].isupper() and (len(word) == 1 or word[1:].islower())):
             continue
-        if word.lower() in OPENERS or token_id in opener_starts:
+        if word.lower() in OPENERS:
+            continue
+        if token_id in opener_starts:
+            ambiguous.add(token_id)  # "▁P" begins "Please" and "Pippa": told apart at the next entry
             continue
         if word_start or role == "continue":
             name_id[token_id] = numbers.setdefault(word, len(numbers))
             after_bare[token_id] = not word_start
-    found = NameTokens(name_id, after_bare, bare, starts, len(numbers))
+    split = None
+    if ambiguous:
+        roles = tuple(tokenizer.word_role(token_id) for token_id in range(size))
+        labels = tuple(tokenizer.word_label(token_id) for token_id in range(size))
+        continues = tuple((token_id, labels[token_id]) for token_id in range(size)
+                          if roles[token_id] == "continue" and labels[token_id].isalpha() and labels[token_id].islower())
+        openers = frozenset(opener.capitalize()[:end] for opener in OPENERS if opener.isalpha()
+                            for end in range(1, len(opener) + 1))
+        split = SplitNames(frozenset(ambiguous), continues, openers, roles, labels,
+                           frozenset(bare.nonzero()[:, 0].tolist()), tokenizer.decode)
+    found = NameTokens(name_id, after_bare, bare, starts, len(numbers), split)
     tokenizer._name_tokens = found
     return found

@@ -155,3 +155,43 @@ def test_truncations_keep_the_most_likely_token(row, k, p, min_p):
     best = logits.argmax()
     for processor in (TopK(k), TopP(p), MinP(min_p)):
         assert torch.isfinite(processor(None, logits)[0, best])
+
+
+def split_vocabulary() -> NameTokens:
+    """0 <s>, 1 "▁the", 2 "▁P" (begins "Pinky", "Pippa" and the opener "Please"), 3 "ink", 4 "ipp",
+    5 "lease", 6 "y", 7 "a", 8 '▁"' (a bare start), 9 "." (a word by itself)."""
+    from textgen.cast import SplitNames
+
+    pieces = ["<s>", "▁the", "▁P", "ink", "ipp", "lease", "y", "a", '▁"', "."]
+    roles = (None, "start", "start", "continue", "continue", "continue", "continue", "continue", "start", "alone")
+    labels = tuple(piece.replace("▁", "") for piece in pieces)
+    split = SplitNames(frozenset({2}), tuple((i, labels[i]) for i in (3, 4, 5, 6, 7)),
+                       frozenset("Please"[:end] for end in range(1, 7)), roles, labels, frozenset({8}),
+                       lambda ids: "".join(pieces[i] for i in ids if i).replace("▁", " "))
+    vocabulary = names([-1] * 10, [role == "start" for role in roles])
+    return NameTokens(vocabulary.name_id, vocabulary.after_bare, vocabulary.bare, vocabulary.word_starts, 0, split)
+
+
+def test_keep_cast_tells_a_new_name_from_an_opener_at_the_entry_after_a_shared_first_one():
+    """With "▁P" shared by names and "Please", the rule speaks at the next entry: "Pink(y)" is in the
+    story, "Please" is an opener, "Pipp(a)", "Pa" and "Py" would be new; a word already new is left alone."""
+    vocabulary = split_vocabulary()
+    assert vocabulary.any
+    rule = KeepCast(0.5, vocabulary, opening=3)
+    logits = torch.zeros(1, 10)
+    with_pinky = torch.tensor([[0, 2, 3, 6, 1, 1, 1, 9, 2]])  # "Pinky the the the. P"
+    out = rule(with_pinky, logits)
+    lowered = {i for i in range(10) if out[0, i].item() == pytest.approx(math.log(0.5))}
+    assert lowered == {4, 6, 7}  # ipp, y, a; not ink (Pinky), not lease (Please), not the word starts
+    without = rule(torch.tensor([[0, 1, 1, 1, 1, 9, 2]]), logits)
+    assert without[0, 3].item() == pytest.approx(math.log(0.5)) and without[0, 5].item() == 0
+    diverged = rule(torch.tensor([[0, 1, 1, 1, 1, 9, 2, 4]]), logits)  # "Pipp" is written: no entry is lowered
+    assert torch.equal(diverged, logits)
+    opening = KeepCast(0.5, vocabulary, opening=10)(with_pinky, logits)  # still in the opening: free
+    assert torch.equal(opening, logits)
+    after_quote = rule(torch.tensor([[0, 1, 1, 1, 9, 8, 2]]), logits)  # '"P': the quote is no part of the word
+    assert after_quote[0, 4].item() == pytest.approx(math.log(0.5))
+    banned = KeepCast(0.0, vocabulary, opening=3)(with_pinky, logits)
+    assert torch.isneginf(banned[0, [4, 6, 7]]).all() and torch.isfinite(banned[0, [1, 3, 5]]).all()
+    rows = rule(torch.cat([with_pinky, torch.tensor([[0, 2, 3, 6, 1, 1, 1, 9, 1]])]), torch.zeros(2, 10))
+    assert rows[0, 4].item() == pytest.approx(math.log(0.5)) and rows[1, 4].item() == 0  # rows decide apart

@@ -286,9 +286,24 @@ class KeepCast(Processor):
         bare_before = names.bare.to(device)[history[:, -1]][:, None]  # the last entry leaves a word open
         begins = candidate & (~names.after_bare.to(device) | bare_before)
         new_name = begins & ~known & late
+        if names.split is not None:
+            new_name = new_name | self._split_new_names(names.split, history, late)
         if self.factor == 0:
             return keep_best(logits, logits.masked_fill(new_name, NEG_INF))
         return logits + new_name * self.log_factor
+
+    def _split_new_names(self, split, history: Tensor, late: Tensor) -> Tensor:
+        """(B, V): the entries that would make a word begun with an ambiguous entry ("▁P") a new
+        name; Python work only in the rows whose history ends inside such a word."""
+        marked = torch.zeros(history.shape[0], len(split.roles), dtype=torch.bool, device=history.device)
+        late_rows = late[:, 0].tolist()
+        for row, recent in enumerate(history[:, -12:].tolist()):
+            word = split.word_in_progress(recent) if late_rows[row] else None
+            if word:
+                entries = split.new_name_entries(history[row, -self.window:].tolist(), word)
+                if entries:
+                    marked[row, entries] = True
+        return marked
 
     def describe(self) -> str:
         return f"keep the cast: a new name after the first {self.opening} words x {self.factor:g}"

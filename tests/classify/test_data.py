@@ -1,0 +1,133 @@
+"""textgen/classify/data.py: .jsonl, .csv and .gz read the same examples; every bad input is one
+error naming the file and line; label sets (ordinal, nominal) and class weights."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+
+from textgen.classify.data import Labels, check_known, class_weights, labels_of, read_labelled
+from textgen.errors import TextgenError
+
+ROWS = [("Great taffy, lovely.", 5), ("Stale and, sadly, \"hard\".", 1), ("Fine.\nNothing more.", 3), ("Good value", 5)]
+
+
+def write_jsonl(path, rows, text="text", label="rating"):
+    path.write_text("".join(json.dumps({text: t, label: r}) + "\n" for t, r in rows), encoding="utf-8")
+    return path
+
+
+def write_csv(path, rows):
+    import csv
+
+    with open(path, "w", encoding="utf-8", newline="") as file:
+        file.write("\ufeff")  # a spreadsheet's byte-order mark
+        writer = csv.writer(file)
+        writer.writerow(["rating", "text"])
+        writer.writerows([(r, t) for t, r in rows])
+    return path
+
+
+def test_jsonl_csv_and_gz_read_the_same_examples(tmp_path):
+    jsonl = write_jsonl(tmp_path / "reviews.jsonl", ROWS)
+    csv_file = write_csv(tmp_path / "reviews.csv", ROWS)
+    packed = tmp_path / "reviews.jsonl.gz"
+    packed.write_bytes(gzip.compress(jsonl.read_bytes()))
+    expected = [(t, str(r)) for t, r in ROWS]
+    for path in (jsonl, csv_file, packed):
+        data = read_labelled(path)
+        assert [(e.text, e.label) for e in data.examples] == expected, path
+    assert [e.line for e in read_labelled(jsonl).examples] == [1, 2, 3, 4]
+    assert [e.line for e in read_labelled(csv_file).examples] == [2, 3, 4, 6]  # the quoted text of line 4 spans two lines
+    assert read_labelled(csv_file).format == "csv" and read_labelled(packed).format == "jsonl"
+
+
+def test_other_field_names(tmp_path):
+    path = write_jsonl(tmp_path / "r.jsonl", ROWS, text="review", label="stars")
+    data = read_labelled(path, text_field="review", label_field="stars")
+    assert data.counts() == {"5": 2, "1": 1, "3": 1}
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ('{"text": "ok", "rating": 5}\n{"review": "no label", "score": 2}\n', r'r\.jsonl:2 has no "text" field \(keys: review, score\): name it with --text-field'),
+    ('{"text": "ok", "score": 5}\n', r'r\.jsonl:1 has no "rating" field \(keys: score, text\): name it with --label-field'),
+    ('{"text": "ok", "rating": 5}\n{"text": "   ", "rating": 4}\n', r'r\.jsonl:2: "text" is empty: every example needs text'),
+    ('{"text": 7, "rating": 4}\n', r'r\.jsonl:1: "text" is int, not text'),
+    ('{"text": "ok", "rating": null}\n', r'r\.jsonl:1: "rating" is null: a label is a number or a string'),
+    ('{"text": "ok", "rating": true}\n', r'"rating" is true or false'),
+    ('{"text": "ok", "rating": [5]}\n', r'"rating" is a list'),
+    ('{"text": "ok", "rating": ""}\n', r'r\.jsonl:1: "rating" is empty: every example needs a label'),
+    ('{"text": "ok", "rating": 5}\n{"text": broken\n', r'r\.jsonl:2 is not valid JSON'),
+    ('[1, 2]\n', r'r\.jsonl:1 is a list, not a JSON object'),
+    ('\n\n', r'holds no examples'),
+])
+def test_bad_jsonl_is_one_error_naming_the_line(tmp_path, content, message):
+    path = tmp_path / "r.jsonl"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(TextgenError, match=message):
+        read_labelled(path)
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("Great taffy,5\nStale,1\n", r'no header row naming "text" and "rating" \(first row: "Great taffy", "5"\)'),
+    ("text,rating\nGreat,5\nStale,1,extra\n", r"r\.csv:3 has 3 columns, the header 2"),
+    ("text,rating\n,5\n", r'r\.csv:2: "text" is empty'),
+])
+def test_bad_csv_is_one_error_naming_the_line(tmp_path, content, message):
+    path = tmp_path / "r.csv"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(TextgenError, match=message):
+        read_labelled(path)
+
+
+def test_other_suffixes_and_missing_files_are_refused(tmp_path):
+    with pytest.raises(TextgenError, match=r"must be \.jsonl or \.csv"):
+        read_labelled(tmp_path / "reviews.txt")
+    with pytest.raises(TextgenError, match="cannot read"):
+        read_labelled(tmp_path / "missing.jsonl")
+
+
+def test_whole_number_labels_are_ordinal_and_sorted_numerically(tmp_path):
+    data = read_labelled(write_jsonl(tmp_path / "r.jsonl", [("a", 10), ("b", 9), ("c", 2), ("d", 10)]))
+    labels = labels_of(data)
+    assert labels == Labels(("2", "9", "10"), ordinal=True) and labels.values == (2.0, 9.0, 10.0)
+    assert labels_of(data, ordinal=False).ordinal is False
+    assert Labels.from_dict(labels.to_dict()) == labels
+
+
+def test_string_labels_keep_their_first_order_and_are_nominal(tmp_path):
+    data = read_labelled(write_jsonl(tmp_path / "r.jsonl", [("a", "pos"), ("b", "neg"), ("c", "pos")]))
+    labels = labels_of(data)
+    assert labels.names == ("pos", "neg") and not labels.ordinal and labels.values is None
+    with pytest.raises(TextgenError, match='--ordinal needs whole-number labels, and .* has "pos"'):
+        labels_of(data, ordinal=True)
+
+
+def test_one_class_is_refused_and_unseen_labels_name_their_line(tmp_path):
+    single = read_labelled(write_jsonl(tmp_path / "one.jsonl", [("a", 5), ("b", 5)]))
+    with pytest.raises(TextgenError, match=r'one class only \("5" on all 2 examples\)'):
+        labels_of(single)
+    labels = labels_of(read_labelled(write_jsonl(tmp_path / "train.jsonl", ROWS)))
+    valid = read_labelled(write_jsonl(tmp_path / "valid.jsonl", [("a", 5), ("b", 6)]))
+    with pytest.raises(TextgenError, match=r'valid\.jsonl:2 has label "6", which the training data never has \(classes 1, 3, 5\)'):
+        check_known(valid, labels)
+    check_known(read_labelled(write_jsonl(tmp_path / "ok.jsonl", [("a", 1), ("b", 3)])), labels)  # known labels pass
+
+
+def test_class_weights(tmp_path):
+    """Counts 6, 3, 1: balanced weights are n / (k * count), rescaled so the mean weight over the
+    examples is 1; sqrt is milder; none is all ones; an unknown mode names the known ones."""
+    data = read_labelled(write_jsonl(tmp_path / "r.jsonl", [("x", 5)] * 6 + [("y", 4)] * 3 + [("z", 1)]))
+    labels = labels_of(data)  # ("1", "4", "5")
+    counts = [1, 3, 6]
+    for mode in ("balanced", "sqrt"):
+        weights = class_weights(data, labels, mode)
+        assert sum(w * c for w, c in zip(weights, counts)) / 10 == pytest.approx(1.0)
+        assert weights[0] > weights[1] > weights[2]
+    balanced, mild = class_weights(data, labels, "balanced"), class_weights(data, labels, "sqrt")
+    assert balanced[0] / balanced[2] == pytest.approx(6.0) and mild[0] / mild[2] == pytest.approx(6.0 ** 0.5)
+    assert class_weights(data, labels, "none") == [1.0, 1.0, 1.0]
+    with pytest.raises(TextgenError, match="none, balanced, sqrt"):
+        class_weights(data, labels, "inverse")

@@ -1,0 +1,63 @@
+"""textgen/classify/metrics.py: every number worked out by hand, and the majority baseline of the reviews."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from textgen.classify.data import Labels
+from textgen.classify.metrics import classification_metrics, confusion
+
+
+def one_hot(predictions, classes):
+    return np.eye(classes)[predictions]
+
+
+def test_metrics_by_hand():
+    """Truth 1 1 1 2 2 3, predicted 1 1 2 2 2 2 (class "3" never predicted): accuracy 4/6;
+    precision 1, 2/4, 0; recall 2/3, 1, 0; F1 0.8, 2/3, 0; macro-F1 the mean of the three;
+    mean absolute error (0+0+1+0+0+1)/6 in stars."""
+    labels = Labels(("1", "2", "3"), ordinal=True)
+    targets, predictions = [0, 0, 0, 1, 1, 2], [0, 0, 1, 1, 1, 1]
+    metrics = classification_metrics(targets, one_hot(predictions, 3), labels, loss=0.5)
+    assert metrics["accuracy"] == pytest.approx(4 / 6)
+    assert [c["precision"] for c in metrics["per_class"]] == pytest.approx([1.0, 0.5, 0.0])
+    assert [c["recall"] for c in metrics["per_class"]] == pytest.approx([2 / 3, 1.0, 0.0])
+    assert [c["f1"] for c in metrics["per_class"]] == pytest.approx([0.8, 2 / 3, 0.0])
+    assert metrics["macro_f1"] == pytest.approx((0.8 + 2 / 3 + 0.0) / 3)
+    assert metrics["mae"] == pytest.approx(2 / 6)
+    assert metrics["confusion"] == [[2, 1, 0], [0, 2, 0], [0, 1, 0]]
+    assert [c["support"] for c in metrics["per_class"]] == [3, 2, 1] and metrics["loss"] == 0.5
+    assert metrics["examples"] == 6
+
+
+def test_nominal_labels_have_no_mean_absolute_error_and_the_argmax_is_the_prediction():
+    labels = Labels(("positive", "negative"), ordinal=False)
+    metrics = classification_metrics([0, 1], [[0.9, 0.1], [0.3, 0.7]], labels)
+    assert "mae" not in metrics and "loss" not in metrics
+    assert metrics["accuracy"] == 1.0 and metrics["macro_f1"] == 1.0
+
+
+def test_a_class_absent_from_truth_and_predictions_is_left_out_of_the_average():
+    labels = Labels(("1", "2", "3"), ordinal=True)
+    metrics = classification_metrics([0, 1], one_hot([0, 1], 3), labels)
+    assert metrics["macro_f1"] == 1.0  # class "3" neither occurs nor is predicted
+    assert metrics["per_class"][2] == {"label": "3", "precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0, "predicted": 0}
+
+
+def test_majority_baseline_on_the_reviews_counts():
+    """Always 5 stars on the reviews' test split (counts from its README: 1 star 68, 2 stars 47,
+    3 stars 68, 4 stars 102, 5 stars 468): accuracy 468/753, macro-F1 over the five classes, and
+    the mean absolute error in stars."""
+    counts = {1: 68, 2: 47, 3: 68, 4: 102, 5: 468}
+    targets = np.concatenate([np.full(n, stars - 1) for stars, n in counts.items()])
+    labels = Labels(("1", "2", "3", "4", "5"), ordinal=True)
+    metrics = classification_metrics(targets, one_hot(np.full(len(targets), 4), 5), labels)
+    assert metrics["accuracy"] == pytest.approx(468 / 753)
+    f1_five = 2 * (468 / 753) / (468 / 753 + 1)
+    assert metrics["macro_f1"] == pytest.approx(f1_five / 5)
+    assert metrics["mae"] == pytest.approx((68 * 4 + 47 * 3 + 68 * 2 + 102 * 1) / 753)
+
+
+def test_confusion_counts_pairs():
+    assert confusion([0, 1, 1], [1, 1, 0], 2).tolist() == [[0, 1], [1, 1]]

@@ -1,0 +1,196 @@
+"""Labelled examples for classification: reading, label sets and class weights.
+
+A `.jsonl` file holds one JSON object per line with a text field and a label field (defaults
+"text" and "rating"); a `.csv` file has a header row naming both columns. Either may be gzipped.
+Labels are classes: JSON numbers or strings, kept as their text ("5", "positive"). Whole-number
+labels sort numerically and are ordinal (1 < 2 < ... < 5), so the mean absolute error means
+something; other labels keep the order they first appear in and are nominal.
+Every problem is one TextgenError naming the file and line and what to do.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from textgen.corpus import iter_lines
+from textgen.errors import TextgenError
+from textgen.files import parse_json
+
+FORMATS = {".jsonl": "jsonl", ".csv": "csv"}
+WEIGHTINGS = ("none", "balanced", "sqrt")
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    label: str
+    line: int  # 1-based line of the file where the example starts
+
+
+@dataclass(frozen=True)
+class LabelledData:
+    path: str
+    format: str  # jsonl | csv
+    text_field: str
+    label_field: str
+    examples: tuple[Example, ...]
+
+    def counts(self) -> Counter:
+        return Counter(example.label for example in self.examples)
+
+
+def data_format(path: str | Path) -> str:
+    """jsonl or csv from the name (a .gz suffix is looked through)."""
+    name = Path(path).name.lower()
+    name = name[:-3] if name.endswith(".gz") else name
+    suffix = Path(name).suffix
+    if suffix not in FORMATS:
+        raise TextgenError(f"{path}: labelled data must be .jsonl or .csv (optionally .gz), not {suffix or 'a file without a suffix'}")
+    return FORMATS[suffix]
+
+
+def read_labelled(path: str | Path, text_field: str = "text", label_field: str = "rating") -> LabelledData:
+    """Every example of a .jsonl or .csv file, checked: the fields exist, texts are not empty,
+    labels are numbers or strings."""
+    kind = data_format(path)
+    rows = _jsonl_rows(path, text_field, label_field) if kind == "jsonl" else _csv_rows(path, text_field, label_field)
+    examples = []
+    for line, text, label in rows:
+        if not isinstance(text, str):
+            raise TextgenError(f"{path}:{line}: \"{text_field}\" is {_kind(text)}, not text: every example needs text")
+        if not text.strip():
+            raise TextgenError(f"{path}:{line}: \"{text_field}\" is empty: every example needs text")
+        examples.append(Example(text, _label_text(label, path, line, label_field), line))
+    if not examples:
+        raise TextgenError(f"{path} holds no examples: give a file with one example per line")
+    return LabelledData(str(path), kind, text_field, label_field, tuple(examples))
+
+
+def _jsonl_rows(path, text_field: str, label_field: str):
+    for number, line in enumerate(iter_lines(path), start=1):
+        if not line.strip():
+            continue
+        record = parse_json(line.lstrip("\ufeff"), f"{path}:{number}")
+        if not isinstance(record, dict):
+            raise TextgenError(f"{path}:{number} is {_kind(record)}, not a JSON object with \"{text_field}\" and \"{label_field}\"")
+        for field in (text_field, label_field):
+            if field not in record:
+                keys = ", ".join(sorted(record)) or "none"
+                option = "--text-field" if field == text_field else "--label-field"
+                raise TextgenError(f"{path}:{number} has no \"{field}\" field (keys: {keys}): name it with {option}")
+        yield number, record[text_field], record[label_field]
+
+
+def _csv_rows(path, text_field: str, label_field: str):
+    reader = csv.reader(line + "\n" for line in iter_lines(path))
+    try:
+        header = next(reader, None)
+        if header is None:
+            return
+        header = [name.lstrip("\ufeff").strip() for name in header]
+        if text_field not in header or label_field not in header:
+            shown = ", ".join(f'"{name[:30]}"' for name in header[:4])
+            raise TextgenError(f"{path}: no header row naming \"{text_field}\" and \"{label_field}\" (first row: {shown}): "
+                               "add one, or name the columns with --text-field and --label-field")
+        text_at, label_at = header.index(text_field), header.index(label_field)
+        start = reader.line_num + 1
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                start = reader.line_num + 1
+                continue
+            if len(row) != len(header):
+                raise TextgenError(f"{path}:{start} has {len(row)} columns, the header {len(header)}: quote fields that hold commas")
+            yield start, row[text_at], row[label_at]
+            start = reader.line_num + 1
+    except csv.Error as error:
+        raise TextgenError(f"{path}:{reader.line_num}: not valid CSV ({error})") from None
+
+
+def _label_text(label, path, line: int, field: str) -> str:
+    if isinstance(label, bool) or label is None or isinstance(label, (list, dict)):
+        raise TextgenError(f"{path}:{line}: \"{field}\" is {_kind(label)}: a label is a number or a string")
+    if isinstance(label, float):
+        if not math.isfinite(label):
+            raise TextgenError(f"{path}:{line}: \"{field}\" is {label}: a label is a finite number or a string")
+        label = int(label) if label.is_integer() else label
+    text = str(label).strip()
+    if not text:
+        raise TextgenError(f"{path}:{line}: \"{field}\" is empty: every example needs a label")
+    return text
+
+
+def _kind(value) -> str:
+    return {type(None): "null", bool: "true or false", list: "a list", dict: "an object"}.get(type(value), type(value).__name__)
+
+
+@dataclass(frozen=True)
+class Labels:
+    """The classes a classifier predicts, in their order; ordinal ones carry their numeric values."""
+
+    names: tuple[str, ...]
+    ordinal: bool
+
+    @property
+    def values(self) -> tuple[float, ...] | None:
+        return tuple(float(name) for name in self.names) if self.ordinal else None
+
+    def index(self, name: str) -> int:
+        return self.names.index(name)
+
+    def to_dict(self) -> dict:
+        return {"names": list(self.names), "ordinal": self.ordinal}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Labels:
+        return cls(tuple(str(name) for name in data["names"]), bool(data["ordinal"]))
+
+
+def _whole_number(text: str) -> bool:
+    return text.lstrip("-").isdigit()
+
+
+def labels_of(data: LabelledData, ordinal: bool | None = None) -> Labels:
+    """The classes of training data. Whole-number labels sort numerically and are ordinal unless
+    `ordinal` is False; `ordinal` True with other labels is an error."""
+    counts = data.counts()
+    if len(counts) < 2:
+        (only,) = counts
+        raise TextgenError(f"{data.path} has one class only (\"{only}\" on all {counts[only]:,} examples): "
+                           "a classifier needs at least two")
+    numeric = all(_whole_number(name) for name in counts)
+    if ordinal and not numeric:
+        example = next(name for name in counts if not _whole_number(name))
+        raise TextgenError(f"--ordinal needs whole-number labels, and {data.path} has \"{example}\": drop --ordinal")
+    if numeric:
+        return Labels(tuple(sorted(counts, key=int)), ordinal is not False)
+    order = list(dict.fromkeys(example.label for example in data.examples))
+    return Labels(tuple(order), False)
+
+
+def check_known(data: LabelledData, labels: Labels) -> None:
+    """Every label of `data` (validation or test) is one the classifier was trained on."""
+    known = set(labels.names)
+    for example in data.examples:
+        if example.label not in known:
+            classes = ", ".join(labels.names)
+            raise TextgenError(f"{data.path}:{example.line} has label \"{example.label}\", which the training data never has "
+                               f"(classes {classes}): remove it or add examples of it to the training data")
+
+
+def class_weights(data: LabelledData, labels: Labels, mode: str = "balanced") -> list[float]:
+    """Loss weights per class for skewed data: none (all 1), balanced (n / (k * count), as
+    scikit-learn's), or sqrt (the square root of balanced, a milder correction). Mean 1 over examples."""
+    if mode not in WEIGHTINGS:
+        raise TextgenError(f"class weighting {mode!r} is unknown: use one of {', '.join(WEIGHTINGS)}")
+    counts = data.counts()
+    total, classes = sum(counts.values()), len(labels.names)
+    if mode == "none":
+        return [1.0] * classes
+    raw = [total / (classes * counts[name]) if counts[name] else 0.0 for name in labels.names]
+    weights = [math.sqrt(value) for value in raw] if mode == "sqrt" else raw
+    mean = sum(weights[labels.index(name)] * count for name, count in counts.items()) / total
+    return [weight / mean for weight in weights]

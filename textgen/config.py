@@ -170,6 +170,38 @@ class ModelConfig(ConfigMixin):
                 f"vocab {self.vocab_size}, {tied} embeddings, {self.parameter_count():,} parameters")
 
 
+POOLINGS = ("last", "mean", "max", "attention")
+CLASS_WEIGHTS = ("none", "balanced", "sqrt")
+
+
+@dataclass(frozen=True)
+class ClassifierConfig(ConfigMixin):
+    """The head a classifier puts on the recurrent stack: how the states over a text become one
+    vector (pooling), and how that vector becomes class scores."""
+
+    num_classes: int
+    pooling: str = setting("max", choices=POOLINGS)  # last state, mean, max over time, or attention weights
+    head_dropout: float = setting(0.2, "Dropout on the pooled vector.", kind="float")
+    ordinal: bool = False  # ratings: the classes are ordered and the mean absolute error applies
+    class_weights: str = setting("sqrt", "Loss weights for skewed classes: none, balanced, or sqrt of balanced.",
+                                 choices=CLASS_WEIGHTS)
+    max_tokens: int = setting(512, "Tokens read of each text (the first ones).", kind="int")
+
+    def __post_init__(self) -> None:
+        if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, int) or self.num_classes < 2:
+            raise TextgenError(f"num_classes must be an integer >= 2, got {self.num_classes!r}")
+        if self.pooling not in POOLINGS:
+            raise TextgenError(f"pooling {self.pooling!r} is unknown: choose one of {', '.join(POOLINGS)}")
+        if self.class_weights not in CLASS_WEIGHTS:
+            raise TextgenError(f"class weighting {self.class_weights!r} is unknown: use one of {', '.join(CLASS_WEIGHTS)}")
+        if isinstance(self.head_dropout, bool) or not isinstance(self.head_dropout, (int, float)) or not 0 <= self.head_dropout < 1:
+            raise TextgenError(f"head_dropout must be in [0, 1), got {self.head_dropout!r}")
+        if isinstance(self.max_tokens, bool) or not isinstance(self.max_tokens, int) or self.max_tokens < 1:
+            raise TextgenError(f"max_tokens must be a positive integer, got {self.max_tokens!r}")
+        if not isinstance(self.ordinal, bool):
+            raise TextgenError(f"ordinal must be true or false, got {self.ordinal!r}")
+
+
 OPTIMIZERS = ("adamw", "ntasgd")
 DEFAULT_MAX_STEPS = 1000  # the limit of a run given none of max_steps, max_epochs, max_time
 DEFAULT_VAL_EVERY = 200  # steps between validations when val_every is not given and steps bound the run

@@ -1,0 +1,77 @@
+"""A text classifier on the language model's parts: the same embedding and recurrent layers
+(under the same names, so a trained language model's weights load by key), then the states over
+the text pooled into one vector and a linear head giving one score per class.
+
+Texts in a batch are right-padded; a recurrent layer reads left to right, so the states at
+positions below a text's length do not see the padding, and pooling only reads those.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from textgen.config import ClassifierConfig, ModelConfig
+from textgen.model.cells import make_layer
+from textgen.model.language_model import LanguageModel, embedding_dropout, locked_dropout
+
+
+class Classifier(nn.Module):
+    """Embedding -> recurrent layers -> pooling (last, mean, max, attention) -> dropout -> linear."""
+
+    def __init__(self, config: ModelConfig, head: ClassifierConfig):
+        super().__init__()
+        self.config, self.head_config = config, head
+        self.embedding = nn.Embedding(config.vocab_size, config.embed_dim)
+        self.layers = nn.ModuleList(
+            make_layer(config.cell, config.embed_dim if index == 0 else config.hidden_size, config.hidden_size,
+                       config.weight_drop, config.forget_bias)
+            for index in range(config.num_layers)
+        )
+        nn.init.uniform_(self.embedding.weight, -0.1, 0.1)
+        self.attention = nn.Linear(config.hidden_size, 1) if head.pooling == "attention" else None
+        self.head = nn.Linear(config.hidden_size, head.num_classes)
+
+    def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
+        """Class scores (B, K) for right-padded tokens (B, T) of the given lengths (B,), each >= 1."""
+        x = embedding_dropout(self.embedding, tokens, self.config.embed_dropout, self.training)
+        return self.forward_embedded(x, lengths)
+
+    def forward_embedded(self, x: Tensor, lengths: Tensor) -> Tensor:
+        """From embeddings (B, T, E): what attribution methods differentiate through."""
+        cfg = self.config
+        x = locked_dropout(x, cfg.input_dropout, self.training)
+        for index, layer in enumerate(self.layers):
+            x, _ = layer(x, layer.init_state(x.shape[0], x.device, x.dtype))
+            x = locked_dropout(x, cfg.hidden_dropout if index < len(self.layers) - 1 else cfg.output_dropout, self.training)
+        pooled = self.pool(x, lengths)
+        pooled = nn.functional.dropout(pooled, self.head_config.head_dropout, self.training)
+        return self.head(pooled)
+
+    def pool(self, outputs: Tensor, lengths: Tensor) -> Tensor:
+        """(B, T, H) -> (B, H) over the positions below each length."""
+        lengths = lengths.to(outputs.device)
+        positions = torch.arange(outputs.shape[1], device=outputs.device)
+        inside = positions[None, :] < lengths[:, None]  # (B, T)
+        pooling = self.head_config.pooling
+        if pooling == "last":
+            return outputs[torch.arange(outputs.shape[0], device=outputs.device), lengths - 1]
+        if pooling == "mean":
+            return (outputs * inside[..., None]).sum(dim=1) / lengths[:, None].to(outputs.dtype)
+        if pooling == "max":
+            return outputs.masked_fill(~inside[..., None], float("-inf")).amax(dim=1)
+        scores = self.attention(outputs)[..., 0].masked_fill(~inside, float("-inf"))  # (B, T)
+        return (torch.softmax(scores, dim=1)[..., None] * outputs).sum(dim=1)
+
+    def load_encoder(self, model: LanguageModel) -> None:
+        """Copy a language model's embedding and recurrent layers (the head stays as it is)."""
+        own = self.state_dict()
+        theirs = {key: value for key, value in model.state_dict().items() if key.startswith(("embedding.", "layers."))}
+        missing = sorted(key for key in own if key.startswith(("embedding.", "layers.")) and key not in theirs)
+        if missing:
+            raise ValueError(f"the language model lacks {', '.join(missing[:3])}: its shape differs")
+        own.update({key: value for key, value in theirs.items() if key in own})
+        self.load_state_dict(own)
+
+    def parameter_count(self) -> int:
+        return sum(parameter.numel() for parameter in self.parameters())

@@ -131,3 +131,49 @@ def test_class_weights(tmp_path):
     assert class_weights(data, labels, "none") == [1.0, 1.0, 1.0]
     with pytest.raises(TextgenError, match="none, balanced, sqrt"):
         class_weights(data, labels, "inverse")
+
+
+def test_examples_are_encoded_as_the_language_model_reads_a_story(tmp_path, sentencepiece_tokenizer):
+    from textgen.classify.data import encode_examples
+    from textgen.tokenizer import BOS_ID, EOS_ID
+
+    data = read_labelled(write_jsonl(tmp_path / "r.jsonl", [("  Lily saw a cat.  \n\n The end. ", 5), ("Tom ran " * 40, 1)]))
+    labels = labels_of(data)
+    expected = [BOS_ID] + sentencepiece_tokenizer.encode("Lily saw a cat.\nThe end.") + [EOS_ID]
+    size = len(expected)  # the first text just fits; the second is longer
+    encoded = encode_examples(data, labels, sentencepiece_tokenizer, max_tokens=size)
+    assert encoded.ids[0].tolist() == expected
+    assert encoded.ids[1].tolist() == ([BOS_ID] + sentencepiece_tokenizer.encode("Tom ran " * 40))[:size]
+    assert encoded.truncated == 1 and encoded.targets.tolist() == [1, 0] and encoded.lengths.tolist() == [size, size]
+    assert encoded.tokens == 2 * size and encoded.unknown == 0
+    assert encode_examples(data, None, sentencepiece_tokenizer, size).targets.tolist() == [-1, -1]
+
+
+def test_batch_order_is_a_function_of_seed_and_epoch_covers_every_example_and_pads_little():
+    import numpy as np
+
+    from textgen.classify.data import batch_order
+
+    lengths = np.random.default_rng(0).integers(3, 300, size=1000)
+    first = batch_order(lengths, 16, seed=1, epoch=0)
+    assert [b.tolist() for b in first] == [b.tolist() for b in batch_order(lengths, 16, seed=1, epoch=0)]
+    assert [b.tolist() for b in first] != [b.tolist() for b in batch_order(lengths, 16, seed=1, epoch=1)]
+    assert sorted(np.concatenate(first).tolist()) == list(range(1000))
+    padded = sum(len(b) * lengths[b].max() for b in first)
+    shuffled = np.random.default_rng(2).permutation(1000)
+    unsorted = sum(16 * lengths[shuffled[i:i + 16]].max() for i in range(0, 1000, 16))
+    assert padded < 0.7 * unsorted  # sorting within windows cuts the padding
+
+
+def test_a_padded_batch_keeps_each_texts_ids_and_length(tmp_path, sentencepiece_tokenizer):
+    import numpy as np
+
+    from textgen.classify.data import encode_examples, pad_batch
+    from textgen.tokenizer import PAD_ID
+
+    data = read_labelled(write_jsonl(tmp_path / "r.jsonl", ROWS))
+    encoded = encode_examples(data, labels_of(data), sentencepiece_tokenizer, 64)
+    tokens, lengths, targets = pad_batch(encoded, np.array([2, 0]))
+    assert lengths.tolist() == [len(encoded.ids[2]), len(encoded.ids[0])]
+    assert tokens[1, : lengths[1]].tolist() == encoded.ids[0].tolist()
+    assert (tokens[1, lengths[1]:] == PAD_ID).all() and targets.tolist() == [encoded.targets[2], encoded.targets[0]]

@@ -16,7 +16,9 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from textgen.corpus import iter_lines
+import numpy as np
+
+from textgen.corpus import _clean_story, iter_lines
 from textgen.errors import TextgenError
 from textgen.files import parse_json
 
@@ -194,3 +196,65 @@ def class_weights(data: LabelledData, labels: Labels, mode: str = "balanced") ->
     weights = [math.sqrt(value) for value in raw] if mode == "sqrt" else raw
     mean = sum(weights[labels.index(name)] * count for name, count in counts.items()) / total
     return [weight / mean for weight in weights]
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """Examples as token ids, each `<s> text </s>` as the language model reads a story (its first
+    `max_tokens` kept), with class indices, and counts for the run's notes."""
+
+    ids: tuple[np.ndarray, ...]
+    targets: np.ndarray  # (N,) class indices; -1 where the labels were not given
+    tokens: int
+    unknown: int  # <unk> ids (a word or char tokenizer meeting words it lacks)
+    truncated: int  # texts cut at max_tokens
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.array([len(ids) for ids in self.ids], dtype=np.int64)
+
+
+def encode_examples(data: LabelledData, labels: Labels | None, tokenizer, max_tokens: int) -> Encoded:
+    """Token ids of every example's text (lines stripped and blank lines dropped, as the corpus
+    reader does for stories), cut to `max_tokens`."""
+    from textgen.tokenizer import UNK_ID
+
+    ids, targets, unknown, truncated = [], [], 0, 0
+    for example in data.examples:
+        encoded = tokenizer.encode(_clean_story(example.text.split("\n")), add_bos=True, add_eos=True)
+        if len(encoded) > max_tokens:
+            encoded, truncated = encoded[:max_tokens], truncated + 1
+        unknown += encoded.count(UNK_ID)
+        ids.append(np.asarray(encoded, dtype=np.int64))
+        targets.append(labels.index(example.label) if labels is not None else -1)
+    return Encoded(tuple(ids), np.asarray(targets, dtype=np.int64), sum(len(row) for row in ids), unknown, truncated)
+
+
+def batch_order(lengths: np.ndarray, batch_size: int, seed: int, epoch: int, window: int = 50) -> list[np.ndarray]:
+    """The batches of one epoch as example indices: shuffled (by seed and epoch, so a resumed run
+    takes the same batches), sorted by length within windows of `window` batches so a batch pads
+    little, and the batches shuffled again. Every example is in exactly one batch."""
+    if batch_size < 1:
+        raise TextgenError(f"batch size must be at least 1, got {batch_size}")
+    rng = np.random.default_rng([seed, epoch])
+    order = rng.permutation(len(lengths))
+    span = batch_size * window
+    for start in range(0, len(order), span):
+        chunk = order[start:start + span]
+        order[start:start + span] = chunk[np.argsort(lengths[chunk], kind="stable")]
+    batches = [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+    return [batches[index] for index in rng.permutation(len(batches))]
+
+
+def pad_batch(encoded: Encoded, indices: np.ndarray):
+    """(tokens (B, T) right-padded with <pad>, lengths (B,), targets (B,)) as torch tensors."""
+    import torch
+
+    from textgen.tokenizer import PAD_ID
+
+    rows = [encoded.ids[index] for index in indices]
+    lengths = [len(row) for row in rows]
+    tokens = np.full((len(rows), max(lengths)), PAD_ID, dtype=np.int64)
+    for row, ids in enumerate(rows):
+        tokens[row, : len(ids)] = ids
+    return torch.from_numpy(tokens), torch.tensor(lengths), torch.from_numpy(encoded.targets[indices])

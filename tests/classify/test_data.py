@@ -50,33 +50,24 @@ def test_other_field_names(tmp_path):
     assert data.counts() == {"5": 2, "1": 1, "3": 1}
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    ('{"text": "ok", "rating": 5}\n{"review": "no label", "score": 2}\n', r'r\.jsonl:2 has no "text" field \(keys: review, score\): name it with --text-field'),
-    ('{"text": "ok", "score": 5}\n', r'r\.jsonl:1 has no "rating" field \(keys: score, text\): name it with --label-field'),
-    ('{"text": "ok", "rating": 5}\n{"text": "   ", "rating": 4}\n', r'r\.jsonl:2: "text" is empty: every example needs text'),
-    ('{"text": 7, "rating": 4}\n', r'r\.jsonl:1: "text" is int, not text'),
-    ('{"text": "ok", "rating": null}\n', r'r\.jsonl:1: "rating" is null: a label is a number or a string'),
-    ('{"text": "ok", "rating": true}\n', r'"rating" is true or false'),
-    ('{"text": "ok", "rating": [5]}\n', r'"rating" is a list'),
-    ('{"text": "ok", "rating": ""}\n', r'r\.jsonl:1: "rating" is empty: every example needs a label'),
-    ('{"text": "ok", "rating": 5}\n{"text": broken\n', r'r\.jsonl:2 is not valid JSON'),
-    ('[1, 2]\n', r'r\.jsonl:1 is a list, not a JSON object'),
-    ('\n\n', r'holds no examples'),
+@pytest.mark.parametrize(("name", "content", "message"), [
+    ("r.jsonl", '{"text": "ok", "rating": 5}\n{"review": "no label", "score": 2}\n', r'r\.jsonl:2 has no "text" field \(keys: review, score\): name it with --text-field'),
+    ("r.jsonl", '{"text": "ok", "score": 5}\n', r'r\.jsonl:1 has no "rating" field \(keys: score, text\): name it with --label-field'),
+    ("r.jsonl", '{"text": "ok", "rating": 5}\n{"text": "   ", "rating": 4}\n', r'r\.jsonl:2: "text" is empty: every example needs text'),
+    ("r.jsonl", '{"text": 7, "rating": 4}\n', r'r\.jsonl:1: "text" is int, not text'),
+    ("r.jsonl", '{"text": "ok", "rating": null}\n', r'r\.jsonl:1: "rating" is null: a label is a number or a string'),
+    ("r.jsonl", '{"text": "ok", "rating": true}\n', r'"rating" is true or false'),
+    ("r.jsonl", '{"text": "ok", "rating": [5]}\n', r'"rating" is a list'),
+    ("r.jsonl", '{"text": "ok", "rating": ""}\n', r'r\.jsonl:1: "rating" is empty: every example needs a label'),
+    ("r.jsonl", '{"text": "ok", "rating": 5}\n{"text": broken\n', r'r\.jsonl:2 is not valid JSON'),
+    ("r.jsonl", '[1, 2]\n', r'r\.jsonl:1 is a list, not a JSON object'),
+    ("r.jsonl", '\n\n', r'holds no examples'),
+    ("r.csv", "Great taffy,5\nStale,1\n", r'no header row naming "text" and "rating" \(first row: "Great taffy", "5"\)'),
+    ("r.csv", "text,rating\nGreat,5\nStale,1,extra\n", r"r\.csv:3 has 3 columns, the header 2"),
+    ("r.csv", "text,rating\n,5\n", r'r\.csv:2: "text" is empty'),
 ])
-def test_bad_jsonl_is_one_error_naming_the_line(tmp_path, content, message):
-    path = tmp_path / "r.jsonl"
-    path.write_text(content, encoding="utf-8")
-    with pytest.raises(TextgenError, match=message):
-        read_labelled(path)
-
-
-@pytest.mark.parametrize(("content", "message"), [
-    ("Great taffy,5\nStale,1\n", r'no header row naming "text" and "rating" \(first row: "Great taffy", "5"\)'),
-    ("text,rating\nGreat,5\nStale,1,extra\n", r"r\.csv:3 has 3 columns, the header 2"),
-    ("text,rating\n,5\n", r'r\.csv:2: "text" is empty'),
-])
-def test_bad_csv_is_one_error_naming_the_line(tmp_path, content, message):
-    path = tmp_path / "r.csv"
+def test_bad_input_is_one_error_naming_the_file_and_line(tmp_path, name, content, message):
+    path = tmp_path / name
     path.write_text(content, encoding="utf-8")
     with pytest.raises(TextgenError, match=message):
         read_labelled(path)

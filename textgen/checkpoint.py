@@ -29,6 +29,8 @@ MAX_PARAMETERS = 2_000_000_000  # 8 GB of float32: beyond what textgen is for on
 TIED_KEY = "decoder.weight"  # the same tensor as embedding.weight when weights are tied: stored once
 SHIPPED_MODELS = {"tinystories": "tinystories-lstm"}  # short name -> folder under checkpoints/ in the repository
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
+LANGUAGE_MODEL = "language model"  # textgen.json's "task"; absent means a language model (directories before classifiers)
+TASKS = (LANGUAGE_MODEL, "classifier")
 
 
 def resolve_model_path(path: str | os.PathLike) -> Path:
@@ -118,6 +120,8 @@ def check_metadata(meta, meta_path: Path) -> None:
     files = meta.get("files")
     if not isinstance(files, dict) or not all(isinstance(key, str) and isinstance(value, str) for key, value in files.items()):
         raise bad("files", "an object of file name -> sha256 text")
+    if meta.get("task", LANGUAGE_MODEL) not in TASKS:
+        raise bad("task", " or ".join(f'"{task}"' for task in TASKS))
     if meta.get("weights_dtype", "float32") not in WEIGHT_DTYPES:
         raise bad("weights_dtype", " or ".join(WEIGHT_DTYPES))
     cache = meta.get("cache")
@@ -188,15 +192,26 @@ def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> LoadedM
     Raises TextgenError listing every missing file, or naming the file that is truncated,
     corrupt or does not match the hash in textgen.json (a tampered file).
     """
-    from safetensors import SafetensorError
-    from safetensors.torch import load as load_safetensors
-
     path = resolve_model_path(path)
     meta = read_metadata(path)
+    if meta.get("task", LANGUAGE_MODEL) != LANGUAGE_MODEL:
+        raise TextgenError(f"{path} is a {meta['task']}, not a language model: this command needs a language model "
+                           f"(a classifier is read by `textgen classify predict {path} TEXT`)")
     try:
         config = ModelConfig.from_dict(meta["model"])
     except TextgenError as error:
         raise TextgenError(f"{path / META_FILE}: {error}") from None
+    model, tokenizer = load_network(path, meta, config, lambda: LanguageModel(config), {TIED_KEY} if config.tie_weights else set())
+    return LoadedModel(model.to(device).eval(), tokenizer, meta, path)
+
+
+def load_network(path: Path, meta: dict, config: ModelConfig, build, allowed_missing: set[str] = frozenset()):
+    """The network `build()` makes, with the directory's weights, and its tokenizer: every file
+    checked against its hash, the weights' names and shapes against the network before any memory is
+    taken for them, and their values for NaN. Returns (network, tokenizer)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load as load_safetensors
+
     tokenizer_name, hashes = meta["tokenizer"]["file"], meta["files"]
     if config.parameter_count() > MAX_PARAMETERS:
         raise TextgenError(f"{path / META_FILE} describes a model of {config.parameter_count():,} parameters, more than "
@@ -215,11 +230,12 @@ def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> LoadedM
     if tokenizer.vocab_size != config.vocab_size:
         raise TextgenError(f"{path}: the tokenizer has {tokenizer.vocab_size} tokens but the model expects {config.vocab_size}")
     declared = safetensors_header(data[MODEL_FILE], path / MODEL_FILE)
-    expected = expected_tensors(config)
+    with torch.device("meta"):
+        expected = {name: tuple(tensor.shape) for name, tensor in build().state_dict().items() if name not in allowed_missing}
     problems = [f"{name} is {shape} where the model needs {expected[name]}" for name, (_, shape) in declared.items()
                 if name in expected and shape != expected[name]]
     problems += [f"{name} is missing" for name in expected if name not in declared]
-    problems += [f"{name} is not part of the model" for name in declared if name not in expected and name != TIED_KEY]
+    problems += [f"{name} is not part of the model" for name in declared if name not in expected and name not in allowed_missing]
     if problems:  # checked on the header, before any memory is taken for the weights
         raise TextgenError(f"{path / MODEL_FILE} does not fit the model in {META_FILE}: {'; '.join(problems[:3])}")
     odd = sorted(f"{name} ({dtype})" for name, (dtype, _) in declared.items() if dtype not in ("F32", "BF16", "F16"))
@@ -234,17 +250,16 @@ def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> LoadedM
     if broken:
         raise TextgenError(f"{path / MODEL_FILE} has NaN or infinite values in {', '.join(broken[:3])}: the weights are "
                            "damaged; use an earlier checkpoint or train again")
-    model = LanguageModel(config)
+    network = build()
     try:
-        result = model.load_state_dict(state, strict=False)
+        result = network.load_state_dict(state, strict=False)
     except RuntimeError as error:
         detail = str(error).strip().splitlines()[-1].strip()[:200]
         raise TextgenError(f"{path / MODEL_FILE} does not fit the model in {META_FILE}: {detail}") from None
-    allowed_missing = {TIED_KEY} if config.tie_weights else set()
-    problems = sorted(set(result.missing_keys) - allowed_missing) + sorted(result.unexpected_keys)
+    problems = sorted(set(result.missing_keys) - set(allowed_missing)) + sorted(result.unexpected_keys)
     if problems:
         raise TextgenError(f"{path / MODEL_FILE} does not fit the model in {META_FILE}: {', '.join(problems[:5])}")
-    return LoadedModel(model.to(device).eval(), tokenizer, meta, path)
+    return network, tokenizer
 
 
 def export_model(model_dir: str | os.PathLike, out_dir: str | os.PathLike, dtype: str = "bfloat16",

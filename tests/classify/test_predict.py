@@ -1,0 +1,76 @@
+"""textgen/classify/predict.py: a classifier's directory round-trips; each kind of directory is
+refused by the other kind's loader with one line; predictions are distributions over the labels."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from textgen.checkpoint import load, save_model_dir
+from textgen.classify.data import Labels
+from textgen.classify.predict import class_probabilities, load_classifier, predict, save_classifier_dir
+from textgen.config import ClassifierConfig, ModelConfig
+from textgen.errors import TextgenError
+from textgen.model import LanguageModel
+from textgen.model.classifier import Classifier
+
+LABELS = Labels(("1", "2", "3"), ordinal=True)
+
+
+@pytest.fixture
+def saved(tmp_path, sentencepiece_tokenizer):
+    torch.manual_seed(0)
+    config = ModelConfig(vocab_size=sentencepiece_tokenizer.vocab_size, embed_dim=8, hidden_size=16)
+    model = Classifier(config, ClassifierConfig(num_classes=3, pooling="attention")).eval()
+    save_classifier_dir(tmp_path / "clf", model, sentencepiece_tokenizer, LABELS, {"status": "trained"})
+    return tmp_path / "clf", model
+
+
+def test_a_classifier_directory_round_trips(saved, sentencepiece_tokenizer):
+    path, model = saved
+    meta = json.loads((path / "textgen.json").read_text())
+    assert meta["task"] == "classifier" and meta["labels"] == {"names": ["1", "2", "3"], "ordinal": True}
+    assert meta["classifier"]["pooling"] == "attention" and meta["status"] == "trained"
+    loaded = load_classifier(path)
+    assert loaded.labels == LABELS and loaded.model.head_config == model.head_config
+    tokens, lengths = torch.tensor([[2, 40, 41, 3]]), torch.tensor([4])
+    assert torch.allclose(loaded.model(tokens, lengths), model(tokens, lengths))
+
+
+def test_each_kind_is_refused_by_the_other_kinds_loader(saved, tmp_path, sentencepiece_tokenizer):
+    path, _ = saved
+    with pytest.raises(TextgenError, match=r"is a classifier, not a language model: .*textgen classify predict"):
+        load(path)
+    language_model = LanguageModel(ModelConfig(vocab_size=sentencepiece_tokenizer.vocab_size, embed_dim=8, hidden_size=16))
+    save_model_dir(tmp_path / "lm", language_model, sentencepiece_tokenizer, {})
+    with pytest.raises(TextgenError, match=r"is a language model, not a classifier: .*--encoder"):
+        load_classifier(tmp_path / "lm")
+
+
+def test_a_broken_classifier_description_is_one_error(saved):
+    path, _ = saved
+    meta = json.loads((path / "textgen.json").read_text())
+    meta["labels"]["names"] = ["1", "2"]
+    (path / "textgen.json").write_text(json.dumps(meta))
+    with pytest.raises(TextgenError, match="2 labels for 3 classes"):
+        load_classifier(path)
+    meta["task"] = "summariser"
+    (path / "textgen.json").write_text(json.dumps(meta))
+    with pytest.raises(TextgenError, match='task must be "language model" or "classifier"'):
+        load_classifier(path)
+
+
+def test_predictions_are_distributions_with_the_likeliest_label(saved):
+    loaded = load_classifier(saved[0])
+    texts = ["Lily saw a cat.", "Tom ran to the park and saw his friend.\n\nThe end.", "Zoë!"]
+    probabilities = class_probabilities(loaded, texts)
+    assert probabilities.shape == (3, 3) and torch.allclose(probabilities.sum(dim=1), torch.ones(3))
+    results = predict(loaded, texts)
+    for result, row in zip(results, probabilities):
+        assert result["label"] == LABELS.names[int(row.argmax())]
+        assert list(result["probabilities"]) == list(LABELS.names)
+        assert result["expected"] == pytest.approx(sum((k + 1) * p for k, p in enumerate(row.tolist())))
+    alone = class_probabilities(loaded, texts[1:2])  # batching and padding change nothing
+    assert torch.allclose(alone[0], probabilities[1], atol=1e-6)

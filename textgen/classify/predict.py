@@ -1,0 +1,90 @@
+"""A classifier's model directory (saved and loaded like a language model's, with "task":
+"classifier", its head and its labels in textgen.json) and its predictions."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from textgen.checkpoint import load_network, read_metadata, resolve_model_path, save_model_dir
+from textgen.classify.data import Labels
+from textgen.config import ClassifierConfig, ModelConfig
+from textgen.errors import TextgenError
+from textgen.model.classifier import Classifier
+from textgen.model_dir import META_FILE
+from textgen.tokenizer import PAD_ID, Tokenizer
+
+CLASSIFIER = "classifier"
+
+
+@dataclass
+class LoadedClassifier:
+    model: Classifier
+    tokenizer: Tokenizer
+    labels: Labels
+    metadata: dict = field(default_factory=dict)
+    path: Path | None = None
+
+
+def save_classifier_dir(path: str | os.PathLike, model: Classifier, tokenizer: Tokenizer, labels: Labels,
+                        metadata: dict | None = None) -> Path:
+    """Weights, tokenizer and textgen.json (with the task, the head and the labels), each atomically."""
+    fields = {**(metadata or {}), "task": CLASSIFIER, "classifier": model.head_config.to_dict(), "labels": labels.to_dict()}
+    return save_model_dir(path, model, tokenizer, fields)
+
+
+def load_classifier(path: str | os.PathLike, device: str | torch.device = "cpu") -> LoadedClassifier:
+    """A classifier directory, checked as `textgen.load` checks a language model's."""
+    path = resolve_model_path(path)
+    meta = read_metadata(path)
+    if meta.get("task") != CLASSIFIER:
+        raise TextgenError(f"{path} is a language model, not a classifier: train a classifier with "
+                           f"`textgen classify train DATA --out DIR` (it can start from this model with --encoder {path})")
+    try:
+        config = ModelConfig.from_dict(meta["model"])
+        head = ClassifierConfig.from_dict(meta["classifier"])
+        labels = Labels.from_dict(meta["labels"])
+    except (TextgenError, KeyError, TypeError, ValueError) as error:
+        raise TextgenError(f"{path / META_FILE}: the classifier's description is broken ({error}); train it again") from None
+    if len(labels.names) != head.num_classes:
+        raise TextgenError(f"{path / META_FILE}: {len(labels.names)} labels for {head.num_classes} classes; train it again")
+    model, tokenizer = load_network(path, meta, config, lambda: Classifier(config, head))
+    return LoadedClassifier(model.to(device).eval(), tokenizer, labels, meta, path)
+
+
+@torch.no_grad()
+def class_probabilities(loaded: LoadedClassifier, texts: list[str], batch_size: int = 64) -> torch.Tensor:
+    """(N, K) probabilities of every class for each text (read as `<s> text </s>`, its first
+    max_tokens tokens)."""
+    from textgen.corpus import _clean_story
+
+    limit = loaded.model.head_config.max_tokens
+    device = next(loaded.model.parameters()).device
+    rows = [loaded.tokenizer.encode(_clean_story(text.split("\n")), add_bos=True, add_eos=True)[:limit] for text in texts]
+    out = []
+    for start in range(0, len(rows), batch_size):
+        chunk = rows[start:start + batch_size]
+        lengths = torch.tensor([len(row) for row in chunk])
+        tokens = torch.full((len(chunk), int(lengths.max())), PAD_ID, dtype=torch.long)
+        for index, row in enumerate(chunk):
+            tokens[index, : len(row)] = torch.tensor(row)
+        out.append(torch.softmax(loaded.model(tokens.to(device), lengths.to(device)).float(), dim=-1).cpu())
+    return torch.cat(out) if out else torch.zeros(0, len(loaded.labels.names))
+
+
+def predict(loaded: LoadedClassifier, texts: list[str]) -> list[dict]:
+    """For each text: the likeliest label, every class's probability, and for ordinal labels the
+    expected value (the probabilities' mean rating)."""
+    probabilities = class_probabilities(loaded, texts)
+    labels = loaded.labels
+    results = []
+    for text, row in zip(texts, probabilities.tolist()):
+        best = max(range(len(row)), key=row.__getitem__)
+        result = {"text": text, "label": labels.names[best], "probabilities": dict(zip(labels.names, row))}
+        if labels.ordinal:
+            result["expected"] = sum(value * p for value, p in zip(labels.values, row))
+        results.append(result)
+    return results

@@ -74,3 +74,22 @@ def test_predictions_are_distributions_with_the_likeliest_label(saved):
         assert result["expected"] == pytest.approx(sum((k + 1) * p for k, p in enumerate(row.tolist())))
     alone = class_probabilities(loaded, texts[1:2])  # batching and padding change nothing
     assert torch.allclose(alone[0], probabilities[1], atol=1e-6)
+
+
+def test_evaluation_scores_a_labelled_file_and_refuses_unknown_labels(saved, tmp_path):
+    from textgen.classify.predict import evaluate_classifier
+
+    loaded = load_classifier(saved[0])
+    rows = [("Lily saw a cat.", 1), ("Tom ran home.", 3), ("The end.", 2), ("A big red ball.", 3)]
+    path = tmp_path / "test.jsonl"
+    path.write_text("".join(json.dumps({"text": t, "rating": r}) + "\n" for t, r in rows))
+    metrics = evaluate_classifier(loaded, path)
+    probabilities = class_probabilities(loaded, [t for t, _ in rows])
+    predicted = probabilities.argmax(dim=1).tolist()
+    assert metrics["accuracy"] == pytest.approx(sum(p == r - 1 for p, (_, r) in zip(predicted, rows)) / 4)
+    expected_loss = -sum(float(probabilities[i, r - 1].log()) for i, (_, r) in enumerate(rows)) / 4
+    assert metrics["loss"] == pytest.approx(expected_loss, rel=1e-5)
+    assert metrics["examples"] == 4 and "mae" in metrics and metrics["data"] == str(path)
+    path.write_text(json.dumps({"text": "odd", "rating": 7}) + "\n")
+    with pytest.raises(TextgenError, match=r'test\.jsonl:1 has label "7", which the training data never has'):
+        evaluate_classifier(loaded, path)

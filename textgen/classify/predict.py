@@ -88,3 +88,19 @@ def predict(loaded: LoadedClassifier, texts: list[str]) -> list[dict]:
             result["expected"] = sum(value * p for value, p in zip(labels.values, row))
         results.append(result)
     return results
+
+
+def evaluate_classifier(loaded: LoadedClassifier, path: str | os.PathLike, text_field: str | None = None,
+                        label_field: str | None = None) -> dict:
+    """The metrics of textgen.classify.metrics on a labelled file; its fields default to the ones the
+    classifier was trained with, and a label it was never trained on is one error naming the line."""
+    from textgen.classify.data import check_known, read_labelled
+    from textgen.classify.metrics import classification_metrics
+
+    fields = loaded.metadata.get("data") or {}
+    data = read_labelled(path, text_field or fields.get("text_field", "text"), label_field or fields.get("label_field", "rating"))
+    check_known(data, loaded.labels)
+    probabilities = class_probabilities(loaded, [example.text for example in data.examples])
+    targets = [loaded.labels.index(example.label) for example in data.examples]
+    loss = torch.nn.functional.nll_loss(probabilities.clamp_min(1e-12).log(), torch.tensor(targets)).item()
+    return {"data": str(path), **classification_metrics(targets, probabilities.numpy(), loaded.labels, loss=loss)}

@@ -195,8 +195,8 @@ def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> LoadedM
     path = resolve_model_path(path)
     meta = read_metadata(path)
     if meta.get("task", LANGUAGE_MODEL) != LANGUAGE_MODEL:
-        raise TextgenError(f"{path} is a {meta['task']}, not a language model: this command needs a language model "
-                           f"(a classifier is read by `textgen classify predict {path} TEXT`)")
+        raise TextgenError(f"{path} is a {meta['task']}, not a language model: give this command a model "
+                           "directory written by `textgen train`")
     try:
         config = ModelConfig.from_dict(meta["model"])
     except TextgenError as error:

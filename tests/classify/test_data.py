@@ -168,3 +168,9 @@ def test_a_padded_batch_keeps_each_texts_ids_and_length(tmp_path, sentencepiece_
     assert lengths.tolist() == [len(encoded.ids[2]), len(encoded.ids[0])]
     assert tokens[1, : lengths[1]].tolist() == encoded.ids[0].tolist()
     assert (tokens[1, lengths[1]:] == PAD_ID).all() and targets.tolist() == [encoded.targets[2], encoded.targets[0]]
+
+
+def test_labels_that_only_look_like_numbers_are_nominal(tmp_path):
+    data = read_labelled(write_jsonl(tmp_path / "r.jsonl", [("a", "\u00b2"), ("b", "1"), ("c", "--5")]))
+    labels = labels_of(data)
+    assert not labels.ordinal and labels.names == ("\u00b2", "1", "--5")

@@ -76,3 +76,8 @@ def test_a_language_models_embedding_and_layers_load_by_key():
 def test_the_head_config_is_checked(options, message):
     with pytest.raises(TextgenError, match=message):
         ClassifierConfig(**options)
+
+
+def test_a_language_model_of_another_size_is_refused_in_one_line():
+    with pytest.raises(ValueError, match=r"shape differs: embedding.weight is \(12, 8\) where the classifier has \(12, 4\)"):
+        classifier("mean", embed_dim=4).load_encoder(LanguageModel(ModelConfig(**SHAPE)))

@@ -135,3 +135,23 @@ def test_inference_steps_with_a_carried_state_equal_the_whole_sequence(cell, emb
             assert torch.allclose(out, logits[:, t], atol=1e-5), t
     for whole, stepped in zip(final, state):
         assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(whole, stepped))
+
+
+def test_the_step_plan_follows_weights_changed_in_place_and_layers_replaced():
+    """The inference step keeps its weights between calls; an in-place edit or a replaced layer
+    makes it gather them again, so a step always equals a fresh model with the same weights."""
+    torch.manual_seed(4)
+    config = ModelConfig(vocab_size=20, embed_dim=6, hidden_size=10, num_layers=2)
+    model, other = LanguageModel(config).eval(), LanguageModel(config).eval()
+    token = torch.tensor([5])
+    with torch.no_grad():
+        state = model.init_state(1)
+        model.step(token, state)  # the plan is made
+        model.layers[1].rnn = other.layers[1].rnn  # a replaced layer
+        replaced, _ = model.step(token, state)
+        fresh = LanguageModel(config).eval()
+        fresh.load_state_dict(model.state_dict())
+        assert torch.allclose(replaced, fresh.step(token, fresh.init_state(1))[0], atol=1e-6)
+        model.decoder.bias.add_(1.0)  # an in-place edit
+        edited, _ = model.step(token, state)
+        assert torch.allclose(edited, replaced + 1.0, atol=1e-5)

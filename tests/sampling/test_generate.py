@@ -155,3 +155,26 @@ def test_draw_takes_the_first_token_whose_cumulative_probability_exceeds_the_uni
     assert torch.equal(token, expected)
     assert (token % 3 != 0).all()
     assert len(set(token.tolist())) > 5
+
+
+def test_a_banned_token_is_never_drawn_even_when_it_takes_all_the_probability(word_model):
+    """The plain path draws from the distribution renormalised over the writable tokens: a banned
+    token whose logit is far above the others (every other probability underflows) is not drawn."""
+    model, tokenizer = word_model
+    favourite = tokenizer.piece_to_id("Lily")
+    with torch.no_grad():
+        model.decoder.bias[favourite] = 300.0
+    try:
+        samples = generate(model, tokenizer, "Once", n=2, max_tokens=5, seed=0,
+                           processors=[BannedSequences([[favourite]])])
+        assert all(favourite not in sample.ids and len(sample.ids) >= 1 for sample in samples)
+    finally:
+        with torch.no_grad():
+            model.decoder.bias[favourite] = 0.0
+
+
+def test_stop_strings_read_quotes_as_the_tokenizer_writes_them(sentencepiece_tokenizer):
+    from textgen.sampling.generate import _stop_strings
+
+    assert sentencepiece_tokenizer.ascii_quotes
+    assert _stop_strings(sentencepiece_tokenizer, ["\u201d", "The end."]) == ['"', "The end."]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,7 +153,7 @@ class Labels:
 
 
 def _whole_number(text: str) -> bool:
-    return text.lstrip("-").isdigit()
+    return re.fullmatch(r"-?[0-9]+", text) is not None  # ASCII digits only: "²" and "--5" are not numbers
 
 
 def labels_of(data: LabelledData, ordinal: bool | None = None) -> Labels:

@@ -41,8 +41,7 @@ def load_classifier(path: str | os.PathLike, device: str | torch.device = "cpu")
     path = resolve_model_path(path)
     meta = read_metadata(path)
     if meta.get("task") != CLASSIFIER:
-        raise TextgenError(f"{path} is a language model, not a classifier: train a classifier with "
-                           f"`textgen classify train DATA --out DIR` (it can start from this model with --encoder {path})")
+        raise TextgenError(f"{path} is a language model, not a classifier: give a classifier's model directory")
     try:
         config = ModelConfig.from_dict(meta["model"])
         head = ClassifierConfig.from_dict(meta["classifier"])

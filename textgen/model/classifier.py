@@ -70,6 +70,10 @@ class Classifier(nn.Module):
         missing = sorted(key for key in own if key.startswith(("embedding.", "layers.")) and key not in theirs)
         if missing:
             raise ValueError(f"the language model lacks {', '.join(missing[:3])}: its shape differs")
+        differ = [f"{key} is {tuple(theirs[key].shape)} where the classifier has {tuple(own[key].shape)}"
+                  for key in own if key in theirs and theirs[key].shape != own[key].shape]
+        if differ:
+            raise ValueError(f"the language model's shape differs: {'; '.join(differ[:2])}")
         own.update({key: value for key, value in theirs.items() if key in own})
         self.load_state_dict(own)
 

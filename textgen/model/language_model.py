@@ -148,18 +148,18 @@ class LanguageModel(nn.Module):
         """The tensors one inference step reads, gathered once (module attribute lookups cost more
         than the arithmetic at batch 1) and gathered again when a parameter is replaced or changed
         in place. None when a layer has no fast step (GRU, peephole, a quantised copy)."""
+        watched = list(self.parameters())  # the live ones: a replaced layer or parameter is a new object
+        key = tuple((id(tensor), tensor.data_ptr(), tensor._version, tensor.dtype) for tensor in watched)
         cached = getattr(self, "_plan_cache", None)
-        if cached is not None:
-            key = tuple((tensor.data_ptr(), tensor._version, tensor.dtype) for tensor in cached[1])
-            if key == cached[0]:
-                return cached[2]
-        layers, watched, plan = list(self.layers), list(self.parameters()), None
+        if cached is not None and key == cached[0]:
+            return cached[2]
+        layers, plan = list(self.layers), None
         if all(layer.has_fast_step() for layer in layers):
             projection = (self.projection.weight, self.projection.bias) if self.projection is not None else None
             plan = StepPlan(self.embedding.weight, [layer.step_function() for layer in layers], projection,
                             (self.decoder.weight, self.decoder.bias), self.embedding.weight.device.type,
                             self.embedding.weight.dtype)
-        self._plan_cache = (tuple((t.data_ptr(), t._version, t.dtype) for t in watched), watched, plan)
+        self._plan_cache = (key, watched, plan)  # holding the tensors keeps their ids from being reused
         return plan
 
     @torch.no_grad()

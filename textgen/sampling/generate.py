@@ -177,6 +177,7 @@ def generate(model: LanguageModel, tokenizer: Tokenizer, prompt: str = "", n: in
              stop: Sequence[str] = (), on_token: Callable[[int, str], None] | None = None) -> list[Sample]:
     """Write `n` stories after `prompt`. `on_token(story, text)` streams each new piece of text."""
     check_generation(n, max_tokens, beams)
+    stop = _stop_strings(tokenizer, stop)
     if beams > 1:
         return beam_search(model, tokenizer, prompt, n, max_tokens, processors, beams, stop)
     model.eval()
@@ -198,12 +199,11 @@ def generate(model: LanguageModel, tokenizer: Tokenizer, prompt: str = "", n: in
     active = [True] * n
     watching = on_token is not None or any(stop)  # only streaming and stop strings need the text at every step
     mask, processors = _fold_static_bans(never_written_mask(logits.shape[-1], device), processors)
-    writable = torch.isfinite(mask)
     plain = not processors and not greedy
     for _ in range(max_tokens):
         model_probabilities = torch.softmax(logits.float(), dim=-1)  # the model's own distribution
         if plain:  # no rule to apply: draw from the model's distribution without the never-written tokens
-            token = draw(model_probabilities * writable, generator)
+            token = draw(torch.softmax(logits.float() + mask, dim=-1), generator)  # renormalised: no underflow to all zeros
         else:
             allowed = _allowed(logits.float(), mask)
             processed = apply_processors(processors, buffer[:, :length], allowed)  # masked first: a rule always keeps a writable token
@@ -240,6 +240,16 @@ def generate(model: LanguageModel, tokenizer: Tokenizer, prompt: str = "", n: in
         for sample in samples:
             sample.text = continuation(sample.ids)
     return samples
+
+
+def _stop_strings(tokenizer: Tokenizer, stop: Sequence[str]) -> list[str]:
+    """Stop strings as the decoded text writes them: a tokenizer that reads typographic quotes as
+    ASCII ones never writes “ or ’, so a stop string with them is mapped the same way."""
+    if getattr(tokenizer, "ascii_quotes", False):
+        from textgen.tokenizer.sentencepiece_tokenizer import ASCII_QUOTES
+
+        return [s.translate(ASCII_QUOTES) for s in stop]
+    return list(stop)
 
 
 def _stop_position(text: str, stop: Sequence[str]) -> int:

@@ -47,6 +47,17 @@ class ModelOutput:
     dropped_output: Tensor  # after output dropout, for AR
 
 
+_ASSIGNMENTS = [0]  # how many modules and parameters have been assigned anywhere: a replaced layer shows here
+
+
+def _count_assignment(*_) -> None:
+    _ASSIGNMENTS[0] += 1
+
+
+nn.modules.module.register_module_module_registration_hook(_count_assignment)
+nn.modules.module.register_module_parameter_registration_hook(_count_assignment)
+
+
 @dataclass
 class StepPlan:
     """What `LanguageModel.step` reads at inference: embedding, each layer's fast step, decoder."""
@@ -147,19 +158,22 @@ class LanguageModel(nn.Module):
     def _step_plan(self) -> StepPlan | None:
         """The tensors one inference step reads, gathered once (module attribute lookups cost more
         than the arithmetic at batch 1) and gathered again when a parameter is replaced or changed
-        in place. None when a layer has no fast step (GRU, peephole, a quantised copy)."""
-        watched = list(self.parameters())  # the live ones: a replaced layer or parameter is a new object
-        key = tuple((id(tensor), tensor.data_ptr(), tensor._version, tensor.dtype) for tensor in watched)
+        in place: module and parameter assignments anywhere are counted by torch's global registration
+        hooks, so a replaced layer is noticed without walking the parameters at every step. None when a
+        layer has no fast step (GRU, peephole, a quantised copy)."""
         cached = getattr(self, "_plan_cache", None)
-        if cached is not None and key == cached[0]:
-            return cached[2]
-        layers, plan = list(self.layers), None
+        if cached is not None and cached[0] == _ASSIGNMENTS[0]:
+            key = tuple((tensor.data_ptr(), tensor._version, tensor.dtype) for tensor in cached[1])
+            if key == cached[2]:
+                return cached[3]
+        layers, watched, plan = list(self.layers), list(self.parameters()), None
         if all(layer.has_fast_step() for layer in layers):
             projection = (self.projection.weight, self.projection.bias) if self.projection is not None else None
             plan = StepPlan(self.embedding.weight, [layer.step_function() for layer in layers], projection,
                             (self.decoder.weight, self.decoder.bias), self.embedding.weight.device.type,
                             self.embedding.weight.dtype)
-        self._plan_cache = (key, watched, plan)  # holding the tensors keeps their ids from being reused
+        key = tuple((tensor.data_ptr(), tensor._version, tensor.dtype) for tensor in watched)
+        self._plan_cache = (_ASSIGNMENTS[0], watched, key, plan)
         return plan
 
     @torch.no_grad()

@@ -51,6 +51,7 @@ PEER    ?=
 SHARED  ?= ../shared/corpora
 SECONDS ?= 300
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/peers.py --seconds $(SECONDS) --shared $(SHARED) $(if $(PEER),--peer $(PEER),)
 	$(BIN)/python benchmarks/generation_speed.py
 	$(BIN)/python benchmarks/cast.py --shared $(SHARED) --train-minutes 30 --out .bench/tinystories-30m

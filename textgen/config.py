@@ -183,6 +183,7 @@ class ClassifierConfig(ConfigMixin):
     pooling: str = setting("max", choices=POOLINGS)  # last state, mean, max over time, or attention weights
     head_dropout: float = setting(0.2, "Dropout on the pooled vector.", kind="float")
     ordinal: bool = False  # ratings: the classes are ordered and the mean absolute error applies
+    ordinal_weight: float = setting(0.5, "Weight of the expected rating distance in the loss (ordinal labels).", kind="float")
     class_weights: str = setting("sqrt", "Loss weights for skewed classes: none, balanced, or sqrt of balanced.",
                                  choices=CLASS_WEIGHTS)
     max_tokens: int = setting(512, "Tokens read of each text (the first ones).", kind="int")
@@ -198,6 +199,8 @@ class ClassifierConfig(ConfigMixin):
             raise TextgenError(f"head_dropout must be in [0, 1), got {self.head_dropout!r}")
         if isinstance(self.max_tokens, bool) or not isinstance(self.max_tokens, int) or self.max_tokens < 1:
             raise TextgenError(f"max_tokens must be a positive integer, got {self.max_tokens!r}")
+        if isinstance(self.ordinal_weight, bool) or not isinstance(self.ordinal_weight, (int, float)) or not 0 <= self.ordinal_weight:
+            raise TextgenError(f"ordinal_weight must be a number >= 0, got {self.ordinal_weight!r}")
         if not isinstance(self.ordinal, bool):
             raise TextgenError(f"ordinal must be true or false, got {self.ordinal!r}")
 

@@ -19,7 +19,7 @@ import torch
 from textgen.errors import TextgenError
 from textgen.model import LanguageModel
 from textgen.model.cells import GATE_NAMES, SIGMOID_GATES
-from textgen.tokenizer import Tokenizer
+from textgen.tokenizer import BOS_ID, Tokenizer
 
 LOW, HIGH = 0.1, 0.9
 GATE_TITLES = {"forget": "forget gate", "ignore": "ignore factor", "use": "use gate", "update": "update gate",
@@ -115,8 +115,11 @@ def group_words(tokenizer: Tokenizer, ids: list[int]) -> list[list[int]]:
 
 
 @torch.no_grad()
-def gate_report(model: LanguageModel, tokenizer: Tokenizer, text: str, layer: int = 1, top_units: int = 3) -> GateReport:
-    """Trace `text` and summarise layer `layer` (1-based) word by word."""
+def gate_report(model: LanguageModel, tokenizer: Tokenizer, text: str, layer: int = 1, top_units: int = 3,
+                allow_unknown: bool = False) -> GateReport:
+    """Trace `text` and summarise layer `layer` (1-based) word by word. Any model with `config` and
+    `trace(tokens)` will do (a classifier too); `allow_unknown` reads words the tokenizer lacks as
+    <unk> instead of refusing them (a review's words are not the corpus's)."""
     from textgen.sampling.generate import prompt_ids
 
     if not text.strip():
@@ -124,7 +127,7 @@ def gate_report(model: LanguageModel, tokenizer: Tokenizer, text: str, layer: in
     layers = model.config.num_layers
     if not 1 <= layer <= layers:
         raise TextgenError(f"--layer {layer} does not exist: this model has {layers} layer{'s' if layers > 1 else ''} (1..{layers})")
-    ids = prompt_ids(tokenizer, text, "TEXT")
+    ids = [BOS_ID] + tokenizer.encode(text) if allow_unknown else prompt_ids(tokenizer, text, "TEXT")
     model.eval()
     trace = model.trace(torch.tensor([ids], device=next(model.parameters()).device))
     values = {name: tensor[0].float().cpu() for name, tensor in trace.layers[layer - 1].items()}  # (T, H)

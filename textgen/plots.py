@@ -85,7 +85,8 @@ def plot_memory_span(results: Sequence, symbols: int, path: str | os.PathLike) -
 
 
 def plot_training_curves(metrics_csv: str | os.PathLike, path: str | os.PathLike) -> None:
-    """Training loss per step and validation loss per check, from metrics.csv."""
+    """Training loss per step and validation loss per check, from metrics.csv; a classifier's run
+    also shows its validation macro-F1 on a second axis."""
     import csv
 
     with open(metrics_csv, newline="") as file:
@@ -102,8 +103,17 @@ def plot_training_curves(metrics_csv: str | os.PathLike, path: str | os.PathLike
     axes.set_ylabel("loss (nats per token)")
     axes.set_title("Training curves")
     axes.grid(alpha=0.3)
-    if train or valid:
-        axes.legend()
+    handles, names = axes.get_legend_handles_labels()
+    f1 = [(int(r["step"]), float(r["val_macro_f1"])) for r in rows if r.get("val_macro_f1")]
+    if f1:
+        right = axes.twinx()
+        right.plot(*zip(*f1), marker="s", color="#2ca02c", label="validation macro-F1")
+        right.set_ylabel("macro-F1")
+        right.set_ylim(0, 1)
+        more_handles, more_names = right.get_legend_handles_labels()
+        handles, names = handles + more_handles, names + more_names
+    if handles:
+        axes.legend(handles, names)
     save_figure(figure, path)
     plt.close(figure)
 
@@ -201,5 +211,62 @@ def plot_doug(result, path: str | os.PathLike) -> None:
     gates.set_ylabel(f'forget gate at "{verb}" (1 = keep the LTM)')
     gates.set_title(f'Forget gate at "{verb}" on these units')
     gates.legend(fontsize=8, loc="lower right")
+    save_figure(figure, path)
+    plt.close(figure)
+
+
+def plot_confusion(metrics: dict, labels: Sequence[str], path: str | os.PathLike, title: str = "") -> None:
+    """The confusion matrix (rows: true class, columns: predicted), each row's share shaded and each
+    cell's count written, with the per-class recall on the right."""
+    import numpy as np
+
+    plt = _figure()
+    matrix = np.asarray(metrics["confusion"], dtype=float)
+    shares = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    size = 1.6 + 0.6 * len(labels)
+    figure, axes = plt.subplots(figsize=(size + 1.2, size))
+    image = axes.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    for row in range(len(labels)):
+        for column in range(len(labels)):
+            axes.text(column, row, f"{int(matrix[row, column])}", ha="center", va="center", fontsize=9,
+                      color="white" if shares[row, column] > 0.5 else "black")
+    axes.set_xticks(range(len(labels)), labels)
+    axes.set_yticks(range(len(labels)), [f"{name}  (recall {100 * item['recall']:.0f}%)"
+                                         for name, item in zip(labels, metrics["per_class"])])
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("true")
+    summary = f"accuracy {100 * metrics['accuracy']:.1f}%, macro-F1 {metrics['macro_f1']:.3f}"
+    if "mae" in metrics:
+        summary += f", MAE {metrics['mae']:.3f}"
+    axes.set_title(f"{title}\n{summary}" if title else summary, fontsize=10)
+    figure.colorbar(image, ax=axes, fraction=0.046, label="share of the true class")
+    save_figure(figure, path)
+    plt.close(figure)
+
+
+def plot_explanation(explanation, path: str | os.PathLike, per_line: int = 12) -> None:
+    """The text's words on boxes coloured by how much each moved the prediction (green raised it,
+    red lowered it), in lines of `per_line` words."""
+    from matplotlib import colors
+
+    plt = _figure()
+    words = explanation.words
+    limit = max([abs(word.score) for word in words] + [1e-9])
+    norm = colors.TwoSlopeNorm(vmin=-limit, vcenter=0.0, vmax=limit)
+    cmap = plt.get_cmap("RdYlGn")
+    lines = max(1, -(-len(words) // per_line))
+    figure, axes = plt.subplots(figsize=(11, 0.45 * lines + 1.3))
+    axes.set_xlim(0, per_line)
+    axes.set_ylim(lines, -0.6)
+    axes.axis("off")
+    for index, word in enumerate(words):
+        row, column = divmod(index, per_line)
+        axes.text(column + 0.5, row, word.word, ha="center", va="center", fontsize=9,
+                  bbox={"boxstyle": "round,pad=0.25", "facecolor": cmap(norm(word.score)), "edgecolor": "none"})
+    probability = explanation.probabilities[explanation.label]
+    axes.set_title(f"predicted {explanation.label} ({100 * probability:.0f}%); colour: each word's effect on the "
+                   f"{explanation.explained} ({explanation.method})", fontsize=10)
+    figure.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=axes, orientation="horizontal", fraction=0.08,
+                    pad=0.02, label="lowers  <-  effect  ->  raises")
     save_figure(figure, path)
     plt.close(figure)

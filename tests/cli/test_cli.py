@@ -14,7 +14,8 @@ from tests.conftest import REPO, TINY_STORIES
 from textgen.cli import cli
 
 COMMANDS = ["corpus stats", "corpus split", "corpus generate", "tokenizer train", "tokenizer encode",
-            "tokenizer decode", "tokenizer info", "experiment memory-span"]
+            "tokenizer decode", "tokenizer info", "experiment memory-span", "classify train", "classify predict",
+            "classify evaluate", "classify explain"]
 
 
 def run(*args: str, input: str | None = None):

@@ -318,17 +318,22 @@ def test_config_keys_may_be_the_config_field_names(tmp_path, corpus):
 
 
 def test_train_options_come_from_the_config_fields():
-    """A default and its help text live once, in the dataclasses: the train command shows them."""
+    """A default and its help text live once, in the dataclasses: the train command shows them, and
+    `classify train` offers every field of its head."""
     from dataclasses import fields
 
     from textgen.cli.options import CONFIG_FIELDS
-    from textgen.config import ModelConfig, TrainConfig
+    from textgen.config import ClassifierConfig, ModelConfig, TrainConfig
 
     offered = {(block, name) for block, name in CONFIG_FIELDS.values()}
-    assert offered == {("model", f.name) for f in fields(ModelConfig) if f.name != "vocab_size"} \
-        | {("training", f.name) for f in fields(TrainConfig)}
+    assert {item for item in offered if item[0] != "classifier"} == \
+        {("model", f.name) for f in fields(ModelConfig) if f.name != "vocab_size"} | {("training", f.name) for f in fields(TrainConfig)}
+    assert {name for block, name in offered if block == "classifier"} == \
+        {f.name for f in fields(ClassifierConfig)} - {"num_classes", "ordinal"}  # --ordinal/--nominal decide the latter
     command = {param.name: param for param in cli.commands["train"].params}
     for param, (block, name) in CONFIG_FIELDS.items():
+        if block == "classifier":
+            continue
         spec = next(f for f in fields(ModelConfig if block == "model" else TrainConfig) if f.name == name)
         expected = spec.metadata.get("cli_default", spec.default)
         assert command[param].default == expected, param

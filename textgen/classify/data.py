@@ -60,20 +60,27 @@ def read_labelled(path: str | Path, text_field: str = "text", label_field: str =
     """Every example of a .jsonl or .csv file, checked: the fields exist, texts are not empty,
     labels are numbers or strings."""
     kind = data_format(path)
-    rows = _jsonl_rows(path, text_field, label_field) if kind == "jsonl" else _csv_rows(path, text_field, label_field)
-    examples = []
-    for line, text, label in rows:
-        if not isinstance(text, str):
-            raise TextgenError(f"{path}:{line}: \"{text_field}\" is {_kind(text)}, not text: every example needs text")
-        if not text.strip():
-            raise TextgenError(f"{path}:{line}: \"{text_field}\" is empty: every example needs text")
-        examples.append(Example(text, _label_text(label, path, line, label_field), line))
+    examples = [Example(text, _label_text(label, path, line, label_field), line)
+                for line, text, label in read_rows(path, text_field, label_field)]
     if not examples:
         raise TextgenError(f"{path} holds no examples: give a file with one example per line")
     return LabelledData(str(path), kind, text_field, label_field, tuple(examples))
 
 
-def _jsonl_rows(path, text_field: str, label_field: str):
+def read_rows(path: str | Path, text_field: str, label_field: str | None):
+    """(line, text, label) of every row of a .jsonl or .csv file, the text checked to be text and
+    not empty; with `label_field` None no label is needed (and None is given)."""
+    kind = data_format(path)
+    rows = _jsonl_rows(path, text_field, label_field) if kind == "jsonl" else _csv_rows(path, text_field, label_field)
+    for line, text, label in rows:
+        if not isinstance(text, str):
+            raise TextgenError(f"{path}:{line}: \"{text_field}\" is {_kind(text)}, not text: every example needs text")
+        if not text.strip():
+            raise TextgenError(f"{path}:{line}: \"{text_field}\" is empty: every example needs text")
+        yield line, text, label
+
+
+def _jsonl_rows(path, text_field: str, label_field: str | None):
     for number, line in enumerate(iter_lines(path), start=1):
         if not line.strip():
             continue
@@ -81,25 +88,27 @@ def _jsonl_rows(path, text_field: str, label_field: str):
         if not isinstance(record, dict):
             raise TextgenError(f"{path}:{number} is {_kind(record)}, not a JSON object with \"{text_field}\" and \"{label_field}\"")
         for field in (text_field, label_field):
-            if field not in record:
+            if field is not None and field not in record:
                 keys = ", ".join(sorted(record)) or "none"
                 option = "--text-field" if field == text_field else "--label-field"
                 raise TextgenError(f"{path}:{number} has no \"{field}\" field (keys: {keys}): name it with {option}")
-        yield number, record[text_field], record[label_field]
+        yield number, record[text_field], record[label_field] if label_field is not None else None
 
 
-def _csv_rows(path, text_field: str, label_field: str):
+def _csv_rows(path, text_field: str, label_field: str | None):
     reader = csv.reader(line + "\n" for line in iter_lines(path))
     try:
         header = next(reader, None)
         if header is None:
             return
         header = [name.lstrip("\ufeff").strip() for name in header]
-        if text_field not in header or label_field not in header:
+        if text_field not in header or (label_field is not None and label_field not in header):
             shown = ", ".join(f'"{name[:30]}"' for name in header[:4])
-            raise TextgenError(f"{path}: no header row naming \"{text_field}\" and \"{label_field}\" (first row: {shown}): "
-                               "add one, or name the columns with --text-field and --label-field")
-        text_at, label_at = header.index(text_field), header.index(label_field)
+            named = f"\"{text_field}\"" + (f" and \"{label_field}\"" if label_field is not None else "")
+            raise TextgenError(f"{path}: no header row naming {named} (first row: {shown}): "
+                               "add one, or name the columns with --text-field" + (" and --label-field" if label_field else ""))
+        text_at = header.index(text_field)
+        label_at = header.index(label_field) if label_field is not None else None
         start = reader.line_num + 1
         for row in reader:
             if not any(cell.strip() for cell in row):
@@ -107,7 +116,7 @@ def _csv_rows(path, text_field: str, label_field: str):
                 continue
             if len(row) != len(header):
                 raise TextgenError(f"{path}:{start} has {len(row)} columns, the header {len(header)}: quote fields that hold commas")
-            yield start, row[text_at], row[label_at]
+            yield start, row[text_at], row[label_at] if label_at is not None else None
             start = reader.line_num + 1
     except csv.Error as error:
         raise TextgenError(f"{path}:{reader.line_num}: not valid CSV ({error})") from None

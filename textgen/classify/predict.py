@@ -32,7 +32,9 @@ class LoadedClassifier:
 def save_classifier_dir(path: str | os.PathLike, model: Classifier, tokenizer: Tokenizer, labels: Labels,
                         metadata: dict | None = None) -> Path:
     """Weights, tokenizer and textgen.json (with the task, the head and the labels), each atomically."""
-    fields = {**(metadata or {}), "task": CLASSIFIER, "classifier": model.head_config.to_dict(), "labels": labels.to_dict()}
+    metadata = metadata or {}
+    fields = {**metadata, "task": CLASSIFIER, "classifier": model.head_config.to_dict(),
+              "labels": {**metadata.get("labels", {}), **labels.to_dict()}}
     return save_model_dir(path, model, tokenizer, fields)
 
 
@@ -96,10 +98,38 @@ def evaluate_classifier(loaded: LoadedClassifier, path: str | os.PathLike, text_
     from textgen.classify.data import check_known, read_labelled
     from textgen.classify.metrics import classification_metrics
 
-    fields = loaded.metadata.get("data") or {}
+    fields = loaded.metadata.get("labels") or {}
     data = read_labelled(path, text_field or fields.get("text_field", "text"), label_field or fields.get("label_field", "rating"))
     check_known(data, loaded.labels)
     probabilities = class_probabilities(loaded, [example.text for example in data.examples])
     targets = [loaded.labels.index(example.label) for example in data.examples]
     loss = torch.nn.functional.nll_loss(probabilities.clamp_min(1e-12).log(), torch.tensor(targets)).item()
-    return {"data": str(path), **classification_metrics(targets, probabilities.numpy(), loaded.labels, loss=loss)}
+    counts = (loaded.metadata.get("labels") or {}).get("train_counts") or [targets.count(k) for k in range(len(loaded.labels.names))]
+    common = torch.zeros(len(targets), len(loaded.labels.names))
+    common[:, max(range(len(counts)), key=counts.__getitem__)] = 1.0
+    baseline = classification_metrics(targets, common.numpy(), loaded.labels)
+    majority = {"label": loaded.labels.names[int(common[0].argmax())] if len(targets) else None,
+                **{key: baseline[key] for key in ("accuracy", "macro_f1", "mae") if key in baseline}}
+    return {"data": str(path), **classification_metrics(targets, probabilities.numpy(), loaded.labels, loss=loss),
+            "majority": majority}
+
+
+def read_texts(path: str | os.PathLike, text_field: str | None = None) -> list[str]:
+    """The texts to rate in a file: one per line of a .txt file ("-" reads stdin), or the text field of
+    each row of a .jsonl or .csv file (labels, if any, are not needed)."""
+    import sys
+
+    from textgen.classify.data import FORMATS, read_rows
+    from textgen.corpus import iter_lines
+
+    name = str(path).lower().removesuffix(".gz")
+    if any(name.endswith(suffix) for suffix in FORMATS):
+        texts = [text for _line, text, _label in read_rows(path, text_field or "text", None)]
+        if not texts:
+            raise TextgenError(f"{path} holds no rows: give one text per row")
+        return texts
+    lines = sys.stdin.read().splitlines() if str(path) == "-" else list(iter_lines(path))
+    texts = [line.strip() for line in lines if line.strip()]
+    if not texts:
+        raise TextgenError(f"{path} has no text: give one text per line (or a .jsonl/.csv file with a text field)")
+    return texts

@@ -12,6 +12,7 @@ import sys
 
 import click
 
+from textgen.cli.classify import classify
 from textgen.cli.common import TextgenGroup
 from textgen.cli.corpus import corpus
 from textgen.cli.diagnose import diagnose_command
@@ -38,7 +39,7 @@ def cli() -> None:
 
 
 for command in (corpus, tokenizer, train_command, export_command, evaluate_command, generate_command, next_command,
-                diagnose_command, gates_command, experiment, serve_command):
+                diagnose_command, gates_command, experiment, serve_command, classify):
     cli.add_command(command)
 
 

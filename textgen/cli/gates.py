@@ -27,7 +27,7 @@ def gates_command(model_dir: str, text: str, layer: int, top_units: int, plot_pa
     Example: textgen gates checkpoints/little "Doug saw Jane. Jane saw" --plot gates.png
     """
     import textgen
-    from textgen.gates import gate_report, gate_title
+    from textgen.gates import gate_report
     from textgen.tokenizer.base import check_text
 
     check_text(text, "TEXT")
@@ -41,6 +41,16 @@ def gates_command(model_dir: str, text: str, layer: int, top_units: int, plot_pa
     if as_json:
         print_json({"model": model_dir, **report.to_dict(), **({"plot": plot_path} if plot_path else {})})
         return
+    print_gate_report(report)
+    if plot_path:
+        click.echo(f"plot -> {plot_path}")
+
+
+def print_gate_report(report) -> None:
+    """The gates' table of a gates.GateReport: per word the mean of each gate (both vocabularies)
+    and the memory units that changed most, then each gate's saturation."""
+    from textgen.gates import gate_title
+
     names = list(report.gate_names)
     memory = "LTM" if report.memory == "ltm" else "STM"
     averaged = "gates are means over the word's tokens and all units" if names else "a plain RNN has no gates"
@@ -66,6 +76,3 @@ def gates_command(model_dir: str, text: str, layer: int, top_units: int, plot_pa
                        f"{100 * share['above_0.9']:5.1f}%")
     else:
         click.echo("\na plain RNN has no gates: only its STM (hidden state) is shown")
-    if plot_path:
-        click.echo(f"plot -> {plot_path}")
-

@@ -120,13 +120,14 @@ def devices_value(ctx, param, value):
 CONFIG_FIELDS: dict[str, tuple[str, str]] = {}  # option parameter -> (block of textgen.json, field name)
 
 
-def config_option(cls, name: str):
-    """The click option of a ModelConfig or TrainConfig field, from the field's default and its
-    metadata (help, flag, choices, kind, parse), so a default and its help live once, in config.py."""
+def config_option(cls, name: str, **overrides):
+    """The click option of a ModelConfig, TrainConfig or ClassifierConfig field, from the field's
+    default and its metadata (help, flag, choices, kind, parse), so a default and its help live once,
+    in config.py; `overrides` (default=, help=) serve a command whose own default differs."""
     from dataclasses import MISSING, fields
 
     from textgen.cli.common import SEED
-    from textgen.config import ModelConfig
+    from textgen.config import ClassifierConfig, ModelConfig
 
     spec = next(item for item in fields(cls) if item.name == name)
     meta = spec.metadata
@@ -150,7 +151,8 @@ def config_option(cls, name: str):
         kwargs["show_default"] = True
     if meta.get("help"):
         kwargs["help"] = meta["help"]
-    CONFIG_FIELDS[param] = ("model" if cls is ModelConfig else "training", name)
+    kwargs.update(overrides)
+    CONFIG_FIELDS[param] = ({ModelConfig: "model", ClassifierConfig: "classifier"}.get(cls, "training"), name)
     return click.option(flag, param, **kwargs)
 
 

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from textgen.config import ClassifierConfig, ModelConfig
 from textgen.model.cells import make_layer
-from textgen.model.language_model import LanguageModel, embedding_dropout, locked_dropout
+from textgen.model.language_model import LanguageModel, Trace, embedding_dropout, locked_dropout
 
 
 class Classifier(nn.Module):
@@ -62,6 +62,22 @@ class Classifier(nn.Module):
             return outputs.masked_fill(~inside[..., None], float("-inf")).amax(dim=1)
         scores = self.attention(outputs)[..., 0].masked_fill(~inside, float("-inf"))  # (B, T)
         return (torch.softmax(scores, dim=1)[..., None] * outputs).sum(dim=1)
+
+    @torch.no_grad()
+    def trace(self, tokens: Tensor) -> Trace:
+        """The transparent cells over one text (no dropout), every gate and memory kept, as
+        `LanguageModel.trace` gives them (what `textgen gates` shows); its logits are the class
+        scores after the whole text, (1, 1, K)."""
+        if tokens.dim() == 1:
+            tokens = tokens.unsqueeze(0)
+        x = self.embedding(tokens)
+        layers, states = [], []
+        for layer in self.layers:
+            x, state, values = layer.trace(x, layer.init_state(x.shape[0], x.device, x.dtype))
+            layers.append(values)
+            states.append(state)
+        lengths = torch.full((x.shape[0],), x.shape[1], device=x.device)
+        return Trace(self.config.cell, self.head(self.pool(x, lengths))[:, None, :], layers, states)
 
     def load_encoder(self, model: LanguageModel) -> None:
         """Copy a language model's embedding and recurrent layers (the head stays as it is)."""

@@ -30,13 +30,25 @@ from textgen.model_dir import BEST_CHECKPOINT as BEST
 from textgen.model_dir import LAST_CHECKPOINT as LAST
 from textgen.model_dir import LIGHTNING_DIR, ModelDirectory
 from textgen.training.schedule import time_bounded
-from textgen.training.task import LanguageModelTask
+from textgen.training.task import RunTask
 
 
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
-class CorpusDataModule(L.LightningDataModule):
+class StepDataModule(L.LightningDataModule):
+    """A DataModule whose dataset (with `per_epoch` batches) resumes where the step counter says."""
+
+    dataset = None
+
+    def position(self) -> tuple[int, int]:
+        """(epoch, first batch) of the next pass: one batch per optimizer step, so the step says where."""
+        step = self.trainer.global_step
+        per_epoch = self.dataset.per_epoch if self.dataset else 1
+        return step // per_epoch, step % per_epoch
+
+
+class CorpusDataModule(StepDataModule):
     """Training batches from a cached token array; each process takes its share, resumable mid-epoch."""
 
     def __init__(self, train: TokenArray, config: TrainConfig):
@@ -54,14 +66,9 @@ class CorpusDataModule(L.LightningDataModule):
         self.dataset = TrainBatches(plan, self.train, self.position)
         return DataLoader(self.dataset, batch_size=None, num_workers=0)
 
-    def position(self) -> tuple[int, int]:
-        """(epoch, first batch) of the next pass: one batch per optimizer step, so the step says where."""
-        step = self.trainer.global_step
-        per_epoch = self.dataset.per_epoch if self.dataset else 1
-        return step // per_epoch, step % per_epoch
 
-
-COLUMNS = ["step", "epoch", "loss", "lr", "tokens_per_s", "val_loss", "val_perplexity", "val_bits_per_byte"]
+TRAIN_COLUMNS = ["step", "epoch", "loss", "lr", "tokens_per_s"]
+COLUMNS = TRAIN_COLUMNS + ["val_loss", "val_perplexity", "val_bits_per_byte"]  # a language model's
 
 
 @dataclass
@@ -70,10 +77,11 @@ class RunLog:
     saved in every checkpoint, so a resumed run's curve goes back to its first step."""
 
     rows: list[dict] = field(default_factory=list)
+    columns: list[str] = field(default_factory=lambda: list(COLUMNS))
 
     def csv_text(self) -> str:
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=COLUMNS, extrasaction="ignore")
+        writer = csv.DictWriter(buffer, fieldnames=self.columns, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(self.rows)
         return buffer.getvalue()
@@ -83,7 +91,7 @@ class RunLog:
         the rows were kept in them; a checkpoint's own rows replace these when it loads)."""
         try:
             with open(path, newline="") as file:
-                self.rows = [{key: _number(value) for key, value in row.items() if key in COLUMNS and value not in ("", None)}
+                self.rows = [{key: _number(value) for key, value in row.items() if key in self.columns and value not in ("", None)}
                              for row in csv.DictReader(file) if row.get("step", "").isdigit() and int(row["step"]) <= up_to]
         except (OSError, csv.Error, ValueError):
             self.rows = []
@@ -99,7 +107,7 @@ class RunCallback(L.Callback):
     Nothing is written for a step that was not checkpointed, and a write that fails (a full disk)
     stops the run with one clear error, the last good checkpoint in place."""
 
-    def __init__(self, paths, export: Callable[[LanguageModelTask, dict, str], None], report: Callable[[str], None],
+    def __init__(self, paths, export: Callable[[RunTask, dict, str], None], report: Callable[[str], None],
                  log: RunLog):
         self.paths, self.export, self.report, self.run_log = paths, export, report, log
         self.signal_received: int | None = None
@@ -184,7 +192,7 @@ class RunCallback(L.Callback):
             raise TextgenError(f"could not update {folder.metadata_path} ({getattr(error, 'strerror', None) or error}); "
                                "the model directory is whole, only its status says \"training\"") from None
 
-    def checkpoint(self, trainer, pl_module: LanguageModelTask, status: str, show: bool = True) -> None:
+    def checkpoint(self, trainer, pl_module: RunTask, status: str, show: bool = True) -> None:
         """Validate, log, save last (and best) atomically, export the model directory, write the
         curves. Weights or a validation loss that are not finite are never saved: the last good
         checkpoint stays."""
@@ -205,14 +213,13 @@ class RunCallback(L.Callback):
         rows_before = len(self.run_log.rows)
         if metrics:
             if show:
-                pl_module.log("val_ppl", metrics["perplexity"], prog_bar=True)
-            self.run_log.rows.append({"step": step, "epoch": trainer.current_epoch, "val_loss": round(metrics["loss"], 5),
-                                      "val_perplexity": round(metrics["perplexity"], 4),
-                                      "val_bits_per_byte": round(metrics["bits_per_byte"], 5)})
-            line += f", validation perplexity {metrics['perplexity']:.3f}, bits per byte {metrics['bits_per_byte']:.4f}"
+                pl_module.log(*pl_module.progress_metric(metrics), prog_bar=True)
+            self.run_log.rows.append({"step": step, "epoch": trainer.current_epoch, **pl_module.validation_row(metrics)})
+            line += f", {pl_module.describe_validation(metrics)}"
         self.say(trainer, f"{line}, {pl_module.tokens_per_second:,.0f} tokens/s")
         folder = self.paths.current / LIGHTNING_DIR
-        improved = bool(metrics) and metrics["loss"] < self.best
+        score = pl_module.selection_score(metrics) if metrics else None
+        improved = score is not None and score < self.best
         try:
             self.save(trainer, folder / LAST)
             if improved:
@@ -235,7 +242,7 @@ class RunCallback(L.Callback):
             raise TextgenError(f"could not save step {step} in {self.paths.current} ({error.strerror or error}): {kept}; "
                                "free space, then continue with --resume") from None
         if improved:
-            self.best, self.best_step = metrics["loss"], step
+            self.best, self.best_step = score, step
         self.last_saved_step = step
 
     def say(self, trainer, line: str) -> None:
@@ -274,7 +281,7 @@ def trainer_arguments(config: TrainConfig) -> dict:
     )
 
 
-def fit(task: LanguageModelTask, data: CorpusDataModule, paths, export: Callable, resume: bool,
+def fit(task: RunTask, data: L.LightningDataModule, paths, export: Callable, resume: bool,
         progress_bar: bool, report: Callable[[str], None], log: RunLog) -> int | None:
     """Train until a limit or a signal, filling `log`. Returns the signal received (None when training ended).
     `paths` (rundir.RunPaths) says where the run writes; an --overwrite run moves in after its first save."""

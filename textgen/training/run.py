@@ -52,6 +52,7 @@ class RunResult:
     seconds: float = 0.0  # this invocation's training time
     metrics: dict = field(default_factory=dict)
     new_steps: int = 0  # steps this invocation trained
+    parameters: int | None = None  # of the network trained (None: the language model of model_config)
 
 
 RANK_VARIABLES = ("LOCAL_RANK", "NODE_RANK", "RANK")
@@ -198,6 +199,15 @@ def train(corpus: str, out_dir: str, tokenizer_spec: TokenizerSpec, model_overri
     `primary` is False in the extra processes of a distributed run: they wait for and load
     what the first process prepared. Raises TextgenError for every input problem before training.
     """
+    with run_folder(out_dir, primary, report) as out:
+        return _train(corpus, out, tokenizer_spec, model_overrides, train_overrides, valid_file, cache_dir, resume,
+                      overwrite, progress_bar, command, primary, report)
+
+
+@contextlib.contextmanager
+def run_folder(out_dir: str, primary: bool = True, report: Callable[[str], None] = lambda line: None):
+    """The run's folder, checked, locked against a second run and recovered from an interrupted
+    swap; a folder this run made is removed again when the run fails before its first checkpoint."""
     out = Path(out_dir)
     if str(out_dir).strip() in ("", "."):
         raise TextgenError("--out must name a folder for the model directory, e.g. checkpoints/little")
@@ -208,8 +218,7 @@ def train(corpus: str, out_dir: str, tokenizer_spec: TokenizerSpec, model_overri
         with RunLock(out) if primary else contextlib.nullcontext():
             if primary and (done := recover(out)):
                 report(f"note: {out}: {done}")
-            return _train(corpus, out, tokenizer_spec, model_overrides, train_overrides, valid_file, cache_dir, resume,
-                          overwrite, progress_bar, command, primary, report)
+            yield out
     except BaseException:
         if primary and fresh and out.is_dir() and not ModelDirectory(out).last_checkpoint.exists():
             shutil.rmtree(out, ignore_errors=True)  # nothing worth keeping: leave no half-made run behind

@@ -27,19 +27,19 @@ class NonFiniteLoss(TextgenError):
     """The loss became NaN or infinite; training stops before the bad update."""
 
 
-class LanguageModelTask(L.LightningModule):
-    """Trains a LanguageModel on batches of (inputs, targets, reset_state)."""
+class RunTask(L.LightningModule):
+    """What every textgen training run shares, whatever it trains: the run's clock (all invocations
+    together), the last training loss, a new --lr taking effect on resume, dropout masks seeded by
+    step, the validation history in the checkpoint, and the hooks through which the run's callback
+    (training/fit.py) validates, selects the best weights and logs. Subclasses set `train_config`
+    and implement `validate()`."""
 
-    def __init__(self, model_config: dict, train_config: dict, valid: dict | None = None):
+    train_config: TrainConfig
+    log_columns: tuple[str, ...] = ("val_loss",)  # metrics.csv columns of a validation row
+
+    def __init__(self) -> None:
         super().__init__()
-        self.save_hyperparameters()  # plain dicts only: the .ckpt loads with weights_only=True
-        self.model_config = ModelConfig.from_dict(model_config)
-        self.train_config = TrainConfig.from_dict(train_config)
-        self.model = LanguageModel(self.model_config)
-        self.valid = valid  # {"path", "tokens", "words", "bytes", "stories", "dtype"} of the validation array
-        self.state = None  # recurrent state carried between consecutive chunks
-        self.val_history: list[float] = []
-        self.averaging = False  # NT-ASGD has started averaging
+        self.val_history: list[float] = []  # selection scores (lower is better) of every validation
         self.last_metrics: dict = {}
         self._step_started = time.perf_counter()
         self.tokens_per_second = 0.0
@@ -57,24 +57,34 @@ class LanguageModelTask(L.LightningModule):
         """The latest training loss (nan before the first step)."""
         return float(self._last_loss) if self._last_loss is not None else float("nan")
 
+    def note_step(self, loss: torch.Tensor, tokens: int) -> None:
+        """Keep the step's loss and speed (tokens a second over every process)."""
+        self._last_loss = loss.detach()
+        now = time.perf_counter()
+        self.tokens_per_second = tokens * self.trainer.world_size / max(now - self._step_started, 1e-9)
+        self._step_started = now
+
     def on_train_start(self) -> None:
-        """On --resume, a new --lr takes effect: the restored schedule keeps its shape around the new peak."""
+        """On --resume, a new --lr takes effect: the restored schedule keeps its shape around the new peak
+        (every parameter group's own factor, so groups with their own rates keep them)."""
         self._clock = time.perf_counter()
         lr = self.train_config.lr
         for config in self.trainer.lr_scheduler_configs:
-            config.scheduler.base_lrs = [lr for _ in config.scheduler.base_lrs]
+            config.scheduler.base_lrs = [lr * self.group_scale(index) for index in range(len(config.scheduler.base_lrs))]
         for optimizer in self.trainer.optimizers:
-            for group in optimizer.param_groups:
+            for index, group in enumerate(optimizer.param_groups):
                 if "initial_lr" in group:
-                    group["initial_lr"] = lr
+                    group["initial_lr"] = lr * self.group_scale(index)
                 if self.train_config.optimizer == "ntasgd":
                     group["lr"] = lr
         for config in self.trainer.lr_scheduler_configs:  # apply at once, not only after the next step
-            for group, base in zip(config.scheduler.optimizer.param_groups, config.scheduler.base_lrs):
-                group["lr"] = base * lr_factor(self.global_step, self.train_config, self.train_seconds())
+            scheduler = config.scheduler
+            for group, base, factor in zip(scheduler.optimizer.param_groups, scheduler.base_lrs, scheduler.lr_lambdas):
+                group["lr"] = base * factor(self.global_step)
 
-    def forward(self, tokens: torch.Tensor, state=None):
-        return self.model(tokens, state)
+    def group_scale(self, index: int) -> float:
+        """The peak learning rate of parameter group `index` as a share of --lr (1 unless a task says otherwise)."""
+        return 1.0
 
     def on_train_batch_start(self, batch, batch_idx: int) -> None:
         # dropout masks are a function of (seed, step, rank): a resumed run draws the same ones.
@@ -83,6 +93,73 @@ class LanguageModelTask(L.LightningModule):
         torch.random.default_generator.manual_seed(seed)
         if self.device.type == "cuda":
             torch.cuda.manual_seed(seed)
+
+    # --- what the run's callback asks of a validation ---------------------------------------
+
+    def validate(self) -> dict:
+        raise NotImplementedError
+
+    def selection_score(self, metrics: dict) -> float:
+        """Lower is better: the model directory keeps the weights with the lowest score."""
+        return metrics["loss"]
+
+    def validation_row(self, metrics: dict) -> dict:
+        """The validation's columns of metrics.csv."""
+        return {"val_loss": round(metrics["loss"], 5)}
+
+    def describe_validation(self, metrics: dict) -> str:
+        return f"validation loss {metrics['loss']:.4f}"
+
+    def progress_metric(self, metrics: dict) -> tuple[str, float]:
+        """The validation number the progress bar shows."""
+        return "val_loss", metrics["loss"]
+
+    @contextlib.contextmanager
+    def averaged_weights(self):
+        """The weights to evaluate and export (NT-ASGD's average in the language model)."""
+        yield
+
+    # --- checkpoint extras ---------------------------------------------------------------
+
+    def checkpoint_extras(self) -> dict:
+        return {"val_history": list(self.val_history), "last_metrics": dict(self.last_metrics),
+                "train_seconds": self.train_seconds()}
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["textgen"] = self.checkpoint_extras()
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        # with --max-steps, --max-time limits each invocation: drop Lightning's Timer state so a resume
+        # gets its own budget (time-bounded runs keep their total in train_seconds instead)
+        for key in [key for key in checkpoint.get("callbacks", {}) if str(key).startswith("Timer")]:
+            del checkpoint["callbacks"][key]
+        extra = checkpoint.get("textgen", {})
+        self.val_history = list(extra.get("val_history", []))
+        self.last_metrics = dict(extra.get("last_metrics", {}))
+        self.seconds_before = float(extra.get("train_seconds", 0.0))
+        self.load_extras(extra)
+
+    def load_extras(self, extra: dict) -> None:
+        """A subclass's own part of the checkpoint extras."""
+
+
+class LanguageModelTask(RunTask):
+    """Trains a LanguageModel on batches of (inputs, targets, reset_state)."""
+
+    log_columns = ("val_loss", "val_perplexity", "val_bits_per_byte")
+
+    def __init__(self, model_config: dict, train_config: dict, valid: dict | None = None):
+        super().__init__()
+        self.save_hyperparameters()  # plain dicts only: the .ckpt loads with weights_only=True
+        self.model_config = ModelConfig.from_dict(model_config)
+        self.train_config = TrainConfig.from_dict(train_config)
+        self.model = LanguageModel(self.model_config)
+        self.valid = valid  # {"path", "tokens", "words", "bytes", "stories", "dtype"} of the validation array
+        self.state = None  # recurrent state carried between consecutive chunks
+        self.averaging = False  # NT-ASGD has started averaging
+
+    def forward(self, tokens: torch.Tensor, state=None):
+        return self.model(tokens, state)
 
     def training_step(self, batch, batch_idx: int):
         inputs, targets, reset = batch
@@ -95,10 +172,7 @@ class LanguageModelTask(L.LightningModule):
                 f"the loss became {loss.item()} at step {self.global_step}: training stopped before the bad update and "
                 f"the last saved checkpoint, if any, is kept; try a lower learning rate (now --lr {self.train_config.lr:g})")
         self.state = detach_state(output.state)
-        self._last_loss = loss.detach()
-        now = time.perf_counter()
-        self.tokens_per_second = inputs.numel() * self.trainer.world_size / max(now - self._step_started, 1e-9)
-        self._step_started = now
+        self.note_step(loss, inputs.numel())
         # logging goes through Lightning's result bookkeeping, ~1-2 ms: only when someone reads it
         config = self.train_config
         if self.trainer.progress_bar_callback is not None or (self.global_step + 1) % config.log_every == 0:
@@ -170,8 +244,18 @@ class LanguageModelTask(L.LightningModule):
 
     # --- checkpoint extras ---------------------------------------------------------------
 
-    def on_save_checkpoint(self, checkpoint: dict) -> None:
-        """Keep the carried state of every process, the validation history and NT-ASGD's switch."""
+    def validation_row(self, metrics: dict) -> dict:
+        return {"val_loss": round(metrics["loss"], 5), "val_perplexity": round(metrics["perplexity"], 4),
+                "val_bits_per_byte": round(metrics["bits_per_byte"], 5)}
+
+    def describe_validation(self, metrics: dict) -> str:
+        return f"validation perplexity {metrics['perplexity']:.3f}, bits per byte {metrics['bits_per_byte']:.4f}"
+
+    def progress_metric(self, metrics: dict) -> tuple[str, float]:
+        return "val_ppl", metrics["perplexity"]
+
+    def checkpoint_extras(self) -> dict:
+        """Also the carried state of every process and NT-ASGD's switch."""
         states = []
         if self.state is not None:
             for layer in self.state:
@@ -179,19 +263,10 @@ class LanguageModelTask(L.LightningModule):
                 if self.trainer.world_size == 1:
                     gathered = [tensor.unsqueeze(0) for tensor in gathered]
                 states.append([tensor.cpu() for tensor in gathered])
-        checkpoint["textgen"] = {"state": states, "val_history": list(self.val_history), "averaging": self.averaging,
-                                 "last_metrics": dict(self.last_metrics), "train_seconds": self.train_seconds()}
+        return {"state": states, **super().checkpoint_extras(), "averaging": self.averaging}
 
-    def on_load_checkpoint(self, checkpoint: dict) -> None:
-        # with --max-steps, --max-time limits each invocation: drop Lightning's Timer state so a resume
-        # gets its own budget (time-bounded runs keep their total in train_seconds instead)
-        for key in [key for key in checkpoint.get("callbacks", {}) if str(key).startswith("Timer")]:
-            del checkpoint["callbacks"][key]
-        extra = checkpoint.get("textgen", {})
+    def load_extras(self, extra: dict) -> None:
         rank = self.trainer.global_rank if self._trainer is not None else 0
         states = extra.get("state") or []
         self.state = [tuple(tensor[rank].to(self.device) for tensor in layer) for layer in states] or None
-        self.val_history = list(extra.get("val_history", []))
         self.averaging = bool(extra.get("averaging", False))
-        self.last_metrics = dict(extra.get("last_metrics", {}))
-        self.seconds_before = float(extra.get("train_seconds", 0.0))

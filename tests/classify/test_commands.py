@@ -1,0 +1,255 @@
+"""textgen classify train / predict / evaluate / explain end to end on small labelled data made
+here: a run directory that says it is a classifier, that learns a cue word, resumes exactly, starts
+from a language model (ULMFiT) with the model's tokenizer and weights, and refuses bad input with
+one line and nothing written."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from textgen.cli import cli
+
+CUES = {"1": ["awful", "stale", "bad"], "2": ["fine", "okay", "plain"], "3": ["great", "lovely", "tasty"]}
+FILLER = ["the", "taffy", "was", "and", "my", "kids", "said", "it", "box", "came", "today", "a", "little", "very"]
+
+
+def review(rng: random.Random, label: str) -> str:
+    words = [rng.choice(FILLER) for _ in range(rng.randint(4, 9))]
+    words.insert(rng.randint(0, len(words)), rng.choice(CUES[label]))
+    return " ".join(words).capitalize() + "."
+
+
+def write_reviews(path, count: int, seed: int, labels=("1", "2", "3"), weights=(1, 1, 2)):
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(count):
+        label = rng.choices(labels, weights[: len(labels)])[0]
+        rows.append({"text": review(rng, label), "rating": int(label)})
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
+@pytest.fixture(scope="session")
+def reviews(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("reviews")
+    return write_reviews(folder / "train.jsonl", 160, 1), write_reviews(folder / "valid.jsonl", 40, 2)
+
+
+TINY = ["--tokenizer-kind", "word", "--embed-dim", "16", "--hidden-size", "24", "--batch-size", "16", "--lr", "2e-2",
+        "--warmup-steps", "5", "--log-every", "5"]
+
+
+def run(*args, **kwargs):
+    return CliRunner().invoke(cli, [str(arg) for arg in args], **kwargs)
+
+
+def assert_one_line_error(result, *fragments: str):
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+@pytest.fixture(scope="session")
+def classifier(tmp_path_factory, reviews):
+    out = tmp_path_factory.mktemp("classifiers") / "stars"
+    train, valid = reviews
+    result = run("classify", "train", train, "--valid", valid, "--out", out, *TINY, "--max-steps", "80", "--val-every", "40",
+                 "--seed", "3", "--json")
+    assert result.exit_code == 0, result.output
+    return out, json.loads(result.stdout)
+
+
+def test_train_writes_a_classifier_directory_that_learnt_the_cues(classifier, reviews):
+    out, summary = classifier
+    meta = json.loads((out / "textgen.json").read_text())
+    assert meta["task"] == "classifier" and meta["status"] == "trained"
+    assert meta["labels"]["names"] == ["1", "2", "3"] and meta["labels"]["ordinal"] is True
+    assert meta["labels"]["text_field"] == "text" and meta["labels"]["label_field"] == "rating"
+    assert meta["classifier"]["num_classes"] == 3 and meta["corpus"]["examples"] == 160
+    assert {"model.safetensors", "tokenizer.json", "metrics.csv", "loss.png"} <= {path.name for path in out.iterdir()}
+    header = (out / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert header[-4:] == ["val_loss", "val_accuracy", "val_macro_f1", "val_mae"]
+    assert summary["steps"] == 80 and summary["parameters"] > 0
+    # a cue word decides each label: the classifier must beat always answering "3" (about half) clearly
+    assert summary["valid_accuracy"] >= 0.8 and summary["valid_macro_f1"] >= 0.75, summary
+
+
+def test_predict_gives_a_distribution_over_the_labels(classifier, tmp_path):
+    out, _ = classifier
+    result = run("classify", "predict", out, "The taffy was awful and stale.", "--json")
+    assert result.exit_code == 0, result.output
+    prediction = json.loads(result.stdout)
+    assert set(prediction["probabilities"]) == {"1", "2", "3"}
+    assert sum(prediction["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+    assert prediction["label"] == max(prediction["probabilities"], key=prediction["probabilities"].get)
+    expected = sum(int(k) * p for k, p in prediction["probabilities"].items())
+    assert prediction["expected"] == pytest.approx(expected, abs=1e-5)
+    text = run("classify", "predict", out, "The taffy was lovely.")
+    assert text.exit_code == 0 and text.stdout.startswith(json.loads(run("classify", "predict", out, "The taffy was lovely.",
+                                                                         "--json").stdout)["label"])
+    lines = tmp_path / "texts.txt"
+    lines.write_text("The box was great.\n\nThe box was bad.\n")
+    rows = run("classify", "predict", out, "--file", lines, "--json")
+    assert rows.exit_code == 0, rows.output
+    assert [json.loads(line)["text"] for line in rows.stdout.splitlines()] == ["The box was great.", "The box was bad."]
+
+
+def test_predict_file_reads_the_text_field_of_jsonl(classifier, reviews):
+    out, _ = classifier
+    result = run("classify", "predict", out, "--file", reviews[1])
+    assert result.exit_code == 0, result.output
+    assert len(result.stdout.splitlines()) == 40
+
+
+def test_evaluate_agrees_with_predict_and_draws_the_confusion_matrix(classifier, reviews, tmp_path):
+    out, _ = classifier
+    plot = tmp_path / "confusion.png"
+    result = run("classify", "evaluate", out, reviews[1], "--json", "--plot", plot)
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(result.stdout)
+    assert metrics["examples"] == 40 and plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rows = [json.loads(line) for line in reviews[1].read_text().splitlines()]
+    predicted = [json.loads(line)["label"] for line in run("classify", "predict", out, "--file", reviews[1], "--json").stdout.splitlines()]
+    hits = sum(str(row["rating"]) == label for row, label in zip(rows, predicted))
+    assert metrics["accuracy"] == pytest.approx(hits / 40)
+    assert sum(map(sum, metrics["confusion"])) == 40
+    assert metrics["majority"]["label"] == "3" and metrics["majority"]["accuracy"] < metrics["accuracy"]
+    assert set(metrics) >= {"macro_f1", "mae", "loss", "per_class"}
+    text = run("classify", "evaluate", out, reviews[1])
+    assert "macro-F1" in text.stdout and "majority" in text.stdout and "precision" in text.stdout
+
+
+def test_explain_scores_each_word_and_shows_the_gates(classifier, tmp_path):
+    from textgen.classify.explain import explain
+    from textgen.classify.predict import load_classifier
+    from textgen.gates import gate_report
+
+    out, _ = classifier
+    text = "The taffy was awful today."
+    plot = tmp_path / "why.png"
+    result = run("classify", "explain", out, text, "--json", "--plot", plot)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [word["word"] for word in data["words"]] == ["The", "taffy", "was", "awful", "today", "."]
+    loaded = load_classifier(out)
+    assert data["gates"] == json.loads(json.dumps(gate_report(loaded.model, loaded.tokenizer, text, allow_unknown=True).to_dict()))
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+    # occlusion: a word's score is the expected rating minus the rating of the text without it
+    without = json.loads(run("classify", "predict", out, "The taffy was today.", "--json").stdout)["expected"]
+    awful = next(word for word in data["words"] if word["word"] == "awful")
+    assert awful["score"] == pytest.approx(data["value"] - without, abs=1e-4)
+    assert awful["score"] == min(word["score"] for word in data["words"])  # the cue of a 1 lowers the stars most
+    # integrated gradients: the scores add up to the change from the empty text
+    gradients = explain(loaded, text, "integrated-gradients", steps=128)
+    assert abs(gradients.gap) < 0.05 * max(1e-3, abs(sum(word.score for word in gradients.words)))
+
+
+def test_explain_colours_words_only_on_a_terminal(classifier):
+    out, _ = classifier
+    plain = run("classify", "explain", out, "The taffy was great.")
+    assert plain.exit_code == 0 and "\x1b[" not in plain.stdout and "great(+" in plain.stdout
+    coloured = run("classify", "explain", out, "The taffy was great.", color=True)
+    assert coloured.exit_code == 0 and "\x1b[" in coloured.stdout
+    assert "forget" in plain.stdout and "(input)" in plain.stdout  # the gates in both vocabularies
+
+
+def test_resume_continues_exactly(reviews, tmp_path):
+    train, valid = reviews
+    common = [train, "--valid", valid, *TINY, "--val-every", "6", "--deterministic", "--json"]
+    straight = run("classify", "train", *common, "--out", tmp_path / "a", "--max-steps", "12")
+    first = run("classify", "train", *common, "--out", tmp_path / "b", "--max-steps", "6")
+    resumed = run("classify", "train", train, "--valid", valid, "--out", tmp_path / "b", "--resume", "--max-steps", "12", "--json")
+    for result in (straight, first, resumed):
+        assert result.exit_code == 0, result.output
+    a, b = json.loads(straight.stdout), json.loads(resumed.stdout)
+    assert b["steps"] == 12 and b["new_steps"] == 6
+    assert b["valid_loss"] == pytest.approx(a["valid_loss"], abs=1e-5)
+
+
+def test_encoder_start_keeps_the_language_models_tokenizer_and_weights(trained, corpus, tmp_path):
+    from safetensors.torch import load_file
+
+    stories = [line for line in corpus.read_text().splitlines() if line and line != "<|endoftext|>"]
+    data = tmp_path / "stories.jsonl"
+    data.write_text("".join(json.dumps({"text": story, "rating": 1 + index % 2}) + "\n" for index, story in enumerate(stories)))
+    out = tmp_path / "from-lm"
+    result = run("classify", "train", data, "--out", out, "--encoder", trained, "--unfreeze", "1", "--max-steps", "4",
+                 "--batch-size", "8", "--json")
+    assert result.exit_code == 0, result.output
+    assert (out / "tokenizer.json").read_bytes() == (trained / "tokenizer.json").read_bytes()
+    language_model, classifier = load_file(trained / "model.safetensors"), load_file(out / "model.safetensors")
+    shared = [key for key in classifier if key.startswith(("embedding.", "layers."))]
+    assert shared and all(torch.equal(classifier[key], language_model[key]) for key in shared)  # frozen all run long
+    meta = json.loads((out / "textgen.json").read_text())
+    assert meta["encoder"]["path"] == str(trained) and meta["model"]["hidden_size"] == 16
+    unfrozen = run("classify", "train", data, "--out", tmp_path / "unfrozen", "--encoder", trained, "--unfreeze", "0",
+                   "--max-steps", "4", "--batch-size", "8", "--lr", "1e-2")
+    assert unfrozen.exit_code == 0, unfrozen.output
+    moved = load_file(tmp_path / "unfrozen" / "model.safetensors")
+    assert not torch.equal(moved["embedding.weight"], language_model["embedding.weight"])
+
+
+def bad_inputs(tmp_path, trained, reviews):
+    train, valid = reviews
+    missing = tmp_path / "missing.jsonl"
+    missing.write_text('{"text": "good", "rating": 5}\n{"text": "bad", "score": 1}\n')
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text('{"text": "good", "rating": 5}\n{"text": "  ", "rating": 1}\n')
+    unseen = tmp_path / "unseen.jsonl"
+    unseen.write_text('{"text": "good", "rating": 3}\n{"text": "odd", "rating": 9}\n')
+    single = tmp_path / "single.jsonl"
+    single.write_text('{"text": "good", "rating": 5}\n{"text": "fine", "rating": 5}\n')
+    headless = tmp_path / "headless.csv"
+    headless.write_text('"Great taffy",5\n"Stale",1\n')
+    odd_words = tmp_path / "odd.jsonl"
+    odd_words.write_text("".join(json.dumps({"text": f"zorblax quuxing frobnicated {i}", "rating": 1 + i % 2}) + "\n"
+                                 for i in range(10)))
+    return {
+        "missing field": ([missing], "missing.jsonl:2 has no \"rating\" field"),
+        "empty text": ([empty], "empty.jsonl:2: \"text\" is empty"),
+        "unseen label": ([train, "--valid", unseen], "unseen.jsonl:2 has label \"9\""),
+        "single class": ([single], "one class only"),
+        "csv without header": ([headless], "no header row"),
+        "encoder is a classifier": ([train, "--encoder", "CLASSIFIER"], "not a language model"),
+        "encoder's tokenizer does not fit": ([odd_words, "--encoder", trained], "unknown"),
+        "shape with encoder": ([train, "--encoder", trained, "--hidden-size", "32"], "--hidden-size comes from --encoder"),
+        "schedule without encoder": ([train, "--unfreeze", "0.2"], "--unfreeze and --lr-decay apply"),
+        "not a data file": ([tmp_path / "missing.txt"], ".jsonl or .csv"),
+    }
+
+
+@pytest.mark.parametrize("case", ["missing field", "empty text", "unseen label", "single class", "csv without header",
+                                  "encoder is a classifier", "encoder's tokenizer does not fit", "shape with encoder",
+                                  "schedule without encoder", "not a data file"])
+def test_bad_input_is_one_line_and_writes_nothing(case, tmp_path, trained, reviews, classifier):
+    arguments, fragment = bad_inputs(tmp_path, trained, reviews)[case]
+    arguments = [str(classifier[0]) if argument == "CLASSIFIER" else argument for argument in arguments]
+    out = tmp_path / "out"
+    result = run("classify", "train", *arguments, "--out", out, "--max-steps", "2")
+    assert_one_line_error(result, fragment)
+    assert not out.exists()
+
+
+def test_each_kind_of_model_is_refused_by_the_others_commands(classifier, trained):
+    out, _ = classifier
+    assert_one_line_error(run("generate", out, "--prompt", "The"), "classifier, not a language model")
+    assert_one_line_error(run("next", out, "The taffy"), "classifier, not a language model")
+    assert_one_line_error(run("classify", "predict", trained, "Great taffy."), "language model, not a classifier")
+    assert_one_line_error(run("classify", "explain", trained, "Great taffy."), "language model, not a classifier")
+    assert_one_line_error(run("classify", "predict", out), "give TEXT or --file")
+
+
+def test_resume_with_other_labels_is_refused(classifier, reviews, tmp_path):
+    import shutil
+
+    out = tmp_path / "copy"
+    shutil.copytree(classifier[0], out)
+    two = write_reviews(tmp_path / "two.jsonl", 30, 5, labels=("1", "3"), weights=(1, 1))
+    assert_one_line_error(run("classify", "train", two, "--out", out, "--resume", "--max-steps", "90"), "--resume with other labels")

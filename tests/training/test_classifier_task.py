@@ -1,0 +1,90 @@
+"""ClassifierTask: its loss (class-weighted cross-entropy plus the expected rating distance), its
+selection score, and ULMFiT's discriminative rates and frozen start, as functions of the step."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from textgen.config import ClassifierConfig, ModelConfig, TrainConfig
+from textgen.training.classifier_task import ClassifierTask, run_progress
+
+MODEL = ModelConfig(vocab_size=30, embed_dim=8, hidden_size=12, num_layers=2)
+LABELS = {"names": ["1", "2", "3"], "ordinal": True}
+
+
+def make_task(ordinal_weight=0.5, weights=(1.0, 2.0, 0.5), schedule=None, **train) -> ClassifierTask:
+    head = ClassifierConfig(num_classes=3, ordinal=True, ordinal_weight=ordinal_weight)
+    config = TrainConfig(**{"max_steps": 100, "warmup_steps": 0, "lr": 1e-2, **train})
+    return ClassifierTask(MODEL.to_dict(), head.to_dict(), config.to_dict(), LABELS, list(weights), schedule)
+
+
+def test_loss_is_weighted_cross_entropy_plus_the_expected_distance():
+    task = make_task()
+    logits = torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 0.3]])
+    targets = torch.tensor([0, 2])
+    weights = torch.tensor([1.0, 2.0, 0.5])
+    probabilities = torch.softmax(logits, dim=-1)
+    distance = torch.tensor([[0.0, 1.0, 2.0], [2.0, 1.0, 0.0]])
+    expected = (probabilities * distance).sum(dim=-1)
+    by_hand = F.cross_entropy(logits, targets, weight=weights) + 0.5 * (weights[targets] * expected).sum() / weights[targets].sum()
+    assert task.loss(logits, targets).item() == pytest.approx(by_hand.item(), rel=1e-6)
+    assert make_task(ordinal_weight=0.0).loss(logits, targets).item() == pytest.approx(
+        F.cross_entropy(logits, targets, weight=weights).item(), rel=1e-6)
+
+
+def test_the_best_weights_are_the_highest_macro_f1():
+    task = make_task()
+    assert task.selection_score({"macro_f1": 0.6, "loss": 2.0}) < task.selection_score({"macro_f1": 0.5, "loss": 0.1})
+
+
+def test_discriminative_rates_and_a_frozen_start_follow_the_run():
+    task = make_task(schedule={"unfreeze": 0.2, "lr_decay": 2.0})
+    task.seconds_before = 0.0
+    groups = task.parameter_groups()
+    assert len(groups) == 4  # head, layer 2, layer 1, embedding
+    assert groups[0] == list(task.model.head.parameters()) and groups[-1] == [task.model.embedding.weight]
+    optimizer = task.configure_optimizers()
+    scheduler = optimizer["lr_scheduler"]["scheduler"]
+    peaks = [group["initial_lr"] for group in optimizer["optimizer"].param_groups]
+    assert peaks[::2] == pytest.approx([1e-2, 5e-3, 2.5e-3, 1.25e-3])  # each group down: / 2
+    factors = lambda step: [factor(step) for factor in scheduler.lr_lambdas][::2]  # noqa: E731
+    assert factors(10)[0] > 0 and factors(10)[1:] == [0.0, 0.0, 0.0]  # 10% of the run: only the head learns
+    assert all(value > 0 for value in factors(30))  # past 20%: every group learns
+    assert run_progress(30, task.train_config, 0.0) == pytest.approx(0.3)
+
+
+def test_a_run_from_scratch_has_one_rate_and_no_frozen_start():
+    task = make_task()
+    optimizer = task.configure_optimizers()
+    assert {group["initial_lr"] for group in optimizer["optimizer"].param_groups} == {1e-2}
+    scheduler = optimizer["lr_scheduler"]["scheduler"]
+    assert all(factor(0) > 0 for factor in scheduler.lr_lambdas)
+
+
+def test_checkpoint_extras_round_trip():
+    task = make_task()
+    task.val_history, task.last_metrics, task.seconds_before = [-0.4, -0.5], {"step": 8, "macro_f1": 0.5}, 12.0
+    checkpoint: dict = {}
+    task.on_save_checkpoint(checkpoint)
+    restored = make_task()
+    restored.on_load_checkpoint(checkpoint)
+    assert restored.val_history == [-0.4, -0.5] and restored.last_metrics["step"] == 8
+    assert restored.seconds_before == pytest.approx(12.0, abs=0.5)
+
+
+def test_validation_metrics_match_a_recount():
+    from textgen.classify.data import Encoded
+
+    torch.manual_seed(0)
+    ids = tuple(torch.randint(4, 30, (length,)).numpy() for length in (3, 7, 5, 9, 4, 6))
+    targets = torch.tensor([0, 1, 2, 0, 1, 2]).numpy()
+    task = make_task()
+    task.valid = Encoded(ids, targets, sum(len(row) for row in ids), 0, 0)
+    metrics = task.validate()
+    task.model.eval()
+    with torch.no_grad():
+        predicted = [int(task.model(torch.tensor(row)[None], torch.tensor([len(row)])).argmax()) for row in ids]
+    assert metrics["accuracy"] == pytest.approx(sum(p == t for p, t in zip(predicted, targets)) / 6)
+    assert task.val_history == [task.selection_score(metrics)]

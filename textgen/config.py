@@ -170,7 +170,7 @@ class ModelConfig(ConfigMixin):
                 f"vocab {self.vocab_size}, {tied} embeddings, {self.parameter_count():,} parameters")
 
 
-POOLINGS = ("last", "mean", "max", "attention")
+POOLINGS = ("last", "mean", "max", "attention", "concat")  # concat: last, max and mean side by side (ULMFiT)
 CLASS_WEIGHTS = ("none", "balanced", "sqrt")
 
 

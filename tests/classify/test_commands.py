@@ -73,6 +73,8 @@ def test_train_writes_a_classifier_directory_that_learnt_the_cues(classifier, re
     assert meta["labels"]["names"] == ["1", "2", "3"] and meta["labels"]["ordinal"] is True
     assert meta["labels"]["text_field"] == "text" and meta["labels"]["label_field"] == "rating"
     assert meta["classifier"]["num_classes"] == 3 and meta["corpus"]["examples"] == 160
+    decision = meta["decision"]  # offsets tuned on the validation set, never lowering its macro-F1
+    assert len(decision["bias"]) == 3 and decision["after"]["macro_f1"] >= decision["before"]["macro_f1"]
     assert {"model.safetensors", "tokenizer.json", "metrics.csv", "loss.png"} <= {path.name for path in out.iterdir()}
     header = (out / "metrics.csv").read_text().splitlines()[0].split(",")
     assert header[-4:] == ["val_loss", "val_accuracy", "val_macro_f1", "val_mae"]

@@ -61,3 +61,26 @@ def test_majority_baseline_on_the_reviews_counts():
 
 def test_confusion_counts_pairs():
     assert confusion([0, 1, 1], [1, 1, 0], 2).tolist() == [[0, 1], [1, 1]]
+
+
+def test_decision_bias_raises_macro_f1_and_keeps_the_accuracy_floor():
+    import numpy as np
+
+    from textgen.classify.metrics import classification_metrics, tune_decision_bias
+
+    labels = Labels(("1", "2", "3"), ordinal=True)
+    rng = np.random.default_rng(0)
+    targets = rng.choice(3, size=300, p=[0.15, 0.15, 0.7])
+    # a model that leans to the common class: the rare classes' scores are too low by 0.8
+    log_probs = np.log(np.full((300, 3), 0.1))
+    log_probs[np.arange(300), targets] += rng.normal(1.2, 0.8, size=300)
+    log_probs[:, :2] -= 0.8
+    before = classification_metrics(targets, log_probs, labels)
+    bias, record = tune_decision_bias(log_probs, targets, labels, min_accuracy=before["accuracy"] - 0.01)
+    after = classification_metrics(targets, log_probs + bias, labels)
+    assert record["before"]["macro_f1"] == pytest.approx(before["macro_f1"])
+    assert after["macro_f1"] == pytest.approx(record["after"]["macro_f1"]) and after["macro_f1"] > before["macro_f1"] + 0.05
+    assert after["accuracy"] >= before["accuracy"] - 0.01
+    assert bias[:2].mean() > bias[2]  # the rare classes were lifted
+    unchanged, _ = tune_decision_bias(log_probs, targets, labels, min_accuracy=1.0)  # an impossible floor: no change
+    assert not unchanged.any()

@@ -81,7 +81,7 @@ def explain(loaded: LoadedClassifier, text: str, method: str = DEFAULT_METHOD, s
     device = next(model.parameters()).device
     tokens = torch.tensor([ids], device=device)
     with torch.no_grad():
-        logits = model(tokens, torch.tensor([len(ids)], device=device))
+        logits = loaded.scores(tokens, torch.tensor([len(ids)], device=device))
     probabilities = torch.softmax(logits.float(), dim=-1)[0]
     target = int(probabilities.argmax())
     value = float(explained_value(loaded, logits, target)[0])
@@ -114,7 +114,7 @@ def occlusion(loaded: LoadedClassifier, ids: list[int], groups: list[list[int]],
         tokens = torch.full((len(rows), max(len(row) for row in rows)), PAD_ID, dtype=torch.long, device=device)
         for row, kept in enumerate(rows):
             tokens[row, : len(kept)] = torch.tensor(kept, device=device)
-        without = explained_value(loaded, model(tokens, lengths), target)
+        without = explained_value(loaded, loaded.scores(tokens, lengths), target)
         scores.extend((value - without).tolist())
     return scores
 
@@ -135,12 +135,12 @@ def integrated_gradients(loaded: LoadedClassifier, ids: list[int], groups: list[
         alphas = (torch.arange(start, min(steps, start + 32), device=device, dtype=embedded.dtype) + 0.5) / steps
         path = (baseline[None] + alphas[:, None, None] * (embedded - baseline)[None]).requires_grad_(True)
         lengths = torch.full((len(alphas),), len(ids), device=device)
-        outputs = explained_value(loaded, model.forward_embedded(path, lengths), target)
+        outputs = explained_value(loaded, model.forward_embedded(path, lengths) + loaded.decision_bias.to(device), target)
         (gradient,) = torch.autograd.grad(outputs.sum(), path)
         total += gradient.sum(dim=0)
     per_token = ((embedded - baseline) * total / steps).sum(dim=-1)  # (T,)
     scores = [float(per_token[group].sum()) for group in groups]
     with torch.no_grad():
-        base = float(explained_value(loaded, model.forward_embedded(baseline[None], torch.tensor([len(ids)], device=device)),
-                                     target)[0])
+        base_logits = model.forward_embedded(baseline[None], torch.tensor([len(ids)], device=device))
+        base = float(explained_value(loaded, base_logits + loaded.decision_bias.to(device), target)[0])
     return scores, value - base - sum(scores)

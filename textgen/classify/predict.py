@@ -28,6 +28,17 @@ class LoadedClassifier:
     metadata: dict = field(default_factory=dict)
     path: Path | None = None
 
+    @property
+    def decision_bias(self) -> torch.Tensor:
+        """Per-class offsets tuned on the validation set for macro-F1 (zeros when none were tuned)."""
+        bias = (self.metadata.get("decision") or {}).get("bias") or [0.0] * len(self.labels.names)
+        return torch.tensor(bias, dtype=torch.float32)
+
+    def scores(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Class scores (B, K): the network's logits plus the decision offsets."""
+        logits = self.model(tokens, lengths).float()
+        return logits + self.decision_bias.to(logits.device)
+
 
 def save_classifier_dir(path: str | os.PathLike, model: Classifier, tokenizer: Tokenizer, labels: Labels,
                         metadata: dict | None = None) -> Path:
@@ -59,7 +70,7 @@ def load_classifier(path: str | os.PathLike, device: str | torch.device = "cpu")
 @torch.no_grad()
 def class_probabilities(loaded: LoadedClassifier, texts: list[str], batch_size: int = 64) -> torch.Tensor:
     """(N, K) probabilities of every class for each text (read as `<s> text </s>`, its first
-    max_tokens tokens)."""
+    max_tokens tokens), with the decision offsets tuned on validation (a prior shift)."""
     from textgen.corpus import _clean_story
 
     limit = loaded.model.head_config.max_tokens
@@ -72,7 +83,7 @@ def class_probabilities(loaded: LoadedClassifier, texts: list[str], batch_size: 
         tokens = torch.full((len(chunk), int(lengths.max())), PAD_ID, dtype=torch.long)
         for index, row in enumerate(chunk):
             tokens[index, : len(row)] = torch.tensor(row)
-        out.append(torch.softmax(loaded.model(tokens.to(device), lengths.to(device)).float(), dim=-1).cpu())
+        out.append(torch.softmax(loaded.scores(tokens.to(device), lengths.to(device)), dim=-1).cpu())
     return torch.cat(out) if out else torch.zeros(0, len(loaded.labels.names))
 
 

@@ -17,7 +17,8 @@ from textgen.model.language_model import LanguageModel, Trace, embedding_dropout
 
 
 class Classifier(nn.Module):
-    """Embedding -> recurrent layers -> pooling (last, mean, max, attention) -> dropout -> linear."""
+    """Embedding -> recurrent layers -> pooling (last, mean, max, attention, or concat: the last, max
+    and mean side by side) -> dropout -> linear."""
 
     def __init__(self, config: ModelConfig, head: ClassifierConfig):
         super().__init__()
@@ -30,7 +31,7 @@ class Classifier(nn.Module):
         )
         nn.init.uniform_(self.embedding.weight, -0.1, 0.1)
         self.attention = nn.Linear(config.hidden_size, 1) if head.pooling == "attention" else None
-        self.head = nn.Linear(config.hidden_size, head.num_classes)
+        self.head = nn.Linear(config.hidden_size * (3 if head.pooling == "concat" else 1), head.num_classes)
 
     def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
         """Class scores (B, K) for right-padded tokens (B, T) of the given lengths (B,), each >= 1."""
@@ -60,6 +61,11 @@ class Classifier(nn.Module):
             return (outputs * inside[..., None]).sum(dim=1) / lengths[:, None].to(outputs.dtype)
         if pooling == "max":
             return outputs.masked_fill(~inside[..., None], float("-inf")).amax(dim=1)
+        if pooling == "concat":
+            last = outputs[torch.arange(outputs.shape[0], device=outputs.device), lengths - 1]
+            peak = outputs.masked_fill(~inside[..., None], float("-inf")).amax(dim=1)
+            mean = (outputs * inside[..., None]).sum(dim=1) / lengths[:, None].to(outputs.dtype)
+            return torch.cat([last, peak, mean], dim=-1)
         scores = self.attention(outputs)[..., 0].masked_fill(~inside, float("-inf"))  # (B, T)
         return (torch.softmax(scores, dim=1)[..., None] * outputs).sum(dim=1)
 

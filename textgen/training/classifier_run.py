@@ -212,6 +212,8 @@ def _fit_classifier(data, train, valid, labels, out, paths, tokenizer_spec, mode
     began = time.perf_counter()
     received = fit(task, ClassificationDataModule(encoded, train_config), paths, export, saved is not None, progress_bar,
                    report, log)
+    if received is None and valid is not None and (paths.current / META_FILE).exists():
+        record_decision_bias(paths.current, valid, report)
     steps = task.global_step if task._trainer else 0
     return RunResult(out, model_config, train_config, received, steps, time.perf_counter() - began,
                      dict(task.last_metrics), steps - reached, task.model.parameter_count())
@@ -235,3 +237,25 @@ def _counts(data: LabelledData, labels: Labels) -> list[int]:
     counts = data.counts()
     return [counts.get(name, 0) for name in labels.names]
 
+
+
+def record_decision_bias(out: Path, valid: LabelledData, report: Callable[[str], None]) -> None:
+    """Tune per-class decision offsets on the validation examples with the directory's (best)
+    weights and record them in textgen.json (weights and hashes unchanged): rare classes get
+    predicted as often as macro-F1 wants, at most one point of validation accuracy given up."""
+    import torch
+
+    from textgen.classify.metrics import tune_decision_bias
+    from textgen.classify.predict import class_probabilities, load_classifier
+
+    loaded = load_classifier(out)
+    probabilities = class_probabilities(loaded, [example.text for example in valid.examples])
+    targets = np.array([loaded.labels.index(example.label) for example in valid.examples])
+    majority = np.bincount(targets, minlength=len(loaded.labels.names)).max() / len(targets)
+    before = float((probabilities.argmax(dim=1).numpy() == targets).mean())
+    bias, record = tune_decision_bias(torch.log(probabilities.clamp_min(1e-12)).numpy(), targets, loaded.labels,
+                                      min_accuracy=max(before - 0.01, majority + 0.01))
+    ModelDirectory(out).update_metadata(decision={"bias": [round(float(value), 3) for value in bias],
+                                                  "tuned_on": valid.path, **record})
+    report(f"decision offsets tuned on the validation set: macro-F1 {record['before']['macro_f1']:.3f} -> "
+           f"{record['after']['macro_f1']:.3f}, accuracy {record['before']['accuracy']:.3f} -> {record['after']['accuracy']:.3f}")

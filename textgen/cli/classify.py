@@ -7,7 +7,7 @@ import sys
 import click
 
 from textgen.cli.common import check_plot, invocation, note, print_json
-from textgen.cli.options import config_option, config_values
+from textgen.cli.options import RUN_LIMITS, config_option, config_options, config_values, run_options
 from textgen.config import ClassifierConfig, ModelConfig, TrainConfig
 
 
@@ -66,18 +66,8 @@ def classify() -> None:
 @config_option(TrainConfig, "min_lr_ratio")
 @config_option(TrainConfig, "schedule")
 @config_option(TrainConfig, "grad_clip")
-@config_option(TrainConfig, "max_steps")
-@config_option(TrainConfig, "max_epochs")
-@config_option(TrainConfig, "max_time")
-@config_option(TrainConfig, "val_every")
-@config_option(TrainConfig, "log_every")
-@config_option(TrainConfig, "seed")
-@config_option(TrainConfig, "deterministic")
-@config_option(TrainConfig, "precision")
-@config_option(TrainConfig, "accelerator")
-@click.option("--resume", is_flag=True, help="Continue from OUT/lightning/last.ckpt (optimizer, schedule, step, data position).")
-@click.option("--overwrite", is_flag=True, help="Replace a previous run in OUT.")
-@click.option("--json", "as_json", is_flag=True, help="Print the final summary as JSON.")
+@config_options(TrainConfig, *RUN_LIMITS)
+@run_options
 @click.pass_context
 def train_classifier_command(ctx: click.Context, data: str, valid_file, out_dir: str, text_field: str, label_field: str,
                              ordinal, encoder, unfreeze, lr_decay, tokenizer_path, tokenizer_kind, vocab_size, resume,

@@ -165,3 +165,24 @@ def config_values(options: dict, block: str, chosen=lambda name: True) -> dict:
         if where and where[0] == block and chosen(param) and not (block == "model" and value is None):
             values[where[1]] = value
     return values
+
+
+RUN_LIMITS = ("max_steps", "max_epochs", "max_time", "val_every", "log_every", "seed", "deterministic", "precision",
+              "accelerator")  # the limits and hardware options every training command offers, in this order
+
+
+def config_options(cls, *names: str):
+    """config_option for each field, listed in `--help` in the order given."""
+    def apply(function):
+        for name in reversed(names):
+            function = config_option(cls, name)(function)
+        return function
+    return apply
+
+
+def run_options(function):
+    """--resume, --overwrite and --json of a training command."""
+    function = click.option("--json", "as_json", is_flag=True, help="Print the final summary as JSON.")(function)
+    function = click.option("--overwrite", is_flag=True, help="Replace a previous run in OUT.")(function)
+    return click.option("--resume", is_flag=True,
+                        help="Continue from OUT/lightning/last.ckpt (optimizer, schedule, step, data position).")(function)

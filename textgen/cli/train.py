@@ -7,7 +7,7 @@ import sys
 import click
 
 from textgen.cli.common import invocation, note, print_json
-from textgen.cli.options import config_option, config_values, load_config_file
+from textgen.cli.options import RUN_LIMITS, config_option, config_options, config_values, run_options, load_config_file
 from textgen.config import ModelConfig, TrainConfig
 
 
@@ -49,21 +49,11 @@ from textgen.config import ModelConfig, TrainConfig
 @config_option(TrainConfig, "schedule")
 @config_option(TrainConfig, "grad_clip")
 @config_option(TrainConfig, "nonmono")
-@config_option(TrainConfig, "max_steps")
-@config_option(TrainConfig, "max_epochs")
-@config_option(TrainConfig, "max_time")
-@config_option(TrainConfig, "val_every")
-@config_option(TrainConfig, "log_every")
-@config_option(TrainConfig, "seed")
-@config_option(TrainConfig, "deterministic")
-@config_option(TrainConfig, "precision")
-@config_option(TrainConfig, "accelerator")
+@config_options(TrainConfig, *RUN_LIMITS)
 @config_option(TrainConfig, "devices")
 @config_option(TrainConfig, "num_nodes")
 @config_option(TrainConfig, "strategy")
-@click.option("--resume", is_flag=True, help="Continue from OUT/lightning/last.ckpt (optimizer, schedule, step, data position).")
-@click.option("--overwrite", is_flag=True, help="Replace a previous run in OUT.")
-@click.option("--json", "as_json", is_flag=True, help="Print the final summary as JSON.")
+@run_options
 @click.pass_context
 def train_command(ctx: click.Context, corpus: str, out_dir: str, tokenizer_path, tokenizer_kind, vocab_size, tokenizer_type,
                   valid_file, cache_dir, resume, overwrite, as_json, **options) -> None:

@@ -207,8 +207,8 @@ def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> LoadedM
 
 def load_network(path: Path, meta: dict, config: ModelConfig, build, allowed_missing: set[str] = frozenset()):
     """The network `build()` makes, with the directory's weights, and its tokenizer: every file
-    checked against its hash, the weights' names and shapes against the network before any memory is
-    taken for them, and their values for NaN. Returns (network, tokenizer)."""
+    checked against its hash, the weights' names and shapes (from the file's header) against the
+    network before the weights are decoded, and their values for NaN. Returns (network, tokenizer)."""
     from safetensors import SafetensorError
     from safetensors.torch import load as load_safetensors
 
@@ -230,8 +230,10 @@ def load_network(path: Path, meta: dict, config: ModelConfig, build, allowed_mis
     if tokenizer.vocab_size != config.vocab_size:
         raise TextgenError(f"{path}: the tokenizer has {tokenizer.vocab_size} tokens but the model expects {config.vocab_size}")
     declared = safetensors_header(data[MODEL_FILE], path / MODEL_FILE)
-    with torch.device("meta"):
-        expected = {name: tuple(tensor.shape) for name, tensor in build().state_dict().items() if name not in allowed_missing}
+    # built for real, not on the meta device: its size is capped above, and meta tensors' Python
+    # kernels import half of torch (1.5 s, more than the whole load of a small model)
+    network = build()
+    expected = {name: tuple(tensor.shape) for name, tensor in network.state_dict().items() if name not in allowed_missing}
     problems = [f"{name} is {shape} where the model needs {expected[name]}" for name, (_, shape) in declared.items()
                 if name in expected and shape != expected[name]]
     problems += [f"{name} is missing" for name in expected if name not in declared]
@@ -250,7 +252,6 @@ def load_network(path: Path, meta: dict, config: ModelConfig, build, allowed_mis
     if broken:
         raise TextgenError(f"{path / MODEL_FILE} has NaN or infinite values in {', '.join(broken[:3])}: the weights are "
                            "damaged; use an earlier checkpoint or train again")
-    network = build()
     try:
         result = network.load_state_dict(state, strict=False)
     except RuntimeError as error:

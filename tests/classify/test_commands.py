@@ -255,3 +255,34 @@ def test_resume_with_other_labels_is_refused(classifier, reviews, tmp_path):
     shutil.copytree(classifier[0], out)
     two = write_reviews(tmp_path / "two.jsonl", 30, 5, labels=("1", "3"), weights=(1, 1))
     assert_one_line_error(run("classify", "train", two, "--out", out, "--resume", "--max-steps", "90"), "--resume with other labels")
+
+
+@pytest.mark.slow
+def test_ctrl_c_saves_a_resumable_classifier(reviews, tmp_path):
+    """SIGINT mid-run: exit 130 with a checkpoint and an exported directory; --resume finishes the run."""
+    import signal
+    import subprocess
+    import time
+
+    from tests.conftest import ONE_THREAD, REPO, textgen_process
+
+    train, valid = reviews
+    out = tmp_path / "cut"
+    args = ["classify", "train", str(train), "--valid", str(valid), "--out", str(out), *TINY, "--max-steps", "3000",
+            "--val-every", "5", "--json"]
+    process = subprocess.Popen(textgen_process(*args), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=ONE_THREAD)
+    deadline = time.monotonic() + 120
+    while not (out / "lightning" / "last.ckpt").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    summary = json.loads(stdout)
+    assert summary["interrupted"] is True and summary["steps"] < 3000
+    assert "continue with: textgen classify train" in stderr
+    assert json.loads((out / "textgen.json").read_text())["status"] == "interrupted"
+    resumed = run("classify", "train", train, "--valid", valid, "--out", out, "--resume", "--max-steps", str(summary["steps"] + 10),
+                  "--json")
+    assert resumed.exit_code == 0, resumed.output
+    assert json.loads(resumed.stdout)["steps"] == summary["steps"] + 10

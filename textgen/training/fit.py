@@ -163,6 +163,8 @@ class RunCallback(L.Callback):
         if self.signal_received is not None:
             if self.last_saved_step != step:
                 self.checkpoint(trainer, pl_module, status="interrupted")
+            elif trainer.is_global_zero:
+                self.mark_status("interrupted")  # the signal came right after a save: only the status changes
             trainer.should_stop = True
 
     def due(self, step: int, pl_module) -> bool:
@@ -181,13 +183,13 @@ class RunCallback(L.Callback):
         if self.last_saved_step != trainer.global_step:
             self.checkpoint(trainer, pl_module, status="trained", show=False)  # Lightning allows no self.log() here
         elif trainer.is_global_zero:
-            self.mark_trained()
+            self.mark_status("trained")
 
-    def mark_trained(self) -> None:
-        """The run ended at its limit right after a checkpoint: only the status changes."""
+    def mark_status(self, status: str) -> None:
+        """The run ended (at its limit, or by a signal) right after a checkpoint: only the status changes."""
         folder = ModelDirectory(self.paths.current)
         try:
-            folder.update_metadata(status="trained")
+            folder.update_metadata(status=status)
         except (OSError, ValueError) as error:
             raise TextgenError(f"could not update {folder.metadata_path} ({getattr(error, 'strerror', None) or error}); "
                                "the model directory is whole, only its status says \"training\"") from None

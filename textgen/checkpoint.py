@@ -265,11 +265,17 @@ def load_network(path: Path, meta: dict, config: ModelConfig, build, allowed_mis
 
 def export_model(model_dir: str | os.PathLike, out_dir: str | os.PathLike, dtype: str = "bfloat16",
                  overwrite: bool = False) -> int:
-    """Copy a model directory for sharing: weights in `dtype`, tokenizer, textgen.json and the
-    training curves, without the lightning/ resume state. Returns the bytes written."""
+    """Copy a model directory (a language model's or a classifier's) for sharing: weights in `dtype`,
+    tokenizer, textgen.json and the training curves, without the lightning/ resume state. Returns
+    the bytes written."""
     import shutil
 
-    loaded = load(model_dir)
+    if read_metadata(model_dir).get("task", LANGUAGE_MODEL) != LANGUAGE_MODEL:
+        from textgen.classify.predict import load_classifier
+
+        loaded = load_classifier(model_dir)
+    else:
+        loaded = load(model_dir)
     out = Path(out_dir)
     if out.resolve() == loaded.path.resolve():
         raise TextgenError(f"OUT {out} is MODEL itself: give another folder")
@@ -279,7 +285,7 @@ def export_model(model_dir: str | os.PathLike, out_dir: str | os.PathLike, dtype
 
     prepare_output(out / META_FILE)
     keep = {key: value for key, value in loaded.metadata.items()
-            if key not in ("format", "format_version", "model", "tokenizer", "files", "weights_dtype")}
+            if key not in ("format", "format_version", "model", "tokenizer", "files", "weights_dtype")}  # a classifier's head and labels stay
     save_model_dir(out, loaded.model, loaded.tokenizer, {**keep, "exported_from": str(model_dir)}, dtype=dtype)
     for name in SHARED_FILES:
         if (loaded.path / name).is_file():

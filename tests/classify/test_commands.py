@@ -286,3 +286,16 @@ def test_ctrl_c_saves_a_resumable_classifier(reviews, tmp_path):
                   "--json")
     assert resumed.exit_code == 0, resumed.output
     assert json.loads(resumed.stdout)["steps"] == summary["steps"] + 10
+
+
+def test_export_copies_a_classifier_with_its_head_labels_and_offsets(classifier, tmp_path):
+    out, _ = classifier
+    shared = tmp_path / "shared"
+    result = run("export", out, shared)
+    assert result.exit_code == 0, result.output
+    meta, original = json.loads((shared / "textgen.json").read_text()), json.loads((out / "textgen.json").read_text())
+    assert meta["task"] == "classifier" and meta["weights_dtype"] == "bfloat16" and not (shared / "lightning").exists()
+    assert meta["labels"] == original["labels"] and meta["decision"] == original["decision"]
+    ours = json.loads(run("classify", "predict", out, "The taffy was awful.", "--json").stdout)["probabilities"]
+    theirs = json.loads(run("classify", "predict", shared, "The taffy was awful.", "--json").stdout)["probabilities"]
+    assert all(abs(ours[k] - theirs[k]) < 0.02 for k in ours)  # bfloat16 weights: close, not equal

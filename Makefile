@@ -20,6 +20,11 @@ venv: $(STAMP)
 
 demo: $(STAMP)
 	mkdir -p $(DEMO)
+	# the shipped story model (checkpoints/tinystories-lstm): a story, the next words and the gates on real text
+	$(BIN)/textgen generate tinystories --prompt "Once upon a time" --max-tokens 200 --seed 1
+	$(BIN)/textgen next tinystories "Once upon a time, there was a little girl named Lily. She saw a" --top 10
+	$(BIN)/textgen gates tinystories "Lily saw a cat. The cat saw Lily."
+	# now a model of your own: the bundled little-stories corpus, trained for two minutes
 	$(BIN)/textgen corpus stats corpora/little-stories.txt
 	$(BIN)/textgen tokenizer train corpora/little-stories.txt --kind sentencepiece --model-type bpe --vocab-size 800 --out $(DEMO)/little-stories.model
 	$(BIN)/textgen tokenizer encode $(DEMO)/little-stories.model "$$(sed -n '1,/<|endoftext|>/p' corpora/little-stories.txt | grep -v '<|endoftext|>')"
@@ -37,7 +42,7 @@ demo: $(STAMP)
 	$(BIN)/textgen diagnose $(DEMO)/little --compare-settings --samples 8 --max-tokens 150 --prompt "Once upon a time"
 	$(BIN)/textgen diagnose $(DEMO)/little --samples 3 --prompt "Once upon a time" --max-tokens 150 --temperature 0.8 \
 		--top-p 0.95 --seed 1
-	@echo "Explore this model in your browser (next words, continue, diagnosis, gates): $(BIN)/textgen serve $(DEMO)/little"
+	@echo "Explore the shipped model and this one in your browser (next words, continue, diagnosis, gates): $(BIN)/textgen serve tinystories --model-dir $(DEMO)/little"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

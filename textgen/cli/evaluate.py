@@ -33,7 +33,7 @@ def evaluate_command(model_dir: str, corpus: str, streams: int, seq_len: int, ca
 
     loaded = textgen.load(model_dir)
     neural_cache = cache_settings(loaded, options)
-    cache = Path(cache_dir) if cache_dir else Path(model_dir).resolve().parent / ".cache"
+    cache = Path(cache_dir) if cache_dir else loaded.path.resolve().parent / ".cache"  # a shipped model's too
     metrics = evaluate_corpus(loaded, corpus, streams, seq_len, cache, neural_cache, note=note)
     if as_json:
         print_json({"model": model_dir, "corpus": corpus, **metrics})

@@ -6,6 +6,7 @@ from a newer format, or whose files do not match the hashes recorded in textgen.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -230,10 +231,18 @@ def load_network(path: Path, meta: dict, config: ModelConfig, build, allowed_mis
     if tokenizer.vocab_size != config.vocab_size:
         raise TextgenError(f"{path}: the tokenizer has {tokenizer.vocab_size} tokens but the model expects {config.vocab_size}")
     declared = safetensors_header(data[MODEL_FILE], path / MODEL_FILE)
-    # built for real, not on the meta device: its size is capped above, and meta tensors' Python
-    # kernels import half of torch (1.5 s, more than the whole load of a small model)
-    network = build()
-    expected = {name: tuple(tensor.shape) for name, tensor in network.state_dict().items() if name not in allowed_missing}
+    # A network about the size the file holds is built for real: meta tensors' Python kernels import
+    # half of torch (1.5 s, more than the whole load of a small model). One that the description
+    # claims is much larger is checked on the meta device first, so a lying textgen.json never
+    # allocates gigabytes.
+    stored = sum(math.prod(shape) for _, shape in declared.values())
+    network = build() if config.parameter_count() <= 2 * stored + (1 << 20) else None
+    if network is None:
+        with torch.device("meta"):
+            shapes = build().state_dict()
+    else:
+        shapes = network.state_dict()
+    expected = {name: tuple(tensor.shape) for name, tensor in shapes.items() if name not in allowed_missing}
     problems = [f"{name} is {shape} where the model needs {expected[name]}" for name, (_, shape) in declared.items()
                 if name in expected and shape != expected[name]]
     problems += [f"{name} is missing" for name in expected if name not in declared]
@@ -252,6 +261,7 @@ def load_network(path: Path, meta: dict, config: ModelConfig, build, allowed_mis
     if broken:
         raise TextgenError(f"{path / MODEL_FILE} has NaN or infinite values in {', '.join(broken[:3])}: the weights are "
                            "damaged; use an earlier checkpoint or train again")
+    network = network if network is not None else build()
     try:
         result = network.load_state_dict(state, strict=False)
     except RuntimeError as error:

@@ -7,7 +7,7 @@ import sys
 import click
 
 from textgen.cli.common import check_plot, invocation, note, print_json
-from textgen.cli.options import RUN_LIMITS, config_option, config_options, config_values, run_options
+from textgen.cli.options import DROPOUT_AND_DEPTH, RUN_LIMITS, config_option, config_options, config_values, run_options
 from textgen.config import ClassifierConfig, ModelConfig, TrainConfig
 
 
@@ -45,12 +45,7 @@ def classify() -> None:
                help="Embedding size [default: 128, or the encoder's].")
 @config_option(ModelConfig, "hidden_size", default=None, show_default=False,
                help="Units per recurrent layer [default: 256, or the encoder's].")
-@config_option(ModelConfig, "num_layers")
-@config_option(ModelConfig, "embed_dropout")
-@config_option(ModelConfig, "input_dropout")
-@config_option(ModelConfig, "hidden_dropout")
-@config_option(ModelConfig, "output_dropout")
-@config_option(ModelConfig, "weight_drop")
+@config_options(ModelConfig, *DROPOUT_AND_DEPTH)
 @config_option(ClassifierConfig, "pooling", help="How the states over a text become one vector: the last one, their mean, "
                "their maximum per unit, or an attention-weighted mean.")
 @config_option(ClassifierConfig, "head_dropout")

@@ -167,6 +167,7 @@ def config_values(options: dict, block: str, chosen=lambda name: True) -> dict:
     return values
 
 
+DROPOUT_AND_DEPTH = ("num_layers", "embed_dropout", "input_dropout", "hidden_dropout", "output_dropout", "weight_drop")
 RUN_LIMITS = ("max_steps", "max_epochs", "max_time", "val_every", "log_every", "seed", "deterministic", "precision",
               "accelerator")  # the limits and hardware options every training command offers, in this order
 

@@ -7,7 +7,7 @@ import sys
 import click
 
 from textgen.cli.common import invocation, note, print_json
-from textgen.cli.options import RUN_LIMITS, config_option, config_options, config_values, run_options, load_config_file
+from textgen.cli.options import DROPOUT_AND_DEPTH, RUN_LIMITS, config_option, config_options, config_values, run_options, load_config_file
 from textgen.config import ModelConfig, TrainConfig
 
 
@@ -23,12 +23,7 @@ from textgen.config import ModelConfig, TrainConfig
 @config_option(ModelConfig, "cell")
 @config_option(ModelConfig, "embed_dim")
 @config_option(ModelConfig, "hidden_size")
-@config_option(ModelConfig, "num_layers")
-@config_option(ModelConfig, "embed_dropout")
-@config_option(ModelConfig, "input_dropout")
-@config_option(ModelConfig, "hidden_dropout")
-@config_option(ModelConfig, "output_dropout")
-@config_option(ModelConfig, "weight_drop")
+@config_options(ModelConfig, *DROPOUT_AND_DEPTH)
 @config_option(ModelConfig, "activation_reg")
 @config_option(ModelConfig, "temporal_activation_reg")
 @config_option(ModelConfig, "forget_bias")

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from textgen.cli.common import check_plot, invocation, note, print_json
+from textgen.cli.common import check_plot, finish_run, invocation, note, print_json
 from textgen.cli.options import DROPOUT_AND_DEPTH, RUN_LIMITS, config_option, config_options, config_values, run_options
 from textgen.config import ClassifierConfig, ModelConfig, TrainConfig
 
@@ -114,25 +114,11 @@ def train_classifier_command(ctx: click.Context, data: str, valid_file, out_dir:
                               training, encoder=encoder, encoder_schedule=schedule, resume=resume, overwrite=overwrite,
                               progress_bar=sys.stderr.isatty(), command=invocation(),
                               report=lambda line: click.echo(line, err=True))
-    metrics = result.metrics
-    summary = {"out": str(result.out_dir), "steps": result.steps, "new_steps": result.new_steps,
-               "seconds": round(result.seconds, 1), "parameters": result.parameters,
-               "interrupted": bool(result.signal), **{f"valid_{key}": value for key, value in metrics.items() if key != "step"}}
-    if as_json:
-        print_json(summary)
-    else:
-        line = (f"trained {result.new_steps} more steps (now at step {result.steps}) in {result.seconds:.0f}s" if resume
-                else f"trained {result.steps} steps in {result.seconds:.0f}s")
-        if metrics:
-            line += f"; validation (step {metrics['step']}): accuracy {metrics['accuracy']:.3f}, macro-F1 {metrics['macro_f1']:.3f}"
-            line += f", MAE {metrics['mae']:.3f}" if "mae" in metrics else ""
-        click.echo(f"{line}\nclassifier -> {result.out_dir} (the best validation macro-F1's weights)")
-    if result.signal:
-        import signal as signals
-
-        click.echo(f"interrupted by {signals.Signals(result.signal).name} at step {result.steps}: checkpoint saved; "
-                   f"continue with: textgen classify train {data} --out {out_dir} --resume", err=True)
-        ctx.exit(130 if result.signal == signals.SIGINT else 143)
+    finish_run(ctx, result, resume, as_json,
+               lambda metrics: (f"validation (step {metrics['step']}): accuracy {metrics['accuracy']:.3f}, macro-F1 "
+                                f"{metrics['macro_f1']:.3f}" + (f", MAE {metrics['mae']:.3f}" if "mae" in metrics else "")),
+               f"classifier -> {result.out_dir} (the best validation macro-F1's weights)",
+               f"textgen classify train {data} --out {out_dir}")
 
 
 def _rating_line(labels, prediction: dict) -> str:

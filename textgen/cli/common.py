@@ -154,3 +154,27 @@ def load_for_generation(model_dir: str, quantize: str):
     loaded = textgen.load(model_dir)
     loaded.model = sampling_copy(loaded.model, quantize)
     return loaded
+
+
+def finish_run(ctx: click.Context, result, resume: bool, as_json: bool, validation, saved: str, again: str) -> None:
+    """A training command's last words: the summary (JSON or a line, with `validation(metrics)`
+    describing the validation), where the model went, and on a signal how to continue, exit 130/143."""
+    metrics = result.metrics
+    parameters = result.parameters if result.parameters is not None else result.model_config.parameter_count()
+    summary = {"out": str(result.out_dir), "steps": result.steps, "new_steps": result.new_steps,
+               "seconds": round(result.seconds, 1), "parameters": parameters, "interrupted": bool(result.signal),
+               **{f"valid_{key}": value for key, value in metrics.items() if key != "step"}}
+    if as_json:
+        print_json(summary)
+    else:
+        line = (f"trained {result.new_steps} more steps (now at step {result.steps}) in {result.seconds:.0f}s" if resume
+                else f"trained {result.steps} steps in {result.seconds:.0f}s")
+        if metrics:
+            line += f"; {validation(metrics)}"
+        click.echo(f"{line}\n{saved}")
+    if result.signal:
+        import signal as signals
+
+        click.echo(f"interrupted by {signals.Signals(result.signal).name} at step {result.steps}: checkpoint saved; "
+                   f"continue with: {again} --resume", err=True)
+        ctx.exit(130 if result.signal == signals.SIGINT else 143)

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from textgen.cli.common import invocation, note, print_json
+from textgen.cli.common import finish_run, invocation, note
 from textgen.cli.options import DROPOUT_AND_DEPTH, RUN_LIMITS, config_option, config_options, config_values, run_options, load_config_file
 from textgen.config import ModelConfig, TrainConfig
 
@@ -93,27 +93,10 @@ def train_command(ctx: click.Context, corpus: str, out_dir: str, tokenizer_path,
                    primary=primary, report=report)
     if not primary:
         return
-    metrics = result.metrics
-    summary = {"out": str(result.out_dir), "steps": result.steps, "new_steps": result.new_steps,
-               "seconds": round(result.seconds, 1),
-               "parameters": result.model_config.parameter_count(), "interrupted": bool(result.signal),
-               **{f"valid_{key}": value for key, value in metrics.items() if key != "step"}}
-    if as_json:
-        print_json(summary)
-    else:
-        line = (f"trained {result.new_steps} more steps (now at step {result.steps}) in {result.seconds:.0f}s" if resume
-                else f"trained {result.steps} steps in {result.seconds:.0f}s")
-        if metrics:
-            line += (f"; validation: loss {metrics['loss']:.4f}, perplexity {metrics['perplexity']:.3f}, "
-                     f"word perplexity {metrics['word_perplexity']:.3f}, bits per byte {metrics['bits_per_byte']:.4f}")
-        click.echo(f"{line}\nmodel -> {result.out_dir}")
-    if result.signal:
-        import signal as signals
-
-        click.echo(f"interrupted by {signals.Signals(result.signal).name} at step {result.steps}: checkpoint saved; "
-                   f"continue with: textgen train {corpus} --out {out_dir} --resume", err=True)
-        ctx.exit(130 if result.signal == signals.SIGINT else 143)
-
+    finish_run(ctx, result, resume, as_json,
+               lambda metrics: (f"validation: loss {metrics['loss']:.4f}, perplexity {metrics['perplexity']:.3f}, word "
+                                f"perplexity {metrics['word_perplexity']:.3f}, bits per byte {metrics['bits_per_byte']:.4f}"),
+               f"model -> {result.out_dir}", f"textgen train {corpus} --out {out_dir}")
 
 
 @click.command("export")

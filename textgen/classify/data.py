@@ -224,6 +224,25 @@ class Encoded:
         return np.array([len(ids) for ids in self.ids], dtype=np.int64)
 
 
+def encode_text(tokenizer, text: str) -> list[int]:
+    """`<s> text </s>` as every classifier command reads a text: lines stripped and blank lines
+    dropped, as the corpus reader does for stories (the caller cuts it to max_tokens)."""
+    return tokenizer.encode(_clean_story(text.split("\n")), add_bos=True, add_eos=True)
+
+
+def pad_rows(rows):
+    """Token id rows as (tokens (B, T) right-padded with <pad>, lengths (B,)), torch tensors."""
+    import torch
+
+    from textgen.tokenizer import PAD_ID
+
+    lengths = [len(row) for row in rows]
+    tokens = np.full((len(rows), max(lengths)), PAD_ID, dtype=np.int64)
+    for index, ids in enumerate(rows):
+        tokens[index, : len(ids)] = ids
+    return torch.from_numpy(tokens), torch.tensor(lengths)
+
+
 def encode_examples(data: LabelledData, labels: Labels | None, tokenizer, max_tokens: int) -> Encoded:
     """Token ids of every example's text (lines stripped and blank lines dropped, as the corpus
     reader does for stories), cut to `max_tokens`."""
@@ -231,7 +250,7 @@ def encode_examples(data: LabelledData, labels: Labels | None, tokenizer, max_to
 
     ids, targets, unknown, truncated = [], [], 0, 0
     for example in data.examples:
-        encoded = tokenizer.encode(_clean_story(example.text.split("\n")), add_bos=True, add_eos=True)
+        encoded = encode_text(tokenizer, example.text)
         if len(encoded) > max_tokens:
             encoded, truncated = encoded[:max_tokens], truncated + 1
         unknown += encoded.count(UNK_ID)
@@ -260,11 +279,5 @@ def pad_batch(encoded: Encoded, indices: np.ndarray):
     """(tokens (B, T) right-padded with <pad>, lengths (B,), targets (B,)) as torch tensors."""
     import torch
 
-    from textgen.tokenizer import PAD_ID
-
-    rows = [encoded.ids[index] for index in indices]
-    lengths = [len(row) for row in rows]
-    tokens = np.full((len(rows), max(lengths)), PAD_ID, dtype=np.int64)
-    for row, ids in enumerate(rows):
-        tokens[row, : len(ids)] = ids
-    return torch.from_numpy(tokens), torch.tensor(lengths), torch.from_numpy(encoded.targets[indices])
+    tokens, lengths = pad_rows([encoded.ids[index] for index in indices])
+    return tokens, lengths, torch.from_numpy(encoded.targets[indices])

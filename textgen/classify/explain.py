@@ -48,13 +48,11 @@ class Explanation:
 
 def text_ids(loaded: LoadedClassifier, text: str) -> list[int]:
     """`<s> text </s>` as the classifier reads it (its first max_tokens tokens)."""
-    from textgen.corpus import _clean_story
+    from textgen.classify.data import encode_text
 
-    cleaned = _clean_story(text.split("\n"))
-    if not cleaned.strip():
+    if not text.strip():
         raise TextgenError("TEXT is empty: give a review (or other text) to explain")
-    ids = loaded.tokenizer.encode(cleaned, add_bos=True, add_eos=True)
-    return ids[: loaded.model.head_config.max_tokens]
+    return encode_text(loaded.tokenizer, text)[: loaded.model.head_config.max_tokens]
 
 
 def explained_value(loaded: LoadedClassifier, logits: torch.Tensor, target: int) -> torch.Tensor:
@@ -100,7 +98,7 @@ def explain(loaded: LoadedClassifier, text: str, method: str = DEFAULT_METHOD, s
 def occlusion(loaded: LoadedClassifier, ids: list[int], groups: list[list[int]], target: int, value: float,
               batch_size: int = 64) -> list[float]:
     """value - the value of the text without each word's tokens."""
-    from textgen.tokenizer import PAD_ID
+    from textgen.classify.data import pad_rows
 
     model = loaded.model
     device = next(model.parameters()).device
@@ -110,10 +108,7 @@ def occlusion(loaded: LoadedClassifier, ids: list[int], groups: list[list[int]],
         for group in groups[start:start + batch_size]:
             dropped = set(group)
             rows.append([token for index, token in enumerate(ids) if index not in dropped])
-        lengths = torch.tensor([len(row) for row in rows], device=device)
-        tokens = torch.full((len(rows), max(len(row) for row in rows)), PAD_ID, dtype=torch.long, device=device)
-        for row, kept in enumerate(rows):
-            tokens[row, : len(kept)] = torch.tensor(kept, device=device)
+        tokens, lengths = (tensor.to(device) for tensor in pad_rows(rows))
         without = explained_value(loaded, loaded.scores(tokens, lengths), target)
         scores.extend((value - without).tolist())
     return scores

@@ -15,7 +15,7 @@ from textgen.config import ClassifierConfig, ModelConfig
 from textgen.errors import TextgenError
 from textgen.model.classifier import Classifier
 from textgen.model_dir import META_FILE
-from textgen.tokenizer import PAD_ID, Tokenizer
+from textgen.tokenizer import Tokenizer
 
 CLASSIFIER = "classifier"
 
@@ -71,18 +71,14 @@ def load_classifier(path: str | os.PathLike, device: str | torch.device = "cpu")
 def class_probabilities(loaded: LoadedClassifier, texts: list[str], batch_size: int = 64) -> torch.Tensor:
     """(N, K) probabilities of every class for each text (read as `<s> text </s>`, its first
     max_tokens tokens), with the decision offsets tuned on validation (a prior shift)."""
-    from textgen.corpus import _clean_story
+    from textgen.classify.data import encode_text, pad_rows
 
     limit = loaded.model.head_config.max_tokens
     device = next(loaded.model.parameters()).device
-    rows = [loaded.tokenizer.encode(_clean_story(text.split("\n")), add_bos=True, add_eos=True)[:limit] for text in texts]
+    rows = [encode_text(loaded.tokenizer, text)[:limit] for text in texts]
     out = []
     for start in range(0, len(rows), batch_size):
-        chunk = rows[start:start + batch_size]
-        lengths = torch.tensor([len(row) for row in chunk])
-        tokens = torch.full((len(chunk), int(lengths.max())), PAD_ID, dtype=torch.long)
-        for index, row in enumerate(chunk):
-            tokens[index, : len(row)] = torch.tensor(row)
+        tokens, lengths = pad_rows(rows[start:start + batch_size])
         out.append(torch.softmax(loaded.scores(tokens.to(device), lengths.to(device)), dim=-1).cpu())
     return torch.cat(out) if out else torch.zeros(0, len(loaded.labels.names))
 

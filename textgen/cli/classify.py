@@ -87,7 +87,7 @@ def train_classifier_command(ctx: click.Context, data: str, valid_file, out_dir:
     explicit = {name for name in options if ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.DEFAULT_MAP)}
     chosen = (lambda name: name in explicit) if resume else (lambda name: True)
     model = config_values(options, "model", chosen)
-    head = {key: value for key, value in config_values(options, "classifier", chosen).items()}
+    head = config_values(options, "classifier", chosen)
     training = config_values(options, "training", chosen)
     if resume and "max_steps" not in explicit:
         training.pop("max_steps", None)

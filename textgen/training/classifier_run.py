@@ -65,14 +65,12 @@ def read_data(data: ClassifierData, seed: int, valid_fraction: float) -> tuple[L
 
 def load_encoder_model(encoder: str, data: LabelledData):
     """The language model to start from, refusing a classifier and a tokenizer that does not cover the data."""
-    from textgen.checkpoint import load, read_metadata, resolve_model_path
+    from textgen.checkpoint import load
 
-    path = resolve_model_path(encoder)
-    meta = read_metadata(path)
-    if meta.get("task", "language-model") != "language-model":
-        raise TextgenError(f"--encoder {encoder} is a {meta['task']}, not a language model: give a model directory written "
-                           "by `textgen train`")
-    loaded = load(path)
+    try:
+        loaded = load(encoder)  # refuses a classifier in one line
+    except TextgenError as error:
+        raise TextgenError(f"--encoder: {error}") from None
     ids = [loaded.tokenizer.encode(example.text) for example in data.examples[:2000]]
     total = sum(len(row) for row in ids)
     unknown = sum(row.count(UNK_ID) for row in ids)

@@ -27,3 +27,15 @@ def test_config_json_round_trip_rejects_unknown_keys():
     with pytest.raises(TextgenError, match="unknown keys hidden"):
         ModelConfig.from_dict({"vocab_size": 10, "hidden": 5})
     assert "gru language model" in config.summary() and f"{config.parameter_count():,}" in config.summary()
+
+
+@pytest.mark.parametrize(
+    ("changes", "fragment"),
+    [({"average": 1.0}, "average must be a decay in \\[0, 1\\)"), ({"average": -0.5}, "average must be"),
+     ({"average": True}, "average must be"), ({"average": 0.99, "optimizer": "ntasgd"}, "ntasgd averages the weights itself")],
+)
+def test_bad_weight_averages_are_refused_with_the_fix(changes, fragment):
+    from textgen.config import TrainConfig
+
+    with pytest.raises(TextgenError, match=fragment):
+        TrainConfig(**changes)

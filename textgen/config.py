@@ -230,6 +230,8 @@ class TrainConfig(ConfigMixin):
     min_lr_ratio: float = setting(0.1, "Cosine decays to lr times this.", kind="float")  # (adamw)
     schedule: str = setting("cosine", choices=("cosine", "constant"))  # constant: after warm-up
     nonmono: int = setting(5, "NT-ASGD: validations without improvement before averaging starts.", kind="int>=1")
+    average: float = setting(0.0, "Validate and export an exponential moving average of the weights with this decay a step "
+                                  "(0: off, e.g. 0.995; adamw only).", kind="float")
     grad_clip: float = setting(1.0, "Gradient norm clipping (0: off).", kind="float")
     max_steps: int | None = setting(None, "Stop after this many steps [default: 1000 when neither --max-time nor --max-epochs is given]. "
                                           "With --max-time too, whichever comes first, and the schedule follows the steps.",
@@ -279,6 +281,10 @@ class TrainConfig(ConfigMixin):
         if isinstance(self.warmup_fraction, bool) or not isinstance(self.warmup_fraction, (int, float)) \
                 or not 0.0 <= self.warmup_fraction < 1.0:
             raise TextgenError(f"warmup_fraction must be in [0, 1), got {self.warmup_fraction!r}")
+        if isinstance(self.average, bool) or not isinstance(self.average, (int, float)) or not 0.0 <= self.average < 1.0:
+            raise TextgenError(f"average must be a decay in [0, 1), e.g. 0.995 (0 turns it off), got {self.average!r}")
+        if self.average and self.optimizer == "ntasgd":
+            raise TextgenError("average is for adamw: ntasgd averages the weights itself (drop --average or use --optimizer adamw)")
         if not 0.0 <= self.min_lr_ratio <= 1.0:
             raise TextgenError(f"min_lr_ratio must be in [0, 1], got {self.min_lr_ratio!r}")
         if isinstance(self.warmup_steps, bool) or not isinstance(self.warmup_steps, int) or self.warmup_steps < 0:

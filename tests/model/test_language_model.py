@@ -155,3 +155,28 @@ def test_the_step_plan_follows_weights_changed_in_place_and_layers_replaced():
         model.decoder.bias.add_(1.0)  # an in-place edit
         edited, _ = model.step(token, state)
         assert torch.allclose(edited, replaced + 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "rnn"])
+@pytest.mark.parametrize("table_limit", [None, 0])
+def test_the_first_layer_reads_its_input_table_and_follows_an_edited_embedding(cell, table_limit, monkeypatch):
+    """A generation step reads the first layer's input projection of the token from a table made
+    once (embedding x W_ih + biases); a table over the size limit is not made and the step projects
+    the embedding itself. Either way a step equals the whole sequence, also after the embedding
+    (tied to the decoder) is edited in place."""
+    import textgen.model.language_model as language_model
+
+    if table_limit is not None:
+        monkeypatch.setattr(language_model, "INPUT_TABLE_BYTES", table_limit)
+    torch.manual_seed(5)
+    model = LanguageModel(ModelConfig(vocab_size=30, cell=cell, embed_dim=6, hidden_size=10, num_layers=2)).eval()
+    tokens = torch.randint(0, 30, (2, 5))
+    with torch.no_grad():
+        for edit in range(2):
+            logits, _ = model(tokens)
+            _, state = model(tokens[:, :1])
+            for t in range(1, 5):
+                out, state = model.step(tokens[:, t], state)
+                assert torch.allclose(out, logits[:, t], atol=1e-5), (edit, t)
+            assert (model._step_plan().embedding is None) == (table_limit is None)
+            model.embedding.weight.mul_(1.5)  # in place: the next round must see a new table

@@ -80,6 +80,21 @@ def test_resume_continues_exactly(tmp_path, corpus):
     assert rows[0].startswith("step") and sum(row.startswith("20,") for row in rows) >= 1  # curves span both parts
 
 
+def test_a_weight_average_is_exported_and_resumes_exactly(tmp_path, corpus):
+    """--average: the model directory holds the moving average (not the last raw weights), and a run
+    cut and resumed ends where the uninterrupted one ends (the average is in the checkpoint)."""
+    common = ["--average", "0.9", "--schedule", "constant", "--warmup-steps", "0", "--deterministic", "--json"]
+    whole = json.loads(train(corpus, tmp_path / "whole", "--max-steps", 20, *common).stdout)
+    train(corpus, tmp_path / "cut", "--max-steps", 10, *common)
+    resumed = json.loads(train(corpus, tmp_path / "cut", "--resume", "--max-steps", 20, "--json").stdout)
+    assert abs(resumed["valid_loss"] - whole["valid_loss"]) < 1e-4
+    checkpoint = torch.load(tmp_path / "whole" / "lightning" / "last.ckpt", map_location="cpu", weights_only=True)
+    raw = checkpoint["state_dict"]["model.decoder.bias"]
+    exported = textgen.load(tmp_path / "whole").model.decoder.bias.detach()
+    assert checkpoint["textgen"]["average_updates"] == 20
+    assert not torch.allclose(exported, raw) and torch.allclose(exported, checkpoint["textgen"]["average"][-1])
+
+
 def test_windows_batching_and_ntasgd_train(tmp_path, corpus):
     train(corpus, tmp_path / "windows", "--max-steps", 10, "--batching", "windows")
     train(corpus, tmp_path / "asgd", "--max-steps", 30, "--optimizer", "ntasgd", "--lr", "5", "--val-every", "5")

@@ -144,3 +144,30 @@ def test_a_checkpoint_keeps_the_state_history_switch_and_clock():
     assert restored.seconds_before == saved["train_seconds"]
     for old, new in zip(task.state, restored.state):
         assert all(torch.equal(a, b) for a, b in zip(old, new))
+
+
+def test_average_keeps_a_moving_average_that_validation_swaps_in_and_the_checkpoint_keeps():
+    """--average: after each step the weights are folded into a moving average, at first with the
+    warm-start decay (1 + n) / (10 + n) below the asked one; evaluation and export see the average,
+    training goes on with the raw weights, and a checkpoint carries the average to the resumed run."""
+    task = make_task(average=0.5)
+    parameter = task.model.decoder.bias
+    with torch.no_grad():
+        parameter.fill_(1.0)
+        task.update_average()  # the first step: the average starts at the weights
+        parameter.fill_(12.0)
+        task.update_average()  # n = 1: decay min(0.5, 2 / 11)
+    expected = 1.0 + (1 - 2 / 11) * 11.0
+    with task.averaged_weights():
+        assert torch.allclose(parameter.detach(), torch.full_like(parameter, expected))
+    assert torch.equal(parameter.detach(), torch.full_like(parameter, 12.0))  # raw weights back for training
+    checkpoint: dict = {}
+    task.on_save_checkpoint(checkpoint)
+    restored = make_task(average=0.5)
+    restored.on_load_checkpoint(checkpoint)
+    assert restored.average_updates == 2
+    with restored.averaged_weights():
+        assert torch.allclose(restored.model.decoder.bias.detach(), torch.full_like(parameter, expected))
+    off = make_task()
+    off.update_average()
+    assert off.average is None

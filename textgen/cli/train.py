@@ -44,6 +44,7 @@ from textgen.config import ModelConfig, TrainConfig
 @config_option(TrainConfig, "schedule")
 @config_option(TrainConfig, "grad_clip")
 @config_option(TrainConfig, "nonmono")
+@config_option(TrainConfig, "average")
 @config_options(TrainConfig, *RUN_LIMITS)
 @config_option(TrainConfig, "devices")
 @config_option(TrainConfig, "num_nodes")

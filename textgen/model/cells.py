@@ -186,10 +186,18 @@ class RecurrentLayer(nn.Module):
     def fast_step(self, x_t: Tensor, state: State) -> tuple[Tensor, State]:
         return self.step_function()(x_t, state)
 
-    def step_function(self) -> Callable[[Tensor, State], tuple[Tensor, State]]:
+    def step_function(self, table: Tensor | None = None) -> Callable[[Tensor, State], tuple[Tensor, State]]:
         """`fast_step` with this layer's current weights bound in (LanguageModel's step plan keeps
-        it until a weight changes): no attribute lookups left in a generation step."""
+        it until a weight changes): no attribute lookups left in a generation step. With `table`
+        (`input_table`'s), the step takes token ids (B,) instead of inputs and reads its input
+        projection from the table."""
         raise NotImplementedError
+
+    def input_table(self, embedding: Tensor) -> Tensor:
+        """Every token's input projection W_ih e + b_ih + b_hh, (V, blocks * H), for a first layer
+        fed by `embedding` (V, I): a generation step then reads one row of it instead of all of W_ih."""
+        w_ih, _, b_ih, b_hh = (w.detach() for w in self.weights())  # type: ignore[attr-defined]
+        return torch.addmm(b_ih + b_hh, embedding.detach(), w_ih.t())
 
     def trace(self, x: Tensor, state: State) -> tuple[Tensor, State, dict[str, Tensor]]:
         """Run the transparent step over x (B, T, I); returns outputs, final state and
@@ -304,17 +312,27 @@ class LSTMLayer(FusedLayer):
         h, c, gates = lstm_step(x_t, state[0], state[1], *self.weights())
         return h, (h, c), gates
 
-    def step_function(self) -> Callable[[Tensor, State], tuple[Tensor, State]]:
-        weight, bias = self.step_weights()
+    def step_function(self, table: Tensor | None = None) -> Callable[[Tensor, State], tuple[Tensor, State]]:
         size = self.hidden_size
-        addmm, cat, sigmoid, tanh, addcmul = torch.addmm, torch.cat, torch.sigmoid, torch.tanh, torch.addcmul
+        addmm, cat, sigmoid, tanh, addcmul, lookup = torch.addmm, torch.cat, torch.sigmoid, torch.tanh, torch.addcmul, F.embedding
 
-        def step(x_t: Tensor, state: State) -> tuple[Tensor, State]:
-            z = addmm(bias, cat([x_t, state[0]], dim=1), weight)  # (B, 4H): ignore, forget, learn, use
+        def memories(z: Tensor, ltm: Tensor) -> tuple[Tensor, State]:  # z (B, 4H): ignore, forget, learn, use
             gates = sigmoid(z)  # one call for the three gates (the learn block's sigmoid goes unused)
-            c = addcmul(gates[:, size: 2 * size] * state[1], gates[:, :size], tanh(z[:, 2 * size: 3 * size]))  # LTM*f + N*i
+            c = addcmul(gates[:, size: 2 * size] * ltm, gates[:, :size], tanh(z[:, 2 * size: 3 * size]))  # LTM*f + N*i
             h = gates[:, 3 * size:] * tanh(c)  # use gate V * tanh(new LTM)
             return h, (h, c)
+
+        if table is not None:
+            recurrent = self.rnn.weight_hh_l0.detach().t()
+
+            def step(token: Tensor, state: State) -> tuple[Tensor, State]:
+                return memories(addmm(lookup(token, table), state[0], recurrent), state[1])
+
+            return step
+        weight, bias = self.step_weights()
+
+        def step(x_t: Tensor, state: State) -> tuple[Tensor, State]:
+            return memories(addmm(bias, cat([x_t, state[0]], dim=1), weight), state[1])
 
         return step
 
@@ -344,7 +362,15 @@ class RNNLayer(FusedLayer):
         h = rnn_step(x_t, state[0], *self.weights())
         return h, (h,), {}
 
-    def step_function(self) -> Callable[[Tensor, State], tuple[Tensor, State]]:
+    def step_function(self, table: Tensor | None = None) -> Callable[[Tensor, State], tuple[Tensor, State]]:
+        if table is not None:
+            recurrent = self.rnn.weight_hh_l0.detach().t()
+
+            def step(token: Tensor, state: State) -> tuple[Tensor, State]:
+                h = torch.tanh(torch.addmm(F.embedding(token, table), state[0], recurrent))
+                return h, (h,)
+
+            return step
         weight, bias = self.step_weights()
 
         def step(x_t: Tensor, state: State) -> tuple[Tensor, State]:

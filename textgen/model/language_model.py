@@ -58,11 +58,15 @@ nn.modules.module.register_module_module_registration_hook(_count_assignment)
 nn.modules.module.register_module_parameter_registration_hook(_count_assignment)
 
 
+INPUT_TABLE_BYTES = 32 * 2**20  # the largest first-layer input table a generation step reads from
+
+
 @dataclass
 class StepPlan:
-    """What `LanguageModel.step` reads at inference: embedding, each layer's fast step, decoder."""
+    """What `LanguageModel.step` reads at inference: embedding (None when the first layer reads its
+    input table by token id), each layer's fast step, decoder."""
 
-    embedding: Tensor
+    embedding: Tensor | None
     layers: list
     projection: tuple[Tensor, Tensor] | None
     decoder: tuple[Tensor, Tensor]
@@ -144,7 +148,7 @@ class LanguageModel(nn.Module):
         if state is not None and not self.training and not torch.is_grad_enabled():
             plan = self._step_plan()
             if plan is not None and not torch.is_autocast_enabled(plan.device) and state[0][0].dtype == plan.dtype:
-                x = F.embedding(token, plan.embedding)
+                x = token if plan.embedding is None else F.embedding(token, plan.embedding)
                 new_state = []
                 for step, layer_state in zip(plan.layers, state):
                     x, layer_state = step(x, layer_state)
@@ -169,9 +173,15 @@ class LanguageModel(nn.Module):
         layers, watched, plan = list(self.layers), list(self.parameters()), None
         if all(layer.has_fast_step() for layer in layers):
             projection = (self.projection.weight, self.projection.bias) if self.projection is not None else None
-            plan = StepPlan(self.embedding.weight, [layer.step_function() for layer in layers], projection,
-                            (self.decoder.weight, self.decoder.bias), self.embedding.weight.device.type,
-                            self.embedding.weight.dtype)
+            embedding = self.embedding.weight
+            # the first layer's input projection of every token, computed once: a step reads one row
+            # of it instead of all of W_ih (a quarter to a third of an LSTM's weight bytes)
+            width = layers[0].weights()[0].shape[0]
+            table_bytes = embedding.shape[0] * width * embedding.element_size()
+            table = layers[0].input_table(embedding) if table_bytes <= INPUT_TABLE_BYTES else None
+            steps = [layer.step_function(table if index == 0 else None) for index, layer in enumerate(layers)]
+            plan = StepPlan(embedding if table is None else None, steps, projection, (self.decoder.weight, self.decoder.bias),
+                            embedding.device.type, embedding.dtype)
         key = tuple((tensor.data_ptr(), tensor._version, tensor.dtype) for tensor in watched)
         self._plan_cache = (_ASSIGNMENTS[0], watched, key, plan)
         return plan

@@ -157,6 +157,8 @@ class LanguageModelTask(RunTask):
         self.valid = valid  # {"path", "tokens", "words", "bytes", "stories", "dtype"} of the validation array
         self.state = None  # recurrent state carried between consecutive chunks
         self.averaging = False  # NT-ASGD has started averaging
+        self.average: list[torch.Tensor] | None = None  # --average: the moving average of the parameters
+        self.average_updates = 0
 
     def forward(self, tokens: torch.Tensor, state=None):
         return self.model(tokens, state)
@@ -194,18 +196,41 @@ class LanguageModelTask(RunTask):
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, config, self.train_seconds()))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
+    def optimizer_step(self, *args, **kwargs) -> None:
+        super().optimizer_step(*args, **kwargs)
+        self.update_average()  # before the run's callback validates or saves this step
+
+    def update_average(self) -> None:
+        """--average: fold the updated weights into their moving average (with the usual warm start:
+        the decay is at most (1 + n) / (10 + n) after n updates, so early weights do not linger)."""
+        decay = self.train_config.average
+        if not decay:
+            return
+        parameters = [parameter.detach() for parameter in self.parameters()]
+        if self.average is None:
+            self.average = [parameter.clone() for parameter in parameters]
+        else:
+            weight = 1.0 - min(decay, (1 + self.average_updates) / (10 + self.average_updates))
+            torch._foreach_lerp_(self.average, parameters, weight)
+        self.average_updates += 1
+
     # --- validation ------------------------------------------------------------------------
 
     @contextlib.contextmanager
     def averaged_weights(self):
-        """Swap in NT-ASGD's averaged weights for evaluation and export (no-op otherwise)."""
-        if not self.averaging:
+        """Swap in the averaged weights (NT-ASGD's, or --average's moving average) for evaluation and
+        export (no-op otherwise)."""
+        if self.average is not None:
+            pairs = list(zip(self.parameters(), self.average))
+        elif self.averaging:
+            optimizer = self.trainer.optimizers[0] if self.trainer is not None else None
+            pairs = [(parameter, optimizer.state.get(parameter, {}).get("ax") if optimizer is not None else None)
+                     for parameter in self.parameters()]
+        else:
             yield
             return
-        optimizer = self.trainer.optimizers[0] if self.trainer is not None else None
         saved = []
-        for parameter in self.parameters():
-            average = optimizer.state.get(parameter, {}).get("ax") if optimizer is not None else None
+        for parameter, average in pairs:
             if average is not None:
                 saved.append((parameter, parameter.data.clone()))
                 parameter.data.copy_(average)
@@ -263,10 +288,15 @@ class LanguageModelTask(RunTask):
                 if self.trainer.world_size == 1:
                     gathered = [tensor.unsqueeze(0) for tensor in gathered]
                 states.append([tensor.cpu() for tensor in gathered])
-        return {"state": states, **super().checkpoint_extras(), "averaging": self.averaging}
+        average = {"average": [tensor.cpu() for tensor in self.average], "average_updates": self.average_updates} \
+            if self.average is not None else {}
+        return {"state": states, **super().checkpoint_extras(), "averaging": self.averaging, **average}
 
     def load_extras(self, extra: dict) -> None:
         rank = self.trainer.global_rank if self._trainer is not None else 0
         states = extra.get("state") or []
         self.state = [tuple(tensor[rank].to(self.device) for tensor in layer) for layer in states] or None
         self.averaging = bool(extra.get("averaging", False))
+        if extra.get("average") is not None and self.train_config.average:
+            self.average = [tensor.to(self.device) for tensor in extra["average"]]
+            self.average_updates = int(extra.get("average_updates", 0))

@@ -6,16 +6,20 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-
-from textgen.checkpoint import load_network, read_metadata, resolve_model_path, save_model_dir
 from textgen.classify.data import Labels
 from textgen.config import ClassifierConfig, ModelConfig
 from textgen.errors import TextgenError
-from textgen.model.classifier import Classifier
 from textgen.model_dir import META_FILE
-from textgen.tokenizer import Tokenizer
+from textgen.model_files import read_metadata, resolve_model_path
+
+if TYPE_CHECKING:  # torch loads only where a function needs it: `classify predict` runs without it
+    import torch
+
+    from textgen.classify.numpy_forward import NumpyClassifier  # noqa: F401
+    from textgen.model.classifier import Classifier
+    from textgen.tokenizer import Tokenizer
 
 CLASSIFIER = "classifier"
 
@@ -31,6 +35,8 @@ class LoadedClassifier:
     @property
     def decision_bias(self) -> torch.Tensor:
         """Per-class offsets tuned on the validation set for macro-F1 (zeros when none were tuned)."""
+        import torch
+
         bias = (self.metadata.get("decision") or {}).get("bias") or [0.0] * len(self.labels.names)
         return torch.tensor(bias, dtype=torch.float32)
 
@@ -43,6 +49,8 @@ class LoadedClassifier:
 def save_classifier_dir(path: str | os.PathLike, model: Classifier, tokenizer: Tokenizer, labels: Labels,
                         metadata: dict | None = None) -> Path:
     """Weights, tokenizer and textgen.json (with the task, the head and the labels), each atomically."""
+    from textgen.checkpoint import save_model_dir
+
     metadata = metadata or {}
     fields = {**metadata, "task": CLASSIFIER, "classifier": model.head_config.to_dict(),
               "labels": {**metadata.get("labels", {}), **labels.to_dict()}}
@@ -51,6 +59,9 @@ def save_classifier_dir(path: str | os.PathLike, model: Classifier, tokenizer: T
 
 def load_classifier(path: str | os.PathLike, device: str | torch.device = "cpu") -> LoadedClassifier:
     """A classifier directory, checked as `textgen.load` checks a language model's."""
+    from textgen.checkpoint import load_network
+    from textgen.model.classifier import Classifier
+
     path = resolve_model_path(path)
     meta = read_metadata(path)
     if meta.get("task") != CLASSIFIER:
@@ -67,26 +78,32 @@ def load_classifier(path: str | os.PathLike, device: str | torch.device = "cpu")
     return LoadedClassifier(model.to(device).eval(), tokenizer, labels, meta, path)
 
 
-@torch.no_grad()
 def class_probabilities(loaded: LoadedClassifier, texts: list[str], batch_size: int = 64) -> torch.Tensor:
     """(N, K) probabilities of every class for each text (read as `<s> text </s>`, its first
     max_tokens tokens), with the decision offsets tuned on validation (a prior shift)."""
+    import torch
+
     from textgen.classify.data import encode_text, pad_rows
 
     limit = loaded.model.head_config.max_tokens
     device = next(loaded.model.parameters()).device
     rows = [encode_text(loaded.tokenizer, text)[:limit] for text in texts]
     out = []
-    for start in range(0, len(rows), batch_size):
-        tokens, lengths = pad_rows(rows[start:start + batch_size])
-        out.append(torch.softmax(loaded.scores(tokens.to(device), lengths.to(device)), dim=-1).cpu())
+    with torch.no_grad():
+        for start in range(0, len(rows), batch_size):
+            tokens, lengths = pad_rows(rows[start:start + batch_size])
+            out.append(torch.softmax(loaded.scores(tokens.to(device), lengths.to(device)), dim=-1).cpu())
     return torch.cat(out) if out else torch.zeros(0, len(loaded.labels.names))
 
 
-def predict(loaded: LoadedClassifier, texts: list[str]) -> list[dict]:
+def predict(loaded: LoadedClassifier | NumpyClassifier, texts: list[str]) -> list[dict]:
     """For each text: the likeliest label, every class's probability, and for ordinal labels the
-    expected value (the probabilities' mean rating)."""
-    probabilities = class_probabilities(loaded, texts)
+    expected value (the probabilities' mean rating). `loaded` is the torch network or its numpy
+    forward pass (textgen.classify.numpy_forward, what `classify predict` runs)."""
+    from textgen.classify.numpy_forward import NumpyClassifier
+
+    numpy = isinstance(loaded, NumpyClassifier)
+    probabilities = loaded.probabilities(texts) if numpy else class_probabilities(loaded, texts)
     labels = loaded.labels
     results = []
     for text, row in zip(texts, probabilities.tolist()):
@@ -102,6 +119,8 @@ def evaluate_classifier(loaded: LoadedClassifier, path: str | os.PathLike, text_
                         label_field: str | None = None) -> dict:
     """The metrics of textgen.classify.metrics on a labelled file; its fields default to the ones the
     classifier was trained with, and a label it was never trained on is one error naming the line."""
+    import torch
+
     from textgen.classify.data import check_known, read_labelled
     from textgen.classify.metrics import classification_metrics
 

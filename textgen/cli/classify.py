@@ -142,6 +142,7 @@ def predict_command(model_dir: str, text: str | None, file_path: str | None, tex
 
     Example: textgen classify predict checkpoints/stars "Great taffy, my kids loved it."
     """
+    from textgen.classify.numpy_forward import NumpyClassifier
     from textgen.classify.predict import load_classifier, predict, read_texts
     from textgen.errors import TextgenError
 
@@ -149,7 +150,8 @@ def predict_command(model_dir: str, text: str | None, file_path: str | None, tex
         raise TextgenError("give TEXT or --file (one of them): e.g. textgen classify predict MODEL \"Great taffy!\"")
     if text is not None and not text.strip():
         raise TextgenError("TEXT is empty: give a review (or other text) to rate")
-    loaded = load_classifier(model_dir)
+    # the numpy forward pass: no torch import (most of the 2 s a prediction may take); torch for a peephole layer
+    loaded = NumpyClassifier.load(model_dir) or load_classifier(model_dir)
     field = text_field or (loaded.metadata.get("labels") or {}).get("text_field", "text")
     texts = [text] if text is not None else read_texts(file_path, field)
     predictions = predict(loaded, texts)

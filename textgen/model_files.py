@@ -1,0 +1,154 @@
+"""Reading a model directory without torch: a shipped model's short name, textgen.json checked
+against its schema, the weights' and tokenizer's bytes checked against their hashes, and the
+tensors the safetensors header declares. textgen.checkpoint builds the torch network from these;
+`classify predict` runs its numpy forward pass on them (a whole process under 2 s needs no torch).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from textgen.errors import TextgenError
+from textgen.files import parse_json, read_bytes, read_json
+from textgen.model_dir import FORMAT, FORMAT_VERSION, META_FILE, MODEL_FILE
+
+MAX_META_BYTES = 4 << 20  # textgen.json is a few KiB
+MAX_TOKENIZER_BYTES = 256 << 20
+MAX_MODEL_BYTES = 16 << 30
+MAX_PARAMETERS = 2_000_000_000  # 8 GB of float32: beyond what textgen is for on a CPU
+TIED_KEY = "decoder.weight"  # the same tensor as embedding.weight when weights are tied: stored once
+SHIPPED_MODELS = {"tinystories": "tinystories-lstm"}  # short name -> folder under checkpoints/ in the repository
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
+LANGUAGE_MODEL = "language model"  # textgen.json's "task"; absent means a language model (directories before classifiers)
+TASKS = (LANGUAGE_MODEL, "classifier")
+
+
+WEIGHT_DTYPE_NAMES = ("float32", "bfloat16", "float16")  # what textgen.json's weights_dtype may say
+STORED_DTYPES = ("F32", "BF16", "F16")  # the safetensors types of those
+
+def resolve_model_path(path: str | os.PathLike) -> Path:
+    """A model directory by path, or a shipped model by its short name (a folder of that name wins)."""
+    given = Path(path)
+    if given.exists() or str(path) not in SHIPPED_MODELS:
+        if not given.exists() and given.name == str(path) and "/" not in str(path):
+            raise TextgenError(f"{path} is neither a model directory nor a shipped model: give a folder written by "
+                               f"`textgen train`, or a shipped name ({', '.join(sorted(SHIPPED_MODELS))})")
+        return given
+    folder = SHIPPED_DIR / SHIPPED_MODELS[str(path)]
+    if not (folder / META_FILE).is_file():
+        raise TextgenError(f"the shipped model {path} is missing from this installation ({folder}): "
+                           "install textgen from its repository (pip install -e .)")
+    return folder
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_metadata(path: str | os.PathLike) -> dict:
+    """textgen.json of a model directory (or a shipped model's short name), checked for format and version."""
+    path = resolve_model_path(path)
+    meta_path = path / META_FILE
+    if path.is_file():
+        raise TextgenError(f"{path} is a file: give the model directory that holds it ({path.parent})")
+    if not path.is_dir():
+        raise TextgenError(f"model directory {path} does not exist: train one with `textgen train CORPUS --out {path}`, "
+                           f"or use a shipped model ({', '.join(sorted(SHIPPED_MODELS))})")
+    if not meta_path.exists():
+        raise TextgenError(f"{path} is not a textgen model directory: {META_FILE} is missing")
+    meta = read_json(meta_path, "model description", MAX_META_BYTES)
+    check_metadata(meta, meta_path)
+    return meta
+
+
+def check_metadata(meta, meta_path: Path) -> None:
+    """textgen.json against its schema: every field textgen reads, with its type and range; the
+    error names the file and the field."""
+    def bad(field: str, expected: str) -> TextgenError:
+        return TextgenError(f"{meta_path}: {field} must be {expected}; export or train the model again")
+
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise TextgenError(f"{meta_path} is not a textgen model description (no \"format\": \"{FORMAT}\")")
+    version = meta.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise bad("format_version", f"a whole number from 1 to {FORMAT_VERSION}")
+    if version > FORMAT_VERSION:
+        raise TextgenError(f"{meta_path} has model format version {version}, newer than this textgen reads "
+                           f"({FORMAT_VERSION}): upgrade textgen")
+    if not isinstance(meta.get("model"), dict):
+        raise bad("model", "an object of model settings")
+    tokenizer = meta.get("tokenizer")
+    if not isinstance(tokenizer, dict) or tokenizer.get("file") not in ("tokenizer.model", "tokenizer.json"):
+        raise bad("tokenizer.file", '"tokenizer.model" or "tokenizer.json"')
+    files = meta.get("files")
+    if not isinstance(files, dict) or not all(isinstance(key, str) and isinstance(value, str) for key, value in files.items()):
+        raise bad("files", "an object of file name -> sha256 text")
+    if meta.get("task", LANGUAGE_MODEL) not in TASKS:
+        raise bad("task", " or ".join(f'"{task}"' for task in TASKS))
+    if meta.get("weights_dtype", "float32") not in WEIGHT_DTYPE_NAMES:
+        raise bad("weights_dtype", " or ".join(WEIGHT_DTYPE_NAMES))
+    cache = meta.get("cache")
+    if cache is not None and (not isinstance(cache, dict) or not isinstance(cache.get("settings"), (dict, type(None)))):
+        raise bad("cache", "null or an object with \"settings\" (null or an object)")
+
+
+def safetensors_header(data: bytes, source: Path) -> dict:
+    """The tensors a safetensors file declares: {name: (dtype, shape)}, read from its header only."""
+    if len(data) < 8:
+        raise TextgenError(f"{source} is not a valid safetensors file (too short): export the model again")
+    size = int.from_bytes(data[:8], "little")
+    if not 2 <= size <= min(len(data) - 8, 100 << 20):
+        raise TextgenError(f"{source} is not a valid safetensors file (a header of {size:,} bytes): export the model again")
+    header = parse_json(data[8: 8 + size].decode("utf-8", errors="replace"), f"{source} header")
+    if not isinstance(header, dict):
+        raise TextgenError(f"{source} is not a valid safetensors file (its header is not an object)")
+    tensors = {}
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        if not isinstance(entry, dict) or not isinstance(entry.get("shape"), list) or not isinstance(entry.get("dtype"), str):
+            raise TextgenError(f"{source} is not a valid safetensors file (entry {name!r} is malformed)")
+        tensors[name] = (entry["dtype"], tuple(entry["shape"]))
+    return tensors
+
+
+def read_checked_files(path: Path, meta: dict, vocab_size: int, parameter_count: int):
+    """The weights' bytes, the tokenizer and the tensors the weights declare ({name: (dtype, shape)}):
+    every file present and matching its hash in textgen.json, the tokenizer the size the model
+    expects, the tensors of a stored type; nothing is decoded beyond the safetensors header."""
+    from textgen.tokenizer import tokenizer_from_bytes
+
+    tokenizer_name, hashes = meta["tokenizer"]["file"], meta["files"]
+    if parameter_count > MAX_PARAMETERS:
+        raise TextgenError(f"{path / META_FILE} describes a model of {parameter_count:,} parameters, more than "
+                           f"textgen loads ({MAX_PARAMETERS:,}): the file is damaged or not a textgen model")
+    missing = [name for name in (MODEL_FILE, tokenizer_name) if not (path / name).exists()]
+    if missing:
+        raise TextgenError(f"model directory {path} is incomplete: missing {', '.join(missing)} "
+                           "(was training stopped before its first save?)")
+    data = {}
+    for name, limit in ((MODEL_FILE, MAX_MODEL_BYTES), (tokenizer_name, MAX_TOKENIZER_BYTES)):
+        data[name] = read_bytes(path / name, "model file", limit)
+        if sha256(data[name]) != hashes.get(name):
+            raise TextgenError(f"{path / name} does not match the hash recorded in {META_FILE}: the file is truncated, "
+                               "corrupt or was changed; export or download the model again")
+    tokenizer = tokenizer_from_bytes(data[tokenizer_name], source=str(path / tokenizer_name))
+    if tokenizer.vocab_size != vocab_size:
+        raise TextgenError(f"{path}: the tokenizer has {tokenizer.vocab_size} tokens but the model expects {vocab_size}")
+    declared = safetensors_header(data[MODEL_FILE], path / MODEL_FILE)
+    odd = sorted(f"{name} ({dtype})" for name, (dtype, _) in declared.items() if dtype not in STORED_DTYPES)
+    if odd:
+        raise TextgenError(f"{path / MODEL_FILE} holds tensors of a type textgen does not store: {', '.join(odd[:3])}; "
+                           "weights are float32, bfloat16 or float16")
+    return data[MODEL_FILE], tokenizer, declared
+
+
+def shape_problems(declared: dict, expected: dict, allowed_missing=frozenset()) -> list[str]:
+    """What keeps the declared tensors ({name: (dtype, shape)}) from being the expected ones ({name: shape})."""
+    problems = [f"{name} is {shape} where the model needs {expected[name]}" for name, (_, shape) in declared.items()
+                if name in expected and shape != expected[name]]
+    problems += [f"{name} is missing" for name in expected if name not in declared]
+    problems += [f"{name} is not part of the model" for name in declared if name not in expected and name not in allowed_missing]
+    return problems

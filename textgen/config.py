@@ -206,6 +206,7 @@ class ClassifierConfig(ConfigMixin):
 
 
 OPTIMIZERS = ("adamw", "ntasgd")
+DEFAULT_AVERAGE = 0.995  # the weight average's decay a step when none is given (adamw)
 DEFAULT_MAX_STEPS = 1000  # the limit of a run given none of max_steps, max_epochs, max_time
 DEFAULT_VAL_EVERY = 200  # steps between validations when val_every is not given and steps bound the run
 VALIDATIONS_PER_BUDGET = 6  # when time bounds the run and val_every is not given: validate every sixth of it
@@ -224,14 +225,15 @@ class TrainConfig(ConfigMixin):
     valid_fraction: float = setting(0.05, kind="float")  # share of stories held out for validation when no valid file is given
     optimizer: str = setting("adamw", choices=("adamw", "ntasgd"))  # adamw (warm-up + cosine) | ntasgd (SGD, then averaging)
     lr: float = setting(1e-2, "Peak learning rate.", kind="float")  # measured best of 3e-3..1.6e-2 at 5 minutes; ntasgd: 10-30
-    weight_decay: float = setting(0.01, kind="float")
+    weight_decay: float = setting(0.2, kind="float")  # AdamW's, on matrices: 0.2 with the weight average measured best (BENCHMARKS.md)
     warmup_steps: int = setting(100, "Warm-up steps when steps bound the run.", kind="int")  # linear (adamw)
     warmup_fraction: float = setting(0.03, "Warm-up share of --max-time when time alone bounds the run.", kind="float")
     min_lr_ratio: float = setting(0.1, "Cosine decays to lr times this.", kind="float")  # (adamw)
     schedule: str = setting("cosine", choices=("cosine", "constant"))  # constant: after warm-up
     nonmono: int = setting(5, "NT-ASGD: validations without improvement before averaging starts.", kind="int>=1")
-    average: float = setting(0.0, "Validate and export an exponential moving average of the weights with this decay a step "
-                                  "(0: off, e.g. 0.995; adamw only).", kind="float")
+    average: float | None = setting(None, "Validate and export an exponential moving average of the weights with this decay "
+                                          "a step (0: off) [default: 0.995 with adamw; ntasgd averages its own way].",
+                                    kind="float")  # measured better on both corpora (BENCHMARKS.md)
     grad_clip: float = setting(1.0, "Gradient norm clipping (0: off).", kind="float")
     max_steps: int | None = setting(None, "Stop after this many steps [default: 1000 when neither --max-time nor --max-epochs is given]. "
                                           "With --max-time too, whichever comes first, and the schedule follows the steps.",
@@ -281,6 +283,8 @@ class TrainConfig(ConfigMixin):
         if isinstance(self.warmup_fraction, bool) or not isinstance(self.warmup_fraction, (int, float)) \
                 or not 0.0 <= self.warmup_fraction < 1.0:
             raise TextgenError(f"warmup_fraction must be in [0, 1), got {self.warmup_fraction!r}")
+        if self.average is None:
+            object.__setattr__(self, "average", 0.0 if self.optimizer == "ntasgd" else DEFAULT_AVERAGE)
         if isinstance(self.average, bool) or not isinstance(self.average, (int, float)) or not 0.0 <= self.average < 1.0:
             raise TextgenError(f"average must be a decay in [0, 1), e.g. 0.995 (0 turns it off), got {self.average!r}")
         if self.average and self.optimizer == "ntasgd":

@@ -49,10 +49,13 @@ def test_save_then_load_gives_identical_logits(trained):
     first, second = textgen.load(trained), textgen.load(trained)
     tokens = torch.randint(0, first.config.vocab_size, (2, 12))
     assert torch.equal(first.model(tokens)[0], second.model(tokens)[0])
-    checkpoint = torch.load(trained / "lightning" / "last.ckpt", map_location="cpu", weights_only=True)
-    weights = {key.removeprefix("model."): value for key, value in checkpoint["state_dict"].items()}
+    # the directory holds the best validation's weight average (--average's default), which best.ckpt
+    # keeps beside the raw weights, in the order of the parameters
+    checkpoint = torch.load(trained / "lightning" / "best.ckpt", map_location="cpu", weights_only=True)
     reference = textgen.load(trained).model
-    reference.load_state_dict(weights)
+    with torch.no_grad():
+        for parameter, average in zip(reference.parameters(), checkpoint["textgen"]["average"], strict=True):
+            parameter.copy_(average)
     assert torch.equal(reference(tokens)[0], first.model(tokens)[0])
 
 
@@ -442,7 +445,7 @@ def test_the_model_directory_keeps_the_best_validated_weights(tmp_path, corpus, 
 
     monkeypatch.setattr(LanguageModelTask, "validate", validate)
     out = tmp_path / "run"
-    result = train(corpus, out, "--max-steps", 20, "--val-every", 5)
+    result = train(corpus, out, "--max-steps", 20, "--val-every", 5, "--average", 0)  # raw weights: comparable to best.ckpt
     assert "validation did not improve on step 10" in result.stderr
     meta = json.loads((out / "textgen.json").read_text())
     assert meta["metrics"]["step"] == 10 and meta["metrics"]["loss"] == 2.0

@@ -168,6 +168,6 @@ def test_average_keeps_a_moving_average_that_validation_swaps_in_and_the_checkpo
     assert restored.average_updates == 2
     with restored.averaged_weights():
         assert torch.allclose(restored.model.decoder.bias.detach(), torch.full_like(parameter, expected))
-    off = make_task()
+    off = make_task(average=0)
     off.update_average()
     assert off.average is None

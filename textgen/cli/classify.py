@@ -55,7 +55,7 @@ def classify() -> None:
 @config_option(TrainConfig, "batch_size", help="Texts per step.")
 @config_option(TrainConfig, "valid_fraction", default=0.1, help="Share of DATA held out for validation without --valid.")
 @config_option(TrainConfig, "lr", default=3e-3)
-@config_option(TrainConfig, "weight_decay")
+@config_option(TrainConfig, "weight_decay", default=0.01)  # measured for the language model only
 @config_option(TrainConfig, "warmup_steps", default=50)
 @config_option(TrainConfig, "warmup_fraction")
 @config_option(TrainConfig, "min_lr_ratio")

@@ -98,7 +98,7 @@ def train_classifier(data: ClassifierData, out_dir: str, tokenizer_spec: Tokeniz
     if saved is not None and saved.get("task") != "classifier":
         raise TextgenError(f"{out} holds a language model's run, not a classifier's: give another --out")
     base = TrainConfig.from_dict(saved["training"]) if saved and "training" in saved else TrainConfig()
-    train_config = base.replace(**train_overrides)
+    train_config = base.replace(**{**train_overrides, "average": 0.0})  # the weight average is measured for language models only
     if saved is not None:  # the run's own fields and label kind
         fields = saved.get("labels", {})
         data = ClassifierData(data.path, data.valid, fields.get("text_field", data.text_field),

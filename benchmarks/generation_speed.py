@@ -65,6 +65,18 @@ def paired_shares(model, tokenizer, size: int, tokens: int, repeats: int) -> lis
     return shares
 
 
+def bytes_read_per_token(model, size: int) -> int:
+    """Weight bytes one batch-1 generation step reads: all of them, except that a first layer
+    with an input table (textgen/model/language_model.py: StepPlan) reads one row of the table
+    (its biases folded in) instead of W_ih and the biases."""
+    plan = model._step_plan() if hasattr(model, "_step_plan") else None
+    if plan is None or plan.embedding is not None:
+        return size
+    w_ih, _, b_ih, b_hh = model.layers[0].weights()
+    item = w_ih.element_size()
+    return size - (w_ih.numel() + b_ih.numel() + b_hh.numel()) * item + w_ih.shape[0] * item
+
+
 def next_word_latency(model, tokenizer, repeats: int) -> float:
     from textgen.inspection import next_words
 
@@ -115,6 +127,11 @@ def main() -> None:
         shares = paired_shares(quantized, tokenizer, size, args.tokens, max(5, args.repeats))
         row["share_of_bound_batch1_paired"] = {"median": round(statistics.median(shares), 3),
                                                "runs": [round(share, 3) for share in shares]}
+        # what a batch-1 step reads: with the first layer's input table, one row of it instead of W_ih,
+        # so the bound for the bytes actually read is higher and the share against it lower
+        read = bytes_read_per_token(quantized, size)
+        row["bytes_read_per_token_batch1"] = read
+        row["share_of_bytes_read_bound_batch1_paired"] = round(statistics.median(shares) * read / size, 3)
         if args.model and args.heldout:
             import itertools
             import tempfile

@@ -25,7 +25,7 @@ from textgen.model_dir import META_FILE, MODEL_FILE
 from textgen.model_files import read_checked_files, read_metadata, resolve_model_path, safetensors_header, shape_problems
 
 CELLS = ("lstm", "gru", "rnn")  # the cells written here (peephole: torch)
-CLASSIFIER = "classifier"
+CLASSIFIER = "classifier"  # textgen.json's "task" of a classifier
 
 
 def classifier_tensors(config: ModelConfig, head: ClassifierConfig) -> dict[str, tuple[int, ...]]:
@@ -67,6 +67,24 @@ def decode_tensors(data: bytes, declared: dict, source: Path) -> dict[str, np.nd
     return tensors
 
 
+def classifier_description(path: str | os.PathLike) -> tuple[Path, dict, ModelConfig, ClassifierConfig, Labels]:
+    """A classifier directory's path (a shipped name resolved), textgen.json, model and head settings
+    and labels, checked: what both loaders (torch's and numpy's) read before the weights."""
+    path = resolve_model_path(path)
+    meta = read_metadata(path)
+    if meta.get("task") != CLASSIFIER:
+        raise TextgenError(f"{path} is a language model, not a classifier: give a classifier's model directory")
+    try:
+        config = ModelConfig.from_dict(meta["model"])
+        head = ClassifierConfig.from_dict(meta["classifier"])
+        labels = Labels.from_dict(meta["labels"])
+    except (TextgenError, KeyError, TypeError, ValueError) as error:
+        raise TextgenError(f"{path / META_FILE}: the classifier's description is broken ({error}); train it again") from None
+    if len(labels.names) != head.num_classes:
+        raise TextgenError(f"{path / META_FILE}: {len(labels.names)} labels for {head.num_classes} classes; train it again")
+    return path, meta, config, head, labels
+
+
 def sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (np.tanh(0.5 * x) + 1.0)  # no overflow warning for large negative x
 
@@ -86,18 +104,7 @@ class NumpyClassifier:
     @classmethod
     def load(cls, path: str | os.PathLike) -> NumpyClassifier | None:
         """The classifier at `path` (or None for a cell not written here), with load_classifier's checks."""
-        path = resolve_model_path(path)
-        meta = read_metadata(path)
-        if meta.get("task") != CLASSIFIER:
-            raise TextgenError(f"{path} is a language model, not a classifier: give a classifier's model directory")
-        try:
-            config = ModelConfig.from_dict(meta["model"])
-            head = ClassifierConfig.from_dict(meta["classifier"])
-            labels = Labels.from_dict(meta["labels"])
-        except (TextgenError, KeyError, TypeError, ValueError) as error:
-            raise TextgenError(f"{path / META_FILE}: the classifier's description is broken ({error}); train it again") from None
-        if len(labels.names) != head.num_classes:
-            raise TextgenError(f"{path / META_FILE}: {len(labels.names)} labels for {head.num_classes} classes; train it again")
+        path, meta, config, head, labels = classifier_description(path)
         if config.cell not in CELLS:
             return None
         data, tokenizer, declared = read_checked_files(path, meta, config.vocab_size, config.parameter_count())

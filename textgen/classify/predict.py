@@ -9,19 +9,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textgen.classify.data import Labels
-from textgen.config import ClassifierConfig, ModelConfig
+from textgen.classify.numpy_forward import CLASSIFIER, classifier_description
 from textgen.errors import TextgenError
-from textgen.model_dir import META_FILE
-from textgen.model_files import read_metadata, resolve_model_path
 
 if TYPE_CHECKING:  # torch loads only where a function needs it: `classify predict` runs without it
     import torch
 
-    from textgen.classify.numpy_forward import NumpyClassifier  # noqa: F401
+    from textgen.classify.numpy_forward import NumpyClassifier
     from textgen.model.classifier import Classifier
     from textgen.tokenizer import Tokenizer
 
-CLASSIFIER = "classifier"
 
 
 @dataclass
@@ -62,18 +59,7 @@ def load_classifier(path: str | os.PathLike, device: str | torch.device = "cpu")
     from textgen.checkpoint import load_network
     from textgen.model.classifier import Classifier
 
-    path = resolve_model_path(path)
-    meta = read_metadata(path)
-    if meta.get("task") != CLASSIFIER:
-        raise TextgenError(f"{path} is a language model, not a classifier: give a classifier's model directory")
-    try:
-        config = ModelConfig.from_dict(meta["model"])
-        head = ClassifierConfig.from_dict(meta["classifier"])
-        labels = Labels.from_dict(meta["labels"])
-    except (TextgenError, KeyError, TypeError, ValueError) as error:
-        raise TextgenError(f"{path / META_FILE}: the classifier's description is broken ({error}); train it again") from None
-    if len(labels.names) != head.num_classes:
-        raise TextgenError(f"{path / META_FILE}: {len(labels.names)} labels for {head.num_classes} classes; train it again")
+    path, meta, config, head, labels = classifier_description(path)
     model, tokenizer = load_network(path, meta, config, lambda: Classifier(config, head))
     return LoadedClassifier(model.to(device).eval(), tokenizer, labels, meta, path)
 

@@ -22,7 +22,7 @@ from textgen.classify.data import Labels, encode_text
 from textgen.config import CELL_BLOCKS, ClassifierConfig, ModelConfig
 from textgen.errors import TextgenError
 from textgen.model_dir import META_FILE, MODEL_FILE
-from textgen.model_files import read_checked_files, read_metadata, resolve_model_path, safetensors_header, shape_problems
+from textgen.model_files import read_checked_files, read_metadata, resolve_model_path, shape_problems
 
 CELLS = ("lstm", "gru", "rnn")  # the cells written here (peephole: torch)
 CLASSIFIER = "classifier"  # textgen.json's "task" of a classifier
@@ -85,6 +85,11 @@ def classifier_description(path: str | os.PathLike) -> tuple[Path, dict, ModelCo
     return path, meta, config, head, labels
 
 
+def decision_offsets(metadata: dict, classes: int) -> list[float]:
+    """Per-class offsets tuned on the validation set for macro-F1 (zeros when none were tuned)."""
+    return (metadata.get("decision") or {}).get("bias") or [0.0] * classes
+
+
 def sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (np.tanh(0.5 * x) + 1.0)  # no overflow warning for large negative x
 
@@ -112,7 +117,7 @@ class NumpyClassifier:
         if problems:
             raise TextgenError(f"{path / MODEL_FILE} does not fit the model in {META_FILE}: {'; '.join(problems[:3])}")
         try:
-            weights = decode_tensors(data, safetensors_header(data, path / MODEL_FILE), path / MODEL_FILE)
+            weights = decode_tensors(data, declared, path / MODEL_FILE)
         except (KeyError, TypeError, ValueError) as error:
             raise TextgenError(f"{path / MODEL_FILE} is not a valid safetensors file ({error})") from None
         broken = sorted(name for name, array in weights.items() if not np.isfinite(array).all())
@@ -123,8 +128,7 @@ class NumpyClassifier:
 
     @property
     def decision_bias(self) -> np.ndarray:
-        bias = (self.metadata.get("decision") or {}).get("bias") or [0.0] * len(self.labels.names)
-        return np.asarray(bias, dtype=np.float32)
+        return np.asarray(decision_offsets(self.metadata, len(self.labels.names)), dtype=np.float32)
 
     def states(self, ids: list[int]) -> np.ndarray:
         """The last layer's outputs (T, H) over one text's token ids."""
@@ -173,11 +177,11 @@ class NumpyClassifier:
 
     def probabilities(self, texts: list[str]) -> np.ndarray:
         """(N, K) probabilities of every class for each text, as class_probabilities gives them."""
-        limit = self.head.max_tokens
+        limit, offsets = self.head.max_tokens, self.decision_bias
         out = np.zeros((len(texts), len(self.labels.names)), dtype=np.float32)
         for row, text in enumerate(texts):
             pooled = self.pool(self.states(encode_text(self.tokenizer, text)[:limit]))
-            scores = pooled @ self.weights["head.weight"].T + self.weights["head.bias"] + self.decision_bias
+            scores = pooled @ self.weights["head.weight"].T + self.weights["head.bias"] + offsets
             exp = np.exp(scores - scores.max())
             out[row] = exp / exp.sum()
         return out

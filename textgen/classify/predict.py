@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textgen.classify.data import Labels
-from textgen.classify.numpy_forward import CLASSIFIER, classifier_description
+from textgen.classify.numpy_forward import CLASSIFIER, classifier_description, decision_offsets
 from textgen.errors import TextgenError
 
 if TYPE_CHECKING:  # torch loads only where a function needs it: `classify predict` runs without it
@@ -34,8 +34,7 @@ class LoadedClassifier:
         """Per-class offsets tuned on the validation set for macro-F1 (zeros when none were tuned)."""
         import torch
 
-        bias = (self.metadata.get("decision") or {}).get("bias") or [0.0] * len(self.labels.names)
-        return torch.tensor(bias, dtype=torch.float32)
+        return torch.tensor(decision_offsets(self.metadata, len(self.labels.names)), dtype=torch.float32)
 
     def scores(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Class scores (B, K): the network's logits plus the decision offsets."""

@@ -265,6 +265,17 @@ class FusedLayer(RecurrentLayer):
         return (type(rnn) is self.module_class and rnn.weight_hh_l0.dtype in (torch.float32, torch.bfloat16)
                 and not torch.is_autocast_enabled(rnn.weight_hh_l0.device.type))
 
+    def pre_activation(self, table: Tensor | None = None) -> Callable[[Tensor, Tensor], Tensor]:
+        """z = W_ih x + W_hh h + biases (B, blocks * H) for one step, as `step_function` reads it:
+        from the input x_t and STM h in one matrix product, or with `table` (`input_table`'s) from the
+        token ids' rows of the table plus W_hh h."""
+        addmm = torch.addmm
+        if table is not None:
+            recurrent, lookup = self.rnn.weight_hh_l0.detach().t(), F.embedding
+            return lambda token, h: addmm(lookup(token, table), h, recurrent)
+        weight, bias, cat = *self.step_weights(), torch.cat
+        return lambda x_t, h: addmm(bias, cat([x_t, h], dim=1), weight)
+
     def step_weights(self) -> tuple[Tensor, Tensor]:
         """[W_ih | W_hh] transposed (I + H, blocks * H) and b_ih + b_hh, rebuilt whenever a weight changes."""
         weights = self.weights()
@@ -314,25 +325,14 @@ class LSTMLayer(FusedLayer):
 
     def step_function(self, table: Tensor | None = None) -> Callable[[Tensor, State], tuple[Tensor, State]]:
         size = self.hidden_size
-        addmm, cat, sigmoid, tanh, addcmul, lookup = torch.addmm, torch.cat, torch.sigmoid, torch.tanh, torch.addcmul, F.embedding
-
-        def memories(z: Tensor, ltm: Tensor) -> tuple[Tensor, State]:  # z (B, 4H): ignore, forget, learn, use
-            gates = sigmoid(z)  # one call for the three gates (the learn block's sigmoid goes unused)
-            c = addcmul(gates[:, size: 2 * size] * ltm, gates[:, :size], tanh(z[:, 2 * size: 3 * size]))  # LTM*f + N*i
-            h = gates[:, 3 * size:] * tanh(c)  # use gate V * tanh(new LTM)
-            return h, (h, c)
-
-        if table is not None:
-            recurrent = self.rnn.weight_hh_l0.detach().t()
-
-            def step(token: Tensor, state: State) -> tuple[Tensor, State]:
-                return memories(addmm(lookup(token, table), state[0], recurrent), state[1])
-
-            return step
-        weight, bias = self.step_weights()
+        projected, sigmoid, tanh, addcmul = self.pre_activation(table), torch.sigmoid, torch.tanh, torch.addcmul
 
         def step(x_t: Tensor, state: State) -> tuple[Tensor, State]:
-            return memories(addmm(bias, cat([x_t, state[0]], dim=1), weight), state[1])
+            z = projected(x_t, state[0])  # (B, 4H): ignore, forget, learn, use
+            gates = sigmoid(z)  # one call for the three gates (the learn block's sigmoid goes unused)
+            c = addcmul(gates[:, size: 2 * size] * state[1], gates[:, :size], tanh(z[:, 2 * size: 3 * size]))  # LTM*f + N*i
+            h = gates[:, 3 * size:] * tanh(c)  # use gate V * tanh(new LTM)
+            return h, (h, c)
 
         return step
 
@@ -363,18 +363,10 @@ class RNNLayer(FusedLayer):
         return h, (h,), {}
 
     def step_function(self, table: Tensor | None = None) -> Callable[[Tensor, State], tuple[Tensor, State]]:
-        if table is not None:
-            recurrent = self.rnn.weight_hh_l0.detach().t()
-
-            def step(token: Tensor, state: State) -> tuple[Tensor, State]:
-                h = torch.tanh(torch.addmm(F.embedding(token, table), state[0], recurrent))
-                return h, (h,)
-
-            return step
-        weight, bias = self.step_weights()
+        projected, tanh = self.pre_activation(table), torch.tanh
 
         def step(x_t: Tensor, state: State) -> tuple[Tensor, State]:
-            h = torch.tanh(torch.addmm(bias, torch.cat([x_t, state[0]], dim=1), weight))
+            h = tanh(projected(x_t, state[0]))
             return h, (h,)
 
         return step

@@ -140,21 +140,40 @@ def test_a_banned_end_of_story_is_never_written_and_the_stories_run_to_length(wo
 
 
 def test_draw_takes_the_first_token_whose_cumulative_probability_exceeds_the_uniform_draw():
-    """draw() against searchsorted on the same uniform numbers: the same tokens, zero-probability
-    tokens never drawn, every row on its own."""
+    """draw() against the same uniform numbers and the softmax's cumulative sum in float64, for many
+    rows at once (torch) and one row at a time (numpy): each drawn token's interval of the cumulative
+    distribution holds its row's number, tokens of score -inf are never drawn, every row on its own."""
     from textgen.sampling.generate import draw
 
     torch.manual_seed(0)
-    probabilities = torch.softmax(torch.randn(64, 50) * 3, dim=-1)
-    probabilities[:, ::3] = 0.0  # never drawn
+    scores = torch.randn(64, 50) * 3
+    scores[:, ::3] = float("-inf")  # never drawn
     generator, again = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
-    token = draw(probabilities, generator)
-    cumulative = probabilities.cumsum(dim=-1)
-    uniform = torch.rand(64, 1, generator=again)
-    expected = torch.searchsorted(cumulative, uniform * cumulative[:, -1:], right=True)[:, 0]
-    assert torch.equal(token, expected)
-    assert (token % 3 != 0).all()
-    assert len(set(token.tolist())) > 5
+    together = draw(scores, generator)
+    one_by_one = torch.cat([draw(scores[row: row + 1], generator) for row in range(64)])
+    cumulative = torch.softmax(scores.double(), dim=-1).cumsum(dim=-1)
+    for token, uniform in ((together, torch.rand(64, generator=again)),
+                           (one_by_one, torch.cat([torch.rand(1, generator=again) for _ in range(64)]))):
+        above = cumulative.gather(1, token[:, None])[:, 0]
+        below = cumulative.gather(1, (token - 1).clamp_min(0)[:, None])[:, 0] * (token > 0)
+        assert token.dtype == torch.long and token.shape == (64,)
+        assert (below <= uniform + 1e-6).all() and (uniform <= above + 1e-6).all()
+        assert (token % 3 != 0).all()
+        assert len(set(token.tolist())) > 5
+
+
+def test_the_model_choice_is_the_probability_and_rank_of_the_model_own_distribution():
+    from textgen.sampling.generate import _model_choice
+
+    logits = torch.tensor([[0.0, 2.0, 1.0, 2.0], [5.0, -1.0, 0.0, 0.5]])
+    token = torch.tensor([2, 0])
+    expected = torch.softmax(logits, dim=-1)[[0, 1], [2, 0]].tolist()
+    probability, rank = _model_choice(logits, token)  # two rows: torch
+    assert probability == pytest.approx(expected, rel=1e-6)
+    assert rank == [3, 1]  # two tokens above the first row's choice; the second's is the top
+    rows = [_model_choice(logits[row: row + 1], token[row: row + 1]) for row in range(2)]  # one row: numpy
+    assert [p for probabilities, _ in rows for p in probabilities] == pytest.approx(expected, rel=1e-6)
+    assert [r for _, ranks in rows for r in ranks] == [3, 1]
 
 
 def test_a_banned_token_is_never_drawn_even_when_it_takes_all_the_probability(word_model):
@@ -178,3 +197,17 @@ def test_stop_strings_read_quotes_as_the_tokenizer_writes_them(sentencepiece_tok
 
     assert sentencepiece_tokenizer.ascii_quotes
     assert _stop_strings(sentencepiece_tokenizer, ["\u201d", "The end."]) == ['"', "The end."]
+
+
+def test_the_plain_draw_is_a_masked_draw_with_the_model_choice_for_one_row_and_many():
+    from textgen.sampling.generate import _model_choice, draw, draw_plain
+
+    torch.manual_seed(1)
+    logits = torch.randn(3, 40) * 2
+    mask = torch.zeros(40)
+    mask[[0, 5, 7]] = float("-inf")
+    for rows in (slice(0, 1), slice(0, 3)):  # one row: numpy; three: torch
+        token, probability, rank = draw_plain(logits[rows], mask, torch.Generator().manual_seed(9))
+        expected = draw(logits[rows] + mask, torch.Generator().manual_seed(9))
+        assert torch.equal(token, expected) and not set(token.tolist()) & {0, 5, 7}
+        assert (probability, rank) == _model_choice(logits[rows], expected)

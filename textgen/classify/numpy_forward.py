@@ -23,6 +23,7 @@ from textgen.config import CELL_BLOCKS, ClassifierConfig, ModelConfig
 from textgen.errors import TextgenError
 from textgen.model_dir import META_FILE, MODEL_FILE
 from textgen.model_files import read_checked_files, read_metadata, resolve_model_path, shape_problems
+from textgen.numpy_cells import lstm_update, sigmoid
 
 CELLS = ("lstm", "gru", "rnn")  # the cells written here (peephole: torch)
 CLASSIFIER = "classifier"  # textgen.json's "task" of a classifier
@@ -90,10 +91,6 @@ def decision_offsets(metadata: dict, classes: int) -> list[float]:
     return (metadata.get("decision") or {}).get("bias") or [0.0] * classes
 
 
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (np.tanh(0.5 * x) + 1.0)  # no overflow warning for large negative x
-
-
 @dataclass
 class NumpyClassifier:
     """A classifier directory's network as numpy arrays, with its tokenizer and labels."""
@@ -145,10 +142,7 @@ class NumpyClassifier:
             outputs = np.empty((len(ids), hidden), dtype=np.float32)
             for t in range(len(ids)):
                 if self.config.cell == "lstm":  # torch's gate order: ignore (input), forget, learn (candidate), use (output)
-                    z = projected[t] + h @ recurrent + b_hh
-                    gates = sigmoid(z)
-                    c = gates[hidden: 2 * hidden] * c + gates[:hidden] * np.tanh(z[2 * hidden: 3 * hidden])
-                    h = gates[3 * hidden:] * np.tanh(c)
+                    h, c = lstm_update(projected[t] + h @ recurrent + b_hh, c)
                 elif self.config.cell == "gru":  # reset, update, new
                     part = h @ recurrent + b_hh
                     reset = sigmoid(projected[t, :hidden] + part[:hidden])

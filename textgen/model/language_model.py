@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from textgen.config import ModelConfig
 from textgen.model.cells import RecurrentLayer, State, make_layer
+from textgen.model.numpy_step import NumpyStep
 
 ModelState = list[State]  # one (STM,) or (STM, LTM) per layer, each (B, H)
 
@@ -61,10 +62,14 @@ nn.modules.module.register_module_parameter_registration_hook(_count_assignment)
 INPUT_TABLE_BYTES = 32 * 2**20  # the largest first-layer input table a generation step reads from
 
 
+NUMPY_STEP = True  # one sequence through float32 layers on the CPU steps in numpy (textgen/model/numpy_step.py)
+
+
 @dataclass
 class StepPlan:
     """What `LanguageModel.step` reads at inference: embedding (None when the first layer reads its
-    input table by token id), each layer's fast step, decoder."""
+    input table by token id), each layer's fast step, decoder; and for float32 weights on the CPU the
+    same step in numpy, which one sequence takes."""
 
     embedding: Tensor | None
     layers: list
@@ -72,6 +77,17 @@ class StepPlan:
     decoder: tuple[Tensor, Tensor]
     device: str
     dtype: torch.dtype
+    numpy: NumpyStep | None = None  # the same step in numpy, for one sequence (batch 1)
+
+    def __call__(self, token: Tensor, state: ModelState) -> tuple[Tensor, ModelState]:
+        x = token if self.embedding is None else F.embedding(token, self.embedding)
+        new_state = []
+        for step, layer_state in zip(self.layers, state):
+            x, layer_state = step(x, layer_state)
+            new_state.append(layer_state)
+        if self.projection is not None:
+            x = F.linear(x, *self.projection)
+        return F.linear(x, *self.decoder), new_state
 
 
 @dataclass
@@ -143,19 +159,12 @@ class LanguageModel(nn.Module):
 
     def step(self, token: Tensor, state: ModelState | None = None) -> tuple[Tensor, ModelState]:
         """One token per sequence (B,) -> logits (B, V): generation costs one step per token.
-        At inference with a carried state, every layer's `fast_step` runs directly (no sequence
-        dimension, no dropout calls): at batch 1 the time of a token is mostly per-call overhead."""
+        At inference with a carried state, the step plan runs (no sequence dimension, no dropout calls;
+        in numpy for float32 weights on the CPU): at batch 1 the time of a token is mostly per-call overhead."""
         if state is not None and not self.training and not torch.is_grad_enabled():
             plan = self._step_plan()
             if plan is not None and not torch.is_autocast_enabled(plan.device) and state[0][0].dtype == plan.dtype:
-                x = token if plan.embedding is None else F.embedding(token, plan.embedding)
-                new_state = []
-                for step, layer_state in zip(plan.layers, state):
-                    x, layer_state = step(x, layer_state)
-                    new_state.append(layer_state)
-                if plan.projection is not None:
-                    x = F.linear(x, *plan.projection)
-                return F.linear(x, *plan.decoder), new_state
+                return plan.numpy(token, state) if plan.numpy is not None and token.shape[0] == 1 else plan(token, state)
         logits, state = self.forward(token.unsqueeze(1), state)
         return logits[:, 0], state
 
@@ -182,6 +191,8 @@ class LanguageModel(nn.Module):
             steps = [layer.step_function(table if index == 0 else None) for index, layer in enumerate(layers)]
             plan = StepPlan(embedding if table is None else None, steps, projection, (self.decoder.weight, self.decoder.bias),
                             embedding.device.type, embedding.dtype)
+            if NUMPY_STEP and embedding.dtype == torch.float32 and embedding.device.type == "cpu":
+                plan.numpy = NumpyStep(self, table)
         key = tuple((tensor.data_ptr(), tensor._version, tensor.dtype) for tensor in watched)
         self._plan_cache = (_ASSIGNMENTS[0], watched, key, plan)
         return plan

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from textgen.errors import TextgenError
@@ -55,14 +56,45 @@ def _fold_static_bans(mask: torch.Tensor, processors: Sequence[Processor]) -> tu
     return folded, left
 
 
-def draw(probabilities: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """One token per row (B,) from probabilities (B, V), by inverse transform sampling: the first
-    token whose cumulative probability exceeds a uniform draw. A token of probability 0 is never
-    drawn. (7x faster than torch.multinomial for one draw on a CPU, which matters at batch 1.)"""
-    cumulative = probabilities.cumsum(dim=-1)
-    uniform = torch.rand(probabilities.shape[0], 1, generator=generator, device=probabilities.device)
+def draw(scores: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """One token per row (B,) from softmax(scores) (B, V), by inverse transform sampling: the first
+    token whose cumulative probability exceeds a uniform draw. A token of score -inf is never drawn;
+    the softmax renormalises over the rest, so a row whose writable tokens all sit far below a
+    banned one still draws among them. 7x faster than torch.multinomial. One row on the CPU is
+    drawn in numpy, whose calls on a thousand values cost 1-2 us against torch's 3-5 (at batch 1
+    the calls are most of a token's time); more rows in torch, whose cumulative sum over many rows
+    is 3x numpy's speed."""
+    uniform = torch.rand(scores.shape[0], 1, generator=generator, device=scores.device)
+    if scores.shape[0] == 1 and scores.device.type == "cpu":
+        return torch.tensor([_draw_row(scores.detach().float().numpy()[0], uniform.item())])
+    cumulative = torch.softmax(scores.float(), dim=-1).cumsum(dim=-1)
     token = torch.searchsorted(cumulative, uniform * cumulative[:, -1:], right=True)[:, 0]
-    return token.clamp_max(probabilities.shape[-1] - 1)
+    return token.clamp_max(scores.shape[-1] - 1)
+
+
+def _draw_row(scores: np.ndarray, uniform: float) -> int:
+    """`draw` for one row (V,) of scores and its uniform number."""
+    cumulative = np.exp(scores - scores.max()).cumsum()
+    return min(int(np.searchsorted(cumulative, uniform * cumulative[-1], side="right")), len(scores) - 1)
+
+
+def _choice_row(logits: np.ndarray, token: int) -> tuple[float, int]:
+    """`_model_choice` for one row (V,) of logits."""
+    chosen, top = logits[token], logits.max()
+    return float(np.exp(chosen - top) / np.exp(logits - top).sum()), int((logits > chosen).sum()) + 1
+
+
+def draw_plain(logits: torch.Tensor, mask: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, list[float], list[int]]:
+    """With no rule to apply: a token per row drawn from the model's distribution over the writable
+    tokens (`mask`: -inf at the rest), and the model's probability and rank of it (`_model_choice`).
+    One row on the CPU goes through numpy once, the two steps sharing its conversions."""
+    if logits.shape[0] == 1 and logits.device.type == "cpu":
+        values = logits.detach().float().numpy()[0]
+        token = _draw_row(values + mask.numpy(), torch.rand(1, 1, generator=generator).item())
+        probability, rank = _choice_row(values, token)
+        return torch.tensor([token]), [probability], [rank]
+    token = draw(logits + mask, generator)
+    return (token, *_model_choice(logits, token))
 
 
 @dataclass
@@ -165,10 +197,15 @@ class StreamingText:
         return self.settled_text + whole[len(before):]
 
 
-def _model_choice(probabilities: torch.Tensor, token: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The model's probability and rank (1-based) of each chosen token. probabilities (B, V), token (B,)."""
+def _model_choice(logits: torch.Tensor, token: torch.Tensor) -> tuple[list[float], list[int]]:
+    """The model's probability and rank (1-based) of each chosen token, from its logits (B, V)
+    before any rule; token (B,). One row on the CPU in numpy (half the time of torch's calls)."""
+    if logits.shape[0] == 1 and logits.device.type == "cpu":
+        probability, rank = _choice_row(logits.detach().float().numpy()[0], token.item())
+        return [probability], [rank]
+    probabilities = torch.softmax(logits.float(), dim=-1)
     chosen = probabilities.gather(1, token[:, None])  # (B, 1): compared as it is, no reshaping calls
-    return chosen[:, 0], (probabilities > chosen).sum(dim=-1) + 1
+    return chosen[:, 0].tolist(), ((probabilities > chosen).sum(dim=-1) + 1).tolist()
 
 
 @torch.no_grad()
@@ -201,15 +238,14 @@ def generate(model: LanguageModel, tokenizer: Tokenizer, prompt: str = "", n: in
     mask, processors = _fold_static_bans(never_written_mask(logits.shape[-1], device), processors)
     plain = not processors and not greedy
     for _ in range(max_tokens):
-        model_probabilities = torch.softmax(logits.float(), dim=-1)  # the model's own distribution
+        logits = logits.float()
         if plain:  # no rule to apply: draw from the model's distribution without the never-written tokens
-            token = draw(torch.softmax(logits.float() + mask, dim=-1), generator)  # renormalised: no underflow to all zeros
+            token, probability, rank = draw_plain(logits, mask, generator)
         else:
-            allowed = _allowed(logits.float(), mask)
-            processed = apply_processors(processors, buffer[:, :length], allowed)  # masked first: a rule always keeps a writable token
-            token = processed.argmax(dim=-1) if greedy else draw(torch.softmax(processed.float(), dim=-1), generator)
-        probability, rank = _model_choice(model_probabilities, token)
-        chosen = zip(token.tolist(), probability.tolist(), rank.tolist())  # three conversions per step, not per row
+            processed = apply_processors(processors, buffer[:, :length], _allowed(logits, mask))  # masked first: a rule always keeps a writable token
+            token = processed.argmax(dim=-1) if greedy else draw(processed, generator)
+            probability, rank = _model_choice(logits, token)  # the model's own distribution's
+        chosen = zip(token.tolist(), probability, rank)  # conversions per step, not per row
         for row, (token_id, token_probability, token_rank) in enumerate(chosen):
             if not active[row]:
                 continue
@@ -284,9 +320,8 @@ def beam_search(model: LanguageModel, tokenizer: Tokenizer, prompt: str, n: int,
             row, token_id = divmod(flat, log_probs.shape[1])
             if score == float("-inf"):
                 continue
-            probability, rank = _model_choice(torch.softmax(logits[row: row + 1].float(), dim=-1),
-                                              torch.tensor([token_id], device=device))
-            choice = TokenChoice(token_id, tokenizer.id_to_piece(token_id), float(probability), int(rank))
+            probability, rank = _model_choice(logits[row: row + 1], torch.tensor([token_id], device=device))
+            choice = TokenChoice(token_id, tokenizer.id_to_piece(token_id), float(probability[0]), int(rank[0]))
             ids = hypotheses[row] + ([] if token_id == EOS_ID else [token_id])
             text = continuation(ids)
             if token_id == EOS_ID or _stop_position(text, stop):

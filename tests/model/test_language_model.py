@@ -122,11 +122,13 @@ def test_zero_length_input_and_wrong_shapes():
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn", "peephole"])
 @pytest.mark.parametrize(("embed", "hidden", "layers"), [(8, 8, 1), (6, 10, 2)])
-def test_inference_steps_with_a_carried_state_equal_the_whole_sequence(cell, embed, hidden, layers):
-    """Generation's path: under no_grad each step runs the layers' fast_step directly."""
+@pytest.mark.parametrize("batch", [1, 3])
+def test_inference_steps_with_a_carried_state_equal_the_whole_sequence(cell, embed, hidden, layers, batch):
+    """Generation's path: under no_grad each step runs the step plan (one sequence of an LSTM or
+    RNN in numpy, a batch in torch; the GRU and peephole the fused kernel)."""
     torch.manual_seed(3)
     model = LanguageModel(ModelConfig(vocab_size=20, cell=cell, embed_dim=embed, hidden_size=hidden, num_layers=layers)).eval()
-    tokens = torch.randint(0, 20, (3, 7))
+    tokens = torch.randint(0, 20, (batch, 7))
     with torch.no_grad():
         logits, final = model(tokens)
         step_logits, state = model(tokens[:, :1])
@@ -159,7 +161,8 @@ def test_the_step_plan_follows_weights_changed_in_place_and_layers_replaced():
 
 @pytest.mark.parametrize("cell", ["lstm", "rnn"])
 @pytest.mark.parametrize("table_limit", [None, 0])
-def test_the_first_layer_reads_its_input_table_and_follows_an_edited_embedding(cell, table_limit, monkeypatch):
+@pytest.mark.parametrize("batch", [1, 2])  # numpy, torch
+def test_the_first_layer_reads_its_input_table_and_follows_an_edited_embedding(cell, table_limit, batch, monkeypatch):
     """A generation step reads the first layer's input projection of the token from a table made
     once (embedding x W_ih + biases); a table over the size limit is not made and the step projects
     the embedding itself. Either way a step equals the whole sequence, also after the embedding
@@ -170,7 +173,7 @@ def test_the_first_layer_reads_its_input_table_and_follows_an_edited_embedding(c
         monkeypatch.setattr(language_model, "INPUT_TABLE_BYTES", table_limit)
     torch.manual_seed(5)
     model = LanguageModel(ModelConfig(vocab_size=30, cell=cell, embed_dim=6, hidden_size=10, num_layers=2)).eval()
-    tokens = torch.randint(0, 30, (2, 5))
+    tokens = torch.randint(0, 30, (batch, 5))
     with torch.no_grad():
         for edit in range(2):
             logits, _ = model(tokens)
@@ -180,3 +183,45 @@ def test_the_first_layer_reads_its_input_table_and_follows_an_edited_embedding(c
                 assert torch.allclose(out, logits[:, t], atol=1e-5), (edit, t)
             assert (model._step_plan().embedding is None) == (table_limit is None)
             model.embedding.weight.mul_(1.5)  # in place: the next round must see a new table
+
+
+@pytest.mark.parametrize("cell", ["lstm", "rnn"])
+def test_one_sequence_steps_in_numpy_as_torch_does_and_a_bf16_model_keeps_torch(cell, monkeypatch):
+    """The numpy step (float32 on the CPU, batch 1) gives torch's step's logits and state; with it
+    switched off torch's step runs; bf16 weights have no numpy step."""
+    import textgen.model.language_model as language_model
+
+    torch.manual_seed(6)
+    model = LanguageModel(ModelConfig(vocab_size=25, cell=cell, embed_dim=6, hidden_size=12, num_layers=2)).eval()
+    tokens = torch.randint(0, 25, (1, 6))
+    runs = []
+    with torch.no_grad():
+        for numpy_step in (True, False):
+            monkeypatch.setattr(language_model, "NUMPY_STEP", numpy_step)
+            model._plan_cache = None
+            assert (model._step_plan().numpy is not None) == numpy_step
+            _, state = model(tokens[:, :1])
+            outputs = []
+            for t in range(1, 6):
+                out, state = model.step(tokens[:, t], state)
+                outputs.append(out)
+            runs.append((torch.cat(outputs), [s for layer in state for s in layer]))
+        assert torch.allclose(runs[0][0], runs[1][0], atol=1e-5)
+        assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(runs[0][1], runs[1][1]))
+        monkeypatch.setattr(language_model, "NUMPY_STEP", True)
+        assert model.to(torch.bfloat16)._step_plan().numpy is None
+
+
+@pytest.mark.parametrize(("cell", "batch", "length"), [("lstm", 1, 5), ("rnn", 1, 3), ("lstm", 2, 5), ("gru", 1, 4),
+                                                        ("lstm", 1, 70)])
+def test_read_gives_the_last_logits_and_state_of_the_whole_sequence(cell, batch, length):
+    """How generation reads its prompt: a short one of one sequence a step at a time, anything else
+    in one fused call; both give the whole sequence's last logits and state."""
+    torch.manual_seed(7)
+    model = LanguageModel(ModelConfig(vocab_size=20, cell=cell, embed_dim=6, hidden_size=10, num_layers=2)).eval()
+    tokens = torch.randint(0, 20, (batch, length))
+    with torch.no_grad():
+        logits, state = model(tokens)
+        last, read_state = model.read(tokens)
+    assert last.shape == (batch, 20) and torch.allclose(last, logits[:, -1], atol=1e-5)
+    assert all(torch.allclose(a, b, atol=1e-5) for whole, read in zip(state, read_state) for a, b in zip(whole, read))

@@ -63,6 +63,7 @@ INPUT_TABLE_BYTES = 32 * 2**20  # the largest first-layer input table a generati
 
 
 NUMPY_STEP = True  # one sequence through float32 layers on the CPU steps in numpy (textgen/model/numpy_step.py)
+READ_BY_STEPS = 64  # `read` takes one sequence's text up to this many tokens a step at a time
 
 
 @dataclass
@@ -167,6 +168,20 @@ class LanguageModel(nn.Module):
                 return plan.numpy(token, state) if plan.numpy is not None and token.shape[0] == 1 else plan(token, state)
         logits, state = self.forward(token.unsqueeze(1), state)
         return logits[:, 0], state
+
+    def read(self, tokens: Tensor) -> tuple[Tensor, ModelState]:
+        """The logits after the last of tokens (B, T) -> (B, V), and the state: how generation reads
+        its prompt. At inference one sequence of up to READ_BY_STEPS tokens goes through `step` a
+        token at a time: at batch 1 the fused kernel's fixed cost (about 3 ms for a few tokens on the
+        2-core machine, and far more while other work holds the cores) is more than the steps'."""
+        if (tokens.shape[0] == 1 and 0 < tokens.shape[1] <= READ_BY_STEPS and not self.training
+                and not torch.is_grad_enabled() and self._step_plan() is not None):
+            state = self.init_state(1, tokens.device)
+            for token in tokens[0].split(1):
+                logits, state = self.step(token, state)
+            return logits, state
+        logits, state = self(tokens)
+        return logits[:, -1], state
 
     def _step_plan(self) -> StepPlan | None:
         """The tensors one inference step reads, gathered once (module attribute lookups cost more

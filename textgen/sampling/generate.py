@@ -227,8 +227,11 @@ def generate(model: LanguageModel, tokenizer: Tokenizer, prompt: str = "", n: in
     buffer = torch.empty(n, len(start) + max_tokens, dtype=torch.long, device=device)
     buffer[:, : len(start)] = torch.tensor(start, device=device)
     length = len(start)
-    logits, state = model(buffer[:, :length], None)
-    logits = logits[:, -1]  # (n, V)
+    if isinstance(model, LanguageModel):
+        logits, state = model.read(buffer[:, :length])
+    else:  # a wrapped model (the neural cache) reads it in one call
+        logits, state = model(buffer[:, :length], None)
+        logits = logits[:, -1]  # (n, V)
     samples = [Sample(prompt, "", []) for _ in range(n)]
     shown = [0] * n  # characters of each story already streamed
     texts = [StreamingText(continuation) for _ in range(n)]

@@ -38,12 +38,19 @@ def test_generate_bad_settings(trained, args, fragment):
     one_line_error(CliRunner().invoke(cli, ["generate", str(trained), *args]), fragment)
 
 
+def interruptible() -> None:
+    """Ctrl-C as at a terminal: a test run started in the background (a shell without job control)
+    passes its children SIGINT ignored, and Python then leaves it ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_during_generation_keeps_the_story_so_far(trained):
     # a thousand stories of 10,000 tokens: no machine writes them all before the signal arrives (one story of a
     # tiny model in numpy can be over in half a second)
     process = subprocess.Popen(textgen_process("generate", str(trained), "--prompt", "Lily", "--max-tokens", "10000",
                                                "-n", "1000", "--ban", "</s>"),
-                               cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ONE_THREAD)
+                               cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ONE_THREAD,
+                               preexec_fn=interruptible)
     first = process.stdout.read(12)  # blocks until the story is being written (on a busy machine, not after a fixed time)
     process.send_signal(signal.SIGINT)
     rest, stderr = process.communicate(timeout=60)

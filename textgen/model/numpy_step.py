@@ -42,8 +42,6 @@ class NumpyStep:
     layer's cell, the projection and the decoder. Made by `LanguageModel._step_plan` from the
     model's float32 CPU tensors, whose memory it shares, for the layers that have a fast step (LSTM, RNN)."""
 
-    device, dtype = "cpu", torch.float32
-
     def __init__(self, model, table: Tensor | None):
         one_blas_thread()
         layers = list(model.layers)

@@ -211,3 +211,30 @@ def test_the_plain_draw_is_a_masked_draw_with_the_model_choice_for_one_row_and_m
         expected = draw(logits[rows] + mask, torch.Generator().manual_seed(9))
         assert torch.equal(token, expected) and not set(token.tolist()) & {0, 5, 7}
         assert (probability, rank) == _model_choice(logits[rows], expected)
+
+
+def test_one_plain_story_runs_in_numpy_and_writes_what_the_torch_steps_write(word_model, monkeypatch):
+    """One story with no rule keeps its state and draw in numpy (no `model.step` call after the
+    prompt); it writes the same tokens with the same probabilities as torch's steps and draw."""
+    import textgen.model.language_model as language_model
+
+    model, tokenizer = word_model
+    steps = []
+    original_step = model.step
+    monkeypatch.setattr(model, "step", lambda token, state=None: steps.append(1) or original_step(token, state))
+    prompt_steps = 1 + len(tokenizer.encode("Lily saw"))  # `read` steps through a short prompt
+    (fast,) = generate(model, tokenizer, "Lily saw", max_tokens=30, seed=4, processors=[BannedSequences([[EOS_ID]])])
+    assert len(steps) == prompt_steps
+    monkeypatch.setattr(language_model, "NUMPY_STEP", False)
+    model._plan_cache = None
+    try:
+        (slow,) = generate(model, tokenizer, "Lily saw", max_tokens=30, seed=4, processors=[BannedSequences([[EOS_ID]])])
+    finally:
+        model._plan_cache = None
+    assert len(steps) == 2 * prompt_steps + 30  # torch's path steps once per new token
+    assert fast.ids == slow.ids and len(fast.ids) == 30
+    assert [c.rank for c in fast.tokens] == [c.rank for c in slow.tokens]
+    assert all(abs(a.probability - b.probability) < 1e-5 for a, b in zip(fast.tokens, slow.tokens))
+    logits, _ = model(torch.tensor([[BOS_ID] + tokenizer.encode("Lily saw") + fast.ids]))
+    probabilities = torch.softmax(logits[0, prompt_steps - 1: -1], dim=-1)
+    assert all(abs(probabilities[i, c.token_id].item() - c.probability) < 1e-5 for i, c in enumerate(fast.tokens))

@@ -169,6 +169,16 @@ class LanguageModel(nn.Module):
         logits, state = self.forward(token.unsqueeze(1), state)
         return logits[:, 0], state
 
+    def numpy_step(self, state: ModelState) -> NumpyStep | None:
+        """The numpy step that `step` takes for one sequence with this state, or None where `step`
+        would not take it (a batch, training, gradients on, autocast, weights not float32 on the CPU)."""
+        if state[0][0].shape[0] != 1 or self.training or torch.is_grad_enabled():
+            return None
+        plan = self._step_plan()
+        if plan is None or plan.numpy is None or torch.is_autocast_enabled(plan.device) or state[0][0].dtype != plan.dtype:
+            return None
+        return plan.numpy
+
     def read(self, tokens: Tensor) -> tuple[Tensor, ModelState]:
         """The logits after the last of tokens (B, T) -> (B, V), and the state: how generation reads
         its prompt. At inference one sequence of up to READ_BY_STEPS tokens goes through `step` a

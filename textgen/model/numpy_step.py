@@ -60,26 +60,38 @@ class NumpyStep:
 
     def __call__(self, token: Tensor, state: list) -> tuple[Tensor, list]:
         """Logits (B, V) for one token per sequence (B,) and the new state, as `LanguageModel.step`."""
-        x = token.numpy()
-        new_state = []
+        logits, new_state = self.arrays_step(token.numpy(), self.arrays(state))
+        return torch.from_numpy(logits), [tuple(torch.from_numpy(s) for s in layer) for layer in new_state]
+
+    @staticmethod
+    def arrays(state: list) -> list[tuple[np.ndarray, ...]]:
+        """A model state (per layer a tuple of (B, H) tensors) as arrays sharing its memory."""
+        return [tuple(array(s) for s in layer) for layer in state]
+
+    def arrays_step(self, token, state: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, list[tuple[np.ndarray, ...]]]:
+        """The step on arrays: token is the rows' ids (B,) or, for one sequence, a slice of one id
+        (`slice(id, id + 1)`: indexing by a slice makes no array); logits (B, V) and the new state.
+        Generation of one story keeps its state in arrays and calls this directly, with no torch call
+        in the loop."""
+        x, new_state = token, []
         for index, ((cell, weight, bias), layer_state) in enumerate(zip(self.layers, state)):
-            h = array(layer_state[0])
+            h = layer_state[0]
             if bias is None:  # the first layer reads its token's row of the input table
-                z = self.table[x]
-                z += h @ weight
+                z = h @ weight
+                z += self.table[x]
             else:
                 x = self.embedding[x] if index == 0 else x
                 z = np.concatenate([x, h], axis=1) @ weight
                 z += bias
             if cell == "lstm":
-                x, c = lstm_update(z, array(layer_state[1]))
-                new_state.append((torch.from_numpy(x), torch.from_numpy(c)))
+                x, c = lstm_update(z, layer_state[1])
+                new_state.append((x, c))
             else:
                 x = np.tanh(z, out=z)
-                new_state.append((torch.from_numpy(x),))
+                new_state.append((x,))
         if self.projection is not None:
             x = x @ self.projection[0]
             x += self.projection[1]
         logits = x @ self.decoder[0]
         logits += self.decoder[1]
-        return torch.from_numpy(logits), new_state
+        return logits, new_state

@@ -240,15 +240,25 @@ def generate(model: LanguageModel, tokenizer: Tokenizer, prompt: str = "", n: in
     watching = on_token is not None or any(stop)  # only streaming and stop strings need the text at every step
     mask, processors = _fold_static_bans(never_written_mask(logits.shape[-1], device), processors)
     plain = not processors and not greedy
+    # one story with no rule on float32 weights on the CPU: the state, the logits and the draw stay in
+    # numpy, with no torch call in the loop (at batch 1 a token's time is mostly per-call overhead)
+    stepper = model.numpy_step(state) if plain and n == 1 and isinstance(model, LanguageModel) else None
+    if stepper is not None:
+        state, values, banned = stepper.arrays(state), logits.float().numpy()[0], mask.numpy()
+        uniforms = iter(torch.rand(max_tokens, generator=generator).tolist())  # the numbers draw_plain takes one by one
     for _ in range(max_tokens):
-        logits = logits.float()
-        if plain:  # no rule to apply: draw from the model's distribution without the never-written tokens
-            token, probability, rank = draw_plain(logits, mask, generator)
+        if stepper is not None:
+            token_id = _draw_row(values + banned, next(uniforms))
+            chosen = [(token_id, *_choice_row(values, token_id))]
         else:
-            processed = apply_processors(processors, buffer[:, :length], _allowed(logits, mask))  # masked first: a rule always keeps a writable token
-            token = processed.argmax(dim=-1) if greedy else draw(processed, generator)
-            probability, rank = _model_choice(logits, token)  # the model's own distribution's
-        chosen = zip(token.tolist(), probability, rank)  # conversions per step, not per row
+            logits = logits.float()
+            if plain:  # no rule to apply: draw from the model's distribution without the never-written tokens
+                token, probability, rank = draw_plain(logits, mask, generator)
+            else:
+                processed = apply_processors(processors, buffer[:, :length], _allowed(logits, mask))  # masked first: a rule always keeps a writable token
+                token = processed.argmax(dim=-1) if greedy else draw(processed, generator)
+                probability, rank = _model_choice(logits, token)  # the model's own distribution's
+            chosen = zip(token.tolist(), probability, rank)  # conversions per step, not per row
         for row, (token_id, token_probability, token_rank) in enumerate(chosen):
             if not active[row]:
                 continue
@@ -271,6 +281,10 @@ def generate(model: LanguageModel, tokenizer: Tokenizer, prompt: str = "", n: in
             sample.text = text
         if not any(active):
             break
+        if stepper is not None:
+            logits, state = stepper.arrays_step(slice(token_id, token_id + 1), state)
+            values = logits[0]
+            continue
         if not plain:  # only the rules read the history
             buffer[:, length] = token
             length += 1

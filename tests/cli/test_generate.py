@@ -33,7 +33,9 @@ def test_generate_cli_streams_and_prints_json(trained):
 
 @pytest.mark.parametrize(("args", "fragment"), [(["--temperature", "-1"], "temperature"), (["--top-p", "0"], "top-p"),
                                                 (["--top-k", "-2"], "top-k"), (["--min-p", "1"], "min-p"),
-                                                (["--max-tokens", "0"], "max tokens"), (["--prompt", "a Zorblax"], "Zorblax")])
+                                                (["--max-tokens", "0"], "max tokens"), (["--prompt", "a Zorblax"], "Zorblax"),
+                                                (["--cast-opening", "-1"], "cast-opening"),
+                                                (["--cast-size", "101"], "cast-size")])
 def test_generate_bad_settings(trained, args, fragment):
     one_line_error(CliRunner().invoke(cli, ["generate", str(trained), *args]), fragment)
 

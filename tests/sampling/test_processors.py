@@ -89,6 +89,23 @@ def test_keep_cast_lowers_only_new_names_after_the_opening():
     assert batch[0, 3].item() == pytest.approx(math.log(0.25)) and batch[1, 3].item() == 0  # rows decide apart
 
 
+def test_a_full_cast_closes_the_opening_early():
+    # entries: 0 <s>, 1 "the", 2 "Doug" (name 0), 3 "Jane" (name 1), 4 "s" (continues a word), 5 "Spot" (name 2)
+    vocabulary = names([-1, -1, 0, 1, -1, 2], [False, True, True, True, False, True])
+    rule = KeepCast(0.25, vocabulary, opening=50, cast=2)
+    logits = torch.zeros(1, 6)
+    one_name = torch.tensor([[0, 2, 1, 1]])  # Doug only, 3 words of a 50-word opening: every name is free
+    assert torch.equal(rule(one_name, logits), logits)
+    two_names = torch.tensor([[0, 2, 1, 3]])  # Doug and Jane: the cast is full, Spot would be a third
+    out = rule(two_names, logits)
+    assert out[0, 5].item() == pytest.approx(math.log(0.25))
+    assert torch.equal(out[0, :5], logits[0, :5])  # Doug and Jane stay as likely as they were
+    assert torch.equal(KeepCast(0.25, vocabulary, opening=50)(two_names, logits), logits)  # no size: the opening is free
+    rows = rule(torch.cat([two_names, one_name]), torch.zeros(2, 6))
+    assert rows[0, 5].item() == pytest.approx(math.log(0.25)) and rows[1, 5].item() == 0  # rows decide apart
+    assert "once it has 2 names" in rule.describe()
+
+
 def test_keep_cast_knows_a_name_by_any_of_its_spellings_and_bare_ones_only_after_a_quote():
     # 0 <s>, 1 "▁the", 2 "▁Tom" (name 0), 3 "Tom" (name 0, no word-start mark), 4 '▁"' (a bare start), 5 "▁Sue" (name 1)
     vocabulary = names([-1, -1, 0, 0, -1, 1], [False, True, True, False, True, True],
@@ -121,7 +138,9 @@ def test_truncations():
      (lambda: DRY(1.0, base=1.0), "outside"), (lambda: BannedSequences([]), "empty"),
      (lambda: Temperature(float("nan")), "number"),
      (lambda: KeepCast(1.5, names([0, 1], [True, True])), "outside"),
-     (lambda: KeepCast(-0.1, names([0, 1], [True, True])), "outside")],
+     (lambda: KeepCast(-0.1, names([0, 1], [True, True])), "outside"),
+     (lambda: KeepCast(0.1, names([0, 1], [True, True]), opening=-1), "cast-opening -1 is outside"),
+     (lambda: KeepCast(0.1, names([0, 1], [True, True]), cast=1.5), "cast-size must be a whole number")],
 )
 def test_arguments_are_checked_when_built(build, message):
     with pytest.raises(TextgenError, match=message):

@@ -45,9 +45,11 @@ def test_a_banned_word_is_banned_at_the_start_and_after_a_space(sentencepiece_to
 
 
 def test_the_cli_default_is_the_library_default():
-    from textgen.cli.inference_options import KEEP_CAST as CLI_DEFAULT
-    from textgen.sampling.settings import KEEP_CAST
+    from textgen.cli import inference_options as cli_defaults
+    from textgen.sampling import settings as library
 
-    assert CLI_DEFAULT == KEEP_CAST == SamplingSettings().keep_cast
     page = (REPO / "textgen" / "explorer" / "static" / "index.html").read_text(encoding="utf-8")
-    assert f'id="keep_cast" type="number" value="{KEEP_CAST:g}"' in page  # the explorer's field starts at the same value
+    for name in ("keep_cast", "cast_opening", "cast_size"):
+        value = getattr(library, name.upper())
+        assert getattr(cli_defaults, name.upper()) == value == getattr(SamplingSettings(), name), name
+        assert f'id="{name}" type="number" value="{value:g}"' in page, name  # the explorer's field starts at the same value

@@ -55,6 +55,8 @@ def cache_settings(loaded, options: dict, sampling: bool = False):
 
 
 KEEP_CAST = 0.1  # textgen.sampling.settings.KEEP_CAST (not imported here: the CLI loads torch lazily)
+CAST_OPENING = 50  # textgen.sampling.settings.CAST_OPENING
+CAST_SIZE = 0  # textgen.sampling.settings.CAST_SIZE
 
 
 def sampling_options(function):
@@ -79,8 +81,12 @@ def sampling_options(function):
                      help='Text that breaks a DRY repeat (repeatable) [default: newline . ! ? " ,].'),
         click.option("--ban", "banned", multiple=True, help="A word never to write (repeatable; </s>: never end the story)."),
         click.option("--keep-cast", type=float, default=KEEP_CAST, show_default=True,
-                     help="Keep the characters: after a story's first 50 words, a name it has not used yet is this many "
+                     help="Keep the characters: after a story's opening, a name it has not used yet is this many "
                           "times as likely (1: off, 0: never)."),
+        click.option("--cast-opening", type=int, default=CAST_OPENING, show_default=True,
+                     help="Keep the cast: the opening, where new names are free, is this many words."),
+        click.option("--cast-size", type=int, default=CAST_SIZE, show_default=True,
+                     help="Keep the cast: the opening ends early once the story has this many names (0: no limit)."),
     ]
     return with_options(function, options)
 
@@ -88,7 +94,7 @@ def sampling_options(function):
 # the parameter names sampling_options adds (diagnose notes which of them a mode ignores)
 SAMPLING_PARAMS = ("temperature", "top_k", "top_p", "min_p", "repetition_penalty", "frequency_penalty",
                    "presence_penalty", "no_repeat_ngram", "dry_multiplier", "dry_base", "dry_allowed_length",
-                   "dry_breakers", "banned", "keep_cast")
+                   "dry_breakers", "banned", "keep_cast", "cast_opening", "cast_size")
 
 
 def sampling_settings(options: dict):
@@ -100,4 +106,4 @@ def sampling_settings(options: dict):
         presence_penalty=options["presence_penalty"], no_repeat_ngram=options["no_repeat_ngram"],
         dry_multiplier=options["dry_multiplier"], dry_base=options["dry_base"], dry_allowed_length=options["dry_allowed_length"],
         dry_breakers=tuple(options["dry_breakers"]) or DEFAULT_BREAKERS, banned_words=tuple(options["banned"]),
-        keep_cast=options["keep_cast"])
+        keep_cast=options["keep_cast"], cast_opening=options["cast_opening"], cast_size=options["cast_size"])

@@ -29,7 +29,8 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
 from textgen.errors import TextgenError
-from textgen.sampling.settings import KEEP_CAST
+from textgen.sampling.processors import MAX_CAST_OPENING, MAX_CAST_SIZE
+from textgen.sampling.settings import CAST_OPENING, CAST_SIZE, KEEP_CAST
 
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_TEXT = 20_000  # characters of a prompt or a text to read
@@ -60,6 +61,8 @@ class GenerateRequest(Request_):
     no_repeat_ngram: int = Field(0, ge=0, le=20)
     dry_multiplier: float = Field(0.0, ge=0, le=100)
     keep_cast: float = Field(KEEP_CAST, ge=0, le=1)
+    cast_opening: int = Field(CAST_OPENING, ge=0, le=MAX_CAST_OPENING)
+    cast_size: int = Field(CAST_SIZE, ge=0, le=MAX_CAST_SIZE)
     cache: bool | None = Field(None, description="The neural cache (default: off when sampling, as `textgen generate`).")
     seed: int = Field(0, ge=0, lt=2**32)
 
@@ -116,7 +119,8 @@ class Generation:
             settings = SamplingSettings(temperature=request.temperature, top_k=request.top_k, top_p=request.top_p,
                                         min_p=request.min_p, repetition_penalty=request.repetition_penalty,
                                         no_repeat_ngram=request.no_repeat_ngram, dry_multiplier=request.dry_multiplier,
-                                        keep_cast=request.keep_cast)
+                                        keep_cast=request.keep_cast, cast_opening=request.cast_opening,
+                                        cast_size=request.cast_size)
             with self.slot.lock:
                 model = with_cache(loaded.model, resolve_cache(loaded.cache, request.cache, sampling=True))
                 processors = build_processors(settings, loaded.tokenizer)

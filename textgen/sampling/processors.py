@@ -56,6 +56,18 @@ class Processor:
         return [], self
 
 
+MAX_CAST_OPENING = 10_000  # words: the longest story generate writes is 10,000 tokens
+MAX_CAST_SIZE = 100
+
+
+def _whole(name: str, value, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TextgenError(f"{name} must be a whole number, got {value!r}")
+    if not low <= value <= high:
+        raise TextgenError(f"{name} {value} is outside [{low}, {high}]")
+    return value
+
+
 def _number(name: str, value, low: float, high: float, low_open: bool = False, high_open: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
         raise TextgenError(f"{name} must be a number, got {value!r}")
@@ -248,22 +260,26 @@ class BannedSequences(Processor):
 
 @dataclass
 class KeepCast(Processor):
-    """Keep a story's characters: once its opening (`opening` words) is written, a name the
-    story has not used yet (in its last `window` tokens) is `factor` times as likely (0: never).
-    `names` (textgen.cast.NameTokens) says which entries begin which name; an entry that writes
-    a name without a word-start mark counts only right after a bare start (an opening quote).
-    A model that forgets its cast brings in new characters mid-story; the opening is free, so a
-    story can still introduce several. Constant work per step: the opening is counted in its
-    first 4 * `opening` tokens and names are looked up in the last `window`."""
+    """Keep a story's characters: once its opening (`opening` words) is written, or once it has
+    `cast` names (0: no such limit), a name the story has not used yet (in its last `window`
+    tokens) is `factor` times as likely (0: never). `names` (textgen.cast.NameTokens) says which
+    entries begin which name; an entry that writes a name without a word-start mark counts only
+    right after a bare start (an opening quote). A model that forgets its cast brings in new
+    characters mid-story; the opening is free up to `cast` names, so a story can still introduce
+    several. Constant work per step: the opening is counted in its first 4 * `opening` tokens and
+    names are looked up in the last `window`."""
 
     factor: float
     names: object  # textgen.cast.NameTokens
     opening: int = 50
+    cast: int = 0
     window: int = 1024
     name = "keep the cast"
 
     def __post_init__(self) -> None:
         _number("keep-cast", self.factor, 0.0, 1.0)
+        _whole("cast-opening", self.opening, 0, MAX_CAST_OPENING)
+        _whole("cast-size", self.cast, 0, MAX_CAST_SIZE)
         self.log_factor = math.log(self.factor) if self.factor > 0 else NEG_INF
 
     def __call__(self, history: Tensor, logits: Tensor) -> Tensor:
@@ -276,11 +292,15 @@ class KeepCast(Processor):
             late = torch.ones(history.shape[0], 1, dtype=torch.bool, device=device)
         else:
             late = starts[history].sum(dim=1, keepdim=True) >= self.opening
-        if not bool(late.any()):
+        if not self.cast and not bool(late.any()):
             return logits
         recent = history[:, -self.window:]
         seen = torch.zeros(history.shape[0], names.count + 1, dtype=torch.bool, device=device)
         seen.scatter_(1, name_id[recent] + 1, True)  # column 0 collects every entry that is no name
+        if self.cast:  # a full cast closes the opening early
+            late = late | (seen[:, 1:].sum(dim=1, keepdim=True) >= self.cast)
+        if not bool(late.any()):
+            return logits
         candidate = name_id >= 0
         known = seen.gather(1, (name_id + 1).expand(history.shape[0], -1))  # (B, V): this entry's name is in the story
         bare_before = names.bare.to(device)[history[:, -1]][:, None]  # the last entry leaves a word open
@@ -306,7 +326,8 @@ class KeepCast(Processor):
         return marked
 
     def describe(self) -> str:
-        return f"keep the cast: a new name after the first {self.opening} words x {self.factor:g}"
+        limit = f" or once it has {self.cast} name{'s' * (self.cast != 1)}" if self.cast else ""
+        return f"keep the cast: a new name after the first {self.opening} words{limit} x {self.factor:g}"
 
 
 @dataclass

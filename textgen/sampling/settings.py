@@ -23,6 +23,8 @@ from textgen.tokenizer import EOS_ID, Tokenizer
 DEFAULT_BREAKERS = ("\n", ".", "!", "?", '"', ",")
 # a new name after the opening is this many times as likely: chosen on samples of TinyStories models (BENCHMARKS.md, cast)
 KEEP_CAST = 0.1
+CAST_OPENING = 50  # words at a story's start where new names are free
+CAST_SIZE = 0  # names the opening may bring in freely (0: as many as it likes)
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,8 @@ class SamplingSettings:
     dry_breakers: tuple[str, ...] = DEFAULT_BREAKERS
     banned_words: tuple[str, ...] = ()
     keep_cast: float = KEEP_CAST
+    cast_opening: int = CAST_OPENING
+    cast_size: int = CAST_SIZE
 
     @property
     def greedy(self) -> bool:
@@ -87,7 +91,8 @@ def build_processors(settings: SamplingSettings, tokenizer: Tokenizer) -> list[P
         from textgen.cast import name_tokens
 
         names = name_tokens(tokenizer)
-        processor = KeepCast(settings.keep_cast, names)  # the factor is checked even where there are no names
+        # the settings are checked even where there are no names
+        processor = KeepCast(settings.keep_cast, names, opening=settings.cast_opening, cast=settings.cast_size)
         if names.any:  # a character tokenizer cannot tell names: nothing to keep
             processors.append(processor)
     if settings.temperature < 0 or settings.temperature != settings.temperature:

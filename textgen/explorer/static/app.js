@@ -116,7 +116,8 @@ function settings() {
     model: model(), prompt: $("story").value, max_tokens: number("max_tokens"), temperature: number("temperature"),
     top_k: number("top_k"), top_p: number("top_p"), min_p: number("min_p"),
     repetition_penalty: number("repetition_penalty"), no_repeat_ngram: number("no_repeat_ngram"),
-    dry_multiplier: number("dry_multiplier"), keep_cast: number("keep_cast"), seed: number("seed"),
+    dry_multiplier: number("dry_multiplier"), keep_cast: number("keep_cast"),
+    cast_opening: number("cast_opening"), cast_size: number("cast_size"), seed: number("seed"),
     cache: cache === "" ? null : cache === "true",
   };
 }

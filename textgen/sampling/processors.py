@@ -267,7 +267,9 @@ class KeepCast(Processor):
     right after a bare start (an opening quote). A model that forgets its cast brings in new
     characters mid-story; the opening is free up to `cast` names, so a story can still introduce
     several. Constant work per step: the opening is counted in its first 4 * `opening` tokens and
-    names are looked up in the last `window`."""
+    names are looked up in the last `window`. The cast size counts the names written with entries
+    that are names by themselves; one begun with an entry shared with an opener ("▁P" of "Pippa"
+    and "Please") is not counted."""
 
     factor: float
     names: object  # textgen.cast.NameTokens

@@ -162,22 +162,28 @@ class LanguageModel(nn.Module):
         """One token per sequence (B,) -> logits (B, V): generation costs one step per token.
         At inference with a carried state, the step plan runs (no sequence dimension, no dropout calls;
         in numpy for float32 weights on the CPU): at batch 1 the time of a token is mostly per-call overhead."""
-        if state is not None and not self.training and not torch.is_grad_enabled():
-            plan = self._step_plan()
-            if plan is not None and not torch.is_autocast_enabled(plan.device) and state[0][0].dtype == plan.dtype:
-                return plan.numpy(token, state) if plan.numpy is not None and token.shape[0] == 1 else plan(token, state)
+        plan = self._inference_plan(state)
+        if plan is not None:
+            return plan.numpy(token, state) if plan.numpy is not None and token.shape[0] == 1 else plan(token, state)
         logits, state = self.forward(token.unsqueeze(1), state)
         return logits[:, 0], state
 
     def numpy_step(self, state: ModelState) -> NumpyStep | None:
         """The numpy step that `step` takes for one sequence with this state, or None where `step`
         would not take it (a batch, training, gradients on, autocast, weights not float32 on the CPU)."""
-        if state[0][0].shape[0] != 1 or self.training or torch.is_grad_enabled():
+        plan = self._inference_plan(state)
+        return plan.numpy if plan is not None and state[0][0].shape[0] == 1 else None
+
+    def _inference_plan(self, state: ModelState | None) -> StepPlan | None:
+        """The step plan `step` runs with this state, or None where it runs the full forward pass
+        (no carried state, training, gradients on, a layer without a fast step, autocast, a state of
+        another dtype than the weights)."""
+        if state is None or self.training or torch.is_grad_enabled():
             return None
         plan = self._step_plan()
-        if plan is None or plan.numpy is None or torch.is_autocast_enabled(plan.device) or state[0][0].dtype != plan.dtype:
+        if plan is None or torch.is_autocast_enabled(plan.device) or state[0][0].dtype != plan.dtype:
             return None
-        return plan.numpy
+        return plan
 
     def read(self, tokens: Tensor) -> tuple[Tensor, ModelState]:
         """The logits after the last of tokens (B, T) -> (B, V), and the state: how generation reads

@@ -109,6 +109,14 @@ class LoadedModel:
         except TextgenError as error:
             raise TextgenError(f"{self.path}/{META_FILE}: cache settings are invalid ({error})") from None
 
+    @property
+    def sampling(self) -> dict:
+        """The sampling settings this model carries as its own defaults ({} when none): chosen by
+        `textgen tune-cast` on validation stories, or set by hand; an explicit option wins."""
+        from textgen.sampling_defaults import model_defaults
+
+        return model_defaults(self.metadata)
+
 
 def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> LoadedModel:
     """Load a model directory without unpickling anything.

@@ -65,21 +65,25 @@ def samples_perplexity(samples) -> float:
     return math.exp(-sum(math.log(max(p, 1e-30)) for p in probabilities) / len(probabilities))
 
 
-def comparison_grid() -> list[tuple[str, SamplingSettings]]:
-    """The settings `compare_settings` tries: one knob at a time, the penalties on top of temperature 0.7.
+def comparison_grid(defaults: dict | None = None) -> list[tuple[str, SamplingSettings]]:
+    """The settings `compare_settings` tries: one knob at a time, the penalties on top of temperature 0.7,
+    each on top of `defaults` (a model's own sampling defaults, `LoadedModel.sampling`).
     DRY uses multiplier 2: at the 0.8 that suits large models, a small story model's repeated
     tokens are so likely that no draw changed on the demo model."""
     from textgen.sampling.settings import SamplingSettings
 
+    def setting(**knobs) -> SamplingSettings:
+        return SamplingSettings(**{**(defaults or {}), **knobs})
+
     cool = 0.7
     return [
-        ("temperature 1 (pure sampling)", SamplingSettings()),
-        ("temperature 0.7", SamplingSettings(temperature=cool)),
-        ("top-p 0.9", SamplingSettings(top_p=0.9)),
-        ("greedy", SamplingSettings(temperature=0)),
-        ("t 0.7 + repetition penalty 1.3", SamplingSettings(temperature=cool, repetition_penalty=1.3)),
-        ("t 0.7 + no-repeat 3-gram", SamplingSettings(temperature=cool, no_repeat_ngram=3)),
-        ("t 0.7 + DRY 2", SamplingSettings(temperature=cool, dry_multiplier=2.0)),
+        ("temperature 1 (pure sampling)", setting(temperature=1.0)),
+        ("temperature 0.7", setting(temperature=cool)),
+        ("top-p 0.9", setting(top_p=0.9)),
+        ("greedy", setting(temperature=0)),
+        ("t 0.7 + repetition penalty 1.3", setting(temperature=cool, repetition_penalty=1.3)),
+        ("t 0.7 + no-repeat 3-gram", setting(temperature=cool, no_repeat_ngram=3)),
+        ("t 0.7 + DRY 2", setting(temperature=cool, dry_multiplier=2.0)),
     ]
 
 
@@ -231,7 +235,8 @@ def diagnose(loaded=None, stories: Iterable[str] | None = None, *, settings: Sam
              on_story: Progress | None = None, on_finding: Progress | None = None,
              note: Note | None = None) -> DiagnosisReport:
     """Find the repetition errors in `stories`, or in `samples` stories generated from `loaded`
-    (a `textgen.load` result) with `settings`; with a model, attribute each finding (the model's
+    (a `textgen.load` result) with `settings` (default: the model's own sampling defaults, else the
+    library's); with a model, attribute each finding (the model's
     probability for the repeated word, its rank and the alternatives). `sampler` is the model to
     sample from when it differs from `loaded.model` (a bf16 or int8 copy); `cache` the neural
     cache in front of both (default: the one the model's training chose when scoring `stories`,
@@ -243,7 +248,7 @@ def diagnose(loaded=None, stories: Iterable[str] | None = None, *, settings: Sam
     if settings is None:
         from textgen.sampling.settings import SamplingSettings
 
-        settings = SamplingSettings()
+        settings = SamplingSettings.for_model(loaded)  # the model's own defaults, if it has any
     notes: list[str] = []
 
     def remark(message: str) -> None:
@@ -306,11 +311,12 @@ def compare_settings(loaded, *, samples: int = 16, prompt: str = "", max_tokens:
                      cache=MODEL_CACHE, baseline: str | None = None, save_path: str | None = None, grid=None, model_name: str | None = None,
                      on_setting: Callable[[str], None] | None = None, on_story: Progress | None = None,
                      note: Note | None = None) -> SettingsComparison:
-    """`samples` stories under each sampling setting of `grid` (default `comparison_grid()`), with
-    every metric, the finding rates and the samples' perplexity under the model."""
+    """`samples` stories under each sampling setting of `grid` (default: `comparison_grid` on top of
+    the model's own sampling defaults), with every metric, the finding rates and the samples'
+    perplexity under the model."""
     rows, written = [], []
     sampler, _ = _cached(loaded, sampler, cache, sampling=True)
-    for name, settings in (grid or comparison_grid()):
+    for name, settings in (grid or comparison_grid(loaded.sampling)):
         if on_setting is not None:
             on_setting(name)
         generated = sample_stories(sampler, loaded.tokenizer, settings, samples, prompt, max_tokens, seed, on_batch=on_story)

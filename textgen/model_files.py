@@ -92,6 +92,11 @@ def check_metadata(meta, meta_path: Path) -> None:
     cache = meta.get("cache")
     if cache is not None and (not isinstance(cache, dict) or not isinstance(cache.get("settings"), (dict, type(None)))):
         raise bad("cache", "null or an object with \"settings\" (null or an object)")
+    from textgen.sampling_defaults import section_problem
+
+    problem = section_problem(meta.get("sampling"))
+    if problem is not None:
+        raise TextgenError(f"{meta_path}: {problem}; fix or remove the section (textgen tune-cast writes it)")
 
 
 def safetensors_header(data: bytes, source: Path) -> dict:

@@ -9,7 +9,6 @@ from textgen.errors import TextgenError
 from textgen.sampling import DRY, BannedSequences, KeepCast, MinP, NoRepeatNgram, RepetitionPenalty, Temperature, TopK, TopP
 from textgen.sampling.settings import SamplingSettings, build_processors, token_sequences
 from textgen.tokenizer import EOS_ID
-from tests.conftest import REPO
 
 
 def test_plain_sampling_builds_only_the_cast_rule(word_tokenizer, char_tokenizer):
@@ -42,14 +41,3 @@ def test_a_banned_word_is_banned_at_the_start_and_after_a_space(sentencepiece_to
     assert sequences  # at least one way to write it
     assert all(sentencepiece_tokenizer.decode(sequence).strip() == "cat" for sequence in sequences)
     assert token_sequences(sentencepiece_tokenizer, "</s>") == [[EOS_ID]]
-
-
-def test_the_cli_default_is_the_library_default():
-    from textgen.cli import inference_options as cli_defaults
-    from textgen.sampling import settings as library
-
-    page = (REPO / "textgen" / "explorer" / "static" / "index.html").read_text(encoding="utf-8")
-    for name in ("keep_cast", "cast_opening", "cast_size"):
-        value = getattr(library, name.upper())
-        assert getattr(cli_defaults, name.upper()) == value == getattr(SamplingSettings(), name), name
-        assert f'id="{name}" type="number" value="{value:g}"' in page, name  # the explorer's field starts at the same value

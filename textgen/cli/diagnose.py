@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from textgen.cli.common import SEED, counting_bar, given_options, note
-from textgen.cli.inference_options import SAMPLING_PARAMS, cache_options, cache_settings, sampling_options, sampling_settings
+from textgen.cli.inference_options import SAMPLING_PARAMS, cache_options, cache_settings, model_defaults_note, sampling_options, sampling_settings
 from textgen.cli.show_diagnosis import show_comparison, show_report
 from textgen.errors import TextgenError
 
@@ -52,7 +52,8 @@ def diagnose_command(ctx: click.Context, model_dir: str | None, text_path: str |
     probability and rank the model gave the repeated word and its top 5 alternatives, and
     says whether the model or the sampling settings made the error. --compare-settings runs a
     small grid of sampling settings. With --text FILE, diagnose written stories (and attribute
-    the findings when MODEL is given too).
+    the findings when MODEL is given too). A sampling setting not given comes from the model's
+    own defaults where its textgen.json has them (textgen tune-cast writes one).
 
     \b
     Examples:
@@ -98,6 +99,10 @@ def diagnose_command(ctx: click.Context, model_dir: str | None, text_path: str |
         from textgen.sampling.settings import build_processors
 
         loaded = textgen.load(model_dir)
+        settings = sampling_settings(options, loaded)
+        own = model_defaults_note(loaded, {} if compare_settings else options)
+        if own and not text_path:
+            note(own + (" (each setting of the grid starts from them)" if compare_settings else ""))
         neural_cache = cache_settings(loaded, options, sampling=not text_path)  # in front of the sampler and of attribution alike
         sampler = sampling_copy(loaded.model, quantize) if not text_path else None
         build_processors(settings, loaded.tokenizer)  # bad settings are refused before any work
@@ -122,7 +127,7 @@ def diagnose_command(ctx: click.Context, model_dir: str | None, text_path: str |
     if compare_settings:
         from textgen.diagnosis import comparison_grid, compare_settings as compare
 
-        grid = comparison_grid()
+        grid = comparison_grid(loaded.sampling)
         bar = counting_bar(samples * len(grid), " stories")
         comparison = compare(loaded, samples=samples, grid=grid, on_setting=bar.set_description_str, on_story=bar.update,
                              **common)

@@ -7,7 +7,7 @@ import sys
 import click
 
 from textgen.cli.common import SEED, check_plot, load_for_generation, print_json
-from textgen.cli.inference_options import cache_options, cache_settings, sampling_options, sampling_settings
+from textgen.cli.inference_options import cache_options, cache_settings, model_defaults_note, sampling_options, sampling_settings
 from textgen.errors import TextgenError
 
 
@@ -31,6 +31,9 @@ def generate_command(model_dir: str, prompt: str, count: int, max_tokens: int, b
                      stops: tuple[str, ...], quantize: str, verbose: bool, as_json: bool, **options) -> None:
     """Write new stories with MODEL, streamed to the terminal as they are written.
 
+    A sampling setting not given comes from the model's own defaults where its textgen.json has
+    them (textgen tune-cast writes one), else from the defaults shown.
+
     Example: textgen generate checkpoints/little --prompt "Once upon a time" -n 3 --temperature 0.8 --top-p 0.9
     """
     from textgen.sampling.generate import check_generation, generate, prompt_ids
@@ -44,7 +47,7 @@ def generate_command(model_dir: str, prompt: str, count: int, max_tokens: int, b
 
     neural_cache = cache_settings(loaded, options, sampling=True)
     loaded.model = with_cache(loaded.model, neural_cache)
-    settings = sampling_settings(options)
+    settings = sampling_settings(options, loaded)
     processors = build_processors(settings, loaded.tokenizer)
     prompt_ids(loaded.tokenizer, prompt)  # unknown words are refused before anything is written
     if verbose:
@@ -52,6 +55,7 @@ def generate_command(model_dir: str, prompt: str, count: int, max_tokens: int, b
 
         click.echo(f"weights: {resolve_mode(quantize) if quantize != 'none' else 'none'}", err=True)
         click.echo(neural_cache.describe() if neural_cache else "neural cache: off", err=True)
+        click.echo(model_defaults_note(loaded, options) or "sampling: no defaults of the model's own", err=True)
         click.echo("processors, in order: " + ("; ".join(p.describe() for p in processors) or "none"), err=True)
     live = not as_json and beams == 1
     from textgen.diagnosis import GENERATION_BATCH

@@ -7,7 +7,6 @@ import click
 
 from textgen.cli.common import note
 
-
 CACHE_HELP = {
     False: "The neural cache that keeps a story's names [default: on when training chose settings for this model, "
            "i.e. it helped on validation text].",
@@ -53,40 +52,45 @@ def cache_settings(loaded, options: dict, sampling: bool = False):
     return settings
 
 
+def _default(name: str, help: str) -> dict:
+    """A sampling option's default and help: None, so that the model's own default (textgen.json
+    "sampling") can apply; the help shows the library's value."""
+    from textgen.sampling_defaults import SETTABLE
 
-KEEP_CAST = 0.1  # textgen.sampling.settings.KEEP_CAST (not imported here: the CLI loads torch lazily)
-CAST_OPENING = 50  # textgen.sampling.settings.CAST_OPENING
-CAST_SIZE = 0  # textgen.sampling.settings.CAST_SIZE
+    return {"default": None, "help": f"{help}  [default: {SETTABLE[name][1]:g}]"}
 
 
 def sampling_options(function):
-    """The sampling options shared by generate (and later diagnose)."""
+    """The sampling options shared by generate and diagnose. A setting not given comes from the
+    model's own defaults where its textgen.json has them, else from the library."""
     options = [
-        click.option("--temperature", type=float, default=1.0, show_default=True, help="0 means greedy."),
-        click.option("--top-k", type=int, default=0, show_default=True, help="Keep the k most likely tokens (0: off)."),
-        click.option("--top-p", type=float, default=1.0, show_default=True, help="Nucleus: keep tokens up to this probability mass."),
-        click.option("--min-p", type=float, default=0.0, show_default=True, help="Keep tokens at least this share of the best."),
-        click.option("--repetition-penalty", type=float, default=1.0, show_default=True, help="CTRL penalty for seen tokens (1: off)."),
-        click.option("--frequency-penalty", type=float, default=0.0, show_default=True,
-                     help="Subtract this times a token's count so far (0: off)."),
-        click.option("--presence-penalty", type=float, default=0.0, show_default=True,
-                     help="Subtract this once from every token seen so far (0: off)."),
-        click.option("--no-repeat-ngram", type=int, default=0, show_default=True, help="Forbid repeating n-grams of this size."),
-        click.option("--dry-multiplier", type=float, default=0.0, show_default=True, help="DRY penalty strength (0: off)."),
-        click.option("--dry-base", type=float, default=1.75, show_default=True,
-                     help="DRY: the penalty grows by this factor per repeated token."),
-        click.option("--dry-allowed-length", type=int, default=2, show_default=True,
-                     help="DRY: repeats up to this many tokens go unpenalised."),
+        click.option("--temperature", type=float, **_default("temperature", "0 means greedy.")),
+        click.option("--top-k", type=int, **_default("top_k", "Keep the k most likely tokens (0: off).")),
+        click.option("--top-p", type=float, **_default("top_p", "Nucleus: keep tokens up to this probability mass.")),
+        click.option("--min-p", type=float, **_default("min_p", "Keep tokens at least this share of the best.")),
+        click.option("--repetition-penalty", type=float,
+                     **_default("repetition_penalty", "CTRL penalty for seen tokens (1: off).")),
+        click.option("--frequency-penalty", type=float,
+                     **_default("frequency_penalty", "Subtract this times a token's count so far (0: off).")),
+        click.option("--presence-penalty", type=float,
+                     **_default("presence_penalty", "Subtract this once from every token seen so far (0: off).")),
+        click.option("--no-repeat-ngram", type=int, **_default("no_repeat_ngram", "Forbid repeating n-grams of this size.")),
+        click.option("--dry-multiplier", type=float, **_default("dry_multiplier", "DRY penalty strength (0: off).")),
+        click.option("--dry-base", type=float,
+                     **_default("dry_base", "DRY: the penalty grows by this factor per repeated token.")),
+        click.option("--dry-allowed-length", type=int,
+                     **_default("dry_allowed_length", "DRY: repeats up to this many tokens go unpenalised.")),
         click.option("--dry-breaker", "dry_breakers", multiple=True,
                      help='Text that breaks a DRY repeat (repeatable) [default: newline . ! ? " ,].'),
         click.option("--ban", "banned", multiple=True, help="A word never to write (repeatable; </s>: never end the story)."),
-        click.option("--keep-cast", type=float, default=KEEP_CAST, show_default=True,
-                     help="Keep the characters: after a story's opening, a name it has not used yet is this many "
-                          "times as likely (1: off, 0: never)."),
-        click.option("--cast-opening", type=int, default=CAST_OPENING, show_default=True,
-                     help="Keep the cast: the opening, where new names are free, is this many words."),
-        click.option("--cast-size", type=int, default=CAST_SIZE, show_default=True,
-                     help="Keep the cast: the opening ends early once the story has this many names (0: no limit)."),
+        click.option("--keep-cast", type=float,
+                     **_default("keep_cast", "Keep the characters: after a story's opening, a name it has not used yet "
+                                             "is this many times as likely (1: off, 0: never).")),
+        click.option("--cast-opening", type=int,
+                     **_default("cast_opening", "Keep the cast: the opening, where new names are free, is this many words.")),
+        click.option("--cast-size", type=int,
+                     **_default("cast_size", "Keep the cast: the opening ends early once the story has this many names "
+                                             "(0: no limit).")),
     ]
     return with_options(function, options)
 
@@ -97,13 +101,21 @@ SAMPLING_PARAMS = ("temperature", "top_k", "top_p", "min_p", "repetition_penalty
                    "dry_breakers", "banned", "keep_cast", "cast_opening", "cast_size")
 
 
-def sampling_settings(options: dict):
-    from textgen.sampling.settings import DEFAULT_BREAKERS, SamplingSettings
+def sampling_settings(options: dict, loaded=None):
+    """The settings a command samples with: each option given, else the model's own default
+    (`loaded`'s textgen.json), else the library's."""
+    from textgen.sampling.settings import SamplingSettings
 
-    return SamplingSettings(
-        temperature=options["temperature"], top_k=options["top_k"], top_p=options["top_p"], min_p=options["min_p"],
-        repetition_penalty=options["repetition_penalty"], frequency_penalty=options["frequency_penalty"],
-        presence_penalty=options["presence_penalty"], no_repeat_ngram=options["no_repeat_ngram"],
-        dry_multiplier=options["dry_multiplier"], dry_base=options["dry_base"], dry_allowed_length=options["dry_allowed_length"],
-        dry_breakers=tuple(options["dry_breakers"]) or DEFAULT_BREAKERS, banned_words=tuple(options["banned"]),
-        keep_cast=options["keep_cast"], cast_opening=options["cast_opening"], cast_size=options["cast_size"])
+    given = {name: options[name] for name in SAMPLING_PARAMS if name not in ("dry_breakers", "banned")}
+    return SamplingSettings.for_model(loaded, **given, dry_breakers=tuple(options["dry_breakers"]) or None,
+                                      banned_words=tuple(options["banned"]) or None)
+
+
+def model_defaults_note(loaded, options: dict) -> str | None:
+    """"the model's own sampling defaults: --cast-size 1" for the model's defaults that no option
+    overrode (None when there are none)."""
+    from textgen.sampling_defaults import describe_defaults
+
+    used = {name: value for name, value in (loaded.sampling if loaded is not None else {}).items() if options.get(name) is None}
+    return f"the model's own sampling defaults (its textgen.json; an option overrides them): {describe_defaults(used)}" \
+        if used else None

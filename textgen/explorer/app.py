@@ -30,12 +30,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from textgen.errors import TextgenError
 from textgen.sampling.processors import MAX_CAST_OPENING, MAX_CAST_SIZE
-from textgen.sampling.settings import CAST_OPENING, CAST_SIZE, KEEP_CAST
 
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_TEXT = 20_000  # characters of a prompt or a text to read
 MAX_NEW_TOKENS = 1_000  # tokens one generation may write
 MAX_GENERATIONS = 2  # generations at once (each holds a CPU core busy)
+
+
+# the sampling settings the page sets (GenerateRequest's fields of those names)
+PAGE_SETTINGS = ("temperature", "top_k", "top_p", "min_p", "repetition_penalty", "no_repeat_ngram", "dry_multiplier",
+                 "keep_cast", "cast_opening", "cast_size")
 
 
 class Request_(BaseModel):
@@ -53,16 +57,17 @@ class NextRequest(Request_):
 class GenerateRequest(Request_):
     prompt: str = Field("", max_length=MAX_TEXT)
     max_tokens: int = Field(200, ge=1, le=MAX_NEW_TOKENS)
-    temperature: float = Field(1.0, ge=0, le=100)
-    top_k: int = Field(0, ge=0)
-    top_p: float = Field(1.0, gt=0, le=1)
-    min_p: float = Field(0.0, ge=0, lt=1)
-    repetition_penalty: float = Field(1.0, gt=0, le=10)
-    no_repeat_ngram: int = Field(0, ge=0, le=20)
-    dry_multiplier: float = Field(0.0, ge=0, le=100)
-    keep_cast: float = Field(KEEP_CAST, ge=0, le=1)
-    cast_opening: int = Field(CAST_OPENING, ge=0, le=MAX_CAST_OPENING)
-    cast_size: int = Field(CAST_SIZE, ge=0, le=MAX_CAST_SIZE)
+    # sampling settings: None takes the model's own default (its textgen.json "sampling"), else the library's
+    temperature: float | None = Field(None, ge=0, le=100)
+    top_k: int | None = Field(None, ge=0)
+    top_p: float | None = Field(None, gt=0, le=1)
+    min_p: float | None = Field(None, ge=0, lt=1)
+    repetition_penalty: float | None = Field(None, gt=0, le=10)
+    no_repeat_ngram: int | None = Field(None, ge=0, le=20)
+    dry_multiplier: float | None = Field(None, ge=0, le=100)
+    keep_cast: float | None = Field(None, ge=0, le=1)
+    cast_opening: int | None = Field(None, ge=0, le=MAX_CAST_OPENING)
+    cast_size: int | None = Field(None, ge=0, le=MAX_CAST_SIZE)
     cache: bool | None = Field(None, description="The neural cache (default: off when sampling, as `textgen generate`).")
     seed: int = Field(0, ge=0, lt=2**32)
 
@@ -89,7 +94,17 @@ class Slot:
         config = self.loaded.model.config
         return {"name": self.name, "summary": config.summary(), "cell": config.cell, "layers": config.num_layers,
                 "hidden_size": config.hidden_size, "tokenizer": self.loaded.tokenizer.kind,
-                "cache": self.loaded.cache.to_dict() if self.loaded.cache else None}
+                "cache": self.loaded.cache.to_dict() if self.loaded.cache else None,
+                "sampling": self.sampling(), "own_sampling": self.loaded.sampling}
+
+    def sampling(self) -> dict:
+        """The page's sampling fields at this model's defaults (its own where it has them)."""
+        from dataclasses import asdict
+
+        from textgen.sampling.settings import SamplingSettings
+
+        settings = asdict(SamplingSettings.for_model(self.loaded))
+        return {name: settings[name] for name in PAGE_SETTINGS}
 
 
 class Cancelled(Exception):
@@ -116,11 +131,7 @@ class Generation:
 
         request, loaded = self.request, self.slot.loaded
         try:
-            settings = SamplingSettings(temperature=request.temperature, top_k=request.top_k, top_p=request.top_p,
-                                        min_p=request.min_p, repetition_penalty=request.repetition_penalty,
-                                        no_repeat_ngram=request.no_repeat_ngram, dry_multiplier=request.dry_multiplier,
-                                        keep_cast=request.keep_cast, cast_opening=request.cast_opening,
-                                        cast_size=request.cast_size)
+            settings = SamplingSettings.for_model(loaded, **{name: getattr(request, name) for name in PAGE_SETTINGS})
             with self.slot.lock:
                 model = with_cache(loaded.model, resolve_cache(loaded.cache, request.cache, sampling=True))
                 processors = build_processors(settings, loaded.tokenizer)

@@ -18,13 +18,10 @@ from textgen.sampling.processors import (
     TopK,
     TopP,
 )
+from textgen.sampling_defaults import CAST_OPENING, CAST_SIZE, KEEP_CAST, model_defaults  # noqa: F401 (re-exported)
 from textgen.tokenizer import EOS_ID, Tokenizer
 
 DEFAULT_BREAKERS = ("\n", ".", "!", "?", '"', ",")
-# a new name after the opening is this many times as likely: chosen on samples of TinyStories models (BENCHMARKS.md, cast)
-KEEP_CAST = 0.1
-CAST_OPENING = 50  # words at a story's start where new names are free
-CAST_SIZE = 0  # names the opening may bring in freely (0: as many as it likes)
 
 
 @dataclass(frozen=True)
@@ -51,6 +48,14 @@ class SamplingSettings:
     @property
     def greedy(self) -> bool:
         return self.temperature == 0
+
+    @classmethod
+    def for_model(cls, loaded=None, **given) -> SamplingSettings:
+        """The settings for sampling from `loaded` (a `textgen.load` result, or None): each setting
+        given here (not None) wins, then the model's own default from its textgen.json "sampling"
+        section (`textgen tune-cast` writes one), then the library's."""
+        own = model_defaults(loaded.metadata) if loaded is not None else {}
+        return cls(**{**own, **{name: value for name, value in given.items() if value is not None}})
 
 
 def token_sequences(tokenizer: Tokenizer, word: str) -> list[list[int]]:

@@ -43,6 +43,12 @@ async function loadModels() {
 function modelChanged() {
   const entry = models.find((m) => m.name === model());
   $("model-summary").textContent = entry ? entry.summary : "";
+  // the sampling fields start at this model's defaults (its own, where training or tune-cast chose some)
+  for (const [name, value] of Object.entries(entry ? entry.sampling : {})) {
+    if ($(name)) $(name).value = value;
+  }
+  const own = entry ? Object.keys(entry.own_sampling) : [];
+  $("own-sampling").textContent = own.length ? `this model's own defaults: ${own.map((k) => k.replaceAll("_", " ")).join(", ")}` : "";
   $("layer").innerHTML = "";
   for (let layer = 1; layer <= (entry ? entry.layers : 1); layer++) {
     const option = document.createElement("option");

@@ -50,7 +50,7 @@ class CastTuning:
         return next(row for row in self.rows if row.cast_size == self.chosen)
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "chosen": self.chosen}
+        return asdict(self)
 
     def section(self, existing: dict | None) -> dict:
         """The model's "sampling" section with the chosen cast size (its other settings kept)."""

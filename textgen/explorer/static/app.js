@@ -43,7 +43,7 @@ async function loadModels() {
 function modelChanged() {
   const entry = models.find((m) => m.name === model());
   $("model-summary").textContent = entry ? entry.summary : "";
-  // the sampling fields start at this model's defaults (its own, where training or tune-cast chose some)
+  // the sampling fields start at this model's defaults (its own where its textgen.json has some: tune-cast writes them)
   for (const [name, value] of Object.entries(entry ? entry.sampling : {})) {
     if ($(name)) $(name).value = value;
   }

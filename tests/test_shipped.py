@@ -34,6 +34,13 @@ def test_the_card_gives_the_numbers_and_the_command_that_measured_them():
     assert f"{meta['metrics']['step']:,}" in card  # the training steps the card describes are the model's
 
 
+def test_the_card_has_each_section_once_and_its_training_data_check():
+    card = (FOLDER / "README.md").read_text()
+    headings = [line for line in card.splitlines() if line.startswith("## ")]
+    assert len(headings) == len(set(headings)) >= 5, headings  # an edit once left a second copy of the card in it
+    assert "benchmarks/training_data.py" in card  # the V1-alone vs V1+V2 check that chose the training text
+
+
 def test_it_loads_by_its_short_name_and_writes_a_story():
     loaded = textgen.load("tinystories")
     assert loaded.model.config.hidden_size >= 256

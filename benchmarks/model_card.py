@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from peers import ROOT, file_counts, say, scores, textgen_command  # noqa: E402
+from peers import CACHE_SETTINGS, ROOT, BenchmarkError, evaluate_scores, say, textgen_command  # noqa: E402
 
 SAMPLE_SETTINGS = [["--prompt", "Once upon a time", "--seed", "1"],
                    ["--prompt", "Lily and her dog", "--seed", "2", "--temperature", "0.8"],
@@ -50,17 +50,20 @@ def main() -> int:
         print(f"error: {test} is missing: give --shared, the folder holding tinystories/", file=sys.stderr)
         return 2
     card: dict = {"model": args.model, "test": str(test)}
-    evaluated = json.loads(run(["evaluate", args.model, str(test), "--json"]).stdout)
-    counts = file_counts(test)
+    say(f"textgen evaluate {args.model} {test} --json")
+    try:
+        evaluated, plain, cached = evaluate_scores(args.model, test)
+    except BenchmarkError as error:
+        raise SystemExit(f"error: {error}") from None
     card["test_metrics"] = {
-        "plain": {**scores(evaluated["loss"] * evaluated["tokens"], counts),
+        "plain": {**plain,
                   "textgen_bits_per_byte": round(evaluated["bits_per_byte"], 4),
                   "textgen_word_perplexity": round(evaluated["word_perplexity"], 2)},
-        "cache": None if not evaluated.get("cache") else {
-            **scores(evaluated["cache"]["loss"] * evaluated["tokens"], counts),
+        "cache": None if cached is None else {
+            **cached,
             "textgen_bits_per_byte": round(evaluated["cache"]["bits_per_byte"], 4),
             "textgen_word_perplexity": round(evaluated["cache"]["word_perplexity"], 2),
-            "settings": {key: evaluated["cache"][key] for key in ("theta", "weight", "size", "per_story")}},
+            "settings": {key: evaluated["cache"][key] for key in CACHE_SETTINGS}},
         "command": f"textgen evaluate {args.model} {test} --json"}
     card["samples"] = []
     for options in SAMPLE_SETTINGS:

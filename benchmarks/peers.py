@@ -131,6 +131,23 @@ def scores(total_nats: float, counts: dict) -> dict:
             "word_perplexity": round(math.exp(min(700.0, total_nats / counts["words_and_lines"])), 2)}
 
 
+CACHE_SETTINGS = ("theta", "weight", "size", "per_story")
+
+
+def evaluate_scores(model: Path | str, test: Path, extra: list[str] | None = None) -> tuple[dict, dict, dict | None]:
+    """`textgen evaluate MODEL TEST --json`, and its bits per byte and word perplexity counted as for the
+    peer: (evaluate's JSON, the plain scores, the scores with the neural cache or None when it is off)."""
+    arguments = ["evaluate", str(model), str(test), *(extra or []), "--json"]
+    done = subprocess.run(textgen_command() + arguments, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise BenchmarkError(f"textgen {shlex.join(arguments)} failed: {(done.stderr.strip().splitlines() or ['no output'])[-1]}")
+    evaluated = json.loads(done.stdout)
+    counts = file_counts(test)
+    cache = evaluated.get("cache")  # evaluate reports the plain and the cached numbers apart
+    return (evaluated, scores(evaluated["loss"] * evaluated["tokens"], counts),
+            None if not cache else scores(cache["loss"] * evaluated["tokens"], counts))
+
+
 def run_textgen(folder: Path, seconds: float, work: Path, extra: list[str], label: str) -> dict:
     """Train textgen for `seconds` with the default command (plus `extra`), then evaluate on test."""
     out = work / f"textgen-{label}"
@@ -148,18 +165,14 @@ def run_textgen(folder: Path, seconds: float, work: Path, extra: list[str], labe
            "train_seconds": summary["seconds"], "process_seconds": round(wall, 1), "parameters": summary["parameters"],
            "limit": next((line[len("limit: "):] for line in trained.stderr.splitlines() if line.startswith("limit: ")), None),
            "model": next((line[len("model: "):] for line in trained.stderr.splitlines() if line.startswith("model: ")), None)}
-    counts = file_counts(folder / "test.txt")
-    evaluated = subprocess.run(textgen_command() + ["evaluate", str(out), str(folder / "test.txt"), "--cache-dir",
-                                                    str(work / "cache"), "--json"], capture_output=True, text=True)
-    if evaluated.returncode != 0:
-        row["error"] = (evaluated.stderr.strip().splitlines() or ["no output"])[-1]
+    try:
+        metrics, plain, cached = evaluate_scores(out, folder / "test.txt", ["--cache-dir", str(work / "cache")])
+    except BenchmarkError as error:
+        row["error"] = str(error).split(" failed: ", 1)[1]  # the last line textgen wrote
         return row
-    metrics = json.loads(evaluated.stdout)
-    row.update(scores(metrics["loss"] * metrics["tokens"], counts))
-    if metrics.get("cache"):  # evaluate reports the plain and the cached numbers apart
-        cached = metrics["cache"]
-        row["cache"] = {**scores(cached["loss"] * metrics["tokens"], counts),
-                        **{key: cached[key] for key in ("theta", "weight", "size", "per_story") if key in cached}}
+    row.update(plain)
+    if cached:
+        row["cache"] = {**cached, **{key: metrics["cache"][key] for key in CACHE_SETTINGS if key in metrics["cache"]}}
     say(f"[{label}] {row.get('bits_per_byte')} bits per byte after {row['steps']} steps")
     return row
 

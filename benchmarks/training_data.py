@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from peers import ROOT, BenchmarkError, file_counts, machine, prepare_corpus, say, scores, textgen_command  # noqa: E402
+from peers import ROOT, BenchmarkError, evaluate_scores, machine, prepare_corpus, say, textgen_command  # noqa: E402
 
 # The shipped model's training flags (checkpoints/tinystories-lstm/README.md), less its step count.
 SHIPPED_SHAPE = ["--hidden-size", "768", "--embed-dim", "256", "--embed-dropout", "0.1", "--input-dropout", "0.3",
@@ -53,18 +53,6 @@ def finish(process: subprocess.Popen, log: Path, label: str) -> None:
         raise BenchmarkError(f"training {label} failed ({tail}): see {log}")
 
 
-def evaluate(model: Path, test: Path) -> dict:
-    done = subprocess.run(textgen_command() + ["evaluate", str(model), str(test), "--json"], capture_output=True,
-                          text=True)
-    if done.returncode != 0:
-        raise BenchmarkError(f"evaluating {model} failed: {(done.stderr.strip().splitlines() or [''])[-1]}")
-    evaluated = json.loads(done.stdout)
-    counts = file_counts(test)
-    cache = evaluated.get("cache")
-    return {"plain": scores(evaluated["loss"] * evaluated["tokens"], counts),
-            "cache": None if not cache else scores(cache["loss"] * evaluated["tokens"], counts)}
-
-
 def saved(model: Path) -> dict:
     """What the run's textgen.json says: training tokens, and the kept weights' step and validation score."""
     metadata = json.loads((model / "textgen.json").read_text(encoding="utf-8"))
@@ -90,23 +78,24 @@ def main() -> int:
         folders = {label: prepare_corpus(name, Path(args.shared), work / "data") for label, name in ARMS.items()}
         runs = {label: work / ARMS[label] for label in ARMS}
         commands = {label: train_command(folders[label], runs[label], args.steps) for label in ARMS}
+        logs = {label: work / f"{ARMS[label]}.log" for label in ARMS}
         started = time.perf_counter()
         if args.one_after_other:
             for label in ARMS:
                 say(f"training {label} for {args.steps} steps")
-                log = work / f"{ARMS[label]}.log"
-                finish(start(commands[label], log, None), log, label)
+                finish(start(commands[label], logs[label], None), logs[label], label)
         else:
             say(f"training both arms at once for {args.steps} steps, one thread each")
-            processes = {label: start(commands[label], work / f"{ARMS[label]}.log", 1) for label in ARMS}
+            processes = {label: start(commands[label], logs[label], 1) for label in ARMS}
             for label, process in processes.items():
-                finish(process, work / f"{ARMS[label]}.log", label)
+                finish(process, logs[label], label)
         seconds = round(time.perf_counter() - started)
         test = folders["tinystories V1"] / "test.txt"
         results = {}
         for label in ARMS:
             say(f"evaluating {label} on {test}")
-            results[label] = {**saved(runs[label]), "test": evaluate(runs[label], test),
+            _, plain, cached = evaluate_scores(runs[label], test)
+            results[label] = {**saved(runs[label]), "test": {"plain": plain, "cache": cached},
                               "command": " ".join(["textgen", *commands[label][1:]])}
     except BenchmarkError as error:
         print(f"error: {error}", file=sys.stderr)

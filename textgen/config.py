@@ -187,6 +187,11 @@ class ClassifierConfig(ConfigMixin):
     class_weights: str = setting("sqrt", "Loss weights for skewed classes: none, balanced, or sqrt of balanced.",
                                  choices=CLASS_WEIGHTS)
     max_tokens: int = setting(512, "Tokens read of each text (the first ones).", kind="int")
+    # per-class offsets tuned on validation for macro-F1: off by default, they did not carry over to held-out
+    # reviews (BENCHMARKS.md, review ratings)
+    decision_offsets: bool = setting(False, "After training, tune per-class offsets on the validation set that raise "
+                                            "its macro-F1 (rare classes predicted more often).",
+                                     flag="--decision-offsets/--no-decision-offsets")
 
     def __post_init__(self) -> None:
         if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, int) or self.num_classes < 2:
@@ -203,6 +208,8 @@ class ClassifierConfig(ConfigMixin):
             raise TextgenError(f"ordinal_weight must be a number >= 0, got {self.ordinal_weight!r}")
         if not isinstance(self.ordinal, bool):
             raise TextgenError(f"ordinal must be true or false, got {self.ordinal!r}")
+        if not isinstance(self.decision_offsets, bool):
+            raise TextgenError(f"decision_offsets must be true or false, got {self.decision_offsets!r}")
 
 
 OPTIMIZERS = ("adamw", "ntasgd")

@@ -61,7 +61,7 @@ def classifier(tmp_path_factory, reviews):
     out = tmp_path_factory.mktemp("classifiers") / "stars"
     train, valid = reviews
     result = run("classify", "train", train, "--valid", valid, "--out", out, *TINY, "--max-steps", "80", "--val-every", "40",
-                 "--seed", "3", "--json")
+                 "--seed", "3", "--decision-offsets", "--json")
     assert result.exit_code == 0, result.output
     return out, json.loads(result.stdout)
 
@@ -73,7 +73,7 @@ def test_train_writes_a_classifier_directory_that_learnt_the_cues(classifier, re
     assert meta["labels"]["names"] == ["1", "2", "3"] and meta["labels"]["ordinal"] is True
     assert meta["labels"]["text_field"] == "text" and meta["labels"]["label_field"] == "rating"
     assert meta["classifier"]["num_classes"] == 3 and meta["corpus"]["examples"] == 160
-    decision = meta["decision"]  # offsets tuned on the validation set, never lowering its macro-F1
+    decision = meta["decision"]  # --decision-offsets: tuned on the validation set, never lowering its macro-F1
     assert len(decision["bias"]) == 3 and decision["after"]["macro_f1"] >= decision["before"]["macro_f1"]
     assert {"model.safetensors", "tokenizer.json", "metrics.csv", "loss.png"} <= {path.name for path in out.iterdir()}
     header = (out / "metrics.csv").read_text().splitlines()[0].split(",")
@@ -163,8 +163,10 @@ def test_explain_colours_words_only_on_a_terminal(classifier):
 
 
 def test_resume_continues_exactly(reviews, tmp_path):
+    """With the weight average on (--average): the resumed run carries it and ends where a straight
+    run ends. Without --decision-offsets the directory has no offsets."""
     train, valid = reviews
-    common = [train, "--valid", valid, *TINY, "--val-every", "6", "--deterministic", "--json"]
+    common = [train, "--valid", valid, *TINY, "--val-every", "6", "--deterministic", "--average", "0.9", "--json"]
     straight = run("classify", "train", *common, "--out", tmp_path / "a", "--max-steps", "12")
     first = run("classify", "train", *common, "--out", tmp_path / "b", "--max-steps", "6")
     resumed = run("classify", "train", train, "--valid", valid, "--out", tmp_path / "b", "--resume", "--max-steps", "12", "--json")
@@ -173,6 +175,8 @@ def test_resume_continues_exactly(reviews, tmp_path):
     a, b = json.loads(straight.stdout), json.loads(resumed.stdout)
     assert b["steps"] == 12 and b["new_steps"] == 6
     assert b["valid_loss"] == pytest.approx(a["valid_loss"], abs=1e-5)
+    meta = json.loads((tmp_path / "b" / "textgen.json").read_text())
+    assert meta["training"]["average"] == 0.9 and "decision" not in meta
 
 
 def test_encoder_start_keeps_the_language_models_tokenizer_and_weights(trained, corpus, tmp_path):

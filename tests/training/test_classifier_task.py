@@ -88,3 +88,33 @@ def test_validation_metrics_match_a_recount():
         predicted = [int(task.model(torch.tensor(row)[None], torch.tensor([len(row)])).argmax()) for row in ids]
     assert metrics["accuracy"] == pytest.approx(sum(p == t for p, t in zip(predicted, targets)) / 6)
     assert task.val_history == [task.selection_score(metrics)]
+
+
+def test_the_weight_average_is_what_validation_sees_and_the_checkpoint_keeps():
+    """classify train --average: the classifier folds its weights into a moving average after each
+    step (the language model's rule, shared by the base task); validation scores the average,
+    training goes on with the raw weights, and a resume restores the average."""
+    from textgen.classify.data import Encoded
+
+    torch.manual_seed(0)
+    ids = tuple(torch.randint(4, 30, (length,)).numpy() for length in (3, 7, 5, 9))
+    task = make_task(average=0.5)
+    task.valid = Encoded(ids, torch.tensor([0, 1, 2, 0]).numpy(), 24, 0, 0)
+    head = task.model.head.bias
+    with torch.no_grad():
+        head.copy_(torch.tensor([5.0, 0.0, 0.0]))  # the average: everything is class "1"
+        task.update_average()
+        head.copy_(torch.tensor([0.0, 0.0, 50.0]))  # the raw weights: everything is class "3"
+    assert task.average_updates == 1
+    metrics = task.validate()
+    assert metrics["accuracy"] == pytest.approx(0.5)  # targets 0, 1, 2, 0: the average's class "1" is right twice
+    assert torch.equal(head.detach(), torch.tensor([0.0, 0.0, 50.0]))  # the raw weights are back for training
+    checkpoint: dict = {}
+    task.on_save_checkpoint(checkpoint)
+    restored = make_task(average=0.5)
+    restored.on_load_checkpoint(checkpoint)
+    with restored.averaged_weights():
+        assert torch.equal(restored.model.head.bias.detach(), torch.tensor([5.0, 0.0, 0.0]))
+    plain = make_task(average=0)  # 0 turns it off
+    plain.update_average()
+    assert plain.average is None

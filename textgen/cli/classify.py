@@ -52,6 +52,7 @@ def classify() -> None:
 @config_option(ClassifierConfig, "class_weights")
 @config_option(ClassifierConfig, "ordinal_weight")
 @config_option(ClassifierConfig, "max_tokens")
+@config_option(ClassifierConfig, "decision_offsets", show_default=True)
 @config_option(TrainConfig, "batch_size", help="Texts per step.")
 @config_option(TrainConfig, "valid_fraction", default=0.1, help="Share of DATA held out for validation without --valid.")
 @config_option(TrainConfig, "lr", default=3e-3)
@@ -61,6 +62,8 @@ def classify() -> None:
 @config_option(TrainConfig, "min_lr_ratio")
 @config_option(TrainConfig, "schedule")
 @config_option(TrainConfig, "grad_clip")
+@config_option(TrainConfig, "average", default=0.0, help="Validate and export an exponential moving average of the "
+               "weights with this decay a step (0: off).")
 @config_options(TrainConfig, *RUN_LIMITS)
 @run_options
 @click.pass_context

@@ -98,7 +98,8 @@ def train_classifier(data: ClassifierData, out_dir: str, tokenizer_spec: Tokeniz
     if saved is not None and saved.get("task") != "classifier":
         raise TextgenError(f"{out} holds a language model's run, not a classifier's: give another --out")
     base = TrainConfig.from_dict(saved["training"]) if saved and "training" in saved else TrainConfig()
-    train_config = base.replace(**{**train_overrides, "average": 0.0})  # the weight average is measured for language models only
+    # no weight average unless asked (TrainConfig's own default is the language model's); a resume keeps the run's
+    train_config = base.replace(**{**({} if saved is not None else {"average": 0.0}), **train_overrides})
     if saved is not None:  # the run's own fields and label kind
         fields = saved.get("labels", {})
         data = ClassifierData(data.path, data.valid, fields.get("text_field", data.text_field),
@@ -202,15 +203,16 @@ def _fit_classifier(data, train, valid, labels, out, paths, tokenizer_spec, mode
         save_classifier_dir(paths.current, task.model, tokenizer, labels, {**metadata, "status": "training"})
 
     def export(trained, metrics: dict, status: str) -> None:
-        save_classifier_dir(paths.current, trained.model, tokenizer, labels,
-                            {**metadata, "status": status, "metrics": metrics,
-                             "saved": datetime.datetime.now().astimezone().isoformat(timespec="seconds")})
+        with trained.averaged_weights():
+            save_classifier_dir(paths.current, trained.model, tokenizer, labels,
+                                {**metadata, "status": status, "metrics": metrics,
+                                 "saved": datetime.datetime.now().astimezone().isoformat(timespec="seconds")})
 
     log = RunLog(columns=TRAIN_COLUMNS + list(ClassifierTask.log_columns))
     began = time.perf_counter()
     received = fit(task, ClassificationDataModule(encoded, train_config), paths, export, saved is not None, progress_bar,
                    report, log)
-    if received is None and valid is not None and (paths.current / META_FILE).exists():
+    if received is None and valid is not None and head_config.decision_offsets and (paths.current / META_FILE).exists():
         record_decision_bias(paths.current, valid, report)
     steps = task.global_step if task._trainer else 0
     return RunResult(out, model_config, train_config, received, steps, time.perf_counter() - began,

@@ -118,7 +118,8 @@ class ClassifierTask(RunTask):
 
     @torch.no_grad()
     def validate(self) -> dict:
-        """Loss, accuracy, macro-F1 (and MAE for ordinal labels) on the validation examples."""
+        """Loss, accuracy, macro-F1 (and MAE for ordinal labels) on the validation examples, with the
+        weight average (--average) when there is one."""
         if self.valid is None or not len(self.valid.ids):
             return {}
         was_training = self.model.training
@@ -126,11 +127,12 @@ class ClassifierTask(RunTask):
         try:
             probabilities, losses = [], []
             order = np.argsort(self.valid.lengths, kind="stable")
-            for start in range(0, len(order), 64):
-                tokens, lengths, targets = pad_batch(self.valid, order[start:start + 64])
-                logits = self.model(tokens.to(self.device), lengths.to(self.device)).float()
-                losses.append(F.cross_entropy(logits, targets.to(self.device), reduction="sum").item())
-                probabilities.append(torch.softmax(logits, dim=-1).cpu())
+            with self.averaged_weights():
+                for start in range(0, len(order), 64):
+                    tokens, lengths, targets = pad_batch(self.valid, order[start:start + 64])
+                    logits = self.model(tokens.to(self.device), lengths.to(self.device)).float()
+                    losses.append(F.cross_entropy(logits, targets.to(self.device), reduction="sum").item())
+                    probabilities.append(torch.softmax(logits, dim=-1).cpu())
         finally:
             self.model.train(was_training)
         probs = torch.cat(probabilities).numpy()

@@ -46,6 +46,8 @@ class RunTask(L.LightningModule):
         self._last_loss: torch.Tensor | None = None
         self.seconds_before = 0.0  # training time of earlier invocations of this run (from the checkpoint)
         self._clock: float | None = None  # when this invocation's training started
+        self.average: list[torch.Tensor] | None = None  # --average: the moving average of the parameters
+        self.average_updates = 0
 
     def train_seconds(self) -> float:
         """Training time of the whole run so far, every invocation together: the clock a time budget follows."""
@@ -114,16 +116,53 @@ class RunTask(L.LightningModule):
         """The validation number the progress bar shows."""
         return "val_loss", metrics["loss"]
 
+    # --- the weight average (--average) -----------------------------------------------------
+
+    def optimizer_step(self, *args, **kwargs) -> None:
+        super().optimizer_step(*args, **kwargs)
+        self.update_average()  # before the run's callback validates or saves this step
+
+    def update_average(self) -> None:
+        """--average: fold the updated weights into their moving average (with the usual warm start:
+        the decay is at most (1 + n) / (10 + n) after n updates, so early weights do not linger)."""
+        decay = self.train_config.average
+        if not decay:
+            return
+        parameters = [parameter.detach() for parameter in self.parameters()]
+        if self.average is None:
+            self.average = [parameter.clone() for parameter in parameters]
+        else:
+            weight = 1.0 - min(decay, (1 + self.average_updates) / (10 + self.average_updates))
+            torch._foreach_lerp_(self.average, parameters, weight)
+        self.average_updates += 1
+
+    def average_pairs(self) -> list | None:
+        """(parameter, its average or None) for each parameter, or None when nothing is averaged."""
+        return list(zip(self.parameters(), self.average)) if self.average is not None else None
+
     @contextlib.contextmanager
     def averaged_weights(self):
-        """The weights to evaluate and export (NT-ASGD's average in the language model)."""
-        yield
+        """Swap in the averaged weights for evaluation and export (no-op when nothing is averaged);
+        training goes on with the raw weights afterwards."""
+        pairs = self.average_pairs()
+        saved = []
+        for parameter, average in pairs or []:
+            if average is not None:
+                saved.append((parameter, parameter.data.clone()))
+                parameter.data.copy_(average)
+        try:
+            yield
+        finally:
+            for parameter, data in saved:
+                parameter.data.copy_(data)
 
     # --- checkpoint extras ---------------------------------------------------------------
 
     def checkpoint_extras(self) -> dict:
+        average = {"average": [tensor.cpu() for tensor in self.average], "average_updates": self.average_updates} \
+            if self.average is not None else {}
         return {"val_history": list(self.val_history), "last_metrics": dict(self.last_metrics),
-                "train_seconds": self.train_seconds()}
+                "train_seconds": self.train_seconds(), **average}
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["textgen"] = self.checkpoint_extras()
@@ -137,6 +176,9 @@ class RunTask(L.LightningModule):
         self.val_history = list(extra.get("val_history", []))
         self.last_metrics = dict(extra.get("last_metrics", {}))
         self.seconds_before = float(extra.get("train_seconds", 0.0))
+        if extra.get("average") is not None and self.train_config.average:
+            self.average = [tensor.to(self.device) for tensor in extra["average"]]
+            self.average_updates = int(extra.get("average_updates", 0))
         self.load_extras(extra)
 
     def load_extras(self, extra: dict) -> None:
@@ -157,8 +199,6 @@ class LanguageModelTask(RunTask):
         self.valid = valid  # {"path", "tokens", "words", "bytes", "stories", "dtype"} of the validation array
         self.state = None  # recurrent state carried between consecutive chunks
         self.averaging = False  # NT-ASGD has started averaging
-        self.average: list[torch.Tensor] | None = None  # --average: the moving average of the parameters
-        self.average_updates = 0
 
     def forward(self, tokens: torch.Tensor, state=None):
         return self.model(tokens, state)
@@ -196,49 +236,15 @@ class LanguageModelTask(RunTask):
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, config, self.train_seconds()))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
-    def optimizer_step(self, *args, **kwargs) -> None:
-        super().optimizer_step(*args, **kwargs)
-        self.update_average()  # before the run's callback validates or saves this step
-
-    def update_average(self) -> None:
-        """--average: fold the updated weights into their moving average (with the usual warm start:
-        the decay is at most (1 + n) / (10 + n) after n updates, so early weights do not linger)."""
-        decay = self.train_config.average
-        if not decay:
-            return
-        parameters = [parameter.detach() for parameter in self.parameters()]
-        if self.average is None:
-            self.average = [parameter.clone() for parameter in parameters]
-        else:
-            weight = 1.0 - min(decay, (1 + self.average_updates) / (10 + self.average_updates))
-            torch._foreach_lerp_(self.average, parameters, weight)
-        self.average_updates += 1
-
     # --- validation ------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def averaged_weights(self):
-        """Swap in the averaged weights (NT-ASGD's, or --average's moving average) for evaluation and
-        export (no-op otherwise)."""
-        if self.average is not None:
-            pairs = list(zip(self.parameters(), self.average))
-        elif self.averaging:
-            optimizer = self.trainer.optimizers[0] if self.trainer is not None else None
-            pairs = [(parameter, optimizer.state.get(parameter, {}).get("ax") if optimizer is not None else None)
-                     for parameter in self.parameters()]
-        else:
-            yield
-            return
-        saved = []
-        for parameter, average in pairs:
-            if average is not None:
-                saved.append((parameter, parameter.data.clone()))
-                parameter.data.copy_(average)
-        try:
-            yield
-        finally:
-            for parameter, data in saved:
-                parameter.data.copy_(data)
+    def average_pairs(self) -> list | None:
+        """--average's moving average, or NT-ASGD's once it has started averaging."""
+        if self.average is not None or not self.averaging:
+            return super().average_pairs()
+        optimizer = self.trainer.optimizers[0] if self.trainer is not None else None
+        return [(parameter, optimizer.state.get(parameter, {}).get("ax") if optimizer is not None else None)
+                for parameter in self.parameters()]
 
     def validate(self) -> dict:
         """Validation metrics on the held-out array, every process computing the same values."""
@@ -288,15 +294,10 @@ class LanguageModelTask(RunTask):
                 if self.trainer.world_size == 1:
                     gathered = [tensor.unsqueeze(0) for tensor in gathered]
                 states.append([tensor.cpu() for tensor in gathered])
-        average = {"average": [tensor.cpu() for tensor in self.average], "average_updates": self.average_updates} \
-            if self.average is not None else {}
-        return {"state": states, **super().checkpoint_extras(), "averaging": self.averaging, **average}
+        return {"state": states, **super().checkpoint_extras(), "averaging": self.averaging}
 
     def load_extras(self, extra: dict) -> None:
         rank = self.trainer.global_rank if self._trainer is not None else 0
         states = extra.get("state") or []
         self.state = [tuple(tensor[rank].to(self.device) for tensor in layer) for layer in states] or None
         self.averaging = bool(extra.get("averaging", False))
-        if extra.get("average") is not None and self.train_config.average:
-            self.average = [tensor.to(self.device) for tensor in extra["average"]]
-            self.average_updates = int(extra.get("average_updates", 0))

@@ -8,7 +8,7 @@ import click
 
 from textgen.cli.common import check_plot, finish_run, invocation, note, print_json
 from textgen.cli.options import DROPOUT_AND_DEPTH, RUN_LIMITS, config_option, config_options, config_values, run_options
-from textgen.config import ClassifierConfig, ModelConfig, TrainConfig
+from textgen.config import CLASSIFIER_AVERAGE, ClassifierConfig, ModelConfig, TrainConfig
 
 
 @click.group("classify")
@@ -62,8 +62,8 @@ def classify() -> None:
 @config_option(TrainConfig, "min_lr_ratio")
 @config_option(TrainConfig, "schedule")
 @config_option(TrainConfig, "grad_clip")
-@config_option(TrainConfig, "average", default=0.0, help="Validate and export an exponential moving average of the "
-               "weights with this decay a step (0: off).")
+@config_option(TrainConfig, "average", default=CLASSIFIER_AVERAGE, help="Validate and export an exponential moving "
+               "average of the weights with this decay a step (0: off).")
 @config_options(TrainConfig, *RUN_LIMITS)
 @run_options
 @click.pass_context

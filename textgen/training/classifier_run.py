@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from textgen.classify.data import LabelledData, Labels, check_known, class_weights, encode_examples, labels_of, read_labelled
-from textgen.config import ClassifierConfig, ModelConfig, TrainConfig
+from textgen.config import CLASSIFIER_AVERAGE, ClassifierConfig, ModelConfig, TrainConfig
 from textgen.corpus import fingerprint
 from textgen.errors import TextgenError
 from textgen.model_dir import META_FILE, ModelDirectory
@@ -98,8 +98,9 @@ def train_classifier(data: ClassifierData, out_dir: str, tokenizer_spec: Tokeniz
     if saved is not None and saved.get("task") != "classifier":
         raise TextgenError(f"{out} holds a language model's run, not a classifier's: give another --out")
     base = TrainConfig.from_dict(saved["training"]) if saved and "training" in saved else TrainConfig()
-    # no weight average unless asked (TrainConfig's own default is the language model's); a resume keeps the run's
-    train_config = base.replace(**{**({} if saved is not None else {"average": 0.0}), **train_overrides})
+    # the classifier's own weight average unless one is given (TrainConfig's default is the language model's);
+    # a resume keeps the run's
+    train_config = base.replace(**{**({} if saved is not None else {"average": CLASSIFIER_AVERAGE}), **train_overrides})
     if saved is not None:  # the run's own fields and label kind
         fields = saved.get("labels", {})
         data = ClassifierData(data.path, data.valid, fields.get("text_field", data.text_field),

@@ -100,10 +100,16 @@ def lstm_row(name: str, folder: Path, out: Path, seconds: int, extra: list[str])
     took = time.perf_counter() - started
     metrics = json.loads(textgen("classify", "evaluate", out, folder / "test.jsonl", "--json").stdout)
     return {"name": name, "options": extra, "parameters": summary["parameters"], "steps": summary["steps"],
-            "train_seconds": round(took, 1),
-            "valid": {key.removeprefix("valid_"): round(value, 4) for key, value in summary.items()
-                      if key.startswith("valid_") and isinstance(value, float)},
+            "train_seconds": round(took, 1), "valid": kept_validation(out),
+            "valid_last": {key.removeprefix("valid_"): round(value, 4) for key, value in summary.items()
+                           if key.startswith("valid_") and isinstance(value, float)},
             "test": short(metrics)}
+
+
+def kept_validation(out: Path) -> dict:
+    """The validation of the weights the directory kept (the best macro-F1), not the run's last one."""
+    kept = json.loads((out / "textgen.json").read_text())["metrics"]
+    return {key: round(kept[key], 4) for key in ("step", "accuracy", "macro_f1", "loss", "mae") if key in kept}
 
 
 def predict_seconds(model: Path, text: str, runs: int = 7) -> dict:
@@ -194,20 +200,28 @@ def main() -> int:
     model = out / ("scratch" if best["name"] == "lstm-scratch" else "from-lm")
     result["predict_seconds"] = predict_seconds(model, "The taffy was stale and hard; I threw the bag away.")
     result["explain"] = faithfulness(model, folder, args.explain_texts)
-    test = {item["name"]: item["test"] for item in rows}
-    targets = {
-        "best_lstm": best["name"],
-        "macro_f1_over_tfidf": round(best["test"]["macro_f1"] / test["tfidf-lr"]["macro_f1"], 3),
-        "accuracy_over_majority": best["test"]["accuracy"] > test["majority"]["accuracy"],
-        "mae_below_tfidf": best["test"]["mae"] < test["tfidf-lr"]["mae"],
-        "pretraining_gain_macro_f1": round(test["lstm-lm"]["macro_f1"] - test["lstm-scratch"]["macro_f1"], 4),
-        "predict_under_2s": result["predict_seconds"]["p50"] < 2.0,
-    }
+    result["targets"] = targets_of(result, best["name"])
+    print(json.dumps(result, indent=2))
+    return 1 if args.check and not result["targets"]["met"] else 0
+
+
+def targets_of(result: dict, best: str) -> dict:
+    """The issue's targets for the LSTM chosen on valid (`best`), and each LSTM row's own standing
+    against TF-IDF and the majority class (valid and test can disagree on which LSTM is better)."""
+    test = {item["name"]: item["test"] for item in result["rows"]}
+
+    def standing(name: str) -> dict:
+        return {"macro_f1_over_tfidf": round(test[name]["macro_f1"] / test["tfidf-lr"]["macro_f1"], 3),
+                "accuracy_over_majority": test[name]["accuracy"] > test["majority"]["accuracy"],
+                "mae_below_tfidf": test[name]["mae"] < test["tfidf-lr"]["mae"]}
+
+    targets = {"best_lstm": best, **standing(best),
+               "pretraining_gain_macro_f1": round(test["lstm-lm"]["macro_f1"] - test["lstm-scratch"]["macro_f1"], 4),
+               "predict_under_2s": result["predict_seconds"]["p50"] < 2.0,
+               "each_lstm": {name: standing(name) for name in ("lstm-scratch", "lstm-lm")}}
     targets["met"] = targets["macro_f1_over_tfidf"] > 1.0 and targets["accuracy_over_majority"] and \
         targets["mae_below_tfidf"] and targets["predict_under_2s"]
-    result["targets"] = targets
-    print(json.dumps(result, indent=2))
-    return 1 if args.check and not targets["met"] else 0
+    return targets
 
 
 if __name__ == "__main__":

@@ -30,7 +30,8 @@ class NonFiniteLoss(TextgenError):
 class RunTask(L.LightningModule):
     """What every textgen training run shares, whatever it trains: the run's clock (all invocations
     together), the last training loss, a new --lr taking effect on resume, dropout masks seeded by
-    step, the validation history in the checkpoint, and the hooks through which the run's callback
+    step, the weight average (--average) that validation and export see, the validation history in
+    the checkpoint, and the hooks through which the run's callback
     (training/fit.py) validates, selects the best weights and logs. Subclasses set `train_config`
     and implement `validate()`."""
 

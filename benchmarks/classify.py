@@ -108,7 +108,9 @@ def lstm_row(name: str, folder: Path, out: Path, seconds: int, extra: list[str])
 
 def kept_validation(out: Path) -> dict:
     """The validation of the weights the directory kept (the best macro-F1), not the run's last one."""
-    kept = json.loads((out / "textgen.json").read_text())["metrics"]
+    from textgen.model_dir import ModelDirectory
+
+    kept = ModelDirectory(out).read_metadata()["metrics"]
     return {key: round(kept[key], 4) for key in ("step", "accuracy", "macro_f1", "loss", "mae") if key in kept}
 
 

@@ -55,7 +55,9 @@ def finish(process: subprocess.Popen, log: Path, label: str) -> None:
 
 def saved(model: Path) -> dict:
     """What the run's textgen.json says: training tokens, and the kept weights' step and validation score."""
-    metadata = json.loads((model / "textgen.json").read_text(encoding="utf-8"))
+    from textgen.model_dir import ModelDirectory
+
+    metadata = ModelDirectory(model).read_metadata()
     metrics = metadata.get("metrics") or {}
     return {"train_tokens": metadata["corpus"]["train_tokens"], "kept_step": metrics.get("step"),
             "valid_bits_per_byte": None if metrics.get("bits_per_byte") is None else round(metrics["bits_per_byte"], 4)}

@@ -98,9 +98,10 @@ def train_classifier(data: ClassifierData, out_dir: str, tokenizer_spec: Tokeniz
     if saved is not None and saved.get("task") != "classifier":
         raise TextgenError(f"{out} holds a language model's run, not a classifier's: give another --out")
     base = TrainConfig.from_dict(saved["training"]) if saved and "training" in saved else TrainConfig()
-    # the classifier's own weight average unless one is given (TrainConfig's default is the language model's);
-    # a resume keeps the run's
-    train_config = base.replace(**{**({} if saved is not None else {"average": CLASSIFIER_AVERAGE}), **train_overrides})
+    # a new run takes the classifier's own weight average unless given one (TrainConfig's default is the language
+    # model's); a resume keeps the run's
+    defaults = {} if saved is not None else {"average": CLASSIFIER_AVERAGE}
+    train_config = base.replace(**{**defaults, **train_overrides})
     if saved is not None:  # the run's own fields and label kind
         fields = saved.get("labels", {})
         data = ClassifierData(data.path, data.valid, fields.get("text_field", data.text_field),

@@ -68,6 +68,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/scaling.py
 	$(BIN)/python benchmarks/detectors.py --table
 	$(BIN)/python benchmarks/explorer_load.py --model .bench/tinystories-30m
+	$(BIN)/python benchmarks/classify.py --shared $(SHARED) --out .bench/classify
 
 # Regenerate the project's own corpora (deterministic: the output is committed).
 corpora: $(STAMP)

@@ -55,6 +55,39 @@ def test_discriminative_rates_and_a_frozen_start_follow_the_run():
     assert run_progress(30, task.train_config, 0.0) == pytest.approx(0.3)
 
 
+def test_a_frozen_encoder_skips_its_backward_pass_and_scores_the_same():
+    task = make_task(schedule={"unfreeze": 0.2, "lr_decay": 2.0})
+    model = task.model.eval()  # no dropout: both paths must give the same scores
+    tokens, lengths = torch.randint(0, 30, (3, 7)), torch.tensor([7, 4, 1])
+    assert torch.allclose(model(tokens, lengths, frozen_encoder=True), model(tokens, lengths))
+    model.train()
+    model(tokens, lengths, frozen_encoder=True).sum().backward()
+    assert all(parameter.grad is not None for parameter in model.head.parameters())
+    encoder = [model.embedding.weight, *model.layers.parameters()]
+    assert all(parameter.grad is None for parameter in encoder)
+    model(tokens, lengths).sum().backward()
+    assert all(parameter.grad is not None for parameter in encoder)
+
+
+def test_the_encoder_counts_as_frozen_exactly_while_its_rate_is_zero():
+    from types import SimpleNamespace
+
+    task = make_task(schedule={"unfreeze": 0.2, "lr_decay": 2.0})
+    task.seconds_before = 0.0
+    optimizer = task.configure_optimizers()
+    scheduler = optimizer["lr_scheduler"]["scheduler"]
+    task._trainer = SimpleNamespace(optimizers=[optimizer["optimizer"]])
+    seen = []
+    for step in range(40):
+        seen.append(task.encoder_frozen())
+        optimizer["optimizer"].step()
+        scheduler.step()
+    assert seen == [True] * 20 + [False] * 20  # 20% of 100 steps frozen, then every group learns
+    scratch = make_task()
+    scratch._trainer = SimpleNamespace(optimizers=[scratch.configure_optimizers()["optimizer"]])
+    assert scratch.encoder_frozen() is False
+
+
 def test_a_run_from_scratch_has_one_rate_and_no_frozen_start():
     task = make_task()
     optimizer = task.configure_optimizers()

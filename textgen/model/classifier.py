@@ -33,19 +33,32 @@ class Classifier(nn.Module):
         self.attention = nn.Linear(config.hidden_size, 1) if head.pooling == "attention" else None
         self.head = nn.Linear(config.hidden_size * (3 if head.pooling == "concat" else 1), head.num_classes)
 
-    def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
-        """Class scores (B, K) for right-padded tokens (B, T) of the given lengths (B,), each >= 1."""
-        x = embedding_dropout(self.embedding, tokens, self.config.embed_dropout, self.training)
-        return self.forward_embedded(x, lengths)
+    def forward(self, tokens: Tensor, lengths: Tensor, frozen_encoder: bool = False) -> Tensor:
+        """Class scores (B, K) for right-padded tokens (B, T) of the given lengths (B,), each >= 1.
+        With `frozen_encoder` the embedding and recurrent layers run without autograd (no gradient
+        reaches them, and a step costs about a third: no backward pass through time), for the
+        steps during which their learning rate is zero."""
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not frozen_encoder):
+            x = embedding_dropout(self.embedding, tokens, self.config.embed_dropout, self.training)
+            states = self.encode(x)
+        return self.classify(states, lengths)
 
     def forward_embedded(self, x: Tensor, lengths: Tensor) -> Tensor:
         """From embeddings (B, T, E): what attribution methods differentiate through."""
+        return self.classify(self.encode(x), lengths)
+
+    def encode(self, x: Tensor) -> Tensor:
+        """Embeddings (B, T, E) -> the top layer's states (B, T, H), dropouts applied when training."""
         cfg = self.config
         x = locked_dropout(x, cfg.input_dropout, self.training)
         for index, layer in enumerate(self.layers):
             x, _ = layer(x, layer.init_state(x.shape[0], x.device, x.dtype))
             x = locked_dropout(x, cfg.hidden_dropout if index < len(self.layers) - 1 else cfg.output_dropout, self.training)
-        pooled = self.pool(x, lengths)
+        return x
+
+    def classify(self, states: Tensor, lengths: Tensor) -> Tensor:
+        """The top layer's states (B, T, H) -> class scores (B, K): pooling, dropout, the head."""
+        pooled = self.pool(states, lengths)
         pooled = nn.functional.dropout(pooled, self.head_config.head_dropout, self.training)
         return self.head(pooled)
 

@@ -102,9 +102,17 @@ class ClassifierTask(RunTask):
             loss = loss + self.head_config.ordinal_weight * (weights * expected).sum() / weights.sum()
         return loss
 
+    def encoder_frozen(self) -> bool:
+        """Whether this step leaves the encoder as it is (the head learns, the layers below are at a
+        zero rate during the first `unfreeze` share of the run): then the step skips their backward pass."""
+        if not self.unfreeze:
+            return False
+        groups = self.trainer.optimizers[0].param_groups
+        return groups[0]["lr"] > 0 and all(group["lr"] == 0 for group in groups[2:])
+
     def training_step(self, batch, batch_idx: int):
         tokens, lengths, targets = batch
-        loss = self.loss(self.model(tokens, lengths), targets)
+        loss = self.loss(self.model(tokens, lengths, frozen_encoder=self.encoder_frozen()), targets)
         if not torch.isfinite(loss):
             raise NonFiniteLoss(
                 f"the loss became {loss.item()} at step {self.global_step}: training stopped before the bad update and "

@@ -34,9 +34,9 @@ def classify() -> None:
 @click.option("--encoder", default=None, metavar="MODEL",
               help="Start from this language model (its tokenizer and recurrent layers), e.g. one `textgen train` made on the same kind of text.")
 @click.option("--unfreeze", type=click.FloatRange(0, 1), default=None,
-              help="With --encoder: share of the run during which only the head learns [default: 0.1].")
+              help="With --encoder: share of the run during which only the head learns (ULMFiT: 0.1) [default: 0].")
 @click.option("--lr-decay", type=click.FloatRange(1), default=None,
-              help="With --encoder: each layer below the head learns at the rate above / this [default: 2.6].")
+              help="With --encoder: each layer below the head learns at the rate above / this (ULMFiT: 2.6) [default: 1].")
 @click.option("--tokenizer", "tokenizer_path", default=None, help="Use this tokenizer file instead of training one.")
 @click.option("--tokenizer-kind", type=click.Choice(["sentencepiece", "word", "char"]), default="sentencepiece", show_default=True)
 @click.option("--vocab-size", type=click.IntRange(1), default=None, help="Tokenizer size [default: sentencepiece 2048 or what the data allows].")

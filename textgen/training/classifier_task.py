@@ -3,10 +3,11 @@ trains on.
 
 The loss is cross-entropy weighted per class (skewed ratings), plus, for ordinal labels, the
 expected distance between the predicted and the true rating, so that a 4 for a 5 costs less
-than a 1. Started from a language model (`--encoder`), the recurrent stack learns more slowly
-than the new head (ULMFiT's discriminative rates: each group below the head at --lr divided by
-`lr_decay` once more) and stays frozen for the first `unfreeze` share of the run, so the head's
-first, random gradients do not wreck what pretraining learnt.
+than a 1. Started from a language model (`--encoder`), the recurrent stack can learn more
+slowly than the new head (ULMFiT's discriminative rates: each group below the head at --lr
+divided by `lr_decay` once more) and stay frozen for the first `unfreeze` share of the run, so
+the head's first, random gradients do not wreck what pretraining learnt; frozen steps skip the
+stack's backward pass. Both are options (the defaults, 0 and 1, measured better on the reviews).
 """
 
 from __future__ import annotations

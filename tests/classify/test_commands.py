@@ -195,10 +195,13 @@ def test_encoder_start_keeps_the_language_models_tokenizer_and_weights(trained, 
     assert shared and all(torch.equal(classifier[key], language_model[key]) for key in shared)  # frozen all run long
     meta = json.loads((out / "textgen.json").read_text())
     assert meta["encoder"]["path"] == str(trained) and meta["model"]["hidden_size"] == 16
-    unfrozen = run("classify", "train", data, "--out", tmp_path / "unfrozen", "--encoder", trained, "--unfreeze", "0",
+    assert meta["encoder_schedule"] == {"unfreeze": 1.0, "lr_decay": 1.0}  # one rate for every layer by default
+    unfrozen = run("classify", "train", data, "--out", tmp_path / "unfrozen", "--encoder", trained,  # the default: no frozen start
                    "--max-steps", "4", "--batch-size", "8", "--lr", "1e-2")
     assert unfrozen.exit_code == 0, unfrozen.output
     moved = load_file(tmp_path / "unfrozen" / "model.safetensors")
+    schedule = json.loads((tmp_path / "unfrozen" / "textgen.json").read_text())["encoder_schedule"]
+    assert schedule == {"unfreeze": 0.0, "lr_decay": 1.0}
     assert not torch.equal(moved["embedding.weight"], language_model["embedding.weight"])
 
 

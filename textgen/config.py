@@ -187,6 +187,10 @@ class ClassifierConfig(ConfigMixin):
     class_weights: str = setting("sqrt", "Loss weights for skewed classes: none, balanced, or sqrt of balanced.",
                                  choices=CLASS_WEIGHTS)
     max_tokens: int = setting(512, "Tokens read of each text (the first ones).", kind="int")
+    # a next-token loss beside the classifier's while it trains (Chronopoulou et al. 2019, SiATL): the recurrent
+    # stack keeps predicting the text's words, a regulariser for small labelled sets
+    lm_weight: float = setting(0.0, "Weight of a next-token (language model) loss on the training texts beside the "
+                                    "classifier's: the --encoder's decoder over the same states, or a new one (0: off).", kind="float")
     # per-class offsets tuned on validation for macro-F1: off by default, they did not carry over to held-out
     # reviews (BENCHMARKS.md, review ratings)
     decision_offsets: bool = setting(False, "After training, tune per-class offsets on the validation set that raise "
@@ -206,6 +210,8 @@ class ClassifierConfig(ConfigMixin):
             raise TextgenError(f"max_tokens must be a positive integer, got {self.max_tokens!r}")
         if isinstance(self.ordinal_weight, bool) or not isinstance(self.ordinal_weight, (int, float)) or not 0 <= self.ordinal_weight:
             raise TextgenError(f"ordinal_weight must be a number >= 0, got {self.ordinal_weight!r}")
+        if isinstance(self.lm_weight, bool) or not isinstance(self.lm_weight, (int, float)) or not 0 <= self.lm_weight:
+            raise TextgenError(f"lm_weight must be a number >= 0, got {self.lm_weight!r}")
         if not isinstance(self.ordinal, bool):
             raise TextgenError(f"ordinal must be true or false, got {self.ordinal!r}")
         if not isinstance(self.decision_offsets, bool):

@@ -205,6 +205,31 @@ def test_encoder_start_keeps_the_language_models_tokenizer_and_weights(trained, 
     assert not torch.equal(moved["embedding.weight"], language_model["embedding.weight"])
 
 
+def test_a_next_token_loss_trains_beside_the_classifier_and_is_not_exported(trained, corpus, tmp_path):
+    """--lm-weight: the run records it, its checkpoint carries the decoder so --resume goes on, and
+    the exported classifier has the same tensors as one trained without it."""
+    from safetensors.torch import load_file
+
+    stories = [line for line in corpus.read_text().splitlines() if line and line != "<|endoftext|>"]
+    data = tmp_path / "stories.jsonl"
+    data.write_text("".join(json.dumps({"text": story, "rating": 1 + index % 2}) + "\n" for index, story in enumerate(stories)))
+    common = [data, "--encoder", trained, "--batch-size", "8", "--json"]
+    with_lm = run("classify", "train", *common, "--out", tmp_path / "lm", "--lm-weight", "1", "--max-steps", "3")
+    plain = run("classify", "train", *common, "--out", tmp_path / "plain", "--max-steps", "3")
+    assert with_lm.exit_code == 0 and plain.exit_code == 0, with_lm.output + plain.output
+    meta = json.loads((tmp_path / "lm" / "textgen.json").read_text())
+    assert meta["classifier"]["lm_weight"] == 1.0
+    assert json.loads((tmp_path / "plain" / "textgen.json").read_text())["classifier"]["lm_weight"] == 0.0
+    exported, reference = load_file(tmp_path / "lm" / "model.safetensors"), load_file(tmp_path / "plain" / "model.safetensors")
+    assert sorted(exported) == sorted(reference)
+    assert not torch.equal(exported["embedding.weight"], reference["embedding.weight"])  # the extra loss moved the encoder
+    resumed = run("classify", "train", data, "--out", tmp_path / "lm", "--resume", "--max-steps", "5", "--json")
+    assert resumed.exit_code == 0, resumed.output
+    assert json.loads(resumed.stdout)["steps"] == 5
+    predicted = run("classify", "predict", tmp_path / "lm", "Spot ran home.", "--json")
+    assert predicted.exit_code == 0, predicted.output
+
+
 def bad_inputs(tmp_path, trained, reviews):
     train, valid = reviews
     missing = tmp_path / "missing.jsonl"
@@ -231,12 +256,13 @@ def bad_inputs(tmp_path, trained, reviews):
         "shape with encoder": ([train, "--encoder", trained, "--hidden-size", "32"], "--hidden-size comes from --encoder"),
         "schedule without encoder": ([train, "--unfreeze", "0.2"], "--unfreeze and --lr-decay apply"),
         "not a data file": ([tmp_path / "missing.txt"], ".jsonl or .csv"),
+        "negative lm weight": ([train, "--lm-weight", "-1"], "lm_weight must be a number >= 0"),
     }
 
 
 @pytest.mark.parametrize("case", ["missing field", "empty text", "unseen label", "single class", "csv without header",
                                   "encoder is a classifier", "encoder's tokenizer does not fit", "shape with encoder",
-                                  "schedule without encoder", "not a data file"])
+                                  "schedule without encoder", "not a data file", "negative lm weight"])
 def test_bad_input_is_one_line_and_writes_nothing(case, tmp_path, trained, reviews, classifier):
     arguments, fragment = bad_inputs(tmp_path, trained, reviews)[case]
     arguments = [str(classifier[0]) if argument == "CLASSIFIER" else argument for argument in arguments]

@@ -151,3 +151,54 @@ def test_the_weight_average_is_what_validation_sees_and_the_checkpoint_keeps():
     plain = make_task(average=0)  # 0 turns it off
     plain.update_average()
     assert plain.average is None
+
+
+def lm_task(model_config: ModelConfig, lm_weight: float = 0.7):
+    """A language model and a classifier task started from it, with the next-token loss on."""
+    from textgen.model.language_model import LanguageModel
+
+    torch.manual_seed(0)
+    language_model = LanguageModel(model_config).eval()
+    torch.nn.init.normal_(language_model.decoder.bias)  # so a decoder that was not copied shows
+    head = ClassifierConfig(num_classes=3, ordinal=True, lm_weight=lm_weight)
+    config = TrainConfig(max_steps=100, warmup_steps=0, lr=1e-2, log_every=1000)
+    task = ClassifierTask(model_config.to_dict(), head.to_dict(), config.to_dict(), LABELS, [1.0, 2.0, 0.5])
+    task.model.load_encoder(language_model)
+    task.lm_head.load_decoder(language_model)
+    return language_model, task
+
+
+@pytest.mark.parametrize("tied", [True, False])
+def test_the_next_token_loss_is_the_language_models_own_beside_the_classifiers(tied):
+    """--lm-weight: the training loss is the classifier's plus lm_weight times the language model's
+    cross-entropy on the same texts' next tokens (padding excluded), with tied or untied decoders."""
+    from types import SimpleNamespace
+
+    model_config = MODEL.replace(tie_weights=tied, **({} if tied else {"output_projection": False}))
+    language_model, task = lm_task(model_config)
+    task.model.eval()
+    tokens, lengths, targets = torch.randint(0, 30, (3, 7)), torch.tensor([7, 4, 2]), torch.tensor([0, 2, 1])
+    optimizer = task.configure_optimizers()["optimizer"]
+    task._trainer = SimpleNamespace(optimizers=[optimizer], progress_bar_callback=None, world_size=1, global_step=0)
+    task._step_started = 0.0
+    loss = task.training_step((tokens, lengths, targets), 0)
+    with torch.no_grad():
+        logits, _ = language_model(tokens)
+    inside = torch.arange(6)[None, :] + 1 < lengths[:, None]
+    next_token = F.cross_entropy(logits[:, :-1][inside], tokens[:, 1:][inside])
+    assert inside.sum() == 6 + 3 + 1
+    by_hand = task.loss(task.model(tokens, lengths), targets) + 0.7 * next_token
+    assert loss.item() == pytest.approx(by_hand.item(), rel=1e-5)
+    padded = tokens.clone()
+    padded[2, 2:] = (padded[2, 2:] + 1) % 30  # what lies past a text's length does not count
+    assert task.training_step((padded, lengths, targets), 0).item() == pytest.approx(loss.item(), rel=1e-6)
+    shared = {id(parameter) for group in optimizer.param_groups for parameter in group["params"]}
+    assert sum(len(group["params"]) for group in optimizer.param_groups) == len(shared)  # each parameter once
+    assert {id(parameter) for parameter in task.lm_head.parameters()} <= {id(p) for p in task.parameter_groups()[0]}
+    assert (task.lm_head.weight is None) == tied  # tied: the decoder reads the classifier's own embedding
+
+
+def test_without_lm_weight_the_task_has_no_next_token_head():
+    assert make_task().lm_head is None
+    with pytest.raises(Exception, match="lm_weight must be a number >= 0"):
+        ClassifierConfig(num_classes=3, lm_weight=-1.0)

@@ -9,6 +9,7 @@ positions below a text's length do not see the padding, and pooling only reads t
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from textgen.config import ClassifierConfig, ModelConfig
@@ -38,10 +39,13 @@ class Classifier(nn.Module):
         With `frozen_encoder` the embedding and recurrent layers run without autograd (no gradient
         reaches them and there is no backward pass through time: 60 such steps took 12.0 s against
         30.7 s on the reviews), for the steps during which their learning rate is zero."""
+        return self.classify(self.states(tokens, frozen_encoder), lengths)
+
+    def states(self, tokens: Tensor, frozen_encoder: bool = False) -> Tensor:
+        """Tokens (B, T) -> the top layer's states (B, T, H), every dropout applied when training."""
         with torch.set_grad_enabled(torch.is_grad_enabled() and not frozen_encoder):
             x = embedding_dropout(self.embedding, tokens, self.config.embed_dropout, self.training)
-            states = self.encode(x)
-        return self.classify(states, lengths)
+            return self.encode(x)
 
     def forward_embedded(self, x: Tensor, lengths: Tensor) -> Tensor:
         """From embeddings (B, T, E): what attribution methods differentiate through."""
@@ -114,3 +118,38 @@ class Classifier(nn.Module):
 
     def parameter_count(self) -> int:
         return sum(parameter.numel() for parameter in self.parameters())
+
+
+class NextTokenHead(nn.Module):
+    """A language model's decoder over a classifier's states, for a next-token loss beside the
+    classifier's while it trains (`--lm-weight`). With tied weights it reads the classifier's own
+    embedding, so that loss reaches the embedding too. It is not part of the exported classifier."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.tied = config.tie_weights
+        self.projection = nn.Linear(config.hidden_size, config.embed_dim) if config.projects_output else None
+        self.bias = nn.Parameter(torch.zeros(config.vocab_size))
+        if self.tied:
+            self.register_parameter("weight", None)
+        else:
+            self.weight = nn.Parameter(torch.empty(config.vocab_size, config.hidden_size).uniform_(-0.1, 0.1))
+
+    def load_decoder(self, model: LanguageModel) -> None:
+        """Start from a trained language model's projection and decoder."""
+        with torch.no_grad():
+            if self.projection is not None:
+                self.projection.load_state_dict(model.projection.state_dict())
+            self.bias.copy_(model.decoder.bias)
+            if not self.tied:
+                self.weight.copy_(model.decoder.weight)
+
+    def loss(self, states: Tensor, tokens: Tensor, lengths: Tensor, embedding: Tensor) -> Tensor:
+        """Mean cross-entropy of each next token inside the texts: states (B, T, H) predict tokens[:, 1:]."""
+        positions = torch.arange(tokens.shape[1] - 1, device=tokens.device)
+        inside = positions[None, :] + 1 < lengths.to(tokens.device)[:, None]  # (B, T - 1)
+        read = states[:, :-1][inside]
+        if self.projection is not None:
+            read = self.projection(read)
+        logits = F.linear(read, embedding if self.tied else self.weight, self.bias)
+        return F.cross_entropy(logits.float(), tokens[:, 1:][inside])

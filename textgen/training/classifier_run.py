@@ -205,6 +205,8 @@ def _fit_classifier(data, train, valid, labels, out, paths, tokenizer_spec, mode
     if saved is None:  # a resume takes its weights from the checkpoint
         if loaded is not None:
             task.model.load_encoder(loaded.model)
+            if task.lm_head is not None:
+                task.lm_head.load_decoder(loaded.model)
         save_classifier_dir(paths.current, task.model, tokenizer, labels, {**metadata, "status": "training"})
 
     def export(trained, metrics: dict, status: str) -> None:

@@ -8,6 +8,8 @@ slowly than the new head (ULMFiT's discriminative rates: each group below the he
 divided by `lr_decay` once more) and stay frozen for the first `unfreeze` share of the run, so
 the head's first, random gradients do not wreck what pretraining learnt; frozen steps skip the
 stack's backward pass. Both are options (the defaults, 0 and 1, measured better on the reviews).
+With `lm_weight`, a next-token loss on the same texts (the language model's decoder over the
+same states) is added to the classifier's.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from torch.utils.data import DataLoader, IterableDataset
 from textgen.classify.data import Encoded, Labels, batch_order, pad_batch
 from textgen.classify.metrics import classification_metrics
 from textgen.config import ClassifierConfig, ModelConfig, TrainConfig
-from textgen.model.classifier import Classifier
+from textgen.model.classifier import Classifier, NextTokenHead
 from textgen.training.fit import StepDataModule
 from textgen.training.schedule import lr_factor, time_bounded
 from textgen.training.task import NonFiniteLoss, RunTask
@@ -47,6 +49,8 @@ class ClassifierTask(RunTask):
         self.train_config = TrainConfig.from_dict(train_config)
         self.labels = Labels.from_dict(labels)
         self.model = Classifier(self.model_config, self.head_config)
+        # --lm-weight: a next-token loss beside the classifier's (its decoder is trained here, not exported)
+        self.lm_head = NextTokenHead(self.model_config) if self.head_config.lm_weight else None
         self.register_buffer("class_weights", torch.tensor(class_weights, dtype=torch.float32), persistent=False)
         schedule = encoder_schedule or {}
         self.unfreeze = float(schedule.get("unfreeze", 0.0))  # share of the run the encoder stays frozen
@@ -61,6 +65,7 @@ class ClassifierTask(RunTask):
         """[head (and attention), top recurrent layer, ..., first layer, embedding]."""
         model = self.model
         head = list(model.head.parameters()) + (list(model.attention.parameters()) if model.attention is not None else [])
+        head += list(self.lm_head.parameters()) if self.lm_head is not None else []
         return [head] + [list(layer.parameters()) for layer in reversed(model.layers)] + [list(model.embedding.parameters())]
 
     def group_scale(self, index: int) -> float:
@@ -113,7 +118,12 @@ class ClassifierTask(RunTask):
 
     def training_step(self, batch, batch_idx: int):
         tokens, lengths, targets = batch
-        loss = self.loss(self.model(tokens, lengths, frozen_encoder=self.encoder_frozen()), targets)
+        frozen = self.encoder_frozen()
+        states = self.model.states(tokens, frozen_encoder=frozen)
+        loss = self.loss(self.model.classify(states, lengths), targets)
+        if self.lm_head is not None and not frozen:  # a frozen encoder has nothing for the next-token loss to teach
+            next_token = self.lm_head.loss(states, tokens, lengths, self.model.embedding.weight)
+            loss = loss + self.head_config.lm_weight * next_token
         if not torch.isfinite(loss):
             raise NonFiniteLoss(
                 f"the loss became {loss.item()} at step {self.global_step}: training stopped before the bad update and "

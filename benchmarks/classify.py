@@ -52,8 +52,9 @@ def short(metrics: dict) -> dict:
     return out
 
 
-def sklearn_rows(folder: Path) -> tuple[dict, dict]:
-    """The majority class and TF-IDF + logistic regression (C and class weights chosen on valid)."""
+def sklearn_rows(folder: Path) -> tuple[dict, dict, dict]:
+    """The majority class and TF-IDF + logistic regression (C and class weights chosen on valid),
+    and the test set's true classes and TF-IDF's predictions (for the paired bootstrap)."""
     import numpy as np
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
@@ -90,7 +91,7 @@ def sklearn_rows(folder: Path) -> tuple[dict, dict]:
     assert abs(check - metrics["macro_f1"]) < 1e-9, (check, metrics["macro_f1"])  # textgen's macro-F1 is scikit-learn's
     tfidf = {"name": "tfidf-lr", "settings": {"C": c, "class_weight": weight, "ngrams": "1-2", "sublinear_tf": True, "min_df": 2},
              "valid_macro_f1": round(best[0], 4), "test": short(metrics), "seconds": round(time.perf_counter() - started, 1)}
-    return majority, tfidf
+    return majority, tfidf, {"targets": targets["test"], "tfidf-lr": probabilities.argmax(axis=1)}
 
 
 def lstm_row(name: str, folder: Path, out: Path, seconds: int, extra: list[str]) -> dict:
@@ -104,6 +105,16 @@ def lstm_row(name: str, folder: Path, out: Path, seconds: int, extra: list[str])
             "valid_last": {key.removeprefix("valid_"): round(value, 4) for key, value in summary.items()
                            if key.startswith("valid_") and isinstance(value, float)},
             "test": short(metrics)}
+
+
+def test_predictions(model: Path, folder: Path):
+    """A classifier directory's predicted class for each test review, as `classify evaluate` decides."""
+    from textgen.classify.data import read_labelled
+    from textgen.classify.predict import class_probabilities, load_classifier
+
+    loaded = load_classifier(model)
+    texts = [example.text for example in read_labelled(folder / "test.jsonl").examples]
+    return class_probabilities(loaded, texts).numpy().argmax(axis=1)
 
 
 def kept_validation(out: Path) -> dict:
@@ -187,7 +198,7 @@ def main() -> int:
 
     result: dict = {"data": {"folder": str(folder), "sha256_ok": sha_ok}, "seconds": args.seconds, "lm_seconds": args.lm_seconds,
                     "machine": {"cpus": os.cpu_count(), "torch": torch.__version__, "threads": torch.get_num_threads()}}
-    majority, tfidf = sklearn_rows(folder)
+    majority, tfidf, predictions = sklearn_rows(folder)
     rows = [majority, tfidf]
     rows.append(lstm_row("lstm-scratch", folder, out / "scratch", args.seconds, []))
     started = time.perf_counter()
@@ -198,22 +209,33 @@ def main() -> int:
     row = lstm_row("lstm-lm", folder, out / "from-lm", args.seconds, ["--encoder", str(out / "lm")])
     rows.append({**row, "pretraining": pretrain})
     result["rows"] = rows
+    predictions["lstm-scratch"], predictions["lstm-lm"] = (test_predictions(out / name, folder) for name in ("scratch", "from-lm"))
     best = max(rows[2:], key=lambda item: item["valid"].get("macro_f1", 0))
     model = out / ("scratch" if best["name"] == "lstm-scratch" else "from-lm")
     result["predict_seconds"] = predict_seconds(model, "The taffy was stale and hard; I threw the bag away.")
     result["explain"] = faithfulness(model, folder, args.explain_texts)
-    result["targets"] = targets_of(result, best["name"])
+    result["targets"] = targets_of(result, best["name"], predictions)
     print(json.dumps(result, indent=2))
     return 1 if args.check and not result["targets"]["met"] else 0
 
 
-def targets_of(result: dict, best: str) -> dict:
+def targets_of(result: dict, best: str, predictions: dict) -> dict:
     """The issue's targets for the LSTM chosen on valid (`best`), and each LSTM row's own standing
-    against TF-IDF and the majority class (valid and test can disagree on which LSTM is better)."""
+    against TF-IDF and the majority class (valid and test can disagree on which LSTM is better),
+    with a paired bootstrap of its macro-F1 minus TF-IDF's over the test reviews (how sure the
+    comparison is: a few dozen reviews of each rare class decide it)."""
+    from textgen.classify.metrics import paired_bootstrap
+
     test = {item["name"]: item["test"] for item in result["rows"]}
+    classes = len(test["tfidf-lr"]["per_class_f1"])
 
     def standing(name: str) -> dict:
+        bootstrap = paired_bootstrap(predictions["targets"], predictions[name], predictions["tfidf-lr"], classes)
+        assert abs(bootstrap["difference"] - (test[name]["macro_f1"] - test["tfidf-lr"]["macro_f1"])) < 1e-3, name  # same predictions
         return {"macro_f1_over_tfidf": round(test[name]["macro_f1"] / test["tfidf-lr"]["macro_f1"], 3),
+                "macro_f1_minus_tfidf": {"difference": round(bootstrap["difference"], 4),
+                                         "ci95": [round(value, 4) for value in bootstrap["ci95"]],
+                                         "share_ahead": round(bootstrap["share_ahead"], 3), "resamples": bootstrap["resamples"]},
                 "accuracy_over_majority": test[name]["accuracy"] > test["majority"]["accuracy"],
                 "mae_below_tfidf": test[name]["mae"] < test["tfidf-lr"]["mae"]}
 

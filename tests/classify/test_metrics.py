@@ -84,3 +84,32 @@ def test_decision_bias_raises_macro_f1_and_keeps_the_accuracy_floor():
     assert bias[:2].mean() > bias[2]  # the rare classes were lifted
     unchanged, _ = tune_decision_bias(log_probs, targets, labels, min_accuracy=1.0)  # an impossible floor: no change
     assert not unchanged.any()
+
+
+def test_macro_f1_of_counts_is_the_metrics_macro_f1_for_any_weighting():
+    from textgen.classify.metrics import macro_f1_of_counts
+
+    rng = np.random.default_rng(3)
+    targets, predictions = rng.integers(0, 4, 60), rng.integers(0, 3, 60)  # class 3 is never predicted
+    labels = Labels(("a", "b", "c", "d"), False)
+    draws = rng.integers(0, 60, (5, 60))
+    weights = np.stack([np.bincount(row, minlength=60) for row in draws]).astype(float)
+    fast = macro_f1_of_counts(weights, targets, predictions, 4)
+    for row, value in zip(draws, fast):
+        one_hot = np.eye(4)[predictions[row]]
+        assert value == pytest.approx(classification_metrics(targets[row], one_hot, labels)["macro_f1"], abs=1e-12)
+
+
+def test_paired_bootstrap_sees_a_better_predictor_and_calls_equal_ones_level():
+    from textgen.classify.metrics import paired_bootstrap
+
+    rng = np.random.default_rng(0)
+    targets = rng.integers(0, 3, 400)
+    good = np.where(rng.random(400) < 0.8, targets, rng.integers(0, 3, 400))
+    poor = np.where(rng.random(400) < 0.4, targets, rng.integers(0, 3, 400))
+    ahead = paired_bootstrap(targets, good, poor, 3, resamples=500)
+    assert ahead["difference"] > 0.2 and ahead["ci95"][0] > 0 and ahead["share_ahead"] == 1.0
+    behind = paired_bootstrap(targets, poor, good, 3, resamples=500)
+    assert behind["ci95"][1] < 0 and behind["share_ahead"] == 0.0
+    level = paired_bootstrap(targets, good, good, 3, resamples=500)
+    assert level["difference"] == 0.0 and level["ci95"] == [0.0, 0.0] and level["share_ahead"] == 0.0

@@ -196,6 +196,8 @@ def test_the_next_token_loss_is_the_language_models_own_beside_the_classifiers(t
     assert sum(len(group["params"]) for group in optimizer.param_groups) == len(shared)  # each parameter once
     assert {id(parameter) for parameter in task.lm_head.parameters()} <= {id(p) for p in task.parameter_groups()[0]}
     assert (task.lm_head.weight is None) == tied  # tied: the decoder reads the classifier's own embedding
+    states = task.model.states(tokens[:, :1])
+    assert task.lm_head.loss(states, tokens[:, :1], torch.ones(3, dtype=torch.long), task.model.embedding.weight).item() == 0.0
 
 
 def test_without_lm_weight_the_task_has_no_next_token_head():

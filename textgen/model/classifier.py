@@ -149,6 +149,8 @@ class NextTokenHead(nn.Module):
         positions = torch.arange(tokens.shape[1] - 1, device=tokens.device)
         inside = positions[None, :] + 1 < lengths.to(tokens.device)[:, None]  # (B, T - 1)
         read = states[:, :-1][inside]
+        if not read.shape[0]:  # texts cut to one token (--max-tokens 1) have no next token to predict
+            return states.sum() * 0.0
         if self.projection is not None:
             read = self.projection(read)
         logits = F.linear(read, embedding if self.tied else self.weight, self.bias)

@@ -191,6 +191,11 @@ class ClassifierConfig(ConfigMixin):
     # stack keeps predicting the text's words, a regulariser for small labelled sets
     lm_weight: float = setting(0.0, "Weight of a next-token (language model) loss on the training texts beside the "
                                     "classifier's: the --encoder's decoder over the same states, or a new one (0: off).", kind="float")
+    # adversarial training (Miyato, Dai & Goodfellow 2017): each text is also learnt from with its embeddings
+    # pushed along the loss gradient by this share of their norm; about 2.8x the time a step
+    adversarial: float = setting(0.0, "Adversarial training: also learn from each text with its embeddings pushed "
+                                      "this share of their norm the way that raises the loss (0: off; 0.03 measured; "
+                                      "each step takes about 2.8 times as long).", kind="float")
     # per-class offsets tuned on validation for macro-F1: off by default, they did not carry over to held-out
     # reviews (BENCHMARKS.md, review ratings)
     decision_offsets: bool = setting(False, "After training, tune per-class offsets on the validation set that raise "
@@ -212,6 +217,8 @@ class ClassifierConfig(ConfigMixin):
             raise TextgenError(f"ordinal_weight must be a number >= 0, got {self.ordinal_weight!r}")
         if isinstance(self.lm_weight, bool) or not isinstance(self.lm_weight, (int, float)) or not 0 <= self.lm_weight:
             raise TextgenError(f"lm_weight must be a number >= 0, got {self.lm_weight!r}")
+        if isinstance(self.adversarial, bool) or not isinstance(self.adversarial, (int, float)) or not 0 <= self.adversarial < 1:
+            raise TextgenError(f"adversarial must be a share in [0, 1) of the embeddings' norm, got {self.adversarial!r}")
         if not isinstance(self.ordinal, bool):
             raise TextgenError(f"ordinal must be true or false, got {self.ordinal!r}")
         if not isinstance(self.decision_offsets, bool):

@@ -230,6 +230,23 @@ def test_a_next_token_loss_trains_beside_the_classifier_and_is_not_exported(trai
     assert predicted.exit_code == 0, predicted.output
 
 
+def test_adversarial_training_is_recorded_and_its_classifier_predicts(trained, corpus, tmp_path):
+    """--adversarial: the run records the share, trains from an encoder, resumes and predicts."""
+    stories = [line for line in corpus.read_text().splitlines() if line and line != "<|endoftext|>"]
+    data = tmp_path / "stories.jsonl"
+    data.write_text("".join(json.dumps({"text": story, "rating": 1 + index % 2}) + "\n" for index, story in enumerate(stories)))
+    result = run("classify", "train", data, "--encoder", trained, "--batch-size", "8", "--json", "--out", tmp_path / "adv",
+                 "--adversarial", "0.03", "--max-steps", "3")
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "adv" / "textgen.json").read_text())["classifier"]["adversarial"] == 0.03
+    resumed = run("classify", "train", data, "--out", tmp_path / "adv", "--resume", "--max-steps", "5", "--json")
+    assert resumed.exit_code == 0, resumed.output
+    assert json.loads(resumed.stdout)["steps"] == 5
+    assert json.loads((tmp_path / "adv" / "textgen.json").read_text())["classifier"]["adversarial"] == 0.03
+    predicted = run("classify", "predict", tmp_path / "adv", "Spot ran home.", "--json")
+    assert predicted.exit_code == 0, predicted.output
+
+
 def bad_inputs(tmp_path, trained, reviews):
     train, valid = reviews
     missing = tmp_path / "missing.jsonl"
@@ -257,12 +274,14 @@ def bad_inputs(tmp_path, trained, reviews):
         "schedule without encoder": ([train, "--unfreeze", "0.2"], "--unfreeze and --lr-decay apply"),
         "not a data file": ([tmp_path / "missing.txt"], ".jsonl or .csv"),
         "negative lm weight": ([train, "--lm-weight", "-1"], "lm_weight must be a number >= 0"),
+        "adversarial share of 1": ([train, "--adversarial", "1"], "adversarial must be a share in [0, 1)"),
     }
 
 
 @pytest.mark.parametrize("case", ["missing field", "empty text", "unseen label", "single class", "csv without header",
                                   "encoder is a classifier", "encoder's tokenizer does not fit", "shape with encoder",
-                                  "schedule without encoder", "not a data file", "negative lm weight"])
+                                  "schedule without encoder", "not a data file", "negative lm weight",
+                                  "adversarial share of 1"])
 def test_bad_input_is_one_line_and_writes_nothing(case, tmp_path, trained, reviews, classifier):
     arguments, fragment = bad_inputs(tmp_path, trained, reviews)[case]
     arguments = [str(classifier[0]) if argument == "CLASSIFIER" else argument for argument in arguments]

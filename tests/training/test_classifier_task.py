@@ -204,3 +204,54 @@ def test_without_lm_weight_the_task_has_no_next_token_head():
     assert make_task().lm_head is None
     with pytest.raises(Exception, match="lm_weight must be a number >= 0"):
         ClassifierConfig(num_classes=3, lm_weight=-1.0)
+
+
+def adversarial_task(adversarial: float) -> ClassifierTask:
+    from types import SimpleNamespace
+
+    torch.manual_seed(0)
+    head = ClassifierConfig(num_classes=3, ordinal=True, adversarial=adversarial)
+    config = TrainConfig(max_steps=100, warmup_steps=0, lr=1e-2, log_every=1000)
+    task = ClassifierTask(MODEL.to_dict(), head.to_dict(), config.to_dict(), LABELS, [1.0, 2.0, 0.5])
+    task.model.eval()  # no dropout: the loss by hand below must see the same network
+    task._trainer = SimpleNamespace(optimizers=[task.configure_optimizers()["optimizer"]], progress_bar_callback=None,
+                                    world_size=1, global_step=0)
+    task._step_started = 0.0
+    return task
+
+
+def test_adversarial_training_adds_the_loss_at_embeddings_pushed_up_the_gradient():
+    """--adversarial: the training loss is the clean loss plus the loss with each text's embeddings
+    moved along the clean loss's gradient by the set share of their norm (over its own tokens);
+    padding is not pushed and does not count, and 0 leaves the clean loss alone."""
+    tokens, lengths, targets = torch.randint(4, 30, (3, 7)), torch.tensor([7, 4, 2]), torch.tensor([0, 2, 1])
+    task = adversarial_task(0.05)
+    loss = task.training_step((tokens, lengths, targets), 0)
+    model = task.model
+    embedded = model.embedding(tokens).detach().requires_grad_(True)
+    clean = task.loss(model.forward_embedded(embedded, lengths), targets)
+    gradient, = torch.autograd.grad(clean, embedded)
+    assert gradient[2, 2:].abs().max().item() == 0.0  # past a text's end the loss has no gradient
+    assert gradient[1, :4].abs().max().item() > 0.0
+    push = torch.zeros_like(gradient)
+    for row, length in enumerate(lengths.tolist()):
+        size = embedded[row, :length].detach().norm()
+        push[row, :length] = 0.05 * size * gradient[row, :length] / gradient[row, :length].norm()
+    assert push[1].norm().item() == pytest.approx(0.05 * embedded[1, :4].detach().norm().item(), rel=1e-5)
+    pushed = task.loss(model.forward_embedded(embedded.detach() + push, lengths), targets)
+    assert pushed.item() > clean.item()  # the push raises the loss
+    assert loss.item() == pytest.approx((clean + pushed).item(), rel=1e-5)
+    padded = tokens.clone()
+    padded[2, 2:] = (padded[2, 2:] + 1) % 30  # what lies past a text's length does not count
+    assert task.training_step((padded, lengths, targets), 0).item() == pytest.approx(loss.item(), rel=1e-5)
+    loss.backward()  # the sum trains: every parameter of the stack gets a gradient from both passes
+    assert all(parameter.grad is not None for parameter in model.parameters() if parameter.requires_grad)
+    plain = adversarial_task(0.0)
+    assert plain.training_step((tokens, lengths, targets), 0).item() == pytest.approx(
+        plain.loss(plain.model(tokens, lengths), targets).item(), rel=1e-6)
+
+
+def test_adversarial_share_must_be_in_zero_one():
+    for bad in (-0.1, 1.0, True):
+        with pytest.raises(Exception, match="adversarial must be a share in"):
+            ClassifierConfig(num_classes=3, adversarial=bad)

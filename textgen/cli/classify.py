@@ -53,6 +53,7 @@ def classify() -> None:
 @config_option(ClassifierConfig, "ordinal_weight")
 @config_option(ClassifierConfig, "max_tokens")
 @config_option(ClassifierConfig, "lm_weight")
+@config_option(ClassifierConfig, "adversarial")
 @config_option(ClassifierConfig, "decision_offsets", show_default=True)
 @config_option(TrainConfig, "batch_size", help="Texts per step.")
 @config_option(TrainConfig, "valid_fraction", default=0.1, help="Share of DATA held out for validation without --valid.")

@@ -44,8 +44,11 @@ class Classifier(nn.Module):
     def states(self, tokens: Tensor, frozen_encoder: bool = False) -> Tensor:
         """Tokens (B, T) -> the top layer's states (B, T, H), every dropout applied when training."""
         with torch.set_grad_enabled(torch.is_grad_enabled() and not frozen_encoder):
-            x = embedding_dropout(self.embedding, tokens, self.config.embed_dropout, self.training)
-            return self.encode(x)
+            return self.encode(self.embed(tokens))
+
+    def embed(self, tokens: Tensor) -> Tensor:
+        """Tokens (B, T) -> embeddings (B, T, E), with the word dropout when training."""
+        return embedding_dropout(self.embedding, tokens, self.config.embed_dropout, self.training)
 
     def forward_embedded(self, x: Tensor, lengths: Tensor) -> Tensor:
         """From embeddings (B, T, E): what attribution methods differentiate through."""

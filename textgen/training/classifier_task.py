@@ -9,7 +9,9 @@ divided by `lr_decay` once more) and stay frozen for the first `unfreeze` share 
 the head's first, random gradients do not wreck what pretraining learnt; frozen steps skip the
 stack's backward pass. Both are options (the defaults, 0 and 1, measured better on the reviews).
 With `lm_weight`, a next-token loss on the same texts (the language model's decoder over the
-same states) is added to the classifier's.
+same states) is added to the classifier's. With `adversarial` (Miyato et al. 2017), so is the loss
+on the same texts with their embeddings pushed the way that raises the loss most, by a set share
+of the embeddings' norm (a second pass through the stack each step).
 """
 
 from __future__ import annotations
@@ -119,8 +121,15 @@ class ClassifierTask(RunTask):
     def training_step(self, batch, batch_idx: int):
         tokens, lengths, targets = batch
         frozen = self.encoder_frozen()
-        states = self.model.states(tokens, frozen_encoder=frozen)
+        adversarial = bool(self.head_config.adversarial) and not frozen  # a frozen stack: no gradient reaches the embeddings
+        if adversarial:
+            embedded = self.model.embed(tokens)
+            states = self.model.encode(embedded)
+        else:
+            states = self.model.states(tokens, frozen_encoder=frozen)
         loss = self.loss(self.model.classify(states, lengths), targets)
+        if adversarial:
+            loss = loss + self.loss(self.model.classify(self.model.encode(self.pushed(embedded, loss, lengths)), lengths), targets)
         if self.lm_head is not None and not frozen:  # a frozen encoder has nothing for the next-token loss to teach
             next_token = self.lm_head.loss(states, tokens, lengths, self.model.embedding.weight)
             loss = loss + self.head_config.lm_weight * next_token
@@ -132,6 +141,17 @@ class ClassifierTask(RunTask):
         if self.trainer.progress_bar_callback is not None or (self.global_step + 1) % self.train_config.log_every == 0:
             self.log("loss", loss, prog_bar=True, on_step=True, on_epoch=False)
         return loss
+
+    def pushed(self, embedded: torch.Tensor, loss: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The embeddings (B, T, E) moved along the loss's gradient, each text by `adversarial` times
+        its embeddings' norm (over its own tokens; padding stays put). The push is a constant: no
+        gradient flows through it, only through the embeddings it is added to."""
+        gradient, = torch.autograd.grad(loss, embedded, retain_graph=True)
+        inside = (torch.arange(embedded.shape[1], device=embedded.device)[None, :] < lengths.to(embedded.device)[:, None])[..., None]
+        gradient = gradient * inside
+        size = (embedded.detach() * inside).flatten(1).norm(dim=1)
+        scale = self.head_config.adversarial * size / gradient.flatten(1).norm(dim=1).clamp_min(1e-12)
+        return embedded + scale[:, None, None] * gradient
 
     # --- validation ------------------------------------------------------------------------
 

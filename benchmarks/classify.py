@@ -8,6 +8,7 @@ are removed, and when only they are kept).
 
     .venv/bin/python benchmarks/classify.py                       # about 25 minutes
     .venv/bin/python benchmarks/classify.py --seconds 120 --lm-seconds 300 --check
+    .venv/bin/python benchmarks/classify.py --seconds 900 --adversarial 0.03   # about 50 minutes
 
 JSON on stdout, progress on stderr. Needs scikit-learn (`pip install -e '.[bench]'`).
 """
@@ -184,6 +185,8 @@ def main() -> int:
     parser.add_argument("--shared", default=str(ROOT.parent / "shared" / "corpora"))
     parser.add_argument("--seconds", type=int, default=300, help="training budget of each LSTM classifier")
     parser.add_argument("--lm-seconds", type=int, default=600, help="pretraining budget of the language model")
+    parser.add_argument("--adversarial", type=float, default=0.0,
+                        help="`classify train --adversarial` for both LSTM classifiers (0: the default, off)")
     parser.add_argument("--out", default=str(ROOT / ".bench" / "classify"))
     parser.add_argument("--explain-texts", type=int, default=100)
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
@@ -200,13 +203,14 @@ def main() -> int:
                     "machine": {"cpus": os.cpu_count(), "torch": torch.__version__, "threads": torch.get_num_threads()}}
     majority, tfidf, predictions = sklearn_rows(folder)
     rows = [majority, tfidf]
-    rows.append(lstm_row("lstm-scratch", folder, out / "scratch", args.seconds, []))
+    options = ["--adversarial", f"{args.adversarial:g}"] if args.adversarial else []
+    rows.append(lstm_row("lstm-scratch", folder, out / "scratch", args.seconds, options))
     started = time.perf_counter()
     lm = json.loads(textgen("train", folder / "train.jsonl", "--valid", folder / "valid.jsonl", "--out", out / "lm",
                             "--overwrite", "--max-time", f"{args.lm_seconds}s", "--json").stdout)
     pretrain = {"seconds": round(time.perf_counter() - started, 1), "steps": lm["steps"],
                 "valid_bits_per_byte": round(lm["valid_bits_per_byte"], 4)}
-    row = lstm_row("lstm-lm", folder, out / "from-lm", args.seconds, ["--encoder", str(out / "lm")])
+    row = lstm_row("lstm-lm", folder, out / "from-lm", args.seconds, ["--encoder", str(out / "lm"), *options])
     rows.append({**row, "pretraining": pretrain})
     result["rows"] = rows
     predictions["lstm-scratch"], predictions["lstm-lm"] = (test_predictions(out / name, folder) for name in ("scratch", "from-lm"))

@@ -17,6 +17,11 @@ from textgen.model.cells import make_layer
 from textgen.model.language_model import LanguageModel, Trace, embedding_dropout, locked_dropout
 
 
+def within_lengths(lengths: Tensor, steps: int) -> Tensor:
+    """(B, T) booleans: which of `steps` positions lie inside each right-padded text's length (B,)."""
+    return torch.arange(steps, device=lengths.device)[None, :] < lengths[:, None]
+
+
 class Classifier(nn.Module):
     """Embedding -> recurrent layers -> pooling (last, mean, max, attention, or concat: the last, max
     and mean side by side) -> dropout -> linear."""
@@ -72,8 +77,7 @@ class Classifier(nn.Module):
     def pool(self, outputs: Tensor, lengths: Tensor) -> Tensor:
         """(B, T, H) -> (B, H) over the positions below each length."""
         lengths = lengths.to(outputs.device)
-        positions = torch.arange(outputs.shape[1], device=outputs.device)
-        inside = positions[None, :] < lengths[:, None]  # (B, T)
+        inside = within_lengths(lengths, outputs.shape[1])  # (B, T)
         pooling = self.head_config.pooling
         if pooling == "last":
             return outputs[torch.arange(outputs.shape[0], device=outputs.device), lengths - 1]

@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader, IterableDataset
 from textgen.classify.data import Encoded, Labels, batch_order, pad_batch
 from textgen.classify.metrics import classification_metrics
 from textgen.config import ClassifierConfig, ModelConfig, TrainConfig
-from textgen.model.classifier import Classifier, NextTokenHead
+from textgen.model.classifier import Classifier, NextTokenHead, within_lengths
 from textgen.training.fit import StepDataModule
 from textgen.training.schedule import lr_factor, time_bounded
 from textgen.training.task import NonFiniteLoss, RunTask
@@ -147,7 +147,7 @@ class ClassifierTask(RunTask):
         its embeddings' norm (over its own tokens; padding stays put). The push is a constant: no
         gradient flows through it, only through the embeddings it is added to."""
         gradient, = torch.autograd.grad(loss, embedded, retain_graph=True)
-        inside = (torch.arange(embedded.shape[1], device=embedded.device)[None, :] < lengths.to(embedded.device)[:, None])[..., None]
+        inside = within_lengths(lengths.to(embedded.device), embedded.shape[1])[..., None]
         gradient = gradient * inside
         size = (embedded.detach() * inside).flatten(1).norm(dim=1)
         scale = self.head_config.adversarial * size / gradient.flatten(1).norm(dim=1).clamp_min(1e-12)

@@ -230,21 +230,35 @@ def test_a_next_token_loss_trains_beside_the_classifier_and_is_not_exported(trai
     assert predicted.exit_code == 0, predicted.output
 
 
-def test_adversarial_training_is_recorded_and_its_classifier_predicts(trained, corpus, tmp_path):
-    """--adversarial: the run records the share, trains from an encoder, resumes and predicts."""
+def test_adversarial_training_is_the_default_and_an_older_run_resumes_without_it(trained, corpus, tmp_path):
+    """Adversarial training (0.03) is on unless --adversarial 0: the run records the share, trains
+    from an encoder, resumes with it and predicts; a run whose textgen.json predates the setting
+    resumes as it began, without it."""
     stories = [line for line in corpus.read_text().splitlines() if line and line != "<|endoftext|>"]
     data = tmp_path / "stories.jsonl"
     data.write_text("".join(json.dumps({"text": story, "rating": 1 + index % 2}) + "\n" for index, story in enumerate(stories)))
+    meta = tmp_path / "adv" / "textgen.json"
     result = run("classify", "train", data, "--encoder", trained, "--batch-size", "8", "--json", "--out", tmp_path / "adv",
-                 "--adversarial", "0.03", "--max-steps", "3")
+                 "--max-steps", "3")
     assert result.exit_code == 0, result.output
-    assert json.loads((tmp_path / "adv" / "textgen.json").read_text())["classifier"]["adversarial"] == 0.03
+    assert json.loads(meta.read_text())["classifier"]["adversarial"] == 0.03
     resumed = run("classify", "train", data, "--out", tmp_path / "adv", "--resume", "--max-steps", "5", "--json")
     assert resumed.exit_code == 0, resumed.output
     assert json.loads(resumed.stdout)["steps"] == 5
-    assert json.loads((tmp_path / "adv" / "textgen.json").read_text())["classifier"]["adversarial"] == 0.03
+    assert json.loads(meta.read_text())["classifier"]["adversarial"] == 0.03
+    older = json.loads(meta.read_text())
+    del older["classifier"]["adversarial"]
+    meta.write_text(json.dumps(older))
+    resumed = run("classify", "train", data, "--out", tmp_path / "adv", "--resume", "--max-steps", "7", "--json")
+    assert resumed.exit_code == 0, resumed.output
+    assert json.loads(resumed.stdout)["steps"] == 7
+    assert json.loads(meta.read_text())["classifier"]["adversarial"] == 0.0
     predicted = run("classify", "predict", tmp_path / "adv", "Spot ran home.", "--json")
     assert predicted.exit_code == 0, predicted.output
+    off = run("classify", "train", data, "--encoder", trained, "--batch-size", "8", "--json", "--out", tmp_path / "off",
+              "--adversarial", "0", "--max-steps", "2")
+    assert off.exit_code == 0, off.output
+    assert json.loads((tmp_path / "off" / "textgen.json").read_text())["classifier"]["adversarial"] == 0.0
 
 
 def bad_inputs(tmp_path, trained, reviews):

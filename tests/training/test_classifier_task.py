@@ -160,7 +160,7 @@ def lm_task(model_config: ModelConfig, lm_weight: float = 0.7):
     torch.manual_seed(0)
     language_model = LanguageModel(model_config).eval()
     torch.nn.init.normal_(language_model.decoder.bias)  # so a decoder that was not copied shows
-    head = ClassifierConfig(num_classes=3, ordinal=True, lm_weight=lm_weight)
+    head = ClassifierConfig(num_classes=3, ordinal=True, lm_weight=lm_weight, adversarial=0.0)  # the adversarial loss: its own test
     config = TrainConfig(max_steps=100, warmup_steps=0, lr=1e-2, log_every=1000)
     task = ClassifierTask(model_config.to_dict(), head.to_dict(), config.to_dict(), LABELS, [1.0, 2.0, 0.5])
     task.model.load_encoder(language_model)

@@ -142,7 +142,8 @@ def _fit_classifier(data, train, valid, labels, out, paths, tokenizer_spec, mode
 
     if saved is not None:
         tokenizer = load_tokenizer(out / saved["tokenizer"]["file"])
-        head_config = ClassifierConfig.from_dict(saved["classifier"]).replace(**head_overrides)
+        # a run begun before adversarial training was the default resumes as it began: without it
+        head_config = ClassifierConfig.from_dict({"adversarial": 0.0, **saved["classifier"]}).replace(**head_overrides)
         model_config = resolve_model_config(tokenizer.vocab_size, model_overrides, saved)
         schedule = saved.get("encoder_schedule") or {}
     else:

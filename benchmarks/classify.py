@@ -232,8 +232,9 @@ def main() -> int:
 
 def targets_of(result: dict, lstm: str, predictions: dict) -> dict:
     """The issue's targets for the pretrained LSTM (`lstm`), and each LSTM row's own standing
-    against TF-IDF and the majority class, with a paired bootstrap of its macro-F1 minus TF-IDF's over the test reviews (how sure the
-    comparison is: a few dozen reviews of each rare class decide it)."""
+    against TF-IDF and the majority class, with a paired bootstrap of its macro-F1 minus TF-IDF's
+    over the test reviews (how sure the comparison is: a few dozen reviews of each rare class
+    decide it)."""
     from textgen.classify.metrics import paired_bootstrap
 
     test = {item["name"]: item["test"] for item in result["rows"]}

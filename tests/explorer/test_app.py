@@ -16,6 +16,7 @@ import textgen
 from textgen.cli import cli
 from textgen.explorer.app import MAX_TEXT, Generation, GenerateRequest, Slot, create_app
 
+LOCAL = "http://127.0.0.1"  # the test client's address: the app answers only its own Host names
 
 @pytest.fixture(scope="module")
 def loaded(trained):
@@ -24,7 +25,7 @@ def loaded(trained):
 
 @pytest.fixture(scope="module")
 def client(loaded):
-    return TestClient(create_app({"tiny": loaded, "tiny-2": loaded}, max_generations=1))
+    return TestClient(create_app({"tiny": loaded, "tiny-2": loaded}, max_generations=1), base_url=LOCAL)
 
 
 def cli_json(*args) -> dict:
@@ -144,7 +145,7 @@ def test_malformed_json_is_a_422(client):
 
 def test_generations_beyond_the_limit_are_told_429(loaded):
     app = create_app({"tiny": loaded}, max_generations=1)
-    client = TestClient(app)
+    client = TestClient(app, base_url=LOCAL)
     assert app.state.generations.acquire(blocking=False)  # as if one generation were running
     refused = client.post("/api/generate", json={"prompt": "the", "max_tokens": 5})
     assert refused.status_code == 429 and "try again" in refused.json()["detail"]
@@ -182,7 +183,7 @@ def test_a_client_that_goes_away_stops_its_generation(loaded):
 
 def test_requests_on_one_model_wait_for_its_lock(loaded):
     app = create_app({"tiny": loaded})
-    client = TestClient(app)
+    client = TestClient(app, base_url=LOCAL)
     lock = app.state.slots["tiny"].lock
     results = {}
     lock.acquire()  # another request is using the model

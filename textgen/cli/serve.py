@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import sys
+
 import click
 
 from textgen.cli.common import note
@@ -16,58 +19,105 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
               help="Another model directory for the page's picker (repeatable); the page never takes a path.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on (another than loopback is reachable by others).")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="The port (0: any free one).")
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
+              help="Also answer requests addressed to NAME (repeatable): a name this machine has on your network, "
+                   "or a proxy's. Others are refused, so no web page elsewhere can use the server.")
 @click.option("--max-generations", type=click.IntRange(1, 64), default=2, show_default=True,
               help="Generations at once; more are told to try again (HTTP 429).")
-def serve_command(model_dir: str, more: tuple[str, ...], host: str, port: int, max_generations: int) -> None:
+def serve_command(model_dir: str, more: tuple[str, ...], host: str, port: int, allow_hosts: tuple[str, ...],
+                  max_generations: int) -> None:
     """Start the explorer: a web page to write with MODEL (default: the shipped tinystories
     model) and watch its memory. Type a story and see the next words, continue it with any
     sampling settings (streamed word by word), diagnose it, and look at the forget, learn
     (ignore) and use gates over the words. Everything the page loads is served by textgen, so it
-    works offline; the JSON API behind it is documented at /docs.
+    works offline; the JSON API behind it and its limits are documented at /docs. Ctrl-C stops it.
 
     \b
     Examples:
       textgen serve                                   # the shipped model on http://127.0.0.1:8000
       textgen serve checkpoints/little --model-dir checkpoints/doug --port 8080
+      textgen serve --host 0.0.0.0 --allow-host mybox.local   # for the other machines on your network
     """
-    import socket
     from pathlib import Path
 
     import textgen
     from textgen.checkpoint import SHIPPED_MODELS, resolve_model_path
+    from textgen.explorer.guard import HostPolicy, split_host
 
+    for name in allow_hosts:
+        if split_host(name) is None:
+            raise TextgenError(f"--allow-host {name!r} is not a host name: give it as a browser's address bar shows it, "
+                               "e.g. --allow-host mybox.local or --allow-host 192.168.1.20")
+    sock = listen(host, port)  # before the models load: a wrong address or a taken port is said at once
     models: dict[str, object] = {}
-    for given in (model_dir, *more):
-        try:
-            path = resolve_model_path(given)
-        except TextgenError as error:
-            hint = " (or give MODEL, a folder written by `textgen train`)" if given == model_dir else ""
-            raise TextgenError(f"{error}{hint}") from None
-        name = given if given in SHIPPED_MODELS and not Path(given).exists() else path.resolve().name
-        base, number = name, 2
-        while name in models:
-            name, number = f"{base}-{number}", number + 1
-        models[name] = textgen.load(path)
+    try:
+        for given in (model_dir, *more):
+            try:
+                path = resolve_model_path(given)
+            except TextgenError as error:
+                hint = " (or give MODEL, a folder written by `textgen train`)" if given == model_dir else ""
+                raise TextgenError(f"{error}{hint}") from None
+            name = given if given in SHIPPED_MODELS and not Path(given).exists() else path.resolve().name
+            base, number = name, 2
+            while name in models:
+                name, number = f"{base}-{number}", number + 1
+            models[name] = textgen.load(path)
+    except BaseException:
+        sock.close()
+        raise
     if host not in LOOPBACK:
         note(f"listening on {host}: anyone who can reach this machine can use the page and its CPU; "
              "use --host 127.0.0.1 to keep it to this machine")
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as error:
-        sock.close()
-        raise TextgenError(f"cannot listen on {host}:{port} ({error.strerror}): give another --port, or 0 for any free one") from None
-    sock.listen(64)
-    import uvicorn
-
     from textgen.explorer.app import create_app
+    from textgen.explorer.server import build_server
 
-    app = create_app(models, max_generations=max_generations)
     bound = sock.getsockname()[1]
+    app = create_app(models, max_generations=max_generations, hosts=HostPolicy(bound, host, allow_hosts))
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"textgen explorer: http://{shown}:{bound}  (models: {', '.join(models)}; API docs at /docs; Ctrl-C stops it)",
                err=True)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    server = build_server(app, on_stop=app.state.stopping.set)
     server.run(sockets=[sock])
+    if server.signal == signal.SIGINT:
+        raise KeyboardInterrupt  # the command's one line, "interrupted", and exit code 130
+    if server.signal == signal.SIGTERM:
+        click.echo("terminated", err=True)
+        sys.exit(143)
+
+
+def listen(host: str, port: int):
+    """A socket listening on host:port, or a TextgenError that says what is wrong with them."""
+    import errno
+    import ipaddress
+    import re
+    import socket
+
+    anywhere = "use 127.0.0.1 (this machine only), 0.0.0.0 (every network it is on) or one of its own addresses"
+    if re.fullmatch(r"[\d.]+", host):  # looks like an IPv4 address: never a name to look up
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            raise TextgenError(f"--host {host} is not a valid IPv4 address (four numbers from 0 to 255): "
+                               f"{anywhere}") from None
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as error:
+        raise TextgenError(f"--host {host} is not an address or a name this machine knows ({error.strerror}): "
+                           f"{anywhere}") from None
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as error:
+        sock.close()
+        if error.errno == errno.EADDRINUSE:
+            raise TextgenError(f"port {port} is in use on {host} (another program listens there): give another --port, "
+                               "or 0 for any free one") from None
+        if error.errno == errno.EADDRNOTAVAIL:
+            raise TextgenError(f"--host {host} is not an address of this machine: {anywhere}") from None
+        if error.errno in (errno.EACCES, errno.EPERM):
+            raise TextgenError(f"port {port} needs administrator rights: give a --port from 1024 up, "
+                               "or 0 for any free one") from None
+        raise TextgenError(f"cannot listen on {host}:{port} ({error.strerror})") from None
+    sock.listen(128)
+    return sock

@@ -7,16 +7,30 @@ Every endpoint is a thin map onto a library call and returns what the matching C
 `textgen generate --json` prints, word by word, as server-sent events.
 
 Models are named, never given by path: the server is started with its model directories and
-the page picks among their names. One lock per model: requests that use the same model take
-turns, so a model is never read while another request changes its cached step weights.
-Generations run in a worker thread each, at most `max_generations` at a time (the next one is
-told 429); a client that goes away stops its generation at the next token.
+the page picks among their names. Requests on one model take turns (`budget.ModelTurns`).
+
+Every request is bounded (the numbers are in textgen/explorer/budget.py and on /docs):
+- a text or prompt has at most MAX_TEXT characters and MAX_TOKENS tokens (counted after encoding);
+  more is a 422 naming the limit, before any model work;
+- next words and gates read at most MAX_TOKENS tokens under the model's turn (about 1.5 s of the
+  shipped model on a 2-core machine); a memory view sends at most MAX_HEATMAP_CELLS heatmap cells
+  and MAX_LISTED_UNITS listed units;
+- a generation writes at most MAX_NEW_TOKENS tokens, at most MAX_GENERATIONS at a time (the next
+  one is told 429), and gives the model's turn to waiting requests every TURN_SLICE seconds;
+- a diagnosis attributes at most MAX_FINDINGS findings in at most DIAGNOSE_SECONDS, giving way
+  between findings;
+- a request waits at most TURN_WAIT seconds for a model's turn, and at most MAX_WAITING wait at
+  once; beyond either it is told 503 "busy, try again";
+- /api/models never waits for a model.
+The front door (guard.py) answers only this server's Host names and its own page's Origin and
+reads at most MAX_BODY_BYTES of body; the server (server.py) drops clients that send slowly.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 import queue
 import threading
 from dataclasses import dataclass, field
@@ -24,18 +38,52 @@ from pathlib import Path
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
 from textgen.errors import TextgenError
+from textgen.explorer.budget import (
+    DIAGNOSE_SECONDS,
+    MAX_BODY_BYTES,
+    MAX_FINDINGS,
+    MAX_GENERATIONS,
+    MAX_HEATMAP_CELLS,
+    MAX_LISTED_UNITS,
+    MAX_NEW_TOKENS,
+    MAX_TEXT,
+    MAX_TOKENS,
+    MAX_WAITING,
+    TURN_SLICE,
+    TURN_WAIT,
+    Busy,
+    Deadline,
+    ModelTurns,
+    OverBudget,
+    Stopped,
+    Turn,
+    check_gates,
+    check_tokens,
+    count,
+)
+from textgen.explorer.guard import Guard, HostPolicy, shown
 from textgen.sampling.processors import MAX_CAST_OPENING, MAX_CAST_SIZE
 
 STATIC = Path(__file__).resolve().parent / "static"
-MAX_TEXT = 20_000  # characters of a prompt or a text to read
-MAX_NEW_TOKENS = 1_000  # tokens one generation may write
-MAX_GENERATIONS = 2  # generations at once (each holds a CPU core busy)
-
+MAX_DETAIL = 400  # characters of an error message: a message quoting the request never echoes much of it
+MAX_ERRORS = 10  # validation problems listed in one answer
+LIMITS = [
+    f"a text or prompt: at most {count(MAX_TEXT)} characters and {count(MAX_TOKENS)} tokens (counted after encoding)",
+    f"a request body: at most {count(MAX_BODY_BYTES)} bytes",
+    f"a generation: at most {count(MAX_NEW_TOKENS)} new tokens; {MAX_GENERATIONS} at once by default (more are told 429)",
+    f"a diagnosis: at most {MAX_FINDINGS} findings and {DIAGNOSE_SECONDS:g} s",
+    f"a memory view: at most {count(MAX_HEATMAP_CELLS)} heatmap cells (words x heatmap_units) and "
+    f"{count(MAX_LISTED_UNITS)} listed units (words x units)",
+    f"requests on one model take turns: a request holds a model for about 2 s at most (generations and diagnoses give "
+    f"way every {TURN_SLICE:g} s), waits at most {TURN_WAIT:g} s for it, and at most {MAX_WAITING} wait at once "
+    "(beyond either: 503, try again)",
+    "the server answers only requests addressed to it (Host) from its own page (Origin)",
+]
 
 # the sampling settings the page sets (GenerateRequest's fields of those names)
 PAGE_SETTINGS = ("temperature", "top_k", "top_p", "min_p", "repetition_penalty", "no_repeat_ngram", "dry_multiplier",
@@ -45,21 +93,21 @@ PAGE_SETTINGS = ("temperature", "top_k", "top_p", "min_p", "repetition_penalty",
 class Request_(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    model: str | None = Field(None, description="A model name from /api/models (default: the first).")
+    model: str | None = Field(None, max_length=200, description="A model name from /api/models (default: the first).")
 
 
 class NextRequest(Request_):
-    text: str = Field(..., max_length=MAX_TEXT, description="The story so far.")
+    text: str = Field(..., max_length=MAX_TEXT, description=f"The story so far (at most {count(MAX_TOKENS)} tokens).")
     top: int = Field(10, ge=1, le=100, description="How many words to list.")
     cache: bool | None = Field(None, description="The neural cache (default: as `textgen next`, on where training chose it).")
 
 
 class GenerateRequest(Request_):
-    prompt: str = Field("", max_length=MAX_TEXT)
+    prompt: str = Field("", max_length=MAX_TEXT, description=f"The story so far (at most {count(MAX_TOKENS)} tokens).")
     max_tokens: int = Field(200, ge=1, le=MAX_NEW_TOKENS)
     # sampling settings: None takes the model's own default (its textgen.json "sampling"), else the library's
     temperature: float | None = Field(None, ge=0, le=100)
-    top_k: int | None = Field(None, ge=0)
+    top_k: int | None = Field(None, ge=0, le=1_000_000)
     top_p: float | None = Field(None, gt=0, le=1)
     min_p: float | None = Field(None, ge=0, lt=1)
     repetition_penalty: float | None = Field(None, gt=0, le=10)
@@ -73,7 +121,7 @@ class GenerateRequest(Request_):
 
 
 class TextRequest(Request_):
-    text: str = Field(..., min_length=1, max_length=MAX_TEXT)
+    text: str = Field(..., min_length=1, max_length=MAX_TEXT, description=f"At most {count(MAX_TOKENS)} tokens.")
 
 
 class GatesRequest(TextRequest):
@@ -84,11 +132,15 @@ class GatesRequest(TextRequest):
 
 @dataclass
 class Slot:
-    """One model the server offers: loaded once, used under its lock."""
+    """One model the server offers: loaded once, used in turns (`lock`)."""
 
     name: str
     loaded: object
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    lock: ModelTurns = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.lock is None:
+            self.lock = ModelTurns(self.name)
 
     def describe(self) -> dict:
         config = self.loaded.model.config
@@ -111,11 +163,40 @@ class Cancelled(Exception):
     """The client went away: the generation stops at its next token."""
 
 
-class Generation:
-    """One generation in a worker thread; `events()` yields its server-sent events as they come."""
+def brief(message: str, limit: int = MAX_DETAIL) -> str:
+    """An error message on one line, cut to `limit` characters."""
+    message = " ".join(message.split())
+    return message if len(message) <= limit else message[: limit - 1] + "…"
 
-    def __init__(self, slot: Slot, request: GenerateRequest, done: threading.Semaphore):
-        self.slot, self.request, self.done = slot, request, done
+
+def finite(value):
+    """The value with NaN and infinities as None, as the CLI's --json prints them (JSON has no such numbers)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [finite(item) for item in value]
+    return value
+
+
+def answer(data: dict) -> JSONResponse:
+    """A JSON answer rendered here, in the request's worker thread, not on the event loop."""
+    return JSONResponse(finite(data))
+
+
+@dataclass
+class Generation:
+    """One generation in a worker thread, which holds the model's turn `turn` and gives way while
+    it writes; `events()` yields its server-sent events as they come."""
+
+    slot: Slot
+    request: GenerateRequest
+    done: threading.Semaphore
+    turn: Turn | None = None  # taken by the endpoint; None: the worker takes it
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
         self.queue: queue.Queue = queue.Queue()
         self.cancelled = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -123,6 +204,9 @@ class Generation:
     def start(self) -> Generation:
         self.thread.start()
         return self
+
+    def _stop(self) -> bool:
+        return self.cancelled.is_set() or self.stopping.is_set()
 
     def _run(self) -> None:
         from textgen.cache import resolve_cache, with_cache
@@ -132,24 +216,25 @@ class Generation:
         request, loaded = self.request, self.slot.loaded
         try:
             settings = SamplingSettings.for_model(loaded, **{name: getattr(request, name) for name in PAGE_SETTINGS})
-            with self.slot.lock:
+            with self.turn or self.slot.lock.take() as turn:
                 model = with_cache(loaded.model, resolve_cache(loaded.cache, request.cache, sampling=True))
                 processors = build_processors(settings, loaded.tokenizer)
 
                 def on_token(row: int, text: str) -> None:
-                    if self.cancelled.is_set():
+                    if self._stop():
                         raise Cancelled
                     self.queue.put(("token", {"text": text}))
+                    turn.give_way(self._stop)
 
                 [sample] = generate(model, loaded.tokenizer, request.prompt, n=1, max_tokens=request.max_tokens,
                                     processors=processors, greedy=settings.greedy, seed=request.seed, on_token=on_token)
-            self.queue.put(("done", sample.to_dict()))
-        except Cancelled:
+            self.queue.put(("done", finite(sample.to_dict())))
+        except (Cancelled, Stopped):
             self.queue.put(("cancelled", {}))
-        except TextgenError as error:
-            self.queue.put(("error", {"detail": str(error)}))
+        except (TextgenError, Busy) as error:
+            self.queue.put(("error", {"detail": brief(str(error))}))
         except Exception as error:  # noqa: BLE001 - the stream says what went wrong instead of hanging
-            self.queue.put(("error", {"detail": f"generation failed: {error}"}))
+            self.queue.put(("error", {"detail": brief(f"generation failed: {error}")}))
         finally:
             self.done.release()
 
@@ -171,97 +256,169 @@ class Generation:
             self.cancelled.set()
 
 
-def create_app(models: dict[str, object], max_generations: int = MAX_GENERATIONS) -> FastAPI:
-    """The app over `models` ({name: loaded model}); the first is the default."""
+def create_app(models: dict[str, object], max_generations: int = MAX_GENERATIONS, hosts: HostPolicy | None = None) -> FastAPI:
+    """The app over `models` ({name: loaded model}); the first is the default. `hosts`: the Host
+    names it answers (default: the loopback names, any port)."""
     if not models:
         raise TextgenError("the explorer needs at least one model")
     slots = {name: Slot(name, loaded) for name, loaded in models.items()}
     default = next(iter(slots))
     generations = threading.Semaphore(max_generations)
-    app = FastAPI(title="textgen explorer", version="1",
+    stopping = threading.Event()  # set when the server stops: running work ends at its next check
+    for slot in slots.values():
+        slot.lock.stopping = stopping
+    app = FastAPI(title="textgen explorer", version="1", docs_url=None, redoc_url=None,
                   description="Write with a textgen model and watch its memory. The same numbers as the CLI's --json.")
-    app.state.slots, app.state.generations = slots, generations
+    app.state.slots, app.state.generations, app.state.stopping = slots, generations, stopping
+    app.add_middleware(Guard, policy=hosts or HostPolicy(), max_body=MAX_BODY_BYTES)
+    listing = {"default": default, "models": [slot.describe() for slot in slots.values()]}  # the models never change
 
     def slot_of(name: str | None) -> Slot:
         slot = slots.get(name or default)
         if slot is None:
-            raise HTTPException(404, f"no model named {name!r}: GET /api/models lists them ({', '.join(slots)})")
+            raise HTTPException(404, f"no model named {shown(name or '')}: GET /api/models lists them ({', '.join(slots)})")
         return slot
 
     @app.exception_handler(TextgenError)
     async def textgen_error(request: Request, error: TextgenError):
-        return JSONResponse({"detail": str(error)}, status_code=400)
+        return JSONResponse({"detail": brief(str(error))}, status_code=400)
+
+    @app.exception_handler(OverBudget)
+    async def over_budget(request: Request, error: OverBudget):
+        return JSONResponse({"detail": brief(str(error))}, status_code=422)
+
+    @app.exception_handler(Busy)
+    async def busy(request: Request, error: Busy):
+        return JSONResponse({"detail": brief(str(error))}, status_code=503, headers={"Retry-After": "2"})
+
+    @app.exception_handler(Stopped)
+    async def stopped(request: Request, error: Stopped):
+        return JSONResponse({"detail": "the server is stopping"}, status_code=503)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError):
-        problems = []
-        for item in error.errors():
-            where = ".".join(str(part) for part in item.get("loc", ()) if part != "body") or "body"
-            problems.append({"field": where, "message": item.get("msg", "invalid"), "type": item.get("type")})
+        problems = [problem(item) for item in error.errors()]
         first = problems[0] if problems else {"field": "body", "message": "invalid"}
-        return JSONResponse({"detail": f"{first['field']}: {first['message']}", "errors": problems}, status_code=422)
+        return JSONResponse({"detail": brief(f"{first['field']}: {first['message']}" if first["field"] else first["message"]),
+                             "errors": problems[:MAX_ERRORS]}, status_code=422)
 
     @app.get("/", include_in_schema=False)
     def page():
         return FileResponse(STATIC / "index.html")
 
+    @app.get("/docs", include_in_schema=False)
+    async def docs():
+        from textgen.explorer.docs import api_page
+
+        return HTMLResponse(api_page(app.openapi(), LIMITS))
+
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/api/models")
-    def list_models() -> dict:
-        """The models this server offers (the page's picker); the first is the default."""
-        return {"default": default, "models": [slot.describe() for slot in slots.values()]}
+    async def list_models() -> dict:
+        """The models this server offers (the page's picker); the first is the default. Never waits for a model."""
+        return listing
 
     @app.post("/api/next")
-    def next_words_endpoint(request: NextRequest) -> dict:
+    def next_words_endpoint(request: NextRequest):
         """The most likely next words after the text: `textgen next MODEL TEXT --top N --json`."""
         from textgen.cache import resolve_cache, with_cache
         from textgen.inspection import next_words
+        from textgen.sampling.generate import prompt_ids
         from textgen.tokenizer.base import check_text
 
         slot = slot_of(request.model)
-        check_text(request.text, "text")
-        with slot.lock:
+        context = check_text(request.text, "text").rstrip(" ")
+        ids = prompt_ids(slot.loaded.tokenizer, context, "the text")
+        check_tokens(len(ids) - 1, "text")
+        with slot.lock.take():
             loaded = slot.loaded
             model = with_cache(loaded.model, resolve_cache(loaded.cache, request.cache))
-            return next_words(model, loaded.tokenizer, request.text.rstrip(" "), request.top).to_dict()
+            result = next_words(model, loaded.tokenizer, context, request.top, context_ids=ids).to_dict()
+        return answer(result)
 
     @app.post("/api/generate")
     def generate_endpoint(request: GenerateRequest):
         """A continuation of the prompt as server-sent events: `token` events with each new piece of
-        text, then `done` with what `textgen generate --json` prints for the story."""
+        text, then `done` with what `textgen generate --json` prints for the story. The concatenated
+        `token` texts are the story's text: a character whose bytes are split over tokens is sent
+        when it is whole."""
         from textgen.sampling.generate import prompt_ids
         from textgen.tokenizer.base import check_text
 
         slot = slot_of(request.model)
         check_text(request.prompt, "prompt")
-        prompt_ids(slot.loaded.tokenizer, request.prompt)  # unknown words are a 400 before the stream starts
+        ids = prompt_ids(slot.loaded.tokenizer, request.prompt.rstrip(" "))  # unknown words are a 400 before the stream starts
+        check_tokens(len(ids) - 1, "prompt")
         if not generations.acquire(blocking=False):
             raise HTTPException(429, f"{max_generations} generations are running, the most this server runs at once: "
                                      "try again when one has finished")
-        job = Generation(slot, request, generations).start()
+        try:
+            turn = slot.lock.take()
+        except (Busy, Stopped):
+            generations.release()
+            raise
+        job = Generation(slot, request, generations, turn, stopping).start()
         return StreamingResponse(job.events(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
     @app.post("/api/diagnose")
-    def diagnose_endpoint(request: TextRequest) -> dict:
+    def diagnose_endpoint(request: TextRequest):
         """Repetition findings in the text, attributed by the model:
         `textgen diagnose MODEL --text FILE --no-baseline --json`."""
         from textgen.diagnosis import diagnose
+        from textgen.diagnostics import diagnose_story
+        from textgen.tokenizer.base import check_text
 
         slot = slot_of(request.model)
-        with slot.lock:
-            return diagnose(slot.loaded, [request.text], model_name=slot.name).to_dict()
+        check_text(request.text, "text")
+        check_tokens(len(slot.loaded.tokenizer.encode(request.text)), "text")
+        findings = len(diagnose_story(request.text))  # text work only (a few ms): the model's work is per finding
+        if findings > MAX_FINDINGS:
+            raise OverBudget(f"the text has {count(findings)} findings; this server attributes at most {MAX_FINDINGS} "
+                             "per request: diagnose a shorter text, or run `textgen diagnose` on it")
+        deadline = Deadline(DIAGNOSE_SECONDS, "the diagnosis", stopping.is_set)
+        with slot.lock.take() as turn:
+            def progress(_: int) -> None:
+                deadline.check()
+                turn.give_way(stopping.is_set)
+
+            report = diagnose(slot.loaded, [request.text], model_name=slot.name, on_story=progress, on_finding=progress)
+        return answer(report.to_dict())
 
     @app.post("/api/gates")
-    def gates_endpoint(request: GatesRequest) -> dict:
+    def gates_endpoint(request: GatesRequest):
         """What each gate did, word by word: `textgen gates MODEL TEXT --layer L --units N --json`, plus
         `heatmaps` (words x the most varied units) of the memory and of each gate."""
-        from textgen.gates import gate_report
+        from textgen.gates import gate_report, group_words
+        from textgen.sampling.generate import prompt_ids
+        from textgen.tokenizer.base import check_text
 
         slot = slot_of(request.model)
-        with slot.lock:
-            report = gate_report(slot.loaded.model, slot.loaded.tokenizer, request.text, request.layer, request.units)
-        return {"model": slot.name, **report.to_dict(), "heatmaps": report.heatmaps(request.heatmap_units)}
+        tokenizer = slot.loaded.tokenizer
+        ids = prompt_ids(tokenizer, check_text(request.text, "text"), "TEXT")
+        check_tokens(len(ids) - 1, "text")
+        check_gates(len(group_words(tokenizer, ids[1:])), request.heatmap_units, request.units)
+        with slot.lock.take():
+            report = gate_report(slot.loaded.model, tokenizer, request.text, request.layer, request.units)
+        return answer({"model": slot.name, **report.to_dict(), "heatmaps": report.heatmaps(request.heatmap_units)})
 
     return app
+
+
+def problem(item: dict) -> dict:
+    """One validation problem as the API reports it: the field (cut short), a message, its type."""
+    location = [part for part in item.get("loc", ()) if part != "body"]
+    kind = item.get("type", "invalid")
+    if kind == "json_invalid":  # pydantic puts the character position where a field name would be
+        position = location[0] if location else 0
+        reason = (item.get("ctx") or {}).get("error", "")
+        return {"field": "", "message": f"the body is not valid JSON (at character {position}{': ' + reason if reason else ''})",
+                "type": kind}
+    if not location and kind in ("model_attributes_type", "dict_type"):
+        return {"field": "", "message": "the body must be a JSON object (Content-Type: application/json)", "type": kind}
+    if not location and kind == "missing":
+        return {"field": "", "message": "the body is empty: send a JSON object (Content-Type: application/json)",
+                "type": kind}
+    where = ".".join(str(part) for part in location) or "body"
+    return {"field": where if len(where) <= 60 else where[:59] + "…", "message": item.get("msg", "invalid"), "type": kind}

@@ -9,6 +9,7 @@ the processors), which is what a diagnosis needs to tell the model's errors from
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -275,9 +276,13 @@ def generate(model: LanguageModel, tokenizer: Tokenizer, prompt: str = "", n: in
             window = max(0, len(sample.text) - longest_stop)
             if cut := _stop_position(text[window:], stop):
                 text, sample.stop_reason, active[row] = text[: window + cut - 1].rstrip(" "), "stop_string", False
-            if on_token is not None and len(text) > shown[row]:
-                on_token(row, text[shown[row]:])
-            shown[row] = max(shown[row], len(text))
+            if on_token is not None:
+                ready = len(text)
+                if text[-1:] == REPLACEMENT and _inside_character(sample.tokens):
+                    ready = len(text.rstrip(REPLACEMENT))  # a character whose bytes are still arriving: hold it back
+                if ready > shown[row]:
+                    on_token(row, text[shown[row]:ready])
+                    shown[row] = ready
             sample.text = text
         if not any(active):
             break
@@ -292,7 +297,34 @@ def generate(model: LanguageModel, tokenizer: Tokenizer, prompt: str = "", n: in
     if not watching:
         for sample in samples:
             sample.text = continuation(sample.ids)
+    if on_token is not None:  # what was held back (a story that ended inside a character): the streamed pieces make the text
+        for row, sample in enumerate(samples):
+            if len(sample.text) > shown[row]:
+                on_token(row, sample.text[shown[row]:])
     return samples
+
+
+REPLACEMENT = "\ufffd"  # what a decoder writes for bytes that are not (yet) a whole UTF-8 character
+BYTE_PIECE = re.compile(r"<0x([0-9A-F]{2})>")  # sentencepiece's byte-fallback pieces
+
+
+def _inside_character(tokens: list[TokenChoice]) -> bool:
+    """Whether the story ends inside a UTF-8 character spelled in byte pieces (a lead byte and
+    fewer continuation bytes than it announces): its text then ends in replacement characters
+    that the next byte pieces turn into the character. Streaming holds them back, so a streamed
+    piece of text is never a replacement character the final text does not have."""
+    following = 0  # continuation bytes after the lead byte
+    for choice in reversed(tokens[-4:]):  # a UTF-8 character has at most 4 bytes
+        match = BYTE_PIECE.fullmatch(choice.piece)
+        if match is None:
+            return False
+        byte = int(match.group(1), 16)
+        if 0x80 <= byte < 0xC0:
+            following += 1
+            continue
+        announced = 2 if 0xC2 <= byte < 0xE0 else 3 if 0xE0 <= byte < 0xF0 else 4 if 0xF0 <= byte < 0xF5 else 1
+        return following + 1 < announced
+    return False
 
 
 def _stop_strings(tokenizer: Tokenizer, stop: Sequence[str]) -> list[str]:

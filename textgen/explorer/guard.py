@@ -1,0 +1,205 @@
+"""The explorer's front door, an ASGI middleware around the whole app (API, page, static files,
+docs): it answers only requests addressed to this server, reads bodies up to a size limit, and
+marks every response as this origin's own.
+
+- Host: a browser sends the name it looked up, so a page on another site that points its own
+  name at 127.0.0.1 (DNS rebinding) is told 421 here: only the loopback names, the address the
+  server listens on and the names given with `--allow-host` are answered.
+- Origin: a browser request made by another site's page (`Origin` not this server) is told 403,
+  so no page elsewhere can start work here even where CORS would hide the answer.
+- Body: `Content-Length` over the limit is told 413 at once, and a body without one is counted
+  as it arrives; the app sees a body only when all of it is in.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+WILDCARD_ADDRESSES = ("0.0.0.0", "::", "")
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),  # no page elsewhere can frame this one and steer its clicks
+    (b"content-security-policy",
+     b"default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'; object-src 'none'"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+    (b"referrer-policy", b"no-referrer"),
+]
+
+
+def shown(value: str, limit: int = 80) -> str:
+    """A value from a request as an error message quotes it: repr, cut to `limit` characters."""
+    return repr(value if len(value) <= limit else value[:limit] + "…")
+
+
+def split_host(value: str) -> tuple[str, int | None] | None:
+    """A Host header (or --allow-host value) as (lower-case name, port or None); None when it is not one."""
+    value = value.strip().lower()
+    if value.startswith("["):  # an IPv6 address: [::1]:8000
+        name, bracket, rest = value[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            return None
+        port_text = rest[1:]
+    else:
+        if value.count(":") > 1:
+            return None
+        name, _, port_text = value.partition(":")
+    name = name[:-1] if name.endswith(".") else name
+    if not name or any(character in name for character in " /\\@?#") or (port_text and not port_text.isdigit()):
+        return None
+    port = int(port_text) if port_text else None
+    if port is not None and not 0 < port < 65536:
+        return None
+    return name, port
+
+
+class HostPolicy:
+    """Which Host headers this server answers: the loopback names and the address it listens on,
+    each with its port, and the `--allow-host` names (any port unless one is given)."""
+
+    def __init__(self, port: int | None = None, bound: str | None = None, allowed: Iterable[str] = ()):
+        self.port = port  # None: any port (an app not yet bound, e.g. under a test client)
+        self.bound = bound or "127.0.0.1"
+        self.local = set(LOOPBACK_NAMES)
+        if bound and bound not in WILDCARD_ADDRESSES:
+            self.local.add(bound.strip("[]").lower())
+        self.names: set[str] = set()
+        self.pairs: set[tuple[str, int]] = set()
+        for value in allowed:
+            parsed = split_host(value)
+            if parsed is None:
+                raise ValueError(f"not a host name: {value!r}")
+            name, port = parsed
+            if port is None:
+                self.names.add(name)
+            else:
+                self.pairs.add((name, port))
+
+    def permits(self, host: str | None, local_address: str | None = None) -> bool:
+        """Whether a request with this Host header, received on `local_address`, is for this server."""
+        parsed = split_host(host) if host else None
+        if parsed is None:
+            return False
+        name, port = parsed
+        if name in self.names or (name, port) in self.pairs:
+            return True
+        local = name in self.local or (local_address is not None and name == local_address.lower())
+        return local and (self.port is None or (port or 80) == self.port)
+
+    def address(self) -> str:
+        host = self.bound if self.bound not in WILDCARD_ADDRESSES else "127.0.0.1"
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}" + (f":{self.port}" if self.port else "")
+
+    def refusal(self, host: str | None) -> str:
+        if not host:
+            return f"the request has no Host header: this server answers requests for {self.address()}"
+        parsed = split_host(host)
+        name = parsed[0] if parsed else host
+        return (f"Host {shown(host)} is not this server's address ({self.address()}): a page on another site may be "
+                f"trying to reach it; to serve that name on purpose, start the server with --allow-host {name}")
+
+
+def same_origin(origin: str, host: str) -> bool:
+    """Whether a browser's Origin header names the site the request went to (its Host)."""
+    try:
+        parts = urlsplit(origin)
+        origin_port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    except ValueError:
+        return False
+    parsed = split_host(host)
+    if parts.scheme not in ("http", "https") or parts.hostname is None or parsed is None:
+        return False
+    name, port = parsed
+    return parts.hostname.rstrip(".") == name and origin_port == (port or {"http": 80, "https": 443}[parts.scheme])
+
+
+def header(scope: dict, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+async def respond(send, status: int, detail: str, close: bool = False) -> None:
+    """A JSON error answer {"detail": ...}, with the security headers."""
+    body = json.dumps({"detail": detail}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *SECURITY_HEADERS]
+    if close:  # the rest of the request is never read: the connection cannot carry another
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class Guard:
+    """The middleware: Host and Origin checks, the body limit, the security headers."""
+
+    def __init__(self, app, policy: HostPolicy, max_body: int):
+        self.app, self.policy, self.max_body = app, policy, max_body
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "websocket":  # the explorer has no websocket: refuse before anything runs
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        host = header(scope, b"host")
+        server = scope.get("server")
+        if not self.policy.permits(host, server[0] if server else None):
+            await respond(send, 421, self.policy.refusal(host), close=True)
+            return
+        origin = header(scope, b"origin")
+        if origin is not None and not same_origin(origin, host or ""):
+            await respond(send, 403, f"a request from the page at {shown(origin)} is refused: this server answers only "
+                                     f"its own page, {self.policy.address()}", close=True)
+            return
+        length = header(scope, b"content-length")
+        if length is not None and (not length.strip().isdigit() or int(length) > self.max_body):
+            await respond(send, 413, self.too_large(), close=True)
+            return
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # the client went away (or was dropped for a slow body): nobody to answer
+            body += message.get("body", b"")
+            if len(body) > self.max_body:
+                await respond(send, 413, self.too_large(), close=True)
+                return
+            if not message.get("more_body", False):
+                break
+        await self.app(scope, replay(bytes(body), receive), secured(send))
+
+    def too_large(self) -> str:
+        return (f"the request body is over {self.max_body:,} bytes, the most this server reads (a text at the "
+                "character limit fits): send a shorter text")
+
+
+def replay(body: bytes, receive):
+    """A receive that gives the app the whole body once, then whatever comes next (a disconnect)."""
+    sent = False
+
+    async def receive_again():
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return receive_again
+
+
+def secured(send):
+    """A send that adds the security headers to the response."""
+
+    async def send_secured(message):
+        if message["type"] == "http.response.start":
+            names = {key.lower() for key, _ in message.get("headers", ())}
+            extra = [(key, value) for key, value in SECURITY_HEADERS if key not in names]
+            message = {**message, "headers": [*message.get("headers", ()), *extra]}
+        await send(message)
+
+    return send_secured

@@ -398,7 +398,8 @@ def create_app(models: dict[str, object], max_generations: int = MAX_GENERATIONS
         tokenizer = slot.loaded.tokenizer
         ids = prompt_ids(tokenizer, check_text(request.text, "text"), "TEXT")
         check_tokens(len(ids) - 1, "text")
-        check_gates(len(group_words(tokenizer, ids[1:])), request.heatmap_units, request.units)
+        units = slot.loaded.model.config.hidden_size  # a layer's units: no more can be shown or listed
+        check_gates(len(group_words(tokenizer, ids[1:])), min(request.heatmap_units, units), min(request.units, units))
         with slot.lock.take():
             report = gate_report(slot.loaded.model, tokenizer, request.text, request.layer, request.units)
         return answer({"model": slot.name, **report.to_dict(), "heatmaps": report.heatmaps(request.heatmap_units)})

@@ -114,9 +114,10 @@ class ModelTurns:
     def __exit__(self, *exc) -> None:
         self.release()
 
-    def take(self, wait: float = TURN_WAIT) -> Turn:
+    def take(self, wait: float | None = None) -> Turn:
         """The model's turn, held until `Turn.end` (or the end of a `with` block); Busy when it does not
-        come within `wait` seconds or MAX_WAITING requests already wait."""
+        come within `wait` seconds (default TURN_WAIT) or MAX_WAITING requests already wait."""
+        wait = TURN_WAIT if wait is None else wait
         if self.waiting >= self.max_waiting:
             raise Busy(f"model {self.name!r} is busy: {self.waiting} requests are waiting for it; try again in a few seconds")
         if not self.acquire(timeout=wait):
@@ -132,12 +133,14 @@ class Turn:
     def __init__(self, turns: ModelTurns):
         self.turns, self.since, self.held = turns, time.monotonic(), True
 
-    def give_way(self, stop: Callable[[], bool] = lambda: False, wait: float = 3 * TURN_WAIT) -> None:
+    def give_way(self, stop: Callable[[], bool] = lambda: False, wait: float | None = None) -> None:
         """After TURN_SLICE seconds with the turn, and only when others wait for it: let them go
-        first, then take it back. Busy when that takes over `wait` seconds; Stopped when `stop()`
-        turns true meanwhile (the turn is then not held)."""
+        first, then take it back. Busy when that takes over `wait` seconds (default 3 x TURN_WAIT:
+        the running work waits longer than a new request); Stopped when `stop()` turns true meanwhile
+        (the turn is then not held)."""
         if time.monotonic() - self.since < TURN_SLICE or not self.turns.waiting:
             return
+        wait = 3 * TURN_WAIT if wait is None else wait
         self.end()
         deadline = time.monotonic() + wait
         while not self.turns.acquire(timeout=0.1):

@@ -102,18 +102,19 @@ class HostPolicy:
                 f"trying to reach it; to serve that name on purpose, start the server with --allow-host {name}")
 
 
-def same_origin(origin: str, host: str) -> bool:
-    """Whether a browser's Origin header names the site the request went to (its Host)."""
+def same_origin(origin: str, host: str, scheme: str = "http") -> bool:
+    """Whether a browser's Origin header names the site the request went to: its scheme and Host."""
+    default = {"http": 80, "https": 443}
     try:
         parts = urlsplit(origin)
-        origin_port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+        origin_port = parts.port or default.get(parts.scheme)
     except ValueError:
         return False
     parsed = split_host(host)
-    if parts.scheme not in ("http", "https") or parts.hostname is None or parsed is None:
+    if parts.scheme != scheme or scheme not in default or parts.hostname is None or parsed is None:
         return False
     name, port = parsed
-    return parts.hostname.rstrip(".") == name and origin_port == (port or {"http": 80, "https": 443}[parts.scheme])
+    return parts.hostname.rstrip(".") == name and origin_port == (port or default[scheme])
 
 
 def header(scope: dict, name: bytes) -> str | None:
@@ -152,7 +153,7 @@ class Guard:
             await respond(send, 421, self.policy.refusal(host), close=True)
             return
         origin = header(scope, b"origin")
-        if origin is not None and not same_origin(origin, host or ""):
+        if origin is not None and not same_origin(origin, host or "", scope.get("scheme", "http")):
             await respond(send, 403, f"a request from the page at {shown(origin)} is refused: this server answers only "
                                      f"its own page, {self.policy.address()}", close=True)
             return

@@ -270,6 +270,25 @@ def test_1500_partial_connections_do_not_shut_others_out(served):
             sock.close()
 
 
+def test_a_reader_that_stops_reading_is_dropped(served):
+    """A client that asks for a large answer (a memory view of a few MB) and never reads it is
+    dropped after write_seconds, and its answer's memory with it."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a small window: the answer waits in the server
+    sock.settimeout(10)
+    sock.connect(("127.0.0.1", served.port))
+    body = json.dumps({"text": "a. " * 300, "heatmap_units": 128, "units": 20}).encode()
+    sock.sendall(f"POST /api/gates HTTP/1.1\r\nHost: {served.host}\r\nContent-Type: application/json\r\n"
+                 f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    head = sock.recv(1024)
+    length = int(re.search(rb"content-length: (\d+)", head).group(1))
+    assert head.startswith(b"HTTP/1.1 200") and length > 2_000_000
+    models_answer_quickly(served)
+    time.sleep(served.limits.write_seconds + 1)
+    assert len(head) + len(read_all(sock)) < length  # the connection was closed before the answer was taken
+    models_answer_quickly(served)
+
+
 # --- H1-H3: every endpoint's work is bounded in tokens -----------------------------------------
 
 @pytest.mark.parametrize(("path", "body", "message"), [

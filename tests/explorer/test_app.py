@@ -5,6 +5,7 @@ that goes away."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 
@@ -47,12 +48,46 @@ def events(response) -> list[tuple[str, dict]]:
 def test_the_page_and_its_files_are_served_and_load_nothing_from_elsewhere(client):
     page = client.get("/")
     assert page.status_code == 200 and "textgen explorer" in page.text
-    for asset in ("/static/app.js", "/static/style.css"):
+    for asset in ("/static/app.js", "/static/style.css", "/static/favicon.svg"):
         assert client.get(asset).status_code == 200
-    sources = page.text + client.get("/static/app.js").text + client.get("/static/style.css").text
-    assert "http://" not in sources.replace("http://127.0.0.1", "") and "https://" not in sources  # works offline
     assert client.get("/openapi.json").json()["paths"].keys() >= {"/api/next", "/api/generate", "/api/diagnose",
                                                                   "/api/gates", "/api/models"}
+
+
+def test_no_served_page_loads_anything_from_elsewhere(client):
+    """Every HTML page the server sends (the page, /docs) and the files they load name no address
+    outside the server: it works offline (the usual /docs loads Swagger from a CDN)."""
+    served = {path: client.get(path) for path in ("/", "/docs", "/static/app.js", "/static/style.css")}
+    assert all(response.status_code == 200 for response in served.values())
+    assert served["/docs"].headers["content-type"].startswith("text/html") and "/api/generate" in served["/docs"].text
+    assert "2,048 tokens" in served["/docs"].text  # the limits are stated
+    for path, response in served.items():
+        urls = re.findall(r"https?://[^\s\"'<>)]+", response.text) + re.findall(r"[\"'(]//[^\s\"'<>)]+", response.text)
+        outside = [url for url in urls if not re.match(r"https?://(127\.0\.0\.1|localhost)(:\d+)?(/|$)", url)]
+        assert outside == [], path
+    assert client.get("/redoc").status_code == 404
+
+
+def test_malformed_json_is_a_422_that_names_the_position(client):
+    response = client.post("/api/next", content=b"{not json", headers={"Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["detail"].startswith("the body is not valid JSON (at character 1")  # not "1: JSON decode error"
+    assert client.post("/api/next", content=b'{"text": "the"}', headers={"Content-Type": "text/plain"}).json()["detail"] == \
+        "the body must be a JSON object (Content-Type: application/json)"
+
+
+def test_error_answers_never_echo_much_of_the_request(client):
+    """A refusal quotes at most a short piece of what it refuses: a 100,000-character field name,
+    model name or unknown word gives an answer of a few hundred bytes, with at most 10 problems listed."""
+    long = "x" * 100_000
+    answers = [client.post("/api/next", json={"text": "the", long: 1}),
+               client.post("/api/next", json={"text": "the", "model": long}),
+               client.post("/api/next", json={"text": "the cat " + "Zorblax" * 2_000}),
+               client.post("/api/next", json={"text": "the", **{f"field{n}": n for n in range(5_000)}})]
+    assert [response.status_code for response in answers] == [422, 422, 400, 422]
+    for response in answers:
+        assert len(response.content) < 3_000 and len(response.json()["detail"]) <= 400
+    assert len(answers[3].json()["errors"]) == 10
 
 
 def test_models_lists_names_and_never_paths(client, trained):
@@ -136,11 +171,6 @@ def test_bad_requests_get_a_4xx_json_error_naming_the_problem(client, path, body
     response = client.post(path, json=body)
     assert response.status_code == status, response.text
     assert field in response.json()["detail"]
-
-
-def test_malformed_json_is_a_422(client):
-    response = client.post("/api/next", content=b"{not json", headers={"Content-Type": "application/json"})
-    assert response.status_code == 422 and "detail" in response.json()
 
 
 def test_generations_beyond_the_limit_are_told_429(loaded):

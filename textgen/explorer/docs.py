@@ -57,7 +57,8 @@ def api_page(schema: dict, limits: list[str]) -> str:
     title = escape(info.get("title", "API"))
     return (
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        f"<title>{title}: API</title><link rel=\"stylesheet\" href=\"/static/style.css\"></head>"
+        f"<title>{title}: API</title><link rel=\"stylesheet\" href=\"/static/style.css\">"
+        "<link rel=\"icon\" href=\"/static/favicon.svg\" type=\"image/svg+xml\"></head>"
         f"<body><header><h1>{title}: the JSON API</h1><a href=\"/\" class=\"muted\">the page</a></header>"
         f"<main><p>{escape(info.get('description', ''))} Requests and answers are JSON; errors are "
         "<code>{\"detail\": \"...\"}</code> with a 4xx or 5xx status. The schema for programs is at "

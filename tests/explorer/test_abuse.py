@@ -277,7 +277,7 @@ def test_a_reader_that_stops_reading_is_dropped(served):
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a small window: the answer waits in the server
     sock.settimeout(10)
     sock.connect(("127.0.0.1", served.port))
-    body = json.dumps({"text": "a. " * 300, "heatmap_units": 128, "units": 20}).encode()
+    body = json.dumps({"text": "a. " * 500, "heatmap_units": 96, "units": 20}).encode()  # 1,000 words
     sock.sendall(f"POST /api/gates HTTP/1.1\r\nHost: {served.host}\r\nContent-Type: application/json\r\n"
                  f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
     head = sock.recv(1024)

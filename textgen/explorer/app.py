@@ -72,6 +72,7 @@ from textgen.sampling.processors import MAX_CAST_OPENING, MAX_CAST_SIZE
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_DETAIL = 400  # characters of an error message: a message quoting the request never echoes much of it
 MAX_ERRORS = 10  # validation problems listed in one answer
+HEATMAP_DIGITS = 4  # decimals of a heatmap cell (the page shows 3)
 LIMITS = [
     f"a text or prompt: at most {count(MAX_TEXT)} characters and {count(MAX_TOKENS)} tokens (counted after encoding)",
     f"a request body: at most {count(MAX_BODY_BYTES)} bytes",
@@ -402,9 +403,17 @@ def create_app(models: dict[str, object], max_generations: int = MAX_GENERATIONS
         check_gates(len(group_words(tokenizer, ids[1:])), min(request.heatmap_units, units), min(request.units, units))
         with slot.lock.take():
             report = gate_report(slot.loaded.model, tokenizer, request.text, request.layer, request.units)
-        return answer({"model": slot.name, **report.to_dict(), "heatmaps": report.heatmaps(request.heatmap_units)})
+        heatmaps = report.heatmaps(request.heatmap_units)
+        # the cells are colours on the page: 4 decimals send a third of the bytes of full floats
+        heatmaps["memory"] = rounded(heatmaps["memory"])
+        heatmaps["gates"] = {name: rounded(rows) for name, rows in heatmaps["gates"].items()}
+        return answer({"model": slot.name, **report.to_dict(), "heatmaps": heatmaps})
 
     return app
+
+
+def rounded(rows: list[list[float]], digits: int = HEATMAP_DIGITS) -> list[list[float]]:
+    return [[round(value, digits) for value in row] for row in rows]
 
 
 def problem(item: dict) -> dict:

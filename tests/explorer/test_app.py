@@ -95,6 +95,7 @@ def test_models_lists_names_and_never_paths(client, trained):
     assert data["default"] == "tiny" and [m["name"] for m in data["models"]] == ["tiny", "tiny-2"]
     assert str(trained) not in json.dumps(data)
     assert data["models"][0]["cell"] == "lstm" and data["models"][0]["layers"] == 1
+    assert data["limits"] == {"max_text": 20_000, "max_tokens": 2_048, "max_new_tokens": 1_000}
 
 
 def test_next_equals_the_cli(client, trained):

@@ -65,6 +65,7 @@ def test_the_page_in_chromium(server):
         page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)  # CSP reports
         page.goto(server)
         page.wait_for_selector("#model option", state="attached")
+        assert "at most 2,048 tokens" in page.inner_text("#limits")  # the server's limits, from /api/models
         page.fill("#story", "the cat saw")
         # waits by selector, not wait_for_function: the page's Content-Security-Policy forbids the eval that needs
         page.wait_for_selector("#bars li[data-word]")

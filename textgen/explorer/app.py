@@ -137,11 +137,10 @@ class Slot:
 
     name: str
     loaded: object
-    lock: ModelTurns = None  # type: ignore[assignment]
+    lock: ModelTurns = field(init=False)
 
     def __post_init__(self) -> None:
-        if self.lock is None:
-            self.lock = ModelTurns(self.name)
+        self.lock = ModelTurns(self.name)
 
     def describe(self) -> dict:
         config = self.loaded.model.config
@@ -272,7 +271,8 @@ def create_app(models: dict[str, object], max_generations: int = MAX_GENERATIONS
                   description="Write with a textgen model and watch its memory. The same numbers as the CLI's --json.")
     app.state.slots, app.state.generations, app.state.stopping = slots, generations, stopping
     app.add_middleware(Guard, policy=hosts or HostPolicy(), max_body=MAX_BODY_BYTES)
-    listing = {"default": default, "models": [slot.describe() for slot in slots.values()]}  # the models never change
+    listing = {"default": default, "models": [slot.describe() for slot in slots.values()],  # the models never change
+               "limits": {"max_text": MAX_TEXT, "max_tokens": MAX_TOKENS, "max_new_tokens": MAX_NEW_TOKENS}}
 
     def slot_of(name: str | None) -> Slot:
         slot = slots.get(name or default)
@@ -317,7 +317,8 @@ def create_app(models: dict[str, object], max_generations: int = MAX_GENERATIONS
 
     @app.get("/api/models")
     async def list_models() -> dict:
-        """The models this server offers (the page's picker); the first is the default. Never waits for a model."""
+        """The models this server offers (the page's picker), the first being the default, and the
+        limits a request must keep (characters and tokens of a text, new tokens). Never waits for a model."""
         return listing
 
     @app.post("/api/next")

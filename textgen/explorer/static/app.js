@@ -37,6 +37,10 @@ async function loadModels() {
     $("model").appendChild(option);
   }
   $("model").value = data.default;
+  const limits = data.limits;
+  $("story").maxLength = limits.max_text;
+  $("max_tokens").max = limits.max_new_tokens;
+  $("limits").textContent = `the server reads at most ${limits.max_tokens.toLocaleString("en")} tokens of a story`;
   modelChanged();
 }
 

@@ -68,7 +68,7 @@ def running(models: dict, **limits):
     port = sock.getsockname()[1]
     app = create_app(models, hosts=HostPolicy(port, "127.0.0.1"))
     server_limits = ServerLimits(**{**LIMITS, **limits})
-    server = build_server(app, server_limits, on_stop=app.state.stopping.set)
+    server = build_server(app, server_limits, on_stop=app.state.stopping.set, threads=app.state.threads)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     end = time.monotonic() + 30
@@ -333,6 +333,35 @@ def test_a_request_that_cannot_get_the_model_is_told_503_not_queued_forever(serv
         models_answer_quickly(served)
     finally:
         lock.release()
+
+
+def test_requests_beyond_those_waiting_for_a_model_are_told_503_at_once(served, monkeypatch):
+    """While a model is held, at most max_waiting requests wait for it (each a worker thread); the
+    rest are told 503 at once, and the page and its files are still served."""
+    lock = served.app.state.slots["babbler"].lock
+    monkeypatch.setattr(lock, "max_waiting", 6)
+    answers: list[int] = []
+    assert lock.acquire(timeout=5)
+    try:
+        clients = [threading.Thread(target=lambda: answers.append(call(served, "POST", "/api/next", {"text": "Once"})[0]))
+                   for _ in range(10)]
+        for client in clients:
+            client.start()
+        end = time.monotonic() + 10
+        while lock.waiting < 6 or len(answers) < 4:
+            assert time.monotonic() < end, (lock.waiting, answers)
+            time.sleep(0.01)
+        assert answers == [503] * 4  # told at once, while six wait
+        start = time.monotonic()
+        for path in ("/", "/static/app.js", "/docs"):
+            assert call(served, "GET", path, timeout=QUICK)[0] == 200
+        assert time.monotonic() - start < QUICK
+        models_answer_quickly(served)
+    finally:
+        lock.release()
+    for client in clients:
+        client.join(30)
+    assert sorted(answers) == [200] * 6 + [503] * 4
 
 
 def test_a_generation_gives_the_model_to_waiting_requests(served, monkeypatch):

@@ -17,7 +17,8 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 @click.argument("model_dir", metavar="[MODEL]", default="tinystories")
 @click.option("--model-dir", "more", multiple=True, metavar="DIR",
               help="Another model directory for the page's picker (repeatable); the page never takes a path.")
-@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on (another than loopback is reachable by others).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="The address to listen on (another than loopback is reachable by others).")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="The port (0: any free one).")
 @click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
               help="Also answer requests addressed to NAME (repeatable): a name this machine has on your network, "
@@ -76,7 +77,7 @@ def serve_command(model_dir: str, more: tuple[str, ...], host: str, port: int, a
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"textgen explorer: http://{shown}:{bound}  (models: {', '.join(models)}; API docs at /docs; Ctrl-C stops it)",
                err=True)
-    server = build_server(app, on_stop=app.state.stopping.set)
+    server = build_server(app, on_stop=app.state.stopping.set, threads=app.state.threads)
     server.run(sockets=[sock])
     if server.signal == signal.SIGINT:
         raise KeyboardInterrupt  # the command's one line, "interrupted", and exit code 130

@@ -53,6 +53,7 @@ from textgen.explorer.budget import (
     MAX_TEXT,
     MAX_TOKENS,
     MAX_WAITING,
+    SPARE_THREADS,
     TURN_SLICE,
     TURN_WAIT,
     Busy,
@@ -224,6 +225,7 @@ def create_app(models: dict[str, object], max_generations: int = MAX_GENERATIONS
     app = FastAPI(title="textgen explorer", version="1", docs_url=None, redoc_url=None,
                   description="Write with a textgen model and watch its memory. The same numbers as the CLI's --json.")
     app.state.slots, app.state.generations, app.state.stopping = slots, generations, stopping
+    app.state.threads = SPARE_THREADS + len(slots) * (MAX_WAITING + 1)  # the worker threads the server allows
     app.add_middleware(Guard, policy=hosts or HostPolicy(), max_body=MAX_BODY_BYTES)
     listing = {"default": default, "models": [slot.describe() for slot in slots.values()],  # the models never change
                "limits": {"max_text": MAX_TEXT, "max_tokens": MAX_TOKENS, "max_new_tokens": MAX_NEW_TOKENS}}

@@ -27,7 +27,8 @@ MAX_FINDINGS = 64  # findings one diagnosis attributes (each a next-word search 
 DIAGNOSE_SECONDS = 10.0  # the longest diagnosis the server runs
 TURN_SLICE = 0.25  # seconds a generation or diagnosis keeps the model's turn while others wait for it
 TURN_WAIT = 10.0  # seconds a request waits for a model's turn before it is told 503
-MAX_WAITING = 4  # requests waiting for one model's turn; more are told 503 at once
+MAX_WAITING = 32  # requests waiting for one model's turn (each a worker thread); more are told 503 at once
+SPARE_THREADS = 40  # worker threads beyond the waiting ones: the page, its files and quick refusals never wait for one
 
 
 class Busy(Exception):

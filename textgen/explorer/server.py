@@ -163,10 +163,18 @@ class ExplorerServer(uvicorn.Server):
     """uvicorn's server that stops on the first signal: running requests are told to stop and given
     STOP_SECONDS, and the signal is kept in `signal` for the command's exit code."""
 
-    def __init__(self, config: uvicorn.Config, on_stop=lambda: None):
+    def __init__(self, config: uvicorn.Config, on_stop=lambda: None, threads: int = 40):
         super().__init__(config)
-        self.on_stop = on_stop
+        self.on_stop, self.threads = on_stop, threads
         self.signal: int | None = None
+
+    async def startup(self, sockets=None) -> None:
+        import anyio.to_thread
+
+        # the app's sync endpoints run in anyio's worker threads (40 by default): enough for every
+        # request that may wait for a model and as many again, so waiting never holds up the page
+        anyio.to_thread.current_default_thread_limiter().total_tokens = self.threads
+        await super().startup(sockets)
 
     def handle_exit(self, sig: int, frame) -> None:
         if self.signal is None:
@@ -210,9 +218,9 @@ class ExplorerServer(uvicorn.Server):
                 task.cancel()
 
 
-def build_server(app, limits: ServerLimits | None = None, on_stop=lambda: None) -> ExplorerServer:
-    """The server for `app`, with `limits` (default: ServerLimits())."""
+def build_server(app, limits: ServerLimits | None = None, on_stop=lambda: None, threads: int = 40) -> ExplorerServer:
+    """The server for `app`, with `limits` (default: ServerLimits()) and at most `threads` worker threads."""
     limits = limits or ServerLimits()
     config = uvicorn.Config(app, http=protocol_for(limits), ws="none", lifespan="off", log_level="error",
                             access_log=False, timeout_keep_alive=limits.keep_alive_seconds, server_header=False)
-    return ExplorerServer(config, on_stop)
+    return ExplorerServer(config, on_stop, threads)

@@ -92,7 +92,7 @@ def test_string_labels_keep_their_first_order_and_are_nominal(tmp_path):
     data = read_labelled(write_jsonl(tmp_path / "r.jsonl", [("a", "pos"), ("b", "neg"), ("c", "pos")]))
     labels = labels_of(data)
     assert labels.names == ("pos", "neg") and not labels.ordinal and labels.values is None
-    with pytest.raises(TextgenError, match='--ordinal needs whole-number labels, and .* has "pos"'):
+    with pytest.raises(TextgenError, match='--ordinal needs number labels, and .* has "pos"'):
         labels_of(data, ordinal=True)
 
 

@@ -455,3 +455,22 @@ def test_export_copies_a_classifier_with_its_head_labels_and_offsets(classifier,
     ours = json.loads(run("classify", "predict", out, "The taffy was awful.", "--json").stdout)["probabilities"]
     theirs = json.loads(run("classify", "predict", shared, "The taffy was awful.", "--json").stdout)["probabilities"]
     assert all(abs(ours[k] - theirs[k]) < 0.02 for k in ours)  # bfloat16 weights: close, not equal
+
+
+def test_half_star_ratings_train_as_ordered_ratings_and_say_so(tmp_path):
+    """Labels 1.0, 2.5 and 4.0 (as a spreadsheet writes them): one note says they are read as ordered
+    ratings; the classifier's classes are 1, 2.5, 4 in that order, and predict gives an expected rating."""
+    rng = random.Random(4)
+    rows = [{"text": review(rng, label), "rating": {"1": 1.0, "2": 2.5, "3": 4.0}[label]}
+            for label in rng.choices(["1", "2", "3"], k=60)]
+    data = tmp_path / "half.jsonl"
+    data.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    out = tmp_path / "half"
+    result = run("classify", "train", data, "--out", out, *TINY, "--max-steps", "2", "--json")
+    assert result.exit_code == 0, result.output
+    notes = [line for line in result.stderr.splitlines() if "read as ordered ratings" in line]
+    assert len(notes) == 1 and "are numbers (1, 2.5, 4)" in notes[0] and "--nominal makes them plain classes" in notes[0]
+    labels = json.loads((out / "textgen.json").read_text())["labels"]
+    assert labels["names"] == ["1", "2.5", "4"] and labels["ordinal"] is True
+    prediction = json.loads(run("classify", "predict", out, "The taffy was lovely.", "--json").stdout)
+    assert 1.0 <= prediction["expected"] <= 4.0 and set(prediction["probabilities"]) == {"1", "2.5", "4"}

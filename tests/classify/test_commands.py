@@ -164,8 +164,8 @@ def test_a_classifier_with_more_labels_than_a_classifier_has_is_refused(classifi
     (out / "textgen.json").write_text(json.dumps(meta))
     for command in (("evaluate", out, classifier[0].parent / "x.jsonl", "--json"), ("predict", out, "Great taffy.")):
         result = run("classify", *command)
-        assert_one_line_error(result, "the classifier's description is broken (a classifier has 2 to 100 labels, this one "
-                                      "10000)")
+        assert_one_line_error(result, "the classifier's description is broken (a classifier has 2 to 100 labels, not "
+                                      "10,000)")
         assert result.stdout == ""
 
 

@@ -199,8 +199,9 @@ class Labels:
     @classmethod
     def from_dict(cls, data: dict) -> Labels:
         names = data["names"]
-        if not isinstance(names, list) or not 2 <= len(names) <= MAX_CLASSES:
-            raise TextgenError(f"a classifier has 2 to {MAX_CLASSES} labels, this one {len(names) if isinstance(names, list) else 'none'}")
+        if not isinstance(names, list) or not 2 <= len(names) <= MAX_CLASSES:  # bounds every output made per class
+            found = f"{len(names):,}" if isinstance(names, list) else _kind(names)
+            raise TextgenError(f"a classifier has 2 to {MAX_CLASSES} labels, not {found}")
         return cls(tuple(str(name) for name in names), bool(data["ordinal"]))
 
 

@@ -368,3 +368,21 @@ def test_standard_input_is_read_with_the_same_caps():
         list(iter_stream_lines(io.BytesIO(b"\0" * 100)))
     with pytest.raises(TextgenError, match="^standard input is empty"):
         list(iter_stream_stories(io.BytesIO(b"\n\n")))
+
+
+def test_json_lines_named_txt_are_noted_not_silently_read_as_prose(tmp_path):
+    from textgen.corpus import CorpusWarning
+
+    path = tmp_path / "stories.txt"
+    path.write_text("\n" + "".join(json.dumps({"text": story}) + "\n" for story in TINY_STORIES[:3]))
+    with pytest.warns(CorpusWarning, match=r'stories\.txt looks like JSON lines \(line 2 is an object with a "text" field\) '
+                                           r"and is read as plain text, braces and all: name it \.jsonl"):
+        stories = read_stories(path)
+    assert stories[0].startswith('{"text": ')
+    prose = tmp_path / "prose.txt"
+    prose.write_text('{Braces} open this story.\n\n{"note": "an object without text"}\n')
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CorpusWarning)
+        assert len(read_stories(prose)) == 2

@@ -277,6 +277,9 @@ def _iter_txt_stories(path: Path, seen: dict | None = None, lines: Iterable[str]
                 pending.append([])
                 block_characters = 0
             continue
+        if not seen.get("looked"):
+            seen["looked"] = True
+            _warn_if_json_lines(path, number, line)
         pending[-1].append(line)
         pending_bytes += len(line) + 1
         block_characters += len(line) + 1
@@ -299,6 +302,21 @@ def _iter_txt_stories(path: Path, seen: dict | None = None, lines: Iterable[str]
         for block in pending:
             if story := _clean_story(block):
                 yield story
+
+
+def _warn_if_json_lines(path, number: int, line: str) -> None:
+    """A .txt corpus whose first line is a JSON object with a "text" field is JSON lines under the
+    wrong name: read as text, its braces and field names would be trained on."""
+    if not line.lstrip().startswith("{"):
+        return
+    try:
+        record = parse_json(line, f"{path}:{number}")
+    except TextgenError:
+        return
+    if isinstance(record, dict) and isinstance(record.get("text"), str):
+        warnings.warn(CorpusWarning(f"{path} looks like JSON lines (line {number:,} is an object with a \"text\" field) and "
+                                    "is read as plain text, braces and all: name it .jsonl to read each \"text\" as a story"),
+                      stacklevel=4)
 
 
 def _iter_jsonl_stories(path: Path) -> Iterator[str]:

@@ -214,3 +214,175 @@ def test_folders_follow_symbolic_links_and_match_suffixes_without_case(tmp_path)
 def test_rounded_fractions_that_leave_no_training_story():
     with pytest.raises(TextgenError, match="take all 10 stories after rounding"):
         assign_splits(10, 0.55, 0.44)
+
+
+# --- bounded reading: every line, story and gzip stream is capped while it is read -------------------
+
+def write_repeated(path: Path, piece: bytes, total: int, compress: bool = False, head: bytes = b"") -> Path:
+    """`head`, then `piece` repeated to `total` bytes, written a MiB at a time (never held whole)."""
+    import zlib
+
+    block = piece * max(1, (1 << 20) // len(piece))
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31) if compress else None
+    with open(path, "wb") as file:
+        file.write(packer.compress(head) if packer else head)
+        for start in range(0, total, len(block)):
+            chunk = block[: total - start]
+            file.write(packer.compress(chunk) if packer else chunk)
+        if packer:
+            file.write(packer.flush())
+    return path
+
+
+def peak_memory(function) -> tuple[BaseException | None, int]:
+    """What `function()` raised (None if nothing) and the most memory Python held while it ran."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        function()
+        raised = None
+    except Exception as error:  # noqa: BLE001 (the caller asserts on it)
+        raised = error
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return raised, peak
+
+
+def test_the_line_reader_holds_no_more_than_the_cap_and_a_buffer(tmp_path):
+    """A 5 MB line with a 1,000-byte cap: refused once the cap is passed, the file read no further
+    than the cap and one read-ahead buffer, the line number and the fix named."""
+    from textgen.corpus import capped_lines
+
+    path = write_repeated(tmp_path / "long.txt", b"a", 5_000_000, head=b"short line\n" * 3)
+    with open(path, "rb") as file:
+        lines = capped_lines(file, path, max_bytes=1000)
+        assert [next(lines) for _ in range(3)] == [b"short line\n"] * 3
+        with pytest.raises(TextgenError) as error:
+            next(lines)
+        assert file.tell() <= 33 + 1002  # three short lines, then at most the cap and a CR LF
+    assert str(error.value) == (f"line 4 of {path} is longer than 1,000 bytes: is it a text file? "
+                                "Split long lines (a story or a review is far shorter)")
+
+
+def test_the_line_reader_splits_old_mac_lines_and_keeps_crlf_whole():
+    """A file of lone-CR lines longer than the cap reads line by line (none is too long), and a
+    CR LF that straddles a read is one line ending, not a blank line."""
+    import io
+
+    from textgen.corpus import capped_lines
+
+    text = b"".join(b"line %d of an old Mac file\r" % number for number in range(200))  # about 5,000 bytes, no LF
+    pieces = b"".join(capped_lines(io.BytesIO(text), "mac.txt", max_bytes=100)).split(b"\r")
+    assert pieces[:-1] == [b"line %d of an old Mac file" % number for number in range(200)] and pieces[-1] == b""
+    crlf = b"x" * 98 + b"\r\nnext\r\n"  # the CR is the 99th byte: the first read ends just after it
+    assert list(capped_lines(io.BytesIO(crlf), "crlf.txt", max_bytes=98)) == [b"x" * 98 + b"\r\n", b"next\r\n"]
+    with pytest.raises(TextgenError, match="line 2 of crlf.txt is longer than 97 bytes"):
+        list(capped_lines(io.BytesIO(b"ok\n" + b"y" * 98 + b"\n"), "crlf.txt", max_bytes=97))
+
+
+def test_one_enormous_line_is_refused_with_bounded_memory(tmp_path):
+    """5 MB without a line break (.txt and .jsonl): one line naming the file, the line and the cap,
+    read with about the cap in memory, not the 5 MB line."""
+    for name, head in (("huge.txt", b""), ("huge.jsonl", b'{"text": "fine"}\n{"text": "')):
+        path = write_repeated(tmp_path / name, b"word ", 5_000_000, head=head)
+        error, peak = peak_memory(lambda path=path: read_stories(path))
+        line = 1 if name.endswith(".txt") else 2
+        assert isinstance(error, TextgenError) and f"line {line} of {path} is longer than 1,000,000 bytes" in str(error)
+        assert "\n" not in str(error) and peak < 3_500_000, peak
+
+
+def test_a_gzip_of_zeros_is_refused_at_once_with_bounded_memory(tmp_path):
+    """64 MB of zeros in 64 KB of gzip (a decompression bomb): refused as binary from its first
+    bytes, never decompressed whole."""
+    path = write_repeated(tmp_path / "zeros.txt.gz", b"\0", 64 << 20, compress=True)
+    assert path.stat().st_size < 100_000
+    error, peak = peak_memory(lambda: read_stories(path))
+    assert isinstance(error, TextgenError) and str(error) == (
+        f"{path} looks like a binary file (NUL byte at byte offset 0 of the decompressed text): give a UTF-8 text file")
+    assert peak < 3_500_000, peak
+
+
+def test_a_gzip_of_blank_or_marker_lines_is_refused_by_its_ratio(tmp_path):
+    """64 MB of marker lines in 120 KB of gzip decompress 500 times their size (no text does): refused
+    after a few MiB, not read through; a repetitive real corpus (120 times) still reads."""
+    import time
+
+    bomb = write_repeated(tmp_path / "markers.txt.gz", b"<|endoftext|>\n", 64 << 20, compress=True)
+    started = time.perf_counter()
+    with pytest.raises(TextgenError, match=r"markers\.txt\.gz decompresses to more than 200 times its size"):
+        read_stories(bomb)
+    assert time.perf_counter() - started < 5
+    with pytest.raises(TextgenError, match="more than 200 times its size"):
+        fingerprint(bomb)
+    doug = Path(__file__).resolve().parent.parent / "corpora" / "doug-jane-spot.txt"
+    repetitive = tmp_path / "doug.txt.gz"
+    repetitive.write_bytes(gzip.compress(doug.read_bytes() * 50))
+    assert repetitive.stat().st_size * 100 < 50 * doug.stat().st_size  # more than 100 times: a highly repetitive text
+    assert read_stories(repetitive) == read_stories(doug) * 50
+
+
+def test_devices_and_pipes_are_not_read_as_data_files(tmp_path):
+    import os
+
+    from textgen.corpus import iter_lines
+
+    with pytest.raises(TextgenError, match="corpus path /dev/zero is neither a file nor a folder"):
+        read_stories("/dev/zero")
+    device = tmp_path / "zero.jsonl"
+    device.symlink_to("/dev/zero")
+    with pytest.raises(TextgenError, match=r"zero\.jsonl is a device or socket, not a regular file: give a text file$"):
+        next(iter_lines(device))
+    fifo = tmp_path / "pipe.txt"
+    os.mkfifo(fifo)
+    with pytest.raises(TextgenError, match=r"pipe\.txt is a pipe, not a regular file"):
+        next(iter_lines(fifo))
+    with pytest.raises(TextgenError, match="is a folder, not a file"):
+        next(iter_lines(tmp_path))
+
+
+def test_a_story_that_never_ends_is_refused_while_it_gathers(tmp_path):
+    """A marker file whose last story runs 11 MB without its marker, and a blank-line file with an
+    11 MB paragraph: refused at the cap, naming the line and the separator that is missing."""
+    from textgen.corpus import MAX_STORY_CHARACTERS
+
+    line = b"Once upon a time there was a story that did not end. " * 2 + b"\n"
+    marked = write_repeated(tmp_path / "marked.txt", line, 11_000_000, head=b"A first story.\n<|endoftext|>\n")
+    with pytest.raises(TextgenError, match=rf"a story of .*marked\.txt passes {MAX_STORY_CHARACTERS:,} characters at line "
+                                           r"[0-9,]+ and has not ended: each story of this file should end with an"):
+        read_stories(marked)
+    blank = write_repeated(tmp_path / "blank.txt", line, 11_000_000)
+    with pytest.raises(TextgenError, match=r"blank\.txt passes .* separated by blank lines or <\|endoftext\|> lines"):
+        read_stories(blank)
+
+
+def test_standard_input_is_read_with_the_same_caps():
+    import io
+
+    from textgen.corpus import iter_stream_lines, iter_stream_stories
+
+    assert list(iter_stream_stories(io.BytesIO(b"One.\n\nTwo.\n"))) == ["One.", "Two."]
+    with pytest.raises(TextgenError, match="line 2 of standard input is longer than 1,000,000 bytes"):
+        list(iter_stream_lines(io.BytesIO(b"fine\n" + b"x" * 2_000_000)))
+    with pytest.raises(TextgenError, match="standard input looks like a binary file"):
+        list(iter_stream_lines(io.BytesIO(b"\0" * 100)))
+    with pytest.raises(TextgenError, match="^standard input is empty"):
+        list(iter_stream_stories(io.BytesIO(b"\n\n")))
+
+
+def test_json_lines_named_txt_are_noted_not_silently_read_as_prose(tmp_path):
+    from textgen.corpus import CorpusWarning
+
+    path = tmp_path / "stories.txt"
+    path.write_text("\n" + "".join(json.dumps({"text": story}) + "\n" for story in TINY_STORIES[:3]))
+    with pytest.warns(CorpusWarning, match=r'stories\.txt looks like JSON lines \(line 2 is an object with a "text" field\) '
+                                           r"and is read as plain text, braces and all: name it \.jsonl"):
+        stories = read_stories(path)
+    assert stories[0].startswith('{"text": ')
+    prose = tmp_path / "prose.txt"
+    prose.write_text('{Braces} open this story.\n\n{"note": "an object without text"}\n')
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CorpusWarning)
+        assert len(read_stories(prose)) == 2

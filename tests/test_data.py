@@ -77,3 +77,28 @@ def test_stream_chunks_carry_every_token_once():
     assert inputs.shape == (4, 25)
     assert inputs.flatten().tolist() == list(range(100))
     assert targets.flatten().tolist() == list(range(1, 101))
+
+
+def test_a_damaged_or_hostile_cache_description_is_rebuilt_not_trusted(tmp_path, corpus_txt, word_tokenizer):
+    """The cache's .json beside the tokens: a dtype numpy does not know, a non-JSON or huge file,
+    or a pipe in its place (which a plain read would wait on forever) are rebuilt from the corpus."""
+    import os
+
+    from textgen.data import cached_tokens
+
+    first = cached_tokens(corpus_txt, word_tokenizer, tmp_path)
+    (meta,) = tmp_path.glob("*.json")
+    good = meta.read_text()
+    for damage in ("dtype", "not json", "huge", "pipe"):
+        if damage == "dtype":
+            meta.write_text(good.replace('"uint16"', '"garbage"'))
+        elif damage == "not json":
+            meta.write_text("{")
+        elif damage == "huge":
+            meta.write_text(good[:-1] + ', "padding": "' + "x" * 100_000 + '"}')
+        else:
+            meta.unlink()
+            os.mkfifo(meta)
+        again = cached_tokens(corpus_txt, word_tokenizer, tmp_path)
+        assert again == first and (again.load() == first.load()).all(), damage
+        assert meta.is_file() and meta.read_text() == good, damage

@@ -296,3 +296,15 @@ def test_diagnose_text_memory_does_not_grow_with_the_corpus(tmp_path):
         assert done.returncode == 0, done.stderr
         peaks[megabytes] = int(done.stdout.strip()) / 1024  # MiB
     assert peaks[16] - peaks[2] < 8 * 14, peaks  # MiB: under 8 bytes per added byte of text
+
+
+@pytest.mark.parametrize("block", ['"model": [1]', '"training": "fast"'])
+def test_a_run_description_as_config_with_a_block_that_is_not_settings_is_one_line(tmp_path, corpus, block):
+    config = tmp_path / "textgen.json"
+    config.write_text('{"format": "textgen-model", ' + block + "}")
+    result = CliRunner().invoke(cli, ["train", str(corpus), "--out", str(tmp_path / "x"), "--config", str(config)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.stderr.strip() == (f"error: config file {config}: its \"{block.split(chr(34))[1]}\" block must hold key = "
+                                     f"value settings, not {'list' if '[' in block else 'str'}: is it a textgen.json "
+                                     "that textgen wrote?")
+    assert not (tmp_path / "x").exists()

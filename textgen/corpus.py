@@ -8,6 +8,15 @@ start/end tokens). Rules:
 - `.gz` versions of both; a folder is every such file below it, in sorted order.
 Inside a story, lines are stripped and blank lines dropped, so paragraphs are joined by
 single newlines. Text must be UTF-8; errors name the file and byte offset.
+
+Every reader is bounded while it reads, so no input can take more memory than these caps:
+- a line is at most MAX_LINE_BYTES (1,000,000 bytes; a TinyStories line is under 5 KB, a review
+  under 50 KB, a .jsonl story far under it): a longer one is refused once that much is read;
+- a story of a .txt file is at most MAX_STORY_CHARACTERS (10,000,000, fifty times the length
+  that already draws a warning): a longer one is refused once that much has gathered;
+- a .gz file may decompress to at most MAX_GZIP_RATIO (200) times its size, checked every MiB
+  (text gzips 3 to 10 times, a corpus of one story repeated 120; zeros or newlines 1,000);
+- only regular files are read (pipes where a command says so, never a device).
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ import itertools
 import os
 import random
 import re
+import stat
 import warnings
 import zlib
 from collections import Counter
@@ -35,6 +45,10 @@ SPLITS = ("train", "valid", "test")
 MARKER_LOOKAHEAD_BYTES = 1 << 20
 BINARY_SNIFF_BYTES = 8192
 LONG_STORY_CHARACTERS = 200_000  # far beyond a children's story: probably a format mistake
+MAX_LINE_BYTES = 1_000_000  # a line longer than this is not text a story model (or a classifier) reads
+MAX_STORY_CHARACTERS = 10_000_000  # a .txt story still gathering past this is a missing separator, not a story
+MAX_GZIP_RATIO = 200  # real text never decompresses to more; a bomb of zeros or newlines does (about 1,000)
+GZIP_RATIO_AFTER_BYTES = 1 << 20  # the ratio is checked every MiB of decompressed text
 WORD_FORM = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 
 
@@ -80,12 +94,76 @@ def _is_jsonl(path: Path) -> bool:
     return (name[:-3] if name.endswith(".gz") else name).endswith(".jsonl")
 
 
-def _raw_lines(path: Path) -> Iterator[bytes]:
-    """Binary lines of a file, decompressing .gz; I/O and gzip faults become TextgenError."""
-    opener = gzip.open if _is_gzip(path) else open
+def readable_file(path: str | os.PathLike, pipes: bool = False) -> Path:
+    """`path` if it is a regular file (or, with `pipes`, a named pipe such as `<(command)`): a
+    folder, a device (/dev/zero never ends) or a socket is refused in one line."""
+    path = Path(path)
     try:
-        with opener(path, "rb") as file:
-            yield from file
+        info = path.stat()
+    except OSError as error:
+        raise TextgenError(f"cannot read {path} ({error.strerror or error}): check that it exists and is readable") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise TextgenError(f"{path} is a folder, not a file: give a text file")
+    if stat.S_ISREG(info.st_mode) or (pipes and stat.S_ISFIFO(info.st_mode)):
+        return path
+    kind = "a pipe" if stat.S_ISFIFO(info.st_mode) else "a device or socket"
+    raise TextgenError(f"{path} is {kind}, not a regular file: give a text file" + (", or - for standard input" if pipes else ""))
+
+
+def _refuse_long_line(name, number: int, offset: int, chunk: bytes, where: str, max_bytes: int) -> None:
+    """Why a line passed `max_bytes`: UTF-16/32 text and binary data say so; otherwise the line is too long."""
+    if number == 1:
+        _check_wide_encoding(name, chunk[:BINARY_SNIFF_BYTES])
+    nul = chunk.find(b"\x00")
+    if nul >= 0:
+        raise TextgenError(f"{name} looks like a binary file (NUL byte at byte offset {offset + nul}{where}): "
+                           "give a UTF-8 text file")
+    raise TextgenError(f"line {number:,} of {name} is longer than {max_bytes:,} bytes: is it a text file? "
+                       "Split long lines (a story or a review is far shorter)")
+
+
+def capped_lines(file, name, max_bytes: int = MAX_LINE_BYTES, where: str = "", compressed=None) -> Iterator[bytes]:
+    """Binary lines of an open binary file (or standard input), each with its line ending, none
+    longer than `max_bytes`: a longer line is refused as soon as `max_bytes` of it are read, so
+    memory stays within the cap and a buffer. A lone CR (old Mac line endings) ends a line too.
+    With `compressed` (the file under a gzip stream), a stream that decompresses to more than
+    MAX_GZIP_RATIO times the compressed bytes read is refused. `name` names the source in errors."""
+    limit = max_bytes + 2  # the line and a CR LF ending
+    carry, number, offset = b"", 0, 0
+    check_ratio_at = GZIP_RATIO_AFTER_BYTES
+    while True:
+        raw = file.readline(limit - len(carry))
+        if carry:
+            raw, carry = carry + raw, b""
+        if not raw:
+            return
+        if len(raw) == limit and not raw.endswith(b"\n"):
+            cut = raw.rfind(b"\r", 0, limit - 1)  # not the last byte: it may begin a CR LF
+            if cut < 0:
+                _refuse_long_line(name, number + 1, offset, raw, where, max_bytes)
+            raw, carry = raw[: cut + 1], raw[cut + 1:]
+        elif len(raw) > max_bytes and len(raw.rstrip(b"\r\n")) > max_bytes:
+            _refuse_long_line(name, number + 1, offset, raw, where, max_bytes)
+        number += 1
+        offset += len(raw)
+        if compressed is not None and offset >= check_ratio_at:
+            check_ratio_at = offset + GZIP_RATIO_AFTER_BYTES
+            if offset > MAX_GZIP_RATIO * max(1, compressed.tell()):
+                raise TextgenError(f"{name} decompresses to more than {MAX_GZIP_RATIO} times its size, more than any real text "
+                                   "repeats itself: it is not a corpus (a decompression bomb?)")
+        yield raw
+
+
+def _raw_lines(path: Path) -> Iterator[bytes]:
+    """Binary lines of a file, decompressing .gz, each within MAX_LINE_BYTES; I/O and gzip faults
+    become TextgenError."""
+    try:
+        with open(path, "rb") as raw:
+            if _is_gzip(path):
+                with gzip.GzipFile(fileobj=raw, mode="rb") as file:
+                    yield from capped_lines(file, path, where=" of the decompressed text", compressed=raw)
+            else:
+                yield from capped_lines(raw, path)
     except (gzip.BadGzipFile, EOFError, zlib.error) as error:
         raise TextgenError(f"{path} is not a valid gzip file ({error}): recompress it or remove the .gz suffix") from None
     except IsADirectoryError:
@@ -94,16 +172,25 @@ def _raw_lines(path: Path) -> Iterator[bytes]:
         raise TextgenError(f"cannot read {path} ({error.strerror or error}): check that it exists and is readable") from None
 
 
-def iter_lines(path: str | os.PathLike) -> Iterator[str]:
-    """Decoded lines of one file without their line endings, checked for binary data and UTF-8.
+def iter_lines(path: str | os.PathLike, pipes: bool = False) -> Iterator[str]:
+    """Decoded lines of one file without their line endings, checked for binary data and UTF-8,
+    each at most MAX_LINE_BYTES long (see `capped_lines`). Only a regular file is read, or with
+    `pipes` a named pipe as well.
 
     A NUL byte in the first 8 KiB (or on any later line) marks a binary file, as git decides.
     Raises TextgenError naming the file and the byte offset of the first bad byte (for a
     .gz file, the offset in the decompressed text).
     """
-    path = Path(path)
-    where = " of the decompressed text" if _is_gzip(path) else ""
-    raw_lines = _raw_lines(path)
+    path = readable_file(path, pipes)
+    yield from _decoded_lines(path, _raw_lines(path), " of the decompressed text" if _is_gzip(path) else "")
+
+
+def iter_stream_lines(stream, name: str = "standard input") -> Iterator[str]:
+    """Decoded lines of an open binary stream (standard input), with the caps and checks of `iter_lines`."""
+    yield from _decoded_lines(name, capped_lines(stream, name), "")
+
+
+def _decoded_lines(path, raw_lines: Iterator[bytes], where: str) -> Iterator[str]:
     head: list[bytes] = []
     for raw in raw_lines:
         head.append(raw)
@@ -116,7 +203,7 @@ def iter_lines(path: str | os.PathLike) -> Iterator[str]:
         if nul >= 0:
             raise TextgenError(
                 f"{path} looks like a binary file (NUL byte at byte offset {offset + nul}{where}): "
-                "give a UTF-8 text corpus"
+                "give a UTF-8 text file"
             )
         try:
             line = raw.decode("utf-8")
@@ -152,8 +239,8 @@ def _check_wide_encoding(path: Path, head: bytes) -> None:
     sample = head[: len(head) - len(head) % 2]
     if len(sample) >= 8:
         even, odd = sample[0::2], sample[1::2]
-        for zeros, name in ((odd, "UTF-16LE"), (even, "UTF-16BE")):
-            if zeros.count(0) >= 0.9 * len(zeros):
+        for zeros, others, name in ((odd, even, "UTF-16LE"), (even, odd, "UTF-16BE")):
+            if zeros.count(0) >= 0.9 * len(zeros) and others.count(0) < 0.5 * len(others):  # all zeros: binary
                 raise TextgenError(f"{path} looks like {name} text without a byte-order mark, not UTF-8: "
                                    f"convert it (e.g. iconv -f {name} -t UTF-8)")
 
@@ -163,18 +250,20 @@ def _clean_story(lines: Iterable[str]) -> str:
     return "\n".join(stripped for line in lines if (stripped := line.strip()) and stripped != END_OF_TEXT)
 
 
-def _iter_txt_stories(path: Path, seen: dict | None = None) -> Iterator[str]:
-    """Stories of a .txt file: marker lines always end a story; blank lines do when the file has no marker.
-    `seen["markers"]` tells the caller whether the file had marker lines."""
+def _iter_txt_stories(path: Path, seen: dict | None = None, lines: Iterable[str] | None = None) -> Iterator[str]:
+    """Stories of a .txt file (or of `lines`, read from `path`): marker lines always end a story; blank
+    lines do when the file has no marker. `seen["markers"]` tells the caller whether the file had
+    marker lines. A story still gathering past MAX_STORY_CHARACTERS is refused."""
     seen = seen if seen is not None else {}
     seen["markers"] = False
     marker_mode = False
     blank_mode = False  # decided once MARKER_LOOKAHEAD_BYTES pass without a marker
     pending: list[list[str]] = [[]]  # blocks of lines (separated by blank lines) since the last marker
-    pending_bytes = 0
-    for line in iter_lines(path):
+    pending_bytes = block_characters = 0  # characters since the last marker, and in the last block
+    for number, line in enumerate(iter_lines(path) if lines is None else lines, start=1):
         if line.strip() == END_OF_TEXT:
             marker_mode = seen["markers"] = True
+            block_characters = 0
             if blank_mode:
                 pending.append([])  # a marker also separates stories in a blank-line file
                 continue
@@ -186,11 +275,21 @@ def _iter_txt_stories(path: Path, seen: dict | None = None) -> Iterator[str]:
         if not line.strip():
             if pending[-1]:
                 pending.append([])
+                block_characters = 0
             continue
+        if not seen.get("looked"):
+            seen["looked"] = True
+            _warn_if_json_lines(path, number, line)
         pending[-1].append(line)
         pending_bytes += len(line) + 1
+        block_characters += len(line) + 1
         if not marker_mode and not blank_mode and pending_bytes > MARKER_LOOKAHEAD_BYTES:
             blank_mode = True
+        if (block_characters if blank_mode else pending_bytes) > MAX_STORY_CHARACTERS:
+            advice = (f"each story of this file should end with an {END_OF_TEXT} line: add the missing ones" if marker_mode
+                      else f"stories in a .txt file are separated by blank lines or {END_OF_TEXT} lines, and this stretch has neither")
+            raise TextgenError(f"a story of {path} passes {MAX_STORY_CHARACTERS:,} characters at line {number:,} and has not "
+                               f"ended: {advice}")
         if blank_mode and len(pending) > 1:
             for block in pending[:-1]:
                 if story := _clean_story(block):
@@ -203,6 +302,21 @@ def _iter_txt_stories(path: Path, seen: dict | None = None) -> Iterator[str]:
         for block in pending:
             if story := _clean_story(block):
                 yield story
+
+
+def _warn_if_json_lines(path, number: int, line: str) -> None:
+    """A .txt corpus whose first line is a JSON object with a "text" field is JSON lines under the
+    wrong name: read as text, its braces and field names would be trained on."""
+    if not line.lstrip().startswith("{"):
+        return
+    try:
+        record = parse_json(line, f"{path}:{number}")
+    except TextgenError:
+        return
+    if isinstance(record, dict) and isinstance(record.get("text"), str):
+        warnings.warn(CorpusWarning(f"{path} looks like JSON lines (line {number:,} is an object with a \"text\" field) and "
+                                    "is read as plain text, braces and all: name it .jsonl to read each \"text\" as a story"),
+                      stacklevel=4)
 
 
 def _iter_jsonl_stories(path: Path) -> Iterator[str]:
@@ -229,20 +343,33 @@ def iter_stories(path: str | os.PathLike) -> Iterator[str]:
 
     Raises TextgenError when the path is missing, unreadable, not UTF-8, binary, or holds no story.
     """
+    def stories_of(file: Path, seen: dict) -> Iterator[str]:
+        return _iter_jsonl_stories(file) if _is_jsonl(file) else _iter_txt_stories(file, seen)
+
+    yield from _counted_stories(f"corpus {path}", ((file, stories_of) for file in corpus_files(path)))
+
+
+def iter_stream_stories(stream, name: str = "standard input") -> Iterator[str]:
+    """The stories of an open binary stream (standard input) read as a .txt corpus, with the caps
+    and checks of a file: streamed, so the stream is never held whole."""
+    yield from _counted_stories(name, [(name, lambda _name, seen: _iter_txt_stories(name, seen, iter_stream_lines(stream, name)))])
+
+
+def _counted_stories(what: str, sources) -> Iterator[str]:
+    """The stories of (file, stories_of(file, seen)) sources, a long one warned about; none at all is an error."""
     count = 0
-    for file in corpus_files(path):
+    for file, stories_of in sources:
         seen: dict = {}
-        stories = _iter_jsonl_stories(file) if _is_jsonl(file) else _iter_txt_stories(file, seen)
-        for story in stories:
+        for story in stories_of(file, seen):
             count += 1
-            if len(story) > LONG_STORY_CHARACTERS and not _is_jsonl(file):
+            if len(story) > LONG_STORY_CHARACTERS and not (isinstance(file, Path) and _is_jsonl(file)):
                 advice = (f"if the file separates stories by blank lines, remove its {END_OF_TEXT} lines" if seen.get("markers")
                           else f"stories in a .txt file are separated by blank lines or {END_OF_TEXT} lines, and this "
                                "stretch has neither")
-                warnings.warn(CorpusWarning(f"story {count} of {file} has {len(story):,} characters: {advice}"), stacklevel=2)
+                warnings.warn(CorpusWarning(f"story {count} of {file} has {len(story):,} characters: {advice}"), stacklevel=3)
             yield story
     if count == 0:
-        raise TextgenError(f"corpus {path} is empty: it holds no story text (only blank lines or markers)")
+        raise TextgenError(f"{what} is empty: it holds no story text (only blank lines or markers)")
 
 
 class CorpusWarning(UserWarning):

@@ -123,10 +123,18 @@ def _write_arrays(paths: dict, tokenizer: Tokenizer, labelled: Iterable[tuple[st
 
 
 def _read_meta(meta_path: Path) -> TokenArray | None:
+    """A cached array's description, or None when it is missing, damaged or not what textgen writes
+    (a regular JSON file of a few hundred bytes): the array is then rebuilt."""
+    from textgen.files import read_json
+
+    if not meta_path.exists():
+        return None
     try:
-        data = json.loads(meta_path.read_text())
+        data = read_json(meta_path, "token cache description", 1 << 16)
         array = TokenArray(Path(data["path"]), data["tokens"], data["stories"], data["words"], data["bytes"], data["dtype"])
-    except (OSError, ValueError, KeyError, TypeError):
+    except (TextgenError, ValueError, KeyError, TypeError):
+        return None
+    if array.dtype not in ("uint16", "int32") or not isinstance(array.tokens, int):
         return None
     expected = array.tokens * np.dtype(array.dtype).itemsize
     if not array.path.exists() or array.path.stat().st_size != expected:

@@ -87,3 +87,13 @@ def parse_json(text: str, what: str, max_depth: int = MAX_DEPTH):
 def read_json(path: str | os.PathLike, what: str, max_bytes: int, max_depth: int = MAX_DEPTH):
     """A regular JSON file of at most `max_bytes`, parsed with a nesting limit."""
     return parse_json(read_text(path, what, max_bytes), f"{what} {path}", max_depth)
+
+
+def read_stream(stream, what: str, max_bytes: int) -> bytes:
+    """At most `max_bytes` of an open binary stream (standard input), read to its end: more is
+    refused once `max_bytes` + 1 have been read, so an endless stream cannot fill memory."""
+    data = stream.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise TextgenError(f"{what} holds more than {max_bytes:,} bytes: give a shorter text (or a file to a command "
+                           "that reads files)")
+    return data

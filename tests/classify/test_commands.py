@@ -5,6 +5,7 @@ one line and nothing written."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import random
 
@@ -101,6 +102,71 @@ def test_predict_gives_a_distribution_over_the_labels(classifier, tmp_path):
     rows = run("classify", "predict", out, "--file", lines, "--json")
     assert rows.exit_code == 0, rows.output
     assert [json.loads(line)["text"] for line in rows.stdout.splitlines()] == ["The box was great.", "The box was bad."]
+
+
+def test_predict_file_streams_in_batches_from_files_pipes_and_standard_input(classifier, tmp_path):
+    """600 texts (more than a batch) from a file, a named pipe and standard input give the same
+    ratings as one at a time; a bad line anywhere in a file prints nothing."""
+    import os
+    import threading
+
+    from textgen.classify.predict import PREDICT_BATCH
+
+    out, _ = classifier
+    texts = [f"The taffy was {'lovely' if i % 3 else 'stale'} number {i}." for i in range(600)]
+    assert len(texts) > 2 * PREDICT_BATCH
+    path = tmp_path / "many.txt"
+    path.write_text("\n".join(texts) + "\n")
+    from_file = run("classify", "predict", out, "--file", path, "--json")
+    assert from_file.exit_code == 0, from_file.output
+    rows = [json.loads(line) for line in from_file.stdout.splitlines()]
+    assert [row["text"] for row in rows] == texts
+    for index in (0, 255, 256, 599):
+        alone = json.loads(run("classify", "predict", out, texts[index], "--json").stdout)
+        assert alone["label"] == rows[index]["label"]
+        assert all(abs(alone["probabilities"][k] - rows[index]["probabilities"][k]) < 1e-5 for k in alone["probabilities"])
+    assert run("classify", "predict", out, "--file", "-", "--json", input=path.read_text()).stdout == from_file.stdout
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_text(path.read_text()))
+    writer.start()
+    piped = run("classify", "predict", out, "--file", fifo, "--json")
+    writer.join()
+    assert piped.exit_code == 0 and piped.stdout == from_file.stdout
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes("\n".join(texts).encode() + b"\nLatin-1 caf\xe9\n")
+    result = run("classify", "predict", out, "--file", bad)
+    assert_one_line_error(result, "bad.txt is not UTF-8: invalid byte 0xe9")
+    assert result.stdout == ""
+
+
+def test_predict_file_refuses_devices_and_endless_lines_in_one_line(classifier, tmp_path):
+    out, _ = classifier
+    assert_one_line_error(run("classify", "predict", out, "--file", "/dev/zero"),
+                          "/dev/zero is a device or socket, not a regular file: give a text file, or - for standard input")
+    assert_one_line_error(run("classify", "predict", out, "--file", "-", input="fine\n" + "x" * 2_000_000),
+                          "line 2 of standard input is longer than 1,000,000 bytes")
+    assert_one_line_error(run("classify", "predict", out, "--file", "-", input=b"\0" * 10_000),
+                          "standard input looks like a binary file")
+    assert_one_line_error(run("classify", "predict", out, "--file", "-", input="\n \n"), "standard input has no text")
+
+
+def test_a_classifier_with_more_labels_than_a_classifier_has_is_refused(classifier, tmp_path):
+    """A textgen.json claiming 10,000 labels (and as many classes) is refused when it loads, so
+    evaluate --json never writes a 10,000 x 10,000 confusion matrix."""
+    import shutil
+
+    out = tmp_path / "forged"
+    shutil.copytree(classifier[0], out)
+    meta = json.loads((out / "textgen.json").read_text())
+    meta["labels"]["names"] = [str(i) for i in range(10_000)]
+    meta["classifier"]["num_classes"] = 10_000
+    (out / "textgen.json").write_text(json.dumps(meta))
+    for command in (("evaluate", out, classifier[0].parent / "x.jsonl", "--json"), ("predict", out, "Great taffy.")):
+        result = run("classify", *command)
+        assert_one_line_error(result, "the classifier's description is broken (a classifier has 2 to 100 labels, not "
+                                      "10,000)")
+        assert result.stdout == ""
 
 
 def test_predict_file_reads_the_text_field_of_jsonl(classifier, reviews):
@@ -276,7 +342,29 @@ def bad_inputs(tmp_path, trained, reviews):
     odd_words = tmp_path / "odd.jsonl"
     odd_words.write_text("".join(json.dumps({"text": f"zorblax quuxing frobnicated {i}", "rating": 1 + i % 2}) + "\n"
                                  for i in range(10)))
+    ids = tmp_path / "ids.jsonl"
+    ids.write_text("".join(json.dumps({"text": f"review {i}", "rating": 5, "id": f"r{i}"}) + "\n" for i in range(10_000)))
+    singles = tmp_path / "singles.jsonl"
+    singles.write_text("".join(json.dumps({"text": f"review {i}", "rating": f"c{i}"}) + "\n" for i in range(100)))
+    huge = tmp_path / "huge.jsonl"
+    with open(huge, "w") as file:
+        file.write('{"text": "fine", "rating": 1}\n{"text": "')
+        for _ in range(5):
+            file.write("word " * 200_000)
+    zeros = tmp_path / "zeros.jsonl.gz"
+    with gzip.open(zeros, "wb") as file:
+        for _ in range(16):
+            file.write(bytes(1 << 20))
+    device = tmp_path / "device.jsonl"
+    device.symlink_to("/dev/zero")
     return {
+        "10,000 labels": ([ids, "--label-field", "id"], 'has 10,000 different labels in "id", more than the 100 classes a '
+                                                         "classifier takes: is --label-field the right column?"),
+        "100 classes of one": ([singles], '100 of the 100 labels in "rating" have one example each'),
+        "one enormous line": ([huge], "line 2 of " + str(huge) + " is longer than 1,000,000 bytes: is it a text file?"),
+        "a gzip of zeros": ([zeros], "zeros.jsonl.gz looks like a binary file (NUL byte at byte offset 0 of the decompressed"),
+        "a device": ([device], "device.jsonl is a device or socket, not a regular file"),
+        "a device to validate on": ([train, "--valid", device], "device.jsonl is a device or socket"),
         "missing field": ([missing], "missing.jsonl:2 has no \"rating\" field"),
         "empty text": ([empty], "empty.jsonl:2: \"text\" is empty"),
         "unseen label": ([train, "--valid", unseen], "unseen.jsonl:2 has label \"9\""),
@@ -292,7 +380,9 @@ def bad_inputs(tmp_path, trained, reviews):
     }
 
 
-@pytest.mark.parametrize("case", ["missing field", "empty text", "unseen label", "single class", "csv without header",
+@pytest.mark.parametrize("case", ["10,000 labels", "100 classes of one", "one enormous line", "a gzip of zeros", "a device",
+                                  "a device to validate on",
+                                  "missing field", "empty text", "unseen label", "single class", "csv without header",
                                   "encoder is a classifier", "encoder's tokenizer does not fit", "shape with encoder",
                                   "schedule without encoder", "not a data file", "negative lm weight",
                                   "adversarial share of 1"])
@@ -365,3 +455,22 @@ def test_export_copies_a_classifier_with_its_head_labels_and_offsets(classifier,
     ours = json.loads(run("classify", "predict", out, "The taffy was awful.", "--json").stdout)["probabilities"]
     theirs = json.loads(run("classify", "predict", shared, "The taffy was awful.", "--json").stdout)["probabilities"]
     assert all(abs(ours[k] - theirs[k]) < 0.02 for k in ours)  # bfloat16 weights: close, not equal
+
+
+def test_half_star_ratings_train_as_ordered_ratings_and_say_so(tmp_path):
+    """Labels 1.0, 2.5 and 4.0 (as a spreadsheet writes them): one note says they are read as ordered
+    ratings; the classifier's classes are 1, 2.5, 4 in that order, and predict gives an expected rating."""
+    rng = random.Random(4)
+    rows = [{"text": review(rng, label), "rating": {"1": 1.0, "2": 2.5, "3": 4.0}[label]}
+            for label in rng.choices(["1", "2", "3"], k=60)]
+    data = tmp_path / "half.jsonl"
+    data.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    out = tmp_path / "half"
+    result = run("classify", "train", data, "--out", out, *TINY, "--max-steps", "2", "--json")
+    assert result.exit_code == 0, result.output
+    notes = [line for line in result.stderr.splitlines() if "read as ordered ratings" in line]
+    assert len(notes) == 1 and "are numbers (1, 2.5, 4)" in notes[0] and "--nominal makes them plain classes" in notes[0]
+    labels = json.loads((out / "textgen.json").read_text())["labels"]
+    assert labels["names"] == ["1", "2.5", "4"] and labels["ordinal"] is True
+    prediction = json.loads(run("classify", "predict", out, "The taffy was lovely.", "--json").stdout)
+    assert 1.0 <= prediction["expected"] <= 4.0 and set(prediction["probabilities"]) == {"1", "2.5", "4"}

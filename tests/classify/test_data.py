@@ -9,6 +9,7 @@ import json
 import pytest
 
 from textgen.classify.data import Labels, check_known, class_weights, labels_of, read_labelled
+from textgen.corpus import CorpusWarning
 from textgen.errors import TextgenError
 
 ROWS = [("Great taffy, lovely.", 5), ("Stale and, sadly, \"hard\".", 1), ("Fine.\nNothing more.", 3), ("Good value", 5)]
@@ -92,7 +93,7 @@ def test_string_labels_keep_their_first_order_and_are_nominal(tmp_path):
     data = read_labelled(write_jsonl(tmp_path / "r.jsonl", [("a", "pos"), ("b", "neg"), ("c", "pos")]))
     labels = labels_of(data)
     assert labels.names == ("pos", "neg") and not labels.ordinal and labels.values is None
-    with pytest.raises(TextgenError, match='--ordinal needs whole-number labels, and .* has "pos"'):
+    with pytest.raises(TextgenError, match='--ordinal needs number labels, and .* has "pos"'):
         labels_of(data, ordinal=True)
 
 
@@ -172,5 +173,88 @@ def test_a_padded_batch_keeps_each_texts_ids_and_length(tmp_path, sentencepiece_
 
 def test_labels_that_only_look_like_numbers_are_nominal(tmp_path):
     data = read_labelled(write_jsonl(tmp_path / "r.jsonl", [("a", "\u00b2"), ("b", "1"), ("c", "--5")]))
-    labels = labels_of(data)
+    with pytest.warns(CorpusWarning, match='"rating" has number labels and others \\("\u00b2"\\), so all are read as plain '
+                                           'unordered classes: is "\u00b2" a mistake\\?'):
+        labels = labels_of(data)
     assert not labels.ordinal and labels.names == ("\u00b2", "1", "--5")
+
+
+def test_decimal_labels_are_numbers_sorted_and_ordinal_and_say_so(tmp_path):
+    """Ratings 1.0, 2.5, 4.0 (JSON numbers, and CSV text "4.0", "2.50"): one class per number ("4.0" and
+    4 are one), sorted numerically, ordinal with their values, and a note says how they were read."""
+    jsonl = write_jsonl(tmp_path / "half.jsonl", [("a", 4.0), ("b", 2.5), ("c", 1.0), ("d", 4), ("e", 2.5)])
+    csv_file = write_csv(tmp_path / "half.csv", [("a", "4.0"), ("b", "2.50"), ("c", "1"), ("d", "4"), ("e", " 2.5")])
+    for path in (jsonl, csv_file):
+        data = read_labelled(path)
+        assert [example.label for example in data.examples] == ["4", "2.5", "1", "4", "2.5"], path
+        with pytest.warns(CorpusWarning, match=r'the labels of "rating" are numbers \(1, 2\.5, 4\), read as ordered ratings '
+                                               r'\(the mean absolute error applies\): --nominal makes them plain classes'):
+            labels = labels_of(data)
+        assert labels == Labels(("1", "2.5", "4"), ordinal=True) and labels.values == (1.0, 2.5, 4.0)
+    assert labels_of(data, ordinal=False) == Labels(("1", "2.5", "4"), ordinal=False)  # chosen: no note
+    assert labels_of(data, ordinal=True).ordinal
+    negative = read_labelled(write_jsonl(tmp_path / "n.jsonl", [("a", -0.0), ("b", "-1.50"), ("c", 10)]))
+    assert labels_of(negative, ordinal=True).names == ("-1.5", "0", "10")
+
+
+def test_thousands_of_labels_are_refused_as_the_wrong_column(tmp_path):
+    """10,000 labels with one example each (an id column): one line naming the count, the field and
+    the fix, before anything is built; number labels add the advice for scores."""
+    ids = read_labelled(write_jsonl(tmp_path / "ids.jsonl", [(f"text {i}", f"id-{i}") for i in range(10_000)], label="id"),
+                        label_field="id")
+    with pytest.raises(TextgenError) as error:
+        labels_of(ids)
+    assert str(error.value) == (f"{tmp_path / 'ids.jsonl'} has 10,000 different labels in \"id\", more than the 100 "
+                                "classes a classifier takes: is --label-field the right column?")
+    scores = read_labelled(write_jsonl(tmp_path / "scores.jsonl", [(f"text {i}", i / 1000) for i in range(500)]))
+    with pytest.raises(TextgenError, match=r"has 500 different labels .*right column\? If these numbers are scores, round them"):
+        labels_of(scores)
+
+
+def test_many_classes_of_one_example_are_refused_and_a_stray_one_is_noted(tmp_path):
+    single = read_labelled(write_jsonl(tmp_path / "one.jsonl", [(f"text {i}", f"c{i}") for i in range(100)]))
+    with pytest.raises(TextgenError, match=r'one\.jsonl: 100 of the 100 labels in "rating" have one example each, too few to '
+                                           r"learn a class from: is --label-field the right column\?"):
+        labels_of(single)
+    rows = [(f"t {i}", 1 + i % 4) for i in range(100)] + [("odd", 7), ("one", 9)]
+    mostly = read_labelled(write_jsonl(tmp_path / "mostly.jsonl", rows))
+    with pytest.warns(CorpusWarning, match=r'labels "7", "9" of "rating" have one example only, too few to learn a class from: '
+                                           r"add examples or merge the class into another"):
+        assert labels_of(mostly).names == ("1", "2", "3", "4", "7", "9")
+
+
+def test_a_model_description_with_too_many_labels_is_refused():
+    assert Labels.from_dict({"names": [str(i) for i in range(100)], "ordinal": True}).names[-1] == "99"
+    for names in ([str(i) for i in range(101)], ["1"], "12"):
+        with pytest.raises(TextgenError, match="a classifier has 2 to 100 labels"):
+            Labels.from_dict({"names": names, "ordinal": False})
+
+
+def test_csv_rows_and_fields_are_capped_while_they_are_read(tmp_path):
+    """A quote left open: a field past csv's own limit, or a row of many short quoted fields past the
+    row cap, is refused naming the line where the row starts, without reading the rest."""
+    from tests.test_corpus import write_repeated
+
+    long_field = write_repeated(tmp_path / "field.csv", b"word word word word\n", 1_000_000, head=b'text,rating\nfine,5\n"')
+    with pytest.raises(TextgenError, match=r'field\.csv:3 has a field longer than 131,072 characters: is a quote left open\?'):
+        read_labelled(long_field)
+    many = write_repeated(tmp_path / "many.csv", b'x\n","', 1_500_000, head=b'text,rating\nfine,5\n"')
+    with pytest.raises(TextgenError) as error:
+        read_labelled(many)
+    assert str(error.value) == (f"{many}:3 starts a row longer than 1,000,000 characters: is a quote left open? "
+                                'Close it (a quote inside a field is written "")')
+
+
+def test_labelled_data_lines_are_capped_and_devices_refused(tmp_path):
+    from tests.test_corpus import write_repeated
+
+    huge = write_repeated(tmp_path / "huge.jsonl", b"x", 2_000_000, head=b'{"text": "ok", "rating": 1}\n{"text": "')
+    with pytest.raises(TextgenError, match=r"line 2 of .*huge\.jsonl is longer than 1,000,000 bytes"):
+        read_labelled(huge)
+    zeros = write_repeated(tmp_path / "zeros.jsonl.gz", b"\0", 32 << 20, compress=True)
+    with pytest.raises(TextgenError, match=r"zeros\.jsonl\.gz looks like a binary file"):
+        read_labelled(zeros)
+    device = tmp_path / "device.csv"
+    device.symlink_to("/dev/zero")
+    with pytest.raises(TextgenError, match=r"device\.csv is a device or socket, not a regular file"):
+        read_labelled(device)

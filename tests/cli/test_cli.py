@@ -248,3 +248,81 @@ def test_sampling_params_are_the_options_sampling_options_adds():
         pass
 
     assert tuple(param.name for param in command.__click_params__[::-1]) == SAMPLING_PARAMS
+
+
+@pytest.fixture(scope="module")
+def unbounded_inputs(tmp_path_factory):
+    """Inputs no reader may take whole: one 5 MB line, a gzip bomb of zeros (64 MB in 64 KB), one of
+    marker lines, and a .jsonl line of 2 MB; each written a block at a time."""
+    import gzip
+
+    folder = tmp_path_factory.mktemp("unbounded")
+    line = folder / "line.txt"
+    with open(line, "w") as file:
+        file.write("A fine story.\n<|endoftext|>\n")
+        for _ in range(5):
+            file.write("word " * 200_000)
+    zeros = folder / "zeros.txt.gz"
+    with gzip.open(zeros, "wb") as file:
+        for _ in range(64):
+            file.write(bytes(1 << 20))
+    markers = folder / "markers.txt.gz"
+    with gzip.open(markers, "wb") as file:
+        for _ in range(64):
+            file.write(b"<|endoftext|>\n" * 75_000)
+    jsonl = folder / "line.jsonl"
+    with open(jsonl, "w") as file:
+        file.write('{"text": "A fine story."}\n{"text": "' + "word " * 400_000 + '"}\n')
+    return {"line": line, "zeros": zeros, "markers": markers, "jsonl": jsonl}
+
+
+LINE_REFUSAL = "is longer than 1,000,000 bytes: is it a text file? Split long lines"
+
+
+UNBOUNDED_CASES = [
+    ("corpus stats", "line", "line 3 of {path} " + LINE_REFUSAL),
+    ("corpus stats", "jsonl", "line 2 of {path} " + LINE_REFUSAL),
+    ("corpus stats", "zeros", "{path} looks like a binary file (NUL byte at byte offset 0 of the decompressed text)"),
+    ("corpus split", "markers", "{path} decompresses to more than 200 times its size"),
+    ("tokenizer train", "line", "line 3 of {path} " + LINE_REFUSAL),
+    ("tokenizer train", "markers", "decompresses to more than 200 times its size"),
+    ("train", "zeros", "looks like a binary file"),
+    ("train", "line", LINE_REFUSAL),
+    ("evaluate", "jsonl", "line 2 of {path} " + LINE_REFUSAL),
+    ("diagnose --text", "line", "line 3 of {path} " + LINE_REFUSAL),
+    ("tune-cast --valid", "zeros", "{path} looks like a binary file"),
+]
+
+
+@pytest.mark.parametrize(("command", "source", "fragment"), UNBOUNDED_CASES,
+                         ids=[f"{command}:{source}" for command, source, _ in UNBOUNDED_CASES])
+def test_every_command_that_reads_text_refuses_unbounded_input_in_one_line(tmp_path, trained, unbounded_inputs, command,
+                                                                           source, fragment):
+    """Through the CLI, as a user meets them: exit 2, one line naming the file, nothing written."""
+    import time
+
+    path = unbounded_inputs[source]
+    out = tmp_path / "out"
+    args = {"corpus stats": ["corpus", "stats", path],
+            "corpus split": ["corpus", "split", path, "--out", out],
+            "tokenizer train": ["tokenizer", "train", path, "--out", out / "t.model"],
+            "train": ["train", path, "--out", out, "--tokenizer-kind", "word", "--max-steps", "2", "--cache-dir", tmp_path / "c"],
+            "evaluate": ["evaluate", trained, path, "--cache-dir", tmp_path / "c"],
+            "diagnose --text": ["diagnose", "--text", path],
+            "tune-cast --valid": ["tune-cast", trained, "--valid", path, "--dry-run", "--samples", "1"]}[command]
+    started = time.perf_counter()
+    result = run(*args)
+    assert_one_line_error(result, fragment.format(path=path))
+    assert time.perf_counter() - started < 10
+    assert not out.exists() and not list((tmp_path / "c").glob("*.json") if (tmp_path / "c").exists() else [])
+
+
+def test_standard_input_is_capped_for_tokenizer_encode_and_diagnose(tmp_path, corpus_txt):
+    out = tmp_path / "word.json"
+    run("tokenizer", "train", corpus_txt, "--kind", "word", "--out", out)
+    assert_one_line_error(run("tokenizer", "encode", out, "-", input="word " * 300_000),
+                          "standard input holds more than 1,000,000 bytes: give a shorter text")
+    assert_one_line_error(run("diagnose", "--text", "-", input="Doug saw Jane.\n\n" + "x" * 2_000_000),
+                          "line 3 of standard input " + LINE_REFUSAL)
+    streamed = run("diagnose", "--text", "-", "--json", input="Doug saw Doug.\n\n" * 2000)
+    assert streamed.exit_code == 0 and json.loads(streamed.stdout)["metrics"]["stories"] == 2000

@@ -38,3 +38,12 @@ def test_a_broken_case_line_names_its_line(tmp_path):
     path.write_text('{"text": "x", "kinds": ["loop"]}\n', encoding="utf-8")
     with pytest.raises(TextgenError, match=r"bad.jsonl:1: kinds must be among"):
         load_cases(path)
+
+
+def test_case_files_are_read_with_the_corpus_line_cap(tmp_path):
+    from textgen.errors import TextgenError
+
+    path = tmp_path / "long.jsonl"
+    path.write_text('{"text": "' + "a" * 1_500_000 + '", "kinds": []}\n', encoding="utf-8")
+    with pytest.raises(TextgenError, match=r"line 1 of .*long\.jsonl is longer than 1,000,000 bytes"):
+        load_cases(path)

@@ -2,9 +2,14 @@
 
 A `.jsonl` file holds one JSON object per line with a text field and a label field (defaults
 "text" and "rating"); a `.csv` file has a header row naming both columns. Either may be gzipped.
-Labels are classes: JSON numbers or strings, kept as their text ("5", "positive"). Whole-number
-labels sort numerically and are ordinal (1 < 2 < ... < 5), so the mean absolute error means
-something; other labels keep the order they first appear in and are nominal.
+Labels are classes: JSON numbers or strings, kept as their text ("5", "positive"). A number with
+a decimal point is written as its shortest decimal ("4.0" and 4.0 are "4", "2.50" is "2.5"), so a
+CSV's "4.0" and a JSON 4 are one class. Number labels (1 to 5 stars, or half stars 0.5, 1, 1.5)
+sort numerically and are ordinal (1 < 2 < ... < 5), so the mean absolute error means something;
+other labels keep the order they first appear in and are nominal.
+At most MAX_CLASSES (100) classes: more, or most of them with one example, is the wrong column
+(an id, a text, a score) rather than classes. Lines are capped as in textgen.corpus; a CSV row
+(a quoted field may span lines) is at most MAX_ROW_CHARACTERS.
 Every problem is one TextgenError naming the file and line and what to do.
 """
 
@@ -13,18 +18,23 @@ from __future__ import annotations
 import csv
 import math
 import re
+import warnings
 from collections import Counter
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
 
-from textgen.corpus import _clean_story, iter_lines
+from textgen.corpus import MAX_LINE_BYTES, CorpusWarning, _clean_story, iter_lines
 from textgen.errors import TextgenError
 from textgen.files import parse_json
 
 FORMATS = {".jsonl": "jsonl", ".csv": "csv"}
 WEIGHTINGS = ("none", "balanced", "sqrt")
+MAX_CLASSES = 100  # rating scales have 2 to 10 classes, topic sets tens; thousands are an id or a text column
+MANY_CLASSES = 10  # from this many classes on, most of them with one example each is refused
+MAX_ROW_CHARACTERS = MAX_LINE_BYTES  # a CSV row, however many lines its quoted fields span
 
 
 @dataclass(frozen=True)
@@ -67,11 +77,13 @@ def read_labelled(path: str | Path, text_field: str = "text", label_field: str =
     return LabelledData(str(path), kind, text_field, label_field, tuple(examples))
 
 
-def read_rows(path: str | Path, text_field: str, label_field: str | None):
+def read_rows(path: str | Path, text_field: str, label_field: str | None, pipes: bool = False):
     """(line, text, label) of every row of a .jsonl or .csv file, the text checked to be text and
-    not empty; with `label_field` None no label is needed (and None is given)."""
+    not empty; with `label_field` None no label is needed (and None is given). With `pipes` a named
+    pipe is read as well as a regular file."""
     kind = data_format(path)
-    rows = _jsonl_rows(path, text_field, label_field) if kind == "jsonl" else _csv_rows(path, text_field, label_field)
+    reader = _jsonl_rows if kind == "jsonl" else _csv_rows
+    rows = reader(path, text_field, label_field, pipes)
     for line, text, label in rows:
         if not isinstance(text, str):
             raise TextgenError(f"{path}:{line}: \"{text_field}\" is {_kind(text)}, not text: every example needs text")
@@ -80,8 +92,8 @@ def read_rows(path: str | Path, text_field: str, label_field: str | None):
         yield line, text, label
 
 
-def _jsonl_rows(path, text_field: str, label_field: str | None):
-    for number, line in enumerate(iter_lines(path), start=1):
+def _jsonl_rows(path, text_field: str, label_field: str | None, pipes: bool = False):
+    for number, line in enumerate(iter_lines(path, pipes), start=1):
         if not line.strip():
             continue
         record = parse_json(line.lstrip("\ufeff"), f"{path}:{number}")
@@ -95,10 +107,22 @@ def _jsonl_rows(path, text_field: str, label_field: str | None):
         yield number, record[text_field], record[label_field] if label_field is not None else None
 
 
-def _csv_rows(path, text_field: str, label_field: str | None):
-    reader = csv.reader(line + "\n" for line in iter_lines(path))
+def _csv_rows(path, text_field: str, label_field: str | None, pipes: bool = False):
+    gathered = [0]  # characters fed to the reader since its last row: a row is capped however many lines it spans
+
+    def fed():
+        for line in iter_lines(path, pipes):
+            gathered[0] += len(line) + 1
+            if gathered[0] > MAX_ROW_CHARACTERS:
+                raise TextgenError(f"{path}:{start} starts a row longer than {MAX_ROW_CHARACTERS:,} characters: "
+                                   "is a quote left open? Close it (a quote inside a field is written \"\")")
+            yield line + "\n"
+
+    start = 1
+    reader = csv.reader(fed())
     try:
         header = next(reader, None)
+        gathered[0] = 0
         if header is None:
             return
         header = [name.lstrip("\ufeff").strip() for name in header]
@@ -111,6 +135,7 @@ def _csv_rows(path, text_field: str, label_field: str | None):
         label_at = header.index(label_field) if label_field is not None else None
         start = reader.line_num + 1
         for row in reader:
+            gathered[0] = 0
             if not any(cell.strip() for cell in row):
                 start = reader.line_num + 1
                 continue
@@ -119,6 +144,9 @@ def _csv_rows(path, text_field: str, label_field: str | None):
             yield start, row[text_at], row[label_at] if label_at is not None else None
             start = reader.line_num + 1
     except csv.Error as error:
+        if "field larger than field limit" in str(error):
+            raise TextgenError(f"{path}:{start} has a field longer than {csv.field_size_limit():,} characters: "
+                               "is a quote left open? Close it (a quote inside a field is written \"\")") from None
         raise TextgenError(f"{path}:{reader.line_num}: not valid CSV ({error})") from None
 
 
@@ -128,11 +156,23 @@ def _label_text(label, path, line: int, field: str) -> str:
     if isinstance(label, float):
         if not math.isfinite(label):
             raise TextgenError(f"{path}:{line}: \"{field}\" is {label}: a label is a finite number or a string")
-        label = int(label) if label.is_integer() else label
+        label = int(label) if label.is_integer() else repr(label)
     text = str(label).strip()
     if not text:
         raise TextgenError(f"{path}:{line}: \"{field}\" is empty: every example needs a label")
-    return text
+    return _shortest_decimal(text) if _DECIMAL.fullmatch(text) else text
+
+
+_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")  # ASCII digits only: "²" and "--5" are not numbers
+_DECIMAL = re.compile(r"-?[0-9]+\.[0-9]+")
+
+
+def _shortest_decimal(text: str) -> str:
+    """A decimal's shortest text: "4.0" -> "4", "2.50" -> "2.5", "-0.0" -> "0"."""
+    whole, fraction = text.split(".")
+    fraction = fraction.rstrip("0")
+    whole = whole if fraction or whole.lstrip("-").strip("0") else "0"
+    return f"{whole}.{fraction}" if fraction else whole
 
 
 def _kind(value) -> str:
@@ -158,27 +198,59 @@ class Labels:
 
     @classmethod
     def from_dict(cls, data: dict) -> Labels:
-        return cls(tuple(str(name) for name in data["names"]), bool(data["ordinal"]))
+        names = data["names"]
+        if not isinstance(names, list) or not 2 <= len(names) <= MAX_CLASSES:  # bounds every output made per class
+            found = f"{len(names):,}" if isinstance(names, list) else _kind(names)
+            raise TextgenError(f"a classifier has 2 to {MAX_CLASSES} labels, not {found}")
+        return cls(tuple(str(name) for name in names), bool(data["ordinal"]))
 
 
-def _whole_number(text: str) -> bool:
-    return re.fullmatch(r"-?[0-9]+", text) is not None  # ASCII digits only: "²" and "--5" are not numbers
+def _number(text: str) -> bool:
+    return _NUMBER.fullmatch(text) is not None
 
 
 def labels_of(data: LabelledData, ordinal: bool | None = None) -> Labels:
-    """The classes of training data. Whole-number labels sort numerically and are ordinal unless
-    `ordinal` is False; `ordinal` True with other labels is an error."""
+    """The classes of training data. Number labels sort numerically and are ordinal unless `ordinal`
+    is False; `ordinal` True with other labels is an error. More than MAX_CLASSES classes, or (from
+    MANY_CLASSES on) most of them with one example, is refused as the wrong column; a stray class
+    with one example, and numbers mixed with other labels, are warned about (CorpusWarning)."""
     counts = data.counts()
+    field = f"\"{data.label_field}\""
     if len(counts) < 2:
         (only,) = counts
         raise TextgenError(f"{data.path} has one class only (\"{only}\" on all {counts[only]:,} examples): "
                            "a classifier needs at least two")
-    numeric = all(_whole_number(name) for name in counts)
+    numbers = [name for name in counts if _number(name)]
+    if len(counts) > MAX_CLASSES:
+        kind = ("is --label-field the right column? If these numbers are scores, round them into a few classes"
+                if len(numbers) > len(counts) / 2 else "is --label-field the right column?")
+        raise TextgenError(f"{data.path} has {len(counts):,} different labels in {field}, more than the {MAX_CLASSES} "
+                           f"classes a classifier takes: {kind}")
+    single = [name for name, count in counts.items() if count == 1]
+    if len(counts) >= MANY_CLASSES and len(single) > len(counts) / 2:
+        raise TextgenError(f"{data.path}: {len(single):,} of the {len(counts):,} labels in {field} have one example each, "
+                           "too few to learn a class from: is --label-field the right column?")
+    if single and len(data.examples) >= 10 * len(counts):  # ten a class on average: a lone label is a stray
+        shown = ", ".join(f"\"{name}\"" for name in single[:5]) + (f" and {len(single) - 5:,} more" if len(single) > 5 else "")
+        warnings.warn(CorpusWarning(f"{data.path}: label{'s' if len(single) > 1 else ''} {shown} of {field} "
+                                    f"{'have' if len(single) > 1 else 'has'} one example only, too few to learn a class "
+                                    "from: add examples or merge the class into another"), stacklevel=2)
+    numeric = len(numbers) == len(counts)
     if ordinal and not numeric:
-        example = next(name for name in counts if not _whole_number(name))
-        raise TextgenError(f"--ordinal needs whole-number labels, and {data.path} has \"{example}\": drop --ordinal")
+        example = next(name for name in counts if not _number(name))
+        raise TextgenError(f"--ordinal needs number labels, and {data.path} has \"{example}\": drop --ordinal")
     if numeric:
-        return Labels(tuple(sorted(counts, key=int)), ordinal is not False)
+        names = tuple(sorted(counts, key=Decimal))
+        decimals = [name for name in names if "." in name]
+        if decimals and ordinal is None:
+            warnings.warn(CorpusWarning(f"{data.path}: the labels of {field} are numbers ({', '.join(names[:6])}"
+                                        f"{', ...' if len(names) > 6 else ''}), read as ordered ratings (the mean absolute "
+                                        "error applies): --nominal makes them plain classes"), stacklevel=2)
+        return Labels(names, ordinal is not False)
+    if numbers:
+        other = next(name for name in counts if not _number(name))
+        warnings.warn(CorpusWarning(f"{data.path}: {field} has number labels and others (\"{other}\"), so all are read "
+                                    f"as plain unordered classes: is \"{other}\" a mistake?"), stacklevel=2)
     order = list(dict.fromkeys(example.label for example in data.examples))
     return Labels(tuple(order), False)
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,6 +12,8 @@ from typing import TYPE_CHECKING
 from textgen.classify.data import Labels
 from textgen.classify.numpy_forward import CLASSIFIER, classifier_description, decision_offsets
 from textgen.errors import TextgenError
+
+PREDICT_BATCH = 256  # texts rated at a time from a --file: memory stays flat however long the file is
 
 if TYPE_CHECKING:  # torch loads only where a function needs it: `classify predict` runs without it
     import torch
@@ -125,22 +128,42 @@ def evaluate_classifier(loaded: LoadedClassifier, path: str | os.PathLike, text_
             "majority": majority}
 
 
-def read_texts(path: str | os.PathLike, text_field: str | None = None) -> list[str]:
-    """The texts to rate in a file: one per line of a .txt file ("-" reads stdin), or the text field of
-    each row of a .jsonl or .csv file (labels, if any, are not needed)."""
+def iter_texts(path: str | os.PathLike, text_field: str | None = None) -> Iterator[str]:
+    """The texts to rate in a file, streamed: one per line of a .txt file ("-" reads standard input,
+    and a named pipe such as `<(command)` is read too; a device is refused), or the text field of
+    each row of a .jsonl or .csv file (labels, if any, are not needed). Lines are capped as the
+    corpus reader caps them (textgen.corpus.MAX_LINE_BYTES), so memory never holds more than one."""
     import sys
 
     from textgen.classify.data import FORMATS, read_rows
-    from textgen.corpus import iter_lines
+    from textgen.corpus import iter_lines, iter_stream_lines
 
     name = str(path).lower().removesuffix(".gz")
+    count = 0
     if any(name.endswith(suffix) for suffix in FORMATS):
-        texts = [text for _line, text, _label in read_rows(path, text_field or "text", None)]
-        if not texts:
+        for _line, text, _label in read_rows(path, text_field or "text", None, pipes=True):
+            count += 1
+            yield text
+        if not count:
             raise TextgenError(f"{path} holds no rows: give one text per row")
-        return texts
-    lines = sys.stdin.read().splitlines() if str(path) == "-" else list(iter_lines(path))
-    texts = [line.strip() for line in lines if line.strip()]
-    if not texts:
-        raise TextgenError(f"{path} has no text: give one text per line (or a .jsonl/.csv file with a text field)")
-    return texts
+        return
+    lines = iter_stream_lines(sys.stdin.buffer) if str(path) == "-" else iter_lines(path, pipes=True)
+    for line in lines:
+        if line.strip():
+            count += 1
+            yield line.strip()
+    if not count:
+        raise TextgenError(f"{'standard input' if str(path) == '-' else path} has no text: give one text per line "
+                           "(or a .jsonl/.csv file with a text field)")
+
+
+def batched(texts: Iterable[str], size: int = PREDICT_BATCH) -> Iterator[list[str]]:
+    """Texts in lists of `size` (the last may be shorter)."""
+    batch: list[str] = []
+    for text in texts:
+        batch.append(text)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -30,7 +31,7 @@ def classify() -> None:
 @click.option("--text-field", default="text", show_default=True, help="The text's field (.jsonl) or column (.csv).")
 @click.option("--label-field", default="rating", show_default=True, help="The label's field or column.")
 @click.option("--ordinal/--nominal", default=None,
-              help="Labels are ordered ratings (MAE applies) or plain classes [default: ordinal when all are whole numbers].")
+              help="Labels are ordered ratings (MAE applies) or plain classes [default: ordinal when all are numbers].")
 @click.option("--encoder", default=None, metavar="MODEL",
               help="Start from this language model (its tokenizer and recurrent layers), e.g. one `textgen train` made on the same kind of text.")
 @click.option("--unfreeze", type=click.FloatRange(0, 1), default=None,
@@ -138,7 +139,8 @@ def _rating_line(labels, prediction: dict) -> str:
 @click.argument("model_dir", metavar="MODEL")
 @click.argument("text", required=False)
 @click.option("--file", "file_path", default=None,
-              help="Rate every text in this file: one per line (.txt, - for stdin), or the text field of a .jsonl/.csv.")
+              help="Rate every text in this file: one per line (.txt, - for stdin, or a pipe), or the text field of a "
+                   ".jsonl/.csv.")
 @click.option("--text-field", default=None, help="The text's field in a .jsonl/.csv --file [default: the one MODEL was trained with].")
 @click.option("--json", "as_json", is_flag=True,
               help='Print {"label", "probabilities", "expected" (ordinal labels)}; with --file one object per line.')
@@ -148,7 +150,7 @@ def predict_command(model_dir: str, text: str | None, file_path: str | None, tex
     Example: textgen classify predict checkpoints/stars "Great taffy, my kids loved it."
     """
     from textgen.classify.numpy_forward import NumpyClassifier
-    from textgen.classify.predict import load_classifier, predict, read_texts
+    from textgen.classify.predict import batched, iter_texts, load_classifier, predict
     from textgen.errors import TextgenError
 
     if (text is None) == (file_path is None):
@@ -158,16 +160,19 @@ def predict_command(model_dir: str, text: str | None, file_path: str | None, tex
     # the numpy forward pass: no torch import (most of the 2 s a prediction may take); torch for a peephole layer
     loaded = NumpyClassifier.load(model_dir) or load_classifier(model_dir)
     field = text_field or (loaded.metadata.get("labels") or {}).get("text_field", "text")
-    texts = [text] if text is not None else read_texts(file_path, field)
-    predictions = predict(loaded, texts)
-    for prediction in predictions:
-        if as_json:
-            print_json(prediction)
-        elif text is not None:
-            click.echo(_rating_line(loaded.labels, prediction))
-        else:
-            shown = prediction["text"] if len(prediction["text"]) <= 60 else prediction["text"][:59] + "…"
-            click.echo(f"{_rating_line(loaded.labels, prediction)}   {shown}")
+    if file_path is not None and file_path != "-" and os.path.isfile(file_path):
+        for _ in iter_texts(file_path, field):  # a file is checked whole first: a bad line prints nothing
+            pass
+    # texts are rated a batch at a time, so a long file (or an endless pipe) never sits in memory
+    for texts in [[text]] if text is not None else batched(iter_texts(file_path, field)):
+        for prediction in predict(loaded, texts):
+            if as_json:
+                print_json(prediction)
+            elif text is not None:
+                click.echo(_rating_line(loaded.labels, prediction))
+            else:
+                shown = prediction["text"] if len(prediction["text"]) <= 60 else prediction["text"][:59] + "…"
+                click.echo(f"{_rating_line(loaded.labels, prediction)}   {shown}")
 
 
 @classify.command("evaluate")
@@ -252,8 +257,6 @@ def explain_command(ctx: click.Context, model_dir: str, text: str, method: str, 
     probability = explanation.probabilities[explanation.label]
     click.echo(f"predicted {explanation.label} ({100 * probability:.0f}%); {explanation.explained} {explanation.value:.3f}; "
                f"each word's effect on it ({explanation.method}):")
-    import os
-
     from click import utils
 
     colour = not utils.should_strip_ansi(sys.stdout, ctx.color) and not os.environ.get("NO_COLOR")

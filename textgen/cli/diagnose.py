@@ -10,7 +10,6 @@ import click
 from textgen.cli.common import SEED, counting_bar, given_options, note
 from textgen.cli.inference_options import SAMPLING_PARAMS, cache_options, cache_settings, model_defaults_note, sampling_options, sampling_settings
 from textgen.cli.show_diagnosis import show_comparison, show_report
-from textgen.errors import TextgenError
 
 GENERATION_OPTIONS = ("samples", "prompt", "max_tokens", "quantize", "compare_settings", "save_path", "show_stories",
                       *SAMPLING_PARAMS)  # what --text ignores
@@ -154,37 +153,12 @@ def diagnose_command(ctx: click.Context, model_dir: str | None, text_path: str |
 
 
 def written_stories(text_path: str):
-    """The stories of --text FILE (- reads standard input) as a stream whose first story is read
-    now, so a bad file is refused before the model loads."""
+    """The stories of --text FILE (- reads standard input, streamed with the caps of a corpus file)
+    as a stream whose first story is read now, so a bad file is refused before the model loads."""
     import itertools
 
-    from textgen.corpus import iter_stories
+    from textgen.corpus import iter_stories, iter_stream_stories
 
-    from_stdin = text_path == "-"
-    path = stdin_corpus() if from_stdin else text_path
-
-    def streamed():
-        try:
-            yield from iter_stories(path)
-        except TextgenError as error:
-            if from_stdin:
-                raise TextgenError(str(error).replace(f"corpus {path}", "standard input").replace(path, "standard input")) from None
-            raise
-
-    stream = streamed()
+    stream = iter_stream_stories(sys.stdin.buffer) if text_path == "-" else iter_stories(text_path)
     first = next(stream)
     return itertools.chain([first], stream)
-
-
-def stdin_corpus() -> str:
-    """`--text -`: standard input saved to a temporary .txt file (removed at exit), read as any corpus."""
-    import atexit
-    import os
-    import tempfile
-
-    data = sys.stdin.buffer.read()
-    handle, path = tempfile.mkstemp(prefix="textgen-stdin-", suffix=".txt")
-    with os.fdopen(handle, "wb") as file:
-        file.write(data)
-    atexit.register(lambda: os.path.exists(path) and os.remove(path))
-    return path

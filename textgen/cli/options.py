@@ -60,7 +60,7 @@ def load_config_file(ctx: click.Context, param, value: str | None):
         raise TextgenError(f"config file {path} does not parse ({str(error).splitlines()[0]})") from None
     if not isinstance(data, dict):
         raise TextgenError(f"config file {path} must hold key = value settings")
-    data = recorded_run(data)
+    data = recorded_run(data, path)
     options = {p.name: p for p in ctx.command.params if isinstance(p, click.Option) and p.name != "config"}
     # a key is an option's name as typed (out, valid, json) or its parameter name (out_dir), with - or _
     by_flag = {flag.lstrip("-").replace("-", "_"): p.name for p in options.values() for flag in p.opts if flag.startswith("--")}
@@ -83,15 +83,20 @@ def load_config_file(ctx: click.Context, param, value: str | None):
 
 
 
-def recorded_run(data: dict) -> dict:
+def recorded_run(data: dict, path="a config file") -> dict:
     """A run's textgen.json as a config: its training block and its model block (without the
     vocabulary size, which the tokenizer sets); any other settings file as it is."""
     from textgen.model_dir import FORMAT
 
     if data.get("format") != FORMAT:
         return data
-    model = {key: value for key, value in (data.get("model") or {}).items() if key != "vocab_size"}
-    return {**(data.get("training") or {}), **model}
+    blocks = {name: data.get(name) or {} for name in ("training", "model")}
+    for name, block in blocks.items():
+        if not isinstance(block, dict):
+            raise TextgenError(f"config file {path}: its \"{name}\" block must hold key = value settings, not "
+                               f"{type(block).__name__}: is it a textgen.json that textgen wrote?")
+    model = {key: value for key, value in blocks["model"].items() if key != "vocab_size"}
+    return {**blocks["training"], **model}
 
 
 def forget_bias_value(value):

@@ -72,11 +72,13 @@ def tokenizer_encode(tokenizer_path: str, text: str, as_json: bool) -> None:
 
     Example: textgen tokenizer encode little.model "Once upon a time, there was a cat."
     """
+    from textgen.corpus import MAX_LINE_BYTES
+    from textgen.files import read_stream
     from textgen.tokenizer import load_tokenizer
     from textgen.tokenizer.base import check_text
 
     if text == "-":
-        text = sys.stdin.buffer.read().decode("utf-8", errors="surrogateescape")
+        text = read_stream(sys.stdin.buffer, "standard input", MAX_LINE_BYTES).decode("utf-8", errors="surrogateescape")
     check_text(text, "TEXT")
     loaded = load_tokenizer(tokenizer_path)
     ids = loaded.encode(text)

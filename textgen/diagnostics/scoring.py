@@ -16,27 +16,30 @@ Case = tuple[str, set[str]]
 
 def load_cases(path: str | Path) -> list[Case]:
     """The cases of one .jsonl file; a line that is not a case names its line number."""
+    from textgen.corpus import iter_lines
+
     cases = []
-    with open(path, encoding="utf-8") as file:
-        for number, line in enumerate(file, start=1):
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-                text, kinds = item["text"], set(item["kinds"])
-            except (ValueError, KeyError, TypeError):
-                raise TextgenError(f"{path}:{number} is not a case: write {{\"text\": ..., \"kinds\": [...]}}") from None
-            unknown = kinds - set(KINDS)
-            if not isinstance(text, str) or unknown:
-                raise TextgenError(f"{path}:{number}: kinds must be among {', '.join(KINDS)} (got {sorted(unknown)})")
-            cases.append((text, kinds))
+    for number, line in enumerate(iter_lines(path), start=1):  # lines capped as a corpus's are
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            text, kinds = item["text"], set(item["kinds"])
+        except (ValueError, KeyError, TypeError, RecursionError):
+            raise TextgenError(f"{path}:{number} is not a case: write {{\"text\": ..., \"kinds\": [...]}}") from None
+        unknown = kinds - set(KINDS)
+        if not isinstance(text, str) or unknown:
+            raise TextgenError(f"{path}:{number}: kinds must be among {', '.join(KINDS)} (got {sorted(unknown)})")
+        cases.append((text, kinds))
     return cases
 
 
 def case_sets(folder: str | Path) -> list[dict]:
     """The sets a folder's sets.json lists, each with its cases under "cases_list"."""
     folder = Path(folder)
-    sets = json.loads((folder / "sets.json").read_text(encoding="utf-8"))
+    from textgen.files import read_json
+
+    sets = read_json(folder / "sets.json", "case list", 1 << 20)
     return [{**entry, "cases_list": load_cases(folder / entry["file"])} for entry in sets]
 
 

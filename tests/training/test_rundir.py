@@ -97,7 +97,7 @@ def test_two_runs_on_one_folder_the_second_is_refused(tmp_path, corpus):
     try:
         wait_for_line(process, "limit:")
         second = train(corpus, out, "--overwrite", "--max-steps", 3)
-        assert second.exit_code == 2 and "being trained by another textgen process" in second.stderr
+        assert second.exit_code == 2 and "in use by another textgen process" in second.stderr
     finally:
         process.kill()
         process.wait()

@@ -42,6 +42,10 @@ def tune_cast_command(model_dir: str, valid_path: str | None, samples: int, size
     from textgen.tune_cast import check_sizes, describe, record_cast, tune_cast
 
     check_sizes(sizes)
+    if not dry_run:  # refused before the search, not after it
+        from textgen.model_files import refuse_shipped, resolve_model_path
+
+        refuse_shipped(resolve_model_path(model_dir), "tune-cast")
     loaded = load_for_generation(model_dir, quantize)
     if valid_path is None:
         recorded = (loaded.metadata.get("corpus") or {}).get("valid")

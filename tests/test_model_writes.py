@@ -1,0 +1,399 @@
+"""Every writer of a model directory loses nothing: export, a training run's export of its best
+weights and tune-cast stage their files beside the old ones and swap them in, so a signal, a kill
+or a full disk at any point leaves a directory that loads (the old model or the new one, never a
+mix); export touches only files it writes; the shipped model is read-only to every command."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from tests.conftest import ONE_THREAD, REPO, one_line_error, textgen_process
+
+import textgen
+from textgen.checkpoint import export_model
+from textgen.cli import cli
+from textgen.errors import TextgenError
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL: nothing the writer does on an exception may roll a commit back."""
+
+
+def run(*args, **kwargs):
+    return CliRunner().invoke(cli, [str(arg) for arg in args], **kwargs)
+
+
+def dtype_of(folder) -> str:
+    """Which model a directory holds ("float32" or "bfloat16" export), or "broken" if it does not load."""
+    try:
+        return textgen.load(folder).metadata["weights_dtype"]
+    except TextgenError as error:
+        return f"broken: {error}"
+
+
+def folder_hash(folder: Path) -> dict[str, str]:
+    return {str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(path.name for path in folder.iterdir() if path.name.startswith("."))
+
+
+# D1: a kill, a signal or a full disk during export ------------------------------------------------------
+
+@pytest.mark.parametrize("at", range(1, 9))
+def test_export_killed_at_any_rename_leaves_a_model_that_loads_and_the_next_writer_finishes(trained, tmp_path,
+                                                                                             monkeypatch, at):
+    out = tmp_path / "out"
+    export_model(trained, out, "float32")
+    real, calls = os.replace, []
+
+    def replace(source, target):
+        calls.append(target)
+        if len(calls) == at:
+            raise Killed
+        real(source, target)
+
+    monkeypatch.setattr(os, "replace", replace)
+    try:
+        export_model(trained, out, "bfloat16", overwrite=True)
+    except Killed:
+        pass
+    monkeypatch.undo()
+    assert dtype_of(out) in ("float32", "bfloat16")  # the old model or the new one, whole
+    export_model(trained, out, "float32", overwrite=True)  # the next writer finishes or clears what was left
+    assert dtype_of(out) == "float32" and leftovers(out) == []
+
+
+SIGNAL_AT_RENAME = r"""
+import json, os, signal, sys
+import torch
+torch.set_num_threads(1)
+import textgen
+from textgen.cli import cli
+from textgen.errors import TextgenError
+
+source, out = sys.argv[1], sys.argv[2]
+results = []
+for signum in (signal.SIGTERM, signal.SIGINT):
+    for at in range(1, 8):
+        before = textgen.load(out).metadata["weights_dtype"]
+        after = "bfloat16" if before == "float32" else "float32"
+        pid = os.fork()
+        if pid == 0:
+            real, count = os.replace, [0]
+            def replace(a, b):
+                count[0] += 1
+                if count[0] == at:
+                    os.kill(os.getpid(), signum)
+                real(a, b)
+            os.replace = replace
+            code = 0
+            try:
+                cli(["export", source, out, "--overwrite", "--dtype", after])
+            except SystemExit as exit:
+                code = exit.code if isinstance(exit.code, int) else 1
+            except BaseException:
+                code = 99
+            os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        try:
+            now = textgen.load(out).metadata["weights_dtype"]
+        except TextgenError as error:
+            now = f"broken: {error}"
+        results.append({"signal": int(signum), "at": at, "before": before, "after": after, "now": now,
+                        "status": status})
+print(json.dumps(results))
+"""
+
+
+@pytest.mark.slow
+def test_sigterm_or_sigint_at_any_rename_of_an_export_leaves_a_whole_model(trained, tmp_path):
+    out = tmp_path / "out"
+    export_model(trained, out, "float32")
+    done = subprocess.run([sys.executable, "-c", SIGNAL_AT_RENAME, str(trained), str(out)], cwd=REPO, env=ONE_THREAD,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    results = json.loads(done.stdout.splitlines()[-1])  # the lines before it: the exports' own
+    assert len(results) == 14
+    assert [row for row in results if row["now"] not in (row["before"], row["after"])] == []
+    assert "Traceback" not in done.stderr
+    assert dtype_of(out) in ("float32", "bfloat16")
+
+
+@pytest.fixture(scope="module")
+def big_model(tmp_path_factory, word_tokenizer):
+    """A model of about 30 MB in float32: its export takes long enough to be cut at several points."""
+    import torch
+
+    from textgen.checkpoint import save_model_dir
+    from textgen.config import ModelConfig
+    from textgen.model import LanguageModel
+
+    torch.manual_seed(0)
+    model = LanguageModel(ModelConfig(vocab_size=word_tokenizer.vocab_size, embed_dim=64, hidden_size=1000))
+    return save_model_dir(tmp_path_factory.mktemp("big") / "big", model, word_tokenizer, {"note": "big"})
+
+
+@pytest.mark.slow
+def test_signals_and_kills_part_way_through_a_real_export_keep_a_model_that_loads(big_model, tmp_path):
+    out = tmp_path / "out"
+    export_model(big_model, out, "float32")
+    started = time.monotonic()
+    whole = subprocess.run(textgen_process("export", str(big_model), str(tmp_path / "timed"), "--dtype", "bfloat16"),
+                           cwd=REPO, env=ONE_THREAD, capture_output=True, text=True, timeout=120)
+    seconds = time.monotonic() - started
+    assert whole.returncode == 0, whole.stderr
+    for signum, share in ((signal.SIGINT, 0.6), (signal.SIGTERM, 0.75), (signal.SIGKILL, 0.85), (signal.SIGTERM, 0.95)):
+        before = dtype_of(out)
+        process = subprocess.Popen(textgen_process("export", str(big_model), str(out), "--overwrite", "--dtype",
+                                                   "bfloat16" if before == "float32" else "float32"),
+                                   cwd=REPO, env=ONE_THREAD, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(seconds * share)
+        process.send_signal(signum)
+        _, stderr = process.communicate(timeout=120)
+        assert "Traceback" not in stderr
+        assert dtype_of(out) in ("float32", "bfloat16"), (signum, share, stderr)
+    export_model(big_model, out, "float32", overwrite=True)
+    assert dtype_of(out) == "float32" and leftovers(out) == []
+
+
+@pytest.mark.parametrize("failing", [1, 2, 3, 4])
+def test_a_full_disk_during_export_keeps_the_old_model_and_says_so_truly(trained, tmp_path, monkeypatch, failing):
+    out = tmp_path / "out"
+    export_model(trained, out, "float32")
+    before = folder_hash(out)
+    real, calls = os.fsync, []
+
+    def fsync(descriptor):
+        calls.append(descriptor)
+        if len(calls) == failing:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(descriptor)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    result = run("export", trained, out, "--overwrite", "--dtype", "bfloat16")
+    monkeypatch.undo()
+    one_line_error(result, "No space left on device")
+    assert "unchanged" in result.stderr
+    assert folder_hash(out) == before and dtype_of(out) == "float32" and leftovers(out) == []
+
+
+def test_a_full_disk_when_exporting_to_a_new_folder_leaves_no_folder(trained, tmp_path, monkeypatch):
+    out = tmp_path / "new" / "out"
+
+    def fsync(descriptor):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    result = run("export", trained, out)
+    monkeypatch.undo()
+    one_line_error(result, "No space left on device")
+    assert not out.exists()
+
+
+FSIZE_EXPORT = r"""
+import resource, sys
+resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[3]), int(sys.argv[3])))
+from textgen.cli import main
+sys.argv = ["textgen", "export", sys.argv[1], sys.argv[2], "--dtype", "float32"]
+main()
+"""
+
+
+def test_a_file_size_limit_during_export_is_one_line_and_leaves_no_half_written_folder(big_model, tmp_path):
+    out = tmp_path / "out"
+    limit = (big_model / "model.safetensors").stat().st_size // 2
+    done = subprocess.run([sys.executable, "-c", FSIZE_EXPORT, str(big_model), str(out), str(limit)], cwd=REPO,
+                          env=ONE_THREAD, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert [line for line in done.stderr.splitlines() if line.startswith("error:")] == [done.stderr.strip()]
+    assert "File too large" in done.stderr and not out.exists()
+
+
+# D2, D3: export touches only what it writes -------------------------------------------------------------
+
+def test_export_into_a_folder_of_other_files_refuses_to_replace_them_without_overwrite(trained, tmp_path):
+    out = tmp_path / "results"
+    out.mkdir()
+    (out / "metrics.csv").write_text("my,own\n1,2\n")
+    (out / "loss.png").write_bytes(b"my picture")
+    (out / "notes.txt").write_text("mine")
+    before = folder_hash(out)
+    result = run("export", trained, out)
+    one_line_error(result, "--overwrite")
+    assert "metrics.csv" in result.stderr
+    assert folder_hash(out) == before
+    free = tmp_path / "other"
+    free.mkdir()
+    (free / "notes.txt").write_text("mine")
+    assert run("export", trained, free).exit_code == 0  # files export does not write are no obstacle
+    assert (free / "notes.txt").read_text() == "mine" and dtype_of(free) == "bfloat16"
+
+
+def test_export_over_a_training_run_removes_its_resume_state_and_resume_then_says_so(trained, corpus, tmp_path):
+    out = tmp_path / "run"
+    tiny = ["--tokenizer-kind", "word", "--embed-dim", "8", "--hidden-size", "12", "--num-layers", "1",
+            "--batch-size", "4", "--seq-len", "8", "--cache-dir", tmp_path / "cache"]
+    assert run("train", corpus, "--out", out, *tiny, "--max-steps", "3").exit_code == 0
+    assert (out / "lightning" / "last.ckpt").exists()
+    refused = run("export", trained, out)
+    one_line_error(refused, "--overwrite")
+    (out / "lightning" / "mine.txt").write_text("mine")
+    replaced = run("export", trained, out, "--overwrite")
+    assert replaced.exit_code == 0, replaced.output
+    assert not (out / "lightning" / "last.ckpt").exists() and not (out / "lightning" / "best.ckpt").exists()
+    assert (out / "lightning" / "mine.txt").read_text() == "mine"
+    assert "lightning" in replaced.stderr  # said what went
+    assert dtype_of(out) == "bfloat16"
+    resumed = run("train", corpus, "--out", out, *tiny, "--max-steps", "6", "--resume")
+    one_line_error(resumed, "no checkpoint")
+
+
+def test_export_refuses_a_folder_another_process_is_writing(trained, tmp_path):
+    out = tmp_path / "busy"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom textgen.training.rundir import RunLock\n"
+                               "with RunLock(__import__('pathlib').Path(sys.argv[1])):\n    print('held', flush=True)\n"
+                               "    time.sleep(60)", str(out)], cwd=REPO, env=ONE_THREAD, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        result = run("export", trained, out)
+        one_line_error(result, "another textgen process")
+        assert not (out / "textgen.json").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+# T1: symbolic link loops -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("shape", ["self", "pair", "below"])
+def test_a_symlink_loop_as_an_output_is_one_line(trained, corpus, tmp_path, shape):
+    (tmp_path / "a").symlink_to(tmp_path / "a" if shape == "self" else tmp_path / "b")
+    if shape != "self":
+        (tmp_path / "b").symlink_to(tmp_path / "a")
+    target = tmp_path / "a" / "out" if shape == "below" else tmp_path / "a"
+    one_line_error(run("export", trained, target), "symbolic link")
+    one_line_error(run("tokenizer", "train", corpus, "--kind", "word", "--out", target), "symbolic link")
+    one_line_error(run("next", trained, "Once", "--plot", target), "symbolic link")
+
+
+def test_a_symlink_loop_as_a_model_is_one_line(tmp_path):
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    one_line_error(run("generate", tmp_path / "loop"), "symbolic link")
+
+
+# T4: output to a full device or a closed pipe ------------------------------------------------------------
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="/dev/full is Linux's")
+def test_output_to_a_full_device_is_one_line(trained):
+    for args in (["next", str(trained), "Once"], ["generate", str(trained), "-n", "3", "--max-tokens", "5"],
+                 ["corpus", "stats", str(REPO / "corpora" / "doug-jane-spot.txt"), "--json"]):
+        with open("/dev/full", "w") as full:
+            done = subprocess.run(textgen_process(*args), cwd=REPO, env=ONE_THREAD, stdout=full, stderr=subprocess.PIPE,
+                                  text=True, timeout=120)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr == "error: cannot write output (No space left on device)\n", done.stderr
+
+
+def test_a_closed_pipe_ends_quietly(trained):
+    process = subprocess.Popen(textgen_process("generate", str(trained), "-n", "200", "--max-tokens", "20"), cwd=REPO,
+                               env=ONE_THREAD, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.readline()
+    process.stdout.close()  # `| head -1`
+    stderr = process.stderr.read().decode()
+    process.wait(timeout=120)
+    assert stderr == "" and process.returncode == 141, stderr
+
+
+# T5: no read reserves more memory than the file holds -----------------------------------------------------
+
+ADDRESS_LIMIT = 3 << 30  # torch and the shipped model take about 0.6 GB of address space with one thread
+
+
+def test_the_shipped_model_loads_under_an_address_space_limit_far_below_the_largest_model_file():
+    script = ("import resource, sys\nresource.setrlimit(resource.RLIMIT_AS, (int(sys.argv[1]), int(sys.argv[1])))\n"
+              "import textgen\nloaded = textgen.load('tinystories')\nprint(loaded.config.hidden_size)")
+    done = subprocess.run([sys.executable, "-c", script, str(ADDRESS_LIMIT)], cwd=REPO, env=ONE_THREAD,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "768", done.stderr[-2000:]
+
+
+def test_read_bytes_reserves_only_what_the_file_holds(tmp_path):
+    from textgen.files import read_bytes
+
+    path = tmp_path / "small"
+    path.write_bytes(b"x" * 1000)
+    script = ("import resource, sys\nresource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))\n"
+              "from textgen.files import read_bytes\nprint(len(read_bytes(sys.argv[1], 'file', 64 << 30)))")
+    done = subprocess.run([sys.executable, "-c", script, str(path)], cwd=REPO, env=ONE_THREAD, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "1000", done.stderr[-2000:]
+    assert read_bytes(path, "file", 1000) == b"x" * 1000
+    with pytest.raises(TextgenError, match="more than the 999"):
+        read_bytes(path, "file", 999)
+
+
+# U3: a FIFO as a model ----------------------------------------------------------------------------------
+
+def test_a_fifo_as_a_model_path_is_not_called_missing(tmp_path):
+    os.mkfifo(tmp_path / "pipe")
+    result = run("generate", tmp_path / "pipe")
+    one_line_error(result, "not a folder")
+    assert "does not exist" not in result.stderr
+
+
+# P2: the shipped model is read-only ------------------------------------------------------------------------
+
+@pytest.fixture
+def shipped(tmp_path, monkeypatch):
+    """A copy of the shipped model standing in for it (so a failing test cannot change the real one)."""
+    import textgen.model_files
+
+    folder = tmp_path / "installed" / "checkpoints"
+    shutil.copytree(textgen.model_files.SHIPPED_DIR / "tinystories-lstm", folder / "tinystories-lstm")
+    monkeypatch.setattr(textgen.model_files, "SHIPPED_DIR", folder)
+    return folder / "tinystories-lstm"
+
+
+def test_no_command_changes_the_shipped_model(shipped, trained, corpus, tmp_path):
+    before = folder_hash(shipped)
+    valid = tmp_path / "valid.txt"
+    valid.write_text("Lily saw Tom. Tom saw Lily.\n<|endoftext|>\nBen and Mia played.\n<|endoftext|>\n")
+    reviews = tmp_path / "reviews.jsonl"
+    reviews.write_text("".join(json.dumps({"text": f"a {word} day", "rating": str(index % 2 + 1)}) + "\n"
+                               for index, word in enumerate(["good", "bad", "fine", "poor"] * 5)))
+    tune = ["--valid", valid, "--samples", "1", "--sizes", "0", "--max-tokens", "3"]
+    for name in ("tinystories", shipped):
+        one_line_error(run("tune-cast", name, *tune), "textgen export tinystories")
+    assert run("tune-cast", "tinystories", *tune, "--dry-run").exit_code == 0  # reading is fine
+    tiny = ["--tokenizer-kind", "word", "--embed-dim", "8", "--hidden-size", "12", "--num-layers", "1", "--batch-size", "4",
+            "--max-steps", "2"]
+    attempts = [
+        ("export", trained, shipped, "--overwrite"),
+        ("export", trained, shipped / "sub"),
+        ("train", corpus, "--out", shipped, "--overwrite", *tiny, "--seq-len", "8", "--cache-dir", tmp_path / "cache"),
+        ("classify", "train", reviews, "--out", shipped, "--overwrite", *tiny),
+        ("next", "tinystories", "Once", "--plot", shipped / "loss.png"),
+        ("tokenizer", "train", corpus, "--kind", "word", "--out", shipped / "tokenizer.model"),
+        ("corpus", "split", corpus, "--out", shipped),
+    ]
+    for args in attempts:
+        result = run(*args)
+        assert result.exit_code == 2, (args, result.output)
+        assert "shipped model" in result.stderr, (args, result.stderr)
+    assert folder_hash(shipped) == before
+    assert run("export", "tinystories", tmp_path / "mine", "--dtype", "bfloat16").exit_code == 0  # a user copy is free

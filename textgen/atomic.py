@@ -66,6 +66,8 @@ def prepare_output(path: str | os.PathLike, inputs: Iterable[str | os.PathLike] 
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
     """Open a temporary file beside `path`; on success it replaces `path`, on error it is removed.
+    A symbolic link is written through (its target is replaced, the link stays); a path inside a
+    shipped model or through a loop of links is refused.
 
     OSError while writing (a full disk, say) becomes a TextgenError; the old file is kept.
     """
@@ -74,6 +76,8 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None =
 
     path = Path(path)
     check_not_loop(path, "output path")
+    if path.is_symlink():  # written through: the link stays, its target gets the new contents
+        path = Path(os.path.realpath(path))
     refuse_shipped(path)
     binary = "b" in mode
     temp_name = None

@@ -200,9 +200,9 @@ def export_model(model_dir: str | os.PathLike, out_dir: str | os.PathLike, dtype
     textgen processes. Only the files export writes are ever replaced, and only with `overwrite`;
     over a training run, `overwrite` also removes the run's lightning/ checkpoints, which would
     resume another model (a note says so through `on_note`)."""
-    from textgen.folder_swap import check_not_loop, current_file, locked, recover, removed_on_failure
+    from textgen.folder_swap import check_not_loop, current_file, locked, removed_on_failure
     from textgen.model_files import refuse_shipped
-    from textgen.training.rundir import run_names
+    from textgen.training.rundir import recover, run_names
 
     out = Path(out_dir)
     check_not_loop(out, "OUT")
@@ -213,20 +213,22 @@ def export_model(model_dir: str | os.PathLike, out_dir: str | os.PathLike, dtype
     check_not_loop(source, "MODEL")
     if os.path.realpath(out) == os.path.realpath(source):
         raise TextgenError(f"OUT {out} is MODEL itself: give another folder")
+    existing = set(run_names(out)) if out.is_dir() else set()
+    if existing and not overwrite:  # checked again under the lock below; here before the model is loaded
+        raise TextgenError(export_refusal(out, existing))
     if read_metadata(source).get("task", LANGUAGE_MODEL) != LANGUAGE_MODEL:
         from textgen.classify.predict import load_classifier
 
         loaded = load_classifier(source)
     else:
         loaded = load(source)
-    existing = set(run_names(out)) if out.is_dir() else set()
-    if existing and not overwrite:  # checked again under the lock below; here before any folder is made
-        raise TextgenError(export_refusal(out, existing))
     keep = {key: value for key, value in loaded.metadata.items()
             if key not in ("format", "format_version", "model", "tokenizer", "files", "weights_dtype")}  # a classifier's head and labels stay
     copies = {name: current_file(loaded.path, name) for name in SHARED_FILES if current_file(loaded.path, name).is_file()}
     with removed_on_failure(out), locked(out, hint="give another OUT"):
-        recover(out)
+        done = recover(out)  # what a killed writer left: finished or removed first
+        if done and on_note is not None:
+            on_note(f"{out}: {done}")
         existing = set(run_names(out))
         if existing and not overwrite:
             raise TextgenError(export_refusal(out, existing))

@@ -38,6 +38,19 @@ HELD_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SI
 _HELD_LOCKS: dict[str, FolderLock] = {}  # folders this process holds, by real path
 
 
+class WriteFailed(TextgenError, OSError):
+    """A staged write that failed: a TextgenError whose one line says what the folder holds now,
+    and an OSError with the cause's errno and strerror, so a caller with its own words for a full
+    disk (a training run: continue with --resume) can use them."""
+
+    def __init__(self, message: str, cause: OSError):
+        super().__init__(message)
+        self.errno, self.strerror = cause.errno, cause.strerror
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 def check_not_loop(path: str | os.PathLike, what: str = "path") -> None:
     """Refuse a path that runs into a loop of symbolic links (os.stat follows every link in it)."""
     try:
@@ -75,7 +88,7 @@ class FolderLock:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as error:
             handle.seek(0)
-            owner = handle.read().strip() or "another process"
+            owner = handle.read(200).strip() or "another process"
             handle.close()
             if error.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
                 raise TextgenError(f"{self.folder} is in use by another textgen process ({owner}): wait for it to "
@@ -132,10 +145,13 @@ def held_signals() -> Iterator[None]:
 def read_manifest(staging: Path) -> dict | None:
     """The committed swap in a staging folder ({"write": [...], "remove": [...]}), or None when
     the staging folder was never committed (its writer stopped before every file was whole)."""
+    from textgen.files import read_bytes
+
+    if not (staging / MANIFEST).is_file():
+        return None
     try:
-        with open(staging / MANIFEST, "rb") as file:
-            manifest = json.loads(file.read(1 << 20).decode("utf-8"))
-    except (OSError, ValueError):
+        manifest = json.loads(read_bytes(staging / MANIFEST, "swap manifest", 1 << 20).decode("utf-8"))
+    except (TextgenError, ValueError):
         return None
     if not isinstance(manifest, dict):
         return None
@@ -261,20 +277,20 @@ def write_staged(folder: str | os.PathLike, contents: dict[str, bytes], copies: 
                     _copy_file(source, staging / name)
             except BaseException as error:
                 shutil.rmtree(staging, ignore_errors=True)
-                if isinstance(error, OSError):
-                    raise TextgenError(f"could not write {folder} ({_reason(error)}): the files there are unchanged; "
-                                       f"{_advice(error)}") from None
+                if isinstance(error, OSError) and not isinstance(error, TextgenError):
+                    raise WriteFailed(f"could not write {folder} ({_reason(error)}): the files there are unchanged; "
+                                      f"{_advice(error)}", error) from None
                 raise
             try:
                 commit(folder, staging, [*contents, *(copies or {})], remove)
             except OSError as error:
                 if read_manifest(staging) is None:
                     shutil.rmtree(staging, ignore_errors=True)
-                    raise TextgenError(f"could not write {folder} ({_reason(error)}): the files there are unchanged; "
-                                       f"{_advice(error)}") from None
-                raise TextgenError(f"could not finish replacing the files in {folder} ({_reason(error)}): the new set "
-                                   f"is whole in {staging}, textgen loads it from there, and the next textgen command "
-                                   "that writes the folder finishes the move") from None
+                    raise WriteFailed(f"could not write {folder} ({_reason(error)}): the files there are unchanged; "
+                                      f"{_advice(error)}", error) from None
+                raise WriteFailed(f"could not finish replacing the files in {folder} ({_reason(error)}): the new set is "
+                                  f"whole in {staging}, textgen loads it from there, and the next textgen command that "
+                                  "writes the folder finishes the move", error) from None
 
 
 @contextlib.contextmanager
@@ -301,10 +317,10 @@ def _reason(error: OSError) -> str:
 
 def _advice(error: OSError) -> str:
     if error.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
-        return "free space or give another folder"
+        return "free some space, or write elsewhere"
     if error.errno == errno.EFBIG:
-        return "the file-size limit (ulimit -f) is smaller than the model: raise it or give another folder"
-    return "give another folder"
+        return "the file-size limit (ulimit -f) is smaller than the files: raise it, or write elsewhere"
+    return "check the folder's permissions, or write elsewhere"
 
 
 def _write_file(path: Path, data: bytes) -> None:

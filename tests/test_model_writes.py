@@ -317,7 +317,8 @@ def test_output_to_a_full_device_is_one_line(trained):
 
 
 def test_a_closed_pipe_ends_quietly(trained):
-    process = subprocess.Popen(textgen_process("generate", str(trained), "-n", "200", "--max-tokens", "20"), cwd=REPO,
+    # far more than a pipe's 64 KiB buffer holds, so the writer meets the closed pipe
+    process = subprocess.Popen(textgen_process("generate", str(trained), "-n", "2000", "--max-tokens", "100"), cwd=REPO,
                                env=ONE_THREAD, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     process.stdout.readline()
     process.stdout.close()  # `| head -1`

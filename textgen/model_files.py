@@ -61,10 +61,14 @@ def refuse_shipped(path: str | os.PathLike, command: str = "") -> None:
     refuse a path inside one, with the command that makes a copy of one's own (and `command`, the
     refused command's name, to run on the copy)."""
     name = shipped_model_at(path)
-    if name is not None:
-        then = f" and run `textgen {command} my-{name}` on it" if command else ", and write into that"
+    if name is None:
+        return
+    copy = f"`textgen export {name} my-{name} --dtype bfloat16`"
+    if command:
         raise TextgenError(f"{path} is part of the shipped model {name}, which no command changes: make your own copy "
-                           f"with `textgen export {name} my-{name} --dtype bfloat16`{then}")
+                           f"with {copy}, then run `textgen {command} my-{name}`")
+    raise TextgenError(f"{path} is part of the shipped model {name}, which no command changes: write elsewhere (your own "
+                       f"copy of it: {copy})")
 
 
 def sha256(data: bytes) -> str:

@@ -110,7 +110,8 @@ class TextgenGroup(click.Group):
                 raise
             code = output_failed(error)
         try:
-            sys.stdout.flush()  # buffered output fails here, not in the interpreter's flush at exit
+            if sys.stdout is not None:  # None when the process started with standard output closed
+                sys.stdout.flush()  # buffered output fails here, not in the interpreter's flush at exit
         except OSError as error:
             failed = output_failed(error)
             code = failed if code == 0 else code

@@ -465,3 +465,18 @@ def test_tune_cast_refuses_a_folder_another_process_is_writing(trained, tmp_path
     assert "sampling" not in json.loads((out / "textgen.json").read_text())
     assert record_cast(out, tuning)["settings"]["cast_size"] == 2
     assert textgen.load(out).sampling["cast_size"] == 2
+
+
+def test_a_planted_manifest_moves_and_removes_nothing_but_textgens_files(trained, tmp_path):
+    out = tmp_path / "out"
+    export_model(trained, out, "float32")
+    (out / "notes.txt").write_text("mine")
+    staging = out / ".next"
+    staging.mkdir()
+    (staging / "notes.txt").write_text("planted")
+    (staging / ".swap.json").write_text(json.dumps({"write": ["notes.txt"], "remove": ["../outside.txt", "textgen.json"]}))
+    (tmp_path / "outside.txt").write_text("mine too")
+    assert dtype_of(out) == "float32"
+    export_model(trained, out, "bfloat16", overwrite=True)  # the next writer clears the leftover, obeying none of it
+    assert (out / "notes.txt").read_text() == "mine" and (tmp_path / "outside.txt").read_text() == "mine too"
+    assert dtype_of(out) == "bfloat16" and leftovers(out) == []

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from textgen.errors import TextgenError
-from textgen.model_dir import META_FILE
+from textgen.model_dir import BEST_CHECKPOINT, LAST_CHECKPOINT, LIGHTNING_DIR, META_FILE, RUN_FILES
 
 LOCK_FILE = ".textgen.lock"
 STAGING = ".next"
@@ -156,15 +156,21 @@ def read_manifest(staging: Path) -> dict | None:
     if not isinstance(manifest, dict):
         return None
     names = [manifest.get("write"), manifest.get("remove")]
-    if not all(isinstance(group, list) and all(isinstance(name, str) and _relative(name) for name in group)
+    if not all(isinstance(group, list) and all(isinstance(name, str) and textgen_name(name) for name in group)
                for group in names):
-        return None
+        return None  # a manifest naming anything else is not textgen's: nothing is moved or removed by it
     return manifest
 
 
-def _relative(name: str) -> bool:
-    parts = Path(name).parts
-    return bool(parts) and not Path(name).is_absolute() and ".." not in parts
+def textgen_name(name: str) -> bool:
+    """Whether a name (relative to the folder) is one of textgen's own files, the only kind a swap
+    moves or removes: a model directory's and a run's files, lightning/ checkpoints and their
+    temporary files."""
+    if name in RUN_FILES:
+        return True
+    folder, _, base = name.partition("/")
+    return (folder == LIGHTNING_DIR and "/" not in base
+            and (base in (LAST_CHECKPOINT, BEST_CHECKPOINT) or (base.startswith(".") and base.endswith(".tmp") and base != ".tmp")))
 
 
 def current_file(folder: str | os.PathLike, name: str) -> Path:
@@ -200,6 +206,9 @@ def commit(folder: Path, staging: Path, write: Iterable[str], remove: Iterable[s
     names of `remove` that are not replaced: the manifest first (the commit), then the renames,
     signals held back throughout. Call with the folder's lock held."""
     manifest = {"write": _ordered(write), "remove": sorted(set(remove) - set(write))}
+    strange = [name for name in (*manifest["write"], *manifest["remove"]) if not textgen_name(name)]
+    if strange:
+        raise ValueError(f"a swap moves and removes only textgen's own files, not {', '.join(strange)}")
     with held_signals():
         temporary = staging / f"{MANIFEST}.tmp"
         try:

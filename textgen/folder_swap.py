@@ -169,8 +169,8 @@ def textgen_name(name: str) -> bool:
     if name in RUN_FILES:
         return True
     folder, _, base = name.partition("/")
-    return (folder == LIGHTNING_DIR and "/" not in base
-            and (base in (LAST_CHECKPOINT, BEST_CHECKPOINT) or (base.startswith(".") and base.endswith(".tmp") and base != ".tmp")))
+    temporary = base.startswith(".") and base.endswith(".tmp") and base != ".tmp"  # a checkpoint being saved
+    return folder == LIGHTNING_DIR and "/" not in base and (base in (LAST_CHECKPOINT, BEST_CHECKPOINT) or temporary)
 
 
 def current_file(folder: str | os.PathLike, name: str) -> Path:

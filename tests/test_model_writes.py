@@ -480,3 +480,16 @@ def test_a_planted_manifest_moves_and_removes_nothing_but_textgens_files(trained
     export_model(trained, out, "bfloat16", overwrite=True)  # the next writer clears the leftover, obeying none of it
     assert (out / "notes.txt").read_text() == "mine" and (tmp_path / "outside.txt").read_text() == "mine too"
     assert dtype_of(out) == "bfloat16" and leftovers(out) == []
+
+
+def test_the_installed_shipped_model_is_refused_as_an_output_and_stays_as_it_is(trained, corpus, tmp_path):
+    from textgen.model_files import SHIPPED_DIR
+
+    folder = SHIPPED_DIR / "tinystories-lstm"
+    before = folder_hash(folder)
+    for args in (("tune-cast", "tinystories", "--samples", "1"), ("export", trained, folder, "--overwrite"),
+                 ("train", corpus, "--out", folder, "--overwrite", "--max-steps", "1", "--cache-dir", tmp_path / "cache"),
+                 ("next", trained, "Once", "--plot", folder / "loss.png")):
+        result = run(*args)
+        one_line_error(result, "shipped model tinystories")
+    assert folder_hash(folder) == before and leftovers(folder) == []

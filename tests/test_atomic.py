@@ -62,3 +62,25 @@ def test_symbolic_links_are_written_through(tmp_path):
     link.symlink_to(real)
     write_bytes(prepare_output(link), b"new")
     assert link.is_symlink() and real.read_text() == "new"
+
+
+def test_a_link_given_as_it_is_is_written_through_and_loops_and_the_shipped_model_are_refused(tmp_path):
+    from textgen.model_files import SHIPPED_DIR
+
+    real = tmp_path / "real.txt"
+    real.write_text("old")
+    link = tmp_path / "link.txt"
+    link.symlink_to(real)
+    write_bytes(link, b"new")  # the path as the user gave it, as plots write
+    assert link.is_symlink() and real.read_text() == "new"
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    for path in (loop, loop / "below.txt"):
+        with pytest.raises(TextgenError, match="loop of symbolic links"):
+            write_bytes(path, b"x")
+        with pytest.raises(TextgenError, match="loop of symbolic links"):
+            prepare_output(path)
+    shipped = SHIPPED_DIR / "tinystories-lstm" / "never-written.txt"
+    with pytest.raises(TextgenError, match="shipped model tinystories"):
+        write_bytes(shipped, b"x")
+    assert not shipped.exists()

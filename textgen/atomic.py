@@ -26,17 +26,23 @@ def _nearest_existing(folder: Path) -> Path:
 
 def prepare_output(path: str | os.PathLike, inputs: Iterable[str | os.PathLike] = ()) -> Path:
     """Check an output file path before any work: its folder can be made and written, it is not
-    a folder or a special file, and it is none of the `inputs`. Symbolic links are written through.
+    a folder or a special file, not inside a shipped model, not a loop of symbolic links, and it is
+    none of the `inputs`. Symbolic links are written through.
 
     Raises TextgenError naming the path and the fix.
     """
+    from textgen.folder_swap import check_not_loop
+    from textgen.model_files import refuse_shipped
+
     raw = os.fspath(path)
     if raw.endswith(("/", os.sep)):
         raise TextgenError(f"output path {raw} ends with a slash: give a file name, e.g. {raw}out")
     path = Path(raw)
+    check_not_loop(path, "output path")
+    refuse_shipped(path)
     try:
         if path.is_symlink():
-            path = path.resolve()
+            path = Path(os.path.realpath(path))
         if path.exists():
             if path.is_dir():
                 raise TextgenError(f"output path {path} is a folder: give a file name, e.g. {path / 'out'}")
@@ -60,10 +66,19 @@ def prepare_output(path: str | os.PathLike, inputs: Iterable[str | os.PathLike] 
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
     """Open a temporary file beside `path`; on success it replaces `path`, on error it is removed.
+    A symbolic link is written through (its target is replaced, the link stays); a path inside a
+    shipped model or through a loop of links is refused.
 
     OSError while writing (a full disk, say) becomes a TextgenError; the old file is kept.
     """
+    from textgen.folder_swap import check_not_loop
+    from textgen.model_files import refuse_shipped
+
     path = Path(path)
+    check_not_loop(path, "output path")
+    if path.is_symlink():  # written through: the link stays, its target gets the new contents
+        path = Path(os.path.realpath(path))
+    refuse_shipped(path)
     binary = "b" in mode
     temp_name = None
     try:

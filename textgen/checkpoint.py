@@ -7,23 +7,25 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from textgen.atomic import write_bytes
 from textgen.config import ModelConfig
 from textgen.errors import TextgenError
 from textgen.model import LanguageModel
 from textgen.model_dir import (
     FORMAT,
     FORMAT_VERSION,
+    LIGHTNING_DIR,
     META_FILE,
+    MODEL_DIR_FILES,
     MODEL_FILE,
     SHARED_FILES,
-    ModelDirectory,
     description,
+    metadata_bytes,
     tokenizer_file,
 )
 from textgen.model_files import (  # noqa: F401  (the torch-free half of loading; its names are also textgen.checkpoint's)
@@ -59,17 +61,25 @@ def model_bytes(model: LanguageModel, dtype: str = "float32") -> bytes:
 
 
 def save_model_dir(path: str | os.PathLike, model: LanguageModel, tokenizer: Tokenizer, metadata: dict,
-                   dtype: str = "float32") -> Path:
-    """Write weights, tokenizer and textgen.json (last, with the files' hashes), each atomically."""
+                   dtype: str = "float32", copies: dict[str, Path] | None = None, replace: Iterable[str] = ()) -> Path:
+    """Write weights, tokenizer and textgen.json (with the files' hashes) as one step: staged beside
+    the old files, then swapped in (folder_swap.write_staged), so a kill, a signal or a full disk at
+    any point leaves the old model or the new one, whole. `copies` ({name: file}) go in with them;
+    the names in `replace` (textgen's own: metrics.csv, lightning/last.ckpt ...) are removed in the
+    same step. Another tokenizer file of the old model goes too.
+
+    Raises TextgenError (one line, true about what is left) when the disk is full or the folder
+    is another process's."""
+    from textgen.folder_swap import write_staged
+
     path = Path(path)
     weights = model_bytes(model, dtype)
     tokenizer_data = tokenizer.to_bytes()
     name = tokenizer_file(tokenizer.kind)
-    write_bytes(path / MODEL_FILE, weights)
-    write_bytes(path / name, tokenizer_data)
-    ModelDirectory(path).write_metadata(description(
-        metadata, model.config.to_dict(), tokenizer.kind, tokenizer.vocab_size,
-        {MODEL_FILE: sha256(weights), name: sha256(tokenizer_data)}, weights_dtype=dtype))
+    meta = description(metadata, model.config.to_dict(), tokenizer.kind, tokenizer.vocab_size,
+                       {MODEL_FILE: sha256(weights), name: sha256(tokenizer_data)}, weights_dtype=dtype)
+    contents = {MODEL_FILE: weights, name: tokenizer_data, META_FILE: metadata_bytes(meta)}
+    write_staged(path, contents, copies, remove=[*MODEL_DIR_FILES, *replace])
     return path
 
 
@@ -181,30 +191,64 @@ def load_network(path: Path, meta: dict, config: ModelConfig, build, allowed_mis
 
 
 def export_model(model_dir: str | os.PathLike, out_dir: str | os.PathLike, dtype: str = "bfloat16",
-                 overwrite: bool = False) -> int:
+                 overwrite: bool = False, on_note=None) -> int:
     """Copy a model directory (a language model's or a classifier's) for sharing: weights in `dtype`,
     tokenizer, textgen.json and the training curves, without the lightning/ resume state. Returns
-    the bytes written."""
-    import shutil
+    the bytes written.
 
-    if read_metadata(model_dir).get("task", LANGUAGE_MODEL) != LANGUAGE_MODEL:
+    OUT's files are replaced as one step (staged, then swapped in), with OUT locked against other
+    textgen processes. Only the files export writes are ever replaced, and only with `overwrite`;
+    over a training run, `overwrite` also removes the run's lightning/ checkpoints, which would
+    resume another model (a note says so through `on_note`)."""
+    from textgen.folder_swap import check_not_loop, current_file, locked, removed_on_failure
+    from textgen.model_files import refuse_shipped
+    from textgen.training.rundir import recover, run_names
+
+    out = Path(out_dir)
+    check_not_loop(out, "OUT")
+    refuse_shipped(out)
+    if out.exists() and not out.is_dir():
+        raise TextgenError(f"OUT {out} is a file: give a folder for the model directory")
+    source = resolve_model_path(model_dir)
+    check_not_loop(source, "MODEL")
+    if os.path.realpath(out) == os.path.realpath(source):
+        raise TextgenError(f"OUT {out} is MODEL itself: give another folder")
+    existing = set(run_names(out)) if out.is_dir() else set()
+    if existing and not overwrite:  # checked again under the lock below; here before the model is loaded
+        raise TextgenError(export_refusal(out, existing))
+    if read_metadata(source).get("task", LANGUAGE_MODEL) != LANGUAGE_MODEL:
         from textgen.classify.predict import load_classifier
 
-        loaded = load_classifier(model_dir)
+        loaded = load_classifier(source)
     else:
-        loaded = load(model_dir)
-    out = Path(out_dir)
-    if out.resolve() == loaded.path.resolve():
-        raise TextgenError(f"OUT {out} is MODEL itself: give another folder")
-    if (out / META_FILE).exists() and not overwrite:
-        raise TextgenError(f"{out} holds a model directory already: add --overwrite to replace it")
-    from textgen.atomic import prepare_output
-
-    prepare_output(out / META_FILE)
+        loaded = load(source)
     keep = {key: value for key, value in loaded.metadata.items()
             if key not in ("format", "format_version", "model", "tokenizer", "files", "weights_dtype")}  # a classifier's head and labels stay
-    save_model_dir(out, loaded.model, loaded.tokenizer, {**keep, "exported_from": str(model_dir)}, dtype=dtype)
-    for name in SHARED_FILES:
-        if (loaded.path / name).is_file():
-            shutil.copyfile(loaded.path / name, out / name)
-    return sum(path.stat().st_size for path in out.iterdir() if path.is_file())
+    copies = {name: current_file(loaded.path, name) for name in SHARED_FILES if current_file(loaded.path, name).is_file()}
+    with removed_on_failure(out), locked(out, hint="give another OUT"):
+        done = recover(out)  # what a killed writer left: finished or removed first
+        if done and on_note is not None:
+            on_note(f"{out}: {done}")
+        existing = set(run_names(out))
+        if existing and not overwrite:
+            raise TextgenError(export_refusal(out, existing))
+        checkpoints = sorted(name for name in existing if name.startswith(f"{LIGHTNING_DIR}/"))
+        save_model_dir(out, loaded.model, loaded.tokenizer, {**keep, "exported_from": str(model_dir)}, dtype=dtype,
+                       copies=copies, replace=existing)
+    if checkpoints and on_note is not None:
+        on_note(f"{out} held a training run: its resume state ({', '.join(checkpoints)}) was removed with it, since it "
+                "would resume another model; train there afresh with --overwrite")
+    written = [MODEL_FILE, tokenizer_file(loaded.tokenizer.kind), META_FILE, *copies]
+    return sum((out / name).stat().st_size for name in written if (out / name).is_file())
+
+
+def export_refusal(out: Path, existing: set[str]) -> str:
+    """Why export will not write into OUT without --overwrite."""
+    if META_FILE in existing:
+        return f"{out} holds a model directory already: add --overwrite to replace it"
+    checkpoints = sorted(name for name in existing if name.startswith(f"{LIGHTNING_DIR}/"))
+    if checkpoints:
+        return (f"{out} holds a training run ({', '.join(checkpoints)}): add --overwrite to replace it with the exported "
+                "model (its resume state is removed), or give another folder")
+    return (f"{out} already has {', '.join(sorted(existing))}, which export writes: add --overwrite to replace "
+            f"{'it' if len(existing) == 1 else 'them'}, or give another folder")

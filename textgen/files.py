@@ -16,8 +16,13 @@ from textgen.errors import TextgenError
 MAX_DEPTH = 64  # textgen's own JSON nests 4 levels; far deeper is damage or an attack, not data
 
 
+READ_STEP = 64 << 20  # a file that grew past its stat size is read on in steps of this many bytes
+
+
 def read_bytes(path: str | os.PathLike, what: str, max_bytes: int) -> bytes:
-    """The bytes of a regular file of at most `max_bytes`."""
+    """The bytes of a regular file of at most `max_bytes`. Only what the file holds is reserved
+    (its size when opened, plus one byte to notice growth): `max_bytes` is a limit, never an
+    allocation, so a 16 GiB limit costs a 7 MB file 7 MB."""
     path = Path(path)
     try:
         info = path.stat()
@@ -33,7 +38,19 @@ def read_bytes(path: str | os.PathLike, what: str, max_bytes: int) -> bytes:
                            "is it the right file?")
     try:
         with open(path, "rb") as file:
-            data = file.read(max_bytes + 1)
+            if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):  # replaced by a pipe since the stat
+                raise TextgenError(f"{what} {path} is not a regular file (a pipe, device or socket): give a regular file")
+            data = file.read(info.st_size + 1)
+            if len(data) > info.st_size:  # it grew since the stat: read on, a step at a time, to the limit
+                parts = [data]
+                total = len(data)
+                while total <= max_bytes:
+                    part = file.read(min(READ_STEP, max_bytes + 1 - total))
+                    if not part:
+                        break
+                    parts.append(part)
+                    total += len(part)
+                data = b"".join(parts)
     except OSError as error:
         raise TextgenError(f"cannot read {what} {path} ({error.strerror})") from None
     if len(data) > max_bytes:

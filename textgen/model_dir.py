@@ -24,10 +24,16 @@ LAST_CHECKPOINT, BEST_CHECKPOINT = "last.ckpt", "best.ckpt"
 TOKENIZER_FILES = {"sentencepiece": "tokenizer.model", "word": "tokenizer.json", "char": "tokenizer.json"}
 RUN_FILES = (META_FILE, MODEL_FILE, *sorted(set(TOKENIZER_FILES.values())), METRICS_FILE, CURVES_FILE)
 SHARED_FILES = (METRICS_FILE, CURVES_FILE)  # what textgen export copies beside the weights
+MODEL_DIR_FILES = (META_FILE, MODEL_FILE, *sorted(set(TOKENIZER_FILES.values())))  # what a model directory's write replaces
 
 
 def tokenizer_file(kind: str) -> str:
     return TOKENIZER_FILES.get(kind, "tokenizer.json")
+
+
+def metadata_bytes(meta: dict) -> bytes:
+    """textgen.json's text, as every writer writes it."""
+    return (json.dumps(meta, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 def description(metadata: dict, model: dict, tokenizer_kind: str, vocab_size: int, files: dict[str, str],
@@ -85,9 +91,9 @@ class ModelDirectory:
 
     def write_metadata(self, meta: dict) -> None:
         """textgen.json, atomically (a temporary file in the folder, then renamed)."""
-        from textgen.atomic import write_text
+        from textgen.atomic import write_bytes
 
-        write_text(self.metadata_path, json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+        write_bytes(self.metadata_path, metadata_bytes(meta))
 
     def update_metadata(self, **changes) -> dict:
         """Rewrite textgen.json with some fields changed; the weights and their hashes stay."""

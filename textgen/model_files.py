@@ -6,12 +6,15 @@ tensors the safetensors header declares. textgen.checkpoint builds the torch net
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import stat
 from pathlib import Path
 
 from textgen.errors import TextgenError
 from textgen.files import parse_json, read_bytes, read_json
+from textgen.folder_swap import current_file
 from textgen.model_dir import FORMAT, FORMAT_VERSION, META_FILE, MODEL_FILE
 
 MAX_META_BYTES = 4 << 20  # textgen.json is a few KiB
@@ -31,8 +34,8 @@ STORED_DTYPES = ("F32", "BF16", "F16")  # the safetensors types of those
 def resolve_model_path(path: str | os.PathLike) -> Path:
     """A model directory by path, or a shipped model by its short name (a folder of that name wins)."""
     given = Path(path)
-    if given.exists() or str(path) not in SHIPPED_MODELS:
-        if not given.exists() and given.name == str(path) and "/" not in str(path):
+    if given.exists() or given.is_symlink() or str(path) not in SHIPPED_MODELS:
+        if not given.exists() and not given.is_symlink() and given.name == str(path) and "/" not in str(path):
             raise TextgenError(f"{path} is neither a model directory nor a shipped model: give a folder written by "
                                f"`textgen train`, or a shipped name ({', '.join(sorted(SHIPPED_MODELS))})")
         return given
@@ -43,6 +46,31 @@ def resolve_model_path(path: str | os.PathLike) -> Path:
     return folder
 
 
+def shipped_model_at(path: str | os.PathLike) -> str | None:
+    """The short name of the shipped model whose folder holds `path` (or is it), else None."""
+    target = os.path.realpath(path)
+    for name, folder in SHIPPED_MODELS.items():
+        home = os.path.realpath(SHIPPED_DIR / folder)
+        if target == home or target.startswith(home + os.sep):
+            return name
+    return None
+
+
+def refuse_shipped(path: str | os.PathLike, command: str = "") -> None:
+    """No command writes into a shipped model (it belongs to the installation, and git tracks it):
+    refuse a path inside one, with the command that makes a copy of one's own (and `command`, the
+    refused command's name, to run on the copy)."""
+    name = shipped_model_at(path)
+    if name is None:
+        return
+    copy = f"`textgen export {name} my-{name} --dtype bfloat16`"
+    if command:
+        raise TextgenError(f"{path} is part of the shipped model {name}, which no command changes: make your own copy "
+                           f"with {copy}, then run `textgen {command} my-{name}`")
+    raise TextgenError(f"{path} is part of the shipped model {name}, which no command changes: write elsewhere (your own "
+                       f"copy of it: {copy})")
+
+
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -50,16 +78,24 @@ def sha256(data: bytes) -> str:
 def read_metadata(path: str | os.PathLike) -> dict:
     """textgen.json of a model directory (or a shipped model's short name), checked for format and version."""
     path = resolve_model_path(path)
-    meta_path = path / META_FILE
-    if path.is_file():
-        raise TextgenError(f"{path} is a file: give the model directory that holds it ({path.parent})")
-    if not path.is_dir():
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
         raise TextgenError(f"model directory {path} does not exist: train one with `textgen train CORPUS --out {path}`, "
-                           f"or use a shipped model ({', '.join(sorted(SHIPPED_MODELS))})")
+                           f"or use a shipped model ({', '.join(sorted(SHIPPED_MODELS))})") from None
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise TextgenError(f"model directory {path} runs into a loop of symbolic links: give the model's folder") from None
+        raise TextgenError(f"cannot read model directory {path} ({error.strerror})") from None
+    if stat.S_ISREG(info.st_mode):
+        raise TextgenError(f"{path} is a file: give the model directory that holds it ({path.parent})")
+    if not stat.S_ISDIR(info.st_mode):
+        raise TextgenError(f"{path} is not a folder (a pipe, device or socket): give a model directory")
+    meta_path = current_file(path, META_FILE)
     if not meta_path.exists():
         raise TextgenError(f"{path} is not a textgen model directory: {META_FILE} is missing")
     meta = read_json(meta_path, "model description", MAX_META_BYTES)
-    check_metadata(meta, meta_path)
+    check_metadata(meta, path / META_FILE)
     return meta
 
 
@@ -129,14 +165,17 @@ def read_checked_files(path: Path, meta: dict, vocab_size: int, parameter_count:
     if parameter_count > MAX_PARAMETERS:
         raise TextgenError(f"{path / META_FILE} describes a model of {parameter_count:,} parameters, more than "
                            f"textgen loads ({MAX_PARAMETERS:,}): the file is damaged or not a textgen model")
-    missing = [name for name in (MODEL_FILE, tokenizer_name) if not (path / name).exists()]
+    missing = [name for name in (MODEL_FILE, tokenizer_name) if not current_file(path, name).exists()]
     if missing:
         raise TextgenError(f"model directory {path} is incomplete: missing {', '.join(missing)} "
                            "(was training stopped before its first save?)")
     data = {}
     for name, limit in ((MODEL_FILE, MAX_MODEL_BYTES), (tokenizer_name, MAX_TOKENIZER_BYTES)):
-        data[name] = read_bytes(path / name, "model file", limit)
+        data[name] = read_model_file(path, name, limit)
         if sha256(data[name]) != hashes.get(name):
+            if changed_since(path, meta):
+                raise TextgenError(f"{path} was replaced while it was read (another textgen process wrote it): "
+                                   "run the command again")
             raise TextgenError(f"{path / name} does not match the hash recorded in {META_FILE}: the file is truncated, "
                                "corrupt or was changed; export or download the model again")
     tokenizer = tokenizer_from_bytes(data[tokenizer_name], source=str(path / tokenizer_name))
@@ -148,6 +187,26 @@ def read_checked_files(path: Path, meta: dict, vocab_size: int, parameter_count:
         raise TextgenError(f"{path / MODEL_FILE} holds tensors of a type textgen does not store: {', '.join(odd[:3])}; "
                            "weights are float32, bfloat16 or float16")
     return data[MODEL_FILE], tokenizer, declared
+
+
+def read_model_file(folder: Path, name: str, limit: int) -> bytes:
+    """A model directory's file from where it is now (see folder_swap.current_file); one that a
+    swap moved into place while it was looked for is read there."""
+    path = current_file(folder, name)
+    try:
+        return read_bytes(path, "model file", limit)
+    except TextgenError:
+        if path == folder / name or path.exists():
+            raise
+        return read_bytes(folder / name, "model file", limit)
+
+
+def changed_since(folder: Path, meta: dict) -> bool:
+    """Whether the folder's textgen.json is no longer the description `meta` (a writer swapped in a new model)."""
+    try:
+        return read_json(current_file(folder, META_FILE), "model description", MAX_META_BYTES) != meta
+    except TextgenError:
+        return True
 
 
 def shape_problems(declared: dict, expected: dict, allowed_missing=frozenset()) -> list[str]:

@@ -118,14 +118,20 @@ def tune_cast(loaded, valid, *, samples: int = 200, seed: int = 0, max_tokens: i
 
 
 def record_cast(path, tuning: CastTuning) -> dict:
-    """Write the choice into the model directory's textgen.json (atomically; the weights and their
-    hashes are untouched). Returns the new "sampling" section."""
+    """Write the choice into the model directory's textgen.json (atomically, with the folder locked
+    against other textgen processes; the weights and their hashes are untouched). A shipped model
+    is refused: it is read-only. Returns the new "sampling" section."""
+    from textgen.folder_swap import locked, recover
     from textgen.model_dir import ModelDirectory
+    from textgen.model_files import refuse_shipped
 
+    refuse_shipped(path, "tune-cast")
     directory = ModelDirectory(Path(path))
-    section = tuning.section(directory.read_metadata().get("sampling"))
     try:
-        directory.update_metadata(sampling=section)
+        with locked(directory.path, hint="run tune-cast when it has finished, or add --dry-run"):
+            recover(directory.path)  # a killed writer's swap is finished first: its textgen.json is the one to change
+            section = tuning.section(directory.read_metadata().get("sampling"))
+            directory.update_metadata(sampling=section)
     except OSError as error:
         raise TextgenError(f"cannot write {directory.metadata_path} ({error.strerror or error}): run tune-cast on a "
                            "copy of the model you can write to, or add --dry-run") from None

@@ -97,7 +97,7 @@ def test_two_runs_on_one_folder_the_second_is_refused(tmp_path, corpus):
     try:
         wait_for_line(process, "limit:")
         second = train(corpus, out, "--overwrite", "--max-steps", 3)
-        assert second.exit_code == 2 and "being trained by another textgen process" in second.stderr
+        assert second.exit_code == 2 and "in use by another textgen process" in second.stderr
     finally:
         process.kill()
         process.wait()
@@ -213,3 +213,38 @@ def test_the_lock_is_exclusive_and_recovery_finishes_or_rolls_back_a_swap(tmp_pa
     swap_in(folder, staging)
     assert (folder / "mine.txt").read_text() == "mine" and not (folder / "textgen.json").exists()
     assert (folder / "model.safetensors").read_text() == "weights"
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL: no cleanup runs."""
+
+
+@pytest.mark.parametrize("at", range(1, 10))
+def test_a_swap_killed_at_any_rename_is_finished_by_recovery_with_every_new_file(tmp_path, monkeypatch, at):
+    folder, staging = tmp_path / "run", tmp_path / "run" / ".next"
+    old = {"textgen.json": "old", "model.safetensors": "old", "metrics.csv": "old", "lightning/last.ckpt": "old",
+           "lightning/best.ckpt": "old"}
+    new = {"textgen.json": "new", "model.safetensors": "new", "tokenizer.json": "new", "lightning/last.ckpt": "new"}
+    for root, files in ((folder, old), (staging, new)):
+        for name, text in files.items():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_text(text)
+    (folder / "mine.txt").write_text("mine")
+    real, calls = os.replace, []
+
+    def replace(source, target):
+        calls.append(target)
+        if len(calls) == at:
+            raise Killed
+        real(source, target)
+
+    monkeypatch.setattr(os, "replace", replace)
+    try:
+        swap_in(folder, staging)
+    except Killed:
+        pass
+    monkeypatch.undo()
+    recover(folder)
+    files = {str(path.relative_to(folder)): path.read_text() for path in folder.rglob("*") if path.is_file()}
+    assert files in ({**old, "mine.txt": "mine"}, {**new, "mine.txt": "mine"})  # never a mix, never a file short
+    assert not staging.exists()

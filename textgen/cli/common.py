@@ -3,6 +3,8 @@ notes, and the small parameter types (seeds, durations, lists, plot paths)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import sys
 import warnings
@@ -21,8 +23,65 @@ def invocation() -> list[str]:
     return ["textgen", *_INVOCATION]
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised where a command asked for it (`terminate_as_exception`) so that its cleanup runs."""
+
+
+@contextlib.contextmanager
+def terminate_as_exception():
+    """While the block runs, SIGTERM raises Terminated (like Ctrl-C's KeyboardInterrupt) instead of
+    ending the process at once, so staged files are removed; the CLI exits 143."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Terminated
+
+    signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def output_error(error: OSError) -> bool:
+    """Whether an OSError came from writing the command's output (click.echo to stdout or stderr):
+    a full device, a closed pipe, a broken terminal."""
+    trace = error.__traceback__
+    while trace is not None:
+        frame = trace.tb_frame
+        if frame.f_code.co_name == "echo" and frame.f_globals.get("__name__") == "click.utils":
+            return True
+        trace = trace.tb_next
+    return False
+
+
+def output_failed(error: OSError) -> int:
+    """A command's output could not be written: a closed pipe (`| head -1`) ends quietly with 141, as a
+    program stopped by SIGPIPE does; anything else is one line and exit 2. Standard output then goes
+    to /dev/null, so the interpreter's last flush at exit cannot fail a second time."""
+    import errno
+    import os
+
+    with contextlib.suppress(OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        sys.stdout.fileno()
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    if error.errno == errno.EPIPE:
+        return 141
+    with contextlib.suppress(OSError):
+        click.echo(f"error: cannot write output ({error.strerror or error})", err=True)
+    return 2
+
+
 class TextgenGroup(click.Group):
-    """A click group that turns TextgenError and usage mistakes into one line on stderr and exit code 2."""
+    """A click group that turns TextgenError and usage mistakes into one line on stderr and exit code 2,
+    and output that cannot be written (a full device, a closed pipe) into one line or a quiet end."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         _INVOCATION[:] = [str(arg) for arg in (sys.argv[1:] if args is None else args)]
@@ -35,17 +94,28 @@ class TextgenGroup(click.Group):
                 warnings.showwarning = lambda message, category, *rest: (
                     note(str(message)) if issubclass(category, CorpusWarning) else show(message, category, *rest))
                 code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            code = code if isinstance(code, int) else 0
         except click.UsageError as error:
             hint = f" (see '{error.ctx.command_path} --help')" if error.ctx else ""
             click.echo(f"error: {error.format_message()}{hint}", err=True)
-            sys.exit(2)
+            code = 2
         except click.ClickException as error:
             click.echo(f"error: {error.format_message()}", err=True)
-            sys.exit(error.exit_code)
+            code = error.exit_code
         except (click.Abort, KeyboardInterrupt):
             click.echo("interrupted", err=True)
-            sys.exit(130)
-        sys.exit(code if isinstance(code, int) else 0)
+            code = 130
+        except OSError as error:  # the output failed outside a command (--help, --version)
+            if not output_error(error):
+                raise
+            code = output_failed(error)
+        try:
+            if sys.stdout is not None:  # None when the process started with standard output closed
+                sys.stdout.flush()  # buffered output fails here, not in the interpreter's flush at exit
+        except OSError as error:
+            failed = output_failed(error)
+            code = failed if code == 0 else code
+        sys.exit(code)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -56,6 +126,13 @@ class TextgenGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(130)
+        except Terminated:
+            click.echo("terminated", err=True)
+            ctx.exit(143)
+        except OSError as error:
+            if not output_error(error):
+                raise
+            ctx.exit(output_failed(error))
 
 
 def print_json(data) -> None:

@@ -105,14 +105,20 @@ def train_command(ctx: click.Context, corpus: str, out_dir: str, tokenizer_path,
 @click.argument("out_dir", metavar="OUT")
 @click.option("--dtype", type=click.Choice(["float32", "bfloat16"]), default="bfloat16", show_default=True,
               help="How the weights are stored (bfloat16 halves the file; loading turns them back into float32).")
-@click.option("--overwrite", is_flag=True, help="Replace a model directory already in OUT.")
+@click.option("--overwrite", is_flag=True,
+              help="Replace the model directory or training run already in OUT (a run's lightning/ resume state goes too).")
 def export_command(model_dir: str, out_dir: str, dtype: str, overwrite: bool) -> None:
     """Copy MODEL into OUT for sharing: the weights (in --dtype), the tokenizer, textgen.json,
     and the training curves, without the lightning/ resume state.
 
+    OUT's files are replaced as one step: stopped at any point (Ctrl-C, a full disk), OUT holds
+    the old model or the new one, whole. Files export does not write are left alone.
+
     Example: textgen export checkpoints/tiny checkpoints/tiny-small --dtype bfloat16
     """
     from textgen.checkpoint import export_model
+    from textgen.cli.common import terminate_as_exception
 
-    size = export_model(model_dir, out_dir, dtype, overwrite)
+    with terminate_as_exception():
+        size = export_model(model_dir, out_dir, dtype, overwrite, on_note=note)
     click.echo(f"{model_dir} -> {out_dir} ({dtype} weights, {size / 2**20:.1f} MiB in all)")

@@ -32,7 +32,9 @@ def tune_cast_command(model_dir: str, valid_path: str | None, samples: int, size
     For each cast size, generate --samples stories with the model's other defaults and count
     the names per story; the size closest to the validation stories' is written into
     MODEL/textgen.json ("sampling"). generate, diagnose, the explorer and
-    SamplingSettings.for_model start from it; --cast-size on a command still wins.
+    SamplingSettings.for_model start from it; --cast-size on a command still wins. A shipped
+    model is never changed: tune your own copy (textgen export tinystories my-tinystories), or
+    look with --dry-run.
 
     Example: textgen tune-cast checkpoints/little --valid ../shared/corpora/tinystories/valid.txt
     """
@@ -42,6 +44,10 @@ def tune_cast_command(model_dir: str, valid_path: str | None, samples: int, size
     from textgen.tune_cast import check_sizes, describe, record_cast, tune_cast
 
     check_sizes(sizes)
+    if not dry_run:  # refused before the search, not after it
+        from textgen.model_files import refuse_shipped, resolve_model_path
+
+        refuse_shipped(resolve_model_path(model_dir), "tune-cast")
     loaded = load_for_generation(model_dir, quantize)
     if valid_path is None:
         recorded = (loaded.metadata.get("corpus") or {}).get("valid")

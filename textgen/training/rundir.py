@@ -1,30 +1,34 @@
 """The run directory: one owner at a time, and a new run that replaces an old one only once it
 has something to show.
 
-- A lock (`OUT/.textgen.lock`, held with flock for the whole run) refuses a second `textgen train`
-  on the same folder while the first runs; a killed run's lock goes with its process.
+- A lock (`OUT/.textgen.lock`, held with flock for the whole run) refuses a second textgen
+  process (train, export, tune-cast) on the same folder while the first runs; a killed run's lock
+  goes with its process.
 - `--overwrite` trains in `OUT/.next/` beside the old run, and swaps in after the first
-  checkpoint: the old run stays whole until the new one has saved. A swap moves the old files to
-  `OUT/.old/`, the new ones in, then deletes `.old/`; a run killed in between is finished (or
-  rolled back) by the next `textgen train` on the folder.
+  checkpoint: the old run stays whole until the new one has saved. The swap is textgen's staged
+  write (textgen/folder_swap.py): a manifest commits it, then the old files go and the new ones are
+  renamed in, signals held back; a run killed in between is loaded from the whole new set and
+  finished by the next textgen command that writes the folder.
 - Only textgen's own files are ever moved or deleted: a user's file in OUT or in OUT/lightning/
   stays where it is.
 """
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import os
 import shutil
 from pathlib import Path
 
-from textgen.errors import TextgenError
+from textgen.folder_swap import LOCK_FILE, STAGING, FolderLock, commit, read_manifest
+from textgen.folder_swap import recover as recover_staged
 from textgen.model_dir import BEST_CHECKPOINT, LAST_CHECKPOINT, LIGHTNING_DIR, RUN_FILES
 
 LIGHTNING_FILES = (LAST_CHECKPOINT, BEST_CHECKPOINT)
-LOCK_FILE = ".textgen.lock"
-STAGING, OLD = ".next", ".old"
+OLD = ".old"  # the old run's files during a swap, in textgen before the staged write's manifest
+RunLock = FolderLock  # the run folder's lock is every writer's lock
+
+__all__ = ["LIGHTNING_FILES", "LOCK_FILE", "OLD", "STAGING", "RunLock", "RunPaths", "holds_run", "recover", "run_entries",
+           "swap_in"]
 
 
 def holds_run(folder: Path) -> bool:
@@ -43,78 +47,37 @@ def run_entries(folder: Path) -> list[Path]:
     return entries
 
 
-class RunLock:
-    """An exclusive lock on a run folder for as long as the run lasts (flock: released when the
-    process ends, however it ends)."""
-
-    def __init__(self, folder: Path):
-        self.folder, self.handle = folder, None
-
-    def __enter__(self) -> RunLock:
-        import fcntl
-
-        self.folder.mkdir(parents=True, exist_ok=True)
-        path = self.folder / LOCK_FILE
-        handle = open(path, "a+")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as error:
-            handle.seek(0)
-            owner = handle.read().strip() or "another process"
-            handle.close()
-            if error.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                raise TextgenError(f"{self.folder} is being trained by another textgen process ({owner}): wait for it to "
-                                   "finish or give another --out") from None
-            raise TextgenError(f"cannot lock {path} ({error.strerror}): give another --out") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}\n")
-        handle.flush()
-        self.handle = handle
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.handle is not None:
-            with contextlib.suppress(OSError):
-                (self.folder / LOCK_FILE).unlink()
-            self.handle.close()
-            self.handle = None
+def run_names(folder: Path) -> list[str]:
+    """run_entries as names relative to the folder (lightning/last.ckpt ...)."""
+    return [entry.relative_to(folder).as_posix() for entry in run_entries(folder)]
 
 
 def recover(folder: Path) -> str | None:
     """Finish what a killed run left half done (call with the lock held). Returns what was done."""
     staging, old = folder / STAGING, folder / OLD
-    if old.is_dir() and staging.is_dir():  # killed inside a swap: the new run had saved, so it is finished
-        swap_in(folder, staging)
-        return "finished replacing the previous run (a swap was interrupted)"
-    if old.is_dir():
+    if old.is_dir():  # a swap of textgen before the manifest
+        if staging.is_dir() and read_manifest(staging) is None:  # killed inside it: the new run had saved
+            for entry in run_entries(staging):
+                target = folder / entry.relative_to(staging)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(entry, target)
+            shutil.rmtree(staging, ignore_errors=True)
+            shutil.rmtree(old, ignore_errors=True)
+            return "finished replacing the previous run (a swap was interrupted)"
         if not holds_run(folder):  # nothing replaced it: the old run goes back
             for entry in run_entries(old):
                 target = folder / entry.relative_to(old)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(entry, target)
         shutil.rmtree(old, ignore_errors=True)
-        return "cleaned up after an interrupted swap"
-    if staging.is_dir():  # a new run killed before its first checkpoint: the old run is whole
-        shutil.rmtree(staging, ignore_errors=True)
-        return "removed an unfinished --overwrite run (killed before its first checkpoint)"
-    return None
+        if not staging.is_dir():
+            return "cleaned up after an interrupted swap"
+    return recover_staged(folder)
 
 
 def swap_in(folder: Path, staging: Path) -> None:
-    """Replace the run in `folder` with the one in `staging` (textgen's files only)."""
-    old = folder / OLD
-    old.mkdir(exist_ok=True)
-    for entry in run_entries(folder):
-        target = old / entry.relative_to(folder)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(entry, target)
-    for entry in run_entries(staging):
-        target = folder / entry.relative_to(staging)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(entry, target)
-    shutil.rmtree(old, ignore_errors=True)
-    shutil.rmtree(staging, ignore_errors=True)
+    """Replace the run in `folder` with the one in `staging` (textgen's files only), as one step."""
+    commit(folder, staging, run_names(staging), run_names(folder))
 
 
 class RunPaths:

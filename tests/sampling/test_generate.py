@@ -52,17 +52,22 @@ def test_streaming_gives_the_same_output(word_model):
 
 def test_each_new_token_costs_one_step(word_model, monkeypatch):
     model, tokenizer = word_model
-    shapes = []
-    original = model.forward
+    shapes, reads = [], []
+    original, original_read = model.forward, model.read
 
     def recording(tokens, state=None):
         shapes.append(tuple(tokens.shape))
         return original(tokens, state)
 
+    def recording_read(tokens, state=None):
+        reads.append(tuple(tokens.shape))
+        return original_read(tokens, state)
+
     monkeypatch.setattr(model, "forward", recording)
+    monkeypatch.setattr(model, "read", recording_read)
     generate(model, tokenizer, "Once upon a time", n=2, max_tokens=10, processors=[TopK(1000)])
-    assert shapes[0] == (2, 1 + len(tokenizer.encode("Once upon a time")))  # the prompt, once
-    assert all(shape == (2, 1) for shape in shapes[1:])
+    assert reads == [(1, 1 + len(tokenizer.encode("Once upon a time")))]  # the prompt, once, for both stories
+    assert all(shape == (2, 1) for shape in shapes)
 
 
 def test_probabilities_and_ranks_are_the_models(word_model):

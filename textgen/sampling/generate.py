@@ -208,6 +208,16 @@ def _model_choice(logits: torch.Tensor, token: torch.Tensor) -> tuple[list[float
     return chosen[:, 0].tolist(), ((probabilities > chosen).sum(dim=-1) + 1).tolist()
 
 
+def read_prompt(model: LanguageModel, prompt: torch.Tensor, rows: int) -> tuple[torch.Tensor, list]:
+    """The logits (rows, V) after the prompt (1, T) and the state, for `rows` stories that all start
+    with it: read once (`model.read`: only the last position is decoded, a long prompt in chunks,
+    so memory does not grow with it), then every row is a view of that one row."""
+    logits, state = model.read(prompt)
+    if rows == 1:
+        return logits, state
+    return logits.expand(rows, -1).contiguous(), [tuple(s.expand(rows, *s.shape[1:]) for s in layer) for layer in state]
+
+
 @torch.no_grad()
 def generate(model: LanguageModel, tokenizer: Tokenizer, prompt: str = "", n: int = 1, max_tokens: int = 200,
              processors: Sequence[Processor] = (), greedy: bool = False, beams: int = 1, seed: int | None = 0,
@@ -227,11 +237,7 @@ def generate(model: LanguageModel, tokenizer: Tokenizer, prompt: str = "", n: in
     buffer = torch.empty(n, len(start) + max_tokens, dtype=torch.long, device=device)
     buffer[:, : len(start)] = torch.tensor(start, device=device)
     length = len(start)
-    if isinstance(model, LanguageModel):
-        logits, state = model.read(buffer[:, :length])
-    else:  # a wrapped model (the neural cache) reads it in one call
-        logits, state = model(buffer[:, :length], None)
-        logits = logits[:, -1]  # (n, V)
+    logits, state = read_prompt(model, buffer[:1, :length], n)
     samples = [Sample(prompt, "", []) for _ in range(n)]
     shown = [0] * n  # characters of each story already streamed
     texts = [StreamingText(continuation) for _ in range(n)]
@@ -320,8 +326,7 @@ def beam_search(model: LanguageModel, tokenizer: Tokenizer, prompt: str, n: int,
     start = prompt_ids(tokenizer, prompt.rstrip(" "))  # a trailing space is implied by the next word
     continuation = Continuation(tokenizer, prompt, start[1:])
     history = torch.tensor([start], device=device)
-    logits, state = model(history, None)
-    logits = logits[:, -1]
+    logits, state = read_prompt(model, history, 1)
     scores = torch.zeros(1, device=device)  # summed log-probabilities of each live hypothesis
     hypotheses: list[list[int]] = [[]]
     choices: list[list[TokenChoice]] = [[]]

@@ -34,6 +34,7 @@ from textgen.tokenizer import BOS_ID, Tokenizer
 from textgen.tokenizer.base import BOS, GLUE, PAD, UNK
 
 ALTERNATIVES = 5
+BACK_STEPS = 8  # token_context looks this many tokens back from the last one ending before the word
 MAX_ATTRIBUTIONS = 100  # findings a run attributes by default: 20 generated stories rarely have more than a few dozen
 NOT_WORDS = {PAD, UNK, BOS, GLUE}  # a word model's control tokens: never written, never an alternative
 UNLIKELY = 0.05  # below this the sampler, not the model, chose the word
@@ -140,7 +141,8 @@ class ContextReader:
 def token_context(tokenizer: Tokenizer, prompt: str, sample, position: int) -> list[int] | None:
     """<s>, the prompt's tokens and the sampled tokens written before character `position` of
     prompt + sample.text: the model's own context, even where its text would not re-encode
-    (a word model's <glue> joins words it cannot read back)."""
+    (a word model's <glue> joins words it cannot read back). None where no token ends within
+    BACK_STEPS tokens before the position with only spaces up to it (then the text is encoded)."""
     from textgen.sampling.generate import Continuation
 
     if position < len(prompt):
@@ -159,12 +161,13 @@ def token_context(tokenizer: Tokenizer, prompt: str, sample, position: int) -> l
             low = middle
         else:
             high = middle - 1
-    for count in range(low, -1, -1):
+    for count in range(low, max(-1, low - BACK_STEPS), -1):  # a few tokens back at most: each costs a decode of the story
         if not story[end(count):position].strip():
             return [BOS_ID, *prompt_tokens, *sample.ids[:count]]
     return None
 
 
+@torch.no_grad()
 def attribute_all(model: LanguageModel, tokenizer: Tokenizer, items: list[tuple[str, Finding]],
                   on_done=None, contexts: list[list[int] | None] | None = None,
                   max_attributions: int | None = None) -> list[Attribution | None]:

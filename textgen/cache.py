@@ -263,25 +263,29 @@ def with_cache(model: nn.Module, settings: CacheSettings | None) -> nn.Module:
 # --- evaluation and tuning: only the probability of each target is needed ---------------------
 
 @torch.no_grad()
-def collect(model: nn.Module, array: np.ndarray, streams: int, seq_len: int, device="cpu"):
-    """Yield per chunk: hidden (B, T, H), inputs (B, T), targets (B, T) and the model's log-probability
-    of each target (B, T), with the recurrent state carried across chunks (as evaluate does)."""
+def collect(model: nn.Module, array: np.ndarray, streams: int, seq_len: int, device="cpu", piece: int = CHUNK):
+    """Yield per chunk of `seq_len` tokens, in pieces of at most `piece`: hidden (B, T, H), inputs (B, T),
+    targets (B, T) and the model's log-probability of each target (B, T), with the recurrent state
+    carried across chunks (as evaluate does). The pieces bound the memory whatever `seq_len` is."""
     from textgen.data import stream_chunks
 
     state = None
-    for inputs, targets in stream_chunks(array, streams, seq_len):
-        inputs, targets = inputs.to(device), targets.to(device)
-        output = model.forward_with_activations(inputs, state)
-        state = output.state
-        log_probs = torch.log_softmax(output.logits.float(), dim=-1).gather(2, targets[..., None])[..., 0]
-        yield output.output, inputs, targets, log_probs
+    for whole_inputs, whole_targets in stream_chunks(array, streams, seq_len):
+        for inputs, targets in zip(whole_inputs.split(piece, dim=1), whole_targets.split(piece, dim=1)):
+            inputs, targets = inputs.to(device), targets.to(device)
+            output = model.forward_with_activations(inputs, state)
+            state = output.state
+            log_probs = torch.log_softmax(output.logits.float(), dim=-1).gather(2, targets[..., None])[..., 0]
+            yield output.output, inputs, targets, log_probs
 
 
 @torch.no_grad()
 def cached_nats(model: nn.Module, array: np.ndarray, grid: list[CacheSettings], streams: int = 16, seq_len: int = 256,
                 device="cpu") -> tuple[float, list[float], int]:
     """Total nats of the plain model and of the model with each cache setting (same size and
-    per_story for every entry of `grid`, any theta and weight), and the tokens scored."""
+    per_story for every entry of `grid`, any theta and weight), and the tokens scored. The text is
+    scored `chunk_length(size)` tokens at a time with the memory carried, so the query-key matrices
+    are chunk x (size + chunk) whatever `seq_len` is."""
     size, per_story = grid[0].size, grid[0].per_story
     if any(setting.size != size or setting.per_story != per_story for setting in grid):
         raise ValueError("cached_nats: every setting in the grid must share size and per_story")
@@ -291,7 +295,7 @@ def cached_nats(model: nn.Module, array: np.ndarray, grid: list[CacheSettings], 
     plain, totals, count = 0.0, [0.0] * len(grid), 0
     keys = values = key_story = story_start = None
     try:
-        for hidden, inputs, targets, log_probs in collect(model, array, streams, seq_len, device):
+        for hidden, inputs, targets, log_probs in collect(model, array, streams, seq_len, device, chunk_length(size)):
             batch, steps = inputs.shape
             if keys is None:
                 keys = hidden.new_zeros(batch, 0, hidden.shape[-1])

@@ -70,6 +70,7 @@ class PieceRoles:
 Start = tuple  # (next-token probabilities (V,), state): where a search begins, as `read_ids` gives it
 
 
+@torch.no_grad()
 def read_ids(model: LanguageModel, ids: list[int], state=None) -> Start:
     """The next-token distribution and state after reading `ids` from `state` (None: the start).
     `model.read` decodes only the last position and reads a long text in chunks, so memory does

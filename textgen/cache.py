@@ -11,7 +11,8 @@ position t only reads pairs (h_i, x_{i+1}) with i < t, whose tokens were all inp
 `size` bounds the memory to the last positions; with `per_story` it is also emptied at each
 start of story (<s>), so one story's names do not leak into the next. The settings are chosen
 per model on its validation text when training ends (`tune_cache`), and the cache stays off
-for a model it does not help.
+for a model it does not help. Every path reads a text in chunks with the memory carried, so
+its work is O(T * size) and its memory does not grow with the text's length.
 """
 
 from __future__ import annotations
@@ -168,6 +169,8 @@ class CachedModel(nn.Module):
         inference): the chunks before the last only add their keys to the memory, and only the
         last position is decoded and reads the cache, so the work beyond the model's own is
         O(T * H + size * H)."""
+        if tokens.shape[1] == 0:
+            raise ValueError("read needs at least one token")
         chunks = tokens.split(self.chunk, dim=1)
         for chunk in chunks[:-1]:
             _, state = self._forward_chunk(chunk, state, "none")

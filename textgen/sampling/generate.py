@@ -345,8 +345,8 @@ def beam_search(model: LanguageModel, tokenizer: Tokenizer, prompt: str, n: int,
             probability, rank = _model_choice(logits[row: row + 1], torch.tensor([token_id], device=device))
             choice = TokenChoice(token_id, tokenizer.id_to_piece(token_id), float(probability[0]), int(rank[0]))
             ids = hypotheses[row] + ([] if token_id == EOS_ID else [token_id])
-            text = continuation(ids)
-            if token_id == EOS_ID or _stop_position(text, stop):
+            # the text is decoded only to look for stop strings: a decode costs the whole story so far
+            if token_id == EOS_ID or (any(stop) and _stop_position(continuation(ids), stop)):
                 reason = "end_of_story" if token_id == EOS_ID else "stop_string"
                 finished.append((score / max(1, len(ids)), ids, choices[row] + ([] if token_id == EOS_ID else [choice]), reason))
             else:

@@ -18,7 +18,7 @@ import torch
 
 from textgen.errors import TextgenError
 from textgen.model import LanguageModel
-from textgen.sampling.generate import prompt_ids
+from textgen.sampling.generate import prompt_ids, read_tokens
 from textgen.tokenizer import EOS_ID, UNK_ID, Tokenizer
 
 END_OF_STORY = "</s>"
@@ -75,7 +75,7 @@ def read_ids(model: LanguageModel, ids: list[int], state=None) -> Start:
     """The next-token distribution and state after reading `ids` from `state` (None: the start).
     `model.read` decodes only the last position and reads a long text in chunks, so memory does
     not grow with the context's length."""
-    logits, state = model.read(torch.tensor([ids], device=next(model.parameters()).device), state)
+    logits, state = read_tokens(model, torch.tensor([ids], device=next(model.parameters()).device), state)
     return torch.softmax(logits[0].float(), dim=-1), state
 
 

@@ -208,11 +208,21 @@ def _model_choice(logits: torch.Tensor, token: torch.Tensor) -> tuple[list[float
     return chosen[:, 0].tolist(), ((probabilities > chosen).sum(dim=-1) + 1).tolist()
 
 
+def read_tokens(model: LanguageModel, tokens: torch.Tensor, state=None) -> tuple[torch.Tensor, list]:
+    """The logits after the last of tokens (B, T) -> (B, V) and the state: `model.read` where the
+    model has one (the language model and the neural cache: bounded memory), else its forward."""
+    if hasattr(model, "read"):
+        return model.read(tokens, state)
+    logits, state = model(tokens, state)
+    return logits[:, -1], state
+
+
 def read_prompt(model: LanguageModel, prompt: torch.Tensor, rows: int) -> tuple[torch.Tensor, list]:
     """The logits (rows, V) after the prompt (1, T) and the state, for `rows` stories that all start
     with it: read once (`model.read`: only the last position is decoded, a long prompt in chunks,
-    so memory does not grow with it), then every row is a view of that one row."""
-    logits, state = model.read(prompt)
+    so memory does not grow with it), then every row is a view of that one row. A model without
+    `read` (any `forward(tokens, state) -> (logits, state)`) reads it in one forward call."""
+    logits, state = read_tokens(model, prompt)
     if rows == 1:
         return logits, state
     return logits.expand(rows, -1).contiguous(), [tuple(s.expand(rows, *s.shape[1:]) for s in layer) for layer in state]

@@ -252,6 +252,7 @@ def test_beam_search_decodes_its_text_only_for_stop_strings(word_model, monkeypa
     decodes = []
     original = tokenizer.decode
     monkeypatch.setattr(tokenizer, "decode", lambda ids: decodes.append(1) or original(ids))
-    samples = generate(model, tokenizer, "Once upon a time", n=2, beams=3, max_tokens=40, processors=[BannedSequences([[EOS_ID]])])
+    samples = generate(model, tokenizer, "Once upon a time", n=2, beams=3, max_tokens=40,
+                       processors=[BannedSequences([[EOS_ID]])])
     assert len(samples) == 2 and all(len(sample.ids) == 40 for sample in samples)
     assert len(decodes) <= 2 * 2 + 2  # the prompt's prefix and each story's text

@@ -261,3 +261,98 @@ def test_saved_samples_never_overwrite_the_training_corpus_or_the_baseline(train
     result = invoke("diagnose", trained, "--samples", 1, "--max-tokens", 5, "--baseline", baseline, "--save-samples", baseline)
     assert result.exit_code == 2 and "also an input" in result.output
     assert Path(corpus).read_bytes() == before and baseline.read_text() == "Doug saw Jane.\n"
+
+
+# --- long stories: one read per story, bounded attributions ---------------------------------------
+
+LOOPING = "Hopper saw Hopper. " + "They played and they played and they played. Tom saw Tom. The the dog ran. " * 6
+
+
+def context_tokens_through(model, monkeypatch) -> list[int]:
+    """The length of every call that reads more than one token (a context), by forward or read."""
+    lengths = []
+    for name in ("forward", "read"):
+        original = getattr(model, name)
+
+        def recording(tokens, state=None, original=original):
+            if tokens.shape[1] > 1:
+                lengths.append(tokens.shape[1])
+            return original(tokens, state)
+
+        monkeypatch.setattr(model, name, recording)
+    return lengths
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_a_story_is_read_once_however_many_findings_it_has(sentencepiece_tokenizer, monkeypatch, cached):
+    """Each finding's context continues from the one before: the tokens read are the story's (and a
+    margin per finding), not the sum of every finding's context, and every attribution is what
+    reading its context alone gives."""
+    from textgen.attribution import ContextReader
+    from textgen.cache import CacheSettings, with_cache
+
+    tokenizer = sentencepiece_tokenizer
+    model = with_cache(tiny_model(tokenizer, seed=2), CacheSettings(theta=1.0, weight=0.3, size=50) if cached else None)
+    findings = diagnose_story(LOOPING)
+    assert len(findings) >= 20
+    alone = [attribute(model, tokenizer, LOOPING, finding) for finding in findings]
+    lengths = context_tokens_through(model, monkeypatch)
+    together = attribute_all(model, tokenizer, [(LOOPING, finding) for finding in findings])
+    story_tokens = len(tokenizer.encode(LOOPING)) + 1
+    assert sum(lengths) <= story_tokens + (ContextReader.MARGIN + 1) * len(findings)  # one finding at a time read 10x more
+    for one, other in zip(alone, together):
+        assert (one.word, one.rank) == (other.word, other.rank)
+        assert [a.word for a in one.alternatives] == [a.word for a in other.alternatives]
+        assert other.probability == pytest.approx(one.probability, rel=1e-5, abs=1e-7)
+
+
+def test_only_the_first_findings_are_attributed_with_a_note(trained):
+    """A degenerate text has a finding per sentence: diagnose attributes the first `max_attributions`
+    and says how many it left."""
+    import textgen
+    from textgen.diagnosis import diagnose
+
+    loaded = textgen.load(trained)
+    text = "a. " * 2000
+    report = diagnose(loaded, [text], max_attributions=7)
+    attributed = [f for f in report.findings if f["attribution"] is not None]
+    assert len(report.findings) == 1998 and [f["start"] for f in attributed] == [f["start"] for f in report.findings[:7]]
+    assert report.notes == ["1,991 of 1,998 findings are not attributed: only the first 7 are (--max-attributions raises "
+                            "the limit; each costs a next-word search)"]
+    assert report.to_dict()["notes"] == report.notes
+    default = diagnose(loaded, [text])
+    assert sum(f["attribution"] is not None for f in default.findings) == 100
+
+
+def test_diagnose_cli_takes_max_attributions(trained, tmp_path):
+    text = tmp_path / "loop.txt"
+    text.write_text("a. " * 300 + "\n")
+    result = invoke("diagnose", trained, "--text", text, "--max-attributions", 2, "--no-baseline", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert sum(f["attribution"] is not None for f in data["findings"]) == 2
+    assert "296 of 298 findings are not attributed" in data["notes"][0] and "--max-attributions" in result.stderr
+    from textgen.attribution import MAX_ATTRIBUTIONS
+    from textgen.cli.diagnose import MAX_ATTRIBUTIONS as CLI_DEFAULT
+
+    assert CLI_DEFAULT == MAX_ATTRIBUTIONS
+
+
+def test_the_token_context_of_a_word_inside_a_token_costs_a_bounded_number_of_decodes(sentencepiece_tokenizer, monkeypatch):
+    """Where no token ends right before the word, the search looks a few tokens back, not all the
+    way to the story's start (each step decodes the whole story so far)."""
+    from textgen.attribution import BACK_STEPS, token_context
+
+    tokenizer = sentencepiece_tokenizer
+    text = "They played in the park. " * 60 + "They played"
+    ids = tokenizer.encode(text)
+    sample = Sample("", text, ids)
+    decodes = []
+    original = tokenizer.decode
+    monkeypatch.setattr(tokenizer, "decode", lambda tokens: decodes.append(1) or original(tokens))
+    inside = text.rindex("played") + 2  # inside the word's piece: no token ends there
+    assert token_context(tokenizer, "", sample, inside) is None
+    assert len(decodes) <= math.ceil(math.log2(len(ids) + 1)) + BACK_STEPS + 1
+    decodes.clear()
+    start = text.rindex("played")
+    assert token_context(tokenizer, "", sample, start) == [BOS_ID, *tokenizer.encode(text[:start].rstrip())]

@@ -189,3 +189,120 @@ def test_sampling_commands_leave_the_cache_off_unless_asked_and_scoring_commands
     assert sampler is loaded.model and model is loaded.model
     _, scoring = _cached(loaded, None, "model", sampling=False)
     assert isinstance(scoring, CachedModel)
+
+
+# --- long inputs: chunked reading, bounded matrices, shared memory --------------------------------
+
+def reference_log_probs(model: LanguageModel, tokens: torch.Tensor, settings: CacheSettings) -> torch.Tensor:
+    """The cache's rule written out position by position over one whole forward pass (B, T, V)."""
+    with torch.no_grad():
+        output = model.forward_with_activations(tokens)
+    hidden, plain = output.output.float(), torch.softmax(output.logits.float(), dim=-1)
+    stories = torch.cumsum((tokens == BOS_ID).long(), dim=1)
+    mixed = torch.empty_like(plain)
+    for row in range(tokens.shape[0]):
+        for t in range(tokens.shape[1]):
+            keys = [i for i in range(max(0, t - settings.size), t)
+                    if not settings.per_story or stories[row, i] == stories[row, t]]
+            if not keys:
+                mixed[row, t] = plain[row, t]
+                continue
+            weights = torch.softmax(settings.theta * hidden[row, keys] @ hidden[row, t], dim=0)
+            cache = torch.zeros_like(plain[row, t]).index_add_(0, tokens[row, [i + 1 for i in keys]], weights)
+            mixed[row, t] = (1 - settings.weight) * plain[row, t] + settings.weight * cache
+    return torch.log(mixed)
+
+
+@pytest.mark.parametrize("per_story", [True, False])
+@pytest.mark.parametrize("chunk", [1, 3, 16, 256])
+def test_chunked_reading_equals_the_rule_written_out(per_story, chunk):
+    """The cache reads a call's tokens `chunk` at a time, carrying its memory; whatever the chunk
+    (and with stories starting inside one), the result is the rule over the whole text, and `read`
+    gives its last position."""
+    model = tiny_model()
+    tokens = torch.from_numpy(stream(90, seed=3)[None])
+    tokens[0, [0, 20, 47, 48]] = BOS_ID  # stories start at a chunk's edge, inside one, and twice in a row
+    settings = CacheSettings(theta=0.8, weight=0.4, size=13, per_story=per_story)
+    cached = CachedModel(model, settings)
+    cached.chunk = chunk
+    expected = reference_log_probs(model, tokens, settings)
+    with torch.no_grad():
+        mixed, _ = cached(tokens)
+        last, _ = cached.read(tokens)
+        halves, state = cached(tokens[:, :41])
+        rest, _ = cached(tokens[:, 41:], state)
+    assert torch.allclose(mixed, expected, atol=1e-5)
+    assert torch.allclose(last, expected[:, -1], atol=1e-5)
+    assert torch.allclose(torch.cat([halves, rest], dim=1), expected, atol=1e-5)
+
+
+def recording_scores(monkeypatch) -> list[tuple[int, ...]]:
+    """The shape of every query-key matrix the cache builds."""
+    import textgen.cache as cache
+
+    shapes, original = [], cache.cache_weights
+
+    def recording(queries, keys, allowed, theta):
+        shapes.append(tuple(allowed.shape))
+        return original(queries, keys, allowed, theta)
+
+    monkeypatch.setattr(cache, "cache_weights", recording)
+    return shapes
+
+
+def test_a_long_text_never_builds_a_matrix_larger_than_a_chunk_by_the_memory(monkeypatch):
+    """Work O(T * size): 3,000 tokens with a 40-position cache build no query-key matrix over
+    chunk x (size + chunk) entries (a whole-text call built 3,000 x 3,000), and `read` scores
+    only the last position."""
+    shapes = recording_scores(monkeypatch)
+    settings = CacheSettings(theta=0.8, weight=0.4, size=40)
+    cached = CachedModel(tiny_model(), settings)
+    tokens = torch.from_numpy(stream(3000)[None])
+    with torch.no_grad():
+        mixed, _ = cached(tokens)
+    bound = cached.chunk * (settings.size + cached.chunk)
+    assert mixed.shape == (1, 3000, 30) and len(shapes) >= 3000 // cached.chunk
+    assert max(math.prod(shape[1:]) for shape in shapes) <= bound
+    shapes.clear()
+    with torch.no_grad():
+        last, _ = cached.read(tokens)
+    assert torch.allclose(last, mixed[:, -1], atol=1e-5)
+    assert len(shapes) == 1 and shapes[0][1] == 1  # one query: the last position
+
+
+def test_chunks_shrink_for_a_large_cache():
+    from textgen.cache import MIN_CHUNK, SCORE_ENTRIES, chunk_length
+
+    assert chunk_length(1000) == 256
+    assert chunk_length(100_000) == MIN_CHUNK
+    assert chunk_length(20_000) * (20_000 + 256) <= SCORE_ENTRIES
+
+
+def test_steps_from_one_state_share_its_memory_and_copy_only_recent_keys():
+    """A next-word search keeps hundreds of states one step apart: each shares the parent's
+    stored keys (up to `size` of them) and holds only the few it added itself."""
+    cached = CachedModel(tiny_model(), CacheSettings(theta=0.8, weight=0.4, size=200))
+    tokens = torch.from_numpy(stream(600)[None])
+    with torch.no_grad():
+        _, parent = cached.read(tokens)
+        children = [cached.step(torch.tensor([token]), parent)[1] for token in range(4, 30)]
+        grandchild = cached.step(torch.tensor([5]), children[0])[1]
+    stored = parent[-1][0]
+    assert stored.shape[1] == 199  # the last `size` positions with the pending one
+    for state in [*children, grandchild]:
+        assert state[-1][0].data_ptr() == stored.data_ptr()  # shared, not copied
+    assert children[0][-1][3].shape[1] == 1 and grandchild[-1][3].shape[1] == 2  # the recent keys it added
+
+
+def test_cached_nats_scores_a_long_chunk_in_bounded_pieces(monkeypatch):
+    """Evaluation with `--seq-len` as long as the text builds no matrix over chunk x (size + chunk)."""
+    shapes = recording_scores(monkeypatch)
+    model, tokens = tiny_model(), stream(2000)
+    settings = CacheSettings(theta=0.7, weight=0.3, size=37)
+    _, (whole,), _ = cached_nats(model, tokens, [settings], streams=1, seq_len=2000)
+    _, (short,), _ = cached_nats(model, tokens, [settings], streams=1, seq_len=50)
+    from textgen.cache import chunk_length
+
+    assert whole == pytest.approx(short, rel=1e-5)
+    chunk = chunk_length(settings.size)
+    assert max(math.prod(shape[1:]) for shape in shapes) <= chunk * (settings.size + chunk + 1)

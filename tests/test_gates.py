@@ -32,7 +32,12 @@ def test_tokens_are_grouped_into_the_texts_words(tokenizers, kind):
     assert words == ["Once", "upon", "a", "time", ",", "Hopper", "saw", "the", "pond", ".", "↵", "They", "played", "."]
 
 
-def test_word_means_top_units_and_saturation_match_the_trace(sentencepiece_tokenizer):
+@pytest.mark.parametrize("chunk", [256, 4])
+def test_word_means_top_units_and_saturation_match_the_trace(sentencepiece_tokenizer, monkeypatch, chunk):
+    """The report, read in chunks of any size (words cross their edges), is the whole trace's."""
+    import textgen.gates
+
+    monkeypatch.setattr(textgen.gates, "TRACE_CHUNK", chunk)
     tokenizer = sentencepiece_tokenizer
     model = model_for(tokenizer, layers=2)
     report = gate_report(model, tokenizer, TEXT, layer=2, top_units=4)
@@ -119,3 +124,23 @@ def load_tokenizer_of(model_dir):
     from textgen.checkpoint import load
 
     return load(model_dir).tokenizer
+
+
+def test_a_text_over_the_limit_is_refused_and_heatmaps_are_bounded(word_tokenizer, trained):
+    """The transparent cells cost a step per token: past MAX_TOKENS the report is refused in one
+    line (the library takes another limit); a heatmap shows at most HEATMAP_WORDS words by default."""
+    from textgen.gates import HEATMAP_WORDS, MAX_TOKENS
+
+    model = model_for(word_tokenizer)
+    text = "Hopper saw Pippa. " * (MAX_TOKENS // 4 + 1)
+    with pytest.raises(TextgenError, match=f"at most {MAX_TOKENS:,}"):
+        gate_report(model, word_tokenizer, text)
+    report = gate_report(model, word_tokenizer, "Hopper saw Pippa. " * 100, max_tokens=500)
+    assert len(report.words) == 400 and report.memory_values.shape == (400, 10)
+    maps = report.heatmaps()
+    assert len(maps["words"]) == len(maps["memory"]) == HEATMAP_WORDS and len(maps["gates"]["forget"]) == HEATMAP_WORDS
+    assert len(report.heatmaps(max_words=None)["memory"]) == 400
+    long = CliRunner().invoke(cli, ["gates", str(trained), text])
+    assert long.exit_code == 2 and long.output.count("\n") == 1 and f"at most {MAX_TOKENS:,}" in long.output
+    help_text = CliRunner().invoke(cli, ["gates", "--help"]).output
+    assert f"up to {MAX_TOKENS:,} tokens" in help_text

@@ -11,7 +11,8 @@ position t only reads pairs (h_i, x_{i+1}) with i < t, whose tokens were all inp
 `size` bounds the memory to the last positions; with `per_story` it is also emptied at each
 start of story (<s>), so one story's names do not leak into the next. The settings are chosen
 per model on its validation text when training ends (`tune_cache`), and the cache stays off
-for a model it does not help.
+for a model it does not help. Every path reads a text in chunks with the memory carried, so
+its work is O(T * size) and its memory does not grow with the text's length.
 """
 
 from __future__ import annotations
@@ -100,16 +101,47 @@ def mix(logits: Tensor, weights: Tensor, has: Tensor, values: Tensor, settings: 
     return torch.log(mixed.clamp_min(1e-30))
 
 
+CHUNK = 256  # tokens a cached forward call reads at once: its query-key matrices are chunk x (size + chunk)
+SCORE_ENTRIES = 2**19  # ... but a large `size` takes smaller chunks, down to MIN_CHUNK, to keep them near this
+MIN_CHUNK = 16
+RECENT = 32  # keys a one-token step adds before the memory is copied into one tensor (see CachedModel)
+
+
+def chunk_length(size: int) -> int:
+    """How many tokens `CachedModel.forward` reads a call for a cache of `size` positions."""
+    return max(MIN_CHUNK, min(CHUNK, SCORE_ENTRIES // (size + CHUNK)))
+
+
+def empty_memory(batch_size: int, hidden_size: int, reference: Tensor) -> tuple:
+    """An empty cache memory (the last entry of a CachedModel state) for a batch."""
+    keys = reference.new_zeros(batch_size, 0, hidden_size)
+    tokens = torch.zeros(batch_size, 0, dtype=torch.long, device=reference.device)
+    return (keys, tokens, tokens.clone(), keys.clone(), tokens.clone(), tokens.clone(), tokens.new_zeros(batch_size),
+            keys.clone())
+
+
 class CachedModel(nn.Module):
-    """A language model with the cache: the same `forward(tokens, state) -> (logits, state)` and
-    `step`, so sampling, next words and the diagnosis use it unchanged. Its logits are the log of
-    the mixed probabilities. The state is the model's layers plus one more entry,
-    (keys (B, n, H), next tokens (B, n), key stories (B, n), current story (B,), pending h (B, 1, H)),
-    all batch-first, so beam search can pick rows of it like any layer's state."""
+    """A language model with the cache: the same `forward(tokens, state) -> (logits, state)`, `step`
+    and `read`, so sampling, next words and the diagnosis use it unchanged. Its logits are the log of
+    the mixed probabilities.
+
+    A call reads its tokens `chunk_length(size)` at a time, carrying the memory, so its work is
+    O(T * size) and its memory, beyond the (B, T, V) logits it returns (`read` returns only the
+    last), does not grow with T: each query reads at most `size` keys anyway.
+
+    The state is the model's layers plus one more entry, all batch-first, so beam search can pick
+    rows of it like any layer's state: (keys (B, n, H), their next tokens (B, n), their stories (B, n),
+    recent keys (B, r, H), their next tokens (B, r), their stories (B, r), current story (B,),
+    pending h (B, 1, H)). The recent keys are those one-token steps added since the keys were last
+    copied into one tensor: a step's new state shares the (up to `size`) keys with the state it came
+    from and copies only the few recent ones, so the states a next-word search keeps (hundreds,
+    each one step from another) cost a few keys each, not `size`. Every RECENT steps, and after
+    any call of more than one token, the memory is folded into one tensor of the last `size` keys."""
 
     def __init__(self, model: nn.Module, settings: CacheSettings):
         super().__init__()
         self.model, self.settings = model, settings
+        self.chunk = chunk_length(settings.size)
 
     @property
     def config(self):
@@ -119,52 +151,87 @@ class CachedModel(nn.Module):
         """Zero memories and an empty cache."""
         state = self.model.init_state(batch_size, device)
         reference = state[0][0]
-        empty = reference.new_zeros(batch_size, 0, reference.shape[-1])
-        tokens = torch.zeros(batch_size, 0, dtype=torch.long, device=reference.device)
-        return [*state, (empty, tokens, tokens.clone(), tokens.new_zeros(batch_size), empty.clone())]
+        return [*state, empty_memory(batch_size, reference.shape[-1], reference)]
 
     def trace(self, tokens: Tensor, state=None):
         return self.model.trace(tokens, state)
 
     def forward(self, tokens: Tensor, state=None) -> tuple[Tensor, list]:
+        """Mixed log-probabilities (B, T, V) for tokens (B, T), and the new state."""
+        pieces = []
+        for chunk in tokens.split(self.chunk, dim=1):
+            logits, state = self._forward_chunk(chunk, state, "all")
+            pieces.append(logits)
+        return (torch.cat(pieces, dim=1) if len(pieces) > 1 else pieces[0]), state
+
+    def read(self, tokens: Tensor, state=None) -> tuple[Tensor, list]:
+        """The mixed log-probabilities after the last of tokens (B, T) -> (B, V), and the state (at
+        inference): the chunks before the last only add their keys to the memory, and only the
+        last position is decoded and reads the cache, so the work beyond the model's own is
+        O(T * H + size * H)."""
+        if tokens.shape[1] == 0:
+            raise ValueError("read needs at least one token")
+        chunks = tokens.split(self.chunk, dim=1)
+        for chunk in chunks[:-1]:
+            _, state = self._forward_chunk(chunk, state, "none")
+        logits, state = self._forward_chunk(chunks[-1], state, "last")
+        return logits[:, -1], state
+
+    def step(self, token: Tensor, state=None) -> tuple[Tensor, list]:
+        logits, state = self._forward_chunk(token.unsqueeze(1), state, "all")
+        return logits[:, 0], state
+
+    def _forward_chunk(self, tokens: Tensor, state, wanted: str) -> tuple[Tensor | None, list]:
+        """One call's worth of tokens (B, T), T at most `self.chunk`: the mixed logits of every
+        position (`wanted` "all"), of the last (B, 1, V) ("last", at inference) or none ("none":
+        only the memory is updated), and the new state."""
         batch, steps = tokens.shape
         if state is None:
             model_state, memory = None, None
         else:
             model_state, memory = state[:-1], state[-1]
-        output = self.model.forward_with_activations(tokens, model_state)
-        hidden = output.output  # (B, T, H): the last layer's output, no dropout at inference
+        if wanted == "all":
+            output = self.model.forward_with_activations(tokens, model_state)
+            hidden, model_logits, model_state = output.output, output.logits, output.state  # no dropout at inference
+        else:
+            hidden, model_state = self.model.run_layers(tokens, model_state)
+            model_logits = self.model.decode(hidden[:, -1:]) if wanted == "last" else None
         size = self.settings.size
         if memory is None:
-            keys = hidden.new_zeros(batch, 0, hidden.shape[-1])
-            values = tokens.new_zeros(batch, 0)
-            key_story = tokens.new_zeros(batch, 0)
-            story_start = tokens.new_zeros(batch)
-            pending = hidden.new_zeros(batch, 0, hidden.shape[-1])
-        else:
-            keys, values, key_story, story_start, pending = memory
+            memory = empty_memory(batch, hidden.shape[-1], hidden)
+        keys, values, key_story, recent_keys, recent_values, recent_story, story_start, pending = memory
         current = story_ids(tokens, story_start)  # (B, T)
+        added_keys, added_values, added_story = [recent_keys], [recent_values], [recent_story]
         if pending.shape[1]:  # the last position of the previous call: its next token is this chunk's first
-            keys = torch.cat([keys, pending.to(keys.dtype)], dim=1)
-            values = torch.cat([values, tokens[:, :1]], dim=1)
-            key_story = torch.cat([key_story, story_start[:, None]], dim=1)
-        memory_length = keys.shape[1]
-        all_keys = torch.cat([keys, hidden[:, :-1].to(keys.dtype)], dim=1)  # (B, n + T - 1, H)
-        all_values = torch.cat([values, tokens[:, 1:]], dim=1)
-        all_stories = torch.cat([key_story, current[:, :-1]], dim=1)
-        per_story = self.settings.per_story
-        allowed = allowed_keys(memory_length, steps, size, current if per_story else None,
-                               all_stories if per_story else None).to(tokens.device)
-        weights, has = cache_weights(hidden, all_keys, allowed, self.settings.theta)
-        logits = mix(output.logits, weights, has, all_values, self.settings)
-        keep = slice(max(0, all_keys.shape[1] - size + 1), None)  # the pending position makes it `size`
-        new_memory = (all_keys[:, keep].detach(), all_values[:, keep], all_stories[:, keep], current[:, -1],
-                      hidden[:, -1:].detach())
-        return logits, [*output.state, new_memory]
-
-    def step(self, token: Tensor, state=None) -> tuple[Tensor, list]:
-        logits, state = self.forward(token.unsqueeze(1), state)
-        return logits[:, 0], state
+            added_keys.append(pending.to(keys.dtype))
+            added_values.append(tokens[:, :1])
+            added_story.append(story_start[:, None])
+        added = sum(part.shape[1] for part in added_keys)
+        old = slice(max(0, keys.shape[1] - max(0, size - added)), None)  # a query reads `size` keys back at most
+        stored_keys = torch.cat([keys[:, old], *added_keys], dim=1)[:, -size:]
+        stored_values = torch.cat([values[:, old], *added_values], dim=1)[:, -size:]
+        stored_story = torch.cat([key_story[:, old], *added_story], dim=1)[:, -size:]
+        memory_length = stored_keys.shape[1]
+        all_keys = torch.cat([stored_keys, hidden[:, :-1].to(keys.dtype)], dim=1)  # (B, n + T - 1, H)
+        all_values = torch.cat([stored_values, tokens[:, 1:]], dim=1)
+        all_stories = torch.cat([stored_story, current[:, :-1]], dim=1)
+        logits = None
+        if wanted != "none":
+            queries = slice(None) if wanted == "all" else slice(steps - 1, None)
+            per_story = self.settings.per_story
+            allowed = allowed_keys(memory_length, steps, size, current if per_story else None,
+                                   all_stories if per_story else None).to(tokens.device)[:, queries]
+            weights, has = cache_weights(hidden[:, queries], all_keys, allowed, self.settings.theta)
+            logits = mix(model_logits, weights, has, all_values, self.settings)
+        new_keys = [*added_keys, hidden[:, :-1].detach().to(keys.dtype)]
+        if steps > 1 or sum(part.shape[1] for part in new_keys) > RECENT:
+            keep = slice(max(0, all_keys.shape[1] - size + 1), None)  # the pending position makes it `size`
+            new_memory = (all_keys[:, keep].detach().clone(), all_values[:, keep].clone(), all_stories[:, keep].clone(),
+                          *empty_memory(batch, hidden.shape[-1], hidden)[3:6])
+        else:  # share the stored keys with the state this step came from; copy only the recent ones
+            new_memory = (keys, values, key_story, torch.cat(new_keys, dim=1),
+                          torch.cat([*added_values, tokens[:, 1:]], dim=1), torch.cat([*added_story, current[:, :-1]], dim=1))
+        return logits, [*model_state, (*new_memory, current[:, -1], hidden[:, -1:].detach())]
 
 
 def resolve_cache(tuned: CacheSettings | None, enabled: bool | None = None, weight: float | None = None,
@@ -199,25 +266,29 @@ def with_cache(model: nn.Module, settings: CacheSettings | None) -> nn.Module:
 # --- evaluation and tuning: only the probability of each target is needed ---------------------
 
 @torch.no_grad()
-def collect(model: nn.Module, array: np.ndarray, streams: int, seq_len: int, device="cpu"):
-    """Yield per chunk: hidden (B, T, H), inputs (B, T), targets (B, T) and the model's log-probability
-    of each target (B, T), with the recurrent state carried across chunks (as evaluate does)."""
+def collect(model: nn.Module, array: np.ndarray, streams: int, seq_len: int, device="cpu", piece: int = CHUNK):
+    """Yield per chunk of `seq_len` tokens, in pieces of at most `piece`: hidden (B, T, H), inputs (B, T),
+    targets (B, T) and the model's log-probability of each target (B, T), with the recurrent state
+    carried across chunks (as evaluate does). The pieces bound the memory whatever `seq_len` is."""
     from textgen.data import stream_chunks
 
     state = None
-    for inputs, targets in stream_chunks(array, streams, seq_len):
-        inputs, targets = inputs.to(device), targets.to(device)
-        output = model.forward_with_activations(inputs, state)
-        state = output.state
-        log_probs = torch.log_softmax(output.logits.float(), dim=-1).gather(2, targets[..., None])[..., 0]
-        yield output.output, inputs, targets, log_probs
+    for whole_inputs, whole_targets in stream_chunks(array, streams, seq_len):
+        for inputs, targets in zip(whole_inputs.split(piece, dim=1), whole_targets.split(piece, dim=1)):
+            inputs, targets = inputs.to(device), targets.to(device)
+            output = model.forward_with_activations(inputs, state)
+            state = output.state
+            log_probs = torch.log_softmax(output.logits.float(), dim=-1).gather(2, targets[..., None])[..., 0]
+            yield output.output, inputs, targets, log_probs
 
 
 @torch.no_grad()
 def cached_nats(model: nn.Module, array: np.ndarray, grid: list[CacheSettings], streams: int = 16, seq_len: int = 256,
                 device="cpu") -> tuple[float, list[float], int]:
     """Total nats of the plain model and of the model with each cache setting (same size and
-    per_story for every entry of `grid`, any theta and weight), and the tokens scored."""
+    per_story for every entry of `grid`, any theta and weight), and the tokens scored. The text is
+    scored `chunk_length(size)` tokens at a time with the memory carried, so the query-key matrices
+    are chunk x (size + chunk) whatever `seq_len` is."""
     size, per_story = grid[0].size, grid[0].per_story
     if any(setting.size != size or setting.per_story != per_story for setting in grid):
         raise ValueError("cached_nats: every setting in the grid must share size and per_story")
@@ -227,7 +298,7 @@ def cached_nats(model: nn.Module, array: np.ndarray, grid: list[CacheSettings], 
     plain, totals, count = 0.0, [0.0] * len(grid), 0
     keys = values = key_story = story_start = None
     try:
-        for hidden, inputs, targets, log_probs in collect(model, array, streams, seq_len, device):
+        for hidden, inputs, targets, log_probs in collect(model, array, streams, seq_len, device, chunk_length(size)):
             batch, steps = inputs.shape
             if keys is None:
                 keys = hidden.new_zeros(batch, 0, hidden.shape[-1])

@@ -169,6 +169,8 @@ class DiagnosisReport:
         data = {"findings": self.findings, "metrics": self.metrics, "baseline": self.baseline}
         if self.model is not None:
             data["model"] = self.model
+        if self.notes:  # e.g. how many findings were left unattributed
+            data["notes"] = list(self.notes)
         if self.generated:
             data["settings"] = self.settings
             data["samples"] = self.samples
@@ -232,7 +234,7 @@ def _name_of(loaded) -> str | None:
 def diagnose(loaded=None, stories: Iterable[str] | None = None, *, settings: SamplingSettings | None = None,
              samples: int = 20, prompt: str = "", max_tokens: int = 200, seed: int = 0, sampler=None,
              cache=MODEL_CACHE, baseline: str | None = None, save_path: str | None = None, model_name: str | None = None,
-             on_story: Progress | None = None, on_finding: Progress | None = None,
+             max_attributions: int | None = None, on_story: Progress | None = None, on_finding: Progress | None = None,
              note: Note | None = None) -> DiagnosisReport:
     """Find the repetition errors in `stories`, or in `samples` stories generated from `loaded`
     (a `textgen.load` result) with `settings` (default: the model's own sampling defaults, else the
@@ -242,7 +244,14 @@ def diagnose(loaded=None, stories: Iterable[str] | None = None, *, settings: Sam
     cache in front of both (default: the one the model's training chose when scoring `stories`,
     off when sampling); `baseline` a
     corpus of human stories whose metrics are set beside the samples'; `save_path` keeps the
-    generated stories as a corpus. `on_story`/`on_finding` count progress; `note` gets remarks."""
+    generated stories as a corpus. Only the first `max_attributions` findings are attributed
+    (default MAX_ATTRIBUTIONS; a note says how many were left), so the work stays bounded however
+    many findings a degenerate text has. `on_story`/`on_finding` count progress; `note` gets remarks."""
+    from textgen.attribution import MAX_ATTRIBUTIONS
+
+    max_attributions = MAX_ATTRIBUTIONS if max_attributions is None else max_attributions
+    if isinstance(max_attributions, bool) or not isinstance(max_attributions, int) or max_attributions < 0:
+        raise TextgenError(f"max attributions must be a whole number >= 0, got {max_attributions!r}")
     if loaded is None and stories is None:
         raise TextgenError("give a model to generate stories and diagnose them, or stories to diagnose")
     if settings is None:
@@ -276,14 +285,18 @@ def diagnose(loaded=None, stories: Iterable[str] | None = None, *, settings: Sam
     if loaded is not None and items:
         from textgen.attribution import attribute_all, token_context
 
+        attributed = items[:max_attributions]
         contexts = None
         if generated is not None:  # the model's own tokens: its text may not re-encode (a word model's <glue>)
             contexts = [token_context(loaded.tokenizer, prompt, generated[index], finding.word_start)
-                        for index, _, finding in items]
+                        for index, _, finding in attributed]
         done = (lambda: on_finding(1)) if on_finding is not None else None
-        attributions = attribute_all(model, loaded.tokenizer, [(story, finding) for _, story, finding in items],
-                                     contexts=contexts, on_done=done)
-        unscored = sum(a is None for a in attributions)
+        attributions = attribute_all(model, loaded.tokenizer, [(story, finding) for _, story, finding in attributed],
+                                     contexts=contexts, on_done=done) + [None] * (len(items) - len(attributed))
+        if len(attributed) < len(items):
+            remark(f"{len(items) - len(attributed):,} of {len(items):,} findings are not attributed: only the first "
+                   f"{max_attributions:,} are (--max-attributions raises the limit; each costs a next-word search)")
+        unscored = sum(a is None for a in attributions[:len(attributed)])
         if unscored:
             remark(f"{unscored} finding(s) are not attributed: their text has words or characters the model's tokenizer "
                    "does not know")

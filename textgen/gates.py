@@ -22,6 +22,9 @@ from textgen.model.cells import GATE_NAMES, SIGMOID_GATES
 from textgen.tokenizer import BOS_ID, Tokenizer
 
 LOW, HIGH = 0.1, 0.9
+MAX_TOKENS = 5_000  # the longest text gate_report reads by default (`textgen gates` refuses a longer one)
+TRACE_CHUNK = 256  # tokens traced at a time
+HEATMAP_WORDS = 200  # words a heatmap shows by default: a page or a plot has room for no more
 GATE_TITLES = {"forget": "forget gate", "ignore": "ignore factor", "use": "use gate", "update": "update gate",
                "reset": "reset gate"}
 
@@ -76,7 +79,7 @@ class GateReport:
                 "saturation": self.saturation}
 
 
-    def heatmap_units(self, max_units: int = 48, max_words: int | None = None) -> list[int]:
+    def heatmap_units(self, max_units: int = 48, max_words: int | None = HEATMAP_WORDS) -> list[int]:
         """The units a heatmap shows: all of a narrow layer, else the `max_units` whose memory
         varies most over the words (in unit order)."""
         memory = self.memory_values[:max_words]
@@ -85,9 +88,11 @@ class GateReport:
         spread = memory.std(dim=0) if len(memory) > 1 else memory.abs().sum(dim=0)
         return sorted(torch.argsort(-spread)[:max_units].tolist())
 
-    def heatmaps(self, max_units: int = 48, max_words: int | None = None) -> dict:
+    def heatmaps(self, max_units: int = 48, max_words: int | None = HEATMAP_WORDS) -> dict:
         """Words x units matrices of the memory after each word and of each gate's mean over the word,
-        for the units `heatmap_units` picks: what the explorer's memory view and `plot_gates` draw."""
+        for the units `heatmap_units` picks and the first `max_words` words (None: all): what the
+        explorer's memory view and `plot_gates` draw. Their size is bounded by max_words x max_units,
+        whatever the text's length."""
         units = self.heatmap_units(max_units, max_words)
         return {"words": [w.word for w in self.words][:max_words], "units": units,
                 "memory": self.memory_values[:max_words, units].tolist(),
@@ -116,10 +121,14 @@ def group_words(tokenizer: Tokenizer, ids: list[int]) -> list[list[int]]:
 
 @torch.no_grad()
 def gate_report(model: LanguageModel, tokenizer: Tokenizer, text: str, layer: int = 1, top_units: int = 3,
-                allow_unknown: bool = False) -> GateReport:
+                allow_unknown: bool = False, max_tokens: int | None = MAX_TOKENS) -> GateReport:
     """Trace `text` and summarise layer `layer` (1-based) word by word. Any model with `config` and
     `trace(tokens)` will do (a classifier too); `allow_unknown` reads words the tokenizer lacks as
-    <unk> instead of refusing them (a review's words are not the corpus's)."""
+    <unk> instead of refusing them (a review's words are not the corpus's). A text of more than
+    `max_tokens` tokens is refused (None: no limit): the transparent cells cost about a millisecond
+    a token, and the report keeps words x units matrices. A language model's text is traced
+    TRACE_CHUNK tokens at a time and summarised as it goes, so beyond the report only a chunk's
+    gates are held, whatever the text's length."""
     from textgen.sampling.generate import prompt_ids
 
     if not text.strip():
@@ -128,40 +137,84 @@ def gate_report(model: LanguageModel, tokenizer: Tokenizer, text: str, layer: in
     if not 1 <= layer <= layers:
         raise TextgenError(f"--layer {layer} does not exist: this model has {layers} layer{'s' if layers > 1 else ''} (1..{layers})")
     ids = [BOS_ID] + tokenizer.encode(text) if allow_unknown else prompt_ids(tokenizer, text, "TEXT")
+    if max_tokens is not None and len(ids) - 1 > max_tokens:
+        raise TextgenError(f"TEXT has {len(ids) - 1:,} tokens: gates reads at most {max_tokens:,} (its transparent cells "
+                           "step through every token's gates one at a time); give a shorter text")
     model.eval()
-    trace = model.trace(torch.tensor([ids], device=next(model.parameters()).device))
-    values = {name: tensor[0].float().cpu() for name, tensor in trace.layers[layer - 1].items()}  # (T, H)
     gate_names = {ours: standard for ours, standard in GATE_NAMES[model.config.cell] if ours in SIGMOID_GATES}
-    memory = "ltm" if "ltm" in values else "stm"
-    cells = values[memory]
-    start = torch.zeros_like(cells[0])  # the memory before <s>
+    groups = [[index + 1 for index in group] for group in group_words(tokenizer, ids[1:])]  # positions (0 is <s>)
+    summary = _LayerSummary(groups, len(ids), list(gate_names))
+    device = next(model.parameters()).device
+    if isinstance(model, LanguageModel):  # the state carries over: read in chunks
+        state = None
+        for offset in range(0, len(ids), TRACE_CHUNK):
+            trace = model.trace(torch.tensor([ids[offset: offset + TRACE_CHUNK]], device=device), state)
+            state = trace.state
+            summary.add(offset, trace.layers[layer - 1])
+    else:
+        summary.add(0, model.trace(torch.tensor([ids], device=device)).layers[layer - 1])
+    after, before = summary.after, summary.before  # (W, H)
+    change = after - before
+    means = {name: summary.sums[name] / summary.counts[:, None] for name in gate_names}  # (W, H)
+    word_gates = {name: values.mean(dim=1).tolist() for name, values in means.items()}
+    memory_change = change.abs().mean(dim=1).tolist()
+    order = torch.argsort(change.abs(), dim=1, descending=True, stable=True)[:, :top_units]  # (W, top)
+    top_before, top_after = before.gather(1, order).tolist(), after.gather(1, order).tolist()
     words: list[WordGates] = []
-    memory_rows, gate_rows = [], {name: [] for name in gate_names}
-    for group in group_words(tokenizer, ids[1:]):
-        positions = [index + 1 for index in group]
+    for index, positions in enumerate(groups):
         token_ids = [ids[p] for p in positions]
         label = tokenizer.decode(token_ids).strip() or "↵"
-        before = cells[positions[0] - 1] if positions[0] > 0 else start
-        after = cells[positions[-1]]
-        change = after - before
-        order = torch.argsort(change.abs(), descending=True)[:top_units].tolist()
-        gates = {}
-        for name in gate_names:
-            mean_per_unit = values[name][positions].mean(dim=0)  # (H,)
-            gates[name] = float(mean_per_unit.mean())
-            gate_rows[name].append(mean_per_unit)
-        memory_rows.append(after)
-        words.append(WordGates(label, [tokenizer.id_to_piece(t) for t in token_ids], positions, gates,
-                               float(change.abs().mean()), [UnitChange(u, float(before[u]), float(after[u])) for u in order]))
-    saturation = {}
-    for name in gate_names:
-        read = values[name][1:]  # every token of the text (not <s>), every unit
-        saturation[name] = {"below_0.1": float((read < LOW).float().mean()) if read.numel() else 0.0,
-                            "above_0.9": float((read > HIGH).float().mean()) if read.numel() else 0.0}
-    units = cells.shape[-1]
-    return GateReport(text, model.config.cell, layer, layers, units, len(ids) - 1, memory, gate_names, words, saturation,
-                      torch.stack(memory_rows) if memory_rows else torch.zeros(0, units),
-                      {name: torch.stack(rows) if rows else torch.zeros(0, units) for name, rows in gate_rows.items()})
+        units = [UnitChange(unit, old, new) for unit, old, new in zip(order[index].tolist(), top_before[index], top_after[index])]
+        words.append(WordGates(label, [tokenizer.id_to_piece(t) for t in token_ids], positions,
+                               {name: word_gates[name][index] for name in gate_names}, memory_change[index], units))
+    read = (len(ids) - 1) * summary.units  # every token of the text (not <s>), every unit
+    saturation = {name: {"below_0.1": summary.below[name] / read if read else 0.0,
+                         "above_0.9": summary.above[name] / read if read else 0.0} for name in gate_names}
+    return GateReport(text, model.config.cell, layer, layers, summary.units, len(ids) - 1, summary.memory, gate_names,
+                      words, saturation, after, means)
+
+
+class _LayerSummary:
+    """What `gate_report` keeps of one layer's trace, added a chunk of positions at a time: per word
+    the sum of each gate over its tokens, the memory before and after it; per gate the values
+    under LOW and over HIGH."""
+
+    def __init__(self, groups: list[list[int]], length: int, gates: list[str]):
+        self.gates, self.length = gates, length
+        self.word_of = torch.full((length,), -1, dtype=torch.long)  # the word at each position (-1: none)
+        for index, positions in enumerate(groups):
+            self.word_of[positions] = index
+        self.counts = torch.tensor([len(positions) for positions in groups], dtype=torch.float32)
+        self.first = torch.tensor([positions[0] for positions in groups], dtype=torch.long)
+        self.last = torch.tensor([positions[-1] for positions in groups], dtype=torch.long)
+        self.sums: dict[str, torch.Tensor] = {}
+        self.before = self.after = None
+        self.below = {name: 0 for name in gates}
+        self.above = {name: 0 for name in gates}
+        self.memory, self.units = "stm", 0
+
+    def add(self, offset: int, values: dict[str, torch.Tensor]) -> None:
+        """The layer's values {name: (1, C, H)} at positions offset .. offset + C - 1."""
+        values = {name: tensor[0].float().cpu() for name, tensor in values.items()}  # (C, H)
+        self.memory = "ltm" if "ltm" in values else "stm"
+        cells = values[self.memory]
+        steps, self.units = cells.shape
+        if self.before is None:
+            words = len(self.counts)
+            self.before = torch.zeros(words, self.units)  # the memory before <s> is zero
+            self.after = torch.zeros(words, self.units)
+            self.sums = {name: torch.zeros(words, self.units) for name in self.gates}
+        positions = torch.arange(offset, offset + steps)
+        word = self.word_of[positions]
+        inside = word >= 0
+        for name in self.gates:
+            self.sums[name].index_add_(0, word[inside], values[name][inside])
+            read = values[name][positions >= 1]  # the text's tokens, not <s>
+            self.below[name] += int((read < LOW).sum())
+            self.above[name] += int((read > HIGH).sum())
+        for target, wanted in ((self.after, self.last), (self.before, self.first - 1)):
+            here = (wanted >= offset) & (wanted < offset + steps)
+            target[here] = cells[wanted[here] - offset]
 
 
 def memory_title(memory: str) -> str:

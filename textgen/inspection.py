@@ -18,7 +18,7 @@ import torch
 
 from textgen.errors import TextgenError
 from textgen.model import LanguageModel
-from textgen.sampling.generate import prompt_ids
+from textgen.sampling.generate import prompt_ids, read_tokens
 from textgen.tokenizer import EOS_ID, UNK_ID, Tokenizer
 
 END_OF_STORY = "</s>"
@@ -67,11 +67,25 @@ class PieceRoles:
         return self.tokenizer.word_pieces(word)
 
 
-def _context_state(model: LanguageModel, tokenizer: Tokenizer, context: str, context_ids: list[int] | None = None):
-    """The next-token distribution and state after <s> + context (or the given ids, <s> included)."""
-    ids = context_ids if context_ids is not None else prompt_ids(tokenizer, context)
-    logits, state = model(torch.tensor([ids], device=next(model.parameters()).device), None)
-    return torch.softmax(logits[0, -1].float(), dim=-1), state
+Start = tuple  # (next-token probabilities (V,), state): where a search begins, as `read_ids` gives it
+
+
+@torch.no_grad()
+def read_ids(model: LanguageModel, ids: list[int], state=None) -> Start:
+    """The next-token distribution and state after reading `ids` from `state` (None: the start).
+    `model.read` decodes only the last position and reads a long text in chunks, so memory does
+    not grow with the context's length."""
+    logits, state = read_tokens(model, torch.tensor([ids], device=next(model.parameters()).device), state)
+    return torch.softmax(logits[0].float(), dim=-1), state
+
+
+def _context_state(model: LanguageModel, tokenizer: Tokenizer, context: str, context_ids: list[int] | None = None,
+                   start: Start | None = None) -> Start:
+    """The next-token distribution and state after <s> + context (or the given ids, <s> included),
+    or `start` when the caller has read the context already."""
+    if start is not None:
+        return start
+    return read_ids(model, context_ids if context_ids is not None else prompt_ids(tokenizer, context))
 
 
 @torch.no_grad()
@@ -88,8 +102,9 @@ def next_tokens(model: LanguageModel, tokenizer: Tokenizer, context: str, top: i
 
 @torch.no_grad()
 def score_words(model: LanguageModel, tokenizer: Tokenizer, context: str, words: list[str],
-                context_ids: list[int] | None = None) -> NextWords:
-    """The exact probability of each given word coming next (--words)."""
+                context_ids: list[int] | None = None, start: Start | None = None) -> NextWords:
+    """The exact probability of each given word coming next (--words). `start` (`read_ids`'s
+    distribution and state after the context) saves reading the context again."""
     if not words:
         raise TextgenError("the --words list is empty: give words separated by commas, e.g. --words Jane,Spot")
     spaced = [word for word in words if any(character.isspace() for character in word)]
@@ -98,7 +113,7 @@ def score_words(model: LanguageModel, tokenizer: Tokenizer, context: str, words:
                            f"(e.g. --words {','.join(spaced[0].split())})")
     model.eval()
     roles = PieceRoles(tokenizer)
-    probabilities, state = _context_state(model, tokenizer, context, context_ids)
+    probabilities, state = _context_state(model, tokenizer, context, context_ids, start)
     scored = []
     for word in words:
         if tokenizer.whole_words or word == END_OF_STORY:
@@ -120,13 +135,15 @@ def score_words(model: LanguageModel, tokenizer: Tokenizer, context: str, words:
 
 @torch.no_grad()
 def next_words(model: LanguageModel, tokenizer: Tokenizer, context: str, top: int = 10, max_expansions: int = 400,
-               context_ids: list[int] | None = None) -> NextWords:
-    """The `top` most likely next words, by best-first search over piece continuations."""
+               context_ids: list[int] | None = None, start: Start | None = None) -> NextWords:
+    """The `top` most likely next words, by best-first search over piece continuations: at most
+    `max_expansions` model steps after the context. `start` (`read_ids`'s distribution and state
+    after the context) saves reading the context again."""
     if top < 1:
         raise TextgenError(f"--top must be at least 1, got {top}")
     model.eval()
     roles = PieceRoles(tokenizer)
-    probabilities, state = _context_state(model, tokenizer, context, context_ids)
+    probabilities, state = _context_state(model, tokenizer, context, context_ids, start)
     complete: dict[str, WordProbability] = {}
     heap: list[tuple[float, int, list[int], object]] = []  # (-probability, order, pieces, state before the last piece)
     order = 0

@@ -37,6 +37,26 @@ def test_many_findings_in_one_long_story_stay_fast():
     assert time.perf_counter() - started < 30  # was quadratic: minutes
 
 
+def test_findings_in_one_runaway_sentence_hold_an_excerpt_of_it_not_all_of_it():
+    """A sentence with no end ("the the x the the x ...") has thousands of findings: each shows
+    the sentence cut around its span, so the findings' size is linear in the text, not quadratic;
+    the cuts are marked and a normal sentence is shown whole."""
+    from textgen.diagnostics.sentences import SENTENCE_MARGIN
+
+    story = "the the x " * 3000 + "and Tom saw Tom, " * 300 + "they played and they played and they played"
+    findings = diagnose_story(story)
+    kinds = {finding.kind for finding in findings}
+    assert len(findings) > 3000 and kinds == {"immediate-repeat", "self-object", "phrase-loop"}
+    for finding in findings:
+        assert len(finding.sentence) <= len(finding.text) + 2 * SENTENCE_MARGIN + 2
+        cut = finding.sentence.strip("…")
+        assert finding.text in cut and cut in story
+    middle = findings[1500].sentence
+    assert middle.startswith("…") and middle.endswith("…")
+    (whole,) = diagnose_story("It was a sunny day and Tom saw Tom at the park.")
+    assert whole.sentence == "It was a sunny day and Tom saw Tom at the park."
+
+
 WORDS = ["Doug", "saw", "Doug's", "the", "The", "a", "did", "not", "like", "to", "was", "happy", "and", "Mr.", "Mia's", "mom",
          "ran", "ran.", "ha", "two", "very", "home", "with", "of", "king", ",", ".", "!", "?", "\n", "\n\n", "“", "”", "'", "is",
          "Tick", "tick", "him", "himself", "quickly", "Every", "morning", "then", "who", "had", "her", "Zoë", "--", "up"]

@@ -225,3 +225,25 @@ def test_read_gives_the_last_logits_and_state_of_the_whole_sequence(cell, batch,
         last, read_state = model.read(tokens)
     assert last.shape == (batch, 20) and torch.allclose(last, logits[:, -1], atol=1e-5)
     assert all(torch.allclose(a, b, atol=1e-5) for whole, read in zip(state, read_state) for a, b in zip(whole, read))
+
+
+def test_a_long_read_goes_in_chunks_and_decodes_only_its_last_position(monkeypatch):
+    """All T logits of a long text are (T, V): `read` carries the state over chunks of READ_CHUNK
+    tokens and decodes one position, from the start or from a given state."""
+    import textgen.model.language_model as language_model
+
+    monkeypatch.setattr(language_model, "READ_CHUNK", 32)
+    torch.manual_seed(3)
+    model = LanguageModel(ModelConfig(vocab_size=20, embed_dim=6, hidden_size=10, num_layers=2)).eval()
+    tokens = torch.randint(0, 20, (2, 150))
+    decoded, original = [], model.decode
+    with torch.no_grad():
+        logits, state = model(tokens)
+        monkeypatch.setattr(model, "decode", lambda output: decoded.append(tuple(output.shape)) or original(output))
+        last, read_state = model.read(tokens)
+        _, half = model.read(tokens[:, :70])
+        resumed, resumed_state = model.read(tokens[:, 70:], half)
+    assert decoded == [(2, 10)] * 3  # one position per read
+    for got, got_state in ((last, read_state), (resumed, resumed_state)):
+        assert torch.allclose(got, logits[:, -1], atol=1e-5)
+        assert all(torch.allclose(a, b, atol=1e-5) for whole, read in zip(state, got_state) for a, b in zip(whole, read))

@@ -52,17 +52,22 @@ def test_streaming_gives_the_same_output(word_model):
 
 def test_each_new_token_costs_one_step(word_model, monkeypatch):
     model, tokenizer = word_model
-    shapes = []
-    original = model.forward
+    shapes, reads = [], []
+    original, original_read = model.forward, model.read
 
     def recording(tokens, state=None):
         shapes.append(tuple(tokens.shape))
         return original(tokens, state)
 
+    def recording_read(tokens, state=None):
+        reads.append(tuple(tokens.shape))
+        return original_read(tokens, state)
+
     monkeypatch.setattr(model, "forward", recording)
+    monkeypatch.setattr(model, "read", recording_read)
     generate(model, tokenizer, "Once upon a time", n=2, max_tokens=10, processors=[TopK(1000)])
-    assert shapes[0] == (2, 1 + len(tokenizer.encode("Once upon a time")))  # the prompt, once
-    assert all(shape == (2, 1) for shape in shapes[1:])
+    assert reads == [(1, 1 + len(tokenizer.encode("Once upon a time")))]  # the prompt, once, for both stories
+    assert all(shape == (2, 1) for shape in shapes)
 
 
 def test_probabilities_and_ranks_are_the_models(word_model):
@@ -238,3 +243,16 @@ def test_one_plain_story_runs_in_numpy_and_writes_what_the_torch_steps_write(wor
     logits, _ = model(torch.tensor([[BOS_ID] + tokenizer.encode("Lily saw") + fast.ids]))
     probabilities = torch.softmax(logits[0, prompt_steps - 1: -1], dim=-1)
     assert all(abs(probabilities[i, c.token_id].item() - c.probability) < 1e-5 for i, c in enumerate(fast.tokens))
+
+
+def test_beam_search_decodes_its_text_only_for_stop_strings(word_model, monkeypatch):
+    """Each candidate's text costs a decode of the whole story so far: without stop strings the
+    stories are decoded once, at the end, not at every step of every beam."""
+    model, tokenizer = word_model
+    decodes = []
+    original = tokenizer.decode
+    monkeypatch.setattr(tokenizer, "decode", lambda ids: decodes.append(1) or original(ids))
+    samples = generate(model, tokenizer, "Once upon a time", n=2, beams=3, max_tokens=40,
+                       processors=[BannedSequences([[EOS_ID]])])
+    assert len(samples) == 2 and all(len(sample.ids) == 40 for sample in samples)
+    assert len(decodes) <= 2 * 2 + 2  # the prompt's prefix and each story's text

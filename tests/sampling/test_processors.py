@@ -214,3 +214,37 @@ def test_keep_cast_tells_a_new_name_from_an_opener_at_the_entry_after_a_shared_f
     assert torch.isneginf(banned[0, [4, 6, 7]]).all() and torch.isfinite(banned[0, [1, 3, 5]]).all()
     rows = rule(torch.cat([with_pinky, torch.tensor([[0, 2, 3, 6, 1, 1, 1, 9, 1]])]), torch.zeros(2, 10))
     assert rows[0, 4].item() == pytest.approx(math.log(0.5)) and rows[1, 4].item() == 0  # rows decide apart
+
+
+def growing_views(rows: int = 3, prompt: int = 400, steps: int = 30, vocab: int = 40, seed: int = 0):
+    """What generation gives the rules: views of one buffer whose rows start with the same prompt,
+    one more token each step; yields (buffer, view, logits)."""
+    generator = torch.Generator().manual_seed(seed)
+    buffer = torch.empty(rows, prompt + steps, dtype=torch.long)
+    buffer[:, :prompt] = torch.randint(0, vocab, (prompt,), generator=generator)
+    for length in range(prompt, prompt + steps):
+        yield buffer, buffer[:, :length], torch.randn(rows, vocab, generator=generator)
+        buffer[:, length] = torch.randint(0, vocab, (rows,), generator=generator)
+
+
+@pytest.mark.parametrize("build", [lambda: RepetitionPenalty(1.7), lambda: FrequencyPresencePenalty(0.4, 0.9),
+                                   lambda: NoRepeatNgram(3)])
+def test_history_rules_read_a_long_prompt_once_and_agree_with_a_fresh_reading(build):
+    """A step costs the new token, not the prompt again: the rule applied to generation's growing
+    view equals a new rule reading the whole history, and once read, the prompt's tokens are not
+    read again (changing them afterwards changes nothing; a new buffer is read afresh)."""
+    rule = build()
+    for buffer, view, logits in growing_views():
+        assert torch.equal(rule(view, logits), build()(view.clone(), logits))
+    old = rule(view, logits)
+    buffer[:, : view.shape[1] - 5] = 0  # the part already read, rewritten in place
+    assert torch.equal(rule(view, logits), old)
+    assert torch.equal(rule(view.clone(), logits), build()(view.clone(), logits))
+
+
+def test_no_repeat_ngram_indexes_a_prompt_shared_by_every_row_once():
+    rule = NoRepeatNgram(3)
+    for _, view, logits in growing_views(rows=8, prompt=500, steps=10):
+        rule(view, logits)
+    assert len(rule._shared) > 10  # the prompt's n-grams, once
+    assert sum(len(row) for row in rule._index) <= 8 * 10  # each row: only the n-grams it wrote

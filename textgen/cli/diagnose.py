@@ -13,7 +13,8 @@ from textgen.cli.show_diagnosis import show_comparison, show_report
 
 GENERATION_OPTIONS = ("samples", "prompt", "max_tokens", "quantize", "compare_settings", "save_path", "show_stories",
                       *SAMPLING_PARAMS)  # what --text ignores
-SAMPLING_OPTIONS = (*SAMPLING_PARAMS, "show_stories", "limit")  # what --compare-settings ignores
+MAX_ATTRIBUTIONS = 100  # textgen.attribution.MAX_ATTRIBUTIONS, written out: importing it would load torch for --help
+SAMPLING_OPTIONS = (*SAMPLING_PARAMS, "show_stories", "limit", "max_attributions")  # what --compare-settings ignores
 
 
 @click.command("diagnose")
@@ -37,12 +38,15 @@ SAMPLING_OPTIONS = (*SAMPLING_PARAMS, "show_stories", "limit")  # what --compare
 @click.option("--save-samples", "save_path", default=None, metavar="FILE", help="Also write the generated stories to this .txt file.")
 @click.option("--show-stories", is_flag=True, help="Print the generated stories before the findings.")
 @click.option("--limit", type=click.IntRange(0, 100_000), default=30, show_default=True, help="Findings to print (all with --json).")
+@click.option("--max-attributions", type=click.IntRange(0, 100_000), default=MAX_ATTRIBUTIONS, show_default=True,
+              help="Attribute at most this many findings (the first ones); each costs a next-word search.")
 @click.option("--json", "as_json", is_flag=True,
               help='Print {"findings": [{"kind", "start", "end", "text", "sentence", "attribution", ...}], "metrics": {...}}.')
 @click.pass_context
 def diagnose_command(ctx: click.Context, model_dir: str | None, text_path: str | None, samples: int, prompt: str, max_tokens: int,
                      seed: int, quantize: str, compare_settings: bool, baseline_path: str | None, no_baseline: bool,
-                     save_path: str | None, show_stories: bool, limit: int, as_json: bool, **options) -> None:
+                     save_path: str | None, show_stories: bool, limit: int, max_attributions: int, as_json: bool,
+                     **options) -> None:
     """Find repetition errors: self-objects ("Doug saw Doug."), immediate repeats ("the the"),
     phrase loops and repeated sentences, with seq-rep, distinct-n and rep-l metrics beside a
     human baseline.
@@ -145,8 +149,8 @@ def diagnose_command(ctx: click.Context, model_dir: str | None, text_path: str |
             findings_bar = counting_bar(0, " findings")
         findings_bar.update(count)
 
-    report = diagnose(loaded, stories, settings=settings, samples=samples, on_story=bar.update, on_finding=on_finding,
-                      **common)
+    report = diagnose(loaded, stories, settings=settings, samples=samples, max_attributions=max_attributions,
+                      on_story=bar.update, on_finding=on_finding, **common)
     (findings_bar or bar).close()
     bar.close()
     show_report(report, show_stories, limit, as_json)

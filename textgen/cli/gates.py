@@ -23,6 +23,7 @@ def gates_command(model_dir: str, text: str, layer: int, top_units: int, plot_pa
     over the layer's units, and the units whose long-term memory (LTM, cell state) changed
     most. A saturation summary gives each gate's share of values under 0.1 (shut) and over
     0.9 (open). GRU models show their update and reset gates and their STM (hidden state).
+    TEXT may have up to 5,000 tokens (a few thousand words); a --plot shows its first 60 words.
 
     Example: textgen gates checkpoints/little "Doug saw Jane. Jane saw" --plot gates.png
     """

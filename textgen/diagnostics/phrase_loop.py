@@ -56,7 +56,7 @@ def _phrase_loops_in(story: str, words: list[tuple[str, int, int]], max_phrase: 
                    and lowered[index + repeats * size + tail] == phrase[tail]):
                 tail += 1
             start, end = words[index][1], words[index + repeats * size + tail - 1][2]
-            findings.append(Finding("phrase-loop", start, end, story[start:end], sentence_at(story, start),
+            findings.append(Finding("phrase-loop", start, end, story[start:end], sentence_at(story, start, end),
                                     f"the phrase {' '.join(w for w, _, _ in words[index:index + size])!r} comes {repeats} "
                                     f"times back to back{', and starts once more' if tail else ''}",
                                     words[index + size][1], words[index + size][2]))

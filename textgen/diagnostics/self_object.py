@@ -12,7 +12,7 @@ from textgen.diagnostics.lexicon import (
     NOT_VERBS, OBJECT_DETERMINERS, PARTICLES, PHRASE_ENDS, PREPOSITIONS, PRONOUNS, REFLEXIVES, SOUND_DOUBLES,
     TIME_WORDS, VERBS_WITH_CLAUSE, is_adverb, is_name, name_run, verb_like
 )
-from textgen.diagnostics.sentences import sentences_of, word_spans
+from textgen.diagnostics.sentences import excerpt, sentences_of, word_spans
 
 
 def find_self_objects(story: str) -> list[Finding]:
@@ -45,7 +45,7 @@ def find_self_objects(story: str) -> list[Finding]:
                   and lowered[0] not in NOT_VERBS | PRONOUNS | PHRASE_ENDS | NEW_REFERENT):
                 candidates.append((*last_subject, 0))
             for form, subject, index in candidates:
-                found = _self_object(story, sentence, words, lowered, form, subject, index)
+                found = _self_object(story, sentence, sentence_start, words, lowered, form, subject, index)
                 if found:
                     findings.append(found)
                     break
@@ -54,7 +54,8 @@ def find_self_objects(story: str) -> list[Finding]:
     return findings
 
 
-def _self_object(story: str, sentence: str, words, lowered, form: str, subject: tuple[str, ...], index: int) -> Finding | None:
+def _self_object(story: str, sentence: str, sentence_start: int, words, lowered, form: str, subject: tuple[str, ...],
+                 index: int) -> Finding | None:
     """A finding when the words from `index` are helpers/adverbs, a verb, at most two prepositions
     or particles, and then the subject again as the object."""
     skipped = 0
@@ -103,6 +104,7 @@ def _self_object(story: str, sentence: str, words, lowered, form: str, subject: 
     span_start, span_end = words[0][1], words[last][2]
     named = story[words[index][1]: words[last][2]]
     # attribution asks about the object's first word: where the model chose to repeat the subject
-    return Finding("self-object", span_start, span_end, story[span_start:span_end], sentence.strip(),
+    return Finding("self-object", span_start, span_end, story[span_start:span_end],
+                   excerpt(story, sentence_start, sentence_start + len(sentence), span_start, span_end),
                    f"the subject {named!r} comes back as the object of {words[verb][0]!r}: a model without memory of "
                    "the subject writes this", words[index][1], words[index][2])

@@ -9,6 +9,18 @@ import re
 from textgen.diagnostics.lexicon import SENTENCE, SPEECH_END, TITLE_END, WORD
 
 
+SENTENCE_MARGIN = 240  # characters of a finding's sentence kept on either side of its span
+
+
+def excerpt(story: str, first: int, last: int, start: int, end: int) -> str:
+    """The sentence story[first:last] as a finding shows it (stripped): where it reaches more than
+    SENTENCE_MARGIN characters before the span start:end or after it, cut there and marked "…", so a
+    runaway sentence of a degenerate text is not copied whole into each of its many findings."""
+    begin, finish = max(first, start - SENTENCE_MARGIN), min(last, end + SENTENCE_MARGIN)
+    text = story[begin:finish].strip()
+    return ("…" if begin > first else "") + text + ("…" if finish < last else "")
+
+
 def word_spans(text: str, offset: int = 0) -> list[tuple[str, int, int]]:
     return [(m.group(), offset + m.start(), offset + m.end()) for m in WORD.finditer(text)]
 
@@ -44,10 +56,10 @@ def sentence_index(story: str) -> tuple[list[int], list[str]]:
 
 def sentence_at(story: str, position: int, end: int | None = None) -> str:
     """The sentence around `position`; with `end`, every sentence the span touches (a repeat
-    written across a line break lies in two)."""
+    written across a line break lies in two); an `excerpt` of it."""
     starts, sentences = sentence_index(story)
     first = bisect.bisect_right(starts, position) - 1
     if first < 0 or position >= starts[first] + len(sentences[first]):
         return ""
     last = max(first, bisect.bisect_right(starts, max(position, (end or position) - 1)) - 1)
-    return story[starts[first]: starts[last] + len(sentences[last])].strip()
+    return excerpt(story, starts[first], starts[last] + len(sentences[last]), position, max(position, end or position))

@@ -64,6 +64,7 @@ INPUT_TABLE_BYTES = 32 * 2**20  # the largest first-layer input table a generati
 
 NUMPY_STEP = True  # one sequence through float32 layers on the CPU steps in numpy (textgen/model/numpy_step.py)
 READ_BY_STEPS = 64  # `read` takes one sequence's text up to this many tokens a step at a time
+READ_CHUNK = 1024  # `read` takes a longer text this many tokens a call, so its memory is bounded
 
 
 @dataclass
@@ -185,19 +186,40 @@ class LanguageModel(nn.Module):
             return None
         return plan
 
-    def read(self, tokens: Tensor) -> tuple[Tensor, ModelState]:
-        """The logits after the last of tokens (B, T) -> (B, V), and the state: how generation reads
-        its prompt. At inference one sequence of up to READ_BY_STEPS tokens goes through `step` a
-        token at a time: at batch 1 the fused kernel's fixed cost (about 3 ms for a few tokens on the
-        2-core machine, and far more while other work holds the cores) is more than the steps'."""
-        if (tokens.shape[0] == 1 and 0 < tokens.shape[1] <= READ_BY_STEPS and not self.training
-                and not torch.is_grad_enabled() and self._step_plan() is not None):
-            state = self.init_state(1, tokens.device)
+    def read(self, tokens: Tensor, state: ModelState | None = None) -> tuple[Tensor, ModelState]:
+        """The logits after the last of tokens (B, T) -> (B, V), and the state, from `state` (None:
+        the start): how generation reads its prompt and inspection its context. At inference one
+        sequence of up to READ_BY_STEPS tokens goes through `step` a token at a time: at batch 1 the
+        fused kernel's fixed cost (about 3 ms for a few tokens on the 2-core machine, and far more
+        while other work holds the cores) is more than the steps'. A longer text is read READ_CHUNK
+        tokens a call with the state carried, and only its last position is decoded, so memory does
+        not grow with its length (all T logits of 40,000 tokens and 2,048 entries are 330 MB)."""
+        if tokens.shape[1] == 0:
+            raise ValueError("read needs at least one token")
+        inference = not self.training and not torch.is_grad_enabled()
+        if (tokens.shape[0] == 1 and tokens.shape[1] <= READ_BY_STEPS and inference
+                and self._step_plan() is not None):
+            state = state if state is not None else self.init_state(1, tokens.device)
             for token in tokens[0].split(1):
                 logits, state = self.step(token, state)
             return logits, state
-        logits, state = self(tokens)
-        return logits[:, -1], state
+        if not inference:
+            logits, state = self(tokens, state)
+            return logits[:, -1], state
+        for chunk in tokens.split(READ_CHUNK, dim=1):
+            output, state = self.run_layers(chunk, state)
+        return self.decode(output[:, -1]), state
+
+    def run_layers(self, tokens: Tensor, state: ModelState | None = None) -> tuple[Tensor, ModelState]:
+        """The last layer's output (B, T, H) for tokens (B, T) at inference (no dropout, nothing
+        decoded), and the new state."""
+        state = state if state is not None else self.init_state(tokens.shape[0], tokens.device)
+        x = self.embedding(tokens)  # (B, T, E)
+        new_state = []
+        for layer, layer_state in zip(self.recurrent_layers, state):
+            x, layer_state = layer(x, layer_state)  # (B, T, H)
+            new_state.append(layer_state)
+        return x, new_state
 
     def _step_plan(self) -> StepPlan | None:
         """The tensors one inference step reads, gathered once (module attribute lookups cost more

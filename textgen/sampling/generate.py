@@ -209,6 +209,26 @@ def _model_choice(logits: torch.Tensor, token: torch.Tensor) -> tuple[list[float
     return chosen[:, 0].tolist(), ((probabilities > chosen).sum(dim=-1) + 1).tolist()
 
 
+def read_tokens(model: LanguageModel, tokens: torch.Tensor, state=None) -> tuple[torch.Tensor, list]:
+    """The logits after the last of tokens (B, T) -> (B, V) and the state: `model.read` where the
+    model has one (the language model and the neural cache: bounded memory), else its forward."""
+    if hasattr(model, "read"):
+        return model.read(tokens, state)
+    logits, state = model(tokens, state)
+    return logits[:, -1], state
+
+
+def read_prompt(model: LanguageModel, prompt: torch.Tensor, rows: int) -> tuple[torch.Tensor, list]:
+    """The logits (rows, V) after the prompt (1, T) and the state, for `rows` stories that all start
+    with it: read once (`model.read`: only the last position is decoded, a long prompt in chunks,
+    so memory does not grow with it), then every row is a view of that one row. A model without
+    `read` (any `forward(tokens, state) -> (logits, state)`) reads it in one forward call."""
+    logits, state = read_tokens(model, prompt)
+    if rows == 1:
+        return logits, state
+    return logits.expand(rows, -1).contiguous(), [tuple(s.expand(rows, *s.shape[1:]) for s in layer) for layer in state]
+
+
 @torch.no_grad()
 def generate(model: LanguageModel, tokenizer: Tokenizer, prompt: str = "", n: int = 1, max_tokens: int = 200,
              processors: Sequence[Processor] = (), greedy: bool = False, beams: int = 1, seed: int | None = 0,
@@ -228,11 +248,7 @@ def generate(model: LanguageModel, tokenizer: Tokenizer, prompt: str = "", n: in
     buffer = torch.empty(n, len(start) + max_tokens, dtype=torch.long, device=device)
     buffer[:, : len(start)] = torch.tensor(start, device=device)
     length = len(start)
-    if isinstance(model, LanguageModel):
-        logits, state = model.read(buffer[:, :length])
-    else:  # a wrapped model (the neural cache) reads it in one call
-        logits, state = model(buffer[:, :length], None)
-        logits = logits[:, -1]  # (n, V)
+    logits, state = read_prompt(model, buffer[:1, :length], n)
     samples = [Sample(prompt, "", []) for _ in range(n)]
     shown = [0] * n  # characters of each story already streamed
     texts = [StreamingText(continuation) for _ in range(n)]
@@ -352,8 +368,7 @@ def beam_search(model: LanguageModel, tokenizer: Tokenizer, prompt: str, n: int,
     start = prompt_ids(tokenizer, prompt.rstrip(" "))  # a trailing space is implied by the next word
     continuation = Continuation(tokenizer, prompt, start[1:])
     history = torch.tensor([start], device=device)
-    logits, state = model(history, None)
-    logits = logits[:, -1]
+    logits, state = read_prompt(model, history, 1)
     scores = torch.zeros(1, device=device)  # summed log-probabilities of each live hypothesis
     hypotheses: list[list[int]] = [[]]
     choices: list[list[TokenChoice]] = [[]]
@@ -372,8 +387,8 @@ def beam_search(model: LanguageModel, tokenizer: Tokenizer, prompt: str, n: int,
             probability, rank = _model_choice(logits[row: row + 1], torch.tensor([token_id], device=device))
             choice = TokenChoice(token_id, tokenizer.id_to_piece(token_id), float(probability[0]), int(rank[0]))
             ids = hypotheses[row] + ([] if token_id == EOS_ID else [token_id])
-            text = continuation(ids)
-            if token_id == EOS_ID or _stop_position(text, stop):
+            # the text is decoded only to look for stop strings: a decode costs the whole story so far
+            if token_id == EOS_ID or (any(stop) and _stop_position(continuation(ids), stop)):
                 reason = "end_of_story" if token_id == EOS_ID else "stop_string"
                 finished.append((score / max(1, len(ids)), ids, choices[row] + ([] if token_id == EOS_ID else [choice]), reason))
             else:

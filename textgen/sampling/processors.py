@@ -77,6 +77,29 @@ def _number(name: str, value, low: float, high: float, low_open: bool = False, h
     return float(value)
 
 
+class HistoryCounts:
+    """Per row, how often each token occurs in the history (B, V). Generation reads a growing view
+    of one buffer: only the tokens added since the last call are counted, so a step costs the new
+    tokens, not the whole history (a long prompt is counted once, not at every step); any other
+    history is counted afresh. The buffer is held, so its memory cannot come back as another history."""
+
+    def __init__(self) -> None:
+        self._base, self._key, self._length, self._counts = None, None, 0, None
+
+    def __call__(self, history: Tensor, vocab_size: int, dtype: torch.dtype) -> Tensor:
+        base = history._base if history._base is not None else history
+        key = (history.shape[0], history.storage_offset(), history.stride(), vocab_size, dtype, history.device)
+        fresh = base is not self._base or key != self._key or history.shape[1] < self._length
+        start = 0 if fresh else self._length
+        if fresh:
+            self._counts = torch.zeros(history.shape[0], vocab_size, dtype=dtype, device=history.device)
+        new = history[:, start:]
+        if new.shape[1]:
+            self._counts.scatter_add_(1, new, torch.ones_like(new, dtype=dtype))
+        self._base, self._key, self._length = base, key, history.shape[1]
+        return self._counts
+
+
 @dataclass
 class RepetitionPenalty(Processor):
     """Divide positive logits of tokens already in the history by `penalty`, multiply negative ones (CTRL)."""
@@ -86,13 +109,13 @@ class RepetitionPenalty(Processor):
 
     def __post_init__(self) -> None:
         _number("repetition penalty", self.penalty, 0.0, 100.0, low_open=True)
+        self._counts = HistoryCounts()
 
     def __call__(self, history: Tensor, logits: Tensor) -> Tensor:
         if history.shape[1] == 0 or self.penalty == 1.0:
             return logits
-        seen = torch.gather(logits, 1, history)
-        seen = torch.where(seen > 0, seen / self.penalty, seen * self.penalty)
-        return logits.scatter(1, history, seen)
+        seen = self._counts(history, logits.shape[-1], logits.dtype) > 0  # (B, V)
+        return torch.where(seen, torch.where(logits > 0, logits / self.penalty, logits * self.penalty), logits)
 
     def describe(self) -> str:
         return f"repetition penalty {self.penalty:g} (CTRL, sign-aware)"
@@ -109,11 +132,12 @@ class FrequencyPresencePenalty(Processor):
     def __post_init__(self) -> None:
         _number("frequency penalty", self.frequency, -2.0, 2.0)
         _number("presence penalty", self.presence, -2.0, 2.0)
+        self._counts = HistoryCounts()
 
     def __call__(self, history: Tensor, logits: Tensor) -> Tensor:
         if history.shape[1] == 0:
             return logits
-        counts = torch.zeros_like(logits).scatter_add_(1, history, torch.ones_like(history, dtype=logits.dtype))
+        counts = self._counts(history, logits.shape[-1], logits.dtype)
         return logits - self.frequency * counts - self.presence * (counts > 0).to(logits.dtype)
 
     def describe(self) -> str:
@@ -130,25 +154,37 @@ class NoRepeatNgram(Processor):
     def __post_init__(self) -> None:
         if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 1:
             raise TextgenError(f"no-repeat n-gram size must be a whole number >= 1, got {self.size!r}")
-        self._base, self._length, self._index = None, 0, []  # the n-grams seen, per row: prefix -> next tokens
+        self._base, self._key, self._length, self._index = None, None, 0, []  # per row: prefix -> next tokens
+        self._shared: dict = {}  # the n-grams of a history every row began with (the prompt), indexed once
 
     def _indexed(self, history: Tensor) -> list[dict]:
-        """Per row, {(n-1)-gram: tokens that followed it}. Generation reads a growing view of one
-        buffer: only the new tokens are added (constant time per step); any other history is
-        indexed afresh. The buffer is held, so its memory cannot come back as another history."""
+        """Per row, {(n-1)-gram: tokens that followed it} (beside `_shared`). Generation reads a
+        growing view of one buffer: only the new tokens are added (constant time per step); any
+        other history is indexed afresh, and when all its rows are the same (every story starts with
+        the prompt) they are indexed once, into `_shared`, not once per row. The buffer is held,
+        so its memory cannot come back as another history."""
         n, length = self.size, history.shape[1]
         base = history._base if history._base is not None else history
-        fresh = base is not self._base or length < self._length or len(self._index) != history.shape[0]
+        key = (history.shape[0], history.storage_offset(), history.stride())
+        fresh = base is not self._base or key != self._key or length < self._length
         start = 0 if fresh else max(0, self._length - n + 1)
+        rows = history[:, start:]
         if fresh:
             self._index = [{} for _ in range(history.shape[0])]
-        for row, tokens in enumerate(history[:, start:].tolist()):
-            seen = self._index[row]
-            first = (0 if fresh else self._length) - start  # n-grams ending before this are indexed already
-            for end in range(max(n - 1, first), len(tokens)):
-                seen.setdefault(tuple(tokens[end - n + 1: end]), set()).add(tokens[end])
-        self._base, self._length = base, length
+            self._shared = {}
+            if history.shape[0] > 1 and bool((rows == rows[:1]).all()):
+                self._add(self._shared, rows[0].tolist(), 0)
+                rows = rows[:, :0]
+        for row, tokens in enumerate(rows.tolist()):
+            self._add(self._index[row], tokens, (0 if fresh else self._length) - start)
+        self._base, self._key, self._length = base, key, length
         return self._index
+
+    def _add(self, seen: dict, tokens: list[int], first: int) -> None:
+        """Index the n-grams of `tokens` that end at index `first` or later (those before are indexed already)."""
+        n = self.size
+        for end in range(max(n - 1, first), len(tokens)):
+            seen.setdefault(tuple(tokens[end - n + 1: end]), set()).add(tokens[end])
 
     def __call__(self, history: Tensor, logits: Tensor) -> Tensor:
         n = self.size
@@ -158,7 +194,7 @@ class NoRepeatNgram(Processor):
         processed = logits.clone()
         prefixes = history[:, history.shape[1] - n + 1:].tolist() if n > 1 else [[] for _ in range(history.shape[0])]
         for row, prefix in enumerate(prefixes):
-            banned = index[row].get(tuple(prefix))
+            banned = index[row].get(tuple(prefix), set()) | self._shared.get(tuple(prefix), set())
             if banned:
                 processed[row, sorted(banned)] = NEG_INF
         return keep_best(logits, processed)

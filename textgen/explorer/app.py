@@ -360,7 +360,7 @@ def create_app(models: dict[str, object], max_generations: int = MAX_GENERATIONS
         check_gates(len(group_words(tokenizer, ids[1:])), min(request.heatmap_units, units), min(request.units, units))
         with slot.lock.take():
             report = gate_report(slot.loaded.model, tokenizer, request.text, request.layer, request.units)
-        heatmaps = report.heatmaps(request.heatmap_units)
+        heatmaps = report.heatmaps(request.heatmap_units, max_words=None)  # every word: the request limits bound the cells
         # the cells are colours on the page: 4 decimals send a third of the bytes of full floats
         heatmaps["memory"] = rounded(heatmaps["memory"])
         heatmaps["gates"] = {name: rounded(rows) for name, rows in heatmaps["gates"].items()}

@@ -319,14 +319,15 @@ class RunCallback(L.Callback):
         if not self.folder_intact():
             return self.folder_gone(step)
         where = f"could not save step {step:,} in {self.paths.current} ({reason(error)})"
+        fix = remedy(error)
         if self.last_saved_step is not None:
             exported = (f"; the model directory already holds step {step:,}'s weights" if self.exported_step == step else "")
-            return (f"{where}: lightning/last.ckpt keeps step {self.last_saved_step:,}{exported}; free space, then "
+            return (f"{where}: lightning/last.ckpt keeps step {self.last_saved_step:,}{exported}; {fix}, then "
                     "continue with --resume")
         if self.paths.staging is not None and self.paths.current == self.paths.staging:
             return (f"{where}: nothing of the new run was saved and the previous run in {self.paths.folder} is as it was; "
-                    "free space, then train again with --overwrite")
-        return f"{where}: nothing was saved, so there is nothing to resume; free space, then train again"
+                    f"{fix}, then train again with --overwrite")
+        return f"{where}: nothing was saved, so there is nothing to resume; {fix}, then train again"
 
     def folder_gone(self, step: int | None) -> str:
         at = f": step {step:,} was not saved" if step is not None else ""
@@ -359,6 +360,17 @@ def reason(error: BaseException) -> str:
     return str(error)
 
 
+def remedy(error: BaseException) -> str:
+    """What to do about a failed write, by its cause."""
+    cause = error if isinstance(error, OSError) else error.__context__
+    number = cause.errno if isinstance(cause, OSError) else None
+    if number == errno.EFBIG:
+        return "raise the file-size limit (ulimit -f)"
+    if number in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return "make the folder writable"
+    return "free space"
+
+
 class CheckpointCapture(TorchCheckpointIO):
     """Lightning's checkpoint, kept instead of written: the run's callback writes it itself (to last
     and best, each through a temporary file), so a failed write never leaves the processes of a run
@@ -378,11 +390,18 @@ class CheckpointCapture(TorchCheckpointIO):
 
 def write_checkpoint(checkpoint: dict, path: Path) -> None:
     """torch.save to a temporary file in the same folder, fsync, then os.replace; on any failure the
-    temporary file goes and the previous file stays."""
+    temporary file goes and the previous file stays. A failed write is an OSError (torch.save itself
+    reports one as a RuntimeError about the zip writer's position)."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(temporary, "wb") as file:
-            torch.save(checkpoint, file)
+            writer = RecordingWriter(file)
+            try:
+                torch.save(checkpoint, writer)
+            except RuntimeError:
+                if writer.error is not None:
+                    raise writer.error from None
+                raise
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)
@@ -390,6 +409,24 @@ def write_checkpoint(checkpoint: dict, path: Path) -> None:
         with contextlib.suppress(OSError):
             temporary.unlink()
         raise
+
+
+class RecordingWriter:
+    """A file's write() that keeps the OSError it raised, for write_checkpoint."""
+
+    def __init__(self, file) -> None:
+        self.file, self.error = file, None
+        self.name = file.name
+
+    def write(self, data) -> int:
+        try:
+            return self.file.write(data)
+        except OSError as error:
+            self.error = error
+            raise
+
+    def flush(self) -> None:
+        self.file.flush()
 
 
 def remove_partial_files(folder: Path) -> list[Path]:

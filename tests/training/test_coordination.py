@@ -18,10 +18,16 @@ import time
 from types import SimpleNamespace
 
 import pytest
+from click.testing import CliRunner
 from tests.conftest import ONE_THREAD, REPO, textgen_process
 
 import textgen
+from textgen.cli import cli
 from textgen.training.coordination import SignalWatch, agree
+
+
+SMALL = ["--tokenizer-kind", "word", "--embed-dim", "8", "--hidden-size", "16", "--num-layers", "1", "--batch-size", "4",
+         "--seq-len", "8", "--log-every", "5"]
 
 
 def test_one_process_agrees_with_itself_without_a_collective():
@@ -59,6 +65,19 @@ def test_a_signal_is_noted_and_a_second_stops_at_once():
     watch.uninstall()  # a second time is harmless
 
 
+@pytest.mark.parametrize("extra", [["--max-steps", "4"], ["--max-steps", "30", "--lr", "1e30", "--warmup-steps", "0"]],
+                         ids=["trained", "failed"])
+def test_a_run_gives_the_signals_back_as_it_found_them(tmp_path, corpus, extra):
+    """After training, whether it ended or failed, SIGINT and SIGTERM are as before: not textgen's
+    handlers, and not Lightning's SIGTERM handler (which would swallow a SIGTERM sent afterwards)."""
+    before = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    CliRunner().invoke(cli, ["train", str(corpus), "--out", str(tmp_path / "run"), *SMALL, *extra,
+                             "--cache-dir", str(tmp_path / "cache")])
+    assert {signum: signal.getsignal(signum) for signum in before} == before
+    assert signal.set_wakeup_fd(-1) == -1  # no wake-up pipe left behind
+    assert not [thread for thread in threading.enumerate() if thread.name == "textgen-signal-watch"]
+
+
 STUCK = textwrap.dedent("""
     import os, sys, time
     import torch, torch.distributed as dist
@@ -93,8 +112,7 @@ def test_a_second_signal_stops_a_process_blocked_in_a_collective(tmp_path):
 
 # --- two processes end to end ------------------------------------------------------------------
 
-TINY = ["--tokenizer-kind", "word", "--embed-dim", "8", "--hidden-size", "16", "--num-layers", "1", "--batch-size", "4",
-        "--seq-len", "8", "--log-every", "5", "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp"]
+TINY = [*SMALL, "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp"]
 BUDGET = 20  # seconds of training
 BOUND = 45  # seconds a two-process run may take beyond its budget: two interpreters and Lightning starting, the
             # process group, a validation at each sixth of the budget, the last save, the cache tuning

@@ -71,12 +71,14 @@ class SignalWatch:
     after the step in which every process learns of it; a second calls `stop_now(signum)` at once.
 
     The second signal is seen by a watcher thread reading the interpreter's wake-up pipe, so it works
-    even while the main thread is blocked in a collective call, where Python runs no signal handler."""
+    even while the main thread is blocked in a collective call, where Python runs no signal handler.
+    Create it before Lightning installs its own SIGTERM handler: uninstall() gives back the handlers
+    it found then, not Lightning's (which would swallow a SIGTERM after training)."""
 
     def __init__(self, report: Callable[[str], None], stop_now: Callable[[int], None]):
         self.report, self.stop_now = report, stop_now
         self.received: int | None = None
-        self._handlers: dict = {}
+        self._handlers = {signum: signal.getsignal(signum) for signum in EXIT_CODES}  # to give back
         self._pipe: tuple[int, int] | None = None
         self._wakeup_before = -1
         self._watcher: threading.Thread | None = None
@@ -87,7 +89,7 @@ class SignalWatch:
         if self._pipe is not None or threading.current_thread() is not threading.main_thread():
             return
         for signum in EXIT_CODES:
-            self._handlers[signum] = signal.signal(signum, self._note)
+            signal.signal(signum, self._note)
         read_end, write_end = os.pipe()
         os.set_blocking(write_end, False)
         self._pipe = (read_end, write_end)
@@ -102,7 +104,6 @@ class SignalWatch:
             return
         for signum, handler in self._handlers.items():
             signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
-        self._handlers.clear()
         signal.set_wakeup_fd(self._wakeup_before)
         self._closing = True
         read_end, write_end = self._pipe

@@ -57,7 +57,8 @@ def train_command(ctx: click.Context, corpus: str, out_dir: str, tokenizer_path,
 
     Shows the config and parameter count, a progress bar with loss, validation
     perplexity and tokens/s, and a summary. Ctrl-C or SIGTERM saves a resumable
-    checkpoint and exits with 130 or 143; --resume continues where it stopped.
+    checkpoint and exits with 130 or 143 (a second one stops at once); --resume
+    continues where it stopped.
 
     Example: textgen train corpora/little-stories.txt --out checkpoints/little --max-time 2m
     """

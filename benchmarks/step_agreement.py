@@ -58,7 +58,8 @@ def report() -> None:
     if not times or not steps:
         return
     rank = int(os.environ.get("LOCAL_RANK", "0") or 0)
-    print(json.dumps({"rank": rank, "synchronized": SYNCHRONIZED, "steps": len(times), "agree_median_us": round(1e6 * statistics.median(times), 1),
+    print(json.dumps({"rank": rank, "synchronized": SYNCHRONIZED, "steps": len(times),
+                      "agree_median_us": round(1e6 * statistics.median(times), 1),
                       "agree_mean_us": round(1e6 * statistics.fmean(times), 1),
                       "step_median_ms": round(1e3 * statistics.median(steps), 3)}), file=sys.stderr, flush=True)
 

@@ -50,7 +50,8 @@ def check_checkpoint(path: Path, kind: str = LANGUAGE_MODEL) -> dict:
         raise TextgenError(f"--resume: {path} is not a Lightning checkpoint of a textgen run (it has no "
                            f"{', '.join(missing)}): {FIX}")
     hyper = checkpoint["hyper_parameters"]
-    if not isinstance(hyper, dict) or not isinstance(hyper.get("model_config"), dict) or not isinstance(checkpoint["state_dict"], dict):
+    settings = hyper.get("model_config") if isinstance(hyper, dict) else None
+    if not isinstance(settings, dict) or not isinstance(checkpoint["state_dict"], dict):
         raise TextgenError(f"--resume: {path} is not a checkpoint of a textgen run (no model settings in it): {FIX}")
     its_kind = CLASSIFIER if "head_config" in hyper else LANGUAGE_MODEL
     if its_kind != kind:

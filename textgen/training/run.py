@@ -347,7 +347,7 @@ def _train_with_data(corpus, out, paths, tokenizer_spec, model_overrides, train_
     L.seed_everything(train_config.seed, workers=True, verbose=False)
     task = LanguageModelTask(model_config.to_dict(), train_config.to_dict(), valid)
     if resume and primary:
-        check_resumable(ModelDirectory(out).last_checkpoint, resumed, task)  # another model's last.ckpt: one line, not a traceback
+        check_resumable(ModelDirectory(out).last_checkpoint, resumed, task)  # another model's last.ckpt: one line
 
     def export(trained: LanguageModelTask, metrics: dict, status: str) -> None:
         with trained.averaged_weights():

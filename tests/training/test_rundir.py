@@ -121,20 +121,31 @@ def test_after_sigkill_the_status_is_honest_and_resume_keeps_the_whole_curve(tmp
     assert "7 more steps" in result.stdout
 
 
-def test_a_full_disk_keeps_the_last_good_checkpoint_and_says_so(tmp_path, corpus, monkeypatch):
-    from textgen.training import fit
+def full_disk_on(monkeypatch, target: str, step: int) -> None:
+    """torch.save fails as on a full disk (part of the file written, then ENOSPC) when it writes `target`
+    (last.ckpt or best.ckpt) for step `step`; every other write goes through."""
+    import torch
 
-    out = tmp_path / "run"
-    real_save = fit.RunCallback.save
-    calls = {"count": 0}
+    real = torch.save
 
-    def save(trainer, path):
-        calls["count"] += 1
-        if calls["count"] >= 3:  # step 4 saves last and best; step 8 finds the disk full
+    def save(obj, file, *args, **kwargs):
+        name = Path(getattr(file, "name", str(file))).name
+        if isinstance(obj, dict) and obj.get("global_step") == step and name.startswith(f".{target}."):
+            file.write(b"\0" * 4096)
             raise OSError(errno.ENOSPC, "No space left on device")
-        real_save(trainer, path)
+        return real(obj, file, *args, **kwargs)
 
-    monkeypatch.setattr(fit.RunCallback, "save", staticmethod(save))
+    monkeypatch.setattr(torch, "save", save)
+
+
+@pytest.mark.parametrize(("target", "model_step", "curve_step", "note"), [
+    ("best.ckpt", 4, 4, "; free space"),  # the first write of step 8 fails: nothing of step 8 is kept
+    ("last.ckpt", 8, 8, "; the model directory already holds step 8's weights; free space"),  # the last write fails
+])
+def test_a_full_disk_keeps_the_last_good_checkpoint_and_says_what_is_kept(tmp_path, corpus, monkeypatch, target, model_step,
+                                                                           curve_step, note):
+    out = tmp_path / "run"
+    full_disk_on(monkeypatch, target, 8)
     import textgen.plots
 
     real_plot, plotted = textgen.plots.plot_training_curves, []
@@ -145,12 +156,19 @@ def test_a_full_disk_keeps_the_last_good_checkpoint_and_says_so(tmp_path, corpus
 
     monkeypatch.setattr(textgen.plots, "plot_training_curves", plot)
     result = train(corpus, out, "--max-steps", 12, "--val-every", 4)
-    assert result.exit_code == 2 and result.stderr.count("error:") == 1
-    assert "No space left on device" in result.stderr and "checkpoint of step 4 is kept" in result.stderr
-    assert max(metric_steps(out)) == 4  # nothing written for a step that was not saved
-    assert json.loads((out / "textgen.json").read_text())["metrics"]["step"] == 4
-    assert plotted and max(plotted) == 4  # loss.png was last drawn from the step-4 rows
+    assert result.exit_code == 2 and result.stderr.count("error:") == 1, result.output
+    assert "No space left on device" in result.stderr, result.stderr
+    assert f"lightning/last.ckpt keeps step 4{note}, then continue with --resume" in result.stderr, result.stderr
+    assert not [path for path in out.rglob("*") if path.name.endswith(".tmp")]  # the failed write left no partial file
+    assert max(metric_steps(out)) == curve_step  # nothing written for a step beyond what the model directory holds
+    assert json.loads((out / "textgen.json").read_text())["metrics"]["step"] == model_step
+    assert plotted and max(plotted) == curve_step
     assert (out / "loss.png").read_bytes()[:4] == b"\x89PNG"
+    monkeypatch.undo()  # space freed: the run continues from step 4 as the message said
+    resumed = train(corpus, out, "--resume", "--max-steps", 12)
+    assert resumed.exit_code == 0, resumed.output
+    assert metric_steps(out) == list(range(1, 13))
+    assert json.loads((out / "textgen.json").read_text())["status"] == "trained"
 
 
 def test_resume_needs_steps_beyond_the_run_and_counts_the_new_ones(tmp_path, corpus):

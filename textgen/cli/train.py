@@ -57,7 +57,8 @@ def train_command(ctx: click.Context, corpus: str, out_dir: str, tokenizer_path,
 
     Shows the config and parameter count, a progress bar with loss, validation
     perplexity and tokens/s, and a summary. Ctrl-C or SIGTERM saves a resumable
-    checkpoint and exits with 130 or 143; --resume continues where it stopped.
+    checkpoint and exits with 130 or 143 (a second one stops at once); --resume
+    continues where it stopped.
 
     Example: textgen train corpora/little-stories.txt --out checkpoints/little --max-time 2m
     """
@@ -89,9 +90,16 @@ def train_command(ctx: click.Context, corpus: str, out_dir: str, tokenizer_path,
         if primary:
             click.echo(line, err=True)
 
-    result = train(corpus, out_dir, spec, model, training, valid_file=valid_file, cache_dir=cache_dir, resume=resume,
-                   overwrite=overwrite, progress_bar=sys.stderr.isatty(), command=invocation(),
-                   primary=primary, report=report)
+    from textgen.training.coordination import RunFault
+
+    try:
+        result = train(corpus, out_dir, spec, model, training, valid_file=valid_file, cache_dir=cache_dir, resume=resume,
+                       overwrite=overwrite, progress_bar=sys.stderr.isatty(), command=invocation(),
+                       primary=primary, report=report)
+    except RunFault:
+        if primary:
+            raise
+        return  # every process stopped on it together: the first one reports it, and its exit code is the run's
     if not primary:
         return
     finish_run(ctx, result, resume, as_json,

@@ -23,9 +23,9 @@ from textgen.corpus import fingerprint
 from textgen.errors import TextgenError
 from textgen.model_dir import META_FILE, ModelDirectory
 from textgen.tokenizer import UNK_ID, Tokenizer, load_tokenizer, train_tokenizer
-from textgen.training.run import (RunResult, TokenizerSpec, _version, check_checkpoint, check_memory, check_out_dir,
-                                  check_same_data, describe_limit, resolve_model_config, run_folder, trainer_check,
-                                  SHAPE_FIELDS)
+from textgen.training.resume import CLASSIFIER, check_checkpoint, check_model, check_resumable
+from textgen.training.run import (RunResult, TokenizerSpec, _version, check_memory, check_out_dir, check_same_data,
+                                  describe_limit, resolve_model_config, run_folder, trainer_check, SHAPE_FIELDS)
 from textgen.training.rundir import RunPaths
 
 MAX_UNKNOWN_SHARE = 0.01  # an encoder's tokenizer that leaves more of the data unknown does not fit it
@@ -119,7 +119,9 @@ def train_classifier(data: ClassifierData, out_dir: str, tokenizer_spec: Tokeniz
         resumed: dict = {}
         check_out_dir(out, resume, overwrite)
         if resume:
-            resumed = check_checkpoint(ModelDirectory(out).last_checkpoint)
+            resumed = check_checkpoint(ModelDirectory(out).last_checkpoint, CLASSIFIER)
+            if saved is not None and isinstance(saved.get("model"), dict):
+                check_model(ModelDirectory(out).last_checkpoint, resumed, saved["model"])
             check_same_data(saved or {}, fingerprint(data.path), data.valid)
         paths = RunPaths(out, staged=overwrite)
         try:
@@ -203,6 +205,8 @@ def _fit_classifier(data, train, valid, labels, out, paths, tokenizer_spec, mode
     L.seed_everything(train_config.seed, workers=True, verbose=False)
     task = ClassifierTask(model_config.to_dict(), head_config.to_dict(), train_config.to_dict(), labels.to_dict(), weights,
                           schedule, encoded_valid)
+    if saved is not None:
+        check_resumable(ModelDirectory(out).last_checkpoint, resumed, task)  # another model's last.ckpt: one line
     if saved is None:  # a resume takes its weights from the checkpoint
         if loaded is not None:
             task.model.load_encoder(loaded.model)

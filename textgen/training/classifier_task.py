@@ -25,9 +25,10 @@ from textgen.classify.data import Encoded, Labels, batch_order, pad_batch
 from textgen.classify.metrics import classification_metrics
 from textgen.config import ClassifierConfig, ModelConfig, TrainConfig
 from textgen.model.classifier import Classifier, NextTokenHead, within_lengths
+from textgen.training.coordination import from_first
 from textgen.training.fit import StepDataModule
 from textgen.training.schedule import lr_factor, time_bounded
-from textgen.training.task import NonFiniteLoss, RunTask
+from textgen.training.task import RunTask
 
 
 def run_progress(step: int, config: TrainConfig, elapsed: float) -> float:
@@ -76,8 +77,8 @@ class ClassifierTask(RunTask):
 
     def group_factor(self, depth: int, step: int) -> float:
         """The schedule's factor for parameter group `depth` (0 = the head) before step `step`."""
-        factor = lr_factor(step, self.train_config, self.train_seconds())
-        if depth and run_progress(step, self.train_config, self.train_seconds()) < self.unfreeze:
+        factor = lr_factor(step, self.train_config, self.run_seconds())
+        if depth and run_progress(step, self.train_config, self.run_seconds()) < self.unfreeze:
             return 0.0  # still frozen: the head learns first
         return factor
 
@@ -133,10 +134,7 @@ class ClassifierTask(RunTask):
         if self.lm_head is not None and not frozen:  # a frozen encoder has nothing for the next-token loss to teach
             next_token = self.lm_head.loss(states, tokens, lengths, self.model.embedding.weight)
             loss = loss + self.head_config.lm_weight * next_token
-        if not torch.isfinite(loss):
-            raise NonFiniteLoss(
-                f"the loss became {loss.item()} at step {self.global_step}: training stopped before the bad update and "
-                f"the last saved checkpoint, if any, is kept; try a lower learning rate (now --lr {self.train_config.lr:g})")
+        self.check_loss(loss)
         self.note_step(loss, int(lengths.sum()))
         if self.trainer.progress_bar_callback is not None or (self.global_step + 1) % self.train_config.log_every == 0:
             self.log("loss", loss, prog_bar=True, on_step=True, on_epoch=False)
@@ -158,9 +156,17 @@ class ClassifierTask(RunTask):
     @torch.no_grad()
     def validate(self) -> dict:
         """Loss, accuracy, macro-F1 (and MAE for ordinal labels) on the validation examples, with the
-        weight average (--average) when there is one."""
+        weight average (--average) when there is one: the first process's numbers in every process."""
         if self.valid is None or not len(self.valid.ids):
             return {}
+        metrics = self.measure() if self.global_rank == 0 else None
+        metrics = from_first(self._trainer, metrics)
+        self.val_history.append(self.selection_score(metrics))
+        self.last_metrics = {"step": self.global_step, **metrics}
+        return metrics
+
+    def measure(self) -> dict:
+        """validate()'s numbers, computed here."""
         was_training = self.model.training
         self.model.eval()
         try:
@@ -177,10 +183,7 @@ class ClassifierTask(RunTask):
         probs = torch.cat(probabilities).numpy()
         targets = self.valid.targets[order]
         metrics = classification_metrics(targets, probs, self.labels, loss=sum(losses) / len(order))
-        metrics = {key: value for key, value in metrics.items() if key not in ("per_class", "confusion")}
-        self.val_history.append(self.selection_score(metrics))
-        self.last_metrics = {"step": self.global_step, **metrics}
-        return metrics
+        return {key: value for key, value in metrics.items() if key not in ("per_class", "confusion")}
 
     def selection_score(self, metrics: dict) -> float:
         """The best weights are those of the highest validation macro-F1 (the loss breaks ties)."""

@@ -1,16 +1,17 @@
 """Trainer setup: the DataModule, the callback that validates, checkpoints and exports, signal
-handling (Ctrl-C -> 130, SIGTERM -> 143, after saving a resumable checkpoint), and fit()."""
+handling (Ctrl-C -> 130, SIGTERM -> 143, after saving a resumable checkpoint), and fit().
+What several processes must decide together lives in training/coordination.py."""
 
 from __future__ import annotations
 
 import contextlib
 import csv
 import datetime
+import errno
 import io
 import logging
 import math
 import os
-import signal
 import sys
 import time
 import warnings
@@ -29,11 +30,11 @@ from textgen.errors import TextgenError
 from textgen.model_dir import BEST_CHECKPOINT as BEST
 from textgen.model_dir import LAST_CHECKPOINT as LAST
 from textgen.model_dir import LIGHTNING_DIR, ModelDirectory
+from textgen.training.checkpoint_file import CheckpointCapture, reason, remedy, remove_partial_files, write_checkpoint
+from textgen.training.coordination import EXIT_CODES, RunFault, SignalWatch, StepDecision, agree, from_first
 from textgen.training.schedule import time_bounded
 from textgen.training.task import RunTask
 
-
-EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
 class StepDataModule(L.LightningDataModule):
@@ -105,18 +106,27 @@ class RunCallback(L.Callback):
     """At each validation point and at the end: validate, log, save last/best checkpoints atomically,
     export the model directory and write metrics.csv; on SIGINT/SIGTERM do the same, then stop.
     Nothing is written for a step that was not checkpointed, and a write that fails (a full disk)
-    stops the run with one clear error, the last good checkpoint in place."""
+    stops the run with one clear error naming what is kept.
+
+    With several processes every decision that a clock, a signal or a write takes is the first
+    process's, shared with the others (training/coordination.py), so they always make the same
+    collective calls in the same order; only the first process writes files."""
 
     def __init__(self, paths, export: Callable[[RunTask, dict, str], None], report: Callable[[str], None],
-                 log: RunLog):
+                 log: RunLog, capture: CheckpointCapture | None = None):
         self.paths, self.export, self.report, self.run_log = paths, export, report, log
-        self.signal_received: int | None = None
-        self._previous_handlers: dict = {}
+        self.capture = capture or CheckpointCapture()
+        self.watch = SignalWatch(report, self.stop_now)
+        self.stop_signal: int | None = None  # the signal that ended the run, as every process agreed
+        self.decision: StepDecision | None = None  # this step's, agreed before its backward pass
+        self.trainer = None
         self.best = float("inf")
         self.started = time.perf_counter()
-        self.last_saved_step: int | None = None
+        self.last_saved_step: int | None = None  # the step lightning/last.ckpt holds
         self.best_step: int | None = None  # the step whose weights the model directory holds
+        self.exported_step: int | None = None  # the step last exported into the model directory by this invocation
         self.next_save_seconds = 0.0
+        self.folder_identity: tuple[int, int] | None = None
 
     # the metric rows travel in the checkpoint ------------------------------------------------
     def state_dict(self) -> dict:
@@ -126,73 +136,102 @@ class RunCallback(L.Callback):
         if isinstance(state_dict.get("rows"), list):
             self.run_log.rows = list(state_dict["rows"])
 
-    # signals ------------------------------------------------------------------------------
-    def _handle(self, signum, frame) -> None:
-        if self.signal_received is not None:  # a second signal: stop at once, the last checkpoint stays
-            self.report("second signal: stopping at once (the last saved checkpoint is kept)")
-            os._exit(EXIT_CODES.get(signum, 130))
-        self.signal_received = signum
-        self.report(f"received {signal.Signals(signum).name}: saving a resumable checkpoint after this step")
-
+    # start and signals ----------------------------------------------------------------------
     def on_train_start(self, trainer, pl_module) -> None:
-        if trainer.world_size == 1:  # with several processes Lightning's launcher owns the signals
-            for signum in EXIT_CODES:
-                self._previous_handlers[signum] = signal.getsignal(signum)
-                signal.signal(signum, self._handle)
+        self.trainer = trainer
+        self.watch.install()  # in every process: Lightning's own SIGTERM handler would call a collective from inside itself
         self.best = min(pl_module.val_history, default=float("inf"))
         self.last_saved_step = trainer.global_step if trainer.global_step else None  # a resume starts from a saved step
+        with contextlib.suppress(OSError):
+            status = os.stat(self.paths.folder)
+            self.folder_identity = (status.st_dev, status.st_ino)
 
     def teardown(self, trainer, pl_module, stage: str) -> None:
-        for signum, handler in self._previous_handlers.items():
-            signal.signal(signum, handler)
-        self._previous_handlers.clear()
+        self.watch.uninstall()
+
+    def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
+        self.watch.uninstall()
+
+    def stop_now(self, signum: int) -> None:
+        """A second signal (called from the signal watcher's thread): leave at once. A write in progress
+        loses its temporary file; every file it would have replaced is whole, the last checkpoint kept."""
+        self.report("second signal: stopping at once (the last saved checkpoint is kept)")
+        for folder in {self.paths.current, self.paths.folder}:
+            remove_partial_files(folder)
+        launcher = getattr(self.trainer.strategy, "launcher", None) if self.trainer is not None else None
+        for process in getattr(launcher, "procs", None) or []:  # the other processes Lightning started
+            with contextlib.suppress(OSError):
+                process.kill()
+        os._exit(EXIT_CODES.get(signum, 130))
 
     # steps ----------------------------------------------------------------------------------
+    def on_before_backward(self, trainer, pl_module, loss) -> None:
+        """Agree on what happens after this step, before its backward pass (one all-reduce with several
+        processes): a spent budget, a checkpoint due by the clock, a signal, a loss that is not finite."""
+        config = pl_module.train_config
+        seconds = pl_module.train_seconds()
+        timed = time_bounded(config)
+        self.decision = agree(trainer, seconds, timed and seconds >= config.max_time,
+                              timed and config.val_every is None and seconds >= self.next_save_seconds,
+                              self.watch.received, pl_module.failed_loss is not None)
+        pl_module.agreed_seconds = self.decision.seconds  # the learning-rate schedule follows the first process's clock
+        if self.decision.loss_failed:
+            raise pl_module.loss_failure(pl_module.failed_loss)
+
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         config = pl_module.train_config
         step = trainer.global_step
+        decision, self.decision = self.decision, None
+        if decision is None:  # a step without a backward pass (none in textgen's tasks): agree now
+            self.on_before_backward(trainer, pl_module, None)
+            decision, self.decision = self.decision, None
         if step % config.log_every == 0:
             self.run_log.rows.append({"step": step, "epoch": trainer.current_epoch,
                                       "loss": round(pl_module.last_loss, 5),
                                       "lr": trainer.optimizers[0].param_groups[0]["lr"],
                                       "tokens_per_s": round(pl_module.tokens_per_second, 1)})
-        if time_bounded(config) and pl_module.train_seconds() >= config.max_time:
+        if decision.time_up:
             trainer.should_stop = True  # the budget is spent: the schedule has reached its floor
-        if self.due(step, pl_module):
+        if self.due(step, config, decision):
             self.checkpoint(trainer, pl_module, status="training")
-        if self.signal_received is not None:
+        if decision.signal is not None:
+            self.stop_signal = decision.signal
             if self.last_saved_step != step:
                 self.checkpoint(trainer, pl_module, status="interrupted")
-            elif trainer.is_global_zero:
-                self.mark_status("interrupted")  # the signal came right after a save: only the status changes
+            else:  # the signal came right after a save: only the status changes
+                self.first_writes(trainer, lambda: self.mark_status("interrupted"), self.status_failure)
             trainer.should_stop = True
 
-    def due(self, step: int, pl_module) -> bool:
+    @staticmethod
+    def due(step: int, config: TrainConfig, decision: StepDecision) -> bool:
         """Time to validate and save: every --val-every steps, or by default every 200 steps, or
         every sixth of the budget when time bounds the run (validation time is budget time)."""
-        config = pl_module.train_config
         if config.val_every is not None:
             return step % config.val_every == 0
         if time_bounded(config):
-            return pl_module.train_seconds() >= self.next_save_seconds
+            return decision.save_due
         return step % DEFAULT_VAL_EVERY == 0
 
     def on_train_end(self, trainer, pl_module) -> None:
-        if self.signal_received is not None:
+        if self.stop_signal is not None:
             return
         if self.last_saved_step != trainer.global_step:
             self.checkpoint(trainer, pl_module, status="trained", show=False)  # Lightning allows no self.log() here
-        elif trainer.is_global_zero:
-            self.mark_status("trained")
+        else:
+            self.first_writes(trainer, lambda: self.mark_status("trained"), self.status_failure)
 
+    # saving ----------------------------------------------------------------------------------
     def mark_status(self, status: str) -> None:
         """The run ended (at its limit, or by a signal) right after a checkpoint: only the status changes."""
-        folder = ModelDirectory(self.paths.current)
-        try:
-            folder.update_metadata(status=status)
-        except (OSError, ValueError) as error:
-            raise TextgenError(f"could not update {folder.metadata_path} ({getattr(error, 'strerror', None) or error}); "
-                               "the model directory is whole, only its status says \"training\"") from None
+        if not self.folder_intact():
+            raise FileNotFoundError(errno.ENOENT, "the run folder was deleted")
+        ModelDirectory(self.paths.current).update_metadata(status=status)
+
+    def status_failure(self, error: BaseException) -> str:
+        if not self.folder_intact():
+            return self.folder_gone(self.last_saved_step)
+        return (f"could not update {ModelDirectory(self.paths.current).metadata_path} ({reason(error)}); the model directory "
+                "and lightning/last.ckpt are whole, only its status says \"training\"")
 
     def checkpoint(self, trainer, pl_module: RunTask, status: str, show: bool = True) -> None:
         """Validate, log, save last (and best) atomically, export the model directory, write the
@@ -200,12 +239,12 @@ class RunCallback(L.Callback):
         checkpoint stays."""
         from textgen.training.task import NonFiniteLoss
 
-        metrics = pl_module.validate()
+        metrics = pl_module.validate()  # the first process's numbers, in every process
         step = trainer.global_step
         config = pl_module.train_config
         if time_bounded(config):
             self.next_save_seconds = pl_module.train_seconds() + config.max_time / VALIDATIONS_PER_BUDGET
-        finite = all(torch.isfinite(p).all() for p in pl_module.parameters())
+        finite = from_first(trainer, all(bool(torch.isfinite(p).all()) for p in pl_module.parameters()))
         if not finite or (metrics and not math.isfinite(metrics["loss"])):
             raise NonFiniteLoss(
                 f"the {'weights' if not finite else 'validation loss'} became NaN or infinite by step {step}: training "
@@ -219,33 +258,90 @@ class RunCallback(L.Callback):
             self.run_log.rows.append({"step": step, "epoch": trainer.current_epoch, **pl_module.validation_row(metrics)})
             line += f", {pl_module.describe_validation(metrics)}"
         self.say(trainer, f"{line}, {pl_module.tokens_per_second:,.0f} tokens/s")
-        folder = self.paths.current / LIGHTNING_DIR
         score = pl_module.selection_score(metrics) if metrics else None
         improved = score is not None and score < self.best
+        # every process takes part in the dump (the carried state is gathered); the first one keeps it to write
+        trainer.save_checkpoint(self.paths.current / LIGHTNING_DIR / LAST)
+        checkpoint = self.capture.take()
         try:
-            self.save(trainer, folder / LAST)
-            if improved:
-                self.save(trainer, folder / BEST)
-            if trainer.is_global_zero:
-                summary = {"step": step, "train_loss": pl_module.last_loss, **metrics,
-                           "seconds": round(time.perf_counter() - self.started, 1)}
-                directory = ModelDirectory(self.paths.current)
-                if improved or not metrics or not directory.weights_path.exists():
-                    self.export(pl_module, summary, status)  # the directory holds the best validated weights
-                else:
-                    kept = directory.update_metadata(status=status, last_validation=summary)
-                    self.say(trainer, f"step {step}: validation did not improve on step {kept['metrics']['step']:,}: the "
-                                      "model directory keeps that step's weights (lightning/last.ckpt has these)")
-                write_run_files(self.paths.current, self.run_log)
-                self.paths.saved()
-        except OSError as error:
+            self.first_writes(trainer, lambda: self.write_step(pl_module, checkpoint, step, metrics, improved, status),
+                              lambda error: self.save_failure(step, error))
+        except RunFault:
             del self.run_log.rows[rows_before:]  # this step's row was never saved
-            kept = f"the checkpoint of step {self.last_saved_step:,} is kept" if self.last_saved_step else "nothing was saved"
-            raise TextgenError(f"could not save step {step} in {self.paths.current} ({error.strerror or error}): {kept}; "
-                               "free space, then continue with --resume") from None
+            raise
         if improved:
             self.best, self.best_step = score, step
         self.last_saved_step = step
+
+    def write_step(self, pl_module: RunTask, checkpoint: dict, step: int, metrics: dict, improved: bool, status: str) -> None:
+        """The first process's files for a checkpoint. lightning/last.ckpt, what --resume continues from,
+        is written last: until it is, every file of the step before agrees with it."""
+        if not self.folder_intact():
+            raise FileNotFoundError(errno.ENOENT, "the run folder was deleted")
+        folder = self.paths.current / LIGHTNING_DIR
+        folder.mkdir(exist_ok=True)  # never its parents: a deleted run folder is not made again
+        if improved:
+            write_checkpoint(checkpoint, folder / BEST)
+        summary = {"step": step, "train_loss": pl_module.last_loss, **metrics,
+                   "seconds": round(time.perf_counter() - self.started, 1)}
+        directory = ModelDirectory(self.paths.current)
+        if improved or not metrics or not directory.weights_path.exists():
+            self.export(pl_module, summary, status)  # the directory holds the best validated weights
+            self.exported_step = step
+        else:
+            kept = directory.update_metadata(status=status, last_validation=summary)
+            self.report(f"step {step}: validation did not improve on step {kept['metrics']['step']:,}: the model directory "
+                        "keeps that step's weights (lightning/last.ckpt has these)")
+        write_run_files(self.paths.current, self.run_log)
+        write_checkpoint(checkpoint, folder / LAST)
+        self.paths.saved()
+
+    def first_writes(self, trainer, write: Callable[[], None], describe: Callable[[BaseException], str]) -> None:
+        """Run `write` in the first process (the only one that writes files), then stop every process
+        together if it failed: a failed write is RunFault(`describe(error)`) everywhere."""
+        failure, unexpected = None, None
+        if trainer.is_global_zero:
+            try:
+                write()
+            except (OSError, TextgenError) as error:
+                failure = describe(error)
+            except Exception as error:  # a bug: every process stops, the first one with its traceback
+                unexpected = error
+                failure = f"the first process failed while saving ({type(error).__name__}: {error})"
+        failure = from_first(trainer, failure)
+        if unexpected is not None:
+            raise unexpected
+        if failure is not None:
+            raise RunFault(failure)
+
+    def save_failure(self, step: int, error: BaseException) -> str:
+        """One line on a failed save: why, what is kept, and what to do."""
+        if not self.folder_intact():
+            return self.folder_gone(step)
+        where = f"could not save step {step:,} in {self.paths.current} ({reason(error)})"
+        fix = remedy(error)
+        if self.last_saved_step is not None:
+            exported = (f"; the model directory already holds step {step:,}'s weights" if self.exported_step == step else "")
+            return (f"{where}: lightning/last.ckpt keeps step {self.last_saved_step:,}{exported}; {fix}, then "
+                    "continue with --resume")
+        if self.paths.staging is not None and self.paths.current == self.paths.staging:
+            return (f"{where}: nothing of the new run was saved and the previous run in {self.paths.folder} is as it was; "
+                    f"{fix}, then train again with --overwrite")
+        return f"{where}: nothing was saved, so there is nothing to resume; {fix}, then train again"
+
+    def folder_gone(self, step: int | None) -> str:
+        at = f": step {step:,} was not saved" if step is not None else ""
+        return (f"the run folder {self.paths.folder} was deleted (or replaced) while training{at}, and nothing of the run "
+                "is left to resume; train again without --resume")
+
+    def folder_intact(self) -> bool:
+        """The run folder is still the one the run started in (not deleted, not replaced by another)."""
+        try:
+            status = os.stat(self.paths.folder)
+        except OSError:
+            return False
+        same = self.folder_identity is None or (status.st_dev, status.st_ino) == self.folder_identity
+        return same and self.paths.current.is_dir()
 
     def say(self, trainer, line: str) -> None:
         """A line on stderr that does not break the progress bar."""
@@ -254,18 +350,6 @@ class RunCallback(L.Callback):
             bar.print(line)
         else:
             self.report(line)
-
-    @staticmethod
-    def save(trainer, path: Path) -> None:
-        """trainer.save_checkpoint to a temporary file in the same folder, then os.replace (rank 0)."""
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        if trainer.is_global_zero:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        trainer.save_checkpoint(temporary)  # every process takes part; rank 0 writes
-        if trainer.is_global_zero:
-            with open(temporary, "rb") as file:
-                os.fsync(file.fileno())
-            os.replace(temporary, path)
 
 
 def trainer_arguments(config: TrainConfig) -> dict:
@@ -285,15 +369,20 @@ def trainer_arguments(config: TrainConfig) -> dict:
 
 def fit(task: RunTask, data: L.LightningDataModule, paths, export: Callable, resume: bool,
         progress_bar: bool, report: Callable[[str], None], log: RunLog) -> int | None:
-    """Train until a limit or a signal, filling `log`. Returns the signal received (None when training ended).
-    `paths` (rundir.RunPaths) says where the run writes; an --overwrite run moves in after its first save."""
-    callback = RunCallback(paths, export, report, log)
+    """Train until a limit or a signal, filling `log`. Returns the signal that ended the run (None when
+    training ended). `paths` (rundir.RunPaths) says where the run writes; an --overwrite run moves in
+    after its first save."""
+    capture = CheckpointCapture()
+    callback = RunCallback(paths, export, report, log, capture)
     ckpt = str(paths.current / LIGHTNING_DIR / LAST) if resume else None
-    with quiet_lightning():
-        trainer = L.Trainer(**trainer_arguments(task.train_config), callbacks=[callback], enable_progress_bar=progress_bar,
-                            default_root_dir=str(paths.folder / LIGHTNING_DIR))
-        trainer.fit(task, datamodule=data, ckpt_path=ckpt, weights_only=True)
-    return callback.signal_received
+    try:
+        with quiet_lightning():
+            trainer = L.Trainer(**trainer_arguments(task.train_config), callbacks=[callback], plugins=[capture],
+                                enable_progress_bar=progress_bar, default_root_dir=str(paths.folder / LIGHTNING_DIR))
+            trainer.fit(task, datamodule=data, ckpt_path=ckpt, weights_only=True)
+    finally:
+        callback.watch.uninstall()  # also when training failed: Lightning calls no teardown hook then
+    return callback.stop_signal
 
 
 @contextlib.contextmanager

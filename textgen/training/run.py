@@ -19,13 +19,14 @@ from pathlib import Path
 
 from textgen.atomic import prepare_output, write_bytes
 from textgen.checkpoint import save_model_dir
-from textgen.model_dir import META_FILE, ModelDirectory, description, tokenizer_file
+from textgen.model_dir import LIGHTNING_DIR, META_FILE, ModelDirectory, description, tokenizer_file
 from textgen.config import ModelConfig, TrainConfig, default_hidden_size, describe_size_rule
 from textgen.corpus import assign_splits, fingerprint, iter_stories
 from textgen.data import BatchPlan, cached_splits, cached_tokens, check_batch_plan
 from textgen.errors import TextgenError
 from textgen.tokenizer import Tokenizer, load_tokenizer, train_tokenizer
-from textgen.training.rundir import LOCK_FILE, RunLock, RunPaths, holds_run, recover
+from textgen.training.resume import LANGUAGE_MODEL, check_checkpoint, check_model, check_resumable
+from textgen.training.rundir import LOCK_FILE, RunLock, RunPaths, holds_run, recover, run_entries
 from textgen.training.schedule import time_bounded
 
 SHAPE_FIELDS = ("cell", "vocab_size", "embed_dim", "hidden_size", "num_layers", "tie_weights", "output_projection")
@@ -116,24 +117,15 @@ def trainer_check(config: TrainConfig) -> None:
                            f"{config.devices}, --strategy {config.strategy}): {message}") from None
 
 
-def check_checkpoint(path: Path) -> dict:
-    """Load a Lightning checkpoint the safe way first, so a corrupt or planted file gets one clear
-    error (weights_only refuses any pickled code) before Lightning touches it. Returns textgen's
-    own part of it (carried state, validation history, training seconds)."""
-    import pickle
-
-    import torch
-
+def check_run_kind(out: Path) -> None:
+    """--resume of a classifier's run with textgen train is refused (its textgen.json says which it is)."""
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, KeyError, OSError, ValueError, AttributeError, TypeError) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise TextgenError(f"checkpoint {path} is corrupt or not a plain weights checkpoint ({reason[:160]}): it was not "
-                           "loaded; remove it to train afresh with --overwrite") from None
-    extra = checkpoint.get("textgen") if isinstance(checkpoint, dict) else None
-    extra = dict(extra) if isinstance(extra, dict) else {}
-    extra["global_step"] = int(checkpoint.get("global_step", 0)) if isinstance(checkpoint, dict) else 0
-    return extra
+        task = json.loads((out / META_FILE).read_text()).get("task", LANGUAGE_MODEL)
+    except (OSError, ValueError, AttributeError):
+        return  # a missing or damaged textgen.json is reported where it is read
+    if task != LANGUAGE_MODEL:
+        raise TextgenError(f"{out} holds a {task}'s run, not a language model's: continue it with textgen classify train "
+                           f"DATA --out {out} --resume, or give textgen train another --out")
 
 
 def training_stories(corpus: str, valid_file: str | None, valid_fraction: float, seed: int):
@@ -207,22 +199,43 @@ def train(corpus: str, out_dir: str, tokenizer_spec: TokenizerSpec, model_overri
 @contextlib.contextmanager
 def run_folder(out_dir: str, primary: bool = True, report: Callable[[str], None] = lambda line: None):
     """The run's folder, checked, locked against a second run and recovered from an interrupted
-    swap; a folder this run made is removed again when the run fails before its first checkpoint."""
+    swap or write; when the run fails before its first checkpoint, a folder this run made is removed
+    again, and so are the files a new run wrote into a folder that held other things."""
+    from textgen.training.fit import remove_partial_files
+
     out = Path(out_dir)
     if str(out_dir).strip() in ("", "."):
         raise TextgenError("--out must name a folder for the model directory, e.g. checkpoints/little")
     if out.exists() and not out.is_dir():
         raise TextgenError(f"output path {out} is a file: give a folder for the model directory")
     fresh = not out.exists() or {path.name for path in out.iterdir()} <= {LOCK_FILE}
+    had_run = True  # until known: nothing is removed for a run that may have been there
     try:
         with RunLock(out) if primary else contextlib.nullcontext():
             if primary and (done := recover(out)):
                 report(f"note: {out}: {done}")
+            if primary:
+                had_run = holds_run(out)
+                if removed := remove_partial_files(out):  # a killed write's temporary files
+                    report(f"note: {out}: removed {len(removed)} unfinished temporary file{'s' if len(removed) > 1 else ''} "
+                           "of an interrupted save")
             yield out
     except BaseException:
-        if primary and fresh and out.is_dir() and not ModelDirectory(out).last_checkpoint.exists():
-            shutil.rmtree(out, ignore_errors=True)  # nothing worth keeping: leave no half-made run behind
+        if primary and out.is_dir() and not ModelDirectory(out).last_checkpoint.exists():
+            if fresh:
+                shutil.rmtree(out, ignore_errors=True)  # nothing worth keeping: leave no half-made run behind
+            elif not had_run:
+                remove_run_files(out)  # the folder held other things: only what this run wrote goes
         raise
+
+
+def remove_run_files(out: Path) -> None:
+    """Delete textgen's own run files in `out` (and its lightning/ folder if that is left empty)."""
+    for entry in run_entries(out):
+        with contextlib.suppress(OSError):
+            entry.unlink()
+    with contextlib.suppress(OSError):
+        (out / LIGHTNING_DIR).rmdir()
 
 
 def _train(corpus: str, out: Path, tokenizer_spec: TokenizerSpec, model_overrides: dict, train_overrides: dict,
@@ -233,12 +246,15 @@ def _train(corpus: str, out: Path, tokenizer_spec: TokenizerSpec, model_override
     if primary:
         check_out_dir(out, resume, overwrite)
         if resume:
+            check_run_kind(out)
             resumed = check_checkpoint(ModelDirectory(out).last_checkpoint)
     paths = RunPaths(out, staged=overwrite)  # --overwrite trains beside the old run until its first checkpoint
     if not primary:
         wait_for(paths.current / META_FILE)
     meta_path = (out if resume else paths.current) / META_FILE
     saved = json.loads(meta_path.read_text()) if (resume or not primary) and meta_path.exists() else None
+    if resume and primary and saved and isinstance(saved.get("model"), dict):
+        check_model(ModelDirectory(out).last_checkpoint, resumed, saved["model"])
     base = TrainConfig.from_dict(saved["training"]) if resume and saved and "training" in saved else TrainConfig()
     train_config = base.replace(**train_overrides)
     spent = float(resumed.get("train_seconds", 0.0) or 0.0)
@@ -330,6 +346,8 @@ def _train_with_data(corpus, out, paths, tokenizer_spec, model_overrides, train_
             {**metadata, "status": "training"}, model_config.to_dict(), tokenizer.kind, tokenizer.vocab_size, {}))
     L.seed_everything(train_config.seed, workers=True, verbose=False)
     task = LanguageModelTask(model_config.to_dict(), train_config.to_dict(), valid)
+    if resume and primary:
+        check_resumable(ModelDirectory(out).last_checkpoint, resumed, task)  # another model's last.ckpt: one line
 
     def export(trained: LanguageModelTask, metrics: dict, status: str) -> None:
         with trained.averaged_weights():

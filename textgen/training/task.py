@@ -17,13 +17,13 @@ import torch
 import torch.nn.functional as F
 
 from textgen.config import ModelConfig, TrainConfig
-from textgen.errors import TextgenError
 from textgen.evaluate import evaluate_array
 from textgen.model import LanguageModel, activation_penalty, detach_state
+from textgen.training.coordination import RunFault, from_first
 from textgen.training.schedule import lr_factor
 
 
-class NonFiniteLoss(TextgenError):
+class NonFiniteLoss(RunFault):
     """The loss became NaN or infinite; training stops before the bad update."""
 
 
@@ -47,6 +47,8 @@ class RunTask(L.LightningModule):
         self._last_loss: torch.Tensor | None = None
         self.seconds_before = 0.0  # training time of earlier invocations of this run (from the checkpoint)
         self._clock: float | None = None  # when this invocation's training started
+        self.agreed_seconds: float | None = None  # train_seconds() of the first process at the latest step
+        self.failed_loss: float | None = None  # this step's loss when it is not finite (with several processes)
         self.average: list[torch.Tensor] | None = None  # --average: the moving average of the parameters
         self.average_updates = 0
 
@@ -55,10 +57,33 @@ class RunTask(L.LightningModule):
         running = time.perf_counter() - self._clock if self._clock is not None else 0.0
         return self.seconds_before + running
 
+    def run_seconds(self) -> float:
+        """The run's clock as every process agrees on it: the first process's reading at the latest step
+        (the live clock before training starts). The learning-rate schedule follows it, so every process
+        of a distributed run takes the same rate."""
+        return self.agreed_seconds if self.agreed_seconds is not None else self.train_seconds()
+
     @property
     def last_loss(self) -> float:
         """The latest training loss (nan before the first step)."""
         return float(self._last_loss) if self._last_loss is not None else float("nan")
+
+    def check_loss(self, loss: torch.Tensor) -> None:
+        """Stop before the update of a step whose loss is NaN or infinite. With several processes this
+        one only notes it: the run's callback stops every process at this step, before the backward pass."""
+        if torch.isfinite(loss):
+            self.failed_loss = None
+            return
+        self.failed_loss = float(loss.detach())
+        if self._trainer is None or self._trainer.world_size == 1:
+            raise self.loss_failure(self.failed_loss)
+
+    def loss_failure(self, value: float | None) -> NonFiniteLoss:
+        """The error for a loss that is not finite (`value` None: another process's)."""
+        became = f"became {value}" if value is not None else "became NaN or infinite in another process"
+        return NonFiniteLoss(
+            f"the loss {became} at step {self.global_step}: training stopped before the bad update and the last saved "
+            f"checkpoint, if any, is kept; try a lower learning rate (now --lr {self.train_config.lr:g})")
 
     def note_step(self, loss: torch.Tensor, tokens: int) -> None:
         """Keep the step's loss and speed (tokens a second over every process)."""
@@ -71,6 +96,7 @@ class RunTask(L.LightningModule):
         """On --resume, a new --lr takes effect: the restored schedule keeps its shape around the new peak
         (every parameter group's own factor, so groups with their own rates keep them)."""
         self._clock = time.perf_counter()
+        self.agreed_seconds = self.seconds_before  # the same in every process (it comes from the checkpoint)
         lr = self.train_config.lr
         for config in self.trainer.lr_scheduler_configs:
             config.scheduler.base_lrs = [lr * self.group_scale(index) for index in range(len(config.scheduler.base_lrs))]
@@ -210,10 +236,7 @@ class LanguageModelTask(RunTask):
         output = self.model.forward_with_activations(inputs, state)
         logits = output.logits.float()
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
-        if not torch.isfinite(loss):
-            raise NonFiniteLoss(
-                f"the loss became {loss.item()} at step {self.global_step}: training stopped before the bad update and "
-                f"the last saved checkpoint, if any, is kept; try a lower learning rate (now --lr {self.train_config.lr:g})")
+        self.check_loss(loss)
         self.state = detach_state(output.state)
         self.note_step(loss, inputs.numel())
         # logging goes through Lightning's result bookkeeping, ~1-2 ms: only when someone reads it
@@ -234,7 +257,7 @@ class LanguageModelTask(RunTask):
         optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
                                        {"params": no_decay, "weight_decay": 0.0}], lr=config.lr)
         # the lambda reads the clock too: a time-bounded run decays with its elapsed share of the budget
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, config, self.train_seconds()))
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, config, self.run_seconds()))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     # --- validation ------------------------------------------------------------------------
@@ -248,14 +271,18 @@ class LanguageModelTask(RunTask):
                 for parameter in self.parameters()]
 
     def validate(self) -> dict:
-        """Validation metrics on the held-out array, every process computing the same values."""
+        """Validation metrics on the held-out array: the first process computes them, every process gets
+        them (so every process takes the same decisions from them: the best step, NT-ASGD's switch)."""
         if not self.valid or self.valid["tokens"] < 2:
             return {}
-        array = np.memmap(self.valid["path"], dtype=self.valid["dtype"], mode="r", shape=(self.valid["tokens"],))
-        with self.averaged_weights():
-            metrics = evaluate_array(self.model, array, self.valid["words"], self.valid["bytes"], self.valid["stories"],
-                                     streams=min(self.train_config.batch_size, 16), seq_len=self.train_config.seq_len,
-                                     device=self.device)
+        metrics = None
+        if self.global_rank == 0:
+            array = np.memmap(self.valid["path"], dtype=self.valid["dtype"], mode="r", shape=(self.valid["tokens"],))
+            with self.averaged_weights():
+                metrics = evaluate_array(self.model, array, self.valid["words"], self.valid["bytes"], self.valid["stories"],
+                                         streams=min(self.train_config.batch_size, 16), seq_len=self.train_config.seq_len,
+                                         device=self.device)
+        metrics = from_first(self._trainer, metrics)
         self.note_validation(metrics["loss"])
         self.last_metrics = {"step": self.global_step, **metrics}
         return metrics

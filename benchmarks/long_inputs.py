@@ -14,7 +14,7 @@ getrusage maximum; model loading and imports are included in both numbers):
                   the row says so, with the time the refusal took)
 The work inside the process (without loading) is `work_seconds`. Every case must finish: a
 case that runs past --timeout is reported as such. The real text is --corpus (default: the
-shared TinyStories validation split where it exists, else the package's little stories).
+TinyStories validation split under --shared where it exists, else the package's little stories).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED_VALID = Path("/work/shared/corpora/tinystories/valid.txt")
+SHARED = REPO.parent / "shared" / "corpora"  # the folder holding tinystories/ (--shared)
 CASES = ("next", "diagnose-loop", "diagnose-text", "gates")
 
 
@@ -36,8 +36,6 @@ def real_text(tokenizer, corpus: str | None, tokens: int) -> str:
     """Stories joined by line breaks until they reach `tokens` tokens, cut to that many."""
     import itertools
 
-    if corpus is None and SHARED_VALID.exists():
-        corpus = str(SHARED_VALID)
     if corpus is not None:
         from textgen.corpus import iter_stories
 
@@ -132,7 +130,9 @@ def main() -> None:
     parser.add_argument("--model", default="tinystories", help="A model directory or shipped name.")
     parser.add_argument("--tokens", type=int, nargs="+", default=[1_000, 10_000, 40_000])
     parser.add_argument("--cases", nargs="+", choices=CASES, default=list(CASES))
-    parser.add_argument("--corpus", default=None, help="Real text to read (any corpus format).")
+    parser.add_argument("--corpus", default=None, help="Real text to read (any corpus format) [default: "
+                        "SHARED/tinystories/valid.txt, else the bundled little stories].")
+    parser.add_argument("--shared", type=Path, default=SHARED, help="The folder holding tinystories/ [default: ../shared/corpora].")
     parser.add_argument("--timeout", type=float, default=900.0, help="Seconds a case may take before it counts as a failure.")
     parser.add_argument("--child", choices=CASES, help=argparse.SUPPRESS)
     options = parser.parse_args()
@@ -146,6 +146,8 @@ def main() -> None:
         detail["rss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # Linux: kilobytes
         print(json.dumps(detail))
         return
+    if options.corpus is None and (options.shared / "tinystories" / "valid.txt").is_file():
+        options.corpus = str(options.shared / "tinystories" / "valid.txt")
     threads = os.environ.get("OMP_NUM_THREADS", "1")
     for tokens in options.tokens:
         for case in options.cases:

@@ -24,7 +24,6 @@ import json
 import os
 import shutil
 import signal
-import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 

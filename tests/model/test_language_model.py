@@ -11,7 +11,6 @@ import torch
 from tests.conftest import REPO
 
 from textgen.config import ModelConfig
-from textgen.errors import TextgenError
 from textgen.model import LanguageModel, activation_penalty, detach_state
 
 

@@ -67,7 +67,7 @@ def test_missing_tokenizer_file(tmp_path):
 
 def test_each_kind_says_where_words_start_and_end(tokenizers):
     """The one place that knows each kind's conventions: nothing else branches on the kind."""
-    from textgen.tokenizer import BOS_ID, EOS_ID, PAD_ID, UNK_ID
+    from textgen.tokenizer import BOS_ID, EOS_ID, PAD_ID
 
     for kind, tokenizer in tokenizers.items():
         roles = {token_id: tokenizer.word_role(token_id) for token_id in range(tokenizer.vocab_size)}

@@ -37,6 +37,30 @@ TINY_STORIES = [
 ]
 
 
+class Killed(BaseException):
+    """Stands for SIGKILL: no cleanup runs, and nothing the code does on an exception may roll a commit back."""
+
+
+def killed_at_rename(monkeypatch, at: int, action) -> None:
+    """Run `action()` with its `at`-th os.replace (1-based) raising Killed, as a kill between two
+    renames would stop it; the renames before it happen."""
+    real, calls = os.replace, []
+
+    def replace(source, target):
+        calls.append(target)
+        if len(calls) == at:
+            raise Killed
+        real(source, target)
+
+    monkeypatch.setattr(os, "replace", replace)
+    try:
+        action()
+    except Killed:
+        pass
+    finally:
+        monkeypatch.undo()
+
+
 def write_marker_file(path: Path, stories: list[str]) -> Path:
     path.write_text("".join(f"{story}\n<|endoftext|>\n" for story in stories), encoding="utf-8")
     return path

@@ -18,16 +18,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from tests.conftest import ONE_THREAD, REPO, one_line_error, textgen_process
+from tests.conftest import ONE_THREAD, REPO, killed_at_rename, one_line_error, textgen_process
 
 import textgen
 from textgen.checkpoint import export_model
 from textgen.cli import cli
 from textgen.errors import TextgenError
 
-
-class Killed(BaseException):
-    """Stands for SIGKILL: nothing the writer does on an exception may roll a commit back."""
 
 
 def run(*args, **kwargs):
@@ -58,20 +55,7 @@ def test_export_killed_at_any_rename_leaves_a_model_that_loads_and_the_next_writ
                                                                                              monkeypatch, at):
     out = tmp_path / "out"
     export_model(trained, out, "float32")
-    real, calls = os.replace, []
-
-    def replace(source, target):
-        calls.append(target)
-        if len(calls) == at:
-            raise Killed
-        real(source, target)
-
-    monkeypatch.setattr(os, "replace", replace)
-    try:
-        export_model(trained, out, "bfloat16", overwrite=True)
-    except Killed:
-        pass
-    monkeypatch.undo()
+    killed_at_rename(monkeypatch, at, lambda: export_model(trained, out, "bfloat16", overwrite=True))
     assert dtype_of(out) in ("float32", "bfloat16")  # the old model or the new one, whole
     export_model(trained, out, "float32", overwrite=True)  # the next writer finishes or clears what was left
     assert dtype_of(out) == "float32" and leftovers(out) == []
@@ -417,20 +401,8 @@ def test_a_training_runs_export_killed_at_any_rename_keeps_a_model_and_the_run_f
     shutil.copytree(trained, run_folder)
     kept = {name: (run_folder / name).read_bytes() for name in ("metrics.csv", "loss.png", "lightning/last.ckpt")}
     loaded = textgen.load(run_folder)
-    real, calls = os.replace, []
-
-    def replace(source, target):
-        calls.append(target)
-        if len(calls) == at:
-            raise Killed
-        real(source, target)
-
-    monkeypatch.setattr(os, "replace", replace)
-    try:
-        save_model_dir(run_folder, loaded.model, loaded.tokenizer, {**loaded.metadata, "status": "saved again"}, "bfloat16")
-    except Killed:
-        pass
-    monkeypatch.undo()
+    metadata = {**loaded.metadata, "status": "saved again"}
+    killed_at_rename(monkeypatch, at, lambda: save_model_dir(run_folder, loaded.model, loaded.tokenizer, metadata, "bfloat16"))
     assert dtype_of(run_folder) in ("float32", "bfloat16")
     assert {name: (run_folder / name).read_bytes() for name in kept} == kept  # a model write leaves the run's files
     save_model_dir(run_folder, loaded.model, loaded.tokenizer, {**loaded.metadata, "status": "saved"})

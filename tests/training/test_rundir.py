@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from tests.conftest import REPO
+from tests.conftest import REPO, killed_at_rename
 
 from textgen.cli import cli
 from textgen.training.rundir import RunLock, recover, swap_in
@@ -233,9 +233,6 @@ def test_the_lock_is_exclusive_and_recovery_finishes_or_rolls_back_a_swap(tmp_pa
     assert (folder / "model.safetensors").read_text() == "weights"
 
 
-class Killed(BaseException):
-    """Stands for SIGKILL: no cleanup runs."""
-
 
 @pytest.mark.parametrize("at", range(1, 10))
 def test_a_swap_killed_at_any_rename_is_finished_by_recovery_with_every_new_file(tmp_path, monkeypatch, at):
@@ -248,20 +245,7 @@ def test_a_swap_killed_at_any_rename_is_finished_by_recovery_with_every_new_file
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             (root / name).write_text(text)
     (folder / "mine.txt").write_text("mine")
-    real, calls = os.replace, []
-
-    def replace(source, target):
-        calls.append(target)
-        if len(calls) == at:
-            raise Killed
-        real(source, target)
-
-    monkeypatch.setattr(os, "replace", replace)
-    try:
-        swap_in(folder, staging)
-    except Killed:
-        pass
-    monkeypatch.undo()
+    killed_at_rename(monkeypatch, at, lambda: swap_in(folder, staging))
     recover(folder)
     files = {str(path.relative_to(folder)): path.read_text() for path in folder.rglob("*") if path.is_file()}
     assert files in ({**old, "mine.txt": "mine"}, {**new, "mine.txt": "mine"})  # never a mix, never a file short

@@ -61,6 +61,22 @@ def killed_at_rename(monkeypatch, at: int, action) -> None:
         monkeypatch.undo()
 
 
+def write_repeated(path: Path, piece: bytes, total: int, compress: bool = False, head: bytes = b"") -> Path:
+    """`head`, then `piece` repeated to `total` bytes, written a MiB at a time (never held whole)."""
+    import zlib
+
+    block = piece * max(1, (1 << 20) // len(piece))
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31) if compress else None
+    with open(path, "wb") as file:
+        file.write(packer.compress(head) if packer else head)
+        for start in range(0, total, len(block)):
+            chunk = block[: total - start]
+            file.write(packer.compress(chunk) if packer else chunk)
+        if packer:
+            file.write(packer.flush())
+    return path
+
+
 def write_marker_file(path: Path, stories: list[str]) -> Path:
     path.write_text("".join(f"{story}\n<|endoftext|>\n" for story in stories), encoding="utf-8")
     return path

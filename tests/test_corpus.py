@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.conftest import TINY_STORIES, write_marker_file
+from tests.conftest import TINY_STORIES, write_marker_file, write_repeated
 
 from textgen.corpus import (
     MARKER_LOOKAHEAD_BYTES,
@@ -218,22 +218,6 @@ def test_rounded_fractions_that_leave_no_training_story():
 
 # --- bounded reading: every line, story and gzip stream is capped while it is read -------------------
 
-def write_repeated(path: Path, piece: bytes, total: int, compress: bool = False, head: bytes = b"") -> Path:
-    """`head`, then `piece` repeated to `total` bytes, written a MiB at a time (never held whole)."""
-    import zlib
-
-    block = piece * max(1, (1 << 20) // len(piece))
-    packer = zlib.compressobj(9, zlib.DEFLATED, 31) if compress else None
-    with open(path, "wb") as file:
-        file.write(packer.compress(head) if packer else head)
-        for start in range(0, total, len(block)):
-            chunk = block[: total - start]
-            file.write(packer.compress(chunk) if packer else chunk)
-        if packer:
-            file.write(packer.flush())
-    return path
-
-
 def peak_memory(function) -> tuple[BaseException | None, int]:
     """What `function()` raised (None if nothing) and the most memory Python held while it ran."""
     import tracemalloc
@@ -247,38 +231,6 @@ def peak_memory(function) -> tuple[BaseException | None, int]:
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     return raised, peak
-
-
-def test_the_line_reader_holds_no_more_than_the_cap_and_a_buffer(tmp_path):
-    """A 5 MB line with a 1,000-byte cap: refused once the cap is passed, the file read no further
-    than the cap and one read-ahead buffer, the line number and the fix named."""
-    from textgen.corpus import capped_lines
-
-    path = write_repeated(tmp_path / "long.txt", b"a", 5_000_000, head=b"short line\n" * 3)
-    with open(path, "rb") as file:
-        lines = capped_lines(file, path, max_bytes=1000)
-        assert [next(lines) for _ in range(3)] == [b"short line\n"] * 3
-        with pytest.raises(TextgenError) as error:
-            next(lines)
-        assert file.tell() <= 33 + 1002  # three short lines, then at most the cap and a CR LF
-    assert str(error.value) == (f"line 4 of {path} is longer than 1,000 bytes: is it a text file? "
-                                "Split long lines (a story or a review is far shorter)")
-
-
-def test_the_line_reader_splits_old_mac_lines_and_keeps_crlf_whole():
-    """A file of lone-CR lines longer than the cap reads line by line (none is too long), and a
-    CR LF that straddles a read is one line ending, not a blank line."""
-    import io
-
-    from textgen.corpus import capped_lines
-
-    text = b"".join(b"line %d of an old Mac file\r" % number for number in range(200))  # about 5,000 bytes, no LF
-    pieces = b"".join(capped_lines(io.BytesIO(text), "mac.txt", max_bytes=100)).split(b"\r")
-    assert pieces[:-1] == [b"line %d of an old Mac file" % number for number in range(200)] and pieces[-1] == b""
-    crlf = b"x" * 98 + b"\r\nnext\r\n"  # the CR is the 99th byte: the first read ends just after it
-    assert list(capped_lines(io.BytesIO(crlf), "crlf.txt", max_bytes=98)) == [b"x" * 98 + b"\r\n", b"next\r\n"]
-    with pytest.raises(TextgenError, match="line 2 of crlf.txt is longer than 97 bytes"):
-        list(capped_lines(io.BytesIO(b"ok\n" + b"y" * 98 + b"\n"), "crlf.txt", max_bytes=97))
 
 
 def test_one_enormous_line_is_refused_with_bounded_memory(tmp_path):
@@ -322,25 +274,6 @@ def test_a_gzip_of_blank_or_marker_lines_is_refused_by_its_ratio(tmp_path):
     assert read_stories(repetitive) == read_stories(doug) * 50
 
 
-def test_devices_and_pipes_are_not_read_as_data_files(tmp_path):
-    import os
-
-    from textgen.corpus import iter_lines
-
-    with pytest.raises(TextgenError, match="corpus path /dev/zero is neither a file nor a folder"):
-        read_stories("/dev/zero")
-    device = tmp_path / "zero.jsonl"
-    device.symlink_to("/dev/zero")
-    with pytest.raises(TextgenError, match=r"zero\.jsonl is a device or socket, not a regular file: give a text file$"):
-        next(iter_lines(device))
-    fifo = tmp_path / "pipe.txt"
-    os.mkfifo(fifo)
-    with pytest.raises(TextgenError, match=r"pipe\.txt is a pipe, not a regular file"):
-        next(iter_lines(fifo))
-    with pytest.raises(TextgenError, match="is a folder, not a file"):
-        next(iter_lines(tmp_path))
-
-
 def test_a_story_that_never_ends_is_refused_while_it_gathers(tmp_path):
     """A marker file whose last story runs 11 MB without its marker, and a blank-line file with an
     11 MB paragraph: refused at the cap, naming the line and the separator that is missing."""
@@ -359,7 +292,8 @@ def test_a_story_that_never_ends_is_refused_while_it_gathers(tmp_path):
 def test_standard_input_is_read_with_the_same_caps():
     import io
 
-    from textgen.corpus import iter_stream_lines, iter_stream_stories
+    from textgen.corpus import iter_stream_stories
+    from textgen.text_lines import iter_stream_lines
 
     assert list(iter_stream_stories(io.BytesIO(b"One.\n\nTwo.\n"))) == ["One.", "Two."]
     with pytest.raises(TextgenError, match="line 2 of standard input is longer than 1,000,000 bytes"):

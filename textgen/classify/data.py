@@ -26,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from textgen.corpus import MAX_LINE_BYTES, CorpusWarning, _clean_story, iter_lines
+from textgen.corpus import CorpusWarning, _clean_story
+from textgen.text_lines import MAX_LINE_BYTES, iter_lines
 from textgen.errors import TextgenError
 from textgen.files import parse_json
 

@@ -132,11 +132,11 @@ def iter_texts(path: str | os.PathLike, text_field: str | None = None) -> Iterat
     """The texts to rate in a file, streamed: one per line of a .txt file ("-" reads standard input,
     and a named pipe such as `<(command)` is read too; a device is refused), or the text field of
     each row of a .jsonl or .csv file (labels, if any, are not needed). Lines are capped as the
-    corpus reader caps them (textgen.corpus.MAX_LINE_BYTES), so memory never holds more than one."""
+    corpus reader caps them (textgen.text_lines.MAX_LINE_BYTES), so memory never holds more than one."""
     import sys
 
     from textgen.classify.data import FORMATS, read_rows
-    from textgen.corpus import iter_lines, iter_stream_lines
+    from textgen.text_lines import iter_lines, iter_stream_lines
 
     name = str(path).lower().removesuffix(".gz")
     count = 0

@@ -72,7 +72,7 @@ def tokenizer_encode(tokenizer_path: str, text: str, as_json: bool) -> None:
 
     Example: textgen tokenizer encode little.model "Once upon a time, there was a cat."
     """
-    from textgen.corpus import MAX_LINE_BYTES
+    from textgen.text_lines import MAX_LINE_BYTES
     from textgen.files import read_stream
     from textgen.tokenizer import load_tokenizer
     from textgen.tokenizer.base import check_text

@@ -16,7 +16,7 @@ Case = tuple[str, set[str]]
 
 def load_cases(path: str | Path) -> list[Case]:
     """The cases of one .jsonl file; a line that is not a case names its line number."""
-    from textgen.corpus import iter_lines
+    from textgen.text_lines import iter_lines
 
     cases = []
     for number, line in enumerate(iter_lines(path), start=1):  # lines capped as a corpus's are

@@ -31,6 +31,17 @@ def test_same_seed_same_stories_and_other_seeds_differ(word_model):
     assert len({tuple(s.ids) for s in first}) > 1  # the stories of one batch differ from each other
 
 
+def test_a_vanishing_temperature_writes_what_greedy_writes(word_model):
+    """--temperature 1e-300 (accepted: above 0) used to write nonsense; its limit is greedy."""
+    from textgen.sampling import Temperature
+
+    model, tokenizer = word_model
+    (greedy,) = generate(model, tokenizer, "Lily saw", max_tokens=15, greedy=True)
+    for temperature in (1e-300, 1e-40):
+        (tiny,) = generate(model, tokenizer, "Lily saw", max_tokens=15, processors=[Temperature(temperature)], seed=3)
+        assert tiny.ids == greedy.ids
+
+
 def test_greedy_is_the_argmax_at_every_step(word_model):
     model, tokenizer = word_model
     (sample,) = generate(model, tokenizer, "Lily saw", max_tokens=15, greedy=True)

@@ -135,6 +135,7 @@ def test_truncations():
     [(lambda: Temperature(-1), "outside"), (lambda: Temperature(0), "outside"), (lambda: TopP(0), "outside"),
      (lambda: TopP(1.5), "outside"), (lambda: TopK(0), ">= 1"), (lambda: MinP(1.0), "outside"),
      (lambda: MinP(-0.1), "outside"), (lambda: RepetitionPenalty(0), "outside"), (lambda: NoRepeatNgram(0), ">= 1"),
+     (lambda: RepetitionPenalty(1e-300), r"1e-300 is outside \[1e-06, 100\]"),
      (lambda: DRY(1.0, base=1.0), "outside"), (lambda: BannedSequences([]), "empty"),
      (lambda: Temperature(float("nan")), "number"),
      (lambda: KeepCast(1.5, names([0, 1], [True, True])), "outside"),
@@ -248,3 +249,25 @@ def test_no_repeat_ngram_indexes_a_prompt_shared_by_every_row_once():
         rule(view, logits)
     assert len(rule._shared) > 10  # the prompt's n-grams, once
     assert sum(len(row) for row in rule._index) <= 8 * 10  # each row: only the n-grams it wrote
+
+
+@pytest.mark.parametrize("temperature", [1e-300, 1e-40, 1e-38])
+def test_a_temperature_too_small_for_float32_keeps_the_top_token_alone(temperature):
+    """logits / 1e-300 overflows (or divides by float32's zero): every positive logit became +inf
+    or NaN and the draw wrote nonsense ("jjjj"); the limit of a vanishing temperature is greedy."""
+    logits = torch.tensor([[1.0, 3.0, 0.0, -2.0, float("-inf")], [-5.0, -1.0, -3.0, -4.0, -2.0]])
+    scaled = Temperature(temperature)(None, logits)
+    assert not torch.isnan(scaled).any()
+    assert torch.softmax(scaled, dim=-1).tolist() == [[0.0, 1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0, 0.0]]
+
+
+def test_a_draw_among_infinite_scores_takes_one_of_them_on_both_paths():
+    """A rule that pushes scores to +inf (a penalty far below 1) leaves those tokens alone in the
+    draw, one row in numpy and several in torch, instead of a NaN softmax's last token."""
+    from textgen.sampling.generate import draw
+
+    scores = torch.tensor([[0.0, float("inf"), 1.0, float("inf"), float("-inf")]])
+    for seed in range(20):
+        generator = torch.Generator().manual_seed(seed)
+        assert int(draw(scores, generator)[0]) in (1, 3)
+        assert set(draw(scores.expand(3, -1), generator).tolist()) <= {1, 3}

@@ -68,6 +68,9 @@ def draw(scores: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     uniform = torch.rand(scores.shape[0], 1, generator=generator, device=scores.device)
     if scores.shape[0] == 1 and scores.device.type == "cpu":
         return torch.tensor([_draw_row(scores.detach().float().numpy()[0], uniform.item())])
+    infinite = torch.isposinf(scores)
+    if infinite.any():  # a rule pushed some scores to +inf (softmax would give NaN): those tokens alone stay
+        scores = torch.where(infinite.any(dim=-1, keepdim=True), torch.where(infinite, 0.0, float("-inf")), scores)
     cumulative = torch.softmax(scores.float(), dim=-1).cumsum(dim=-1)
     token = torch.searchsorted(cumulative, uniform * cumulative[:, -1:], right=True)[:, 0]
     return token.clamp_max(scores.shape[-1] - 1)
@@ -75,7 +78,10 @@ def draw(scores: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 
 def _draw_row(scores: np.ndarray, uniform: float) -> int:
     """`draw` for one row (V,) of scores and its uniform number."""
-    cumulative = np.exp(scores - scores.max()).cumsum()
+    top = scores.max()
+    if top == np.inf:  # a rule pushed some scores to +inf (inf - inf is NaN): those tokens alone stay
+        scores, top = np.where(scores == np.inf, 0.0, -np.inf), 0.0
+    cumulative = np.exp(scores - top).cumsum()
     return min(int(np.searchsorted(cumulative, uniform * cumulative[-1], side="right")), len(scores) - 1)
 
 

@@ -68,6 +68,9 @@ def _whole(name: str, value, low: int, high: int) -> int:
     return value
 
 
+MIN_PENALTY = 1e-6  # the smallest repetition penalty: it already multiplies a repeat's logit a million-fold
+
+
 def _number(name: str, value, low: float, high: float, low_open: bool = False, high_open: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
         raise TextgenError(f"{name} must be a number, got {value!r}")
@@ -108,7 +111,9 @@ class RepetitionPenalty(Processor):
     name = "repetition penalty"
 
     def __post_init__(self) -> None:
-        _number("repetition penalty", self.penalty, 0.0, 100.0, low_open=True)
+        # below 1 a penalty favours repeats; under MIN_PENALTY it would be 0 in float32, and a banned
+        # token's -inf times 0 is NaN
+        _number("repetition penalty", self.penalty, MIN_PENALTY, 100.0)
         self._counts = HistoryCounts()
 
     def __call__(self, history: Tensor, logits: Tensor) -> Tensor:
@@ -379,7 +384,14 @@ class Temperature(Processor):
         _number("temperature", self.temperature, 0.0, 100.0, low_open=True)
 
     def __call__(self, history: Tensor, logits: Tensor) -> Tensor:
-        return logits / self.temperature
+        scaled = logits / self.temperature
+        if torch.isposinf(scaled).any() or torch.isnan(scaled).any():
+            # so small a temperature that the division overflows (or, below float32's range, divides
+            # by zero): its limit is greedy, so each row's top token alone stays, instead of every
+            # positive logit becoming +inf together and the draw NaN
+            top = logits.max(dim=-1, keepdim=True).values
+            scaled = torch.where(logits == top, 0.0, float("-inf")).to(logits.dtype)
+        return scaled
 
     def describe(self) -> str:
         return f"temperature {self.temperature:g}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import sys
 
@@ -11,6 +13,7 @@ from textgen.cli.common import note
 from textgen.errors import TextgenError
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+WILDCARDS = {"0.0.0.0", "::"}
 
 
 @click.command("serve")
@@ -21,8 +24,9 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
               help="The address to listen on (another than loopback is reachable by others).")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="The port (0: any free one).")
 @click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
-              help="Also answer requests addressed to NAME (repeatable): a name this machine has on your network, "
-                   "or a proxy's. Others are refused, so no web page elsewhere can use the server.")
+              help="Also answer requests addressed to NAME, on any port (NAME:PORT: that port only; repeatable): a name "
+                   "this machine has on your network, or a proxy's. Others are refused, so no web page elsewhere can "
+                   "use the server.")
 @click.option("--max-generations", type=click.IntRange(1, 64), default=2, show_default=True,
               help="Generations at once; more are told to try again (HTTP 429).")
 def serve_command(model_dir: str, more: tuple[str, ...], host: str, port: int, allow_hosts: tuple[str, ...],
@@ -43,12 +47,11 @@ def serve_command(model_dir: str, more: tuple[str, ...], host: str, port: int, a
 
     import textgen
     from textgen.checkpoint import SHIPPED_MODELS, resolve_model_path
-    from textgen.explorer.guard import HostPolicy, split_host
+    from textgen.explorer.guard import HostPolicy
 
     for name in allow_hosts:
-        if split_host(name) is None:
-            raise TextgenError(f"--allow-host {name!r} is not a host name: give it as a browser's address bar shows it, "
-                               "e.g. --allow-host mybox.local or --allow-host 192.168.1.20")
+        check_allowed(name)
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host  # [::1], as addresses are printed
     sock = listen(host, port)  # before the models load: a wrong address or a taken port is said at once
     models: dict[str, object] = {}
     try:
@@ -66,24 +69,55 @@ def serve_command(model_dir: str, more: tuple[str, ...], host: str, port: int, a
     except BaseException:
         sock.close()
         raise
-    if host not in LOOPBACK:
-        note(f"listening on {host}: anyone who can reach this machine can use the page and its CPU; "
-             "use --host 127.0.0.1 to keep it to this machine")
     from textgen.explorer.app import create_app
     from textgen.explorer.server import build_server
 
     bound = sock.getsockname()[1]
-    app = create_app(models, max_generations=max_generations, hosts=HostPolicy(bound, host, allow_hosts))
-    shown = f"[{host}]" if ":" in host else host
-    click.echo(f"textgen explorer: http://{shown}:{bound}  (models: {', '.join(models)}; API docs at /docs; Ctrl-C stops it)",
+    hosts = HostPolicy(bound, host, allow_hosts)
+    if host in WILDCARDS:
+        note(f"listening on every address of this machine (--host {host}): anyone who can reach it can use the page and "
+             f"its CPU, as http://ADDRESS:{bound} with one of its addresses (a name needs --allow-host NAME); "
+             "use --host 127.0.0.1 to keep it to this machine")
+    elif host not in LOOPBACK:
+        note(f"listening on {host}: anyone who can reach this machine can use the page and its CPU; "
+             "use --host 127.0.0.1 to keep it to this machine")
+    app = create_app(models, max_generations=max_generations, hosts=hosts)
+    click.echo(f"textgen explorer: {hosts.address()}  (models: {', '.join(models)}; API docs at /docs; Ctrl-C stops it)",
                err=True)
-    server = build_server(app, on_stop=app.state.stopping.set, threads=app.state.threads)
+    server = build_server(app, on_stop=app.state.stopping.set, threads=app.state.threads, busy=lambda: app.state.work.running)
     server.run(sockets=[sock])
+    said, code = {signal.SIGINT: ("interrupted", 130), signal.SIGTERM: ("terminated", 143)}.get(server.signal, (None, 0))
+    if said is None:
+        return
+    if app.state.work.running:
+        # a request's thread is still inside the model after STOP_SECONDS: the interpreter's exit would
+        # abort in it (exit 134), so the process ends here, its line said; nothing it serves is saved
+        click.echo(said, err=True)
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        os._exit(code)
     if server.signal == signal.SIGINT:
         raise KeyboardInterrupt  # the command's one line, "interrupted", and exit code 130
-    if server.signal == signal.SIGTERM:
-        click.echo("terminated", err=True)
-        sys.exit(143)
+    click.echo(said, err=True)
+    sys.exit(code)
+
+
+def check_allowed(name: str) -> None:
+    """An --allow-host value the server can match, or a TextgenError that says how to write it."""
+    from textgen.explorer.guard import ipv6, split_host
+
+    if split_host(name) is not None:
+        return
+    text = name.strip()
+    if "*" in text:
+        raise TextgenError(f"--allow-host {name!r}: a pattern would let any web page under it use the server; give each "
+                           "name the server should answer, e.g. --allow-host mybox.local (repeatable)")
+    if ipv6(text):
+        raise TextgenError(f"--allow-host {name!r}: an IPv6 address goes in brackets, as a browser's address bar shows "
+                           f"it: --allow-host '[{text}]'")
+    raise TextgenError(f"--allow-host {name!r} is not a host name: give it as a browser's address bar shows it, "
+                       "e.g. --allow-host mybox.local, --allow-host 192.168.1.20 or --allow-host mybox.local:8080")
 
 
 def listen(host: str, port: int):

@@ -335,8 +335,10 @@ def create_app(models: dict[str, object], max_generations: int = MAX_GENERATIONS
             ids = prompt_ids(slot.loaded.tokenizer, request.prompt.rstrip(" "))
             check_tokens(len(ids) - 1, "prompt")
             if not generations.acquire(blocking=False):
-                raise HTTPException(429, f"{max_generations} generations are running or waiting for their model, the most "
-                                         "this server runs at once: try again when one has finished")
+                running = "generations are running or waiting for their" if max_generations > 1 else \
+                    "generation is running or waiting for its"
+                raise HTTPException(429, f"{max_generations} {running} model, the most this server runs at once: "
+                                         "try again when one has finished")
             try:
                 turn = slot.lock.take()
             except (Busy, Stopped):

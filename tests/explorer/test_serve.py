@@ -113,3 +113,34 @@ def test_the_printed_address_is_one_a_browser_here_can_open(model_folder, host, 
     assert address.startswith(printed) and code == 143 and rest == "terminated\n"
     if host in ("0.0.0.0", "::"):
         assert len(lines) == 2 and "every address of this machine" in lines[0] and "--allow-host NAME" in lines[0]
+
+
+@pytest.mark.parametrize(("sent", "code", "said"), [("SIGINT", 130, "interrupted\n"), ("SIGTERM", 143, "terminated\n")])
+def test_work_still_inside_the_model_after_the_stop_ends_the_process_at_once_with_its_line(sent, code, said):
+    """A thread that did not leave the model within the stop's time would abort the interpreter's
+    exit (exit 134): the command ends the process itself, with the signal's line and code."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ONE_THREAD, REPO
+
+    script = f"""
+import signal, threading, time
+from textgen.cli.serve import exit_after
+from textgen.explorer.work import Work
+
+work, inside = Work(), threading.Event()
+
+def busy():
+    with work.inside(lambda: None):
+        inside.set()
+        time.sleep(60)
+
+threading.Thread(target=busy, daemon=True).start()
+inside.wait()
+exit_after(signal.{sent}, work)
+print("not reached")
+"""
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=ONE_THREAD, capture_output=True, text=True,
+                            timeout=30)
+    assert (result.returncode, result.stderr, result.stdout) == (code, said, "")

@@ -86,18 +86,23 @@ def serve_command(model_dir: str, more: tuple[str, ...], host: str, port: int, a
                err=True)
     server = build_server(app, on_stop=app.state.stopping.set, threads=app.state.threads, busy=lambda: app.state.work.running)
     server.run(sockets=[sock])
-    said, code = {signal.SIGINT: ("interrupted", 130), signal.SIGTERM: ("terminated", 143)}.get(server.signal, (None, 0))
-    if said is None:
-        return
-    if app.state.work.running:
-        # a request's thread is still inside the model after STOP_SECONDS: the interpreter's exit would
-        # abort in it (exit 134), so the process ends here, its line said; nothing it serves is saved
+    if server.signal is not None:
+        exit_after(server.signal, app.state.work)
+
+
+def exit_after(sig: int, work) -> None:
+    """End the command after `sig` stopped the server: its one line ("interrupted", exit 130, or
+    "terminated", 143). While a request's thread is still inside the model (`work.running`: it did
+    not stop within STOP_SECONDS) the interpreter's exit would abort in it (exit 134), so the
+    process ends here at once, its line said; the server has nothing to save."""
+    said, code = ("interrupted", 130) if sig == signal.SIGINT else ("terminated", 143)
+    if work.running:
         click.echo(said, err=True)
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(OSError, ValueError):
                 stream.flush()
         os._exit(code)
-    if server.signal == signal.SIGINT:
+    if sig == signal.SIGINT:
         raise KeyboardInterrupt  # the command's one line, "interrupted", and exit code 130
     click.echo(said, err=True)
     sys.exit(code)

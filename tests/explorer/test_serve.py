@@ -144,3 +144,26 @@ print("not reached")
     result = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=ONE_THREAD, capture_output=True, text=True,
                             timeout=30)
     assert (result.returncode, result.stderr, result.stdout) == (code, said, "")
+
+
+@pytest.mark.parametrize(("sent", "raised"), [("SIGINT", KeyboardInterrupt), ("SIGTERM", "Terminated")])
+def test_a_signal_a_library_swallows_while_the_models_load_still_stops_the_command(sent, raised):
+    """torch's import of numpy catches every exception from it: a Ctrl-C in that moment was lost and
+    the server started anyway. While the command starts, a signal is remembered and raised again."""
+    import os
+    import signal
+    import time
+
+    from textgen.cli.common import Terminated
+    from textgen.cli.serve import signals_while_starting
+
+    raised = Terminated if raised == "Terminated" else raised
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    with pytest.raises(raised):
+        with signals_while_starting():
+            try:
+                os.kill(os.getpid(), getattr(signal, sent))
+                time.sleep(1)  # the handler raises here
+            except BaseException:  # noqa: BLE001 - what the library does
+                pass
+    assert {sig: signal.getsignal(sig) for sig in before} == before

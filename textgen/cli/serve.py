@@ -6,10 +6,11 @@ import contextlib
 import os
 import signal
 import sys
+import threading
 
 import click
 
-from textgen.cli.common import note
+from textgen.cli.common import Terminated, note
 from textgen.errors import TextgenError
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -43,6 +44,24 @@ def serve_command(model_dir: str, more: tuple[str, ...], host: str, port: int, a
       textgen serve checkpoints/little --model-dir checkpoints/doug --port 8080
       textgen serve --host 0.0.0.0 --allow-host mybox.local   # for the other machines on your network
     """
+    started = None
+    try:
+        with signals_while_starting():
+            started = start(model_dir, more, host, port, allow_hosts, max_generations)
+    except BaseException:
+        if started is not None:  # a signal that a library swallowed while the models loaded, raised again
+            started[2].close()
+        raise
+    app, server, sock, address = started
+    click.echo(f"textgen explorer: {address}  (models: {', '.join(app.state.slots)}; API docs at /docs; Ctrl-C stops it)",
+               err=True)
+    server.run(sockets=[sock])
+    if server.signal is not None:
+        exit_after(server.signal, app.state.work)
+
+
+def start(model_dir: str, more: tuple[str, ...], host: str, port: int, allow_hosts: tuple[str, ...], max_generations: int):
+    """The app, its server, the listening socket and the address to open, the models loaded."""
     from pathlib import Path
 
     import textgen
@@ -82,12 +101,33 @@ def serve_command(model_dir: str, more: tuple[str, ...], host: str, port: int, a
         note(f"listening on {host}: anyone who can reach this machine can use the page and its CPU; "
              "use --host 127.0.0.1 to keep it to this machine")
     app = create_app(models, max_generations=max_generations, hosts=hosts)
-    click.echo(f"textgen explorer: {hosts.address()}  (models: {', '.join(models)}; API docs at /docs; Ctrl-C stops it)",
-               err=True)
     server = build_server(app, on_stop=app.state.stopping.set, threads=app.state.threads, busy=lambda: app.state.work.running)
-    server.run(sockets=[sock])
-    if server.signal is not None:
-        exit_after(server.signal, app.state.work)
+    return app, server, sock, hosts.address()
+
+
+@contextlib.contextmanager
+def signals_while_starting():
+    """Ctrl-C (KeyboardInterrupt) and SIGTERM (Terminated) while the command imports torch and loads
+    the models: each is raised where it lands, and one that a library swallowed is raised again
+    when the block ends (torch's import of numpy catches every exception from it, so a Ctrl-C in
+    that moment was lost and the server started anyway)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+
+    def handler(signum, frame):
+        caught.append(signum)
+        raise KeyboardInterrupt if signum == signal.SIGINT else Terminated
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+    if caught:
+        raise KeyboardInterrupt if caught[0] == signal.SIGINT else Terminated
 
 
 def exit_after(sig: int, work) -> None:

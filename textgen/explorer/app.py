@@ -21,7 +21,9 @@ Every request is bounded (the numbers are in textgen/explorer/budget.py and on /
   between findings;
 - a request waits at most TURN_WAIT seconds for a model's turn, and at most MAX_WAITING wait at
   once; beyond either it is told 503 "busy, try again";
-- /api/models never waits for a model.
+- /api/models never waits for a model;
+- when the server stops, every request's model work ends at its next token or chunk of text
+  (work.py), and the server waits for it before the process exits.
 The front door (guard.py) answers only this server's Host names and its own page's Origin and
 reads at most MAX_BODY_BYTES of body; the server (server.py) drops clients that send slowly.
 """

@@ -147,7 +147,8 @@ class HostPolicy:
         exact = host_text(name, port or 80)
         if self.is_local(name, local_address):  # this machine's name, but another port
             named = f"port {port}" if port else "no port (port 80)"
-            return (f"Host {shown(host)} names {named}, but this server listens on port {self.port}: open {self.address()}"
+            return (f"Host {shown(host)} names {named}, but this server listens on port {self.port}: open "
+                    f"http://{host_text(name, self.port)}"
                     + (f"; if a proxy forwards {exact} here, start the server with --allow-host {exact}"
                        if len(exact) <= MAX_SUGGESTED else ""))
         suggestion = (f"start the server with --allow-host {host_text(name)}" if len(name) <= MAX_SUGGESTED

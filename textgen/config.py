@@ -86,7 +86,7 @@ def chrono_span(value: str) -> int:
     if text == "chrono":
         return CHRONO_DEFAULT_SPAN
     head, _, span = text.partition(":")
-    if head == "chrono" and span.isdigit() and 3 <= int(span) <= 1_000_000:
+    if head == "chrono" and span.isascii() and span.isdigit() and 3 <= int(span) <= 1_000_000:
         return int(span)
     raise TextgenError(f"forget_bias {value!r} is not a number or chrono[:T] with T from 3 to 1,000,000 "
                        f"(e.g. 1.0, chrono or chrono:{CHRONO_DEFAULT_SPAN})")

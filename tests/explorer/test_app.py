@@ -180,6 +180,7 @@ def test_generations_beyond_the_limit_are_told_429(loaded):
     assert app.state.generations.acquire(blocking=False)  # as if one generation were running
     refused = client.post("/api/generate", json={"prompt": "the", "max_tokens": 5})
     assert refused.status_code == 429 and "try again" in refused.json()["detail"]
+    assert "1 generation is running or waiting for its model" in refused.json()["detail"]  # a waiting one holds a place
     app.state.generations.release()
     allowed = client.post("/api/generate", json={"prompt": "the", "max_tokens": 5})
     assert allowed.status_code == 200 and events(allowed)[-1][0] == "done"

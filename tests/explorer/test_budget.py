@@ -108,6 +108,19 @@ def test_a_stopping_server_ends_every_wait():
     held.end()
 
 
+def test_no_work_takes_a_model_once_the_server_is_stopping():
+    """A request next in line when the model comes free after the stop was given it and began its
+    work (a prompt read the interpreter's exit then met): a stopping server gives no turn."""
+    stopping = threading.Event()
+    turns = ModelTurns("m", stopping=stopping)
+    stopping.set()
+    assert not turns.acquire(timeout=1) and not turns.acquire(blocking=False)
+    with pytest.raises(Stopped):
+        turns.take()
+    with pytest.raises(Stopped), turns:
+        pass
+
+
 def test_deadline_and_limits_name_the_limit():
     deadline = Deadline(0.0, "the diagnosis")
     with pytest.raises(OverBudget, match="the diagnosis took longer than 0 s"):
@@ -128,3 +141,32 @@ def test_the_largest_body_holds_the_longest_text_as_json_writes_it():
     longest = json.dumps({"model": "m" * 200, "prompt": "\U0001F600" * budget.MAX_TEXT, "max_tokens": 1000,
                           "temperature": 0.123456789, "top_k": 1_000_000, "cache": True, "seed": 2**32 - 1})
     assert len(longest.encode()) <= budget.MAX_BODY_BYTES < 2 * len(longest.encode())
+
+
+def test_model_work_is_counted_and_stops_at_the_models_next_chunk():
+    """Work.inside counts the thread's work and calls its check before each chunk's embedding and
+    recurrent layer (a 3,000-token read is three chunks of at most 1,024): a check that raises ends
+    the read there; outside the block the model runs unchecked."""
+    import torch
+
+    from textgen.config import ModelConfig
+    from textgen.explorer.work import Work, watch
+    from textgen.model import LanguageModel
+
+    model = LanguageModel(ModelConfig(vocab_size=50, embed_dim=8, hidden_size=16)).eval()
+    watch(model)
+    watch(model)  # once per module, however many apps serve the model
+    work, checks = Work(), []
+
+    def check() -> None:
+        checks.append(work.running)
+        if len(checks) == 3:  # the second chunk's embedding
+            raise Stopped
+
+    tokens = torch.randint(5, 50, (1, 3000))
+    with torch.no_grad(), pytest.raises(Stopped), work.inside(check):
+        model.read(tokens)
+    assert checks == [1, 1, 1] and work.running == 0
+    with torch.no_grad():
+        model.read(tokens)
+    assert len(checks) == 3

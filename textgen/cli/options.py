@@ -116,7 +116,7 @@ def devices_value(ctx, param, value):
     if value is None:
         return None
     text = str(value)
-    return int(text) if text.isdigit() else text
+    return int(text) if text.isascii() and text.isdigit() else text  # "²".isdigit() is true, int() of it fails
 
 
 

@@ -21,7 +21,9 @@ Every request is bounded (the numbers are in textgen/explorer/budget.py and on /
   between findings;
 - a request waits at most TURN_WAIT seconds for a model's turn, and at most MAX_WAITING wait at
   once; beyond either it is told 503 "busy, try again";
-- /api/models never waits for a model.
+- /api/models never waits for a model;
+- when the server stops, every request's model work ends at its next token or chunk of text
+  (work.py), and the server waits for it before the process exits.
 The front door (guard.py) answers only this server's Host names and its own page's Origin and
 reads at most MAX_BODY_BYTES of body; the server (server.py) drops clients that send slowly.
 """
@@ -68,6 +70,7 @@ from textgen.explorer.budget import (
 )
 from textgen.explorer.guard import Guard, HostPolicy, shown
 from textgen.explorer.requests import PAGE_SETTINGS, GatesRequest, GenerateRequest, NextRequest, TextRequest
+from textgen.explorer.work import Work, watch
 
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_DETAIL = 400  # characters of an error message: a message quoting the request never echoes much of it
@@ -115,7 +118,10 @@ class Slot:
 
 
 class Cancelled(Exception):
-    """The client went away: the generation stops at its next token."""
+    """The client went away: the generation stops at its next token (or chunk of its prompt)."""
+
+
+STOPPING = "the server is stopping"
 
 
 def brief(message: str, limit: int = MAX_DETAIL) -> str:
@@ -150,6 +156,7 @@ class Generation:
     done: threading.Semaphore
     turn: Turn | None = None  # taken by the endpoint; None: the worker takes it
     stopping: threading.Event = field(default_factory=threading.Event)
+    work: Work = field(default_factory=Work)
 
     def __post_init__(self) -> None:
         self.queue: queue.Queue = queue.Queue()
@@ -163,6 +170,13 @@ class Generation:
     def _stop(self) -> bool:
         return self.cancelled.is_set() or self.stopping.is_set()
 
+    def _check(self) -> None:
+        """Between tokens and the prompt's chunks: end here when the server stops or the client went away."""
+        if self.stopping.is_set():
+            raise Stopped
+        if self.cancelled.is_set():
+            raise Cancelled
+
     def _run(self) -> None:
         from textgen.cache import resolve_cache, with_cache
         from textgen.sampling.generate import generate
@@ -170,21 +184,22 @@ class Generation:
 
         request, loaded = self.request, self.slot.loaded
         try:
-            settings = SamplingSettings.for_model(loaded, **{name: getattr(request, name) for name in PAGE_SETTINGS})
-            with self.turn or self.slot.lock.take() as turn:
+            with self.work.inside(self._check), self.turn or self.slot.lock.take() as turn:
+                settings = SamplingSettings.for_model(loaded, **{name: getattr(request, name) for name in PAGE_SETTINGS})
                 model = with_cache(loaded.model, resolve_cache(loaded.cache, request.cache, sampling=True))
                 processors = build_processors(settings, loaded.tokenizer)
 
                 def on_token(row: int, text: str) -> None:
-                    if self._stop():
-                        raise Cancelled
+                    self._check()
                     self.queue.put(("token", {"text": text}))
                     turn.give_way(self._stop)
 
                 [sample] = generate(model, loaded.tokenizer, request.prompt, n=1, max_tokens=request.max_tokens,
                                     processors=processors, greedy=settings.greedy, seed=request.seed, on_token=on_token)
             self.queue.put(("done", finite(sample.to_dict())))
-        except (Cancelled, Stopped):
+        except Stopped:
+            self.queue.put(("error", {"detail": STOPPING}))
+        except Cancelled:
             self.queue.put(("cancelled", {}))
         except (TextgenError, Busy) as error:
             self.queue.put(("error", {"detail": brief(str(error))}))
@@ -194,14 +209,18 @@ class Generation:
             self.done.release()
 
     async def events(self):
-        """`event: token` for each new piece of text, then `event: done` with the whole story (or `error`)."""
+        """`event: token` for each new piece of text, then `event: done` with the whole story (or `error`,
+        also when the server stops: the stream says so at once, whatever the worker is doing)."""
         try:
             while True:
                 try:
                     kind, data = self.queue.get_nowait()
                 except queue.Empty:
-                    await asyncio.sleep(0.01)
-                    continue
+                    if self.stopping.is_set():
+                        kind, data = "error", {"detail": STOPPING}
+                    else:
+                        await asyncio.sleep(0.01)
+                        continue
                 if kind == "cancelled":
                     return
                 yield f"event: {kind}\ndata: {json.dumps(data)}\n\n"
@@ -220,11 +239,17 @@ def create_app(models: dict[str, object], max_generations: int = MAX_GENERATIONS
     default = next(iter(slots))
     generations = threading.Semaphore(max_generations)
     stopping = threading.Event()  # set when the server stops: running work ends at its next check
+    work = Work()  # the requests at work in threads: the server waits for none before it exits
     for slot in slots.values():
         slot.lock.stopping = stopping
+        watch(slot.loaded.model)
+
+    def check() -> None:
+        if stopping.is_set():
+            raise Stopped
     app = FastAPI(title="textgen explorer", version="1", docs_url=None, redoc_url=None,
                   description="Write with a textgen model and watch its memory. The same numbers as the CLI's --json.")
-    app.state.slots, app.state.generations, app.state.stopping = slots, generations, stopping
+    app.state.slots, app.state.generations, app.state.stopping, app.state.work = slots, generations, stopping, work
     app.state.threads = SPARE_THREADS + len(slots) * (MAX_WAITING + 1)  # the worker threads the server allows
     app.add_middleware(Guard, policy=hosts or HostPolicy(), max_body=MAX_BODY_BYTES)
     listing = {"default": default, "models": [slot.describe() for slot in slots.values()],  # the models never change
@@ -250,7 +275,7 @@ def create_app(models: dict[str, object], max_generations: int = MAX_GENERATIONS
 
     @app.exception_handler(Stopped)
     async def stopped(request: Request, error: Stopped):
-        return JSONResponse({"detail": "the server is stopping"}, status_code=503)
+        return JSONResponse({"detail": STOPPING}, status_code=503)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError):
@@ -285,15 +310,16 @@ def create_app(models: dict[str, object], max_generations: int = MAX_GENERATIONS
         from textgen.sampling.generate import prompt_ids
         from textgen.tokenizer.base import check_text
 
-        slot = slot_of(request.model)
-        context = check_text(request.text, "text").rstrip(" ")
-        ids = prompt_ids(slot.loaded.tokenizer, context, "the text")
-        check_tokens(len(ids) - 1, "text")
-        with slot.lock.take():
-            loaded = slot.loaded
-            model = with_cache(loaded.model, resolve_cache(loaded.cache, request.cache))
-            result = next_words(model, loaded.tokenizer, context, request.top, context_ids=ids).to_dict()
-        return answer(result)
+        with work.inside(check):  # counted: a stopping server waits for it to leave the model
+            slot = slot_of(request.model)
+            context = check_text(request.text, "text").rstrip(" ")
+            ids = prompt_ids(slot.loaded.tokenizer, context, "the text")
+            check_tokens(len(ids) - 1, "text")
+            with slot.lock.take():
+                loaded = slot.loaded
+                model = with_cache(loaded.model, resolve_cache(loaded.cache, request.cache))
+                result = next_words(model, loaded.tokenizer, context, request.top, context_ids=ids).to_dict()
+            return answer(result)
 
     @app.post("/api/generate")
     def generate_endpoint(request: GenerateRequest):
@@ -304,21 +330,25 @@ def create_app(models: dict[str, object], max_generations: int = MAX_GENERATIONS
         from textgen.sampling.generate import prompt_ids
         from textgen.tokenizer.base import check_text
 
-        slot = slot_of(request.model)
-        check_text(request.prompt, "prompt")
-        ids = prompt_ids(slot.loaded.tokenizer, request.prompt.rstrip(" "))  # unknown words are a 400 before the stream starts
-        check_tokens(len(ids) - 1, "prompt")
-        if not generations.acquire(blocking=False):
-            raise HTTPException(429, f"{max_generations} generations are running, the most this server runs at once: "
-                                     "try again when one has finished")
-        try:
-            turn = slot.lock.take()
-        except (Busy, Stopped):
-            generations.release()
-            raise
-        job = Generation(slot, request, generations, turn, stopping).start()
-        return StreamingResponse(job.events(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+        with work.inside(check):  # counted: a stopping server waits for it to leave the model
+            slot = slot_of(request.model)
+            check_text(request.prompt, "prompt")
+            # unknown words are a 400 before the stream starts
+            ids = prompt_ids(slot.loaded.tokenizer, request.prompt.rstrip(" "))
+            check_tokens(len(ids) - 1, "prompt")
+            if not generations.acquire(blocking=False):
+                running = "generations are running or waiting for their" if max_generations > 1 else \
+                    "generation is running or waiting for its"
+                raise HTTPException(429, f"{max_generations} {running} model, the most this server runs at once: "
+                                         "try again when one has finished")
+            try:
+                turn = slot.lock.take()
+            except (Busy, Stopped):
+                generations.release()
+                raise
+            job = Generation(slot, request, generations, turn, stopping, work).start()
+            return StreamingResponse(job.events(), media_type="text/event-stream",
+                                     headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
     @app.post("/api/diagnose")
     def diagnose_endpoint(request: TextRequest):
@@ -328,21 +358,22 @@ def create_app(models: dict[str, object], max_generations: int = MAX_GENERATIONS
         from textgen.diagnostics import diagnose_story
         from textgen.tokenizer.base import check_text
 
-        slot = slot_of(request.model)
-        check_text(request.text, "text")
-        check_tokens(len(slot.loaded.tokenizer.encode(request.text)), "text")
-        findings = len(diagnose_story(request.text))  # text work only (a few ms): the model's work is per finding
-        if findings > MAX_FINDINGS:
-            raise OverBudget(f"the text has {count(findings)} findings; this server attributes at most {MAX_FINDINGS} "
-                             "per request: diagnose a shorter text, or run `textgen diagnose` on it")
-        deadline = Deadline(DIAGNOSE_SECONDS, "the diagnosis", stopping.is_set)
-        with slot.lock.take() as turn:
-            def progress(_: int) -> None:
-                deadline.check()
-                turn.give_way(stopping.is_set)
+        with work.inside(check):  # counted: a stopping server waits for it to leave the model
+            slot = slot_of(request.model)
+            check_text(request.text, "text")
+            check_tokens(len(slot.loaded.tokenizer.encode(request.text)), "text")
+            findings = len(diagnose_story(request.text))  # text work only (a few ms): the model's work is per finding
+            if findings > MAX_FINDINGS:
+                raise OverBudget(f"the text has {count(findings)} findings; this server attributes at most {MAX_FINDINGS} "
+                                 "per request: diagnose a shorter text, or run `textgen diagnose` on it")
+            deadline = Deadline(DIAGNOSE_SECONDS, "the diagnosis", stopping.is_set)
+            with slot.lock.take() as turn:
+                def progress(_: int) -> None:
+                    deadline.check()
+                    turn.give_way(stopping.is_set)
 
-            report = diagnose(slot.loaded, [request.text], model_name=slot.name, on_story=progress, on_finding=progress)
-        return answer(report.to_dict())
+                report = diagnose(slot.loaded, [request.text], model_name=slot.name, on_story=progress, on_finding=progress)
+            return answer(report.to_dict())
 
     @app.post("/api/gates")
     def gates_endpoint(request: GatesRequest):
@@ -352,19 +383,20 @@ def create_app(models: dict[str, object], max_generations: int = MAX_GENERATIONS
         from textgen.sampling.generate import prompt_ids
         from textgen.tokenizer.base import check_text
 
-        slot = slot_of(request.model)
-        tokenizer = slot.loaded.tokenizer
-        ids = prompt_ids(tokenizer, check_text(request.text, "text"), "TEXT")
-        check_tokens(len(ids) - 1, "text")
-        units = slot.loaded.model.config.hidden_size  # a layer's units: no more can be shown or listed
-        check_gates(len(group_words(tokenizer, ids[1:])), min(request.heatmap_units, units), min(request.units, units))
-        with slot.lock.take():
-            report = gate_report(slot.loaded.model, tokenizer, request.text, request.layer, request.units)
-        heatmaps = report.heatmaps(request.heatmap_units, max_words=None)  # every word: the request limits bound the cells
-        # the cells are colours on the page: 4 decimals send a third of the bytes of full floats
-        heatmaps["memory"] = rounded(heatmaps["memory"])
-        heatmaps["gates"] = {name: rounded(rows) for name, rows in heatmaps["gates"].items()}
-        return answer({"model": slot.name, **report.to_dict(), "heatmaps": heatmaps})
+        with work.inside(check):  # counted: a stopping server waits for it to leave the model
+            slot = slot_of(request.model)
+            tokenizer = slot.loaded.tokenizer
+            ids = prompt_ids(tokenizer, check_text(request.text, "text"), "TEXT")
+            check_tokens(len(ids) - 1, "text")
+            units = slot.loaded.model.config.hidden_size  # a layer's units: no more can be shown or listed
+            check_gates(len(group_words(tokenizer, ids[1:])), min(request.heatmap_units, units), min(request.units, units))
+            with slot.lock.take():
+                report = gate_report(slot.loaded.model, tokenizer, request.text, request.layer, request.units)
+            heatmaps = report.heatmaps(request.heatmap_units, max_words=None)  # every word: the request limits bound the cells
+            # the cells are colours on the page: 4 decimals send a third of the bytes of full floats
+            heatmaps["memory"] = rounded(heatmaps["memory"])
+            heatmaps["gates"] = {name: rounded(rows) for name, rows in heatmaps["gates"].items()}
+            return answer({"model": slot.name, **report.to_dict(), "heatmaps": heatmaps})
 
     return app
 

@@ -90,11 +90,13 @@ class ModelTurns:
             self._queue.append(me)
             try:
                 while True:
+                    if self.stopping.is_set():  # checked first: no work starts once the server stops
+                        return False
                     if not self._held and self._queue[0] is me:
                         self._held = True
                         return True
                     left = None if end is None else end - time.monotonic()
-                    if not blocking or self.stopping.is_set() or (left is not None and left <= 0):
+                    if not blocking or (left is not None and left <= 0):
                         return False
                     self._condition.wait(0.1 if left is None else min(0.1, left))  # 0.1: see `stopping` soon
             finally:
@@ -109,7 +111,8 @@ class ModelTurns:
             self._condition.notify_all()
 
     def __enter__(self) -> ModelTurns:
-        self.acquire()
+        if not self.acquire():
+            raise Stopped
         return self
 
     def __exit__(self, *exc) -> None:

@@ -344,7 +344,7 @@ def test_read_bytes_reserves_only_what_the_file_holds(tmp_path):
 def test_a_fifo_as_a_model_path_is_not_called_missing(tmp_path):
     os.mkfifo(tmp_path / "pipe")
     result = run("generate", tmp_path / "pipe")
-    one_line_error(result, "not a folder")
+    one_line_error(result, "is a pipe, not a model directory")
     assert "does not exist" not in result.stderr
 
 
@@ -443,7 +443,7 @@ def test_a_planted_manifest_moves_and_removes_nothing_but_textgens_files(trained
     out = tmp_path / "out"
     export_model(trained, out, "float32")
     (out / "notes.txt").write_text("mine")
-    staging = out / ".next"
+    staging = out / ".textgen-next"
     staging.mkdir()
     (staging / "notes.txt").write_text("planted")
     (staging / ".swap.json").write_text(json.dumps({"write": ["notes.txt"], "remove": ["../outside.txt", "textgen.json"]}))

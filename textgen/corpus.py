@@ -216,11 +216,13 @@ def read_stories(path: str | os.PathLike) -> list[str]:
 
 
 def fingerprint(path: str | os.PathLike) -> str:
-    """A sha256 over the names and bytes of a corpus's files: equal fingerprints mean equal corpora."""
+    """A sha256 over the names and bytes of a corpus's files: equal fingerprints mean equal corpora.
+    Names are hashed as the bytes the file system holds (os.fsencode), so a name that is not UTF-8
+    hashes too (and a UTF-8 name the same as ever)."""
     digest = hashlib.sha256()
     root = Path(path)
     for file in corpus_files(root):
-        digest.update(str(file.relative_to(root) if root.is_dir() else file.name).encode() + b"\0")
+        digest.update(os.fsencode(file.relative_to(root) if root.is_dir() else file.name) + b"\0")
         for raw in raw_lines(file):
             digest.update(raw)
         digest.update(b"\0")

@@ -67,15 +67,25 @@ def metrics_of(total_nats: float, total_tokens: int, coverage: float, words: int
 
 def evaluate_corpus(loaded, corpus: str, streams: int = 1, seq_len: int = 256, cache_dir: str | None = None,
                     cache: CacheSettings | None = None, note=None) -> dict:
-    """`textgen evaluate`: a loaded model's metrics on a corpus file or folder (tokens cached in
-    `cache_dir`, default .cache beside the model directory), with the neural cache's numbers
-    under "cache" (None when it is off)."""
-    from pathlib import Path
+    """`textgen evaluate`: a loaded model's metrics on a corpus file or folder, with the neural
+    cache's numbers under "cache" (None when it is off).
 
-    from textgen.data import cached_tokens
+    The corpus's tokens are kept in memory (two bytes a token; evaluating takes the model hundreds
+    of times longer than encoding, so a cache on disk saves little), or, with `cache_dir`, cached
+    there for the next run. A cache folder that cannot be written is noted and left out: the
+    evaluation goes on. Nothing is written beside the model."""
+    from textgen.data import CacheUnwritable, cached_tokens, tokens_in_memory
 
-    folder = Path(cache_dir) if cache_dir else Path(loaded.path).resolve().parent / ".cache"
-    array = cached_tokens(corpus, loaded.tokenizer, folder)
+    array = None
+    if cache_dir is not None:
+        try:
+            array = cached_tokens(corpus, loaded.tokenizer, cache_dir)
+        except CacheUnwritable as error:
+            if note is not None:
+                note(f"the token cache {cache_dir} cannot be written ({error.reason}): evaluating without it (give a "
+                     "writable --cache-dir to keep the tokens)")
+    if array is None:
+        array = tokens_in_memory(corpus, loaded.tokenizer)
     unknown = array.unknown_share()
     if unknown > 0.01 and note is not None:
         note(f"{100 * unknown:.1f}% of the tokens of {corpus} are <unk>: the model's tokenizer does not cover this text, "

@@ -4,16 +4,22 @@ its best weights) uses.
 
 - `FolderLock(folder)`: flock on FOLDER/.textgen.lock while a command writes there; a second
   textgen process is refused in one line. The lock goes with its process, however it ends.
-- `write_staged(folder, files)`: the new files are written and fsynced in FOLDER/.next/, beside
-  the old ones. Once all are whole a manifest (.next/.swap.json: the names to move in, the names
-  they replace) is written: the commit. Then the old names are removed and the new ones renamed
-  into place, textgen.json last, with SIGINT, SIGTERM and SIGHUP held back until the renames are
-  done (a signal then acts at once after them).
-- A writer killed before its commit leaves the old files whole (and a .next/ that the next writer
-  removes); one killed after it leaves a whole new set, part in FOLDER and part in .next/. Readers
-  take each file from where it is now (`current_file`), so the directory loads; the next writer
-  finishes the renames (`recover`).
-- Only textgen's own names are ever removed or replaced: a user's file in the folder stays.
+- `write_staged(folder, files)`: the new files are written and fsynced in FOLDER/.textgen-next/,
+  beside the old ones. Once all are whole a manifest (.textgen-next/.swap.json: the names to move
+  in, the names they replace) is written: the commit. Then the old names are removed and the new
+  ones renamed into place, textgen.json last, with SIGINT, SIGTERM and SIGHUP held back until the
+  renames are done (a signal then acts at once after them).
+- A writer killed before its commit leaves the old files whole (and a .textgen-next/ that the
+  next writer removes); one killed after it leaves a whole new set, part in FOLDER and part in
+  .textgen-next/. Readers take each file from where it is now (`current_file`), so the directory
+  loads; the next writer finishes the renames (`recover`).
+- Older textgen staged in FOLDER/.next/ (and before the manifest, moved the old run to .old/):
+  a .next/ or .old/ is recovered as textgen's only while it holds nothing but textgen's own file
+  names; one that holds anything else is a user's folder (a web project's .next/, say) and is
+  left alone.
+- Only textgen's own names are ever removed or replaced: a user's file in the folder stays. The
+  lock is a plain file textgen writes itself: a link, a device or a file of other text in its
+  place is refused, never opened for writing.
 """
 
 from __future__ import annotations
@@ -22,8 +28,10 @@ import contextlib
 import errno
 import json
 import os
+import re
 import shutil
 import signal
+import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -31,8 +39,10 @@ from textgen.errors import TextgenError
 from textgen.model_dir import BEST_CHECKPOINT, LAST_CHECKPOINT, LIGHTNING_DIR, META_FILE, RUN_FILES
 
 LOCK_FILE = ".textgen.lock"
-STAGING = ".next"
+STAGING = ".textgen-next"
+LEGACY_STAGING = ".next"  # older textgen's staging folder: textgen's only while it holds only textgen's files
 MANIFEST = ".swap.json"
+LOCK_TEXT = re.compile(rb"(pid \d*\n?)?")  # what textgen writes into its lock (empty, or cut short by a kill)
 HELD_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 _HELD_LOCKS: dict[str, FolderLock] = {}  # folders this process holds, by real path
 
@@ -65,7 +75,9 @@ def check_not_loop(path: str | os.PathLike, what: str = "path") -> None:
 class FolderLock:
     """An exclusive lock on a folder while this process writes there (flock: released when the
     process ends, however it ends). Creates the folder. The shipped models are never locked, so
-    nothing writes into them."""
+    nothing writes into them. The lock file is opened without following links and never
+    truncated unless it is textgen's; a failure to write it (a full disk, a file-size limit)
+    leaves neither it nor a folder this lock made."""
 
     def __init__(self, folder: str | os.PathLike, hint: str = "give another --out"):
         self.folder, self.hint, self.handle = Path(folder), hint, None
@@ -77,26 +89,40 @@ class FolderLock:
 
         check_not_loop(self.folder, "output folder")
         refuse_shipped(self.folder)
+        check_folder_path(self.folder, self.hint)
+        made = missing_folders(self.folder)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            path = self.folder / LOCK_FILE
-            handle = open(path, "a+")
         except OSError as error:
             raise TextgenError(f"cannot write to {self.folder} ({error.strerror}): choose a writable location") from None
+        path = self.folder / LOCK_FILE
+        handle, created = None, False
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as error:
-            handle.seek(0)
-            owner = handle.read(200).strip() or "another process"
-            handle.close()
-            if error.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                raise TextgenError(f"{self.folder} is in use by another textgen process ({owner}): wait for it to "
-                                   f"finish, or {self.hint}") from None
-            raise TextgenError(f"cannot lock {path} ({error.strerror}): {self.hint}") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}\n")
-        handle.flush()
+            handle, created = open_lock(path, self.hint)
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as error:
+                if error.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                    owner = os.pread(handle, 200, 0).decode("ascii", "replace").strip() or "another process"
+                    raise TextgenError(f"{self.folder} is in use by another textgen process ({owner}): wait for it to "
+                                       f"finish, or {self.hint}") from None
+                raise TextgenError(f"cannot lock {path} ({error.strerror}): {self.hint}") from None
+            os.ftruncate(handle, 0)
+            text = f"pid {os.getpid()}\n".encode()
+            if os.pwrite(handle, text, 0) != len(text):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        except BaseException as error:
+            if handle is not None:
+                if created:
+                    with contextlib.suppress(OSError):
+                        path.unlink()
+                os.close(handle)
+            for place in made:  # a folder made for this lock goes again (when still empty)
+                with contextlib.suppress(OSError):
+                    place.rmdir()
+            if isinstance(error, OSError):
+                raise TextgenError(f"cannot write to {self.folder} ({_reason(error)}): {_advice(error)}") from None
+            raise
         self.handle = handle
         _HELD_LOCKS[os.path.realpath(self.folder)] = self
         return self
@@ -104,10 +130,67 @@ class FolderLock:
     def __exit__(self, *exc) -> None:
         if self.handle is not None:
             _HELD_LOCKS.pop(os.path.realpath(self.folder), None)
+            path = self.folder / LOCK_FILE
             with contextlib.suppress(OSError):
-                (self.folder / LOCK_FILE).unlink()
-            self.handle.close()
+                mine, there = os.fstat(self.handle), os.lstat(path)
+                if (mine.st_dev, mine.st_ino) == (there.st_dev, there.st_ino):  # only the file this lock wrote goes
+                    path.unlink()
+            os.close(self.handle)
             self.handle = None
+
+
+def open_lock(path: Path, hint: str) -> tuple[int, bool]:
+    """The lock file open for reading and writing, and whether this call made it. A link, a
+    device, a pipe, a file with other links to it or one holding other text than textgen's is
+    refused (it could be anyone's file): nothing is written to it."""
+    from textgen.files import NO_FOLLOW, kind_of
+
+    flags = os.O_RDWR | getattr(os, "O_CLOEXEC", 0) | NO_FOLLOW
+    try:
+        return os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o644), True
+    except FileExistsError:
+        pass
+    info = os.lstat(path)  # opened only once known to be a regular file: opening a device can act on it
+    if not stat.S_ISREG(info.st_mode):
+        raise TextgenError(f"{path} is {kind_of(info.st_mode)}, not textgen's lock (a plain file textgen writes): "
+                           f"remove it, or {hint}")
+    try:
+        handle = os.open(path, flags | getattr(os, "O_NONBLOCK", 0))
+    except OSError as error:
+        if error.errno == errno.ELOOP:  # it became a link since the lstat
+            raise TextgenError(f"{path} is a symbolic link, not textgen's lock: remove it, or {hint}") from None
+        raise
+    info = os.fstat(handle)
+    problem = None
+    if not stat.S_ISREG(info.st_mode):
+        problem = f"is {kind_of(info.st_mode)}"
+    elif info.st_nlink != 1:
+        problem = "has other names (hard links)"
+    elif not LOCK_TEXT.fullmatch(os.pread(handle, 64, 0)):
+        problem = "holds other text"
+    if problem is not None:
+        os.close(handle)
+        raise TextgenError(f"{path} {problem}: it is not textgen's lock; move it away, or {hint}")
+    return handle, False
+
+
+def check_folder_path(folder: Path, hint: str) -> None:
+    """Refuse a folder path that is a link to nothing or a file, before anything is made."""
+    if folder.is_symlink() and not folder.exists():
+        raise TextgenError(f"{folder} is a symbolic link to {os.readlink(folder)}, which does not exist: create that "
+                           f"folder, remove the link, or {hint}")
+    if folder.exists() and not folder.is_dir():
+        raise TextgenError(f"{folder} is a file, not a folder: {hint}")
+
+
+def missing_folders(folder: Path) -> list[Path]:
+    """The folders of `folder`'s path that do not exist yet, deepest first."""
+    missing = []
+    place = Path(folder)
+    while not place.exists() and not place.is_symlink() and place != place.parent:
+        missing.append(place)
+        place = place.parent
+    return missing
 
 
 def holds_lock(folder: str | os.PathLike) -> bool:
@@ -172,12 +255,55 @@ def textgen_name(name: str) -> bool:
     return folder == LIGHTNING_DIR and "/" not in base and (base in (LAST_CHECKPOINT, BEST_CHECKPOINT) or temporary)
 
 
+def real_folder(path: Path) -> bool:
+    """A folder itself, not a link to one."""
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def holds_only_textgen_files(folder: Path, extra: Iterable[str] = (MANIFEST, f"{MANIFEST}.tmp")) -> bool:
+    """Whether a folder (an older textgen's .next/ or .old/) holds nothing but textgen's own files:
+    textgen_name's files, their atomic writes' temporary files, a lightning/ folder of those, and
+    the names in `extra`. No links. A folder holding anything else is not textgen's."""
+    extra = set(extra)
+    foreign = []
+    for root, folders, names in os.walk(folder, onerror=foreign.append):
+        place = Path(root)
+        for name in folders:
+            if place != folder or name != LIGHTNING_DIR or (place / name).is_symlink():
+                return False
+        for name in names:
+            relative = (place / name).relative_to(folder).as_posix()
+            if (place / name).is_symlink() or not (textgen_name(relative) or relative in extra
+                                                   or temporary_of_run_file(relative)):
+                return False
+    return not foreign
+
+
+def temporary_of_run_file(name: str) -> bool:
+    """An atomic write's temporary file of one of textgen's files in the folder (.textgen.json.k2j3.tmp)."""
+    return name.startswith(".") and name.endswith(".tmp") and any(name[1:].startswith(f"{run}.") for run in RUN_FILES)
+
+
+def staging_folders(folder: Path) -> list[Path]:
+    """The staging folders of `folder` that are textgen's: .textgen-next/, and an older textgen's
+    .next/ while it holds only textgen's files."""
+    found = []
+    if real_folder(folder / STAGING):
+        found.append(folder / STAGING)
+    legacy = folder / LEGACY_STAGING
+    if real_folder(legacy) and holds_only_textgen_files(legacy):
+        found.append(legacy)
+    return found
+
+
 def current_file(folder: str | os.PathLike, name: str) -> Path:
-    """Where a file of `folder` is now: in its committed .next/ while a swap is unfinished (a writer
-    killed, or one swapping right now, after its commit), else in the folder."""
+    """Where a file of `folder` is now: in its committed staging folder while a swap is unfinished
+    (a writer killed, or one swapping right now, after its commit), else in the folder."""
     folder = Path(folder)
-    staging = folder / STAGING
-    if staging.is_dir():
+    for staging in staging_folders(folder):
         manifest = read_manifest(staging)
         if manifest is not None and name in manifest["write"] and (staging / name).is_file():
             return staging / name
@@ -251,16 +377,23 @@ def finish(folder: Path, staging: Path, manifest: dict) -> None:
 
 def recover(folder: str | os.PathLike) -> str | None:
     """Finish a committed swap a killed writer left, or remove its uncommitted staging folder
-    (call with the lock held). Returns what was done, or None."""
-    staging = Path(folder) / STAGING
-    if not staging.is_dir():
-        return None
-    manifest = read_manifest(staging)
-    if manifest is not None:
-        finish(Path(folder), staging, manifest)
-        return "finished replacing its files (a write was interrupted after the new files were whole)"
-    shutil.rmtree(staging, ignore_errors=True)
-    return "removed an unfinished write (stopped before its files were whole; the files in place were kept)"
+    (call with the lock held; an older textgen's .next/ too, while it holds only textgen's files).
+    Returns what was done, or None. Something other than a folder where textgen stages (a link,
+    a file) is refused: nothing is written through it."""
+    folder = Path(folder)
+    if os.path.lexists(folder / STAGING) and not real_folder(folder / STAGING):
+        raise TextgenError(f"{folder / STAGING} is in the way of textgen's staging folder (it is not a folder textgen "
+                           "made): move it away")
+    done = None
+    for staging in staging_folders(folder):
+        manifest = read_manifest(staging)
+        if manifest is not None:
+            finish(folder, staging, manifest)
+            done = "finished replacing its files (a write was interrupted after the new files were whole)"
+        else:
+            shutil.rmtree(staging, ignore_errors=True)
+            done = done or "removed an unfinished write (stopped before its files were whole; the files in place were kept)"
+    return done
 
 
 def write_staged(folder: str | os.PathLike, contents: dict[str, bytes], copies: dict[str, Path] | None = None,
@@ -305,11 +438,7 @@ def write_staged(folder: str | os.PathLike, contents: dict[str, bytes], copies: 
 def removed_on_failure(folder: Path) -> Iterator[None]:
     """The folders of `folder`'s path that do not exist yet are removed again if the block fails
     (when empty: a failed write leaves no folder behind)."""
-    missing = []
-    place = Path(folder)
-    while not place.exists() and not place.is_symlink() and place != place.parent:
-        missing.append(place)
-        place = place.parent
+    missing = missing_folders(folder)
     try:
         yield
     except BaseException:

@@ -13,6 +13,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from textgen.errors import TextgenError
+
 FORMAT = "textgen-model"
 FORMAT_VERSION = 1
 META_FILE = "textgen.json"
@@ -25,6 +27,7 @@ TOKENIZER_FILES = {"sentencepiece": "tokenizer.model", "word": "tokenizer.json",
 RUN_FILES = (META_FILE, MODEL_FILE, *sorted(set(TOKENIZER_FILES.values())), METRICS_FILE, CURVES_FILE)
 SHARED_FILES = (METRICS_FILE, CURVES_FILE)  # what textgen export copies beside the weights
 MODEL_DIR_FILES = (META_FILE, MODEL_FILE, *sorted(set(TOKENIZER_FILES.values())))  # what a model directory's write replaces
+MAX_META_BYTES = 4 << 20  # textgen.json is a few KiB
 
 
 def tokenizer_file(kind: str) -> str:
@@ -32,8 +35,9 @@ def tokenizer_file(kind: str) -> str:
 
 
 def metadata_bytes(meta: dict) -> bytes:
-    """textgen.json's text, as every writer writes it."""
-    return (json.dumps(meta, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    """textgen.json's text, as every writer writes it. A path whose name is not UTF-8 (Python holds
+    its bytes as lone surrogates) is written as JSON's \\udcXX escapes, which read back as the same path."""
+    return (json.dumps(meta, indent=2, ensure_ascii=False) + "\n").encode("utf-8", errors="backslashreplace")
 
 
 def description(metadata: dict, model: dict, tokenizer_kind: str, vocab_size: int, files: dict[str, str],
@@ -86,14 +90,23 @@ class ModelDirectory:
         return self.path / tokenizer_file(kind)
 
     def read_metadata(self) -> dict:
-        """textgen.json as this textgen wrote it (a run's own file; `textgen.load` checks others)."""
-        return json.loads(self.metadata_path.read_text(encoding="utf-8"))
+        """textgen.json as a JSON object, read with the bounds of every textgen file (a regular file
+        of at most MAX_META_BYTES, nested at most files.MAX_DEPTH deep); its fields are the
+        caller's to check (`model_files.check_metadata` checks a whole description)."""
+        from textgen.files import read_json
+
+        meta = read_json(self.metadata_path, "model description", MAX_META_BYTES)
+        if not isinstance(meta, dict):
+            raise TextgenError(f"{self.metadata_path} is not a textgen model description (not a JSON object): "
+                               "train or export the model again")
+        return meta
 
     def write_metadata(self, meta: dict) -> None:
-        """textgen.json, atomically (a temporary file in the folder, then renamed)."""
+        """textgen.json, atomically (a temporary file in the folder, then renamed; a link in its
+        place is replaced, never written through)."""
         from textgen.atomic import write_bytes
 
-        write_bytes(self.metadata_path, metadata_bytes(meta))
+        write_bytes(self.metadata_path, metadata_bytes(meta), follow_links=False)
 
     def update_metadata(self, **changes) -> dict:
         """Rewrite textgen.json with some fields changed; the weights and their hashes stay."""

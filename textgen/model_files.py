@@ -6,6 +6,7 @@ tensors the safetensors header declares. textgen.checkpoint builds the torch net
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
@@ -13,11 +14,10 @@ import stat
 from pathlib import Path
 
 from textgen.errors import TextgenError
-from textgen.files import parse_json, read_bytes, read_json
+from textgen.files import kind_of, parse_json, read_bytes, read_json
 from textgen.folder_swap import current_file
-from textgen.model_dir import FORMAT, FORMAT_VERSION, META_FILE, MODEL_FILE
+from textgen.model_dir import FORMAT, FORMAT_VERSION, MAX_META_BYTES, META_FILE, MODEL_FILE
 
-MAX_META_BYTES = 4 << 20  # textgen.json is a few KiB
 MAX_TOKENIZER_BYTES = 256 << 20
 MAX_MODEL_BYTES = 16 << 30
 MAX_PARAMETERS = 2_000_000_000  # 8 GB of float32: beyond what textgen is for on a CPU
@@ -46,13 +46,33 @@ def resolve_model_path(path: str | os.PathLike) -> Path:
     return folder
 
 
+def _identity(path: str | os.PathLike) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return info.st_dev, info.st_ino
+
+
 def shipped_model_at(path: str | os.PathLike) -> str | None:
-    """The short name of the shipped model whose folder holds `path` (or is it), else None."""
+    """The short name of the shipped model whose folder holds `path` (or is it), else None: by its
+    real path, and by identity (device and inode), so the folder reached through a bind mount, or
+    one of its files through a hard link or a mounted file, is found too."""
     target = os.path.realpath(path)
     for name, folder in SHIPPED_MODELS.items():
         home = os.path.realpath(SHIPPED_DIR / folder)
         if target == home or target.startswith(home + os.sep):
             return name
+        home_identity = _identity(home)
+        if home_identity is None:
+            continue
+        if any(_identity(place) == home_identity for place in (target, *map(str, Path(target).parents))):
+            return name
+        if os.path.isfile(target):
+            with contextlib.suppress(OSError):
+                files = {_identity(entry.path) for entry in os.scandir(home) if entry.is_file()}
+                if _identity(target) in files:
+                    return name
     return None
 
 
@@ -88,9 +108,10 @@ def read_metadata(path: str | os.PathLike) -> dict:
             raise TextgenError(f"model directory {path} runs into a loop of symbolic links: give the model's folder") from None
         raise TextgenError(f"cannot read model directory {path} ({error.strerror})") from None
     if stat.S_ISREG(info.st_mode):
-        raise TextgenError(f"{path} is a file: give the model directory that holds it ({path.parent})")
+        raise TextgenError(f"{path} is a file, not a model directory: give the folder that holds it ({path.parent})")
     if not stat.S_ISDIR(info.st_mode):
-        raise TextgenError(f"{path} is not a folder (a pipe, device or socket): give a model directory")
+        raise TextgenError(f"{path} is {kind_of(info.st_mode)}, not a model directory: give a folder written by "
+                           "`textgen train` or `textgen export`")
     meta_path = current_file(path, META_FILE)
     if not meta_path.exists():
         raise TextgenError(f"{path} is not a textgen model directory: {META_FILE} is missing")
@@ -169,8 +190,16 @@ def read_checked_files(path: Path, meta: dict, vocab_size: int, parameter_count:
     if missing:
         raise TextgenError(f"model directory {path} is incomplete: missing {', '.join(missing)} "
                            "(was training stopped before its first save?)")
+    largest = weights_bytes_limit(parameter_count)
+    weights = current_file(path, MODEL_FILE)
+    with contextlib.suppress(OSError):  # a missing or odd file is read_bytes's to report
+        size = os.stat(weights).st_size
+        if stat.S_ISREG(os.stat(weights).st_mode) and size > largest:  # said before a byte is read or reserved
+            raise TextgenError(f"{weights} has {size:,} bytes, more than a model of {parameter_count:,} parameters can fill "
+                               f"({largest:,} at most, as float32 with its header): the file is damaged or not this "
+                               "model's; export or download the model again")
     data = {}
-    for name, limit in ((MODEL_FILE, MAX_MODEL_BYTES), (tokenizer_name, MAX_TOKENIZER_BYTES)):
+    for name, limit in ((MODEL_FILE, min(MAX_MODEL_BYTES, largest)), (tokenizer_name, MAX_TOKENIZER_BYTES)):
         data[name] = read_model_file(path, name, limit)
         if sha256(data[name]) != hashes.get(name):
             if changed_since(path, meta):
@@ -187,6 +216,13 @@ def read_checked_files(path: Path, meta: dict, vocab_size: int, parameter_count:
         raise TextgenError(f"{path / MODEL_FILE} holds tensors of a type textgen does not store: {', '.join(odd[:3])}; "
                            "weights are float32, bfloat16 or float16")
     return data[MODEL_FILE], tokenizer, declared
+
+
+def weights_bytes_limit(parameter_count: int) -> int:
+    """The largest model.safetensors a model of `parameter_count` parameters can have: float32
+    values, a quarter more for a classifier's head (counted apart from the language model's
+    parameters), and 16 MiB for the header."""
+    return 4 * parameter_count * 5 // 4 + (16 << 20)
 
 
 def read_model_file(folder: Path, name: str, limit: int) -> bytes:

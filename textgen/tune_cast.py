@@ -117,10 +117,24 @@ def tune_cast(loaded, valid, *, samples: int = 200, seed: int = 0, max_tokens: i
     return tuning
 
 
-def record_cast(path, tuning: CastTuning) -> dict:
+def check_recordable(path) -> None:
+    """Before the search: the choice could be written into `path` (not a shipped model, its lock
+    free and a plain file, the folder writable), so a refusal comes before minutes of sampling."""
+    from textgen.folder_swap import FolderLock
+    from textgen.model_files import refuse_shipped
+
+    refuse_shipped(path, "tune-cast")
+    with FolderLock(Path(path), hint="run tune-cast when it has finished, or add --dry-run"):
+        pass
+
+
+def record_cast(path, tuning: CastTuning, files: dict | None = None) -> dict:
     """Write the choice into the model directory's textgen.json (atomically, with the folder locked
-    against other textgen processes; the weights and their hashes are untouched). A shipped model
-    is refused: it is read-only. Returns the new "sampling" section."""
+    against other textgen processes; the weights and their hashes are untouched). `files`: the
+    hashes (textgen.json's "files") of the model the search sampled from; a folder that holds
+    another model by the time the choice is written (replaced while the search ran) is refused,
+    so a choice never lands on weights it was not made for. A shipped model is refused: it is
+    read-only. Returns the new "sampling" section."""
     from textgen.folder_swap import locked, recover
     from textgen.model_dir import ModelDirectory
     from textgen.model_files import refuse_shipped
@@ -130,8 +144,12 @@ def record_cast(path, tuning: CastTuning) -> dict:
     try:
         with locked(directory.path, hint="run tune-cast when it has finished, or add --dry-run"):
             recover(directory.path)  # a killed writer's swap is finished first: its textgen.json is the one to change
-            section = tuning.section(directory.read_metadata().get("sampling"))
-            directory.update_metadata(sampling=section)
+            meta = directory.read_metadata()
+            if files is not None and meta.get("files") != files:
+                raise TextgenError(f"{path} changed while tune-cast ran (another textgen command wrote a model there): "
+                                   "run tune-cast again")
+            section = tuning.section(meta.get("sampling"))
+            directory.write_metadata({**meta, "sampling": section})
     except OSError as error:
         raise TextgenError(f"cannot write {directory.metadata_path} ({error.strerror or error}): run tune-cast on a "
                            "copy of the model you can write to, or add --dry-run") from None

@@ -67,12 +67,12 @@ def test_a_failed_overwrite_leaves_the_old_run_whole_and_user_files_stay(tmp_pat
     assert huge.exit_code == 2, huge.output
     assert "parameters" in huge.stderr
     assert {name: (out / name).read_bytes() for name in before} == before
-    assert not (out / ".next").exists()
+    assert not (out / ".textgen-next").exists()
     replaced = train(corpus, out, "--overwrite", "--max-steps", 6)
     assert replaced.exit_code == 0, replaced.output
     assert json.loads((out / "textgen.json").read_text())["metrics"]["step"] == 6
     assert (out / "lightning" / "notes.txt").read_text() == "mine" and (out / "README.txt").read_text() == "mine too"
-    assert not (out / ".next").exists() and not (out / ".old").exists()
+    assert not (out / ".textgen-next").exists() and not (out / ".next").exists() and not (out / ".old").exists()
 
 
 @pytest.mark.slow
@@ -85,9 +85,9 @@ def test_a_killed_overwrite_before_its_first_save_keeps_the_old_run(tmp_path, co
     time.sleep(1.0)
     process.kill()
     process.wait()
-    assert (out / "model.safetensors").read_bytes() == weights and (out / ".next").exists()
+    assert (out / "model.safetensors").read_bytes() == weights and (out / ".textgen-next").exists()
     assert train(corpus, out, "--resume", "--max-steps", 6).exit_code == 0  # the leftover is cleaned up first
-    assert not (out / ".next").exists()
+    assert not (out / ".textgen-next").exists()
 
 
 @pytest.mark.slow
@@ -234,9 +234,10 @@ def test_the_lock_is_exclusive_and_recovery_finishes_or_rolls_back_a_swap(tmp_pa
 
 
 
+@pytest.mark.parametrize("staging_name", [".textgen-next", ".next"])  # textgen's staging now, and an older textgen's
 @pytest.mark.parametrize("at", range(1, 10))
-def test_a_swap_killed_at_any_rename_is_finished_by_recovery_with_every_new_file(tmp_path, monkeypatch, at):
-    folder, staging = tmp_path / "run", tmp_path / "run" / ".next"
+def test_a_swap_killed_at_any_rename_is_finished_by_recovery_with_every_new_file(tmp_path, monkeypatch, at, staging_name):
+    folder, staging = tmp_path / "run", tmp_path / "run" / staging_name
     old = {"textgen.json": "old", "model.safetensors": "old", "metrics.csv": "old", "lightning/last.ckpt": "old",
            "lightning/best.ckpt": "old"}
     new = {"textgen.json": "new", "model.safetensors": "new", "tokenizer.json": "new", "lightning/last.ckpt": "new"}

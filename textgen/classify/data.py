@@ -29,7 +29,7 @@ import numpy as np
 from textgen.corpus import CorpusWarning, _clean_story
 from textgen.text_lines import MAX_LINE_BYTES, iter_lines
 from textgen.errors import TextgenError
-from textgen.files import parse_json
+from textgen.files import parse_json, shorten
 
 FORMATS = {".jsonl": "jsonl", ".csv": "csv"}
 WEIGHTINGS = ("none", "balanced", "sqrt")
@@ -102,7 +102,7 @@ def _jsonl_rows(path, text_field: str, label_field: str | None, pipes: bool = Fa
             raise TextgenError(f"{path}:{number} is {_kind(record)}, not a JSON object with \"{text_field}\" and \"{label_field}\"")
         for field in (text_field, label_field):
             if field is not None and field not in record:
-                keys = ", ".join(sorted(record)) or "none"
+                keys = shorten(", ".join(sorted(record)) or "none", 200)
                 option = "--text-field" if field == text_field else "--label-field"
                 raise TextgenError(f"{path}:{number} has no \"{field}\" field (keys: {keys}): name it with {option}")
         yield number, record[text_field], record[label_field] if label_field is not None else None
@@ -219,7 +219,7 @@ def labels_of(data: LabelledData, ordinal: bool | None = None) -> Labels:
     field = f"\"{data.label_field}\""
     if len(counts) < 2:
         (only,) = counts
-        raise TextgenError(f"{data.path} has one class only (\"{only}\" on all {counts[only]:,} examples): "
+        raise TextgenError(f"{data.path} has one class only (\"{shorten(only)}\" on all {counts[only]:,} examples): "
                            "a classifier needs at least two")
     numbers = [name for name in counts if _number(name)]
     if len(counts) > MAX_CLASSES:
@@ -232,26 +232,26 @@ def labels_of(data: LabelledData, ordinal: bool | None = None) -> Labels:
         raise TextgenError(f"{data.path}: {len(single):,} of the {len(counts):,} labels in {field} have one example each, "
                            "too few to learn a class from: is --label-field the right column?")
     if single and len(data.examples) >= 10 * len(counts):  # ten a class on average: a lone label is a stray
-        shown = ", ".join(f"\"{name}\"" for name in single[:5]) + (f" and {len(single) - 5:,} more" if len(single) > 5 else "")
+        shown = ", ".join(f"\"{shorten(name)}\"" for name in single[:5]) + (f" and {len(single) - 5:,} more" if len(single) > 5 else "")
         warnings.warn(CorpusWarning(f"{data.path}: label{'s' if len(single) > 1 else ''} {shown} of {field} "
                                     f"{'have' if len(single) > 1 else 'has'} one example only, too few to learn a class "
                                     "from: add examples or merge the class into another"), stacklevel=2)
     numeric = len(numbers) == len(counts)
     if ordinal and not numeric:
         example = next(name for name in counts if not _number(name))
-        raise TextgenError(f"--ordinal needs number labels, and {data.path} has \"{example}\": drop --ordinal")
+        raise TextgenError(f"--ordinal needs number labels, and {data.path} has \"{shorten(example)}\": drop --ordinal")
     if numeric:
         names = tuple(sorted(counts, key=Decimal))
         decimals = [name for name in names if "." in name]
         if decimals and ordinal is None:
-            warnings.warn(CorpusWarning(f"{data.path}: the labels of {field} are numbers ({', '.join(names[:6])}"
+            warnings.warn(CorpusWarning(f"{data.path}: the labels of {field} are numbers ({', '.join(map(shorten, names[:6]))}"
                                         f"{', ...' if len(names) > 6 else ''}), read as ordered ratings (the mean absolute "
                                         "error applies): --nominal makes them plain classes"), stacklevel=2)
         return Labels(names, ordinal is not False)
     if numbers:
         other = next(name for name in counts if not _number(name))
-        warnings.warn(CorpusWarning(f"{data.path}: {field} has number labels and others (\"{other}\"), so all are read "
-                                    f"as plain unordered classes: is \"{other}\" a mistake?"), stacklevel=2)
+        warnings.warn(CorpusWarning(f"{data.path}: {field} has number labels and others (\"{shorten(other)}\"), so all are "
+                                    f"read as plain unordered classes: is \"{shorten(other)}\" a mistake?"), stacklevel=2)
     order = list(dict.fromkeys(example.label for example in data.examples))
     return Labels(tuple(order), False)
 
@@ -261,8 +261,8 @@ def check_known(data: LabelledData, labels: Labels) -> None:
     known = set(labels.names)
     for example in data.examples:
         if example.label not in known:
-            classes = ", ".join(labels.names)
-            raise TextgenError(f"{data.path}:{example.line} has label \"{example.label}\", which the training data never has "
+            classes = shorten(", ".join(labels.names), 200)
+            raise TextgenError(f"{data.path}:{example.line} has label \"{shorten(example.label)}\", which the training data never has "
                                f"(classes {classes}): remove it or add examples of it to the training data")
 
 

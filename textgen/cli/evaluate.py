@@ -14,7 +14,8 @@ from textgen.cli.inference_options import cache_options, cache_settings
 @click.option("--streams", type=click.IntRange(1, 4096), default=1, show_default=True,
               help="Parallel streams (faster; 1 carries the state across the whole corpus).")
 @click.option("--seq-len", type=click.IntRange(1, 1_000_000), default=256, show_default=True, help="Tokens per forward call.")
-@click.option("--cache-dir", default=None, help="Token cache folder [default: .cache beside the model directory].")
+@click.option("--cache-dir", default=None,
+              help="Keep CORPUS's tokens in this folder for the next run [default: none, tokens stay in memory].")
 @cache_options
 @click.option("--json", "as_json", is_flag=True,
               help='Print tokens, words, bytes, loss, perplexity, word_perplexity, bits_per_byte, and "cache": the same '
@@ -26,15 +27,12 @@ def evaluate_command(model_dir: str, corpus: str, streams: int, seq_len: int, ca
 
     Example: textgen evaluate checkpoints/little ../shared/corpora/tinystories/valid.txt
     """
-    from pathlib import Path
-
     import textgen
     from textgen.evaluate import evaluate_corpus
 
     loaded = textgen.load(model_dir)
     neural_cache = cache_settings(loaded, options)
-    cache = Path(cache_dir) if cache_dir else loaded.path.resolve().parent / ".cache"  # a shipped model's too
-    metrics = evaluate_corpus(loaded, corpus, streams, seq_len, cache, neural_cache, note=note)
+    metrics = evaluate_corpus(loaded, corpus, streams, seq_len, cache_dir, neural_cache, note=note)
     if as_json:
         print_json({"model": model_dir, "corpus": corpus, **metrics})
         return

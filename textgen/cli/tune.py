@@ -45,9 +45,11 @@ def tune_cast_command(model_dir: str, valid_path: str | None, samples: int, size
 
     check_sizes(sizes)
     if not dry_run:  # refused before the search, not after it
-        from textgen.model_files import refuse_shipped, resolve_model_path
+        from textgen.model_files import read_metadata, resolve_model_path
+        from textgen.tune_cast import check_recordable
 
-        refuse_shipped(resolve_model_path(model_dir), "tune-cast")
+        read_metadata(model_dir)  # not a model directory: said as that, before its lock is looked at
+        check_recordable(resolve_model_path(model_dir))
     loaded = load_for_generation(model_dir, quantize)
     if valid_path is None:
         recorded = (loaded.metadata.get("corpus") or {}).get("valid")
@@ -62,7 +64,7 @@ def tune_cast_command(model_dir: str, valid_path: str | None, samples: int, size
                            on_size=bar.set_description_str, on_story=bar.update)
     finally:
         bar.close()
-    section = None if dry_run else record_cast(loaded.path, tuning)
+    section = None if dry_run else record_cast(loaded.path, tuning, loaded.metadata.get("files"))
     if as_json:
         print_json({"model": model_dir, **tuning.to_dict(), "written": section is not None})
         return

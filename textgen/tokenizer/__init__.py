@@ -12,7 +12,6 @@ textgen encodes them as the control piece <nl>).
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -76,10 +75,14 @@ def tokenizer_from_bytes(data: bytes, source: str = "tokenizer") -> Tokenizer:
     if not data:
         raise TextgenError(f"{source} is empty: train a tokenizer with `textgen tokenizer train`")
     if data.lstrip()[:1] == b"{":
+        from textgen.files import JSONProblem, parse_json
+
         try:
-            spec = json.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise TextgenError(f"{source} is not a valid tokenizer file (broken JSON: {error}): retrain it") from None
+            spec = parse_json(data.decode("utf-8"), source)
+        except UnicodeDecodeError as error:
+            raise TextgenError(f"{source} is not a valid tokenizer file (not UTF-8 at byte {error.start}): retrain it") from None
+        except JSONProblem as error:
+            raise TextgenError(f"{source} is not a valid tokenizer file (broken JSON: {error.detail}): retrain it") from None
         if not isinstance(spec, dict) or spec.get("format") != JSON_FORMAT:
             raise TextgenError(f"{source} is JSON but not a textgen tokenizer file: retrain it with `textgen tokenizer train`")
         if spec.get("version") != JSON_VERSION:
@@ -113,14 +116,14 @@ def _looks_like_text(data: bytes) -> bool:
 
 
 def load_tokenizer(path: str | os.PathLike) -> Tokenizer:
-    """Load a tokenizer file written by Tokenizer.save (or a compatible sentencepiece .model)."""
+    """Load a tokenizer file written by Tokenizer.save (or a compatible sentencepiece .model): a
+    regular file of at most MAX_TOKENIZER_BYTES (a pipe or a device is refused, never read)."""
+    from textgen.files import read_bytes
+    from textgen.model_files import MAX_TOKENIZER_BYTES
+
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise TextgenError(f"tokenizer file {path} does not exist: train one with `textgen tokenizer train CORPUS --out {path}`") from None
-    except IsADirectoryError:
-        raise TextgenError(f"tokenizer path {path} is a folder: give the tokenizer file") from None
-    except OSError as error:
-        raise TextgenError(f"cannot read tokenizer file {path} ({error.strerror})") from None
-    return tokenizer_from_bytes(data, source=str(path))
+    if not path.exists() and not path.is_symlink():
+        raise TextgenError(f"tokenizer file {path} does not exist: train one with `textgen tokenizer train CORPUS --out {path}`")
+    if path.is_dir():
+        raise TextgenError(f"tokenizer path {path} is a folder: give the tokenizer file")
+    return tokenizer_from_bytes(read_bytes(path, "tokenizer file", MAX_TOKENIZER_BYTES), source=str(path))

@@ -8,7 +8,7 @@ with `textgen train`.
 from __future__ import annotations
 
 import datetime
-import json
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -21,12 +21,13 @@ from textgen.classify.data import LabelledData, Labels, check_known, class_weigh
 from textgen.config import CLASSIFIER_AVERAGE, ClassifierConfig, ModelConfig, TrainConfig
 from textgen.corpus import fingerprint
 from textgen.errors import TextgenError
+from textgen.files import shorten
 from textgen.model_dir import META_FILE, ModelDirectory
 from textgen.tokenizer import UNK_ID, Tokenizer, load_tokenizer, train_tokenizer
 from textgen.training.resume import CLASSIFIER, check_checkpoint, check_model, check_resumable
 from textgen.training.run import (RunResult, TokenizerSpec, _version, check_memory, check_out_dir, check_same_data,
                                   describe_limit, resolve_model_config, run_folder, trainer_check, SHAPE_FIELDS)
-from textgen.training.rundir import RunPaths
+from textgen.training.rundir import RunPaths, check_temporary_folder, read_run_description
 
 MAX_UNKNOWN_SHARE = 0.01  # an encoder's tokenizer that leaves more of the data unknown does not fit it
 DEFAULT_CLASSIFIER_SIZE = {"hidden_size": 256, "embed_dim": 128}  # from scratch, when not given
@@ -91,13 +92,9 @@ def train_classifier(data: ClassifierData, out_dir: str, tokenizer_spec: Tokeniz
                      report: Callable[[str], None] = lambda line: None) -> RunResult:
     """Train (or resume) a classifier on labelled examples into the model directory `out_dir`.
     Every input problem is a TextgenError before anything is written."""
+    check_temporary_folder()  # before Lightning's import needs it
     out = Path(out_dir)
-    saved = None
-    if resume and (out / META_FILE).is_file():
-        try:
-            saved = json.loads((out / META_FILE).read_text())
-        except (OSError, ValueError):
-            saved = None
+    saved = read_run_description(out) if resume and os.path.lexists(out / META_FILE) else None  # a damaged one: one line
     if saved is not None and saved.get("task") != "classifier":
         raise TextgenError(f"{out} holds a language model's run, not a classifier's: give another --out")
     base = TrainConfig.from_dict(saved["training"]) if saved and "training" in saved else TrainConfig()
@@ -111,8 +108,8 @@ def train_classifier(data: ClassifierData, out_dir: str, tokenizer_spec: Tokeniz
                               fields.get("label_field", data.label_field), bool(fields.get("ordinal", False)))
     train, valid, labels = read_data(data, train_config.seed, train_config.valid_fraction)
     if saved is not None and Labels.from_dict(saved["labels"]) != labels:
-        raise TextgenError(f"--resume with other labels: the run has classes {', '.join(saved['labels']['names'])}, "
-                           f"{data.path} has {', '.join(labels.names)}; train a new run")
+        raise TextgenError(f"--resume with other labels: the run has classes {shorten(', '.join(map(str, saved['labels']['names'])), 200)}, "
+                           f"{data.path} has {shorten(', '.join(labels.names), 200)}; train a new run")
     loaded = load_encoder_model(encoder, train) if encoder and saved is None else None
     trainer_check(train_config)
     with run_folder(out_dir, True, report) as out:

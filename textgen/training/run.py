@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import json
 import shutil
 import time
 from collections.abc import Callable
@@ -24,9 +23,11 @@ from textgen.config import ModelConfig, TrainConfig, default_hidden_size, descri
 from textgen.corpus import assign_splits, fingerprint, iter_stories
 from textgen.data import BatchPlan, cached_splits, cached_tokens, check_batch_plan
 from textgen.errors import TextgenError
+from textgen.files import kind_of
 from textgen.tokenizer import Tokenizer, load_tokenizer, train_tokenizer
 from textgen.training.resume import LANGUAGE_MODEL, check_checkpoint, check_model, check_resumable
-from textgen.training.rundir import LOCK_FILE, RunLock, RunPaths, holds_run, recover, run_entries
+from textgen.training.rundir import (LOCK_FILE, RunLock, RunPaths, check_temporary_folder, holds_run, read_run_description,
+                                     recover, run_entries)
 from textgen.training.schedule import time_bounded
 
 SHAPE_FIELDS = ("cell", "vocab_size", "embed_dim", "hidden_size", "num_layers", "tie_weights", "output_projection")
@@ -84,6 +85,10 @@ def check_out_dir(out_dir: Path, resume: bool, overwrite: bool) -> None:
     last = ModelDirectory(out_dir).last_checkpoint
     if resume and overwrite:
         raise TextgenError("--resume and --overwrite contradict each other: choose one")
+    for path, what in ((last, "a checkpoint"), (out_dir / META_FILE, "a run's description")):
+        if path.exists() and not path.is_file():  # a pipe or a device would hang or never end: said as what it is
+            raise TextgenError(f"{path} is {kind_of(path.stat().st_mode)}: {what} is a regular file textgen writes; "
+                               "remove it, or give another --out")
     if resume and not last.is_file():
         raise TextgenError(f"--resume found no checkpoint at {last}: train without --resume first")
     if used and not resume and not overwrite:
@@ -119,10 +124,9 @@ def trainer_check(config: TrainConfig) -> None:
 
 def check_run_kind(out: Path) -> None:
     """--resume of a classifier's run with textgen train is refused (its textgen.json says which it is)."""
-    try:
-        task = json.loads((out / META_FILE).read_text()).get("task", LANGUAGE_MODEL)
-    except (OSError, ValueError, AttributeError):
-        return  # a missing or damaged textgen.json is reported where it is read
+    if not (out / META_FILE).exists():
+        return  # a missing textgen.json is reported where it is read
+    task = read_run_description(out).get("task", LANGUAGE_MODEL)  # a damaged one: one line
     if task != LANGUAGE_MODEL:
         raise TextgenError(f"{out} holds a {task}'s run, not a language model's: continue it with textgen classify train "
                            f"DATA --out {out} --resume, or give textgen train another --out")
@@ -201,6 +205,7 @@ def run_folder(out_dir: str, primary: bool = True, report: Callable[[str], None]
     """The run's folder, checked, locked against a second run and recovered from an interrupted
     swap or write; when the run fails before its first checkpoint, a folder this run made is removed
     again, and so are the files a new run wrote into a folder that held other things."""
+    check_temporary_folder()  # before Lightning's import needs it
     from textgen.training.fit import remove_partial_files
 
     out = Path(out_dir)
@@ -252,7 +257,7 @@ def _train(corpus: str, out: Path, tokenizer_spec: TokenizerSpec, model_override
     if not primary:
         wait_for(paths.current / META_FILE)
     meta_path = (out if resume else paths.current) / META_FILE
-    saved = json.loads(meta_path.read_text()) if (resume or not primary) and meta_path.exists() else None
+    saved = read_run_description(meta_path.parent) if (resume or not primary) and meta_path.exists() else None
     if resume and primary and saved and isinstance(saved.get("model"), dict):
         check_model(ModelDirectory(out).last_checkpoint, resumed, saved["model"])
     base = TrainConfig.from_dict(saved["training"]) if resume and saved and "training" in saved else TrainConfig()

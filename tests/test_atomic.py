@@ -84,3 +84,48 @@ def test_a_link_given_as_it_is_is_written_through_and_loops_and_the_shipped_mode
     with pytest.raises(TextgenError, match="shipped model tinystories"):
         write_bytes(shipped, b"x")
     assert not shipped.exists()
+
+
+def test_only_regular_files_are_replaced_a_link_to_a_pipe_included(tmp_path):
+    """A write through a link to a device once turned the device into a regular file: anything
+    but a regular file at the path, or at the end of a link the user named, is refused."""
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    link = tmp_path / "link.txt"
+    link.symlink_to(pipe)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    for path in (pipe, link, folder):
+        with pytest.raises(TextgenError) as raised:
+            write_bytes(path, b"x")
+        assert "\n" not in str(raised.value)
+    import stat
+
+    assert stat.S_ISFIFO(os.lstat(pipe).st_mode) and link.is_symlink() and folder.is_dir()
+    with pytest.raises(TextgenError, match="is a pipe"):
+        prepare_output(link)
+
+
+@pytest.mark.parametrize("marker", ["textgen.json", ".textgen.lock"])
+def test_a_link_inside_a_folder_textgen_manages_is_replaced_not_followed(tmp_path, marker):
+    """In a model directory or run folder (it holds textgen.json or textgen's lock) and its
+    lightning/, a link is the folder's own entry: a write replaces it, its target stays."""
+    model = tmp_path / "model"
+    (model / "lightning").mkdir(parents=True)
+    (model / marker).write_text("{}")
+    victim = tmp_path / "victim.txt"
+    victim.write_text("mine")
+    for path in (model / "metrics.csv", model / "lightning" / "notes.bin"):
+        path.symlink_to(victim)
+        write_bytes(path, b"new")
+        assert not path.is_symlink() and path.read_bytes() == b"new"
+    assert victim.read_text() == "mine"
+
+
+def test_follow_links_false_replaces_the_link_anywhere(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("mine")
+    link = tmp_path / "cache.bin"
+    link.symlink_to(victim)
+    write_bytes(link, b"new", follow_links=False)
+    assert victim.read_text() == "mine" and not link.is_symlink() and link.read_bytes() == b"new"

@@ -320,3 +320,27 @@ def test_json_lines_named_txt_are_noted_not_silently_read_as_prose(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error", CorpusWarning)
         assert len(read_stories(prose)) == 2
+
+
+def test_a_file_name_that_is_not_utf8_is_fingerprinted_by_its_bytes(tmp_path):
+    """A corpus folder holding caf\\xe9.txt (Latin-1 bytes): train and evaluate crashed with
+    UnicodeEncodeError when the name was hashed."""
+    import os
+
+    from textgen.corpus import fingerprint
+
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    name = os.fsdecode(b"caf\xe9.txt")
+    (folder / name).write_text("A story.\n<|endoftext|>\n")
+    first = fingerprint(folder)
+    assert fingerprint(folder) == first
+    (folder / name).rename(folder / os.fsdecode(b"caf\xe8.txt"))
+    assert fingerprint(folder) != first  # the name's bytes count
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "story.txt").write_text("A story.\n<|endoftext|>\n")
+    import hashlib
+
+    expected = hashlib.sha256(b"story.txt\0" + (plain / "story.txt").read_bytes() + b"\0").hexdigest()
+    assert fingerprint(plain) == expected  # a UTF-8 name hashes as it always did: runs and caches stay valid

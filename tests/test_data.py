@@ -102,3 +102,98 @@ def test_a_damaged_or_hostile_cache_description_is_rebuilt_not_trusted(tmp_path,
         again = cached_tokens(corpus_txt, word_tokenizer, tmp_path)
         assert again == first and (again.load() == first.load()).all(), damage
         assert meta.is_file() and meta.read_text() == good, damage
+
+
+def test_a_link_in_the_token_cache_is_replaced_never_written_through(tmp_path, corpus_txt, word_tokenizer):
+    """A link at a cache file's name (shipped in a model archive, say) could make any cache write
+    land on a file of someone's choice: the link is removed and a regular file takes its place."""
+    import os
+
+    from textgen.data import cached_tokens
+
+    cache = tmp_path / "cache"
+    first = cached_tokens(corpus_txt, word_tokenizer, cache)
+    (array,) = cache.glob("*.uint16")
+    (meta,) = cache.glob("*.json")
+    victims = {name: tmp_path / f"victim-{name}.txt" for name in ("array", "meta")}
+    for victim in victims.values():
+        victim.write_text("mine")
+    for path, victim in ((array, victims["array"]), (meta, victims["meta"])):
+        path.unlink()
+        os.symlink(victim, path)
+    again = cached_tokens(corpus_txt, word_tokenizer, cache)
+    assert [victim.read_text() for victim in victims.values()] == ["mine", "mine"]
+    assert not array.is_symlink() and array.is_file() and not meta.is_symlink() and meta.is_file()
+    assert again == first and (again.load() == first.load()).all()
+
+
+def test_a_link_to_a_cache_array_of_the_right_size_is_not_read(tmp_path, corpus_txt, word_tokenizer):
+    import os
+
+    from textgen.data import cached_tokens
+
+    cache = tmp_path / "cache"
+    first = cached_tokens(corpus_txt, word_tokenizer, cache)
+    (array,) = cache.glob("*.uint16")
+    elsewhere = tmp_path / "elsewhere.bin"
+    elsewhere.write_bytes(bytes(array.stat().st_size))  # the right size, other ids (all 0)
+    array.unlink()
+    os.symlink(elsewhere, array)
+    again = cached_tokens(corpus_txt, word_tokenizer, cache)
+    assert (again.load() == first.load()).all() and not array.is_symlink()
+    assert elsewhere.read_bytes() == bytes(elsewhere.stat().st_size)
+
+
+def test_the_path_a_cache_description_names_is_not_trusted(tmp_path, corpus_txt, word_tokenizer):
+    """The description's "path" could point at any file of the right size: the array is always
+    the one its key names."""
+    import json
+
+    from textgen.data import cached_tokens
+
+    cache = tmp_path / "cache"
+    first = cached_tokens(corpus_txt, word_tokenizer, cache)
+    (array,) = cache.glob("*.uint16")
+    (meta,) = cache.glob("*.json")
+    other = tmp_path / "other.uint16"
+    other.write_bytes(bytes(array.stat().st_size))
+    meta.write_text(json.dumps({**json.loads(meta.read_text()), "path": str(other)}))
+    again = cached_tokens(corpus_txt, word_tokenizer, cache)
+    assert again.path == array and (again.load() == first.load()).all()
+
+
+def test_a_cache_array_with_ids_beyond_the_vocabulary_is_rebuilt(tmp_path, corpus_txt, word_tokenizer):
+    """Same size, damaged ids: the model would index past its embedding (IndexError) on them."""
+    import numpy as np
+
+    from textgen.data import cached_tokens
+
+    cache = tmp_path / "cache"
+    first = cached_tokens(corpus_txt, word_tokenizer, cache)
+    (array,) = cache.glob("*.uint16")
+    array.write_bytes(np.full(first.tokens, 65535, dtype=np.uint16).tobytes())
+    again = cached_tokens(corpus_txt, word_tokenizer, cache)
+    assert int(again.load().max()) < word_tokenizer.vocab_size and (again.load() == first.load()).all()
+
+
+def test_a_cache_that_cannot_be_written_is_one_error_naming_cache_dir(tmp_path, corpus_txt, word_tokenizer):
+    from textgen.data import CacheUnwritable, cached_tokens
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(CacheUnwritable, match="--cache-dir") as raised:
+        cached_tokens(corpus_txt, word_tokenizer, blocker / "cache")
+    assert "\n" not in str(raised.value) and blocker.read_text() == "not a folder"
+
+
+def test_tokens_in_memory_equal_the_cached_ones_and_write_nothing(tmp_path, corpus_txt, word_tokenizer):
+    import os
+
+    from textgen.data import cached_tokens, tokens_in_memory
+
+    before = sorted(os.listdir(tmp_path))
+    held = tokens_in_memory(corpus_txt, word_tokenizer)
+    assert sorted(os.listdir(tmp_path)) == before and held.path is None
+    cached = cached_tokens(corpus_txt, word_tokenizer, tmp_path / "cache")
+    assert (held.tokens, held.stories, held.words, held.bytes) == (cached.tokens, cached.stories, cached.words, cached.bytes)
+    assert (held.load() == cached.load()).all()

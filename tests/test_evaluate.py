@@ -64,3 +64,50 @@ def test_evaluate_cli(trained, corpus):
     assert "bits per byte" in text.stdout
     missing = CliRunner().invoke(cli, ["evaluate", str(trained.parent / "nope"), str(corpus)])
     one_line_error(missing, "does not exist")
+
+
+def files_under(folder) -> set[str]:
+    return {str(path.relative_to(folder)) for path in folder.rglob("*")}
+
+
+def test_evaluate_writes_nothing_by_default_not_even_beside_the_model(trained, corpus, tmp_path):
+    """A shipped model's installation may be read-only and must not change: evaluate keeps the
+    corpus's tokens in memory unless --cache-dir is given, and its numbers are the same."""
+    import shutil
+
+    model = tmp_path / "install" / "model"
+    shutil.copytree(trained, model)
+    before = files_under(tmp_path)
+    plain = CliRunner().invoke(cli, ["evaluate", str(model), str(corpus), "--json"])
+    assert plain.exit_code == 0, plain.output
+    assert files_under(tmp_path) == before  # no .cache beside the model, nothing anywhere here
+    cached = CliRunner().invoke(cli, ["evaluate", str(model), str(corpus), "--json", "--cache-dir", str(tmp_path / "c")])
+    assert cached.exit_code == 0, cached.output
+    assert any(name.endswith(".uint16") for name in files_under(tmp_path / "c"))
+    assert json.loads(plain.stdout)["loss"] == pytest.approx(json.loads(cached.stdout)["loss"])
+
+
+def test_evaluate_goes_on_without_a_cache_it_cannot_write_and_names_cache_dir(trained, corpus, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = CliRunner().invoke(cli, ["evaluate", str(trained), str(corpus), "--json", "--cache-dir", str(blocker / "c")])
+    assert result.exit_code == 0, result.output
+    assert "cannot be written" in result.stderr and "--cache-dir" in result.stderr
+    assert json.loads(result.stdout)["tokens"] > 0 and blocker.read_text() == "not a folder"
+
+
+def test_evaluate_with_a_link_planted_in_its_cache_leaves_the_links_target_alone(trained, corpus, tmp_path):
+    import os
+
+    cache = tmp_path / "cache"
+    first = CliRunner().invoke(cli, ["evaluate", str(trained), str(corpus), "--json", "--cache-dir", str(cache)])
+    assert first.exit_code == 0, first.output
+    victim = tmp_path / "victim.txt"
+    victim.write_text("mine")
+    for path in cache.iterdir():
+        path.unlink()
+        os.symlink(victim, path)
+    again = CliRunner().invoke(cli, ["evaluate", str(trained), str(corpus), "--json", "--cache-dir", str(cache)])
+    assert again.exit_code == 0, again.output
+    assert victim.read_text() == "mine" and not any(path.is_symlink() for path in cache.iterdir())
+    assert json.loads(again.stdout)["loss"] == pytest.approx(json.loads(first.stdout)["loss"])

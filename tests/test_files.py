@@ -56,3 +56,45 @@ def test_json_deeper_than_the_limit_is_one_error_and_bad_json_says_why():
     assert nesting_depth(at_limit) == MAX_DEPTH and isinstance(parse_json(at_limit, "x"), list)
     with pytest.raises(TextgenError, match="is not valid JSON .Expecting"):
         parse_json('{"a": }', "textgen.json")
+
+
+def test_an_integer_of_more_digits_than_python_converts_is_one_error():
+    """json.loads raises ValueError (not JSONDecodeError) for an integer over 4,300 digits."""
+    for text in ('{"a": ' + "9" * 5000 + "}", "[" + "1" * 4301 + "]"):
+        with pytest.raises(TextgenError, match="holds a number of more than 4,300 digits") as raised:
+            parse_json(text, "textgen.json")
+        assert "\n" not in str(raised.value) and "Exceeds the limit" not in str(raised.value)
+    assert parse_json("[" + "1" * 4300 + "]", "x")[0] > 0  # at the limit it is a number
+
+
+def test_a_link_is_refused_where_links_are_not_followed(tmp_path):
+    target = tmp_path / "target.json"
+    target.write_text("{}")
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    assert read_json(link, "description", 100) == {}
+    with pytest.raises(TextgenError, match="is a symbolic link"):
+        read_json(link, "description", 100, follow_links=False)
+
+
+def test_too_little_memory_to_read_a_file_is_one_error(tmp_path):
+    """A sparse 2 GiB file under a 1 GiB address-space limit: the read cannot be reserved."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    big = tmp_path / "big.bin"
+    with open(big, "wb") as file:
+        file.truncate(2 << 30)  # sparse: no disk used
+    code = ("import resource, sys\n"
+            "resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))\n"
+            "from textgen.errors import TextgenError\n"
+            "from textgen.files import read_bytes\n"
+            "try:\n"
+            "    read_bytes(sys.argv[1], 'model file', 4 << 30)\n"
+            "except TextgenError as error:\n"
+            "    print(error)\n")
+    done = subprocess.run([sys.executable, "-c", code, str(big)], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("not enough memory to read model file") and "ulimit -v" in done.stdout

@@ -465,3 +465,275 @@ def test_the_installed_shipped_model_is_refused_as_an_output_and_stays_as_it_is(
         result = run(*args)
         one_line_error(result, "shipped model tinystories")
     assert folder_hash(folder) == before and leftovers(folder) == []
+
+
+# the lock: never someone else's file ------------------------------------------------------------------------
+
+def review_rows(path: Path) -> Path:
+    path.write_text("".join(json.dumps({"text": f"a {word} day", "rating": str(index % 2 + 1)}) + "\n"
+                            for index, word in enumerate(["good", "bad", "fine", "poor"] * 5)))
+    return path
+
+
+TINY_TRAIN = ["--tokenizer-kind", "word", "--embed-dim", "8", "--hidden-size", "12", "--num-layers", "1", "--batch-size", "4",
+              "--max-steps", "1"]
+
+
+def writers(trained, corpus, out: Path, tmp_path: Path) -> dict[str, tuple]:
+    """Every command that writes a model directory, aimed at `out` (which holds a model)."""
+    valid = tmp_path / "valid.txt"
+    valid.write_text("Lily saw Tom. Tom saw Lily.\n<|endoftext|>\nBen and Mia played.\n<|endoftext|>\n")
+    return {
+        "export": ("export", trained, out, "--overwrite"),
+        "tune-cast": ("tune-cast", out, "--valid", valid, "--samples", "1", "--sizes", "0", "--max-tokens", "3"),
+        "train": ("train", corpus, "--out", out, "--overwrite", *TINY_TRAIN, "--seq-len", "8", "--cache-dir", tmp_path / "c"),
+        "classify train": ("classify", "train", review_rows(tmp_path / "reviews.jsonl"), "--out", out, "--overwrite",
+                           *TINY_TRAIN),
+    }
+
+
+@pytest.mark.parametrize("command", ["export", "tune-cast", "train", "classify train"])
+@pytest.mark.parametrize("planted", ["link", "foreign file"])
+def test_a_lock_that_is_a_link_or_another_file_is_refused_and_never_written(trained, corpus, tmp_path, command, planted):
+    """A `.textgen.lock` link (shipped in an archive, say) made every writer truncate its target
+    and write `pid N` into it."""
+    out = tmp_path / "model"
+    export_model(trained, out, "float32")
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    lock = out / ".textgen.lock"
+    if planted == "link":
+        lock.symlink_to(victim)
+    else:
+        lock.write_text("precious")
+    before = folder_hash(out)
+    result = run(*writers(trained, corpus, out, tmp_path)[command])
+    one_line_error(result, "not textgen's lock")
+    assert victim.read_text() == "precious" and folder_hash(out) == before
+    assert lock.is_symlink() if planted == "link" else lock.read_text() == "precious"
+
+
+def test_a_lock_a_killed_textgen_left_is_taken_over_and_removed(trained, tmp_path):
+    out = tmp_path / "model"
+    out.mkdir()
+    (out / ".textgen.lock").write_text("pid 12345\n")
+    export_model(trained, out, "float32")
+    assert dtype_of(out) == "float32" and leftovers(out) == []
+
+
+def test_a_full_disk_when_taking_the_lock_is_one_line_and_leaves_nothing(trained, tmp_path, monkeypatch):
+    """0 bytes free: even the lock's `pid N` cannot be written (this was a traceback from flush)."""
+    out = tmp_path / "new" / "out"
+
+    def pwrite(descriptor, data, offset):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "pwrite", pwrite)
+    result = run("export", trained, out)
+    monkeypatch.undo()
+    one_line_error(result, "No space left on device")
+    assert "free some space" in result.stderr and not (tmp_path / "new").exists()
+
+
+FSIZE_ZERO = r"""
+import resource, sys
+resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+from textgen.cli import main
+sys.argv = ["textgen", *sys.argv[1:]]
+main()
+"""
+
+
+@pytest.mark.parametrize("command", ["export", "train"])
+def test_no_file_can_be_written_at_all_is_one_line_and_leaves_nothing(trained, corpus, tmp_path, command):
+    """`ulimit -f 0`: export's lock cannot hold its pid, and train's Lightning import found no
+    usable temporary folder (a traceback inside torchmetrics)."""
+    out = tmp_path / "out"
+    args = {"export": ["export", str(trained), str(out)],
+            "train": ["train", str(corpus), "--out", str(out), *TINY_TRAIN, "--cache-dir", str(tmp_path / "c")]}[command]
+    done = subprocess.run([sys.executable, "-c", FSIZE_ZERO, *args], cwd=REPO, env=ONE_THREAD, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert [line for line in done.stderr.splitlines() if line.startswith("error:")] == [done.stderr.strip()]
+    assert ("File too large" if command == "export" else "no usable temporary folder") in done.stderr
+    assert not out.exists() and not (tmp_path / "c").exists()
+
+
+# a user's .next/ and .old/ are theirs --------------------------------------------------------------------
+
+def plant_user_folders(folder: Path, trained: Path) -> dict[str, str]:
+    """A web project's .next/ and a user's .old/ holding notes and a copy of some weights."""
+    (folder / ".next" / "pages").mkdir(parents=True)
+    (folder / ".next" / "pages" / "index.js").write_text("export default 1")
+    (folder / ".old").mkdir()
+    (folder / ".old" / "notes.txt").write_text("notes")
+    shutil.copy(trained / "model.safetensors", folder / ".old" / "model.safetensors")
+    return folder_hash(folder)
+
+
+@pytest.mark.parametrize("command", ["export", "tune-cast", "train"])
+def test_a_users_next_and_old_folders_are_left_alone_by_every_writer(trained, corpus, tmp_path, command):
+    """Older textgen staged in .next/ and .old/: a folder of those names that holds anything but
+    textgen's own files is the user's, and no writer moves or deletes a file of it."""
+    out = tmp_path / "site"
+    out.mkdir()
+    if command == "tune-cast":
+        export_model(trained, out, "float32")
+    before = plant_user_folders(out, trained)
+    args = writers(trained, corpus, out, tmp_path)[command]
+    result = run(*[arg for arg in args if arg != "--overwrite"] if command != "tune-cast" else args)
+    assert result.exit_code == 0, result.output
+    after = folder_hash(out)
+    assert {name: digest for name, digest in after.items() if name.startswith((".next", ".old"))} == \
+        {name: digest for name, digest in before.items() if name.startswith((".next", ".old"))}
+    assert "removed an unfinished write" not in result.stderr and "finished replacing" not in result.stderr
+    assert (out / "textgen.json").is_file()
+
+
+def test_an_older_textgens_staging_is_still_recovered_and_the_new_name_too(trained, tmp_path):
+    """.next/ holding only textgen's files (an older textgen's --overwrite killed before its commit)
+    and .textgen-next/ (this one's) are cleared by the next writer; the model in place stays."""
+    out = tmp_path / "out"
+    export_model(trained, out, "float32")
+    for name in (".next", ".textgen-next"):
+        (out / name / "lightning").mkdir(parents=True)
+        (out / name / "textgen.json").write_text("half")
+        (out / name / ".textgen.json.k2j3.tmp").write_text("half")
+        (out / name / "lightning" / "last.ckpt").write_text("half")
+    assert dtype_of(out) == "float32"
+    export_model(trained, out, "bfloat16", overwrite=True)
+    assert dtype_of(out) == "bfloat16" and leftovers(out) == []
+
+
+def test_something_else_where_textgen_stages_is_refused_not_followed(trained, tmp_path):
+    out = tmp_path / "out"
+    export_model(trained, out, "float32")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "textgen.json").write_text("mine")
+    (out / ".textgen-next").symlink_to(elsewhere)
+    result = run("export", trained, out, "--overwrite")
+    one_line_error(result, "in the way of textgen's staging folder")
+    assert (elsewhere / "textgen.json").read_text() == "mine" and dtype_of(out) == "float32"
+
+
+# tune-cast: the choice lands on the model it was made for ------------------------------------------------
+
+def test_tune_cast_refuses_to_record_into_a_model_replaced_during_its_search(trained, tmp_path):
+    from textgen.tune_cast import CastTuning, record_cast
+
+    out = tmp_path / "model"
+    export_model(trained, out, "float32")
+    searched = textgen.load(out).metadata["files"]
+    export_model(trained, out, "bfloat16", overwrite=True)  # another command, while the search ran
+    before = (out / "textgen.json").read_bytes()
+    tuning = CastTuning("valid.txt", 2, 1.0, 1, 0, 3, chosen=2)
+    with pytest.raises(TextgenError, match=r"changed while tune-cast ran \(another textgen command wrote a model there\): run tune-cast again") as raised:
+        record_cast(out, tuning, searched)
+    assert "\n" not in str(raised.value) and (out / "textgen.json").read_bytes() == before
+    assert record_cast(out, tuning, textgen.load(out).metadata["files"])["settings"]["cast_size"] == 2
+
+
+def test_tune_cast_on_a_folder_of_links_to_the_shipped_model_writes_its_own_description(shipped, tmp_path):
+    """Links in a model directory are its own entries: the choice replaces the textgen.json link
+    with a file of the folder's own, and the shipped model stays as it is."""
+    before = folder_hash(shipped)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    for path in shipped.iterdir():
+        (mine / path.name).symlink_to(path)
+    valid = tmp_path / "valid.txt"
+    valid.write_text("Lily saw Tom. Tom saw Lily.\n<|endoftext|>\nBen and Mia played.\n<|endoftext|>\n")
+    result = run("tune-cast", mine, "--valid", valid, "--samples", "1", "--sizes", "0", "--max-tokens", "3")
+    assert result.exit_code == 0, result.output
+    assert folder_hash(shipped) == before
+    assert not (mine / "textgen.json").is_symlink() and (mine / "model.safetensors").is_symlink()
+    assert textgen.load(mine).sampling["cast_size"] == 0
+
+
+# a model file larger than its description allows ---------------------------------------------------------
+
+def test_a_weights_file_larger_than_the_model_can_fill_is_refused_unread(trained, tmp_path):
+    """An 8 GB (sparse) model.safetensors beside a description of a tiny model: refused by its size,
+    before a byte is read or reserved (read_bytes once reserved it and failed with MemoryError)."""
+    out = tmp_path / "model"
+    shutil.copytree(trained, out)
+    with open(out / "model.safetensors", "r+b") as file:
+        file.truncate(8 << 30)  # sparse: no disk used
+    with pytest.raises(TextgenError, match=r"more than a model of [\d,]+ parameters can fill"):
+        textgen.load(out)
+
+
+# names that are not UTF-8 ----------------------------------------------------------------------------------
+
+def test_paths_that_are_not_utf8_are_written_into_textgen_json_and_read_back(trained, corpus, tmp_path):
+    """A name of bytes that are not UTF-8 (Python holds them as lone surrogates) crashed the write of
+    textgen.json: it is stored as JSON's \\udcXX escapes, valid UTF-8 that reads back as the same path."""
+    source = Path(os.fsdecode(os.fsencode(str(tmp_path)) + b"/src\xffm"))
+    export_model(trained, source, "float32")
+    copy = tmp_path / "copy"
+    export_model(source, copy, "float32")
+    assert textgen.load(copy).metadata["exported_from"] == str(source)
+    json.loads((copy / "textgen.json").read_bytes().decode("utf-8"))  # valid UTF-8 JSON
+    run_out = os.fsencode(str(tmp_path)) + b"/tr\xffx"
+    done = subprocess.run([*textgen_process("train", str(corpus), "--out", os.fsdecode(run_out), *TINY_TRAIN, "--seq-len",
+                                            "8", "--cache-dir", str(tmp_path / "c"))],
+                          cwd=REPO, env={**ONE_THREAD, "LC_ALL": "C.UTF-8"}, capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert textgen.load(os.fsdecode(run_out)).metadata["status"] == "trained"
+
+
+# the shipped model reached another way -----------------------------------------------------------------------
+
+def test_a_hard_link_to_a_shipped_file_counts_as_the_shipped_model(shipped, tmp_path):
+    from textgen.model_files import shipped_model_at
+
+    linked = tmp_path / "elsewhere" / "textgen.json"
+    linked.parent.mkdir()
+    os.link(shipped / "textgen.json", linked)
+    assert shipped_model_at(linked) == "tinystories" and shipped_model_at(tmp_path / "elsewhere" / "other") is None
+
+
+def can_bind_mount() -> bool:
+    import shutil as tools
+
+    return sys.platform.startswith("linux") and tools.which("unshare") is not None and \
+        subprocess.run(["unshare", "-rm", "true"], capture_output=True).returncode == 0
+
+
+BIND_MOUNTED = r"""
+import subprocess, sys
+from pathlib import Path
+import textgen.model_files
+from textgen.cli import main
+shipped, mount, trained = sys.argv[1:4]
+textgen.model_files.SHIPPED_DIR = Path(shipped).parent
+subprocess.run(["mount", "--bind", shipped, mount], check=True)
+sys.argv = ["textgen", "export", trained, mount, "--overwrite"]
+main()
+"""
+
+
+@pytest.mark.skipif(not can_bind_mount(), reason="needs unshare -rm (a private mount namespace) to bind-mount")
+def test_a_bind_mount_of_the_shipped_model_is_refused(shipped, trained, tmp_path):
+    """The real path of a bind mount is the mount point, not the shipped folder: compared by device
+    and inode, it is the shipped model. The mount lives in a private namespace of the child alone."""
+    before = folder_hash(shipped)
+    mount = tmp_path / "mount"
+    mount.mkdir()
+    done = subprocess.run(["unshare", "-rm", sys.executable, "-c", BIND_MOUNTED, str(shipped), str(mount), str(trained)],
+                          cwd=REPO, env=ONE_THREAD, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "shipped model tinystories" in done.stderr, done.stderr[-3000:]
+    assert folder_hash(shipped) == before
+
+
+# messages -------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("command", ["export", "train"])
+def test_a_link_to_nowhere_as_the_output_folder_says_so(trained, corpus, tmp_path, command):
+    out = tmp_path / "dangling"
+    out.symlink_to(tmp_path / "missing" / "dir")
+    args = {"export": ("export", trained, out),
+            "train": ("train", corpus, "--out", out, *TINY_TRAIN, "--cache-dir", tmp_path / "c")}[command]
+    one_line_error(run(*args), "is a symbolic link to")
+    assert out.is_symlink() and not (tmp_path / "missing").exists()

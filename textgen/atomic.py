@@ -80,11 +80,6 @@ def _target(path: Path, follow_links: bool | None) -> Path:
     return path
 
 
-def _landing(path: Path) -> Path:
-    """The directory entry a write to `path` replaces (its folder's real path; a link at the end not followed)."""
-    return Path(os.path.realpath(path.parent)) / path.name if path.is_symlink() else path
-
-
 def prepare_output(path: str | os.PathLike, inputs: Iterable[str | os.PathLike] = ()) -> Path:
     """Check an output file path before any work: its folder can be made and written, it is not
     a folder or a special file, not inside a shipped model, not a loop of symbolic links, and it is
@@ -102,7 +97,7 @@ def prepare_output(path: str | os.PathLike, inputs: Iterable[str | os.PathLike] 
     check_not_loop(path, "output path")
     try:
         path = _target(path, None)
-        refuse_shipped(_landing(path))
+        refuse_shipped(path, follow_last=False)  # after _target: the entry the write replaces
         check_replaceable(path)
         if path.is_file() and not path.is_symlink():
             for source in inputs:
@@ -137,7 +132,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None =
     path = Path(path)
     check_not_loop(path, "output path")
     path = _target(path, follow_links)
-    refuse_shipped(_landing(path))
+    refuse_shipped(path, follow_last=False)  # after _target: the entry the write replaces
     check_replaceable(path)
     binary = "b" in mode
     temp_name = None

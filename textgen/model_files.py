@@ -54,11 +54,17 @@ def _identity(path: str | os.PathLike) -> tuple[int, int] | None:
     return info.st_dev, info.st_ino
 
 
-def shipped_model_at(path: str | os.PathLike) -> str | None:
+def shipped_model_at(path: str | os.PathLike, follow_last: bool = True) -> str | None:
     """The short name of the shipped model whose folder holds `path` (or is it), else None: by its
     real path, and by identity (device and inode), so the folder reached through a bind mount, or
-    one of its files through a hard link or a mounted file, is found too."""
-    target = os.path.realpath(path)
+    one of its files through a hard link or a mounted file, is found too. With `follow_last`
+    False a link at the end of `path` is not followed: it is the entry a write replaces (in a
+    folder of links to the shipped files, the folder's own)."""
+    path = Path(path)
+    if follow_last or not path.is_symlink():
+        target = os.path.realpath(path)
+    else:
+        target = os.path.join(os.path.realpath(path.parent), path.name)
     for name, folder in SHIPPED_MODELS.items():
         home = os.path.realpath(SHIPPED_DIR / folder)
         if target == home or target.startswith(home + os.sep):
@@ -68,7 +74,7 @@ def shipped_model_at(path: str | os.PathLike) -> str | None:
             continue
         if any(_identity(place) == home_identity for place in (target, *map(str, Path(target).parents))):
             return name
-        if os.path.isfile(target):
+        if os.path.isfile(target) and not os.path.islink(target):
             with contextlib.suppress(OSError):
                 files = {_identity(entry.path) for entry in os.scandir(home) if entry.is_file()}
                 if _identity(target) in files:
@@ -76,11 +82,11 @@ def shipped_model_at(path: str | os.PathLike) -> str | None:
     return None
 
 
-def refuse_shipped(path: str | os.PathLike, command: str = "") -> None:
+def refuse_shipped(path: str | os.PathLike, command: str = "", follow_last: bool = True) -> None:
     """No command writes into a shipped model (it belongs to the installation, and git tracks it):
     refuse a path inside one, with the command that makes a copy of one's own (and `command`, the
-    refused command's name, to run on the copy)."""
-    name = shipped_model_at(path)
+    refused command's name, to run on the copy). `follow_last`: see shipped_model_at."""
+    name = shipped_model_at(path, follow_last)
     if name is None:
         return
     copy = f"`textgen export {name} my-{name} --dtype bfloat16`"

@@ -258,3 +258,17 @@ def test_labelled_data_lines_are_capped_and_devices_refused(tmp_path):
     device.symlink_to("/dev/zero")
     with pytest.raises(TextgenError, match=r"device\.csv is a device or socket, not a regular file"):
         read_labelled(device)
+
+
+def test_a_long_label_is_cut_in_messages(tmp_path):
+    """A 100,000-character label was quoted whole, on one line, in every message naming it."""
+    long_label = "x" * 100_000
+    single = read_labelled(write_jsonl(tmp_path / "one.jsonl", [("a", long_label), ("b", long_label)]))
+    with pytest.raises(TextgenError, match=r"\(100,000 characters\)") as raised:
+        labels_of(single)
+    assert len(str(raised.value)) < 400
+    labels = labels_of(read_labelled(write_jsonl(tmp_path / "train.jsonl", ROWS)))
+    valid = read_labelled(write_jsonl(tmp_path / "valid.jsonl", [("a", 5), ("b", long_label)]))
+    with pytest.raises(TextgenError, match=r"valid\.jsonl:2 has label \"x{80}\.\.\. \(100,000 characters\)\"") as raised:
+        check_known(valid, labels)
+    assert len(str(raised.value)) < 400

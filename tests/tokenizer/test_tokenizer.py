@@ -88,3 +88,31 @@ def test_each_kind_says_where_words_start_and_end(tokenizers):
     longer = next(i for i in starts if len(sp.id_to_piece(i)) > 1)
     assert sp.word_label(longer) == sp.id_to_piece(longer)[1:]
     assert (word.unit, char.unit, sp.unit) == ("words", "characters", "characters")
+
+
+def test_a_tokenizer_path_that_is_a_pipe_or_too_large_is_refused_without_reading_it(tmp_path):
+    """`tokenizer info FIFO` and `train --tokenizer FIFO` waited forever on a pipe; a huge file was
+    read whole. Both are one error now, before a byte is read."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    pipe = tmp_path / "pipe.model"
+    os.mkfifo(pipe)
+    code = ("import sys\nfrom textgen.errors import TextgenError\nfrom textgen.tokenizer import load_tokenizer\n"
+            "try:\n    load_tokenizer(sys.argv[1])\nexcept TextgenError as error:\n    print(error)\n")
+    done = subprocess.run([sys.executable, "-c", code, str(pipe)], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "is a pipe, not a regular file" in done.stdout, done.stderr[-2000:]
+    huge = tmp_path / "huge.model"
+    with open(huge, "wb") as file:
+        file.truncate(300 << 20)  # sparse
+    with pytest.raises(TextgenError, match="more than the 268,435,456"):
+        load_tokenizer(huge)
+
+
+def test_a_tokenizer_json_with_a_huge_number_is_one_error(tmp_path):
+    path = tmp_path / "tokenizer.json"
+    path.write_text('{"format": "textgen-tokenizer", "version": ' + "1" * 5000 + ', "kind": "word", "pieces": []}')
+    with pytest.raises(TextgenError, match="broken JSON: a number of more than 4,300 digits"):
+        load_tokenizer(path)

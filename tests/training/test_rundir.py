@@ -7,6 +7,7 @@ import csv
 import errno
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -251,3 +252,77 @@ def test_a_swap_killed_at_any_rename_is_finished_by_recovery_with_every_new_file
     files = {str(path.relative_to(folder)): path.read_text() for path in folder.rglob("*") if path.is_file()}
     assert files in ({**old, "mine.txt": "mine"}, {**new, "mine.txt": "mine"})  # never a mix, never a file short
     assert not staging.exists()
+
+
+DAMAGED_DESCRIPTIONS = {
+    "a list": "[1, 2]",
+    "deep": "[" * 100_000 + "]" * 100_000,
+    "a huge number": '{"format": "textgen-model", "format_version": ' + "1" * 5000 + "}",
+    "no model": '{"format": "textgen-model", "format_version": 1}',
+}
+
+
+@pytest.fixture(scope="module")
+def saved_runs(tmp_path_factory, corpus):
+    """A language model's run and a classifier's, each with a checkpoint to resume."""
+    folder = tmp_path_factory.mktemp("saved")
+    reviews = folder / "reviews.jsonl"
+    reviews.write_text("".join(json.dumps({"text": f"a {word} day", "rating": str(index % 2 + 1)}) + "\n"
+                               for index, word in enumerate(["good", "bad", "fine", "poor"] * 5)))
+    assert train(corpus, folder / "lm", "--max-steps", 2).exit_code == 0
+    result = CliRunner().invoke(cli, ["classify", "train", str(reviews), "--out", str(folder / "cls"), "--tokenizer-kind", "word",
+                                      "--embed-dim", "8", "--hidden-size", "16", "--num-layers", "1", "--batch-size", "4",
+                                      "--max-steps", "2"])
+    assert result.exit_code == 0, result.output
+    return {"train": (corpus, folder / "lm"), "classify train": (reviews, folder / "cls")}
+
+
+def resume(command: str, data, out, *extra):
+    if command == "train":
+        return train(data, out, "--resume", "--max-steps", 3, *extra)
+    return CliRunner().invoke(cli, ["classify", "train", str(data), "--out", str(out), "--resume", "--max-steps", "3",
+                                    *map(str, extra)])
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGED_DESCRIPTIONS))
+@pytest.mark.parametrize("command", ["train", "classify train"])
+def test_resume_reads_a_damaged_description_as_one_line_not_a_traceback(saved_runs, command, damage):
+    """--resume parsed textgen.json with plain json.loads: [1, 2] gave AttributeError, deep nesting
+    RecursionError, a huge number ValueError."""
+    data, out = saved_runs[command]
+    meta = out / "textgen.json"
+    good = meta.read_text()
+    try:
+        meta.write_text(DAMAGED_DESCRIPTIONS[damage])
+        result = resume(command, data, out)
+        assert result.exit_code == 2, result.output
+        lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+        assert len(lines) == 1 and "textgen.json" in lines[0], result.stderr
+    finally:
+        meta.write_text(good)
+
+
+def test_a_classifiers_description_without_its_labels_is_one_line_on_resume(saved_runs):
+    data, out = saved_runs["classify train"]
+    meta = out / "textgen.json"
+    good = meta.read_text()
+    try:
+        meta.write_text(json.dumps({key: value for key, value in json.loads(good).items() if key != "labels"}))
+        result = resume("classify train", data, out)
+        assert result.exit_code == 2 and "labels must be an object" in result.stderr, result.output
+    finally:
+        meta.write_text(good)
+
+
+@pytest.mark.parametrize("name", ["lightning/last.ckpt", "textgen.json"])
+def test_a_pipe_in_place_of_a_runs_file_is_named_as_a_pipe_on_resume(saved_runs, tmp_path, name):
+    """A FIFO as last.ckpt was "found no checkpoint"; as textgen.json, "output path ... choose a file name"."""
+    data, source = saved_runs["train"]
+    out = tmp_path / "run"
+    shutil.copytree(source, out)
+    (out / name).unlink()
+    os.mkfifo(out / name)
+    result = resume("train", data, out)
+    assert result.exit_code == 2, result.output
+    assert f"{name.split('/')[-1]} is a pipe" in result.stderr and "found no checkpoint" not in result.stderr
+    assert "choose a file name" not in result.stderr

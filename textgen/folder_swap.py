@@ -227,13 +227,13 @@ def held_signals() -> Iterator[None]:
 def read_manifest(staging: Path) -> dict | None:
     """The committed swap in a staging folder ({"write": [...], "remove": [...]}), or None when
     the staging folder was never committed (its writer stopped before every file was whole)."""
-    from textgen.files import read_bytes
+    from textgen.files import read_json
 
-    if not (staging / MANIFEST).is_file():
+    if not os.path.lexists(staging / MANIFEST):
         return None
-    try:
-        manifest = json.loads(read_bytes(staging / MANIFEST, "swap manifest", 1 << 20).decode("utf-8"))
-    except (TextgenError, ValueError):
+    try:  # textgen's own file: a link, a huge or deeply nested file is not a manifest (and is never followed)
+        manifest = read_json(staging / MANIFEST, "swap manifest", 1 << 20, follow_links=False)
+    except TextgenError:
         return None
     if not isinstance(manifest, dict):
         return None

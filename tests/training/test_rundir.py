@@ -326,3 +326,38 @@ def test_a_pipe_in_place_of_a_runs_file_is_named_as_a_pipe_on_resume(saved_runs,
     assert result.exit_code == 2, result.output
     assert f"{name.split('/')[-1]} is a pipe" in result.stderr and "found no checkpoint" not in result.stderr
     assert "choose a file name" not in result.stderr
+
+
+def test_a_checkpoint_write_never_follows_a_link_at_its_temporary_name(tmp_path):
+    """lightning/.last.ckpt.PID.tmp is a predictable name: a link planted there was opened and
+    truncated; now it is removed and a new file made in its place."""
+    from textgen.training.checkpoint_file import write_checkpoint
+
+    lightning = tmp_path / "run" / "lightning"
+    lightning.mkdir(parents=True)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    (lightning / f".last.ckpt.{os.getpid()}.tmp").symlink_to(victim)
+    write_checkpoint({"step": 3}, lightning / "last.ckpt")
+    assert victim.read_text() == "precious" and (lightning / "last.ckpt").is_file()
+    assert sorted(path.name for path in lightning.iterdir()) == ["last.ckpt"]
+
+
+@pytest.mark.parametrize("manifest", ["deep", "link", "huge number"])
+def test_a_manifest_that_is_no_manifest_commits_nothing(tmp_path, manifest):
+    """A staging folder whose .swap.json is deeply nested, a link or holds a huge number was a
+    RecursionError or ValueError, or was read through the link: it is an uncommitted write."""
+    folder = tmp_path / "run"
+    staging = folder / ".textgen-next"
+    staging.mkdir(parents=True)
+    (folder / "textgen.json").write_text("old")
+    (staging / "textgen.json").write_text("new")
+    elsewhere = tmp_path / "elsewhere.json"
+    elsewhere.write_text(json.dumps({"write": ["textgen.json"], "remove": []}))
+    if manifest == "link":
+        (staging / ".swap.json").symlink_to(elsewhere)
+    else:
+        (staging / ".swap.json").write_text("[" * 100_000 + "]" * 100_000 if manifest == "deep" else
+                                            '{"write": [' + "1" * 5000 + '], "remove": []}')
+    assert "unfinished" in recover(folder)
+    assert (folder / "textgen.json").read_text() == "old" and not staging.exists() and elsewhere.is_file()

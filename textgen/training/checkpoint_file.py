@@ -57,8 +57,11 @@ def write_checkpoint(checkpoint: dict, path: Path) -> None:
     temporary file goes and the previous file stays. A failed write is an OSError (torch.save itself
     reports one as a RuntimeError about the zip writer's position)."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(temporary)  # a stale file, or a link planted at this name: never written through
     try:
-        with open(temporary, "wb") as file:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+        with open(temporary, "wb", opener=lambda name, _: os.open(name, flags, 0o666)) as file:
             writer = RecordingWriter(file)
             try:
                 torch.save(checkpoint, writer)

@@ -628,7 +628,8 @@ def test_tune_cast_refuses_to_record_into_a_model_replaced_during_its_search(tra
     export_model(trained, out, "bfloat16", overwrite=True)  # another command, while the search ran
     before = (out / "textgen.json").read_bytes()
     tuning = CastTuning("valid.txt", 2, 1.0, 1, 0, 3, chosen=2)
-    with pytest.raises(TextgenError, match=r"changed while tune-cast ran \(another textgen command wrote a model there\): run tune-cast again") as raised:
+    changed = r"changed while tune-cast ran \(another textgen command wrote a model there\): run tune-cast again"
+    with pytest.raises(TextgenError, match=changed) as raised:
         record_cast(out, tuning, searched)
     assert "\n" not in str(raised.value) and (out / "textgen.json").read_bytes() == before
     assert record_cast(out, tuning, textgen.load(out).metadata["files"])["settings"]["cast_size"] == 2

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from tests.conftest import REPO, killed_at_rename
+from tests.conftest import REPO, killed_at_rename, textgen_process
 
 from textgen.cli import cli
 from textgen.training.rundir import RunLock, recover, swap_in
@@ -314,16 +314,20 @@ def test_a_classifiers_description_without_its_labels_is_one_line_on_resume(save
         meta.write_text(good)
 
 
-@pytest.mark.parametrize("name", ["lightning/last.ckpt", "textgen.json"])
+@pytest.mark.parametrize("name", ["lightning/last.ckpt", "textgen.json", "metrics.csv"])
 def test_a_pipe_in_place_of_a_runs_file_is_named_as_a_pipe_on_resume(saved_runs, tmp_path, name):
-    """A FIFO as last.ckpt was "found no checkpoint"; as textgen.json, "output path ... choose a file name"."""
+    """A FIFO as last.ckpt was "found no checkpoint"; as textgen.json, "output path ... choose a file
+    name"; as metrics.csv, the resume waited on it forever."""
     data, source = saved_runs["train"]
     out = tmp_path / "run"
     shutil.copytree(source, out)
     (out / name).unlink()
     os.mkfifo(out / name)
-    result = resume("train", data, out)
-    assert result.exit_code == 2, result.output
+    done = subprocess.run(textgen_process("train", str(data), "--out", str(out), "--resume", "--max-steps", "3", *TINY,
+                                          "--cache-dir", str(out.parent / "cache")),
+                          cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=120)
+    result = done  # a pipe read by mistake would wait forever: the timeout says so
+    assert done.returncode == 2, done.stderr[-3000:]
     assert f"{name.split('/')[-1]} is a pipe" in result.stderr and "found no checkpoint" not in result.stderr
     assert "choose a file name" not in result.stderr
 

@@ -232,7 +232,8 @@ def labels_of(data: LabelledData, ordinal: bool | None = None) -> Labels:
         raise TextgenError(f"{data.path}: {len(single):,} of the {len(counts):,} labels in {field} have one example each, "
                            "too few to learn a class from: is --label-field the right column?")
     if single and len(data.examples) >= 10 * len(counts):  # ten a class on average: a lone label is a stray
-        shown = ", ".join(f"\"{shorten(name)}\"" for name in single[:5]) + (f" and {len(single) - 5:,} more" if len(single) > 5 else "")
+        shown = ", ".join(f"\"{shorten(name)}\"" for name in single[:5])
+        shown += f" and {len(single) - 5:,} more" if len(single) > 5 else ""
         warnings.warn(CorpusWarning(f"{data.path}: label{'s' if len(single) > 1 else ''} {shown} of {field} "
                                     f"{'have' if len(single) > 1 else 'has'} one example only, too few to learn a class "
                                     "from: add examples or merge the class into another"), stacklevel=2)
@@ -262,8 +263,8 @@ def check_known(data: LabelledData, labels: Labels) -> None:
     for example in data.examples:
         if example.label not in known:
             classes = shorten(", ".join(labels.names), 200)
-            raise TextgenError(f"{data.path}:{example.line} has label \"{shorten(example.label)}\", which the training data never has "
-                               f"(classes {classes}): remove it or add examples of it to the training data")
+            raise TextgenError(f"{data.path}:{example.line} has label \"{shorten(example.label)}\", which the training data "
+                               f"never has (classes {classes}): remove it or add examples of it to the training data")
 
 
 def class_weights(data: LabelledData, labels: Labels, mode: str = "balanced") -> list[float]:

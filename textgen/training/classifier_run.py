@@ -108,8 +108,9 @@ def train_classifier(data: ClassifierData, out_dir: str, tokenizer_spec: Tokeniz
                               fields.get("label_field", data.label_field), bool(fields.get("ordinal", False)))
     train, valid, labels = read_data(data, train_config.seed, train_config.valid_fraction)
     if saved is not None and Labels.from_dict(saved["labels"]) != labels:
-        raise TextgenError(f"--resume with other labels: the run has classes {shorten(', '.join(map(str, saved['labels']['names'])), 200)}, "
-                           f"{data.path} has {shorten(', '.join(labels.names), 200)}; train a new run")
+        before = shorten(", ".join(map(str, saved["labels"]["names"])), 200)
+        raise TextgenError(f"--resume with other labels: the run has classes {before}, {data.path} has "
+                           f"{shorten(', '.join(labels.names), 200)}; train a new run")
     loaded = load_encoder_model(encoder, train) if encoder and saved is None else None
     trainer_check(train_config)
     with run_folder(out_dir, True, report) as out:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from textgen.atomic import prepare_output, write_bytes
 from textgen.checkpoint import save_model_dir
-from textgen.model_dir import LIGHTNING_DIR, META_FILE, ModelDirectory, description, tokenizer_file
+from textgen.model_dir import LIGHTNING_DIR, META_FILE, RUN_FILES, ModelDirectory, description, tokenizer_file
 from textgen.config import ModelConfig, TrainConfig, default_hidden_size, describe_size_rule
 from textgen.corpus import assign_splits, fingerprint, iter_stories
 from textgen.data import BatchPlan, cached_splits, cached_tokens, check_batch_plan
@@ -85,9 +85,9 @@ def check_out_dir(out_dir: Path, resume: bool, overwrite: bool) -> None:
     last = ModelDirectory(out_dir).last_checkpoint
     if resume and overwrite:
         raise TextgenError("--resume and --overwrite contradict each other: choose one")
-    for path, what in ((last, "a checkpoint"), (out_dir / META_FILE, "a run's description")):
+    for path in (*(out_dir / name for name in RUN_FILES), last, ModelDirectory(out_dir).best_checkpoint):
         if path.exists() and not path.is_file():  # a pipe or a device would hang or never end: said as what it is
-            raise TextgenError(f"{path} is {kind_of(path.stat().st_mode)}: {what} is a regular file textgen writes; "
+            raise TextgenError(f"{path} is {kind_of(path.stat().st_mode)}, where textgen keeps a regular file of the run; "
                                "remove it, or give another --out")
     if resume and not last.is_file():
         raise TextgenError(f"--resume found no checkpoint at {last}: train without --resume first")

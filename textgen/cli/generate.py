@@ -17,7 +17,7 @@ from textgen.errors import TextgenError
 @click.option("-n", "count", type=int, default=1, show_default=True, help="Stories to write (written 64 at a time, so memory does not grow with -n).")
 @click.option("--max-tokens", type=int, default=200, show_default=True, help="At most this many new tokens (1..10,000).")
 @sampling_options
-@click.option("--beams", type=int, default=1, show_default=True, help="Beam search with this many beams.")
+@click.option("--beams", type=int, default=1, show_default=True, help="Beam search with this many beams (1..32).")
 @click.option("--greedy", is_flag=True, help="Always take the most likely token.")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="The same seed gives the same stories.")
 @click.option("--stop", "stops", multiple=True, help="Stop a story when this text appears (repeatable).")

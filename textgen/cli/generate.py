@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
-from textgen.cli.common import SEED, check_plot, load_for_generation, print_json
+from textgen.cli.common import SEED, Terminated, check_plot, load_for_generation, print_json
 from textgen.cli.inference_options import cache_options, cache_settings, model_defaults_note, sampling_options, sampling_settings
 from textgen.errors import TextgenError
 
@@ -85,7 +83,7 @@ def generate_command(model_dir: str, prompt: str, count: int, max_tokens: int, b
                     click.echo()
                 else:
                     click.echo(f"\n--- story {index + 1}\n{prompt}{sample.text}")
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Terminated) as stop:  # Ctrl-C, SIGTERM or SIGHUP: the stories so far, then the line
         if live and 0 in streamed:
             click.echo()
         for row in sorted(streamed):
@@ -93,8 +91,7 @@ def generate_command(model_dir: str, prompt: str, count: int, max_tokens: int, b
                 print_json({"prompt": prompt, "text": streamed[row], "stop_reason": "interrupted", "tokens": None})
             elif not (row == 0 and live):
                 click.echo(f"\n--- story {row + 1} (interrupted)\n{prompt}{streamed[row]}")
-        click.echo("interrupted", err=True)
-        sys.exit(130)
+        raise stop
 
 
 

@@ -100,10 +100,16 @@ class _State:
 _state = _State()
 
 
-def _handler(signum, frame) -> None:
+def stop(signum: int) -> None:
+    """Raise the signal's exception; while a command runs, it is remembered until the command has seen it."""
     error = stop_exception(signum)
-    _state.raised = error
+    if _state.active:
+        _state.raised = error
     raise error
+
+
+def _handler(signum, frame) -> None:
+    stop(signum)
 
 
 def _audit(event: str, args) -> None:
@@ -143,9 +149,10 @@ def raise_swallowed() -> None:
     """Raise again a signal whose exception a library caught and dropped; nothing when there is none
     or while its exception is still on its way out."""
     error = _state.raised
-    if error is None or threading.current_thread() is not threading.main_thread() or _on_its_way(error):
+    if error is None or not _state.active or threading.current_thread() is not threading.main_thread() \
+            or _on_its_way(error):
         return
-    _handler(signal_of(error), None)
+    stop(signal_of(error))
 
 
 def seen() -> None:

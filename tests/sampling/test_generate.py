@@ -119,7 +119,9 @@ def test_beam_search(word_model):
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [({"n": 0}, "from 1 to"), ({"max_tokens": 0}, "max tokens"),
-                                                 ({"max_tokens": 10**6}, "max tokens"), ({"beams": 2, "n": 3}, "at most")])
+                                                 ({"max_tokens": 10**6}, "max tokens"), ({"beams": 2, "n": 3}, "at most"),
+                                                 ({"beams": 33}, "from 1 to 32"), ({"beams": 50_000}, "from 1 to 32"),
+                                                 ({"beams": 0}, "from 1 to 32")])
 def test_bad_settings(word_model, kwargs, message):
     model, tokenizer = word_model
     with pytest.raises(TextgenError, match=message):

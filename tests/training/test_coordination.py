@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import signal
 import subprocess
@@ -50,6 +51,7 @@ def test_a_signal_is_noted_and_a_second_stops_at_once():
     before = signal.getsignal(signal.SIGINT)
     watch = SignalWatch(lines.append, stop_now)
     watch.install()
+    watch.training()
     try:
         os.kill(os.getpid(), signal.SIGINT)
         deadline = time.monotonic() + 5
@@ -89,6 +91,7 @@ STUCK = textwrap.dedent("""
         time.sleep(300)  # never joins the all-reduce below
     watch = SignalWatch(lambda line: None, lambda signum: os._exit(100 + signum))
     watch.install()
+    watch.training()
     print("waiting", flush=True)
     dist.all_reduce(torch.zeros(1))  # blocks for good: the main thread runs no Python signal handler
 """)
@@ -206,3 +209,119 @@ def test_a_nan_loss_stops_both_processes_before_the_update(tmp_path, corpus):
     assert len(errors) == 1, stderr
     assert "the loss became nan at step" in errors[0] and "before the bad update" in errors[0], stderr
     assert "Traceback" not in stderr and not out.exists()
+
+
+# --- the processes textgen starts: signals while they start, one that dies ---------------------------------------
+
+def children(pid: int) -> list[int]:
+    try:
+        return [int(child) for child in open(f"/proc/{pid}/task/{pid}/children").read().split()]
+    except OSError:
+        return []
+
+
+def alive(pid: int) -> bool:
+    """A process that exists and is not a zombie waiting to be reaped."""
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def second_process(process: subprocess.Popen, seconds: float = 120) -> int:
+    """The process the launching process started, once it runs."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and process.poll() is None:
+        found = [pid for pid in children(process.pid) if b"textgen.cli" in open(f"/proc/{pid}/cmdline", "rb").read()]
+        if found:
+            return found[0]
+        time.sleep(0.05)
+    pytest.fail("the second process never started")
+
+
+def launch_alone(tmp_path, *args: str) -> subprocess.Popen:
+    """A run in a session of its own, as from a terminal: a signal to its process group reaches every process of it."""
+    def session() -> None:
+        os.setsid()
+        for signum in (signal.SIGINT, signal.SIGHUP):  # a test run in the background passes them ignored
+            signal.signal(signum, signal.SIG_DFL)
+
+    return subprocess.Popen(textgen_process("train", *args, "--cache-dir", str(tmp_path / "cache")), cwd=REPO,
+                            env=ONE_THREAD, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=session)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("sent", "to", "code", "said"), [("SIGTERM", "launcher", 143, "terminated"),
+                                                          ("SIGINT", "group", 130, "interrupted"),
+                                                          ("SIGINT", "launcher", 130, "interrupted"),
+                                                          ("SIGHUP", "group", 129, "hung up (SIGHUP)")])
+def test_a_signal_while_two_processes_start_stops_both_and_leaves_no_folder(tmp_path, corpus, sent, to, code, said):
+    """A signal just after the launching process started the second: SIGTERM killed the launcher at
+    once and left the other waiting 30 minutes for it; Ctrl-C to both got the launcher SIGKILLed by
+    Lightning's watcher (137), leaving a folder a plain train refused; Ctrl-C to the launcher alone
+    was exit 1 and no line. Now both stop, with one line and the signal's code, and no folder stays."""
+    out = tmp_path / "run"
+    process = launch_alone(tmp_path, str(corpus), "--out", str(out), *TINY, "--max-steps", "300")
+    other = second_process(process)
+    time.sleep(0.3)  # it is importing torch: long before training
+    started = time.monotonic()
+    if to == "group":
+        os.killpg(process.pid, getattr(signal, sent))
+    else:
+        process.send_signal(getattr(signal, sent))
+    stdout, stderr = finish(process, 60)
+    assert (process.returncode, stderr.splitlines()[-1]) == (code, said), stderr
+    assert "Traceback" not in stderr and stdout == ""
+    assert time.monotonic() - started < 30
+    assert not alive(other) and not out.exists()
+
+
+@pytest.mark.slow
+def test_a_killed_second_process_stops_the_run_in_one_line_and_resume_continues(tmp_path, corpus):
+    """kill -9 of the second process used to end the launcher with a hundred-line gloo traceback."""
+    out = tmp_path / "run"
+    args = [str(corpus), "--out", str(out), *TINY, "--val-every", "25", "--json"]
+    process = launch(tmp_path, *args, "--max-steps", "3000")
+    other = second_process(process)
+    deadline = time.monotonic() + 120
+    while not (out / "lightning" / "last.ckpt").exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    os.kill(other, signal.SIGKILL)
+    stdout, stderr = finish(process, 60)
+    assert process.returncode == 2, stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "Traceback" not in stderr, stderr
+    found = re.fullmatch(r"error: another training process \(rank 1\) was killed by SIGKILL at step ([\d,]+): "
+                         r"lightning/last\.ckpt keeps step ([\d,]+); continue with --resume", errors[0])
+    assert found, errors[0]
+    kept = int(found.group(2).replace(",", ""))
+    assert kept % 25 == 0 and kept <= int(found.group(1).replace(",", ""))
+    assert torch.load(out / "lightning" / "last.ckpt", weights_only=True)["global_step"] == kept
+    resumed = launch(tmp_path, *args, "--max-steps", str(kept + 5), "--resume")
+    stdout, stderr = finish(resumed, 120)
+    assert resumed.returncode == 0, stderr
+    assert json.loads(stdout)["steps"] == kept + 5
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("when", ["starting", "training"])
+def test_the_second_process_ends_when_the_launcher_is_killed(tmp_path, corpus, when):
+    """A launcher killed with SIGKILL (nothing of it runs) left the other process waiting for it."""
+    out = tmp_path / "run"
+    process = launch_alone(tmp_path, str(corpus), "--out", str(out), *TINY, "--max-steps", "3000", "--val-every", "25")
+    other = second_process(process)
+    if when == "training":
+        deadline = time.monotonic() + 120
+        while not (out / "lightning" / "last.ckpt").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    else:
+        time.sleep(0.3)
+    process.kill()
+    process.communicate()
+    deadline = time.monotonic() + 15
+    while alive(other) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    outlived = alive(other)
+    if outlived:  # not left behind by the test
+        os.kill(other, signal.SIGKILL)
+    assert not outlived, f"the second process outlived its launcher by 15 s ({when})"

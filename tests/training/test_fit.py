@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import datetime
 import errno
+import json
+import os
 import resource
 import shutil
 import signal
 import subprocess
+import sys
 
+import pytest
 import torch
 from click.testing import CliRunner
 from tests.conftest import ONE_THREAD, REPO, one_line_error, textgen_process
@@ -154,3 +158,92 @@ def test_a_real_write_error_at_the_first_save_is_one_line(tmp_path, corpus):
                       "to resume; raise the file-size limit (ulimit -f), then train again"], result.stderr
     assert "Traceback" not in result.stderr
     assert not out.exists()
+
+
+# --- signals outside the training loop --------------------------------------------------------
+
+def send_self(signum: int) -> None:
+    """The signal as from outside, raised where the handler runs: here or at the next line."""
+    os.kill(os.getpid(), signum)
+    for _ in range(1000):
+        pass
+
+
+def test_ctrl_c_while_lightning_sets_up_is_130_and_leaves_no_folder(tmp_path, corpus, monkeypatch):
+    """Lightning ends a Ctrl-C that lands in its set-up with sys.exit(1), leaving SIGINT ignored: the
+    run says "interrupted", exits 130, leaves no folder it made and gives Ctrl-C back."""
+    out = tmp_path / "run"
+    monkeypatch.setattr(LanguageModelTask, "setup", lambda task, stage: send_self(signal.SIGINT))
+    before = signal.getsignal(signal.SIGINT)
+    result = train(corpus, out, "--max-steps", 8)
+    assert (result.exit_code, result.stderr.splitlines()[-1]) == (130, "interrupted"), result.output
+    assert "Traceback" not in result.output and not out.exists()
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_a_signal_while_the_cache_is_tuned_keeps_the_model_and_says_so(tmp_path, corpus, monkeypatch):
+    """The neural cache is tuned after training: a signal there stops the tuning (the model is saved,
+    its cache off) with a note and the signal's exit code, not a process killed at once."""
+    import textgen.cache
+
+    out = tmp_path / "run"
+    monkeypatch.setattr(textgen.cache, "tune_cache", lambda *args, **kwargs: send_self(signal.SIGINT))
+    result = train(corpus, out, "--max-steps", 8, "--json")
+    assert result.exit_code == 130, result.output
+    assert "note: SIGINT stopped the choice of the neural cache's settings, so this model's cache is off unless asked for " \
+           "(--cache); the model itself is saved" in result.stderr
+    assert result.stderr.splitlines()[-1].startswith("interrupted by SIGINT at step 8: checkpoint saved")
+    meta = json.loads((out / "textgen.json").read_text())
+    assert meta["status"] == "trained" and "cache" not in meta
+
+
+def test_a_signal_as_training_ends_skips_the_cache_tuning(tmp_path, corpus, monkeypatch):
+    """A signal in the last step used to print "received SIGINT: saving..." and then tune the cache
+    anyway and exit 0: the tuning is skipped with a note and the exit code is the signal's."""
+    from textgen.training.fit import RunCallback
+
+    out = tmp_path / "run"
+    real = RunCallback.on_train_end
+
+    def on_train_end(callback, trainer, task):
+        send_self(signal.SIGINT)  # noted, as in the loop: the last save goes on
+        real(callback, trainer, task)
+
+    monkeypatch.setattr(RunCallback, "on_train_end", on_train_end)
+    result = train(corpus, out, "--max-steps", 8)
+    assert result.exit_code == 130, result.output
+    assert "neural cache:" not in result.stderr and "note: SIGINT came as training ended: the neural cache's settings " \
+           "were not chosen" in result.stderr
+    meta = json.loads((out / "textgen.json").read_text())
+    assert meta["status"] == "trained" and meta["metrics"]["step"] == 8 and "cache" not in meta
+
+
+TUNING_STOPPED = """
+import os, signal, sys
+import textgen.cache
+sent = getattr(signal, sys.argv.pop(1))
+
+def tune_cache(*args, **kwargs):
+    os.kill(os.getpid(), sent)
+    for _ in range(1000):
+        pass
+
+textgen.cache.tune_cache = tune_cache
+from textgen.cli import main
+main()
+"""
+
+
+@pytest.mark.parametrize(("sent", "code"), [("SIGTERM", 143), ("SIGHUP", 129)])
+def test_sigterm_or_sighup_while_the_cache_is_tuned_is_a_note_and_its_exit_code(tmp_path, corpus, sent, code):
+    """SIGTERM or SIGHUP during the tuning killed the process at once (-15, no line), textgen.json saying
+    "trained" with no cache settings and nothing said about it."""
+    out = tmp_path / "run"
+    done = subprocess.run([sys.executable, "-c", TUNING_STOPPED, sent, "train", str(corpus), "--out", str(out), *TINY,
+                           "--max-steps", "8", "--cache-dir", str(tmp_path / "cache")],
+                          cwd=REPO, capture_output=True, text=True, timeout=300, env=ONE_THREAD,
+                          preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
+    assert done.returncode == code, done.stderr
+    assert f"note: {sent} stopped the choice of the neural cache's settings" in done.stderr
+    assert done.stderr.splitlines()[-1].startswith(f"interrupted by {sent} at step 8: checkpoint saved")
+    assert json.loads((out / "textgen.json").read_text())["status"] == "trained"

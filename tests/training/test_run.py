@@ -362,7 +362,29 @@ def test_train_options_come_from_the_config_fields():
 def test_config_values_of_the_wrong_type(tmp_path, corpus, line):
     config = tmp_path / "bad.toml"
     config.write_text(line + "\n")
-    one_line_error(train(corpus, tmp_path / "run", "--config", config, check=False), "is not a valid value")
+    one_line_error(train(corpus, tmp_path / "run", "--config", config, check=False), "not a valid value for --")
+
+
+@pytest.mark.parametrize(("name", "text", "said"), [
+    ("bad.yaml", "hidden_size: 2024-01-01", "hidden_size = 2024-01-01 is a date, not a valid value for --hidden-size: it "
+                                           "takes a whole number"),
+    ("bad.yaml", "hidden_size: 2024-01-01 10:00:00", "is a date and time, not a valid value for --hidden-size"),
+    ("bad.yaml", "lr: !!set {a, b}", "is a set, not a valid value for --lr: it takes a number"),
+    ("bad.yaml", "lr: !!binary aGVsbG8=", "lr = b'hello' is binary data"),
+    ("bad.yaml", "hidden_size: [[1, 2]]", "is a list, not a valid value for --hidden-size"),
+    ("bad.yaml", "cell: {kind: lstm}", "is a table, not a valid value for --cell: it takes one of lstm"),
+    ("bad.yaml", "out: 2024-01-01", "out = 2024-01-01 is a date, not a valid value for --out: it takes text (write it in "
+                                   "quotes)"),
+    ("bad.toml", "max_time = 10:00:00", "is a time of day, not a valid value for --max-time: it takes a duration"),
+    ("bad.toml", "seed = 1979-05-27T07:32:00Z", "seed = 1979-05-27T07:32:00+00:00 is a date and time")])
+def test_config_values_that_are_no_single_setting_are_named_with_their_type(tmp_path, corpus, name, text, said):
+    """YAML and TOML read dates, times, sets, binary data, lists and tables: one line naming the
+    field, what it is and what the option takes (a date where a number belongs was a TypeError
+    traceback from click)."""
+    config = tmp_path / name
+    config.write_text(text + "\n")
+    one_line_error(train(corpus, tmp_path / "run", "--config", config, check=False), said)
+    assert not (tmp_path / "run").exists()
 
 
 def test_resume_applies_a_new_learning_rate_and_its_own_time_budget(tmp_path, corpus):

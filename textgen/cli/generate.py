@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
-from textgen.cli.common import SEED, check_plot, load_for_generation, print_json
+from textgen.cli.common import SEED, Terminated, check_plot, load_for_generation, print_json
 from textgen.cli.inference_options import cache_options, cache_settings, model_defaults_note, sampling_options, sampling_settings
 from textgen.errors import TextgenError
 
@@ -17,7 +15,7 @@ from textgen.errors import TextgenError
 @click.option("-n", "count", type=int, default=1, show_default=True, help="Stories to write (written 64 at a time, so memory does not grow with -n).")
 @click.option("--max-tokens", type=int, default=200, show_default=True, help="At most this many new tokens (1..10,000).")
 @sampling_options
-@click.option("--beams", type=int, default=1, show_default=True, help="Beam search with this many beams.")
+@click.option("--beams", type=int, default=1, show_default=True, help="Beam search with this many beams (1..32).")
 @click.option("--greedy", is_flag=True, help="Always take the most likely token.")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="The same seed gives the same stories.")
 @click.option("--stop", "stops", multiple=True, help="Stop a story when this text appears (repeatable).")
@@ -85,7 +83,7 @@ def generate_command(model_dir: str, prompt: str, count: int, max_tokens: int, b
                     click.echo()
                 else:
                     click.echo(f"\n--- story {index + 1}\n{prompt}{sample.text}")
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Terminated) as stop:  # Ctrl-C, SIGTERM or SIGHUP: the stories so far, then the line
         if live and 0 in streamed:
             click.echo()
         for row in sorted(streamed):
@@ -93,8 +91,7 @@ def generate_command(model_dir: str, prompt: str, count: int, max_tokens: int, b
                 print_json({"prompt": prompt, "text": streamed[row], "stop_reason": "interrupted", "tokens": None})
             elif not (row == 0 and live):
                 click.echo(f"\n--- story {row + 1} (interrupted)\n{prompt}{streamed[row]}")
-        click.echo("interrupted", err=True)
-        sys.exit(130)
+        raise stop
 
 
 

@@ -66,6 +66,7 @@ def load_config_file(ctx: click.Context, param, value: str | None):
     by_flag = {flag.lstrip("-").replace("-", "_"): p.name for p in options.values() for flag in p.opts if flag.startswith("--")}
     by_flag.update({field: param for param, (_, field) in CONFIG_FIELDS.items() if param in options})  # activation_reg -> ar
     settings = {by_flag.get(str(key).replace("-", "_"), str(key).replace("-", "_")): item for key, item in data.items()}
+    typed = {by_flag.get(str(key).replace("-", "_"), str(key).replace("-", "_")): str(key) for key in data}
     unknown = sorted(set(settings) - set(options))
     if unknown:
         raise TextgenError(f"config file {path} has unknown settings {', '.join(unknown)}: use the option names of "
@@ -74,13 +75,54 @@ def load_config_file(ctx: click.Context, param, value: str | None):
         option = options[key]
         flag = option.is_flag
         number = isinstance(option.type, (click.types.IntParamType, click.types.FloatParamType, click.IntRange, click.FloatRange))
-        if isinstance(item, (list, dict)) or (isinstance(item, bool) and not flag) or (flag and not isinstance(item, bool)) \
+        kind = value_kind(item)
+        if kind is not None or (isinstance(item, bool) and not flag) or (flag and not isinstance(item, bool)) \
                 or (isinstance(option.type, (click.types.IntParamType, click.IntRange)) and isinstance(item, float)) \
                 or (number and isinstance(item, str) and not item.strip()):
-            raise TextgenError(f"config file {path}: {key} = {item!r} is not a valid value for --{key.replace('_', '-')}")
+            shown = repr(item) if kind is None else _shown(item)
+            what = f"is {kind}, not" if kind is not None else "is not"
+            expected = expected_value(option)
+            quote = " (write it in quotes)" if kind in ("a date", "a date and time", "a time of day") and \
+                expected.startswith(("text", "a duration")) else ""
+            flag = next((name for name in option.opts if name.startswith("--")), f"--{key.replace('_', '-')}")
+            raise TextgenError(f"config file {path}: {typed[key]} = {shown} {what} a valid value for {flag}: it takes "
+                               f"{expected}{quote}")
     ctx.default_map = {**(ctx.default_map or {}), **settings}
     return value
 
+
+
+def value_kind(item) -> str | None:
+    """What a config value is when it is no single setting (YAML and TOML read dates, times, sets, binary
+    data, lists and tables), in words; None for text, a number, true/false or nothing."""
+    import datetime
+
+    if item is None or isinstance(item, (str, int, float, bool)):
+        return None
+    kinds = ((datetime.datetime, "a date and time"), (datetime.date, "a date"), (datetime.time, "a time of day"),
+             ((bytes, bytearray), "binary data"), ((set, frozenset), "a set"), ((list, tuple), "a list"), (dict, "a table"))
+    return next((name for types, name in kinds if isinstance(item, types)), f"a {type(item).__name__}")
+
+
+def _shown(item) -> str:
+    text = item.isoformat() if hasattr(item, "isoformat") else repr(item)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def expected_value(option: click.Option) -> str:
+    """What an option takes, in words."""
+    kind = option.type
+    if option.is_flag:
+        return "true or false"
+    if isinstance(kind, (click.types.IntParamType, click.IntRange)):
+        return "a whole number"
+    if isinstance(kind, (click.types.FloatParamType, click.FloatRange)):
+        return "a number"
+    if isinstance(kind, click.Choice):
+        return "one of " + ", ".join(str(choice) for choice in kind.choices)
+    if option.callback is parse_duration:
+        return "a duration such as 90s, 2m, 1.5h or 01:30:00"
+    return "text"
 
 
 def recorded_run(data: dict, path="a config file") -> dict:

@@ -6,12 +6,12 @@ import contextlib
 import os
 import signal
 import sys
-import threading
 
 import click
 
-from textgen.cli.common import Terminated, note
+from textgen.cli.common import note
 from textgen.errors import TextgenError
+from textgen.signals import command_signals, raise_swallowed
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 WILDCARDS = {"0.0.0.0", "::"}
@@ -107,27 +107,14 @@ def start(model_dir: str, more: tuple[str, ...], host: str, port: int, allow_hos
 
 @contextlib.contextmanager
 def signals_while_starting():
-    """Ctrl-C (KeyboardInterrupt) and SIGTERM (Terminated) while the command imports torch and loads
-    the models: each is raised where it lands, and one that a library swallowed is raised again
-    when the block ends (torch's import of numpy catches every exception from it, so a Ctrl-C in
-    that moment was lost and the server started anyway)."""
-    if threading.current_thread() is not threading.main_thread():
+    """Ctrl-C (KeyboardInterrupt), SIGTERM and SIGHUP (Terminated) while the command imports torch and
+    loads the models: each is raised where it lands, and one that a library swallowed is raised again
+    by the next import or when the block ends (torch's import of numpy catches every exception from
+    it, so a Ctrl-C in that moment was lost and the server started anyway). The command's own
+    handlers (textgen/signals.py) where it runs under the CLI; these, given back after, where not."""
+    with command_signals():
         yield
-        return
-    caught: list[int] = []
-
-    def handler(signum, frame):
-        caught.append(signum)
-        raise KeyboardInterrupt if signum == signal.SIGINT else Terminated
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-    if caught:
-        raise KeyboardInterrupt if caught[0] == signal.SIGINT else Terminated
+        raise_swallowed()
 
 
 def exit_after(sig: int, work) -> None:

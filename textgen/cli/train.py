@@ -125,8 +125,6 @@ def export_command(model_dir: str, out_dir: str, dtype: str, overwrite: bool) ->
     Example: textgen export checkpoints/tiny checkpoints/tiny-small --dtype bfloat16
     """
     from textgen.checkpoint import export_model
-    from textgen.cli.common import terminate_as_exception
 
-    with terminate_as_exception():
-        size = export_model(model_dir, out_dir, dtype, overwrite, on_note=note)
+    size = export_model(model_dir, out_dir, dtype, overwrite, on_note=note)  # a signal raises: its staged files go
     click.echo(f"{model_dir} -> {out_dir} ({dtype} weights, {size / 2**20:.1f} MiB in all)")

@@ -23,6 +23,7 @@ from textgen.tokenizer import BOS_ID, EOS_ID, PAD_ID, UNK_ID, Tokenizer
 
 MAX_TOKENS_LIMIT = 10_000  # a story longer than this is a runaway loop, not a story
 MAX_STORIES = 100_000  # stories per command (written in batches); more is a mistake, not a request
+MAX_BEAMS = 32  # beam search looks for the likeliest continuation: a few beams find it, each costs a story's work a token
 NEVER_WRITTEN = (PAD_ID, UNK_ID, BOS_ID)  # padding, "unknown" and start-of-story are never part of a story
 
 
@@ -136,8 +137,9 @@ def check_generation(n: int, max_tokens: int, beams: int) -> None:
                            "again with another --seed")
     if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or not 1 <= max_tokens <= MAX_TOKENS_LIMIT:
         raise TextgenError(f"max tokens {max_tokens!r} must be from 1 to {MAX_TOKENS_LIMIT:,}")
-    if isinstance(beams, bool) or not isinstance(beams, int) or beams < 1:
-        raise TextgenError(f"beams must be at least 1, got {beams!r}")
+    if isinstance(beams, bool) or not isinstance(beams, int) or not 1 <= beams <= MAX_BEAMS:
+        raise TextgenError(f"beams must be from 1 to {MAX_BEAMS}, got {beams!r}: beam search looks for the likeliest "
+                           "continuation, which a few beams find (for many different stories, sample with -n instead)")
     if beams > 1 and n > beams:
         raise TextgenError(f"beam search returns at most --beams stories: ask for -n {beams} or fewer, or more beams")
 

@@ -31,7 +31,9 @@ from textgen.model_dir import BEST_CHECKPOINT as BEST
 from textgen.model_dir import LAST_CHECKPOINT as LAST
 from textgen.model_dir import LIGHTNING_DIR, ModelDirectory
 from textgen.training.checkpoint_file import CheckpointCapture, reason, remedy, remove_partial_files, write_checkpoint
-from textgen.training.coordination import EXIT_CODES, RunFault, SignalWatch, StepDecision, agree, from_first
+from textgen import signals
+from textgen.training.coordination import (EXIT_CODES, RankStopped, RunFault, SignalWatch, StepDecision, Team, agree,
+                                          from_first, how_it_ended, launcher_gone, patient_setup)
 from textgen.training.schedule import time_bounded
 from textgen.training.task import RunTask
 
@@ -116,7 +118,8 @@ class RunCallback(L.Callback):
                  log: RunLog, capture: CheckpointCapture | None = None):
         self.paths, self.export, self.report, self.run_log = paths, export, report, log
         self.capture = capture or CheckpointCapture()
-        self.watch = SignalWatch(report, self.stop_now)
+        self.watch = SignalWatch(report, self.stop_now, self.stop_others)
+        self.team: Team | None = None  # the other processes, where textgen started them
         self.stop_signal: int | None = None  # the signal that ended the run, as every process agreed
         self.decision: StepDecision | None = None  # this step's, agreed before its backward pass
         self.trainer = None
@@ -139,7 +142,7 @@ class RunCallback(L.Callback):
     # start and signals ----------------------------------------------------------------------
     def on_train_start(self, trainer, pl_module) -> None:
         self.trainer = trainer
-        self.watch.install()  # in every process: Lightning's own SIGTERM handler would call a collective from inside itself
+        self.watch.training()  # in every process: Lightning's own SIGTERM handler would call a collective from inside itself
         self.best = min(pl_module.val_history, default=float("inf"))
         self.last_saved_step = trainer.global_step if trainer.global_step else None  # a resume starts from a saved step
         with contextlib.suppress(OSError):
@@ -147,10 +150,13 @@ class RunCallback(L.Callback):
             self.folder_identity = (status.st_dev, status.st_ino)
 
     def teardown(self, trainer, pl_module, stage: str) -> None:
-        self.watch.uninstall()
+        self.watch.finished()  # fit() gives the signals back when Lightning is done
 
-    def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
-        self.watch.uninstall()
+    def stop_others(self, signum: int) -> None:
+        """A signal while the run starts (from the signal watcher's thread): the other processes have
+        nothing to save; stopping them releases a main thread that waits for them in a collective call."""
+        if self.team is not None:
+            self.team.kill()
 
     def stop_now(self, signum: int) -> None:
         """A second signal (called from the signal watcher's thread): leave at once. A write in progress
@@ -158,10 +164,8 @@ class RunCallback(L.Callback):
         self.report("second signal: stopping at once (the last saved checkpoint is kept)")
         for folder in {self.paths.current, self.paths.folder}:
             remove_partial_files(folder)
-        launcher = getattr(self.trainer.strategy, "launcher", None) if self.trainer is not None else None
-        for process in getattr(launcher, "procs", None) or []:  # the other processes Lightning started
-            with contextlib.suppress(OSError):
-                process.kill()
+        if self.team is not None:
+            self.team.kill()
         os._exit(EXIT_CODES.get(signum, 130))
 
     # steps ----------------------------------------------------------------------------------
@@ -369,20 +373,71 @@ def trainer_arguments(config: TrainConfig) -> dict:
 
 def fit(task: RunTask, data: L.LightningDataModule, paths, export: Callable, resume: bool,
         progress_bar: bool, report: Callable[[str], None], log: RunLog) -> int | None:
-    """Train until a limit or a signal, filling `log`. Returns the signal that ended the run (None when
-    training ended). `paths` (rundir.RunPaths) says where the run writes; an --overwrite run moves in
-    after its first save."""
+    """Train until a limit or a signal, filling `log`. Returns the signal that ended the run, or one
+    that came as it ended (None when training ended alone). `paths` (rundir.RunPaths) says where the
+    run writes; an --overwrite run moves in after its first save.
+
+    A signal before training begins stops the start-up (KeyboardInterrupt or Terminated, the other
+    processes stopped); another process that ends on its own stops the run with RankStopped."""
     capture = CheckpointCapture()
     callback = RunCallback(paths, export, report, log, capture)
     ckpt = str(paths.current / LIGHTNING_DIR / LAST) if resume else None
+    callback.watch.install()
+    failed = True
     try:
         with quiet_lightning():
             trainer = L.Trainer(**trainer_arguments(task.train_config), callbacks=[callback], plugins=[capture],
                                 enable_progress_bar=progress_bar, default_root_dir=str(paths.folder / LIGHTNING_DIR))
+            callback.team = Team.start(trainer)
+            if trainer.world_size > 1:
+                patient_setup(trainer.strategy, callback.team.check if callback.team else lambda: None)
             trainer.fit(task, datamodule=data, ckpt_path=ckpt, weights_only=True)
+        failed = False
+    except SystemExit as exit:
+        if isinstance(exit.__context__, KeyboardInterrupt):  # Lightning ends a Ctrl-C with sys.exit(1): it is the Ctrl-C
+            raise exit.__context__ from None
+        raise
+    except BaseException as error:
+        reason = stop_reason(error, callback, resume)
+        if reason is error:
+            raise
+        raise reason from None
     finally:
-        callback.watch.uninstall()  # also when training failed: Lightning calls no teardown hook then
-    return callback.stop_signal
+        if callback.team is not None:
+            callback.team.close(failed)
+        callback.watch.uninstall()  # the signals as they were before, whatever Lightning left
+    return callback.stop_signal or callback.watch.received
+
+
+def stop_reason(error: BaseException, callback: RunCallback, resume: bool) -> BaseException:
+    """What a run that failed with `error` reports: the signal that stopped its start-up (the other
+    processes' failures that follow from it are not news), another process that ended on its own, or,
+    in a process textgen started whose first process has gone, a quiet RunFault; else `error` itself."""
+    watch, team = callback.watch, callback.team
+    if watch.received is not None and watch.phase == "starting" and signals.signal_of(error) is None:
+        return signals.stop_exception(watch.received)
+    unexpected = isinstance(error, Exception) and not isinstance(error, TextgenError)  # a collective call that failed
+    if team is not None and (unexpected or isinstance(error, RankStopped)):
+        if (ended := team.ended(wait=3.0)) is not None:
+            return RankStopped(rank_stopped(ended, callback, resume))
+    if unexpected and launcher_gone():
+        return RunFault("the first process of the run has ended")
+    return error
+
+
+def rank_stopped(ended: tuple[int, int], callback: RunCallback, resume: bool) -> str:
+    """One line on another process that ended on its own: how, when, and what is kept."""
+    rank, code = ended
+    if callback.watch.phase == "starting":
+        where = f"another training process (rank {rank}) {how_it_ended(code)} before training began"
+        kept = (": lightning/last.ckpt is as it was; continue with --resume" if resume
+                else ": nothing was trained; train again")
+        return where + kept
+    step = callback.trainer.global_step if callback.trainer is not None else 0
+    where = f"another training process (rank {rank}) {how_it_ended(code)} at step {step:,}"
+    if callback.last_saved_step is not None:
+        return f"{where}: lightning/last.ckpt keeps step {callback.last_saved_step:,}; continue with --resume"
+    return f"{where}: nothing was saved, so there is nothing to resume; train again"
 
 
 @contextlib.contextmanager

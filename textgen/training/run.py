@@ -365,9 +365,8 @@ def _train_with_data(corpus, out, paths, tokenizer_spec, model_overrides, train_
     if resume and ModelDirectory(out).metrics_path.exists():
         log.seed(ModelDirectory(out).metrics_path, resumed.get("global_step", 0))  # a checkpoint from before the rows were kept in it
     received = fit(task, CorpusDataModule(train_array, train_config), paths, export, resume, progress_bar, report, log)
-    if primary and received is None and valid_array is not None and (paths.current / META_FILE).exists():
-        with task.averaged_weights():
-            record_cache(paths.current, task.model, valid_array, report)
+    if primary and valid_array is not None and (paths.current / META_FILE).exists():
+        received = tune_cache_unless_stopped(paths.current, task, valid_array, received, report)
     steps = task.global_step if task._trainer else 0
     return RunResult(out, model_config, train_config, received, steps, time.perf_counter() - began,
                      dict(task.last_metrics), steps - resumed.get("global_step", 0))
@@ -387,6 +386,36 @@ def check_memory(config: ModelConfig) -> None:
         raise TextgenError(f"a model of {config.parameter_count():,} parameters needs about {need / 2**30:,.1f} GiB to train, "
                            f"more than this machine's {total / 2**30:,.1f} GiB allow: choose a smaller --hidden-size, "
                            "--embed-dim or --vocab-size")
+
+
+def tune_cache_unless_stopped(out: Path, task, valid_array, received: int | None,
+                              report: Callable[[str], None]) -> int | None:
+    """record_cache after training, unless a signal came (returned): one that stopped the run mid-way
+    leaves the tuning to the run's end; one that came as it ended skips it, one during it stops it,
+    with a note (the model is saved either way, its cache off)."""
+    import signal
+
+    from textgen.signals import Terminated, signal_of
+
+    what = "stopped the choice of the neural cache's settings"
+    if received is None:
+        try:
+            with task.averaged_weights():
+                record_cache(out, task.model, valid_array, report)
+            return None
+        except (KeyboardInterrupt, Terminated) as stop:
+            received = signal_of(stop)
+    else:
+        try:
+            ended = ModelDirectory(out).read_metadata().get("status") == "trained"
+        except (OSError, ValueError, TextgenError):
+            ended = False
+        if not ended:
+            return received
+        what = "came as training ended: the neural cache's settings were not chosen"
+    report(f"note: {signal.Signals(received).name} {what}, so this model's cache is off unless asked for (--cache); the "
+           "model itself is saved")
+    return received
 
 
 def record_cache(out: Path, model, valid_array, report: Callable[[str], None]) -> None:

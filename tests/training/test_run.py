@@ -477,3 +477,16 @@ def test_the_model_directory_keeps_the_best_validated_weights(tmp_path, corpus, 
     exported = textgen.load(out).model.state_dict()
     for name, tensor in exported.items():
         assert torch.equal(tensor, best[f"model.{name}"]), name
+
+
+def test_a_model_too_large_to_train_is_one_readable_line():
+    """A settings file's 40-digit --hidden-size was refused with a 150-digit parameter count."""
+    from textgen.config import ModelConfig
+    from textgen.errors import TextgenError
+    from textgen.training.run import check_memory
+
+    with pytest.raises(TextgenError) as refused:
+        check_memory(ModelConfig(vocab_size=512, hidden_size=10**40))
+    message = str(refused.value)
+    assert message.startswith("a model of about 4.0e+80 parameters needs about 6.0e+72 GiB to train"), message
+    assert len(message) < 220 and "choose a smaller --hidden-size" in message

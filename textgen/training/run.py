@@ -381,11 +381,18 @@ def check_memory(config: ModelConfig) -> None:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
         return
-    need = 16 * config.parameter_count()
+    count = config.parameter_count()
+    need = 16 * count
     if need > MAX_TRAINING_MEMORY_SHARE * total:
-        raise TextgenError(f"a model of {config.parameter_count():,} parameters needs about {need / 2**30:,.1f} GiB to train, "
+        size = f"{count:,}" if count < 10**15 else f"about {float(count):.1e}"  # a settings file's 40-digit number
+        raise TextgenError(f"a model of {size} parameters needs about {readable_gib(need)} GiB to train, "
                            f"more than this machine's {total / 2**30:,.1f} GiB allow: choose a smaller --hidden-size, "
                            "--embed-dim or --vocab-size")
+
+
+def readable_gib(size: int) -> str:
+    gib = size / 2**30
+    return f"{gib:,.1f}" if gib < 10**12 else f"{gib:.1e}"
 
 
 def tune_cache_unless_stopped(out: Path, task, valid_array, received: int | None,

@@ -5,7 +5,6 @@ one line and nothing written."""
 
 from __future__ import annotations
 
-import gzip
 import json
 import random
 
@@ -13,6 +12,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from tests.conftest import write_repeated
 from textgen.cli import cli
 
 CUES = {"1": ["awful", "stale", "bad"], "2": ["fine", "okay", "plain"], "3": ["great", "lovely", "tasty"]}
@@ -346,15 +346,8 @@ def bad_inputs(tmp_path, trained, reviews):
     ids.write_text("".join(json.dumps({"text": f"review {i}", "rating": 5, "id": f"r{i}"}) + "\n" for i in range(10_000)))
     singles = tmp_path / "singles.jsonl"
     singles.write_text("".join(json.dumps({"text": f"review {i}", "rating": f"c{i}"}) + "\n" for i in range(100)))
-    huge = tmp_path / "huge.jsonl"
-    with open(huge, "w") as file:
-        file.write('{"text": "fine", "rating": 1}\n{"text": "')
-        for _ in range(5):
-            file.write("word " * 200_000)
-    zeros = tmp_path / "zeros.jsonl.gz"
-    with gzip.open(zeros, "wb") as file:
-        for _ in range(16):
-            file.write(bytes(1 << 20))
+    huge = write_repeated(tmp_path / "huge.jsonl", b"word ", 5_000_000, head=b'{"text": "fine", "rating": 1}\n{"text": "')
+    zeros = write_repeated(tmp_path / "zeros.jsonl.gz", b"\0", 16 << 20, compress=True)
     device = tmp_path / "device.jsonl"
     device.symlink_to("/dev/zero")
     return {

@@ -233,7 +233,7 @@ def test_a_model_description_with_too_many_labels_is_refused():
 def test_csv_rows_and_fields_are_capped_while_they_are_read(tmp_path):
     """A quote left open: a field past csv's own limit, or a row of many short quoted fields past the
     row cap, is refused naming the line where the row starts, without reading the rest."""
-    from tests.test_corpus import write_repeated
+    from tests.conftest import write_repeated
 
     long_field = write_repeated(tmp_path / "field.csv", b"word word word word\n", 1_000_000, head=b'text,rating\nfine,5\n"')
     with pytest.raises(TextgenError, match=r'field\.csv:3 has a field longer than 131,072 characters: is a quote left open\?'):
@@ -246,7 +246,7 @@ def test_csv_rows_and_fields_are_capped_while_they_are_read(tmp_path):
 
 
 def test_labelled_data_lines_are_capped_and_devices_refused(tmp_path):
-    from tests.test_corpus import write_repeated
+    from tests.conftest import write_repeated
 
     huge = write_repeated(tmp_path / "huge.jsonl", b"x", 2_000_000, head=b'{"text": "ok", "rating": 1}\n{"text": "')
     with pytest.raises(TextgenError, match=r"line 2 of .*huge\.jsonl is longer than 1,000,000 bytes"):

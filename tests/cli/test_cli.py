@@ -9,7 +9,7 @@ import sys
 
 import pytest
 from click.testing import CliRunner
-from tests.conftest import REPO, TINY_STORIES
+from tests.conftest import REPO, TINY_STORIES, write_repeated
 
 from textgen.cli import cli
 
@@ -254,22 +254,10 @@ def test_sampling_params_are_the_options_sampling_options_adds():
 def unbounded_inputs(tmp_path_factory):
     """Inputs no reader may take whole: one 5 MB line, a gzip bomb of zeros (64 MB in 64 KB), one of
     marker lines, and a .jsonl line of 2 MB; each written a block at a time."""
-    import gzip
-
     folder = tmp_path_factory.mktemp("unbounded")
-    line = folder / "line.txt"
-    with open(line, "w") as file:
-        file.write("A fine story.\n<|endoftext|>\n")
-        for _ in range(5):
-            file.write("word " * 200_000)
-    zeros = folder / "zeros.txt.gz"
-    with gzip.open(zeros, "wb") as file:
-        for _ in range(64):
-            file.write(bytes(1 << 20))
-    markers = folder / "markers.txt.gz"
-    with gzip.open(markers, "wb") as file:
-        for _ in range(64):
-            file.write(b"<|endoftext|>\n" * 75_000)
+    line = write_repeated(folder / "line.txt", b"word ", 5_000_000, head=b"A fine story.\n<|endoftext|>\n")
+    zeros = write_repeated(folder / "zeros.txt.gz", b"\0", 64 << 20, compress=True)
+    markers = write_repeated(folder / "markers.txt.gz", b"<|endoftext|>\n", 64 * 75_000 * 14, compress=True)
     jsonl = folder / "line.jsonl"
     with open(jsonl, "w") as file:
         file.write('{"text": "A fine story."}\n{"text": "' + "word " * 400_000 + '"}\n')

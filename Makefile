@@ -20,7 +20,7 @@ venv: $(STAMP)
 
 demo: $(STAMP)
 	mkdir -p $(DEMO)
-	# the shipped story model (checkpoints/tinystories-lstm): a story, the next words and the gates on real text
+	# the shipped story model (textgen/shipped/tinystories-lstm): a story, the next words and the gates on real text
 	$(BIN)/textgen generate tinystories --prompt "Once upon a time" --max-tokens 200 --seed 1
 	$(BIN)/textgen next tinystories "Once upon a time, there was a little girl named Lily. She saw a" --top 10
 	$(BIN)/textgen gates tinystories "Lily saw a cat. The cat saw Lily."

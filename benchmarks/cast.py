@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from peers import ROOT, say, textgen_command  # noqa: E402
 
-from textgen.cast import story_cast  # noqa: E402
+from textgen.analysis.cast import story_cast  # noqa: E402
 
 SETTINGS = {  # the default is keep-cast 0.1 with the cache off (sampling)
     "default settings (keep-cast 0.1, cache off)": [],
@@ -88,8 +88,8 @@ def main() -> int:
             return 1
         report["training"] = {"command": "textgen " + shlex.join(command[1:]), **json.loads(done.stdout)}
         model = args.out
-    from textgen.cast import cast_metrics
-    from textgen.corpus import read_stories
+    from textgen.analysis.cast import cast_metrics
+    from textgen.data.corpus import read_stories
 
     stories = read_stories(human_path)
     human = cast_metrics(stories)

@@ -120,7 +120,7 @@ def test_predictions(model: Path, folder: Path):
 
 def kept_validation(out: Path) -> dict:
     """The validation of the weights the directory kept (the best macro-F1), not the run's last one."""
-    from textgen.model_dir import ModelDirectory
+    from textgen.modeldir.layout import ModelDirectory
 
     kept = ModelDirectory(out).read_metadata()["metrics"]
     return {key: round(kept[key], 4) for key in ("step", "accuracy", "macro_f1", "loss", "mae") if key in kept}
@@ -144,7 +144,7 @@ def faithfulness(model: Path, folder: Path, count: int) -> dict:
     from textgen.classify.data import read_labelled
     from textgen.classify.explain import explain, explained_value, text_ids
     from textgen.classify.predict import load_classifier
-    from textgen.gates import group_words
+    from textgen.analysis.gates import group_words
     from textgen.tokenizer import BOS_ID, EOS_ID
 
     loaded = load_classifier(model)

@@ -1,5 +1,5 @@
 """Precision and recall of the repetition detectors on the labelled case sets in
-tests/diagnostics/cases (the README's table). Prints JSON, or the Markdown table with --table.
+tests/analysis/detectors/cases (the README's table). Prints JSON, or the Markdown table with --table.
 
     .venv/bin/python benchmarks/detectors.py --table
 """
@@ -10,8 +10,8 @@ import argparse
 import json
 from pathlib import Path
 
-from textgen.diagnostics import KINDS
-from textgen.diagnostics.scoring import case_sets, detector_scores
+from textgen.analysis.detectors import KINDS
+from textgen.analysis.detectors.scoring import case_sets, detector_scores
 
 CASES = Path(__file__).resolve().parent.parent / "tests" / "diagnostics" / "cases"
 

@@ -19,7 +19,7 @@ import time
 import numpy as np
 import torch
 
-from textgen.config import ModelConfig
+from textgen.model.config import ModelConfig
 from textgen.model import LanguageModel
 from textgen.model.quantize import QUANTIZE_MODES, quantize, weight_bytes
 from textgen.sampling import BannedSequences
@@ -78,7 +78,7 @@ def bytes_read_per_token(model, size: int) -> int:
 
 
 def next_word_latency(model, tokenizer, repeats: int) -> float:
-    from textgen.inspection import next_words
+    from textgen.analysis.next_words import next_words
 
     next_words(model, tokenizer, "Once upon a time, there was a", top=10)
     times = []
@@ -105,10 +105,10 @@ def main() -> None:
         loaded = textgen.load(args.model)
         model, tokenizer = loaded.model, loaded.tokenizer
     else:
-        from textgen.storybook import generate_stories
+        from textgen.data.storybook import generate_stories
         from textgen.tokenizer import train_tokenizer
 
-        from textgen.config import default_hidden_size
+        from textgen.model.config import default_hidden_size
 
         tokenizer = train_tokenizer(list(generate_stories("little-stories"))[:3000])  # the default kind and size
         hidden = default_hidden_size(300.0)
@@ -137,9 +137,9 @@ def main() -> None:
             import tempfile
             from pathlib import Path
 
-            from textgen.corpus import iter_stories
-            from textgen.data import encode_stories
-            from textgen.evaluate import evaluate_array
+            from textgen.data.corpus import iter_stories
+            from textgen.data.token_arrays import encode_stories
+            from textgen.analysis.evaluate import evaluate_array
 
             with tempfile.TemporaryDirectory() as folder:
                 array = encode_stories(itertools.islice(iter_stories(args.heldout), 300), tokenizer, Path(folder) / "t.bin")

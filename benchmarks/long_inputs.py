@@ -37,11 +37,11 @@ def real_text(tokenizer, corpus: str | None, tokens: int) -> str:
     import itertools
 
     if corpus is not None:
-        from textgen.corpus import iter_stories
+        from textgen.data.corpus import iter_stories
 
         stories = iter_stories(corpus)
     else:
-        from textgen.storybook import generate_stories
+        from textgen.data.storybook import generate_stories
 
         stories = generate_stories("little-stories")
     parts, ids = [], []
@@ -64,7 +64,7 @@ def run_case(case: str, model_name: str, tokens: int, corpus: str | None) -> dic
     import torch
 
     import textgen
-    from textgen.cache import resolve_cache, with_cache
+    from textgen.model.neural_cache import resolve_cache, with_cache
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     loaded = textgen.load(model_name)
@@ -73,20 +73,20 @@ def run_case(case: str, model_name: str, tokens: int, corpus: str | None) -> dic
     detail: dict = {"text_tokens": len(tokenizer.encode(text))}
     started = time.perf_counter()
     if case == "next":
-        from textgen.inspection import next_words
+        from textgen.analysis.next_words import next_words
 
         cache = resolve_cache(loaded.cache)  # what `textgen next` uses by default
         result = next_words(with_cache(loaded.model, cache), tokenizer, text.rstrip(" "), 10)
         detail.update(cache=cache.to_dict() if cache else None, top_word=result.words[0].word, expansions=result.expansions)
     elif case.startswith("diagnose"):
-        from textgen.diagnosis import diagnose
+        from textgen.analysis.diagnosis import diagnose
 
         report = diagnose(loaded, [text])  # --text: the model's cache scores the text, as the CLI does
         detail.update(findings=len(report.findings), attributed=sum(f["attribution"] is not None for f in report.findings),
                       notes=report.notes)
     elif case == "gates":
         from textgen.errors import TextgenError
-        from textgen.gates import gate_report
+        from textgen.analysis.gates import gate_report
 
         try:
             report = gate_report(loaded.model, tokenizer, text)

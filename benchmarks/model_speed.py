@@ -18,7 +18,7 @@ import time
 
 import torch
 
-from textgen.config import CELLS, ModelConfig
+from textgen.model.config import CELLS, ModelConfig
 from textgen.model import LanguageModel
 from textgen.model.cells import PeepholeLayer
 

@@ -37,7 +37,7 @@ def peak_of(arguments: list[str]) -> dict:
 
 def write_corpus(path: Path, megabytes: float) -> int:
     """Generated little stories up to `megabytes`, separated by blank lines."""
-    from textgen.storybook import generate_stories
+    from textgen.data.storybook import generate_stories
 
     target, written = int(megabytes * 1e6), 0
     with open(path, "w", encoding="utf-8") as file:

@@ -42,9 +42,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from textgen.config import ModelConfig, TrainConfig
-from textgen.corpus import iter_stories
-from textgen.data import BatchPlan, TokenArray, encode_stories, iter_batches
+from textgen.model.config import ModelConfig, TrainConfig
+from textgen.data.corpus import iter_stories
+from textgen.data.token_arrays import BatchPlan, TokenArray, encode_stories, iter_batches
 from textgen.model import activation_penalty, detach_state
 from textgen.tokenizer import train_tokenizer
 from textgen.training.fit import CorpusDataModule, quiet_lightning, trainer_arguments

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from peers import ROOT, BenchmarkError, evaluate_scores, machine, prepare_corpus, say, textgen_command  # noqa: E402
 
-# The shipped model's training flags (checkpoints/tinystories-lstm/README.md), less its step count.
+# The shipped model's training flags (textgen/shipped/tinystories-lstm/README.md), less its step count.
 SHIPPED_SHAPE = ["--hidden-size", "768", "--embed-dim", "256", "--embed-dropout", "0.1", "--input-dropout", "0.3",
                  "--hidden-dropout", "0.25", "--output-dropout", "0.3", "--weight-drop", "0.3", "--lr", "7e-3",
                  "--warmup-steps", "500", "--weight-decay", "0.01", "--average", "0"]
@@ -55,7 +55,7 @@ def finish(process: subprocess.Popen, log: Path, label: str) -> None:
 
 def saved(model: Path) -> dict:
     """What the run's textgen.json says: training tokens, and the kept weights' step and validation score."""
-    from textgen.model_dir import ModelDirectory
+    from textgen.modeldir.layout import ModelDirectory
 
     metadata = ModelDirectory(model).read_metadata()
     metrics = metadata.get("metrics") or {}

@@ -113,7 +113,7 @@ def corpus_jsonl_gz(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def little_stories() -> list[str]:
     """Two hundred generated little stories (about 90 KB): enough for a real sentencepiece model."""
-    from textgen.storybook import generate_stories
+    from textgen.data.storybook import generate_stories
 
     return list(itertools.islice(generate_stories("little-stories"), 200))
 

@@ -83,8 +83,8 @@ def test_a_command_that_swallowed_a_ctrl_c_still_ends_with_130():
 
 STOP_SPLIT = textwrap.dedent("""
     import os, signal, sys
-    import textgen.corpus
-    real, written, sent = textgen.corpus.format_stories, [], getattr(signal, sys.argv[1])
+    import textgen.data.corpus
+    real, written, sent = textgen.data.corpus.format_stories, [], getattr(signal, sys.argv[1])
 
     def format_stories(stories):
         written.append(1)
@@ -92,7 +92,7 @@ STOP_SPLIT = textwrap.dedent("""
             os.kill(os.getpid(), sent)
         return real(stories)
 
-    textgen.corpus.format_stories = format_stories
+    textgen.data.corpus.format_stories = format_stories
     sys.argv[1:] = sys.argv[2:]
     from textgen.cli import main
     main()

@@ -13,15 +13,15 @@ __all__ = ["TextgenError", "__version__", "compare_settings", "diagnose", "load"
 
 def load(path, device="cpu"):
     """Load a model directory (textgen.json, model.safetensors, tokenizer) for inference; nothing is unpickled."""
-    from textgen.checkpoint import load as load_model_dir
+    from textgen.modeldir.store import load as load_model_dir
 
     return load_model_dir(path, device)
 
 
 def diagnose(model=None, stories=None, **options):
     """Find repetition errors in `stories`, or in stories generated from `model` (a loaded model or a
-    model directory); see `textgen.diagnosis.diagnose`. Returns a DiagnosisReport."""
-    from textgen.diagnosis import diagnose as run
+    model directory); see `textgen.analysis.diagnosis.diagnose`. Returns a DiagnosisReport."""
+    from textgen.analysis.diagnosis import diagnose as run
 
     if model is not None and not hasattr(model, "tokenizer"):
         model = load(model)
@@ -30,8 +30,8 @@ def diagnose(model=None, stories=None, **options):
 
 def compare_settings(model, **options):
     """Stories under each of a grid of sampling settings, with their metrics; see
-    `textgen.diagnosis.compare_settings`. Returns a SettingsComparison."""
-    from textgen.diagnosis import compare_settings as run
+    `textgen.analysis.diagnosis.compare_settings`. Returns a SettingsComparison."""
+    from textgen.analysis.diagnosis import compare_settings as run
 
     if not hasattr(model, "tokenizer"):
         model = load(model)

@@ -197,7 +197,7 @@ def test_evaluate_agrees_with_predict_and_draws_the_confusion_matrix(classifier,
 def test_explain_scores_each_word_and_shows_the_gates(classifier, tmp_path):
     from textgen.classify.explain import explain
     from textgen.classify.predict import load_classifier
-    from textgen.gates import gate_report
+    from textgen.analysis.gates import gate_report
 
     out, _ = classifier
     text = "The taffy was awful today."

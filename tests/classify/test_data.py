@@ -9,7 +9,7 @@ import json
 import pytest
 
 from textgen.classify.data import Labels, check_known, class_weights, labels_of, read_labelled
-from textgen.corpus import CorpusWarning
+from textgen.data.corpus import CorpusWarning
 from textgen.errors import TextgenError
 
 ROWS = [("Great taffy, lovely.", 5), ("Stale and, sadly, \"hard\".", 1), ("Fine.\nNothing more.", 3), ("Good value", 5)]

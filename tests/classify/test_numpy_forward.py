@@ -13,11 +13,11 @@ import pytest
 import torch
 from tests.conftest import ONE_THREAD
 
-from textgen.checkpoint import export_model
+from textgen.modeldir.store import export_model
 from textgen.classify.data import Labels
 from textgen.classify.numpy_forward import NumpyClassifier, classifier_tensors
 from textgen.classify.predict import class_probabilities, load_classifier, predict, save_classifier_dir
-from textgen.config import ClassifierConfig, ModelConfig
+from textgen.model.config import ClassifierConfig, ModelConfig
 from textgen.errors import TextgenError
 from textgen.model.classifier import Classifier
 
@@ -93,7 +93,7 @@ def test_nan_weights_are_refused(tmp_path, sentencepiece_tokenizer):
 
 
 def test_a_language_model_directory_is_refused(tmp_path, sentencepiece_tokenizer):
-    from textgen.checkpoint import save_model_dir
+    from textgen.modeldir.store import save_model_dir
     from textgen.model import LanguageModel
 
     save_model_dir(tmp_path / "lm", LanguageModel(ModelConfig(vocab_size=sentencepiece_tokenizer.vocab_size, embed_dim=8,

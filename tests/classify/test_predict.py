@@ -8,10 +8,10 @@ import json
 import pytest
 import torch
 
-from textgen.checkpoint import load, save_model_dir
+from textgen.modeldir.store import load, save_model_dir
 from textgen.classify.data import Labels
 from textgen.classify.predict import class_probabilities, load_classifier, predict, save_classifier_dir
-from textgen.config import ClassifierConfig, ModelConfig
+from textgen.model.config import ClassifierConfig, ModelConfig
 from textgen.errors import TextgenError
 from textgen.model import LanguageModel
 from textgen.model.classifier import Classifier

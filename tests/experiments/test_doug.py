@@ -9,7 +9,7 @@ import pytest
 import torch
 from tests.conftest import DOUG_STORIES, write_marker_file
 
-from textgen.diagnostics import find_self_objects
+from textgen.analysis.detectors import find_self_objects
 from textgen.errors import TextgenError
 from textgen.experiments.doug import (
     DEFAULT_CORPUS,
@@ -21,7 +21,7 @@ from textgen.experiments.doug import (
     subject_units,
     to_json,
 )
-from textgen.plots import plot_doug
+from textgen.analysis.plots import plot_doug
 from textgen.sampling.generate import generate
 from textgen.tokenizer import train_tokenizer
 

@@ -23,8 +23,8 @@ import pytest
 import torch
 
 from tests.conftest import ONE_THREAD, REPO
-from textgen.checkpoint import LoadedModel, save_model_dir
-from textgen.config import ModelConfig
+from textgen.modeldir.store import LoadedModel, save_model_dir
+from textgen.model.config import ModelConfig
 from textgen.explorer import budget
 from textgen.explorer.app import create_app
 from textgen.explorer.budget import MAX_BODY_BYTES, MAX_TOKENS

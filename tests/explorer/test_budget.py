@@ -149,7 +149,7 @@ def test_model_work_is_counted_and_stops_at_the_models_next_chunk():
     the read there; outside the block the model runs unchecked."""
     import torch
 
-    from textgen.config import ModelConfig
+    from textgen.model.config import ModelConfig
     from textgen.explorer.work import Work, watch
     from textgen.model import LanguageModel
 

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from textgen.config import ModelConfig
+from textgen.model.config import ModelConfig
 from textgen.model import LanguageModel
 from textgen.model.cells import SIGMOID_GATES, LSTMLayer, PeepholeLayer, lstm_step
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from textgen.config import POOLINGS, ClassifierConfig, ModelConfig
+from textgen.model.config import POOLINGS, ClassifierConfig, ModelConfig
 from textgen.errors import TextgenError
 from textgen.model import LanguageModel
 from textgen.model.classifier import Classifier

@@ -10,7 +10,7 @@ import pytest
 import torch
 from tests.conftest import REPO
 
-from textgen.config import ModelConfig
+from textgen.model.config import ModelConfig
 from textgen.model import LanguageModel, activation_penalty, detach_state
 
 
@@ -90,7 +90,7 @@ def test_step_matches_forward_and_detach_keeps_values():
 
 
 def test_model_imports_neither_lightning_nor_click():
-    code = ("import sys, textgen.model, textgen.config; "
+    code = ("import sys, textgen.model, textgen.model.config; "
             "print([m for m in ('lightning', 'pytorch_lightning', 'click') if m in sys.modules])")
     output = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True).stdout
     assert output.strip() == "[]"

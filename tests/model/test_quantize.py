@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from textgen.config import ModelConfig
+from textgen.model.config import ModelConfig
 from textgen.errors import TextgenError
 from textgen.model import LanguageModel
 from textgen.model.quantize import quantize, resolve_mode, sampling_copy, weight_bytes

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from textgen.config import ModelConfig
+from textgen.model.config import ModelConfig
 from textgen.errors import TextgenError
 from textgen.model import LanguageModel
 from textgen.sampling import BannedSequences, RepetitionPenalty, TopK

@@ -1,4 +1,4 @@
-"""A model's own sampling defaults (textgen.json "sampling", textgen/sampling_defaults.py) and
+"""A model's own sampling defaults (textgen.json "sampling", textgen/sampling/model_defaults.py) and
 `textgen tune-cast`, which chooses one on validation stories: the order (an option given > the
 model's > the library's) in the library, generate, diagnose, --compare-settings and the explorer."""
 
@@ -15,9 +15,9 @@ import textgen
 from tests.conftest import REPO, one_line_error
 from textgen.cli import cli
 from textgen.errors import TextgenError
-from textgen.model_dir import ModelDirectory
+from textgen.modeldir.layout import ModelDirectory
 from textgen.sampling.settings import SamplingSettings
-from textgen.sampling_defaults import SETTABLE, model_defaults, section_problem
+from textgen.sampling.model_defaults import SETTABLE, model_defaults, section_problem
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from textgen.config import ClassifierConfig, ModelConfig, TrainConfig
+from textgen.model.config import ClassifierConfig, ModelConfig, TrainConfig
 from textgen.training.classifier_task import ClassifierTask, run_progress
 
 MODEL = ModelConfig(vocab_size=30, embed_dim=8, hidden_size=12, num_layers=2)

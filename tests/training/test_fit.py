@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from tests.conftest import ONE_THREAD, REPO, one_line_error, textgen_process
 
 from textgen.cli import cli
-from textgen.config import TrainConfig
+from textgen.model.config import TrainConfig
 from textgen.training.fit import COLUMNS, RunLog, remove_partial_files, trainer_arguments, write_run_files
 from textgen.training.task import LanguageModelTask
 
@@ -184,10 +184,10 @@ def test_ctrl_c_while_lightning_sets_up_is_130_and_leaves_no_folder(tmp_path, co
 def test_a_signal_while_the_cache_is_tuned_keeps_the_model_and_says_so(tmp_path, corpus, monkeypatch):
     """The neural cache is tuned after training: a signal there stops the tuning (the model is saved,
     its cache off) with a note and the signal's exit code, not a process killed at once."""
-    import textgen.cache
+    import textgen.model.neural_cache
 
     out = tmp_path / "run"
-    monkeypatch.setattr(textgen.cache, "tune_cache", lambda *args, **kwargs: send_self(signal.SIGINT))
+    monkeypatch.setattr(textgen.model.neural_cache, "tune_cache", lambda *args, **kwargs: send_self(signal.SIGINT))
     result = train(corpus, out, "--max-steps", 8, "--json")
     assert result.exit_code == 130, result.output
     assert "note: SIGINT stopped the choice of the neural cache's settings, so this model's cache is off unless asked for " \
@@ -220,7 +220,7 @@ def test_a_signal_as_training_ends_skips_the_cache_tuning(tmp_path, corpus, monk
 
 TUNING_STOPPED = """
 import os, signal, sys
-import textgen.cache
+import textgen.model.neural_cache
 sent = getattr(signal, sys.argv.pop(1))
 
 def tune_cache(*args, **kwargs):
@@ -228,7 +228,7 @@ def tune_cache(*args, **kwargs):
     for _ in range(1000):
         pass
 
-textgen.cache.tune_cache = tune_cache
+textgen.model.neural_cache.tune_cache = tune_cache
 from textgen.cli import main
 main()
 """

@@ -341,7 +341,7 @@ def test_train_options_come_from_the_config_fields():
     from dataclasses import fields
 
     from textgen.cli.options import CONFIG_FIELDS
-    from textgen.config import ClassifierConfig, ModelConfig, TrainConfig
+    from textgen.model.config import ClassifierConfig, ModelConfig, TrainConfig
 
     offered = {(block, name) for block, name in CONFIG_FIELDS.values()}
     assert {item for item in offered if item[0] != "classifier"} == \
@@ -481,7 +481,7 @@ def test_the_model_directory_keeps_the_best_validated_weights(tmp_path, corpus, 
 
 def test_a_model_too_large_to_train_is_one_readable_line():
     """A settings file's 40-digit --hidden-size was refused with a 150-digit parameter count."""
-    from textgen.config import ModelConfig
+    from textgen.model.config import ModelConfig
     from textgen.errors import TextgenError
     from textgen.training.run import check_memory
 

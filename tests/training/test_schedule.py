@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from textgen.cli import cli
-from textgen.config import DEFAULT_MAX_STEPS, TrainConfig
+from textgen.model.config import DEFAULT_MAX_STEPS, TrainConfig
 from textgen.errors import TextgenError
 from textgen.training.schedule import lr_factor, time_bounded
 

@@ -12,8 +12,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from textgen.config import ModelConfig, TrainConfig
-from textgen.evaluate import evaluate_array
+from textgen.model.config import ModelConfig, TrainConfig
+from textgen.analysis.evaluate import evaluate_array
 from textgen.model import activation_penalty
 from textgen.training.schedule import lr_factor
 from textgen.training.task import LanguageModelTask, NonFiniteLoss

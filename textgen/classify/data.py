@@ -8,7 +8,7 @@ CSV's "4.0" and a JSON 4 are one class. Number labels (1 to 5 stars, or half sta
 sort numerically and are ordinal (1 < 2 < ... < 5), so the mean absolute error means something;
 other labels keep the order they first appear in and are nominal.
 At most MAX_CLASSES (100) classes: more, or most of them with one example, is the wrong column
-(an id, a text, a score) rather than classes. Lines are capped as in textgen.corpus; a CSV row
+(an id, a text, a score) rather than classes. Lines are capped as in textgen.data.corpus; a CSV row
 (a quoted field may span lines) is at most MAX_ROW_CHARACTERS.
 Every problem is one TextgenError naming the file and line and what to do.
 """
@@ -26,10 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from textgen.corpus import CorpusWarning, _clean_story
-from textgen.text_lines import MAX_LINE_BYTES, iter_lines
+from textgen.data.corpus import CorpusWarning, _clean_story
+from textgen.data.lines import MAX_LINE_BYTES, iter_lines
 from textgen.errors import TextgenError
-from textgen.files import parse_json, shorten
+from textgen.modeldir.safe_read import parse_json, shorten
 
 FORMATS = {".jsonl": "jsonl", ".csv": "csv"}
 WEIGHTINGS = ("none", "balanced", "sqrt")

@@ -66,7 +66,7 @@ def explained_value(loaded: LoadedClassifier, logits: torch.Tensor, target: int)
 
 def explain(loaded: LoadedClassifier, text: str, method: str = DEFAULT_METHOD, steps: int = 32) -> Explanation:
     """Each word's share in the classifier's rating of `text`."""
-    from textgen.gates import group_words
+    from textgen.analysis.gates import group_words
 
     if method not in METHODS:
         raise TextgenError(f"--method {method!r} is unknown: choose {' or '.join(METHODS)}")

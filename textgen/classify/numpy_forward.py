@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 
 from textgen.classify.data import Labels, encode_text
-from textgen.config import CELL_BLOCKS, ClassifierConfig, ModelConfig
+from textgen.model.config import CELL_BLOCKS, ClassifierConfig, ModelConfig
 from textgen.errors import TextgenError
-from textgen.model_dir import META_FILE, MODEL_FILE
-from textgen.model_files import read_checked_files, read_metadata, resolve_model_path, shape_problems
-from textgen.numpy_cells import lstm_update, sigmoid
+from textgen.modeldir.layout import META_FILE, MODEL_FILE
+from textgen.modeldir.schema import read_checked_files, read_metadata, resolve_model_path, shape_problems
+from textgen.model.numpy.cells import lstm_update, sigmoid
 
 CELLS = ("lstm", "gru", "rnn")  # the cells written here (peephole: torch)
 CLASSIFIER = "classifier"  # textgen.json's "task" of a classifier

@@ -48,7 +48,7 @@ class LoadedClassifier:
 def save_classifier_dir(path: str | os.PathLike, model: Classifier, tokenizer: Tokenizer, labels: Labels,
                         metadata: dict | None = None) -> Path:
     """Weights, tokenizer and textgen.json (with the task, the head and the labels), each atomically."""
-    from textgen.checkpoint import save_model_dir
+    from textgen.modeldir.store import save_model_dir
 
     metadata = metadata or {}
     fields = {**metadata, "task": CLASSIFIER, "classifier": model.head_config.to_dict(),
@@ -58,7 +58,7 @@ def save_classifier_dir(path: str | os.PathLike, model: Classifier, tokenizer: T
 
 def load_classifier(path: str | os.PathLike, device: str | torch.device = "cpu") -> LoadedClassifier:
     """A classifier directory, checked as `textgen.load` checks a language model's."""
-    from textgen.checkpoint import load_network
+    from textgen.modeldir.store import load_network
     from textgen.model.classifier import Classifier
 
     path, meta, config, head, labels = classifier_description(path)
@@ -132,11 +132,11 @@ def iter_texts(path: str | os.PathLike, text_field: str | None = None) -> Iterat
     """The texts to rate in a file, streamed: one per line of a .txt file ("-" reads standard input,
     and a named pipe such as `<(command)` is read too; a device is refused), or the text field of
     each row of a .jsonl or .csv file (labels, if any, are not needed). Lines are capped as the
-    corpus reader caps them (textgen.text_lines.MAX_LINE_BYTES), so memory never holds more than one."""
+    corpus reader caps them (textgen.data.lines.MAX_LINE_BYTES), so memory never holds more than one."""
     import sys
 
     from textgen.classify.data import FORMATS, read_rows
-    from textgen.text_lines import iter_lines, iter_stream_lines
+    from textgen.data.lines import iter_lines, iter_stream_lines
 
     name = str(path).lower().removesuffix(".gz")
     count = 0

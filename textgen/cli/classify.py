@@ -9,7 +9,7 @@ import click
 
 from textgen.cli.common import check_plot, finish_run, invocation, note, print_json
 from textgen.cli.options import DROPOUT_AND_DEPTH, RUN_LIMITS, config_option, config_options, config_values, run_options
-from textgen.config import CLASSIFIER_AVERAGE, ClassifierConfig, ModelConfig, TrainConfig
+from textgen.model.config import CLASSIFIER_AVERAGE, ClassifierConfig, ModelConfig, TrainConfig
 
 
 @click.group("classify")
@@ -195,7 +195,7 @@ def evaluate_classifier_command(model_dir: str, data: str, text_field, label_fie
     loaded = load_classifier(model_dir)
     metrics = evaluate_classifier(loaded, data, text_field, label_field)
     if plot_path:
-        from textgen.plots import plot_confusion
+        from textgen.analysis.plots import plot_confusion
 
         plot_confusion(metrics, loaded.labels.names, plot_path, title=f"{model_dir} on {data}")
     if as_json:
@@ -238,14 +238,14 @@ def explain_command(ctx: click.Context, model_dir: str, text: str, method: str, 
     """
     from textgen.classify.explain import explain
     from textgen.classify.predict import load_classifier
-    from textgen.gates import gate_report
+    from textgen.analysis.gates import gate_report
 
     check_plot(plot_path)
     loaded = load_classifier(model_dir)
     explanation = explain(loaded, text, method, steps)
     report = gate_report(loaded.model, loaded.tokenizer, text, layer, allow_unknown=True)
     if plot_path:
-        from textgen.plots import plot_explanation
+        from textgen.analysis.plots import plot_explanation
 
         plot_explanation(explanation, plot_path)
     if as_json:

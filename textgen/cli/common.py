@@ -13,7 +13,7 @@ import warnings
 import click
 
 from textgen import signals
-from textgen.corpus import CorpusWarning
+from textgen.data.corpus import CorpusWarning
 from textgen.errors import TextgenError
 from textgen.signals import Terminated  # noqa: F401 - raised by SIGTERM and SIGHUP; commands catch it from here
 
@@ -260,7 +260,7 @@ def counting_bar(total: int, unit: str):
 def check_plot(plot_path: str | None) -> None:
     """Refuse a plot path that cannot be written before any work is done."""
     if plot_path:
-        from textgen.plots import check_plot_path
+        from textgen.analysis.plots import check_plot_path
 
         check_plot_path(plot_path)
 

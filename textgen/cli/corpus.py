@@ -24,7 +24,7 @@ def corpus_stats(path: str, top: int, as_json: bool) -> None:
 
     Example: textgen corpus stats corpora/little-stories.txt
     """
-    from textgen.corpus import corpus_stats
+    from textgen.data.corpus import corpus_stats
 
     stats = corpus_stats(path, top=top)
     if as_json:
@@ -56,7 +56,7 @@ def corpus_split(path: str, out_dir: str, valid_fraction: float, test_fraction: 
 
     Example: textgen corpus split corpora/little-stories.txt --out data/little
     """
-    from textgen.corpus import iter_stories, split_corpus
+    from textgen.data.corpus import iter_stories, split_corpus
 
     counts, paths = split_corpus(path, out_dir, valid_fraction, test_fraction, seed,
                                  counted=progress(iter_stories(path), " stories"))
@@ -76,7 +76,7 @@ def corpus_generate(name: str, out_dir: str, seed: int) -> None:
 
     Example: textgen corpus generate little-stories --out corpora
     """
-    from textgen.storybook import CORPORA, write_corpus
+    from textgen.data.storybook import CORPORA, write_corpus
 
     for corpus_name in CORPORA if name == "all" else [name]:
         click.echo(f"wrote {write_corpus(corpus_name, out_dir, seed)}")

@@ -1,4 +1,4 @@
-"""textgen diagnose: parse the options, call `textgen.diagnosis`, print its report."""
+"""textgen diagnose: parse the options, call `textgen.analysis.diagnosis`, print its report."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from textgen.cli.show_diagnosis import show_comparison, show_report
 
 GENERATION_OPTIONS = ("samples", "prompt", "max_tokens", "quantize", "compare_settings", "save_path", "show_stories",
                       *SAMPLING_PARAMS)  # what --text ignores
-MAX_ATTRIBUTIONS = 100  # textgen.attribution.MAX_ATTRIBUTIONS, written out: importing it would load torch for --help
+MAX_ATTRIBUTIONS = 100  # textgen.analysis.attribution.MAX_ATTRIBUTIONS, written out: importing it would load torch for --help
 SAMPLING_OPTIONS = (*SAMPLING_PARAMS, "show_stories", "limit", "max_attributions")  # what --compare-settings ignores
 
 
@@ -85,18 +85,18 @@ def diagnose_command(ctx: click.Context, model_dir: str | None, text_path: str |
     check_text(prompt, "--prompt")
     settings = sampling_settings(options)
     if save_path:
-        from textgen.atomic import prepare_output
+        from textgen.modeldir.atomic import prepare_output
 
         prepare_output(save_path)  # a bad place is refused at once; what it must not overwrite is checked below
     stories = written_stories(text_path) if text_path else None
     if baseline_path:
-        from textgen.corpus import iter_stories
+        from textgen.data.corpus import iter_stories
 
         next(iter_stories(baseline_path))  # refused now rather than after generating
     loaded = sampler = None
     if model_dir is not None:
         import textgen
-        from textgen.diagnosis import training_corpus
+        from textgen.analysis.diagnosis import training_corpus
         from textgen.model.quantize import sampling_copy
         from textgen.sampling.generate import prompt_ids
         from textgen.sampling.settings import build_processors
@@ -116,9 +116,9 @@ def diagnose_command(ctx: click.Context, model_dir: str | None, text_path: str |
                 note("the model's training corpus is not where training found it, or has changed: "
                      "give --baseline FILE for a human baseline")
     if save_path and not text_path:
-        from textgen.atomic import prepare_output
-        from textgen.corpus import corpus_files
-        from textgen.diagnosis import recorded_corpora
+        from textgen.modeldir.atomic import prepare_output
+        from textgen.data.corpus import corpus_files
+        from textgen.analysis.diagnosis import recorded_corpora
 
         inputs = [path for source in (baseline_path, *recorded_corpora(loaded)) if source and Path(source).exists()
                   for path in corpus_files(source)]
@@ -128,7 +128,7 @@ def diagnose_command(ctx: click.Context, model_dir: str | None, text_path: str |
               "cache": neural_cache if model_dir is not None else None,
               "save_path": save_path if not text_path else None, "model_name": model_dir, "note": note}
     if compare_settings:
-        from textgen.diagnosis import comparison_grid, compare_settings as compare
+        from textgen.analysis.diagnosis import comparison_grid, compare_settings as compare
 
         grid = comparison_grid(loaded.sampling)
         bar = counting_bar(samples * len(grid), " stories")
@@ -137,7 +137,7 @@ def diagnose_command(ctx: click.Context, model_dir: str | None, text_path: str |
         bar.close()
         show_comparison(comparison, as_json)
         return
-    from textgen.diagnosis import diagnose
+    from textgen.analysis.diagnosis import diagnose
 
     bar = counting_bar(samples if stories is None else 0, " stories")
     findings_bar = None
@@ -161,7 +161,7 @@ def written_stories(text_path: str):
     as a stream whose first story is read now, so a bad file is refused before the model loads."""
     import itertools
 
-    from textgen.corpus import iter_stories, iter_stream_stories
+    from textgen.data.corpus import iter_stories, iter_stream_stories
 
     stream = iter_stream_stories(sys.stdin.buffer) if text_path == "-" else iter_stories(text_path)
     first = next(stream)

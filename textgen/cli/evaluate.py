@@ -28,7 +28,7 @@ def evaluate_command(model_dir: str, corpus: str, streams: int, seq_len: int, ca
     Example: textgen evaluate checkpoints/little ../shared/corpora/tinystories/valid.txt
     """
     import textgen
-    from textgen.evaluate import evaluate_corpus
+    from textgen.analysis.evaluate import evaluate_corpus
 
     loaded = textgen.load(model_dir)
     neural_cache = cache_settings(loaded, options)

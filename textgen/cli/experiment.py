@@ -58,7 +58,7 @@ def experiment_memory_span(cells: str, spans: tuple[int, ...], steps: int, seeds
     if bar is not None:
         bar.close()
     if plot_path:
-        from textgen.plots import plot_memory_span
+        from textgen.analysis.plots import plot_memory_span
 
         plot_memory_span(results, settings.symbols, plot_path)
     if as_json:
@@ -97,7 +97,7 @@ def experiment_doug(corpus: str | None, names: str, verb: str, sentences: int, s
     Example: textgen experiment doug --plot doug.png
     """
     from textgen.experiments.doug import DougSettings, report, run_doug, to_json
-    from textgen.plots import plot_doug
+    from textgen.analysis.plots import plot_doug
 
     name_list = tuple(part.strip() for part in names.split(",") if part.strip())
     options = {"names": name_list, "verb": verb.strip(), "sentences": sentences, "steps": steps, "hidden_size": hidden_size,

@@ -28,7 +28,7 @@ def gates_command(model_dir: str, text: str, layer: int, top_units: int, plot_pa
     Example: textgen gates checkpoints/little "Doug saw Jane. Jane saw" --plot gates.png
     """
     import textgen
-    from textgen.gates import gate_report
+    from textgen.analysis.gates import gate_report
     from textgen.tokenizer.base import check_text
 
     check_text(text, "TEXT")
@@ -36,7 +36,7 @@ def gates_command(model_dir: str, text: str, layer: int, top_units: int, plot_pa
     loaded = textgen.load(model_dir)
     report = gate_report(loaded.model, loaded.tokenizer, text, layer, top_units)
     if plot_path:
-        from textgen.plots import plot_gates
+        from textgen.analysis.plots import plot_gates
 
         plot_gates(report, plot_path)
     if as_json:
@@ -50,7 +50,7 @@ def gates_command(model_dir: str, text: str, layer: int, top_units: int, plot_pa
 def print_gate_report(report) -> None:
     """The gates' table of a gates.GateReport: per word the mean of each gate (both vocabularies)
     and the memory units that changed most, then each gate's saturation."""
-    from textgen.gates import gate_title
+    from textgen.analysis.gates import gate_title
 
     names = list(report.gate_names)
     memory = "LTM" if report.memory == "ltm" else "STM"

@@ -41,7 +41,7 @@ def generate_command(model_dir: str, prompt: str, count: int, max_tokens: int, b
     check_text(prompt, "--prompt")
     check_generation(count, max_tokens, beams)
     loaded = load_for_generation(model_dir, quantize)
-    from textgen.cache import with_cache
+    from textgen.model.neural_cache import with_cache
 
     neural_cache = cache_settings(loaded, options, sampling=True)
     loaded.model = with_cache(loaded.model, neural_cache)
@@ -56,7 +56,7 @@ def generate_command(model_dir: str, prompt: str, count: int, max_tokens: int, b
         click.echo(model_defaults_note(loaded, options) or "sampling: no defaults of the model's own", err=True)
         click.echo("processors, in order: " + ("; ".join(p.describe() for p in processors) or "none"), err=True)
     live = not as_json and beams == 1
-    from textgen.diagnosis import GENERATION_BATCH
+    from textgen.analysis.diagnosis import GENERATION_BATCH
 
     batch_size = count if beams > 1 else GENERATION_BATCH  # stories are written in batches: memory does not grow with -n
     streamed: dict[int, str] = {}
@@ -113,7 +113,7 @@ def next_command(model_dir: str, text: str, top: int, word_list: str | None, pie
     Example: textgen next checkpoints/little "Once upon a time, there was a" --top 10
     """
     import textgen
-    from textgen.inspection import next_tokens, next_words, score_words
+    from textgen.analysis.next_words import next_tokens, next_words, score_words
     from textgen.tokenizer.base import check_text
 
     check_text(text, "TEXT")
@@ -124,7 +124,7 @@ def next_command(model_dir: str, text: str, top: int, word_list: str | None, pie
         if not words:
             raise TextgenError("the --words list is empty: give words separated by commas, e.g. --words Jane,Spot")
     loaded = textgen.load(model_dir)
-    from textgen.cache import with_cache
+    from textgen.model.neural_cache import with_cache
 
     loaded.model = with_cache(loaded.model, cache_settings(loaded, options))
     context = text.rstrip(" ")
@@ -135,7 +135,7 @@ def next_command(model_dir: str, text: str, top: int, word_list: str | None, pie
     else:
         result = next_words(loaded.model, loaded.tokenizer, context, top)
     if plot_path:
-        from textgen.plots import plot_next_words
+        from textgen.analysis.plots import plot_next_words
 
         plot_next_words(result, plot_path)
     if as_json:

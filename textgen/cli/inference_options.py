@@ -40,7 +40,7 @@ def cache_options(function=None, *, sampling: bool = False):
 def cache_settings(loaded, options: dict, sampling: bool = False):
     """The cache settings a command uses (None: off), from the model's tuned ones and the options;
     off by default when `sampling`."""
-    from textgen.cache import resolve_cache
+    from textgen.model.neural_cache import resolve_cache
 
     enabled = options.pop("cache_enabled", None)
     values = {name: options.pop(f"cache_{name}", None) for name in ("weight", "theta", "size", "scope")}
@@ -55,7 +55,7 @@ def cache_settings(loaded, options: dict, sampling: bool = False):
 def _default(name: str, help: str) -> dict:
     """A sampling option's default and help: None, so that the model's own default (textgen.json
     "sampling") can apply; the help shows the library's value."""
-    from textgen.sampling_defaults import SETTABLE
+    from textgen.sampling.model_defaults import SETTABLE
 
     return {"default": None, "help": f"{help}  [default: {SETTABLE[name][1]:g}]"}
 
@@ -114,7 +114,7 @@ def sampling_settings(options: dict, loaded=None):
 def model_defaults_note(loaded, options: dict) -> str | None:
     """"the model's own sampling defaults: --cast-size 1" for the model's defaults that no option
     overrode (None when there are none)."""
-    from textgen.sampling_defaults import describe_defaults
+    from textgen.sampling.model_defaults import describe_defaults
 
     used = {name: value for name, value in (loaded.sampling if loaded is not None else {}).items() if options.get(name) is None}
     return f"the model's own sampling defaults (its textgen.json; an option overrides them): {describe_defaults(used)}" \

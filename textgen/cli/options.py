@@ -35,7 +35,7 @@ def load_config_file(ctx: click.Context, param, value: str | None):
         return None
     from pathlib import Path
 
-    from textgen.files import read_text
+    from textgen.modeldir.safe_read import read_text
 
     path = Path(value)
     text = read_text(path, "config file", 1 << 20)
@@ -49,7 +49,7 @@ def load_config_file(ctx: click.Context, param, value: str | None):
 
             data = yaml.safe_load(text) or {}
         elif path.suffix.lower() == ".json":
-            from textgen.files import parse_json
+            from textgen.modeldir.safe_read import parse_json
 
             data = parse_json(text, f"config file {path}")
         else:
@@ -128,7 +128,7 @@ def expected_value(option: click.Option) -> str:
 def recorded_run(data: dict, path="a config file") -> dict:
     """A run's textgen.json as a config: its training block and its model block (without the
     vocabulary size, which the tokenizer sets); any other settings file as it is."""
-    from textgen.model_dir import FORMAT
+    from textgen.modeldir.layout import FORMAT
 
     if data.get("format") != FORMAT:
         return data
@@ -148,7 +148,7 @@ def forget_bias_value(value):
     try:
         return float(value)
     except ValueError:
-        from textgen.config import chrono_span
+        from textgen.model.config import chrono_span
 
         chrono_span(str(value))
         return str(value).strip().lower()
@@ -174,7 +174,7 @@ def config_option(cls, name: str, **overrides):
     from dataclasses import MISSING, fields
 
     from textgen.cli.common import SEED
-    from textgen.config import ClassifierConfig, ModelConfig
+    from textgen.model.config import ClassifierConfig, ModelConfig
 
     spec = next(item for item in fields(cls) if item.name == name)
     meta = spec.metadata

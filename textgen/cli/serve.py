@@ -65,7 +65,7 @@ def start(model_dir: str, more: tuple[str, ...], host: str, port: int, allow_hos
     from pathlib import Path
 
     import textgen
-    from textgen.checkpoint import SHIPPED_MODELS, resolve_model_path
+    from textgen.modeldir.store import SHIPPED_MODELS, resolve_model_path
     from textgen.explorer.guard import HostPolicy
 
     for name in allow_hosts:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from textgen.cli.common import percent, print_json, shown_word
-from textgen.diagnostics import KINDS
+from textgen.analysis.detectors import KINDS
 
 SHORT_METRICS = (("seq_rep_1", "rep-1"), ("seq_rep_2", "rep-2"), ("seq_rep_3", "rep-3"), ("seq_rep_4", "rep-4"),
                  ("distinct_1", "dist-1"), ("distinct_2", "dist-2"), ("distinct_3", "dist-3"), ("rep_16", "r16"),
@@ -46,7 +46,7 @@ def show_report(report, show_stories: bool, limit: int, as_json: bool) -> None:
         click.echo(f"  ... {len(findings) - limit} more (--limit, or --json for all)")
     attributed = [f["attribution"] for f in findings if f.get("attribution")]
     if attributed:
-        from textgen.attribution import ADVICE
+        from textgen.analysis.attribution import ADVICE
 
         blames = {blame: sum(a["blame"] == blame for a in attributed) for blame in ADVICE}
         click.echo("\nwho made the errors: " + ", ".join(f"{count} {blame}" for blame, count in blames.items())

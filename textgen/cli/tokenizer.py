@@ -32,8 +32,8 @@ def tokenizer_train(corpus_path: str, kind: str, vocab_size: int | None, model_t
     """
     import time
 
-    from textgen.atomic import prepare_output
-    from textgen.corpus import corpus_files, iter_stories
+    from textgen.modeldir.atomic import prepare_output
+    from textgen.data.corpus import corpus_files, iter_stories
     from textgen.tokenizer import train_tokenizer
 
     out = prepare_output(out_path, inputs=corpus_files(corpus_path))
@@ -72,8 +72,8 @@ def tokenizer_encode(tokenizer_path: str, text: str, as_json: bool) -> None:
 
     Example: textgen tokenizer encode little.model "Once upon a time, there was a cat."
     """
-    from textgen.text_lines import MAX_LINE_BYTES
-    from textgen.files import read_stream
+    from textgen.data.lines import MAX_LINE_BYTES
+    from textgen.modeldir.safe_read import read_stream
     from textgen.tokenizer import load_tokenizer
     from textgen.tokenizer.base import check_text
 

@@ -8,7 +8,7 @@ import click
 
 from textgen.cli.common import finish_run, invocation, note
 from textgen.cli.options import DROPOUT_AND_DEPTH, RUN_LIMITS, config_option, config_options, config_values, run_options, load_config_file
-from textgen.config import ModelConfig, TrainConfig
+from textgen.model.config import ModelConfig, TrainConfig
 
 
 @click.command("train")
@@ -124,7 +124,7 @@ def export_command(model_dir: str, out_dir: str, dtype: str, overwrite: bool) ->
 
     Example: textgen export checkpoints/tiny checkpoints/tiny-small --dtype bfloat16
     """
-    from textgen.checkpoint import export_model
+    from textgen.modeldir.store import export_model
 
     size = export_model(model_dir, out_dir, dtype, overwrite, on_note=note)  # a signal raises: its staged files go
     click.echo(f"{model_dir} -> {out_dir} ({dtype} weights, {size / 2**20:.1f} MiB in all)")

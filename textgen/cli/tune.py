@@ -41,12 +41,12 @@ def tune_cast_command(model_dir: str, valid_path: str | None, samples: int, size
     from pathlib import Path
 
     from textgen.cli.common import load_for_generation
-    from textgen.tune_cast import check_sizes, describe, record_cast, tune_cast
+    from textgen.analysis.tune_cast import check_sizes, describe, record_cast, tune_cast
 
     check_sizes(sizes)
     if not dry_run:  # refused before the search, not after it
-        from textgen.model_files import read_metadata, resolve_model_path
-        from textgen.tune_cast import check_recordable
+        from textgen.modeldir.schema import read_metadata, resolve_model_path
+        from textgen.analysis.tune_cast import check_recordable
 
         read_metadata(model_dir)  # not a model directory: said as that, before its lock is looked at
         check_recordable(resolve_model_path(model_dir))

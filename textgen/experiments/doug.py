@@ -22,9 +22,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 import textgen
-from textgen.config import ModelConfig
-from textgen.corpus import read_stories
-from textgen.diagnostics import find_self_objects, sentences_of
+from textgen.model.config import ModelConfig
+from textgen.data.corpus import read_stories
+from textgen.analysis.detectors import find_self_objects, sentences_of
 from textgen.errors import TextgenError
 from textgen.model import LanguageModel
 from textgen.sampling.generate import generate

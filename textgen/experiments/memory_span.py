@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 
-from textgen.config import CELL_BLOCKS, ModelConfig
+from textgen.model.config import CELL_BLOCKS, ModelConfig
 from textgen.errors import TextgenError
 from textgen.model import LanguageModel
 

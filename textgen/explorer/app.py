@@ -178,7 +178,7 @@ class Generation:
             raise Cancelled
 
     def _run(self) -> None:
-        from textgen.cache import resolve_cache, with_cache
+        from textgen.model.neural_cache import resolve_cache, with_cache
         from textgen.sampling.generate import generate
         from textgen.sampling.settings import SamplingSettings, build_processors
 
@@ -305,8 +305,8 @@ def create_app(models: dict[str, object], max_generations: int = MAX_GENERATIONS
     @app.post("/api/next")
     def next_words_endpoint(request: NextRequest):
         """The most likely next words after the text: `textgen next MODEL TEXT --top N --json`."""
-        from textgen.cache import resolve_cache, with_cache
-        from textgen.inspection import next_words
+        from textgen.model.neural_cache import resolve_cache, with_cache
+        from textgen.analysis.next_words import next_words
         from textgen.sampling.generate import prompt_ids
         from textgen.tokenizer.base import check_text
 
@@ -354,8 +354,8 @@ def create_app(models: dict[str, object], max_generations: int = MAX_GENERATIONS
     def diagnose_endpoint(request: TextRequest):
         """Repetition findings in the text, attributed by the model:
         `textgen diagnose MODEL --text FILE --no-baseline --json`."""
-        from textgen.diagnosis import diagnose
-        from textgen.diagnostics import diagnose_story
+        from textgen.analysis.diagnosis import diagnose
+        from textgen.analysis.detectors import diagnose_story
         from textgen.tokenizer.base import check_text
 
         with work.inside(check):  # counted: a stopping server waits for it to leave the model
@@ -379,7 +379,7 @@ def create_app(models: dict[str, object], max_generations: int = MAX_GENERATIONS
     def gates_endpoint(request: GatesRequest):
         """What each gate did, word by word: `textgen gates MODEL TEXT --layer L --units N --json`, plus
         `heatmaps` (words x the most varied units) of the memory and of each gate."""
-        from textgen.gates import gate_report, group_words
+        from textgen.analysis.gates import gate_report, group_words
         from textgen.sampling.generate import prompt_ids
         from textgen.tokenizer.base import check_text
 

@@ -1,8 +1,21 @@
-"""The recurrent language model and its transparent cells (pure torch: no Lightning, no click)."""
+"""The models: configs, transparent cells, the language model, the classifier, the neural cache,
+quantized forms, and the cells' equations in numpy (`textgen.model.numpy`).
 
-from textgen.config import CELLS, ModelConfig
-from textgen.model.cells import GATE_NAMES, make_layer
-from textgen.model.language_model import LanguageModel, ModelOutput, Trace, activation_penalty, detach_state
+`textgen.model.config` and `textgen.model.numpy` import no torch (classify predict and the CLI's
+help run without it); the names below load their torch modules when first used."""
 
-__all__ = ["CELLS", "GATE_NAMES", "LanguageModel", "ModelConfig", "ModelOutput", "Trace", "activation_penalty",
-           "detach_state", "make_layer"]
+from __future__ import annotations
+
+import importlib
+
+_HOMES = {"CELLS": "config", "ModelConfig": "config", "GATE_NAMES": "cells", "make_layer": "cells",
+          "LanguageModel": "language_model", "ModelOutput": "language_model", "Trace": "language_model",
+          "activation_penalty": "language_model", "detach_state": "language_model"}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str):
+    if name in _HOMES:
+        return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

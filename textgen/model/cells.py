@@ -300,7 +300,7 @@ def init_keep_bias(bias_ih: Tensor, bias_hh: Tensor, block: int, hidden_size: in
     with torch.no_grad():
         bias_hh[keep].zero_()
         if isinstance(value, str):
-            from textgen.config import chrono_span
+            from textgen.model.config import chrono_span
 
             span = chrono_span(value)
             bias_ih[keep].copy_(torch.log(torch.empty(hidden_size).uniform_(1.0, span - 1.0)))

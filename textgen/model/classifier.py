@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from textgen.config import ClassifierConfig, ModelConfig
+from textgen.model.config import ClassifierConfig, ModelConfig
 from textgen.model.cells import make_layer
 from textgen.model.language_model import LanguageModel, Trace, embedding_dropout, locked_dropout
 

@@ -14,9 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from textgen.config import ModelConfig
+from textgen.model.config import ModelConfig
 from textgen.model.cells import RecurrentLayer, State, make_layer
-from textgen.model.numpy_step import NumpyStep
+from textgen.model.numpy.step import NumpyStep
 
 ModelState = list[State]  # one (STM,) or (STM, LTM) per layer, each (B, H)
 
@@ -62,7 +62,7 @@ nn.modules.module.register_module_parameter_registration_hook(_count_assignment)
 INPUT_TABLE_BYTES = 32 * 2**20  # the largest first-layer input table a generation step reads from
 
 
-NUMPY_STEP = True  # one sequence through float32 layers on the CPU steps in numpy (textgen/model/numpy_step.py)
+NUMPY_STEP = True  # one sequence through float32 layers on the CPU steps in numpy (textgen/model/numpy/step.py)
 READ_BY_STEPS = 64  # `read` takes one sequence's text up to this many tokens a step at a time
 READ_CHUNK = 1024  # `read` takes a longer text this many tokens a call, so its memory is bounded
 

@@ -1,19 +1,15 @@
-"""Sampling: logits processors (one rule each, in a documented order); generation comes next."""
+"""Sampling: the settings (`settings`, `model_defaults`: no torch), the logits processors (one rule
+each, in a documented order) and generation. The processors' names load torch when first used."""
 
-from textgen.sampling.processors import (
-    DRY,
-    BannedSequences,
-    FrequencyPresencePenalty,
-    KeepCast,
-    MinP,
-    NoRepeatNgram,
-    Processor,
-    RepetitionPenalty,
-    Temperature,
-    TopK,
-    TopP,
-    apply_processors,
-)
+from __future__ import annotations
 
-__all__ = ["DRY", "BannedSequences", "FrequencyPresencePenalty", "KeepCast", "MinP", "NoRepeatNgram", "Processor", "RepetitionPenalty",
-           "Temperature", "TopK", "TopP", "apply_processors"]
+import importlib
+
+__all__ = ["DRY", "BannedSequences", "FrequencyPresencePenalty", "KeepCast", "MinP", "NoRepeatNgram", "Processor",
+           "RepetitionPenalty", "Temperature", "TopK", "TopP", "apply_processors"]
+
+
+def __getattr__(name: str):
+    if name in __all__:
+        return getattr(importlib.import_module(f"{__name__}.processors"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -18,7 +18,7 @@ from textgen.sampling.processors import (
     TopK,
     TopP,
 )
-from textgen.sampling_defaults import CAST_OPENING, CAST_SIZE, KEEP_CAST, model_defaults  # noqa: F401 (re-exported)
+from textgen.sampling.model_defaults import CAST_OPENING, CAST_SIZE, KEEP_CAST, model_defaults  # noqa: F401 (re-exported)
 from textgen.tokenizer import EOS_ID, Tokenizer
 
 DEFAULT_BREAKERS = ("\n", ".", "!", "?", '"', ",")
@@ -93,7 +93,7 @@ def build_processors(settings: SamplingSettings, tokenizer: Tokenizer) -> list[P
         sequences = [seq for word in settings.banned_words for seq in token_sequences(tokenizer, word)]
         processors.append(BannedSequences(sequences, label=", ".join(settings.banned_words)))
     if settings.keep_cast != 1.0:
-        from textgen.cast import name_tokens
+        from textgen.analysis.cast import name_tokens
 
         names = name_tokens(tokenizer)
         # the settings are checked even where there are no names

@@ -75,7 +75,7 @@ def tokenizer_from_bytes(data: bytes, source: str = "tokenizer") -> Tokenizer:
     if not data:
         raise TextgenError(f"{source} is empty: train a tokenizer with `textgen tokenizer train`")
     if data.lstrip()[:1] == b"{":
-        from textgen.files import JSONProblem, parse_json
+        from textgen.modeldir.safe_read import JSONProblem, parse_json
 
         try:
             spec = parse_json(data.decode("utf-8"), source)
@@ -118,8 +118,8 @@ def _looks_like_text(data: bytes) -> bool:
 def load_tokenizer(path: str | os.PathLike) -> Tokenizer:
     """Load a tokenizer file written by Tokenizer.save (or a compatible sentencepiece .model): a
     regular file of at most MAX_TOKENIZER_BYTES (a pipe or a device is refused, never read)."""
-    from textgen.files import read_bytes
-    from textgen.model_files import MAX_TOKENIZER_BYTES
+    from textgen.modeldir.safe_read import read_bytes
+    from textgen.modeldir.schema import MAX_TOKENIZER_BYTES
 
     path = Path(path)
     if not path.exists() and not path.is_symlink():

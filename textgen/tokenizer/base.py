@@ -6,7 +6,7 @@ import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 
-from textgen.atomic import write_bytes
+from textgen.modeldir.atomic import write_bytes
 from textgen.errors import TextgenError
 
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<s>", "</s>"

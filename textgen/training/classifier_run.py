@@ -18,16 +18,16 @@ from pathlib import Path
 import numpy as np
 
 from textgen.classify.data import LabelledData, Labels, check_known, class_weights, encode_examples, labels_of, read_labelled
-from textgen.config import CLASSIFIER_AVERAGE, ClassifierConfig, ModelConfig, TrainConfig
-from textgen.corpus import fingerprint
+from textgen.model.config import CLASSIFIER_AVERAGE, ClassifierConfig, ModelConfig, TrainConfig
+from textgen.data.corpus import fingerprint
 from textgen.errors import TextgenError
-from textgen.files import shorten
-from textgen.model_dir import META_FILE, ModelDirectory
+from textgen.modeldir.safe_read import shorten
+from textgen.modeldir.layout import META_FILE, ModelDirectory
 from textgen.tokenizer import UNK_ID, Tokenizer, load_tokenizer, train_tokenizer
 from textgen.training.resume import CLASSIFIER, check_checkpoint, check_model, check_resumable
 from textgen.training.run import (RunResult, TokenizerSpec, _version, check_memory, check_out_dir, check_same_data,
                                   describe_limit, resolve_model_config, run_folder, trainer_check, SHAPE_FIELDS)
-from textgen.training.rundir import RunPaths, check_temporary_folder, read_run_description
+from textgen.modeldir.run_folder import RunPaths, check_temporary_folder, read_run_description
 
 MAX_UNKNOWN_SHARE = 0.01  # an encoder's tokenizer that leaves more of the data unknown does not fit it
 DEFAULT_CLASSIFIER_SIZE = {"hidden_size": 256, "embed_dim": 128}  # from scratch, when not given
@@ -69,7 +69,7 @@ def read_data(data: ClassifierData, seed: int, valid_fraction: float) -> tuple[L
 
 def load_encoder_model(encoder: str, data: LabelledData):
     """The language model to start from, refusing a classifier and a tokenizer that does not cover the data."""
-    from textgen.checkpoint import load
+    from textgen.modeldir.store import load
 
     try:
         loaded = load(encoder)  # refuses a classifier in one line

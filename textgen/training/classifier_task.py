@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader, IterableDataset
 
 from textgen.classify.data import Encoded, Labels, batch_order, pad_batch
 from textgen.classify.metrics import classification_metrics
-from textgen.config import ClassifierConfig, ModelConfig, TrainConfig
+from textgen.model.config import ClassifierConfig, ModelConfig, TrainConfig
 from textgen.model.classifier import Classifier, NextTokenHead, within_lengths
 from textgen.training.coordination import from_first
 from textgen.training.fit import StepDataModule

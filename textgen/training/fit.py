@@ -23,13 +23,13 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader
 
-from textgen.atomic import atomic_open
-from textgen.config import DEFAULT_VAL_EVERY, VALIDATIONS_PER_BUDGET, TrainConfig
-from textgen.data import BatchPlan, TokenArray, TrainBatches, check_batch_plan
+from textgen.modeldir.atomic import atomic_open
+from textgen.model.config import DEFAULT_VAL_EVERY, VALIDATIONS_PER_BUDGET, TrainConfig
+from textgen.data.token_arrays import BatchPlan, TokenArray, TrainBatches, check_batch_plan
 from textgen.errors import TextgenError
-from textgen.model_dir import BEST_CHECKPOINT as BEST
-from textgen.model_dir import LAST_CHECKPOINT as LAST
-from textgen.model_dir import LIGHTNING_DIR, ModelDirectory
+from textgen.modeldir.layout import BEST_CHECKPOINT as BEST
+from textgen.modeldir.layout import LAST_CHECKPOINT as LAST
+from textgen.modeldir.layout import LIGHTNING_DIR, ModelDirectory
 from textgen.training.checkpoint_file import CheckpointCapture, reason, remedy, remove_partial_files, write_checkpoint
 from textgen import signals
 from textgen.training.coordination import (EXIT_CODES, RankStopped, RunFault, SignalWatch, StepDecision, Team, agree,
@@ -464,7 +464,7 @@ def write_run_files(out_dir: Path, log: RunLog) -> None:
     folder = ModelDirectory(out_dir)
     with atomic_open(folder.metrics_path) as file:
         file.write(log.csv_text())
-    from textgen.plots import plot_training_curves
+    from textgen.analysis.plots import plot_training_curves
 
     plot_training_curves(folder.metrics_path, folder.curves_path)
 

@@ -16,17 +16,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from textgen.atomic import prepare_output, write_bytes
-from textgen.checkpoint import save_model_dir
-from textgen.model_dir import LIGHTNING_DIR, META_FILE, RUN_FILES, ModelDirectory, description, tokenizer_file
-from textgen.config import ModelConfig, TrainConfig, default_hidden_size, describe_size_rule
-from textgen.corpus import assign_splits, fingerprint, iter_stories
-from textgen.data import BatchPlan, cached_splits, cached_tokens, check_batch_plan
+from textgen.modeldir.atomic import prepare_output, write_bytes
+from textgen.modeldir.store import save_model_dir
+from textgen.modeldir.layout import LIGHTNING_DIR, META_FILE, RUN_FILES, ModelDirectory, description, tokenizer_file
+from textgen.model.config import ModelConfig, TrainConfig, default_hidden_size, describe_size_rule
+from textgen.data.corpus import assign_splits, fingerprint, iter_stories
+from textgen.data.token_arrays import BatchPlan, cached_splits, cached_tokens, check_batch_plan
 from textgen.errors import TextgenError
-from textgen.files import kind_of
+from textgen.modeldir.safe_read import kind_of
 from textgen.tokenizer import Tokenizer, load_tokenizer, train_tokenizer
 from textgen.training.resume import LANGUAGE_MODEL, check_checkpoint, check_model, check_resumable
-from textgen.training.rundir import (LOCK_FILE, RunLock, RunPaths, check_temporary_folder, holds_run, read_run_description,
+from textgen.modeldir.run_folder import (LOCK_FILE, RunLock, RunPaths, check_temporary_folder, holds_run, read_run_description,
                                      recover, run_entries)
 from textgen.training.schedule import time_bounded
 
@@ -428,7 +428,7 @@ def tune_cache_unless_stopped(out: Path, task, valid_array, received: int | None
 def record_cache(out: Path, model, valid_array, report: Callable[[str], None]) -> None:
     """Choose the neural cache's settings on the validation text and record them in textgen.json
     (the weights and their hashes are unchanged); inference commands use them by default."""
-    from textgen.cache import tune_cache
+    from textgen.model.neural_cache import tune_cache
 
     started = time.perf_counter()
     settings, record = tune_cache(model, valid_array.load(), streams=min(16, max(1, valid_array.tokens // 512)))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from textgen.config import TrainConfig
+from textgen.model.config import TrainConfig
 
 
 def time_bounded(config: TrainConfig) -> bool:

@@ -16,8 +16,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from textgen.config import ModelConfig, TrainConfig
-from textgen.evaluate import evaluate_array
+from textgen.model.config import ModelConfig, TrainConfig
+from textgen.analysis.evaluate import evaluate_array
 from textgen.model import LanguageModel, activation_penalty, detach_state
 from textgen.training.coordination import RunFault, from_first
 from textgen.training.schedule import lr_factor

@@ -1,0 +1,75 @@
+"""textgen.diagnose and textgen.compare_settings: the diagnosis workflow from Python, the same
+numbers as `textgen diagnose --json`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+import textgen
+from textgen.cli import cli
+from textgen.analysis.diagnosis import DiagnosisReport, SettingsComparison, comparison_grid, save_stories
+from textgen.errors import TextgenError
+from textgen.sampling.settings import SamplingSettings
+
+
+def cli_json(*args) -> dict:
+    result = CliRunner().invoke(cli, [str(arg) for arg in args])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_written_stories_need_no_model():
+    report = textgen.diagnose(stories=["Doug saw Doug. Jane saw Spot.", "The cat sat on the the mat."])
+    assert isinstance(report, DiagnosisReport)
+    assert report.counts == {"self-object": 1, "immediate-repeat": 1, "phrase-loop": 0, "repeated-sentence": 0}
+    assert report.metrics["stories"] == 2
+    assert not report.generated
+    data = report.to_dict()
+    assert set(data) == {"findings", "metrics", "baseline"}
+    assert [f["story"] for f in data["findings"]] == [0, 1]
+    assert "attribution" not in data["findings"][0]  # no model: nothing to attribute
+
+
+def test_neither_model_nor_stories_is_refused():
+    with pytest.raises(TextgenError, match="give a model"):
+        textgen.diagnose()
+
+
+def test_the_library_gives_the_clis_json(trained):
+    options = {"samples": 3, "max_tokens": 30, "seed": 4, "settings": SamplingSettings(temperature=0.8)}
+    report = textgen.diagnose(str(trained), model_name=str(trained), **options)
+    expected = cli_json("diagnose", trained, "--samples", 3, "--max-tokens", 30, "--seed", 4, "--temperature", 0.8,
+                        "--no-baseline", "--quantize", "none", "--json")
+    assert json.loads(json.dumps(report.to_dict())) == expected  # as JSON: tuples become lists
+    assert report.generated and len(report.stories) == 3
+    assert all("attribution" in finding for finding in report.findings)
+
+
+def test_compare_settings_matches_the_cli(trained):
+    comparison = textgen.compare_settings(str(trained), samples=2, max_tokens=20, model_name=str(trained))
+    assert isinstance(comparison, SettingsComparison)
+    assert [row.name for row in comparison.rows] == [name for name, _ in comparison_grid()]
+    expected = cli_json("diagnose", trained, "--compare-settings", "--samples", 2, "--max-tokens", 20, "--no-baseline",
+                        "--quantize", "none", "--json")
+    assert json.loads(json.dumps(comparison.to_dict())) == expected
+
+
+def test_progress_and_notes_reach_the_caller(trained, tmp_path):
+    counted, notes = [], []
+    saved = tmp_path / "samples.txt"
+    loaded = textgen.load(trained)
+    report = textgen.diagnose(loaded, samples=70, max_tokens=5, on_story=counted.append, note=notes.append,
+                              save_path=str(saved))
+    assert counted == [64, 6]  # one call per batch of stories
+    assert saved.is_file()
+    assert report.metrics["stories"] == 70
+    assert all(isinstance(note, str) for note in notes)
+
+
+def test_empty_stories_are_left_out_of_a_saved_corpus(tmp_path):
+    path = tmp_path / "s.txt"
+    assert save_stories(path, ["Once upon a time.", "  ", "The end."]) == 1
+    assert path.read_text() == "Once upon a time.\n<|endoftext|>\nThe end.\n<|endoftext|>\n"

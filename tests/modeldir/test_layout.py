@@ -1,0 +1,45 @@
+"""The model directory's layout and textgen.json, read and written in one place."""
+
+from __future__ import annotations
+
+import json
+
+from textgen.modeldir.layout import (
+    FORMAT, FORMAT_VERSION, RUN_FILES, ModelDirectory, description, tokenizer_file,
+)
+
+
+def test_every_file_has_one_name(tmp_path):
+    folder = ModelDirectory(tmp_path)
+    assert folder.metadata_path == tmp_path / "textgen.json"
+    assert folder.weights_path == tmp_path / "model.safetensors"
+    assert (folder.metrics_path, folder.curves_path) == (tmp_path / "metrics.csv", tmp_path / "loss.png")
+    assert folder.last_checkpoint == tmp_path / "lightning" / "last.ckpt"
+    assert folder.best_checkpoint == tmp_path / "lightning" / "best.ckpt"
+    assert [tokenizer_file(kind) for kind in ("sentencepiece", "word", "char")] == \
+        ["tokenizer.model", "tokenizer.json", "tokenizer.json"]
+    assert set(RUN_FILES) == {"textgen.json", "model.safetensors", "tokenizer.model", "tokenizer.json", "metrics.csv",
+                              "loss.png"}
+
+
+def test_description_write_read_update(tmp_path):
+    folder = ModelDirectory(tmp_path)
+    meta = description({"status": "training", "corpus": {"path": "c.txt"}}, {"hidden_size": 8}, "word", 40, {},
+                       weights_dtype="float32")
+    assert meta["format"] == FORMAT and meta["format_version"] == FORMAT_VERSION
+    assert meta["tokenizer"] == {"kind": "word", "file": "tokenizer.json", "vocab_size": 40}
+    folder.write_metadata(meta)
+    assert folder.read_metadata() == meta
+    assert folder.metadata_path.read_text().endswith("}\n")
+    updated = folder.update_metadata(status="trained")
+    assert updated == {**meta, "status": "trained"}
+    assert json.loads(folder.metadata_path.read_text())["status"] == "trained"
+    assert [path.name for path in tmp_path.iterdir()] == ["textgen.json"]  # no temporary file left behind
+
+
+def test_a_trained_directory_follows_the_layout(trained):
+    folder = ModelDirectory(trained)
+    meta = folder.read_metadata()
+    assert folder.tokenizer_path(meta["tokenizer"]["kind"]).is_file()
+    assert set(meta["files"]) == {"model.safetensors", meta["tokenizer"]["file"]}
+    assert folder.weights_path.is_file() and folder.last_checkpoint.is_file()

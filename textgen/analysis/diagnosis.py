@@ -1,0 +1,346 @@
+"""The diagnosis workflow as a library call: generate stories (or take written ones), find the
+repetition errors in them, attribute each finding to the model or the sampler, and put the
+metrics beside a human baseline. `textgen diagnose` and the explorer print what this returns.
+
+    import textgen
+    model = textgen.load("checkpoints/little")
+    report = textgen.diagnose(model, samples=20, settings=SamplingSettings(temperature=0.8))
+    report.to_dict()            # the schema of `textgen diagnose --json`
+    rows = textgen.compare_settings(model, samples=16)
+
+Stories stream through: only those with findings are kept (for attribution), so a written
+corpus of any size fits in memory.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from textgen.sampling.settings import SamplingSettings
+
+from textgen.analysis.cast import story_cast
+from textgen.analysis.detectors import KINDS, TextMetrics, diagnose_story, text_metrics
+from textgen.errors import TextgenError
+
+GENERATION_BATCH = 64  # stories generated at once: batch b uses seed + b, as `textgen generate` does
+BASELINE_POOL = 10_000
+
+Progress = Callable[[int], None]
+Note = Callable[[str], None]
+
+
+# --- sampling stories --------------------------------------------------------------------------
+
+def sample_stories(model, tokenizer, settings: SamplingSettings, n: int, prompt: str = "", max_tokens: int = 200,
+                   seed: int = 0, batch_size: int = GENERATION_BATCH, on_batch: Progress | None = None) -> list:
+    """`n` stories in batches of `batch_size`; batch b uses seed + b, so the first batch is what
+    `textgen generate -n` writes with the same seed and settings."""
+    from textgen.sampling.generate import check_generation, generate
+    from textgen.sampling.settings import build_processors
+
+    check_generation(n, max_tokens, 1)
+    processors = build_processors(settings, tokenizer)
+    samples = []
+    for batch, start in enumerate(range(0, n, batch_size)):
+        count = min(batch_size, n - start)
+        samples += generate(model, tokenizer, prompt, n=count, max_tokens=max_tokens, processors=processors,
+                            greedy=settings.greedy, seed=(seed + batch) % 2**32)
+        if on_batch is not None:
+            on_batch(count)
+    return samples
+
+
+def samples_perplexity(samples) -> float:
+    """exp of the mean negative log-probability the model (before any processor) gave the
+    tokens it wrote: low for text the model finds likely, rising as sampling strays from it."""
+    probabilities = [t.probability for s in samples for t in s.tokens]
+    if not probabilities:
+        return float("nan")
+    return math.exp(-sum(math.log(max(p, 1e-30)) for p in probabilities) / len(probabilities))
+
+
+def comparison_grid(defaults: dict | None = None) -> list[tuple[str, SamplingSettings]]:
+    """The settings `compare_settings` tries: one knob at a time, the penalties on top of temperature 0.7,
+    each on top of `defaults` (a model's own sampling defaults, `LoadedModel.sampling`).
+    DRY uses multiplier 2: at the 0.8 that suits large models, a small story model's repeated
+    tokens are so likely that no draw changed on the demo model."""
+    from textgen.sampling.settings import SamplingSettings
+
+    def setting(**knobs) -> SamplingSettings:
+        return SamplingSettings(**{**(defaults or {}), **knobs})
+
+    cool = 0.7
+    return [
+        ("temperature 1 (pure sampling)", setting(temperature=1.0)),
+        ("temperature 0.7", setting(temperature=cool)),
+        ("top-p 0.9", setting(top_p=0.9)),
+        ("greedy", setting(temperature=0)),
+        ("t 0.7 + repetition penalty 1.3", setting(temperature=cool, repetition_penalty=1.3)),
+        ("t 0.7 + no-repeat 3-gram", setting(temperature=cool, no_repeat_ngram=3)),
+        ("t 0.7 + DRY 2", setting(temperature=cool, dry_multiplier=2.0)),
+    ]
+
+
+# --- the human baseline --------------------------------------------------------------------------
+
+def baseline_metrics(path, stories: int, seed: int = 0, pool: int = BASELINE_POOL) -> dict:
+    """Human-text metrics on as many stories as were diagnosed (distinct-n falls as text grows,
+    so a fair baseline has the same size), drawn with `seed` from the corpus's first `pool` stories."""
+    from textgen.data.corpus import iter_stories
+
+    available = list(itertools.islice(iter_stories(path), pool))
+    chosen = available if len(available) <= stories else random.Random(seed).sample(available, stories)
+    return {**text_metrics(chosen), "drawn_from": len(available)}
+
+
+def recorded_corpora(loaded) -> list[str]:
+    """The paths a model's textgen.json gives for its training corpus (as typed, and absolute)."""
+    corpus = loaded.metadata.get("corpus") if loaded is not None and isinstance(loaded.metadata, dict) else None
+    if not isinstance(corpus, dict):
+        return []
+    return [path for path in (corpus.get("absolute_path"), corpus.get("path")) if isinstance(path, str)]
+
+
+def training_corpus(loaded) -> str | None:
+    """The corpus a model was trained on, when it is still there unchanged (same fingerprint)."""
+    from textgen.data.corpus import fingerprint
+
+    expected = loaded.metadata["corpus"].get("fingerprint") if recorded_corpora(loaded) else None
+    for path in dict.fromkeys(recorded_corpora(loaded)):
+        try:
+            if expected and fingerprint(path) == expected:
+                return path
+        except (OSError, TextgenError):
+            continue
+    return None
+
+
+# --- saving samples ------------------------------------------------------------------------------
+
+def save_stories(path, stories: list[str]) -> int:
+    """Generated stories as a corpus `--text` reads back: each ends with an <|endoftext|> line, so
+    blank lines inside a story stay. An empty story cannot be a corpus entry: it is left out.
+    Returns how many were left out."""
+    from textgen.modeldir.atomic import write_text
+
+    kept = [story for story in stories if story.strip()]
+    write_text(path, "".join(f"{story.strip(chr(10))}\n<|endoftext|>\n" for story in kept))
+    return len(stories) - len(kept)
+
+
+def _saved(path, stories: list[str], note: Note | None) -> None:
+    skipped = save_stories(path, stories)
+    if skipped and note is not None:
+        note(f"{skipped} empty stor{'y' if skipped == 1 else 'ies'} not saved to {path}")
+
+
+# --- the report ----------------------------------------------------------------------------------
+
+@dataclass
+class DiagnosisReport:
+    """What `diagnose` found. `to_dict()` is the `textgen diagnose --json` object."""
+
+    findings: list[dict]
+    metrics: dict
+    baseline: dict | None = None
+    baseline_path: str | None = None
+    model: str | None = None
+    stories: list[str] | None = None  # the generated stories (None for written ones)
+    samples: list[dict] | None = None  # per generated story: text, stop reason, tokens, cast
+    settings: dict | None = None  # prompt, max tokens, seed and the sampling settings, for generated stories
+    attributed: bool = False  # a model scored the findings
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def generated(self) -> bool:
+        return self.stories is not None
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {kind: sum(f["kind"] == kind for f in self.findings) for kind in KINDS}
+
+    def to_dict(self) -> dict:
+        data = {"findings": self.findings, "metrics": self.metrics, "baseline": self.baseline}
+        if self.model is not None:
+            data["model"] = self.model
+        if self.notes:  # e.g. how many findings were left unattributed
+            data["notes"] = list(self.notes)
+        if self.generated:
+            data["settings"] = self.settings
+            data["samples"] = self.samples
+        return data
+
+
+@dataclass
+class SettingsRow:
+    """One sampling setting of `compare_settings`: metrics, finding counts and the samples' perplexity."""
+
+    name: str
+    options: dict
+    metrics: dict
+    perplexity: float
+    findings: dict[str, int]
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "options": self.options, "metrics": self.metrics, "perplexity": self.perplexity,
+                "findings": self.findings}
+
+
+@dataclass
+class SettingsComparison:
+    """`compare_settings`'s rows with the run's settings; `to_dict()` is `diagnose --compare-settings --json`."""
+
+    rows: list[SettingsRow]
+    samples: int
+    prompt: str
+    max_tokens: int
+    seed: int
+    baseline: dict | None = None
+    baseline_path: str | None = None
+    model: str | None = None
+
+    def to_dict(self) -> dict:
+        return {"model": self.model, "samples": self.samples, "prompt": self.prompt, "max_tokens": self.max_tokens,
+                "seed": self.seed, "settings": [row.to_dict() for row in self.rows], "baseline": self.baseline}
+
+
+# --- the workflow --------------------------------------------------------------------------------
+
+MODEL_CACHE = "model"  # the neural cache the model's training chose (textgen.json), as the CLI uses by default
+
+
+def _cached(loaded, sampler, cache, sampling: bool):
+    """The models to sample from and to attribute with, each with the neural cache in front:
+    `cache` is MODEL_CACHE (the settings chosen in training where it scores text; off when
+    `sampling`, as in the CLI), None (off) or a CacheSettings."""
+    from textgen.model.neural_cache import resolve_cache, with_cache
+
+    settings = resolve_cache(getattr(loaded, "cache", None), sampling=sampling) if cache == MODEL_CACHE else cache
+    return with_cache(sampler if sampler is not None else loaded.model, settings), with_cache(loaded.model, settings)
+
+
+def _name_of(loaded) -> str | None:
+    if loaded is None:
+        return None
+    return str(getattr(loaded, "name", None) or loaded.path)
+
+
+def diagnose(loaded=None, stories: Iterable[str] | None = None, *, settings: SamplingSettings | None = None,
+             samples: int = 20, prompt: str = "", max_tokens: int = 200, seed: int = 0, sampler=None,
+             cache=MODEL_CACHE, baseline: str | None = None, save_path: str | None = None, model_name: str | None = None,
+             max_attributions: int | None = None, on_story: Progress | None = None, on_finding: Progress | None = None,
+             note: Note | None = None) -> DiagnosisReport:
+    """Find the repetition errors in `stories`, or in `samples` stories generated from `loaded`
+    (a `textgen.load` result) with `settings` (default: the model's own sampling defaults, else the
+    library's); with a model, attribute each finding (the model's
+    probability for the repeated word, its rank and the alternatives). `sampler` is the model to
+    sample from when it differs from `loaded.model` (a bf16 or int8 copy); `cache` the neural
+    cache in front of both (default: the one the model's training chose when scoring `stories`,
+    off when sampling); `baseline` a
+    corpus of human stories whose metrics are set beside the samples'; `save_path` keeps the
+    generated stories as a corpus. Only the first `max_attributions` findings are attributed
+    (default MAX_ATTRIBUTIONS; a note says how many were left), so the work stays bounded however
+    many findings a degenerate text has. `on_story`/`on_finding` count progress; `note` gets remarks."""
+    from textgen.analysis.attribution import MAX_ATTRIBUTIONS
+
+    max_attributions = MAX_ATTRIBUTIONS if max_attributions is None else max_attributions
+    if isinstance(max_attributions, bool) or not isinstance(max_attributions, int) or max_attributions < 0:
+        raise TextgenError(f"max attributions must be a whole number >= 0, got {max_attributions!r}")
+    if loaded is None and stories is None:
+        raise TextgenError("give a model to generate stories and diagnose them, or stories to diagnose")
+    if settings is None:
+        from textgen.sampling.settings import SamplingSettings
+
+        settings = SamplingSettings.for_model(loaded)  # the model's own defaults, if it has any
+    notes: list[str] = []
+
+    def remark(message: str) -> None:
+        notes.append(message)
+        if note is not None:
+            note(message)
+
+    generated = model = None
+    if loaded is not None:
+        sampler, model = _cached(loaded, sampler, cache, sampling=stories is None)
+    if stories is None:
+        generated = sample_stories(sampler, loaded.tokenizer, settings, samples, prompt, max_tokens, seed, on_batch=on_story)
+        stories = [prompt + sample.text for sample in generated]
+        if save_path:
+            _saved(save_path, stories, remark)
+    accumulated, items, count = TextMetrics(), [], 0
+    for index, story in enumerate(stories):
+        found = diagnose_story(story, prompt if generated is not None else "")  # the user's prompt is not the model's
+        accumulated.add(story, found)
+        items += [(index, story, finding) for finding in found]
+        count += 1
+        if generated is None and on_story is not None:
+            on_story(1)
+    attributions = [None] * len(items)
+    if loaded is not None and items:
+        from textgen.analysis.attribution import attribute_all, token_context
+
+        attributed = items[:max_attributions]
+        contexts = None
+        if generated is not None:  # the model's own tokens: its text may not re-encode (a word model's <glue>)
+            contexts = [token_context(loaded.tokenizer, prompt, generated[index], finding.word_start)
+                        for index, _, finding in attributed]
+        done = (lambda: on_finding(1)) if on_finding is not None else None
+        attributions = attribute_all(model, loaded.tokenizer, [(story, finding) for _, story, finding in attributed],
+                                     contexts=contexts, on_done=done) + [None] * (len(items) - len(attributed))
+        if len(attributed) < len(items):
+            remark(f"{len(items) - len(attributed):,} of {len(items):,} findings are not attributed: only the first "
+                   f"{max_attributions:,} are (--max-attributions raises the limit; each costs a next-word search)")
+        unscored = sum(a is None for a in attributions[:len(attributed)])
+        if unscored:
+            remark(f"{unscored} finding(s) are not attributed: their text has words or characters the model's tokenizer "
+                   "does not know")
+    findings = [{"story": index, **finding.to_dict(), **({"attribution": a.to_dict() if a else None} if loaded else {})}
+                for (index, _, finding), a in zip(items, attributions)]
+    metrics = accumulated.result()
+    report = DiagnosisReport(findings=findings, metrics=metrics, model=model_name or _name_of(loaded),
+                             attributed=loaded is not None, notes=notes)
+    if generated is not None:
+        metrics["perplexity"] = samples_perplexity(generated)
+        report.stories = stories
+        report.settings = {"prompt": prompt, "max_tokens": max_tokens, "seed": seed, **asdict(settings)}
+        report.samples = []
+        for story, sample in zip(stories, generated):
+            cast = story_cast(story)
+            report.samples.append({"text": story, "stop_reason": sample.stop_reason, "tokens": len(sample.tokens),
+                                   "names": cast.names, "late_names": cast.late})
+    if baseline:
+        report.baseline = baseline_metrics(baseline, count, seed)
+        report.baseline_path = str(baseline)
+    return report
+
+
+def compare_settings(loaded, *, samples: int = 16, prompt: str = "", max_tokens: int = 200, seed: int = 0, sampler=None,
+                     cache=MODEL_CACHE, baseline: str | None = None, save_path: str | None = None, grid=None, model_name: str | None = None,
+                     on_setting: Callable[[str], None] | None = None, on_story: Progress | None = None,
+                     note: Note | None = None) -> SettingsComparison:
+    """`samples` stories under each sampling setting of `grid` (default: `comparison_grid` on top of
+    the model's own sampling defaults), with every metric, the finding rates and the samples'
+    perplexity under the model."""
+    rows, written = [], []
+    sampler, _ = _cached(loaded, sampler, cache, sampling=True)
+    for name, settings in (grid or comparison_grid(loaded.sampling)):
+        if on_setting is not None:
+            on_setting(name)
+        generated = sample_stories(sampler, loaded.tokenizer, settings, samples, prompt, max_tokens, seed, on_batch=on_story)
+        stories = [prompt + sample.text for sample in generated]
+        written += [f"[{name}] {story}" for story in stories]
+        per_story = [diagnose_story(story, prompt) for story in stories]
+        counts = {kind: sum(f.kind == kind for found in per_story for f in found) for kind in KINDS}
+        rows.append(SettingsRow(name=name, options=asdict(settings), metrics=text_metrics(stories, per_story),
+                                perplexity=samples_perplexity(generated), findings=counts))
+    if save_path:
+        _saved(save_path, written, note)
+    return SettingsComparison(rows=rows, samples=samples, prompt=prompt, max_tokens=max_tokens, seed=seed,
+                              baseline=baseline_metrics(baseline, samples, seed) if baseline else None,
+                              baseline_path=str(baseline) if baseline else None, model=model_name or _name_of(loaded))

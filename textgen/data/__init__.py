@@ -1,0 +1,1 @@
+"""Stories in, token arrays out: corpus readers, the storybook generator, token arrays and batches."""

@@ -1,0 +1,115 @@
+"""The model directory's layout and its description, textgen.json: the one place that names its
+files and reads and writes the description. Light on purpose (no torch), so the run folder's
+lock and swap (training/rundir.py) use it too; loading weights is textgen.modeldir.store's.
+
+    ModelDirectory("checkpoints/little").metadata_path    # checkpoints/little/textgen.json
+    ModelDirectory(out).update_metadata(status="trained")   # atomic rewrite of one field
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from textgen.errors import TextgenError
+
+FORMAT = "textgen-model"
+FORMAT_VERSION = 1
+META_FILE = "textgen.json"
+MODEL_FILE = "model.safetensors"
+METRICS_FILE = "metrics.csv"
+CURVES_FILE = "loss.png"
+LIGHTNING_DIR = "lightning"  # Lightning's resume state: never shipped (textgen export leaves it out)
+LAST_CHECKPOINT, BEST_CHECKPOINT = "last.ckpt", "best.ckpt"
+TOKENIZER_FILES = {"sentencepiece": "tokenizer.model", "word": "tokenizer.json", "char": "tokenizer.json"}
+RUN_FILES = (META_FILE, MODEL_FILE, *sorted(set(TOKENIZER_FILES.values())), METRICS_FILE, CURVES_FILE)
+SHARED_FILES = (METRICS_FILE, CURVES_FILE)  # what textgen export copies beside the weights
+MODEL_DIR_FILES = (META_FILE, MODEL_FILE, *sorted(set(TOKENIZER_FILES.values())))  # what a model directory's write replaces
+MAX_META_BYTES = 4 << 20  # textgen.json is a few KiB
+
+
+def tokenizer_file(kind: str) -> str:
+    return TOKENIZER_FILES.get(kind, "tokenizer.json")
+
+
+def metadata_bytes(meta: dict) -> bytes:
+    """textgen.json's text, as every writer writes it. A path whose name is not UTF-8 (Python holds
+    its bytes as lone surrogates) is written as JSON's \\udcXX escapes, which read back as the same path."""
+    return (json.dumps(meta, indent=2, ensure_ascii=False) + "\n").encode("utf-8", errors="backslashreplace")
+
+
+def description(metadata: dict, model: dict, tokenizer_kind: str, vocab_size: int, files: dict[str, str],
+                **fields) -> dict:
+    """A whole textgen.json: the caller's metadata (training, corpus, metrics, status ...) with the
+    format, the model settings, the tokenizer and the files' hashes."""
+    return {**metadata, "format": FORMAT, "format_version": FORMAT_VERSION, "model": model,
+            "tokenizer": {"kind": tokenizer_kind, "file": tokenizer_file(tokenizer_kind), "vocab_size": vocab_size},
+            **fields, "files": files}
+
+
+@dataclass(frozen=True)
+class ModelDirectory:
+    """Where each file of a model directory lives, and its description's reading and writing."""
+
+    path: Path
+
+    def __init__(self, path: str | os.PathLike):
+        object.__setattr__(self, "path", Path(path))
+
+    @property
+    def metadata_path(self) -> Path:
+        return self.path / META_FILE
+
+    @property
+    def weights_path(self) -> Path:
+        return self.path / MODEL_FILE
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / METRICS_FILE
+
+    @property
+    def curves_path(self) -> Path:
+        return self.path / CURVES_FILE
+
+    @property
+    def lightning_dir(self) -> Path:
+        return self.path / LIGHTNING_DIR
+
+    @property
+    def last_checkpoint(self) -> Path:
+        return self.lightning_dir / LAST_CHECKPOINT
+
+    @property
+    def best_checkpoint(self) -> Path:
+        return self.lightning_dir / BEST_CHECKPOINT
+
+    def tokenizer_path(self, kind: str) -> Path:
+        return self.path / tokenizer_file(kind)
+
+    def read_metadata(self) -> dict:
+        """textgen.json as a JSON object, read with the bounds of every textgen file (a regular file
+        of at most MAX_META_BYTES, nested at most files.MAX_DEPTH deep); its fields are the
+        caller's to check (`model_files.check_metadata` checks a whole description)."""
+        from textgen.modeldir.safe_read import read_json
+
+        meta = read_json(self.metadata_path, "model description", MAX_META_BYTES)
+        if not isinstance(meta, dict):
+            raise TextgenError(f"{self.metadata_path} is not a textgen model description (not a JSON object): "
+                               "train or export the model again")
+        return meta
+
+    def write_metadata(self, meta: dict) -> None:
+        """textgen.json, atomically (a temporary file in the folder, then renamed; a link in its
+        place is replaced, never written through)."""
+        from textgen.modeldir.atomic import write_bytes
+
+        write_bytes(self.metadata_path, metadata_bytes(meta), follow_links=False)
+
+    def update_metadata(self, **changes) -> dict:
+        """Rewrite textgen.json with some fields changed; the weights and their hashes stay."""
+        meta = {**self.read_metadata(), **changes}
+        self.write_metadata(meta)
+        return meta

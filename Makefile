@@ -6,13 +6,24 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   := .demo
 
-.PHONY: demo test test-fast bench venv corpora clean
+.PHONY: demo test test-fast bench venv corpora clean wheel install-check
+
+# No install pulls NVIDIA's CUDA packages: torch comes first, pinned, and from PyTorch's CPU index
+# where a plain install would pull them (Linux from PyPI); here torch==2.13.0 is the local CPU wheel.
+TORCH     := torch==2.13.0
+CPU_INDEX := https://download.pytorch.org/whl/cpu
+# $(call pulls_cuda,PYTHON,ARGS): true when `pip install ARGS` would install CUDA packages (a dry run;
+# true as well when pip gives no answer, so a doubt never ends in a CUDA install)
+pulls_cuda = $(1) -m pip install --quiet --dry-run --report - $(2) | $(1) -c 'import json, sys; text = sys.stdin.read(); \
+	sys.exit(bool(text) and not any(p["metadata"]["name"].lower().startswith("nvidia-") for p in json.loads(text)["install"]))'
+# $(call install_torch,PYTHON)
+install_torch = if $(call pulls_cuda,$(1),$(TORCH)); then $(1) -m pip install --quiet $(TORCH) --index-url $(CPU_INDEX); \
+	else $(1) -m pip install --quiet $(TORCH); fi
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	# torch first, pinned: here it is the local CPU wheel, so nothing pulls CUDA packages.
-	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(call install_torch,$(BIN)/python)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
@@ -50,6 +61,26 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
 
+# The wheel (dist/textgen-VERSION-py3-none-any.whl): every module, the explorer's page and the shipped model.
+# Built with the venv's setuptools (torch needs >= 77 too) from a fresh build/, so no deleted module lingers in it.
+wheel: $(STAMP)
+	rm -rf build && rm -f dist/textgen-*.whl
+	$(BIN)/python -m pip wheel --quiet --no-deps --no-build-isolation --check-build-dependencies --wheel-dir dist .
+	rm -rf build
+
+# The wheel installed for real (CI runs it after `make test`; a few minutes): a fresh venv in a temporary
+# folder, torch (never CUDA), the wheel with its dependencies, then a story from outside the checkout.
+install-check: wheel
+	set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; py="$$tmp/venv/bin/python"; wheel=$$(ls $(CURDIR)/dist/textgen-*.whl); \
+	$(PYTHON) -m venv "$$tmp/venv"; \
+	$$py -m pip install --quiet --upgrade pip; \
+	$(call install_torch,$$py); \
+	if $(call pulls_cuda,$$py,$$wheel); then echo "error: installing $$wheel would pull CUDA packages" >&2; exit 1; fi; \
+	$$py -m pip install --quiet $$wheel; \
+	cd "$$tmp"; \
+	$$py -c 'import textgen, sys; sys.exit(not textgen.__file__.startswith(sys.prefix))'; \
+	"$$tmp/venv/bin/textgen" generate tinystories --max-tokens 30 --seed 1
+
 # Benchmarks (JSON on stdout; an idle machine; about 100 minutes). PEER: pytorch/examples' word_language_model
 # folder (without it the peer rows say "skipped"); SHARED: the folder holding tinystories/ and classics/.
 PEER    ?=
@@ -76,4 +107,4 @@ corpora: $(STAMP)
 	$(BIN)/textgen corpus generate all --out corpora
 
 clean:
-	rm -rf $(VENV) $(DEMO) .bench .artifacts .pytest_cache *.egg-info
+	rm -rf $(VENV) $(DEMO) .bench .artifacts .pytest_cache *.egg-info build dist

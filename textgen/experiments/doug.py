@@ -24,6 +24,7 @@ from torch import Tensor, nn
 import textgen
 from textgen.model.config import ModelConfig
 from textgen.data.corpus import read_stories
+from textgen.data.storybook import generate_stories
 from textgen.analysis.detectors import find_self_objects, sentences_of
 from textgen.errors import TextgenError
 from textgen.model import LanguageModel
@@ -114,12 +115,15 @@ class MemorylessModel(nn.Module):
 
 def read_book(settings: DougSettings) -> tuple[Tokenizer, Tensor]:
     """The word tokenizer of the book and its pages as one padded batch (B, T) of <s> + tokens + </s>."""
-    if not Path(settings.corpus).exists():
+    if settings.corpus == str(DEFAULT_CORPUS) and not DEFAULT_CORPUS.exists():
+        stories = list(generate_stories("doug-jane-spot"))  # an installed textgen has no corpora/: the same pages, seeded
+    elif not Path(settings.corpus).exists():
         raise TextgenError(f"corpus {settings.corpus} does not exist: give the path of the Doug book, e.g. {DEFAULT_CORPUS}")
-    try:
-        stories = read_stories(settings.corpus)
-    except TextgenError as error:
-        raise TextgenError(f"{error}; the experiment needs pages like those of {DEFAULT_CORPUS}") from None
+    else:
+        try:
+            stories = read_stories(settings.corpus)
+        except TextgenError as error:
+            raise TextgenError(f"{error}; the experiment needs pages like those of {DEFAULT_CORPUS}") from None
     tokenizer = train_tokenizer(stories, kind="word")
     missing = [word for word in (*settings.names, settings.verb) if tokenizer.unknown(word) or len(tokenizer.encode(word)) != 1]
     if missing:

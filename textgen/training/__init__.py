@@ -1,0 +1,1 @@
+"""Training with Lightning: the language-model and classifier tasks and runs, the schedule, --resume, checkpoints."""

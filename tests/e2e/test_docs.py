@@ -1,0 +1,121 @@
+"""The README and the task pages in docs/ are true when run: every ```bash and ```python block runs, in
+order, in a fresh folder laid out like the repository (corpora/, an empty runs/), and exits 0.
+
+A block that cannot run in seconds (minutes of training, a server that runs until Ctrl-C, a data set
+that is not in the repository) is marked on the line before it with `<!-- test: skip (why) -->`. The
+two-minute model `checkpoints/little` that the pages share is made by a skipped block (two minutes of
+training), so the test puts a smaller one with the same tokenizer flags there; `checkpoints/doug` too,
+on the pages that do not train it themselves. Commands go in ```bash blocks and output in ```text
+blocks: another language is refused, so no block escapes both the run and the skip."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from textgen.cli import cli
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGES = ["README.md", "docs/training.md", "docs/generating.md", "docs/next-words-and-gates.md", "docs/diagnosing.md",
+         "docs/explorer.md", "docs/classify.md", "docs/model.md", "docs/design.md", "docs/benchmarks.md"]
+SLOW_PAGES = {"docs/training.md", "docs/generating.md", "docs/diagnosing.md", "docs/model.md", "docs/classify.md"}
+FENCE = re.compile(r"^```([\w-]*)\n(.*?)^```$", re.S | re.M)
+SKIP = re.compile(r"<!-- test: skip \(([^)]+)\) -->\s*$")
+LANGUAGES = {"bash", "python", "text", ""}
+# the models the pages share, made here small; each with the flags of the command that makes it in the docs
+MODELS = {
+    "checkpoints/little": ["corpora/little-stories.txt", "--tokenizer-type", "bpe", "--vocab-size", "800",
+                           "--hidden-size", "32", "--embed-dim", "16", "--max-steps", "30", "--val-every", "15"],
+    "checkpoints/doug": ["corpora/doug-jane-spot.txt", "--tokenizer-kind", "word", "--hidden-size", "16", "--embed-dim", "8",
+                         "--max-steps", "30", "--val-every", "15"],
+}
+
+
+def blocks(page: str) -> list[tuple[str, str, str | None]]:
+    """(language, code, why it is skipped or None) for every fenced block of the page, in order."""
+    text = (ROOT / page).read_text(encoding="utf-8")
+    found = []
+    for match in FENCE.finditer(text):
+        before = text[: match.start()].rstrip("\n").rsplit("\n", 1)[-1]
+        skip = SKIP.search(before)
+        found.append((match.group(1), match.group(2), skip.group(1) if skip else None))
+    return found
+
+
+def made_by(page: str) -> set[str]:
+    """The shared models a block of the page that runs writes itself."""
+    return {name for name in MODELS for language, code, skip in blocks(page)
+            if skip is None and language == "bash" and f"--out {name} " in code + " "}
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("docs-models")
+    (folder / "corpora").symlink_to(ROOT / "corpora")
+    cwd = os.getcwd()
+    os.chdir(folder)
+    try:
+        for name, args in MODELS.items():
+            result = CliRunner().invoke(cli, ["train", args[0], "--out", name, *args[1:]])
+            assert result.exit_code == 0, result.output
+    finally:
+        os.chdir(cwd)
+    return folder
+
+
+def workspace(tmp_path: Path, models: Path, page: str) -> tuple[Path, dict]:
+    (tmp_path / "corpora").symlink_to(ROOT / "corpora")
+    (tmp_path / "runs").mkdir()
+    for name in MODELS.keys() - made_by(page):
+        shutil.copytree(models / name, tmp_path / name)
+    bin_folder = tmp_path / ".bin"
+    bin_folder.mkdir()
+    (bin_folder / "textgen").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m textgen.cli "$@"\n')
+    (bin_folder / "textgen").chmod(0o755)
+    (bin_folder / "python").symlink_to(sys.executable)
+    env = {**os.environ, "PATH": f"{bin_folder}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(ROOT),
+           "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg", "COLUMNS": "100"}
+    return tmp_path, env
+
+
+def test_every_block_is_run_or_skipped_with_a_reason():
+    for page in PAGES:
+        found = blocks(page)
+        assert found, f"{page} has no code block"
+        for language, code, _ in found:
+            assert language in LANGUAGES, f"{page}: a ```{language} block: commands go in ```bash, output in ```text"
+    text = "\n".join((ROOT / page).read_text(encoding="utf-8") for page in PAGES)
+    assert text.count("<!-- test:") == len(SKIP.findall(text)) == text.count("<!-- test: skip ("), "a malformed test marker"
+
+
+def test_readme_is_short_and_points_only_inside_the_repository():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(readme.splitlines()) <= 200
+    for target in re.findall(r"\]\(([^)#]+)", readme):
+        if not target.startswith("http"):
+            assert (ROOT / target).exists(), target
+    assert "../shared" not in readme
+
+
+@pytest.mark.parametrize("page", [pytest.param(page, marks=[pytest.mark.slow] if page in SLOW_PAGES else [])
+                                  for page in PAGES])
+def test_the_page_runs(page, models, tmp_path):
+    folder, env = workspace(tmp_path, models, page)
+    ran = 0
+    for language, code, skip in blocks(page):
+        if skip is not None or language not in ("bash", "python"):
+            continue
+        command = ["bash", "-euo", "pipefail", "-c", code] if language == "bash" else [sys.executable, "-c", code]
+        result = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, f"{page}, this block failed ({result.returncode}):\n{code}\n{result.stdout}\n{result.stderr}"
+        ran += 1
+    assert ran >= (0 if page in ("docs/explorer.md", "docs/benchmarks.md") else 1), f"{page}: no block ran"
+    written = sorted(path.name for path in folder.iterdir())  # the examples write only into checkpoints/ and runs/
+    assert set(written) <= {"checkpoints", "runs", "corpora", ".bin"}, f"{page} wrote {written}"

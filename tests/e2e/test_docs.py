@@ -6,7 +6,8 @@ that is not in the repository) is marked on the line before it with `<!-- test: 
 two-minute model `checkpoints/little` that the pages share is made by a skipped block (two minutes of
 training), so the test puts a smaller one with the same tokenizer flags there; `checkpoints/doug` too,
 on the pages that do not train it themselves. Commands go in ```bash blocks and output in ```text
-blocks: another language is refused, so no block escapes both the run and the skip."""
+blocks: another language is refused, so no block escapes both the run and the skip. The classify page's
+reviews are not in the repository: the test writes made-up ones where the page says to put them."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tests.classify.test_commands import write_reviews
 from textgen.cli import cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,6 +38,8 @@ MODELS = {
                            "--hidden-size", "48", "--embed-dim", "32", "--max-steps", "200", "--val-every", "100"],
     "checkpoints/doug": ["corpora/doug-jane-spot.txt", "--tokenizer-kind", "word", "--hidden-size", "16", "--embed-dim", "8",
                          "--max-steps", "30", "--val-every", "15"],
+    "checkpoints/stars": ["classify", "runs/reviews/train.jsonl", "--valid", "runs/reviews/valid.jsonl", "--hidden-size", "24",
+                          "--embed-dim", "16", "--batch-size", "16", "--max-steps", "20", "--val-every", "10"],
 }
 
 
@@ -63,8 +67,12 @@ def models(tmp_path_factory) -> Path:
     cwd = os.getcwd()
     os.chdir(folder)
     try:
+        (folder / "runs" / "reviews").mkdir(parents=True)  # made-up reviews where the classify page has the user's
+        for split, count, seed in (("train", 160, 1), ("valid", 40, 2), ("test", 40, 3)):
+            write_reviews(folder / "runs" / "reviews" / f"{split}.jsonl", count, seed)
         for name, args in MODELS.items():
-            result = CliRunner().invoke(cli, ["train", args[0], "--out", name, *args[1:]])
+            command = ["classify", "train", *args[1:]] if args[0] == "classify" else ["train", args[0], *args[1:]]
+            result = CliRunner().invoke(cli, [*command, "--out", name])
             assert result.exit_code == 0, result.output
     finally:
         os.chdir(cwd)
@@ -73,9 +81,8 @@ def models(tmp_path_factory) -> Path:
 
 def workspace(tmp_path: Path, models: Path, page: str) -> tuple[Path, dict]:
     (tmp_path / "corpora").symlink_to(ROOT / "corpora")
-    (tmp_path / "runs").mkdir()
-    for name in MODELS.keys() - made_by(page):
-        shutil.copytree(models / name, tmp_path / name)
+    for name in sorted(MODELS.keys() - made_by(page)) + ["runs/reviews"]:
+        shutil.copytree(models / name, tmp_path / name, dirs_exist_ok=True)
     bin_folder = tmp_path / ".bin"
     bin_folder.mkdir()
     (bin_folder / "textgen").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m textgen.cli "$@"\n')

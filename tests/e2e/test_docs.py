@@ -27,7 +27,8 @@ from textgen.cli import cli
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = ["README.md", "docs/training.md", "docs/generating.md", "docs/next-words-and-gates.md", "docs/diagnosing.md",
          "docs/explorer.md", "docs/classify.md", "docs/model.md", "docs/design.md", "docs/benchmarks.md"]
-SLOW_PAGES = {"docs/training.md", "docs/generating.md", "docs/diagnosing.md", "docs/model.md", "docs/classify.md"}
+SLOW_PAGES = {"docs/training.md", "docs/generating.md", "docs/next-words-and-gates.md", "docs/diagnosing.md", "docs/model.md",
+              "docs/classify.md"}  # 10-40 s each on 2 busy cores; the README's page and the model fixture about 30 s
 FENCE = re.compile(r"^```([\w-]*)\n(.*?)^```$", re.S | re.M)
 SKIP = re.compile(r"<!-- test: skip \(([^)]+)\) -->\s*$")
 LANGUAGES = {"bash", "python", "text", ""}
@@ -100,7 +101,7 @@ def test_every_block_is_run_or_skipped_with_a_reason():
         for language, code, _ in found:
             assert language in LANGUAGES, f"{page}: a ```{language} block: commands go in ```bash, output in ```text"
     text = "\n".join((ROOT / page).read_text(encoding="utf-8") for page in PAGES)
-    assert text.count("<!-- test:") == len(SKIP.findall(text)) == text.count("<!-- test: skip ("), "a malformed test marker"
+    assert text.count("<!-- test") == len(re.findall(r"<!-- test: skip \([^)]+\) -->\n```", text)), "a malformed test marker"
 
 
 def test_readme_is_short_and_points_only_inside_the_repository():

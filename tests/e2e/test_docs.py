@@ -128,3 +128,26 @@ def test_the_page_runs(page, models, tmp_path):
     assert ran >= (0 if page in ("docs/explorer.md", "docs/benchmarks.md") else 1), f"{page}: no block ran"
     written = sorted(path.name for path in folder.iterdir())  # the examples write only into checkpoints/ and runs/
     assert set(written) <= {"checkpoints", "runs", "corpora", ".bin"}, f"{page} wrote {written}"
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_every_link_points_at_a_file_and_heading_that_exist():
+    pages = [*PAGES, "BENCHMARKS.md", "docs/README.md", "checkpoints/README.md", *(str(path.relative_to(ROOT)) for path in
+                                                                                  sorted((ROOT / "benchmarks" / "notes").glob("*.md")))]
+    checked = 0
+    for page in pages:
+        text = FENCE.sub("", (ROOT / page).read_text(encoding="utf-8"))
+        for target, anchor in re.findall(r"\]\(([^)#\s]*)(?:#([^)\s]+))?\)", text):
+            if target.startswith(("http://", "https://")):
+                continue
+            path = (ROOT / page).parent / target if target else ROOT / page
+            assert path.exists(), f"{page} links to {target}, which does not exist"
+            if anchor:
+                headings = re.findall(r"^#+ (.+)$", FENCE.sub("", path.read_text(encoding="utf-8")), re.M)
+                assert anchor in {slug(heading) for heading in headings}, f"{page} links to {target}#{anchor}: no such heading"
+            checked += 1
+    assert checked > 40

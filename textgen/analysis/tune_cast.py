@@ -61,7 +61,7 @@ class CastTuning:
 
 def check_sizes(sizes) -> None:
     """Cast sizes to try: whole numbers from 0 to MAX_CAST_SIZE, each once."""
-    from textgen.sampling.processors import MAX_CAST_SIZE
+    from textgen.sampling.schema import MAX_CAST_SIZE
 
     bad = [size for size in sizes if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= MAX_CAST_SIZE]
     if bad or not sizes:

@@ -69,7 +69,8 @@ from textgen.explorer.budget import (
     count,
 )
 from textgen.explorer.guard import Guard, HostPolicy, shown
-from textgen.explorer.requests import PAGE_SETTINGS, GatesRequest, GenerateRequest, NextRequest, TextRequest
+from textgen.explorer.requests import GatesRequest, GenerateRequest, NextRequest, TextRequest
+from textgen.sampling.schema import PAGE_SETTINGS
 from textgen.explorer.work import Work, watch
 
 STATIC = Path(__file__).resolve().parent / "static"

@@ -90,7 +90,7 @@ def tune_cast(loaded, valid, *, samples: int = 200, seed: int = 0, max_tokens: i
     at each cast size of `sizes`, the model's other sampling defaults as they are, and choose the
     size whose names per story come closest (relative difference) to the stories in `valid`."""
     from textgen.analysis.cast import cast_metrics, name_tokens
-    from textgen.analysis.diagnosis import sample_stories
+    from textgen.sampling.sampler import Sampler
     from textgen.sampling.settings import SamplingSettings
 
     check_sizes(sizes)
@@ -108,8 +108,8 @@ def tune_cast(loaded, valid, *, samples: int = 200, seed: int = 0, max_tokens: i
         if on_size is not None:
             on_size(f"cast size {size}")
         settings = SamplingSettings.for_model(loaded, cast_size=size)
-        generated = sample_stories(sampler or loaded.model, loaded.tokenizer, settings, samples, "", max_tokens, seed,
-                                   on_batch=on_story)
+        generated = Sampler.for_model(loaded, settings, model=sampler).write(samples, "", max_tokens, seed,
+                                                                             on_batch=on_story)
         metrics = cast_metrics(sample.text for sample in generated)
         tuning.rows.append(CastRow(size, metrics["names_per_story"], metrics["late_names_per_story"],
                                    metrics["names_per_story"] / human))

@@ -101,6 +101,18 @@ def training_corpus(loaded) -> str | None:
     return None
 
 
+def input_files(loaded, baseline: str | None) -> list:
+    """The files a diagnosis reads (the baseline, the model's training corpus, the model's own files),
+    which --save-samples must not overwrite."""
+    from pathlib import Path
+
+    from textgen.data.corpus import corpus_files
+
+    inputs = [path for source in (baseline, *recorded_corpora(loaded)) if source and Path(source).exists()
+              for path in corpus_files(source)]
+    return inputs + [path for path in Path(loaded.path).iterdir() if path.is_file()]
+
+
 # --- saving samples ------------------------------------------------------------------------------
 
 def save_stories(path, stories: list[str]) -> int:

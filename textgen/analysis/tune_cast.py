@@ -84,6 +84,15 @@ def validation_names(path) -> tuple[float, int]:
     return names, len(stories)
 
 
+def recorded_validation(loaded) -> str:
+    """The validation file a model's training used (its textgen.json "corpus"), when it is still there."""
+    recorded = (loaded.metadata.get("corpus") or {}).get("valid")
+    if not recorded or not Path(recorded).is_file():
+        raise TextgenError("this model's textgen.json names no validation file that is still there: give --valid FILE "
+                           "(human stories of the kind the model writes)")
+    return recorded
+
+
 def tune_cast(loaded, valid, *, samples: int = 200, seed: int = 0, max_tokens: int = 200, sizes=CANDIDATES,
               sampler=None, on_size=None, on_story=None) -> CastTuning:
     """Generate `samples` stories from `loaded` (`sampler`: the copy to sample from, e.g. bf16)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
@@ -116,14 +115,10 @@ def diagnose_command(ctx: click.Context, model_dir: str | None, text_path: str |
                 note("the model's training corpus is not where training found it, or has changed: "
                      "give --baseline FILE for a human baseline")
     if save_path and not text_path:
+        from textgen.analysis.diagnosis import input_files
         from textgen.modeldir.atomic import prepare_output
-        from textgen.data.corpus import corpus_files
-        from textgen.analysis.diagnosis import recorded_corpora
 
-        inputs = [path for source in (baseline_path, *recorded_corpora(loaded)) if source and Path(source).exists()
-                  for path in corpus_files(source)]
-        inputs += [path for path in Path(loaded.path).iterdir() if path.is_file()]
-        prepare_output(save_path, inputs)
+        prepare_output(save_path, input_files(loaded, baseline_path))
     common = {"prompt": prompt, "max_tokens": max_tokens, "seed": seed, "sampler": sampler, "baseline": baseline_path,
               "cache": neural_cache if model_dir is not None else None,
               "save_path": save_path if not text_path else None, "model_name": model_dir, "note": note}

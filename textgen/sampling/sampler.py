@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from textgen.sampling.generate import Sample, check_generation, generate
+from textgen.sampling import generate as generation
+from textgen.sampling.generate import Sample, check_generation
 from textgen.sampling.settings import SamplingSettings, build_processors
 
 GENERATION_BATCH = 64  # stories generated at once: batch b uses seed + b
@@ -69,8 +70,9 @@ class Sampler:
         for offset, count, batch_seed in batch_seeds(n, seed, batch_size):
             self._written.clear()
             relay = self._relay(offset, on_token) if on_token is not None else None
-            samples = generate(self.model, self.tokenizer, prompt, n=count, max_tokens=max_tokens, processors=processors,
-                               greedy=self.greedy, beams=self.beams, seed=batch_seed, stop=self.stop, on_token=relay)
+            samples = generation.generate(self.model, self.tokenizer, prompt, n=count, max_tokens=max_tokens,
+                                          processors=processors, greedy=self.greedy, beams=self.beams, seed=batch_seed,
+                                          stop=self.stop, on_token=relay)
             if on_batch is not None:
                 on_batch(count)
             yield from enumerate(samples, start=offset)

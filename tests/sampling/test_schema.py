@@ -159,10 +159,11 @@ def test_a_refusal_names_the_setting_and_its_range():
         BY_NAME["banned_words"].check(("cat", 3))
 
 
-def test_the_sampling_schema_loads_no_torch():
+def test_the_sampling_schema_and_settings_load_no_torch():
     import subprocess
     import sys
 
-    code = ("import sys, textgen.sampling.schema, textgen.sampling.model_defaults, textgen.cli.inference_options; "
+    code = ("import sys, textgen.sampling.schema, textgen.sampling.model_defaults, textgen.sampling.settings, "
+            "textgen.cli.inference_options; textgen.sampling.settings.SamplingSettings(temperature=0.5); "
             "print('torch' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"

@@ -1,28 +1,21 @@
 """Sampling settings from the CLI (or Python) turned into the ordered list of processors.
 `SamplingSettings` has one field per setting of the schema (textgen/sampling/schema.py), in its
-order, and checks each value against it when made."""
+order, and checks each value against it when made. Torch-free until processors are built."""
 
 from __future__ import annotations
 
 from dataclasses import field, make_dataclass
 
 from textgen.errors import TextgenError
-from textgen.sampling.processors import (
-    DRY,
-    BannedSequences,
-    FrequencyPresencePenalty,
-    KeepCast,
-    MinP,
-    NoRepeatNgram,
-    Processor,
-    RepetitionPenalty,
-    Temperature,
-    TopK,
-    TopP,
-)
+from typing import TYPE_CHECKING
+
 from textgen.sampling.model_defaults import model_defaults
 from textgen.sampling.schema import SETTINGS
-from textgen.tokenizer import EOS_ID, Tokenizer
+from textgen.tokenizer import EOS_ID
+
+if TYPE_CHECKING:
+    from textgen.sampling.processors import Processor
+    from textgen.tokenizer import Tokenizer
 
 
 class _Rules:
@@ -73,6 +66,19 @@ def token_sequences(tokenizer: Tokenizer, word: str) -> list[list[int]]:
 def build_processors(settings: SamplingSettings, tokenizer: Tokenizer) -> list[Processor]:
     """The processors in their documented order (fresh ones: a run's state starts empty); each
     checks its own arguments against the schema."""
+    from textgen.sampling.processors import (
+        DRY,
+        BannedSequences,
+        FrequencyPresencePenalty,
+        KeepCast,
+        MinP,
+        NoRepeatNgram,
+        RepetitionPenalty,
+        Temperature,
+        TopK,
+        TopP,
+    )
+
     processors: list[Processor] = []
     if settings.repetition_penalty != 1.0:
         processors.append(RepetitionPenalty(settings.repetition_penalty))

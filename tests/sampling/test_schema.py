@@ -149,8 +149,10 @@ def test_a_refusal_names_the_setting_and_its_range():
         BY_NAME["repetition_penalty"].check(200.0)
     with pytest.raises(TextgenError, match=r"top-k must be a whole number >= 1 \(0 turns it off\), got -1"):
         BY_NAME["top_k"].check(-1)
-    with pytest.raises(TextgenError, match=r"temperature -1 is outside \(0, 100\] \(0: greedy\)"):
+    with pytest.raises(TextgenError, match=r"temperature -1 is outside \[0, 100\] \(0: greedy\)"):
         BY_NAME["temperature"].check(-1.0)
+    with pytest.raises(TextgenError, match=r"temperature 0 is outside \(0, 100\] \(0: greedy\)"):
+        Temperature(0.0)  # the rule itself: greedy is the sampler's, not a temperature to divide by
     with pytest.raises(TextgenError, match="cast-size must be a whole number, got 1.5"):
         BY_NAME["cast_size"].check(1.5)
     with pytest.raises(TextgenError, match="must be a number, got nan"):

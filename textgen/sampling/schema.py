@@ -52,11 +52,13 @@ class Setting:
     def carried(self) -> bool:
         return self.kind is not tuple
 
-    def interval(self) -> str:
-        """The rule's range as the messages write it: "(0, 1]", ">= 1"."""
+    def interval(self, rule: bool = False) -> str:
+        """The range as the messages write it: "(0, 1]", ">= 1"; the setting's takes a 0 with a
+        meaning where it is the rule's open bound (temperature: [0, 100], the rule's (0, 100])."""
+        low_open = self.low_open and (rule or not (self.zero and self.low == 0))
         if self.high is None:
-            return f">= {self.low:g}" if not self.low_open else f"> {self.low:g}"
-        return f"{'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+            return f"> {self.low:g}" if low_open else f">= {self.low:g}"
+        return f"{'(' if low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
 
     def accepts(self, value, rule: bool = False) -> bool:
         """Whether `value` is in range (its type checked apart): the rule's range, plus 0 where the
@@ -81,9 +83,9 @@ class Setting:
             return value
         zero = " (0 turns it off)" if self.zero == "off" else f" (0: {self.zero})" if self.zero else ""
         if self.high is None:
-            raise TextgenError(f"{self.label} must be {'a whole number' if whole else 'a number'} {self.interval()}{zero}, "
+            raise TextgenError(f"{self.label} must be {'a whole number' if whole else 'a number'} {self.interval(rule)}{zero}, "
                                f"got {value!r}")
-        raise TextgenError(f"{self.label} {value:g} is outside {self.interval()}{zero}")
+        raise TextgenError(f"{self.label} {value:g} is outside {self.interval(rule)}{zero}")
 
 
 SETTINGS: tuple[Setting, ...] = (

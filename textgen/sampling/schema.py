@@ -41,7 +41,6 @@ class Setting:
     zero: str = ""
     page: bool = False
     flag: str = ""
-    param: str = ""  # the click parameter's name where it is not `name`
 
     @property
     def option(self) -> str:

@@ -114,8 +114,21 @@ def test_stop_reasons(word_model):
 def test_beam_search(word_model):
     model, tokenizer = word_model
     samples = generate(model, tokenizer, "Once upon a time", n=3, beams=4, max_tokens=12)
-    assert 1 <= len(samples) <= 3
+    assert len(samples) == 3 and len({tuple(s.ids) for s in samples}) == 3
     assert samples == generate(model, tokenizer, "Once upon a time", n=3, beams=4, max_tokens=12)
+
+
+def test_beam_search_of_one_token_ranks_the_models_best_tokens_and_starts_with_greedys(word_model):
+    """One token, the end of the story banned: each beam is one of the model's most likely tokens,
+    best first, and the best is the token greedy writes."""
+    model, tokenizer = word_model
+    never_end = [BannedSequences([[EOS_ID]])]
+    beams = generate(model, tokenizer, "Lily saw", n=3, beams=3, max_tokens=1, processors=never_end)
+    (greedy,) = generate(model, tokenizer, "Lily saw", max_tokens=1, processors=never_end, greedy=True)
+    assert [s.ids for s in beams][0] == greedy.ids
+    assert [s.tokens[0].rank for s in beams] == [1, 2, 3]
+    probabilities = [s.tokens[0].probability for s in beams]
+    assert probabilities == sorted(probabilities, reverse=True) and probabilities[0] > probabilities[2]
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [({"n": 0}, "from 1 to"), ({"max_tokens": 0}, "max tokens"),

@@ -184,3 +184,18 @@ def test_tune_cast_refuses_stories_without_names_and_a_missing_validation_file(t
     ModelDirectory(path).update_metadata(corpus={**meta["corpus"], "valid": str(tmp_path / "gone.txt")})
     one_line_error(CliRunner().invoke(cli, ["tune-cast", str(path)]), "give --valid FILE")
     assert "sampling" not in ModelDirectory(path).read_metadata()
+
+
+def test_tune_cast_falls_back_to_the_validation_file_training_used(trained, corpus, tmp_path):
+    path = tmp_path / "recorded"
+    shutil.copytree(trained, path)
+    directory = ModelDirectory(path)
+    recorded = dict(directory.read_metadata().get("corpus") or {})
+    directory.update_metadata(corpus={**recorded, "valid": str(corpus)})
+    result = CliRunner().invoke(cli, ["tune-cast", str(path), "--samples", "2", "--sizes", "1", "--max-tokens", "10",
+                                      "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert f"note: validation stories: {corpus} (the file training used)" in result.stderr
+    directory.update_metadata(corpus={**recorded, "valid": str(tmp_path / "gone.txt")})
+    gone = CliRunner().invoke(cli, ["tune-cast", str(path), "--samples", "2", "--sizes", "1", "--dry-run"])
+    assert gone.exit_code == 2 and "names no validation file that is still there: give --valid FILE" in gone.stderr

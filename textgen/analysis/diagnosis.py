@@ -28,33 +28,13 @@ from textgen.analysis.cast import story_cast
 from textgen.analysis.detectors import KINDS, TextMetrics, diagnose_story, text_metrics
 from textgen.errors import TextgenError
 
-GENERATION_BATCH = 64  # stories generated at once: batch b uses seed + b, as `textgen generate` does
 BASELINE_POOL = 10_000
 
 Progress = Callable[[int], None]
 Note = Callable[[str], None]
 
 
-# --- sampling stories --------------------------------------------------------------------------
-
-def sample_stories(model, tokenizer, settings: SamplingSettings, n: int, prompt: str = "", max_tokens: int = 200,
-                   seed: int = 0, batch_size: int = GENERATION_BATCH, on_batch: Progress | None = None) -> list:
-    """`n` stories in batches of `batch_size`; batch b uses seed + b, so the first batch is what
-    `textgen generate -n` writes with the same seed and settings."""
-    from textgen.sampling.generate import check_generation, generate
-    from textgen.sampling.settings import build_processors
-
-    check_generation(n, max_tokens, 1)
-    processors = build_processors(settings, tokenizer)
-    samples = []
-    for batch, start in enumerate(range(0, n, batch_size)):
-        count = min(batch_size, n - start)
-        samples += generate(model, tokenizer, prompt, n=count, max_tokens=max_tokens, processors=processors,
-                            greedy=settings.greedy, seed=(seed + batch) % 2**32)
-        if on_batch is not None:
-            on_batch(count)
-    return samples
-
+# --- sampled stories -----------------------------------------------------------------------------
 
 def samples_perplexity(samples) -> float:
     """exp of the mean negative log-probability the model (before any processor) gave the
@@ -119,6 +99,18 @@ def training_corpus(loaded) -> str | None:
         except (OSError, TextgenError):
             continue
     return None
+
+
+def input_files(loaded, baseline: str | None) -> list:
+    """The files a diagnosis reads (the baseline, the model's training corpus, the model's own files),
+    which --save-samples must not overwrite."""
+    from pathlib import Path
+
+    from textgen.data.corpus import corpus_files
+
+    inputs = [path for source in (baseline, *recorded_corpora(loaded)) if source and Path(source).exists()
+              for path in corpus_files(source)]
+    return inputs + [path for path in Path(loaded.path).iterdir() if path.is_file()]
 
 
 # --- saving samples ------------------------------------------------------------------------------
@@ -248,6 +240,7 @@ def diagnose(loaded=None, stories: Iterable[str] | None = None, *, settings: Sam
     (default MAX_ATTRIBUTIONS; a note says how many were left), so the work stays bounded however
     many findings a degenerate text has. `on_story`/`on_finding` count progress; `note` gets remarks."""
     from textgen.analysis.attribution import MAX_ATTRIBUTIONS
+    from textgen.sampling.sampler import Sampler
 
     max_attributions = MAX_ATTRIBUTIONS if max_attributions is None else max_attributions
     if isinstance(max_attributions, bool) or not isinstance(max_attributions, int) or max_attributions < 0:
@@ -269,7 +262,7 @@ def diagnose(loaded=None, stories: Iterable[str] | None = None, *, settings: Sam
     if loaded is not None:
         sampler, model = _cached(loaded, sampler, cache, sampling=stories is None)
     if stories is None:
-        generated = sample_stories(sampler, loaded.tokenizer, settings, samples, prompt, max_tokens, seed, on_batch=on_story)
+        generated = Sampler(sampler, loaded.tokenizer, settings).write(samples, prompt, max_tokens, seed, on_batch=on_story)
         stories = [prompt + sample.text for sample in generated]
         if save_path:
             _saved(save_path, stories, remark)
@@ -327,12 +320,14 @@ def compare_settings(loaded, *, samples: int = 16, prompt: str = "", max_tokens:
     """`samples` stories under each sampling setting of `grid` (default: `comparison_grid` on top of
     the model's own sampling defaults), with every metric, the finding rates and the samples'
     perplexity under the model."""
+    from textgen.sampling.sampler import Sampler
+
     rows, written = [], []
     sampler, _ = _cached(loaded, sampler, cache, sampling=True)
     for name, settings in (grid or comparison_grid(loaded.sampling)):
         if on_setting is not None:
             on_setting(name)
-        generated = sample_stories(sampler, loaded.tokenizer, settings, samples, prompt, max_tokens, seed, on_batch=on_story)
+        generated = Sampler(sampler, loaded.tokenizer, settings).write(samples, prompt, max_tokens, seed, on_batch=on_story)
         stories = [prompt + sample.text for sample in generated]
         written += [f"[{name}] {story}" for story in stories]
         per_story = [diagnose_story(story, prompt) for story in stories]

@@ -61,7 +61,7 @@ class CastTuning:
 
 def check_sizes(sizes) -> None:
     """Cast sizes to try: whole numbers from 0 to MAX_CAST_SIZE, each once."""
-    from textgen.sampling.processors import MAX_CAST_SIZE
+    from textgen.sampling.schema import MAX_CAST_SIZE
 
     bad = [size for size in sizes if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= MAX_CAST_SIZE]
     if bad or not sizes:
@@ -84,13 +84,22 @@ def validation_names(path) -> tuple[float, int]:
     return names, len(stories)
 
 
+def recorded_validation(loaded) -> str:
+    """The validation file a model's training used (its textgen.json "corpus"), when it is still there."""
+    recorded = (loaded.metadata.get("corpus") or {}).get("valid")
+    if not recorded or not Path(recorded).is_file():
+        raise TextgenError("this model's textgen.json names no validation file that is still there: give --valid FILE "
+                           "(human stories of the kind the model writes)")
+    return recorded
+
+
 def tune_cast(loaded, valid, *, samples: int = 200, seed: int = 0, max_tokens: int = 200, sizes=CANDIDATES,
               sampler=None, on_size=None, on_story=None) -> CastTuning:
     """Generate `samples` stories from `loaded` (`sampler`: the copy to sample from, e.g. bf16)
     at each cast size of `sizes`, the model's other sampling defaults as they are, and choose the
     size whose names per story come closest (relative difference) to the stories in `valid`."""
     from textgen.analysis.cast import cast_metrics, name_tokens
-    from textgen.analysis.diagnosis import sample_stories
+    from textgen.sampling.sampler import Sampler
     from textgen.sampling.settings import SamplingSettings
 
     check_sizes(sizes)
@@ -108,8 +117,8 @@ def tune_cast(loaded, valid, *, samples: int = 200, seed: int = 0, max_tokens: i
         if on_size is not None:
             on_size(f"cast size {size}")
         settings = SamplingSettings.for_model(loaded, cast_size=size)
-        generated = sample_stories(sampler or loaded.model, loaded.tokenizer, settings, samples, "", max_tokens, seed,
-                                   on_batch=on_story)
+        generated = Sampler.for_model(loaded, settings, model=sampler).write(samples, "", max_tokens, seed,
+                                                                             on_batch=on_story)
         metrics = cast_metrics(sample.text for sample in generated)
         tuning.rows.append(CastRow(size, metrics["names_per_story"], metrics["late_names_per_story"],
                                    metrics["names_per_story"] / human))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
@@ -83,7 +82,7 @@ def diagnose_command(ctx: click.Context, model_dir: str | None, text_path: str |
             note(f"--compare-settings samples with its own grid of settings: {', '.join(ignored)} "
                  f"{'is' if len(ignored) == 1 else 'are'} not used")
     check_text(prompt, "--prompt")
-    settings = sampling_settings(options)
+    settings = None  # with MODEL: the options, else the model's own defaults, else the library's
     if save_path:
         from textgen.modeldir.atomic import prepare_output
 
@@ -99,7 +98,7 @@ def diagnose_command(ctx: click.Context, model_dir: str | None, text_path: str |
         from textgen.analysis.diagnosis import training_corpus
         from textgen.model.quantize import sampling_copy
         from textgen.sampling.generate import prompt_ids
-        from textgen.sampling.settings import build_processors
+        from textgen.sampling.sampler import Sampler
 
         loaded = textgen.load(model_dir)
         settings = sampling_settings(options, loaded)
@@ -108,7 +107,7 @@ def diagnose_command(ctx: click.Context, model_dir: str | None, text_path: str |
             note(own + (" (each setting of the grid starts from them)" if compare_settings else ""))
         neural_cache = cache_settings(loaded, options, sampling=not text_path)  # in front of the sampler and of attribution alike
         sampler = sampling_copy(loaded.model, quantize) if not text_path else None
-        build_processors(settings, loaded.tokenizer)  # bad settings are refused before any work
+        Sampler.for_model(loaded, settings)  # bad settings (a word the tokenizer cannot write) are refused before any work
         prompt_ids(loaded.tokenizer, prompt)
         if baseline_path is None and not no_baseline:
             baseline_path = training_corpus(loaded)
@@ -116,14 +115,10 @@ def diagnose_command(ctx: click.Context, model_dir: str | None, text_path: str |
                 note("the model's training corpus is not where training found it, or has changed: "
                      "give --baseline FILE for a human baseline")
     if save_path and not text_path:
+        from textgen.analysis.diagnosis import input_files
         from textgen.modeldir.atomic import prepare_output
-        from textgen.data.corpus import corpus_files
-        from textgen.analysis.diagnosis import recorded_corpora
 
-        inputs = [path for source in (baseline_path, *recorded_corpora(loaded)) if source and Path(source).exists()
-                  for path in corpus_files(source)]
-        inputs += [path for path in Path(loaded.path).iterdir() if path.is_file()]
-        prepare_output(save_path, inputs)
+        prepare_output(save_path, input_files(loaded, baseline_path))
     common = {"prompt": prompt, "max_tokens": max_tokens, "seed": seed, "sampler": sampler, "baseline": baseline_path,
               "cache": neural_cache if model_dir is not None else None,
               "save_path": save_path if not text_path else None, "model_name": model_dir, "note": note}

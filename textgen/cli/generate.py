@@ -34,19 +34,17 @@ def generate_command(model_dir: str, prompt: str, count: int, max_tokens: int, b
 
     Example: textgen generate checkpoints/little --prompt "Once upon a time" -n 3 --temperature 0.8 --top-p 0.9
     """
-    from textgen.sampling.generate import check_generation, generate, prompt_ids
-    from textgen.sampling.settings import build_processors
+    from textgen.model.neural_cache import with_cache
+    from textgen.sampling.generate import check_generation, prompt_ids
+    from textgen.sampling.sampler import Sampler
     from textgen.tokenizer.base import check_text
 
     check_text(prompt, "--prompt")
     check_generation(count, max_tokens, beams)
     loaded = load_for_generation(model_dir, quantize)
-    from textgen.model.neural_cache import with_cache
-
     neural_cache = cache_settings(loaded, options, sampling=True)
     loaded.model = with_cache(loaded.model, neural_cache)
-    settings = sampling_settings(options, loaded)
-    processors = build_processors(settings, loaded.tokenizer)
+    sampler = Sampler.for_model(loaded, sampling_settings(options, loaded), greedy=greedy, beams=beams, stop=stops)
     prompt_ids(loaded.tokenizer, prompt)  # unknown words are refused before anything is written
     if verbose:
         from textgen.model.quantize import resolve_mode
@@ -54,45 +52,35 @@ def generate_command(model_dir: str, prompt: str, count: int, max_tokens: int, b
         click.echo(f"weights: {resolve_mode(quantize) if quantize != 'none' else 'none'}", err=True)
         click.echo(neural_cache.describe() if neural_cache else "neural cache: off", err=True)
         click.echo(model_defaults_note(loaded, options) or "sampling: no defaults of the model's own", err=True)
-        click.echo("processors, in order: " + ("; ".join(p.describe() for p in processors) or "none"), err=True)
-    live = not as_json and beams == 1
-    from textgen.analysis.diagnosis import GENERATION_BATCH
+        click.echo("processors, in order: " + sampler.describe(), err=True)
+    live = not as_json and beams == 1  # the first story streams to the terminal as it is written
 
-    batch_size = count if beams > 1 else GENERATION_BATCH  # stories are written in batches: memory does not grow with -n
-    streamed: dict[int, str] = {}
-    offset = 0
-
-    def on_token(row: int, text: str) -> None:
-        streamed[offset + row] = streamed.get(offset + row, "") + text
-        if offset + row == 0 and live:
+    def on_token(index: int, text: str) -> None:
+        if index == 0 and live:
             click.echo(text, nl=False)
+
+    def show(index: int, sample) -> None:
+        if as_json:
+            print_json(sample.to_dict())
+        elif index == 0 and live:
+            click.echo()
+        else:
+            interrupted = " (interrupted)" if sample.stop_reason == "interrupted" else ""
+            click.echo(f"\n--- story {index + 1}{interrupted}\n{prompt}{sample.text}")
 
     if live:
         click.echo(prompt, nl=False)
     try:
-        for batch, offset in enumerate(range(0, count, batch_size)):
-            streamed.clear()
-            # batch b uses seed + b, as diagnose does, so the first 64 stories are the same in both
-            samples = generate(loaded.model, loaded.tokenizer, prompt, n=min(batch_size, count - offset), max_tokens=max_tokens,
-                               processors=processors, greedy=greedy or settings.greedy, beams=beams,
-                               seed=(seed + batch) % 2**32, stop=stops, on_token=on_token)
-            for index, sample in enumerate(samples, start=offset):
-                if as_json:
-                    print_json(sample.to_dict())
-                elif index == 0 and live:
-                    click.echo()
-                else:
-                    click.echo(f"\n--- story {index + 1}\n{prompt}{sample.text}")
-    except (KeyboardInterrupt, Terminated) as stop:  # Ctrl-C, SIGTERM or SIGHUP: the stories so far, then the line
-        if live and 0 in streamed:
+        for index, sample in sampler.stories(count, prompt, max_tokens, seed, on_token=on_token):
+            show(index, sample)
+    except (KeyboardInterrupt, Terminated):  # Ctrl-C, SIGTERM or SIGHUP: the stories so far, then the line
+        unfinished = sampler.interrupted()
+        if live and unfinished and unfinished[0][0] == 0:
             click.echo()
-        for row in sorted(streamed):
-            if as_json:  # what was written so far, in the same form as finished stories
-                print_json({"prompt": prompt, "text": streamed[row], "stop_reason": "interrupted", "tokens": None})
-            elif not (row == 0 and live):
-                click.echo(f"\n--- story {row + 1} (interrupted)\n{prompt}{streamed[row]}")
-        raise stop
-
+        for index, sample in unfinished:
+            if as_json or index != 0 or not live:
+                show(index, sample)
+        raise
 
 
 @click.command("next")

@@ -52,63 +52,41 @@ def cache_settings(loaded, options: dict, sampling: bool = False):
     return settings
 
 
-def _default(name: str, help: str) -> dict:
-    """A sampling option's default and help: None, so that the model's own default (textgen.json
-    "sampling") can apply; the help shows the library's value."""
-    from textgen.sampling.model_defaults import SETTABLE
-
-    return {"default": None, "help": f"{help}  [default: {SETTABLE[name][1]:g}]"}
+def sampling_option(setting):
+    """The click option of one setting of the sampling schema. Its default is None, so that the
+    model's own default (textgen.json "sampling") can apply; the help shows the library's value.
+    Ranges are the schema's, checked when the settings are made (SamplingSettings)."""
+    if setting.kind is tuple:
+        return click.option(setting.option, setting.name, multiple=True, help=setting.help)
+    return click.option(setting.option, setting.name, type=setting.kind, default=None,
+                        help=f"{setting.help}  [default: {setting.default:g}]")
 
 
 def sampling_options(function):
-    """The sampling options shared by generate and diagnose. A setting not given comes from the
-    model's own defaults where its textgen.json has them, else from the library."""
-    options = [
-        click.option("--temperature", type=float, **_default("temperature", "0 means greedy.")),
-        click.option("--top-k", type=int, **_default("top_k", "Keep the k most likely tokens (0: off).")),
-        click.option("--top-p", type=float, **_default("top_p", "Nucleus: keep tokens up to this probability mass.")),
-        click.option("--min-p", type=float, **_default("min_p", "Keep tokens at least this share of the best.")),
-        click.option("--repetition-penalty", type=float,
-                     **_default("repetition_penalty", "CTRL penalty for seen tokens (1: off).")),
-        click.option("--frequency-penalty", type=float,
-                     **_default("frequency_penalty", "Subtract this times a token's count so far (0: off).")),
-        click.option("--presence-penalty", type=float,
-                     **_default("presence_penalty", "Subtract this once from every token seen so far (0: off).")),
-        click.option("--no-repeat-ngram", type=int, **_default("no_repeat_ngram", "Forbid repeating n-grams of this size.")),
-        click.option("--dry-multiplier", type=float, **_default("dry_multiplier", "DRY penalty strength (0: off).")),
-        click.option("--dry-base", type=float,
-                     **_default("dry_base", "DRY: the penalty grows by this factor per repeated token.")),
-        click.option("--dry-allowed-length", type=int,
-                     **_default("dry_allowed_length", "DRY: repeats up to this many tokens go unpenalised.")),
-        click.option("--dry-breaker", "dry_breakers", multiple=True,
-                     help='Text that breaks a DRY repeat (repeatable) [default: newline . ! ? " ,].'),
-        click.option("--ban", "banned", multiple=True, help="A word never to write (repeatable; </s>: never end the story)."),
-        click.option("--keep-cast", type=float,
-                     **_default("keep_cast", "Keep the characters: after a story's opening, a name it has not used yet "
-                                             "is this many times as likely (1: off, 0: never).")),
-        click.option("--cast-opening", type=int,
-                     **_default("cast_opening", "Keep the cast: the opening, where new names are free, is this many words.")),
-        click.option("--cast-size", type=int,
-                     **_default("cast_size", "Keep the cast: the opening ends early once the story has this many names "
-                                             "(0: no limit).")),
-    ]
-    return with_options(function, options)
+    """The sampling options shared by generate and diagnose, one per setting of the schema
+    (textgen/sampling/schema.py). A setting not given comes from the model's own defaults where
+    its textgen.json has them, else from the library."""
+    from textgen.sampling.schema import SETTINGS
+
+    return with_options(function, [sampling_option(setting) for setting in SETTINGS])
 
 
-# the parameter names sampling_options adds (diagnose notes which of them a mode ignores)
-SAMPLING_PARAMS = ("temperature", "top_k", "top_p", "min_p", "repetition_penalty", "frequency_penalty",
-                   "presence_penalty", "no_repeat_ngram", "dry_multiplier", "dry_base", "dry_allowed_length",
-                   "dry_breakers", "banned", "keep_cast", "cast_opening", "cast_size")
+def _names() -> tuple[str, ...]:
+    from textgen.sampling.schema import SETTINGS
+
+    return tuple(setting.name for setting in SETTINGS)
+
+
+SAMPLING_PARAMS = _names()  # the parameter names sampling_options adds (diagnose notes which of them a mode ignores)
 
 
 def sampling_settings(options: dict, loaded=None):
     """The settings a command samples with: each option given, else the model's own default
-    (`loaded`'s textgen.json), else the library's."""
+    (`loaded`'s textgen.json), else the library's; a value out of the schema's range is refused."""
     from textgen.sampling.settings import SamplingSettings
 
-    given = {name: options[name] for name in SAMPLING_PARAMS if name not in ("dry_breakers", "banned")}
-    return SamplingSettings.for_model(loaded, **given, dry_breakers=tuple(options["dry_breakers"]) or None,
-                                      banned_words=tuple(options["banned"]) or None)
+    return SamplingSettings.for_model(loaded, **{name: (tuple(options[name]) or None) if isinstance(options[name], tuple)
+                                                 else options[name] for name in SAMPLING_PARAMS})
 
 
 def model_defaults_note(loaded, options: dict) -> str | None:

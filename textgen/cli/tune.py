@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from textgen.cli.common import SEED, counting_bar, int_list, note, print_json
-from textgen.errors import TextgenError
 
 
 @click.command("tune-cast")
@@ -41,7 +40,7 @@ def tune_cast_command(model_dir: str, valid_path: str | None, samples: int, size
     from pathlib import Path
 
     from textgen.cli.common import load_for_generation
-    from textgen.analysis.tune_cast import check_sizes, describe, record_cast, tune_cast
+    from textgen.analysis.tune_cast import check_sizes, describe, record_cast, recorded_validation, tune_cast
 
     check_sizes(sizes)
     if not dry_run:  # refused before the search, not after it
@@ -52,11 +51,7 @@ def tune_cast_command(model_dir: str, valid_path: str | None, samples: int, size
         check_recordable(resolve_model_path(model_dir))
     loaded = load_for_generation(model_dir, quantize)
     if valid_path is None:
-        recorded = (loaded.metadata.get("corpus") or {}).get("valid")
-        if not recorded or not Path(recorded).is_file():
-            raise TextgenError("this model's textgen.json names no validation file that is still there: give --valid FILE "
-                               "(human stories of the kind the model writes)")
-        valid_path = recorded
+        valid_path = recorded_validation(loaded)
         note(f"validation stories: {valid_path} (the file training used)")
     bar = counting_bar(samples * len(sizes), " stories")
     try:

@@ -69,7 +69,8 @@ from textgen.explorer.budget import (
     count,
 )
 from textgen.explorer.guard import Guard, HostPolicy, shown
-from textgen.explorer.requests import PAGE_SETTINGS, GatesRequest, GenerateRequest, NextRequest, TextRequest
+from textgen.explorer.requests import GatesRequest, GenerateRequest, NextRequest, TextRequest
+from textgen.sampling.schema import PAGE_SETTINGS
 from textgen.explorer.work import Work, watch
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -179,23 +180,22 @@ class Generation:
 
     def _run(self) -> None:
         from textgen.model.neural_cache import resolve_cache, with_cache
-        from textgen.sampling.generate import generate
-        from textgen.sampling.settings import SamplingSettings, build_processors
+        from textgen.sampling.sampler import Sampler
+        from textgen.sampling.settings import SamplingSettings
 
         request, loaded = self.request, self.slot.loaded
         try:
             with self.work.inside(self._check), self.turn or self.slot.lock.take() as turn:
                 settings = SamplingSettings.for_model(loaded, **{name: getattr(request, name) for name in PAGE_SETTINGS})
                 model = with_cache(loaded.model, resolve_cache(loaded.cache, request.cache, sampling=True))
-                processors = build_processors(settings, loaded.tokenizer)
+                sampler = Sampler.for_model(loaded, settings, model=model)
 
                 def on_token(row: int, text: str) -> None:
                     self._check()
                     self.queue.put(("token", {"text": text}))
                     turn.give_way(self._stop)
 
-                [sample] = generate(model, loaded.tokenizer, request.prompt, n=1, max_tokens=request.max_tokens,
-                                    processors=processors, greedy=settings.greedy, seed=request.seed, on_token=on_token)
+                [sample] = sampler.write(1, request.prompt, request.max_tokens, request.seed, on_token=on_token)
             self.queue.put(("done", finite(sample.to_dict())))
         except Stopped:
             self.queue.put(("error", {"detail": STOPPING}))

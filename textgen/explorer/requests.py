@@ -3,14 +3,10 @@ type, default and limits (FastAPI checks them and /docs lists them)."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from textgen.explorer.budget import MAX_NEW_TOKENS, MAX_TEXT, MAX_TOKENS, count
-from textgen.sampling.processors import MAX_CAST_OPENING, MAX_CAST_SIZE
-
-# the sampling settings the page sets (GenerateRequest's fields of those names)
-PAGE_SETTINGS = ("temperature", "top_k", "top_p", "min_p", "repetition_penalty", "no_repeat_ngram", "dry_multiplier",
-                 "keep_cast", "cast_opening", "cast_size")
+from textgen.sampling.schema import BY_NAME, PAGE_SETTINGS, Setting
 
 
 class Request_(BaseModel):
@@ -25,22 +21,32 @@ class NextRequest(Request_):
     cache: bool | None = Field(None, description="The neural cache (default: as `textgen next`, on where training chose it).")
 
 
-class GenerateRequest(Request_):
+def setting_field(setting: Setting):
+    """A request field for one setting of the sampling schema, with its bounds: None (the default)
+    takes the model's own default (its textgen.json "sampling"), else the library's."""
+    bounds = {}
+    if setting.zero:  # 0 turns the rule off (or means greedy): the field starts at 0
+        bounds["ge"] = 0
+    elif setting.low is not None:
+        bounds["gt" if setting.low_open else "ge"] = setting.low
+    if setting.high is not None:
+        bounds["lt" if setting.high_open else "le"] = setting.high
+    return setting.kind | None, Field(None, description=f"{setting.help} Default: the model's own, else {setting.default:g}.",
+                                      **bounds)
+
+
+class Prompt_(Request_):
     prompt: str = Field("", max_length=MAX_TEXT, description=f"The story so far (at most {count(MAX_TOKENS)} tokens).")
     max_tokens: int = Field(200, ge=1, le=MAX_NEW_TOKENS)
-    # sampling settings: None takes the model's own default (its textgen.json "sampling"), else the library's
-    temperature: float | None = Field(None, ge=0, le=100)
-    top_k: int | None = Field(None, ge=0, le=1_000_000)
-    top_p: float | None = Field(None, gt=0, le=1)
-    min_p: float | None = Field(None, ge=0, lt=1)
-    repetition_penalty: float | None = Field(None, gt=0, le=10)
-    no_repeat_ngram: int | None = Field(None, ge=0, le=20)
-    dry_multiplier: float | None = Field(None, ge=0, le=100)
-    keep_cast: float | None = Field(None, ge=0, le=1)
-    cast_opening: int | None = Field(None, ge=0, le=MAX_CAST_OPENING)
-    cast_size: int | None = Field(None, ge=0, le=MAX_CAST_SIZE)
-    cache: bool | None = Field(None, description="The neural cache (default: off when sampling, as `textgen generate`).")
-    seed: int = Field(0, ge=0, lt=2**32)
+
+
+# the page's sampling settings, then the cache and the seed (the order /docs lists them in)
+GenerateRequest = create_model(
+    "GenerateRequest", __base__=Prompt_, __module__=__name__,
+    **{name: setting_field(BY_NAME[name]) for name in PAGE_SETTINGS},
+    cache=(bool | None, Field(None, description="The neural cache (default: off when sampling, as `textgen generate`).")),
+    seed=(int, Field(0, ge=0, lt=2**32)),
+)
 
 
 class TextRequest(Request_):

@@ -1,5 +1,7 @@
-"""Sampling: the settings (`settings`, `model_defaults`: no torch), the logits processors (one rule
-each, in a documented order) and generation. The processors' names load torch when first used."""
+"""Sampling: the schema of the settings (`schema`, declared once) and the settings (`settings`,
+`model_defaults`: no torch), the logits processors (one rule each, in a documented order),
+generation (`generate`) and the Sampler that every command writes stories with (`sampler`).
+The processors' names load torch when first used."""
 
 from __future__ import annotations
 

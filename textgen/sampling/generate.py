@@ -122,13 +122,13 @@ class Sample:
     prompt: str
     text: str
     ids: list[int]
-    tokens: list[TokenChoice] = field(default_factory=list)
-    stop_reason: str = "max_tokens"  # end_of_story | max_tokens | stop_string
+    tokens: list[TokenChoice] | None = field(default_factory=list)  # None: not known (an interrupted story)
+    stop_reason: str = "max_tokens"  # end_of_story | max_tokens | stop_string | interrupted
 
     def to_dict(self) -> dict:
         return {"prompt": self.prompt, "text": self.text, "stop_reason": self.stop_reason,
-                "tokens": [{"token": t.piece, "id": t.token_id, "probability": t.probability, "rank": t.rank}
-                           for t in self.tokens]}
+                "tokens": None if self.tokens is None else
+                [{"token": t.piece, "id": t.token_id, "probability": t.probability, "rank": t.rank} for t in self.tokens]}
 
 
 def check_generation(n: int, max_tokens: int, beams: int) -> None:

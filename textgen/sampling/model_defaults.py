@@ -11,28 +11,11 @@ from __future__ import annotations
 
 import math
 
-# a new name after the opening is this many times as likely: chosen on samples of TinyStories models (BENCHMARKS.md, cast)
-KEEP_CAST = 0.1
-CAST_OPENING = 50  # words at a story's start where new names are free
-CAST_SIZE = 0  # names the opening may bring in freely (0: as many as it likes)
+from textgen.sampling.schema import SETTINGS
 
-# the settings a model may set for itself, with their type and the library's default (SamplingSettings' own)
-SETTABLE: dict[str, tuple[type, float | int]] = {
-    "temperature": (float, 1.0),
-    "top_k": (int, 0),
-    "top_p": (float, 1.0),
-    "min_p": (float, 0.0),
-    "repetition_penalty": (float, 1.0),
-    "frequency_penalty": (float, 0.0),
-    "presence_penalty": (float, 0.0),
-    "no_repeat_ngram": (int, 0),
-    "dry_multiplier": (float, 0.0),
-    "dry_base": (float, 1.75),
-    "dry_allowed_length": (int, 2),
-    "keep_cast": (float, KEEP_CAST),
-    "cast_opening": (int, CAST_OPENING),
-    "cast_size": (int, CAST_SIZE),
-}
+# the settings a model may set for itself, with their type and the library's default (the schema's)
+SETTABLE: dict[str, tuple[type, float | int]] = {setting.name: (setting.kind, setting.default)
+                                                  for setting in SETTINGS if setting.carried}
 
 
 def section_problem(section) -> str | None:

@@ -12,7 +12,8 @@ removes every token: the most likely token before the rule always survives it. T
   7. temperature
   8. top-k, 9. top-p (nucleus, Holtzman et al. 2019), 10. min-p
 Penalties see the raw scores; temperature reshapes them; the truncations come last so they
-cut the distribution that is actually sampled.
+cut the distribution that is actually sampled. Each rule's arguments are checked against the
+sampling schema (schema.py), the one place their bounds are declared.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import torch
 from torch import Tensor
 
 from textgen.errors import TextgenError
+from textgen.sampling.schema import check
 
 NEG_INF = float("-inf")
 
@@ -56,28 +58,6 @@ class Processor:
         return [], self
 
 
-MAX_CAST_OPENING = 10_000  # words: the longest story generate writes is 10,000 tokens
-MAX_CAST_SIZE = 100
-
-
-def _whole(name: str, value, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TextgenError(f"{name} must be a whole number, got {value!r}")
-    if not low <= value <= high:
-        raise TextgenError(f"{name} {value} is outside [{low}, {high}]")
-    return value
-
-
-MIN_PENALTY = 1e-6  # the smallest repetition penalty: it already multiplies a repeat's logit a million-fold
-
-
-def _number(name: str, value, low: float, high: float, low_open: bool = False, high_open: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        raise TextgenError(f"{name} must be a number, got {value!r}")
-    if value < low or value > high or (low_open and value == low) or (high_open and value == high):
-        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-        raise TextgenError(f"{name} {value:g} is outside {interval}")
-    return float(value)
 
 
 class HistoryCounts:
@@ -113,7 +93,7 @@ class RepetitionPenalty(Processor):
     def __post_init__(self) -> None:
         # below 1 a penalty favours repeats; under MIN_PENALTY it would be 0 in float32, and a banned
         # token's -inf times 0 is NaN
-        _number("repetition penalty", self.penalty, MIN_PENALTY, 100.0)
+        check("repetition_penalty", self.penalty, rule=True)
         self._counts = HistoryCounts()
 
     def __call__(self, history: Tensor, logits: Tensor) -> Tensor:
@@ -135,8 +115,8 @@ class FrequencyPresencePenalty(Processor):
     name = "frequency/presence penalty"
 
     def __post_init__(self) -> None:
-        _number("frequency penalty", self.frequency, -2.0, 2.0)
-        _number("presence penalty", self.presence, -2.0, 2.0)
+        check("frequency_penalty", self.frequency, rule=True)
+        check("presence_penalty", self.presence, rule=True)
         self._counts = HistoryCounts()
 
     def __call__(self, history: Tensor, logits: Tensor) -> Tensor:
@@ -157,8 +137,7 @@ class NoRepeatNgram(Processor):
     name = "no-repeat n-gram"
 
     def __post_init__(self) -> None:
-        if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 1:
-            raise TextgenError(f"no-repeat n-gram size must be a whole number >= 1, got {self.size!r}")
+        check("no_repeat_ngram", self.size, rule=True)
         self._base, self._key, self._length, self._index = None, None, 0, []  # per row: prefix -> next tokens
         self._shared: dict = {}  # the n-grams of a history every row began with (the prompt), indexed once
 
@@ -223,10 +202,9 @@ class DRY(Processor):
     LONGEST = 64  # a match is not followed further back than this
 
     def __post_init__(self) -> None:
-        _number("DRY multiplier", self.multiplier, 0.0, 100.0)
-        _number("DRY base", self.base, 1.0, 10.0, low_open=True)
-        if isinstance(self.allowed_length, bool) or not isinstance(self.allowed_length, int) or self.allowed_length < 1:
-            raise TextgenError(f"DRY allowed length must be a whole number >= 1, got {self.allowed_length!r}")
+        check("dry_multiplier", self.multiplier, rule=True)
+        check("dry_base", self.base, rule=True)
+        check("dry_allowed_length", self.allowed_length, rule=True)
         self.breakers = tuple(self.breakers)
 
     def __call__(self, history: Tensor, logits: Tensor) -> Tensor:
@@ -320,9 +298,9 @@ class KeepCast(Processor):
     name = "keep the cast"
 
     def __post_init__(self) -> None:
-        _number("keep-cast", self.factor, 0.0, 1.0)
-        _whole("cast-opening", self.opening, 0, MAX_CAST_OPENING)
-        _whole("cast-size", self.cast, 0, MAX_CAST_SIZE)
+        check("keep_cast", self.factor, rule=True)
+        check("cast_opening", self.opening, rule=True)
+        check("cast_size", self.cast, rule=True)
         self.log_factor = math.log(self.factor) if self.factor > 0 else NEG_INF
 
     def __call__(self, history: Tensor, logits: Tensor) -> Tensor:
@@ -381,7 +359,7 @@ class Temperature(Processor):
     name = "temperature"
 
     def __post_init__(self) -> None:
-        _number("temperature", self.temperature, 0.0, 100.0, low_open=True)
+        check("temperature", self.temperature, rule=True)
 
     def __call__(self, history: Tensor, logits: Tensor) -> Tensor:
         scaled = logits / self.temperature
@@ -405,8 +383,7 @@ class TopK(Processor):
     name = "top-k"
 
     def __post_init__(self) -> None:
-        if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1:
-            raise TextgenError(f"top-k must be a whole number >= 1 (0 turns it off), got {self.k!r}")
+        check("top_k", self.k, rule=True)
 
     def __call__(self, history: Tensor, logits: Tensor) -> Tensor:
         if self.k >= logits.shape[-1]:
@@ -426,7 +403,7 @@ class TopP(Processor):
     name = "top-p"
 
     def __post_init__(self) -> None:
-        _number("top-p", self.p, 0.0, 1.0, low_open=True)
+        check("top_p", self.p, rule=True)
 
     def __call__(self, history: Tensor, logits: Tensor) -> Tensor:
         if self.p >= 1.0:
@@ -449,7 +426,7 @@ class MinP(Processor):
     name = "min-p"
 
     def __post_init__(self) -> None:
-        _number("min-p", self.p, 0.0, 1.0, high_open=True)
+        check("min_p", self.p, rule=True)
 
     def __call__(self, history: Tensor, logits: Tensor) -> Tensor:
         if self.p == 0:

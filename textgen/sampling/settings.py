@@ -1,49 +1,33 @@
-"""Sampling settings from the CLI (or Python) turned into the ordered list of processors."""
+"""Sampling settings from the CLI (or Python) turned into the ordered list of processors.
+`SamplingSettings` has one field per setting of the schema (textgen/sampling/schema.py), in its
+order, and checks each value against it when made. Torch-free until processors are built."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import field, make_dataclass
 
 from textgen.errors import TextgenError
-from textgen.sampling.processors import (
-    DRY,
-    BannedSequences,
-    FrequencyPresencePenalty,
-    KeepCast,
-    MinP,
-    NoRepeatNgram,
-    Processor,
-    RepetitionPenalty,
-    Temperature,
-    TopK,
-    TopP,
-)
-from textgen.sampling.model_defaults import CAST_OPENING, CAST_SIZE, KEEP_CAST, model_defaults  # noqa: F401 (re-exported)
-from textgen.tokenizer import EOS_ID, Tokenizer
+from typing import TYPE_CHECKING
 
-DEFAULT_BREAKERS = ("\n", ".", "!", "?", '"', ",")
+from textgen.sampling.model_defaults import model_defaults
+from textgen.sampling.schema import SETTINGS
+from textgen.tokenizer import EOS_ID
+
+if TYPE_CHECKING:
+    from textgen.sampling.processors import Processor
+    from textgen.tokenizer import Tokenizer
 
 
-@dataclass(frozen=True)
-class SamplingSettings:
-    """What a user sets; zero or None turns a rule off. temperature 0 means greedy."""
+class _Rules:
+    """What a user sets; zero or None turns a rule off. temperature 0 means greedy. Each value is
+    checked against the schema when the settings are made, so a bad one is refused before any work."""
 
-    temperature: float = 1.0
-    top_k: int = 0
-    top_p: float = 1.0
-    min_p: float = 0.0
-    repetition_penalty: float = 1.0
-    frequency_penalty: float = 0.0
-    presence_penalty: float = 0.0
-    no_repeat_ngram: int = 0
-    dry_multiplier: float = 0.0
-    dry_base: float = 1.75
-    dry_allowed_length: int = 2
-    dry_breakers: tuple[str, ...] = DEFAULT_BREAKERS
-    banned_words: tuple[str, ...] = ()
-    keep_cast: float = KEEP_CAST
-    cast_opening: int = CAST_OPENING
-    cast_size: int = CAST_SIZE
+    def __post_init__(self) -> None:
+        for setting in SETTINGS:
+            value = getattr(self, setting.name)
+            if setting.kind is tuple and isinstance(value, list):
+                object.__setattr__(self, setting.name, value := tuple(value))
+            setting.check(value)
 
     @property
     def greedy(self) -> bool:
@@ -56,6 +40,14 @@ class SamplingSettings:
         section (`textgen tune-cast` writes one), then the library's."""
         own = model_defaults(loaded.metadata) if loaded is not None else {}
         return cls(**{**own, **{name: value for name, value in given.items() if value is not None}})
+
+
+SamplingSettings = make_dataclass(
+    "SamplingSettings", [(setting.name, setting.kind if setting.kind is not tuple else tuple[str, ...],
+                          field(default=setting.default)) for setting in SETTINGS],
+    bases=(_Rules,), frozen=True)
+SamplingSettings.__module__ = __name__
+SamplingSettings.__doc__ = _Rules.__doc__
 
 
 def token_sequences(tokenizer: Tokenizer, word: str) -> list[list[int]]:
@@ -72,15 +64,27 @@ def token_sequences(tokenizer: Tokenizer, word: str) -> list[list[int]]:
 
 
 def build_processors(settings: SamplingSettings, tokenizer: Tokenizer) -> list[Processor]:
-    """The processors in their documented order; each checks its own arguments."""
+    """The processors in their documented order (fresh ones: a run's state starts empty); each
+    checks its own arguments against the schema."""
+    from textgen.sampling.processors import (
+        DRY,
+        BannedSequences,
+        FrequencyPresencePenalty,
+        KeepCast,
+        MinP,
+        NoRepeatNgram,
+        RepetitionPenalty,
+        Temperature,
+        TopK,
+        TopP,
+    )
+
     processors: list[Processor] = []
     if settings.repetition_penalty != 1.0:
         processors.append(RepetitionPenalty(settings.repetition_penalty))
     if settings.frequency_penalty or settings.presence_penalty:
         processors.append(FrequencyPresencePenalty(settings.frequency_penalty, settings.presence_penalty))
     if settings.no_repeat_ngram:
-        if settings.no_repeat_ngram < 0:
-            raise TextgenError(f"--no-repeat-ngram must be a whole number >= 1 (0 turns it off), got {settings.no_repeat_ngram}")
         processors.append(NoRepeatNgram(settings.no_repeat_ngram))
     if settings.dry_multiplier:
         breakers = {token for text in settings.dry_breakers for seq in token_sequences(tokenizer, text) for token in seq}
@@ -100,8 +104,6 @@ def build_processors(settings: SamplingSettings, tokenizer: Tokenizer) -> list[P
         processor = KeepCast(settings.keep_cast, names, opening=settings.cast_opening, cast=settings.cast_size)
         if names.any:  # a character tokenizer cannot tell names: nothing to keep
             processors.append(processor)
-    if settings.temperature < 0 or settings.temperature != settings.temperature:
-        raise TextgenError(f"temperature must be from 0 (greedy) to 100, got {settings.temperature!r}")
     if settings.temperature not in (0, 1):
         processors.append(Temperature(settings.temperature))
     if settings.top_k:

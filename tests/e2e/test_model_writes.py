@@ -455,7 +455,7 @@ def test_a_planted_manifest_moves_and_removes_nothing_but_textgens_files(trained
 
 
 def test_the_installed_shipped_model_is_refused_as_an_output_and_stays_as_it_is(trained, corpus, tmp_path):
-    from textgen.modeldir.schema import SHIPPED_DIR
+    from textgen.modeldir.shipped import SHIPPED_DIR
 
     folder = SHIPPED_DIR / "tinystories-lstm"
     before = folder_hash(folder)
@@ -687,7 +687,7 @@ def test_paths_that_are_not_utf8_are_written_into_textgen_json_and_read_back(tra
 # the shipped model reached another way -----------------------------------------------------------------------
 
 def test_a_hard_link_to_a_shipped_file_counts_as_the_shipped_model(shipped, tmp_path):
-    from textgen.modeldir.schema import shipped_model_at
+    from textgen.modeldir.shipped import shipped_model_at
 
     linked = tmp_path / "elsewhere" / "textgen.json"
     linked.parent.mkdir()

@@ -1,12 +1,11 @@
-"""The model directory's layout and textgen.json, read and written in one place."""
+"""The model directory's layout (its names) and textgen.json, read and written in one place."""
 
 from __future__ import annotations
 
 import json
 
-from textgen.modeldir.layout import (
-    FORMAT, FORMAT_VERSION, RUN_FILES, ModelDirectory, description, tokenizer_file,
-)
+from textgen.modeldir.layout import ModelDirectory, description
+from textgen.modeldir.names import FORMAT, FORMAT_VERSION, RUN_FILES, tokenizer_file
 
 
 def test_every_file_has_one_name(tmp_path):

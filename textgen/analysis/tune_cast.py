@@ -121,7 +121,7 @@ def check_recordable(path) -> None:
     """Before the search: the choice could be written into `path` (not a shipped model, its lock
     free and a plain file, the folder writable), so a refusal comes before minutes of sampling."""
     from textgen.modeldir.swap import FolderLock
-    from textgen.modeldir.schema import refuse_shipped
+    from textgen.modeldir.shipped import refuse_shipped
 
     refuse_shipped(path, "tune-cast")
     with FolderLock(Path(path), hint="run tune-cast when it has finished, or add --dry-run"):
@@ -137,7 +137,7 @@ def record_cast(path, tuning: CastTuning, files: dict | None = None) -> dict:
     read-only. Returns the new "sampling" section."""
     from textgen.modeldir.swap import locked, recover
     from textgen.modeldir.layout import ModelDirectory
-    from textgen.modeldir.schema import refuse_shipped
+    from textgen.modeldir.shipped import refuse_shipped
 
     refuse_shipped(path, "tune-cast")
     directory = ModelDirectory(Path(path))

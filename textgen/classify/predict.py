@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textgen.classify.data import Labels
-from textgen.classify.numpy_forward import CLASSIFIER, classifier_description, decision_offsets
 from textgen.errors import TextgenError
+from textgen.modeldir.names import CLASSIFIER
 
 PREDICT_BATCH = 256  # texts rated at a time from a --file: memory stays flat however long the file is
 
@@ -20,29 +19,8 @@ if TYPE_CHECKING:  # torch loads only where a function needs it: `classify predi
 
     from textgen.classify.numpy_forward import NumpyClassifier
     from textgen.model.classifier import Classifier
+    from textgen.modeldir.store import LoadedClassifier
     from textgen.tokenizer import Tokenizer
-
-
-
-@dataclass
-class LoadedClassifier:
-    model: Classifier
-    tokenizer: Tokenizer
-    labels: Labels
-    metadata: dict = field(default_factory=dict)
-    path: Path | None = None
-
-    @property
-    def decision_bias(self) -> torch.Tensor:
-        """Per-class offsets tuned on the validation set for macro-F1 (zeros when none were tuned)."""
-        import torch
-
-        return torch.tensor(decision_offsets(self.metadata, len(self.labels.names)), dtype=torch.float32)
-
-    def scores(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """Class scores (B, K): the network's logits plus the decision offsets."""
-        logits = self.model(tokens, lengths).float()
-        return logits + self.decision_bias.to(logits.device)
 
 
 def save_classifier_dir(path: str | os.PathLike, model: Classifier, tokenizer: Tokenizer, labels: Labels,
@@ -57,13 +35,11 @@ def save_classifier_dir(path: str | os.PathLike, model: Classifier, tokenizer: T
 
 
 def load_classifier(path: str | os.PathLike, device: str | torch.device = "cpu") -> LoadedClassifier:
-    """A classifier directory, checked as `textgen.load` checks a language model's."""
-    from textgen.modeldir.store import load_network
-    from textgen.model.classifier import Classifier
+    """A classifier directory, checked as `textgen.load` checks a language model's (textgen.modeldir.store.load
+    for the classifier's task; a language model's directory is refused)."""
+    from textgen.modeldir.store import load
 
-    path, meta, config, head, labels = classifier_description(path)
-    model, tokenizer = load_network(path, meta, config, lambda: Classifier(config, head))
-    return LoadedClassifier(model.to(device).eval(), tokenizer, labels, meta, path)
+    return load(path, device, task=CLASSIFIER)
 
 
 def class_probabilities(loaded: LoadedClassifier, texts: list[str], batch_size: int = 64) -> torch.Tensor:

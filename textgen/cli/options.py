@@ -128,7 +128,7 @@ def expected_value(option: click.Option) -> str:
 def recorded_run(data: dict, path="a config file") -> dict:
     """A run's textgen.json as a config: its training block and its model block (without the
     vocabulary size, which the tokenizer sets); any other settings file as it is."""
-    from textgen.modeldir.layout import FORMAT
+    from textgen.modeldir.names import FORMAT
 
     if data.get("format") != FORMAT:
         return data

@@ -22,9 +22,10 @@ from textgen.model.config import CLASSIFIER_AVERAGE, ClassifierConfig, ModelConf
 from textgen.data.corpus import fingerprint
 from textgen.errors import TextgenError
 from textgen.modeldir.safe_read import shorten
-from textgen.modeldir.layout import META_FILE, ModelDirectory
+from textgen.modeldir.layout import ModelDirectory
+from textgen.modeldir.names import CLASSIFIER, META_FILE, task_of
 from textgen.tokenizer import UNK_ID, Tokenizer, load_tokenizer, train_tokenizer
-from textgen.training.resume import CLASSIFIER, check_checkpoint, check_model, check_resumable
+from textgen.training.resume import check_checkpoint, check_model, check_resumable
 from textgen.training.run import (RunResult, TokenizerSpec, _version, check_memory, check_out_dir, check_same_data,
                                   describe_limit, resolve_model_config, run_folder, trainer_check, SHAPE_FIELDS)
 from textgen.modeldir.run_folder import RunPaths, check_temporary_folder, read_run_description
@@ -95,7 +96,7 @@ def train_classifier(data: ClassifierData, out_dir: str, tokenizer_spec: Tokeniz
     check_temporary_folder()  # before Lightning's import needs it
     out = Path(out_dir)
     saved = read_run_description(out) if resume and os.path.lexists(out / META_FILE) else None  # a damaged one: one line
-    if saved is not None and saved.get("task") != "classifier":
+    if saved is not None and task_of(saved) != CLASSIFIER:
         raise TextgenError(f"{out} holds a language model's run, not a classifier's: give another --out")
     base = TrainConfig.from_dict(saved["training"]) if saved and "training" in saved else TrainConfig()
     # a new run takes the classifier's own weight average unless given one (TrainConfig's default is the language

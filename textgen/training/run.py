@@ -18,14 +18,15 @@ from pathlib import Path
 
 from textgen.modeldir.atomic import prepare_output, write_bytes
 from textgen.modeldir.store import save_model_dir
-from textgen.modeldir.layout import LIGHTNING_DIR, META_FILE, RUN_FILES, ModelDirectory, description, tokenizer_file
+from textgen.modeldir.layout import ModelDirectory, description
+from textgen.modeldir.names import LANGUAGE_MODEL, LIGHTNING_DIR, META_FILE, RUN_FILES, task_of, tokenizer_file
 from textgen.model.config import ModelConfig, TrainConfig, default_hidden_size, describe_size_rule
 from textgen.data.corpus import assign_splits, fingerprint, iter_stories
 from textgen.data.token_arrays import BatchPlan, cached_splits, cached_tokens, check_batch_plan
 from textgen.errors import TextgenError
 from textgen.modeldir.safe_read import kind_of
 from textgen.tokenizer import Tokenizer, load_tokenizer, train_tokenizer
-from textgen.training.resume import LANGUAGE_MODEL, check_checkpoint, check_model, check_resumable
+from textgen.training.resume import check_checkpoint, check_model, check_resumable
 from textgen.modeldir.run_folder import (LOCK_FILE, RunLock, RunPaths, check_temporary_folder, holds_run, read_run_description,
                                      recover, run_entries)
 from textgen.training.schedule import time_bounded
@@ -126,7 +127,7 @@ def check_run_kind(out: Path) -> None:
     """--resume of a classifier's run with textgen train is refused (its textgen.json says which it is)."""
     if not (out / META_FILE).exists():
         return  # a missing textgen.json is reported where it is read
-    task = read_run_description(out).get("task", LANGUAGE_MODEL)  # a damaged one: one line
+    task = task_of(read_run_description(out))  # a damaged one: one line
     if task != LANGUAGE_MODEL:
         raise TextgenError(f"{out} holds a {task}'s run, not a language model's: continue it with textgen classify train "
                            f"DATA --out {out} --resume, or give textgen train another --out")

@@ -89,8 +89,9 @@ def tune_cast(loaded, valid, *, samples: int = 200, seed: int = 0, max_tokens: i
     """Generate `samples` stories from `loaded` (`sampler`: the copy to sample from, e.g. bf16)
     at each cast size of `sizes`, the model's other sampling defaults as they are, and choose the
     size whose names per story come closest (relative difference) to the stories in `valid`."""
-    from textgen.analysis.cast import cast_metrics, name_tokens
+    from textgen.analysis.cast import cast_metrics
     from textgen.analysis.diagnosis import sample_stories
+    from textgen.sampling.cast_names import name_tokens
     from textgen.sampling.settings import SamplingSettings
 
     check_sizes(sizes)

@@ -46,6 +46,21 @@ def description(metadata: dict, model: dict, tokenizer_kind: str, vocab_size: in
             **fields, "files": files}
 
 
+def recorded_settings(data: dict, path="a config file") -> dict:
+    """The settings a run's textgen.json holds, as a settings file gives them (`textgen train
+    --config OUT/textgen.json` trains the same model again): its training block and its model block
+    without the vocabulary size, which the tokenizer sets. Any other settings file as it is."""
+    if data.get("format") != FORMAT:
+        return data
+    blocks = {name: data.get(name) or {} for name in ("training", "model")}
+    for name, block in blocks.items():
+        if not isinstance(block, dict):
+            raise TextgenError(f"config file {path}: its \"{name}\" block must hold key = value settings, not "
+                               f"{type(block).__name__}: is it a textgen.json that textgen wrote?")
+    model = {key: value for key, value in blocks["model"].items() if key != "vocab_size"}
+    return {**blocks["training"], **model}
+
+
 @dataclass(frozen=True)
 class ModelDirectory:
     """Where each file of a model directory lives, and its description's reading and writing."""

@@ -62,6 +62,20 @@ RANK_VARIABLES = ("LOCAL_RANK", "NODE_RANK", "RANK")
 LAUNCHER_VARIABLES = ("WORLD_SIZE", "SLURM_NTASKS", "TORCHELASTIC_RUN_ID")
 
 
+def check_settings(model: dict, training: dict) -> None:
+    """Every setting of a new run, checked before any work (a resumed run's come from its textgen.json)."""
+    TrainConfig(**training)
+    ModelConfig(vocab_size=1, **model)
+
+
+def resumed_limits(training: dict, given: set[str], resume: bool) -> dict:
+    """A resumed run keeps its own --max-steps unless one is given (`given`: the settings given
+    again); every other limit given replaces the recorded one. Changes and returns `training`."""
+    if resume and "max_steps" not in given:
+        training.pop("max_steps", None)
+    return training
+
+
 def primary_process() -> bool:
     """True in the first process of a run (or the only one): it prints, prepares the data and saves."""
     import os

@@ -353,11 +353,11 @@ def test_a_fifo_as_a_model_path_is_not_called_missing(tmp_path):
 @pytest.fixture
 def shipped(tmp_path, monkeypatch):
     """A copy of the shipped model standing in for it (so a failing test cannot change the real one)."""
-    import textgen.modeldir.schema
+    import textgen.modeldir.shipped
 
     folder = tmp_path / "installed" / "checkpoints"
-    shutil.copytree(textgen.modeldir.schema.SHIPPED_DIR / "tinystories-lstm", folder / "tinystories-lstm")
-    monkeypatch.setattr(textgen.modeldir.schema, "SHIPPED_DIR", folder)
+    shutil.copytree(textgen.modeldir.shipped.SHIPPED_DIR / "tinystories-lstm", folder / "tinystories-lstm")
+    monkeypatch.setattr(textgen.modeldir.shipped, "SHIPPED_DIR", folder)
     return folder / "tinystories-lstm"
 
 
@@ -705,10 +705,10 @@ def can_bind_mount() -> bool:
 BIND_MOUNTED = r"""
 import subprocess, sys
 from pathlib import Path
-import textgen.modeldir.schema
+import textgen.modeldir.shipped
 from textgen.cli import main
 shipped, mount, trained = sys.argv[1:4]
-textgen.modeldir.schema.SHIPPED_DIR = Path(shipped).parent
+textgen.modeldir.shipped.SHIPPED_DIR = Path(shipped).parent
 subprocess.run(["mount", "--bind", shipped, mount], check=True)
 sys.argv = ["textgen", "export", trained, mount, "--overwrite"]
 main()

@@ -203,7 +203,8 @@ def given_options(ctx: click.Context, names) -> set[str]:
     """The options among `names` given on the command line or in --config (not left at their defaults)."""
     from click.core import ParameterSource
 
-    return {name for name in names if ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.DEFAULT_MAP)}
+    given = (ParameterSource.COMMANDLINE, ParameterSource.DEFAULT_MAP)
+    return {name for name in names if ctx.get_parameter_source(name) in given}
 
 
 def run_values(options: dict, given: set[str], resume: bool, *blocks: str) -> list[dict]:

@@ -13,9 +13,10 @@ import pytest
 import torch
 from tests.conftest import ONE_THREAD
 
+from textgen.modeldir.schema import classifier_tensors
 from textgen.modeldir.store import export_model
 from textgen.classify.data import Labels
-from textgen.classify.numpy_forward import NumpyClassifier, classifier_tensors
+from textgen.classify.numpy_forward import NumpyClassifier
 from textgen.classify.predict import class_probabilities, load_classifier, predict, save_classifier_dir
 from textgen.model.config import ClassifierConfig, ModelConfig
 from textgen.errors import TextgenError

@@ -49,6 +49,22 @@ def test_each_kind_is_refused_by_the_other_kinds_loader(saved, tmp_path, sentenc
         load_classifier(tmp_path / "lm")
 
 
+def test_one_load_dispatches_on_the_task(saved, tmp_path, sentencepiece_tokenizer):
+    """textgen.modeldir.store.load with task=None gives each directory's own loaded form; with a
+    task it is the loader of that kind (load_classifier is load for the classifier's task)."""
+    from textgen.modeldir.store import LoadedClassifier, LoadedModel
+
+    path, model = saved
+    save_model_dir(tmp_path / "lm", LanguageModel(ModelConfig(vocab_size=sentencepiece_tokenizer.vocab_size, embed_dim=8,
+                                                              hidden_size=16)), sentencepiece_tokenizer, {})
+    either = load(path, task=None)
+    assert type(either) is LoadedClassifier and type(load_classifier(path)) is LoadedClassifier
+    assert either.labels == LABELS and either.model.head_config == model.head_config
+    assert type(load(tmp_path / "lm", task=None)) is LoadedModel and type(load(tmp_path / "lm")) is LoadedModel
+    with pytest.raises(TextgenError, match=r"is a language model, not a classifier"):
+        load(tmp_path / "lm", task="classifier")
+
+
 def test_a_broken_classifier_description_is_one_error(saved):
     path, _ = saved
     meta = json.loads((path / "textgen.json").read_text())

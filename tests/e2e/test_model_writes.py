@@ -353,11 +353,11 @@ def test_a_fifo_as_a_model_path_is_not_called_missing(tmp_path):
 @pytest.fixture
 def shipped(tmp_path, monkeypatch):
     """A copy of the shipped model standing in for it (so a failing test cannot change the real one)."""
-    import textgen.modeldir.schema
+    import textgen.modeldir.shipped
 
     folder = tmp_path / "installed" / "checkpoints"
-    shutil.copytree(textgen.modeldir.schema.SHIPPED_DIR / "tinystories-lstm", folder / "tinystories-lstm")
-    monkeypatch.setattr(textgen.modeldir.schema, "SHIPPED_DIR", folder)
+    shutil.copytree(textgen.modeldir.shipped.SHIPPED_DIR / "tinystories-lstm", folder / "tinystories-lstm")
+    monkeypatch.setattr(textgen.modeldir.shipped, "SHIPPED_DIR", folder)
     return folder / "tinystories-lstm"
 
 
@@ -455,7 +455,7 @@ def test_a_planted_manifest_moves_and_removes_nothing_but_textgens_files(trained
 
 
 def test_the_installed_shipped_model_is_refused_as_an_output_and_stays_as_it_is(trained, corpus, tmp_path):
-    from textgen.modeldir.schema import SHIPPED_DIR
+    from textgen.modeldir.shipped import SHIPPED_DIR
 
     folder = SHIPPED_DIR / "tinystories-lstm"
     before = folder_hash(folder)
@@ -687,7 +687,7 @@ def test_paths_that_are_not_utf8_are_written_into_textgen_json_and_read_back(tra
 # the shipped model reached another way -----------------------------------------------------------------------
 
 def test_a_hard_link_to_a_shipped_file_counts_as_the_shipped_model(shipped, tmp_path):
-    from textgen.modeldir.schema import shipped_model_at
+    from textgen.modeldir.shipped import shipped_model_at
 
     linked = tmp_path / "elsewhere" / "textgen.json"
     linked.parent.mkdir()
@@ -705,10 +705,10 @@ def can_bind_mount() -> bool:
 BIND_MOUNTED = r"""
 import subprocess, sys
 from pathlib import Path
-import textgen.modeldir.schema
+import textgen.modeldir.shipped
 from textgen.cli import main
 shipped, mount, trained = sys.argv[1:4]
-textgen.modeldir.schema.SHIPPED_DIR = Path(shipped).parent
+textgen.modeldir.shipped.SHIPPED_DIR = Path(shipped).parent
 subprocess.run(["mount", "--bind", shipped, mount], check=True)
 sys.argv = ["textgen", "export", trained, mount, "--overwrite"]
 main()

@@ -8,6 +8,8 @@ import sys
 
 import pytest
 import torch
+from torch import nn
+
 from tests.conftest import REPO
 
 from textgen.model.config import ModelConfig
@@ -156,6 +158,55 @@ def test_the_step_plan_follows_weights_changed_in_place_and_layers_replaced():
         model.decoder.bias.add_(1.0)  # an in-place edit
         edited, _ = model.step(token, state)
         assert torch.allclose(edited, replaced + 1.0, atol=1e-5)
+
+
+def test_the_step_plan_follows_a_replaced_layer_a_replaced_parameter_and_loaded_weights():
+    """Each way a model's weights change after its plan is made gives a new plan: a layer of the
+    ModuleList replaced, one parameter replaced, new weights loaded (in place), the model moved to
+    another dtype; and an unchanged model keeps its plan (the same object)."""
+    torch.manual_seed(5)
+    config = ModelConfig(vocab_size=20, embed_dim=6, hidden_size=10, num_layers=2, tie_weights=False)
+    model, other = LanguageModel(config).eval(), LanguageModel(config).eval()
+    token = torch.tensor([3, 7])  # a batch of two: torch's step plan
+
+    def expected() -> torch.Tensor:
+        fresh = LanguageModel(config).eval()
+        fresh.load_state_dict(model.state_dict())
+        return fresh(token.unsqueeze(1))[0][:, 0]
+
+    with torch.no_grad():
+        state = model.init_state(2)
+        plan = model._step_plan()
+        assert model._step_plan() is plan
+        model.layers[0] = other.layers[0]  # through ModuleList.__setitem__
+        assert torch.allclose(model.step(token, state)[0], expected(), atol=1e-6)
+        plan = model._step_plan()
+        model.decoder.weight = nn.Parameter(torch.randn(20, 10))  # one parameter replaced
+        assert model._step_plan() is not plan
+        assert torch.allclose(model.step(token, state)[0], expected(), atol=1e-6)
+        plan = model._step_plan()
+        model.load_state_dict(other.state_dict())  # copied in place: the same tensors, new versions
+        assert model._step_plan() is not plan
+        assert torch.allclose(model.step(token, state)[0], other.step(token, other.init_state(2))[0], atol=1e-6)
+        plan = model._step_plan()
+        model.to(torch.bfloat16)
+        assert model._step_plan() is not plan
+        assert model._step_plan().dtype == torch.bfloat16
+
+
+def test_importing_the_model_registers_no_global_hook_on_torch():
+    """The plan's staleness is the model's own business: importing textgen.model.language_model
+    (in a fresh process) leaves every torch-wide module hook as it was."""
+    code = ("import torch.nn.modules.module as m\n"
+            "names = [n for n in dir(m) if n.startswith('_global') and isinstance(getattr(m, n), dict)]\n"
+            "before = {n: len(getattr(m, n)) for n in names}\n"
+            "import textgen.model.language_model, textgen.modeldir.store\n"
+            "after = {n: len(getattr(m, n)) for n in names}\n"
+            "print(len(names), before == after, sum(after.values()))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    count, unchanged, hooks = result.stdout.split()
+    assert int(count) >= 8  # the parameter, module and buffer registration hooks and the forward/backward ones
+    assert (unchanged, hooks) == ("True", "0")
 
 
 @pytest.mark.parametrize("cell", ["lstm", "rnn"])

@@ -65,7 +65,7 @@ def test_symbolic_links_are_written_through(tmp_path):
 
 
 def test_a_link_given_as_it_is_is_written_through_and_loops_and_the_shipped_model_are_refused(tmp_path):
-    from textgen.modeldir.schema import SHIPPED_DIR
+    from textgen.modeldir.shipped import SHIPPED_DIR
 
     real = tmp_path / "real.txt"
     real.write_text("old")

@@ -1,12 +1,11 @@
-"""The model directory's layout and textgen.json, read and written in one place."""
+"""The model directory's layout (its names) and textgen.json, read and written in one place."""
 
 from __future__ import annotations
 
 import json
 
-from textgen.modeldir.layout import (
-    FORMAT, FORMAT_VERSION, RUN_FILES, ModelDirectory, description, tokenizer_file,
-)
+from textgen.modeldir.layout import ModelDirectory, description
+from textgen.modeldir.names import FORMAT, FORMAT_VERSION, RUN_FILES, tokenizer_file
 
 
 def test_every_file_has_one_name(tmp_path):
@@ -43,3 +42,20 @@ def test_a_trained_directory_follows_the_layout(trained):
     assert folder.tokenizer_path(meta["tokenizer"]["kind"]).is_file()
     assert set(meta["files"]) == {"model.safetensors", meta["tokenizer"]["file"]}
     assert folder.weights_path.is_file() and folder.last_checkpoint.is_file()
+
+
+def test_a_description_says_its_task_and_a_run_gives_its_settings():
+    """A description before classifiers has no task (a language model); a run's textgen.json read as
+    a settings file gives its training and model blocks without the vocabulary size."""
+    import pytest
+
+    from textgen.errors import TextgenError
+    from textgen.modeldir.layout import recorded_settings
+    from textgen.modeldir.names import CLASSIFIER, LANGUAGE_MODEL, TASKS, task_of
+
+    assert (task_of({}), task_of({"task": CLASSIFIER}), TASKS) == (LANGUAGE_MODEL, CLASSIFIER, (LANGUAGE_MODEL, CLASSIFIER))
+    meta = description({"training": {"lr": 0.01}}, {"hidden_size": 8, "vocab_size": 30}, "word", 30, {})
+    assert recorded_settings(meta) == {"lr": 0.01, "hidden_size": 8}
+    assert recorded_settings({"lr": 0.5}) == {"lr": 0.5}  # any other settings file as it is
+    with pytest.raises(TextgenError, match="its \"training\" block must hold key = value settings, not list"):
+        recorded_settings({**meta, "training": [1]}, "run/textgen.json")

@@ -10,7 +10,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from textgen.analysis.cast import NameTokens
+from textgen.sampling.cast_names import NameTokens
 from textgen.errors import TextgenError
 from textgen.sampling import (
     DRY,
@@ -180,7 +180,7 @@ def test_truncations_keep_the_most_likely_token(row, k, p, min_p):
 def split_vocabulary() -> NameTokens:
     """0 <s>, 1 "▁the", 2 "▁P" (begins "Pinky", "Pippa" and the opener "Please"), 3 "ink", 4 "ipp",
     5 "lease", 6 "y", 7 "a", 8 '▁"' (a bare start), 9 "." (a word by itself)."""
-    from textgen.analysis.cast import SplitNames
+    from textgen.sampling.cast_names import SplitNames
 
     pieces = ["<s>", "▁the", "▁P", "ink", "ipp", "lease", "y", "a", '▁"', "."]
     roles = (None, "start", "start", "continue", "continue", "continue", "continue", "continue", "start", "alone")

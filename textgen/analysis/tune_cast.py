@@ -98,7 +98,8 @@ def tune_cast(loaded, valid, *, samples: int = 200, seed: int = 0, max_tokens: i
     """Generate `samples` stories from `loaded` (`sampler`: the copy to sample from, e.g. bf16)
     at each cast size of `sizes`, the model's other sampling defaults as they are, and choose the
     size whose names per story come closest (relative difference) to the stories in `valid`."""
-    from textgen.analysis.cast import cast_metrics, name_tokens
+    from textgen.analysis.cast import cast_metrics
+    from textgen.sampling.cast_names import name_tokens
     from textgen.sampling.sampler import Sampler
     from textgen.sampling.settings import SamplingSettings
 
@@ -130,7 +131,7 @@ def check_recordable(path) -> None:
     """Before the search: the choice could be written into `path` (not a shipped model, its lock
     free and a plain file, the folder writable), so a refusal comes before minutes of sampling."""
     from textgen.modeldir.swap import FolderLock
-    from textgen.modeldir.schema import refuse_shipped
+    from textgen.modeldir.shipped import refuse_shipped
 
     refuse_shipped(path, "tune-cast")
     with FolderLock(Path(path), hint="run tune-cast when it has finished, or add --dry-run"):
@@ -146,7 +147,7 @@ def record_cast(path, tuning: CastTuning, files: dict | None = None) -> dict:
     read-only. Returns the new "sampling" section."""
     from textgen.modeldir.swap import locked, recover
     from textgen.modeldir.layout import ModelDirectory
-    from textgen.modeldir.schema import refuse_shipped
+    from textgen.modeldir.shipped import refuse_shipped
 
     refuse_shipped(path, "tune-cast")
     directory = ModelDirectory(Path(path))

@@ -17,8 +17,8 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from textgen.classify.predict import LoadedClassifier
 from textgen.errors import TextgenError
+from textgen.modeldir.store import LoadedClassifier
 from textgen.tokenizer import BOS_ID, EOS_ID
 
 METHODS = ("occlusion", "integrated-gradients")

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textgen.classify.data import Labels
-from textgen.classify.numpy_forward import CLASSIFIER, classifier_description, decision_offsets
 from textgen.errors import TextgenError
+from textgen.modeldir.names import CLASSIFIER
 
 PREDICT_BATCH = 256  # texts rated at a time from a --file: memory stays flat however long the file is
 
@@ -20,29 +19,8 @@ if TYPE_CHECKING:  # torch loads only where a function needs it: `classify predi
 
     from textgen.classify.numpy_forward import NumpyClassifier
     from textgen.model.classifier import Classifier
+    from textgen.modeldir.store import LoadedClassifier
     from textgen.tokenizer import Tokenizer
-
-
-
-@dataclass
-class LoadedClassifier:
-    model: Classifier
-    tokenizer: Tokenizer
-    labels: Labels
-    metadata: dict = field(default_factory=dict)
-    path: Path | None = None
-
-    @property
-    def decision_bias(self) -> torch.Tensor:
-        """Per-class offsets tuned on the validation set for macro-F1 (zeros when none were tuned)."""
-        import torch
-
-        return torch.tensor(decision_offsets(self.metadata, len(self.labels.names)), dtype=torch.float32)
-
-    def scores(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """Class scores (B, K): the network's logits plus the decision offsets."""
-        logits = self.model(tokens, lengths).float()
-        return logits + self.decision_bias.to(logits.device)
 
 
 def save_classifier_dir(path: str | os.PathLike, model: Classifier, tokenizer: Tokenizer, labels: Labels,
@@ -57,13 +35,30 @@ def save_classifier_dir(path: str | os.PathLike, model: Classifier, tokenizer: T
 
 
 def load_classifier(path: str | os.PathLike, device: str | torch.device = "cpu") -> LoadedClassifier:
-    """A classifier directory, checked as `textgen.load` checks a language model's."""
-    from textgen.modeldir.store import load_network
-    from textgen.model.classifier import Classifier
+    """A classifier directory, checked as `textgen.load` checks a language model's (textgen.modeldir.store.load
+    for the classifier's task; a language model's directory is refused)."""
+    from textgen.modeldir.store import load
 
-    path, meta, config, head, labels = classifier_description(path)
-    model, tokenizer = load_network(path, meta, config, lambda: Classifier(config, head))
-    return LoadedClassifier(model.to(device).eval(), tokenizer, labels, meta, path)
+    return load(path, device, task=CLASSIFIER)
+
+
+def load_predictor(path: str | os.PathLike) -> NumpyClassifier | LoadedClassifier:
+    """The classifier at `path` for `predict`: its numpy forward pass (no torch import, most of the
+    2 s a prediction may take), or torch's network for a cell numpy does not run (peephole)."""
+    from textgen.classify.numpy_forward import NumpyClassifier
+
+    return NumpyClassifier.load(path) or load_classifier(path)
+
+
+def texts_to_rate(loaded: NumpyClassifier | LoadedClassifier, path: str, text_field: str | None = None) -> Iterator[list[str]]:
+    """The texts of a file to rate, in batches (PREDICT_BATCH): a long file, or an endless pipe,
+    never sits in memory. A regular file is checked whole first, so a bad line stops the command
+    before anything is printed. `text_field` defaults to the one the classifier was trained with."""
+    field = text_field or (loaded.metadata.get("labels") or {}).get("text_field", "text")
+    if path != "-" and os.path.isfile(path):
+        for _ in iter_texts(path, field):
+            pass
+    return batched(iter_texts(path, field))
 
 
 def class_probabilities(loaded: LoadedClassifier, texts: list[str], batch_size: int = 64) -> torch.Tensor:
@@ -101,6 +96,34 @@ def predict(loaded: LoadedClassifier | NumpyClassifier, texts: list[str]) -> lis
             result["expected"] = sum(value * p for value, p in zip(labels.values, row))
         results.append(result)
     return results
+
+
+def rating_line(labels: Labels, prediction: dict, with_text: bool = False) -> str:
+    """A prediction as one line for the terminal: the label (a star for ordinal labels), its
+    probability, every class's, the expected rating; `with_text`: then the text, cut to 60 characters."""
+    probability = prediction["probabilities"][prediction["label"]]
+    shown = "  ".join(f"{name}: {value:.2f}" for name, value in prediction["probabilities"].items())
+    star = "★" if labels.ordinal else ""
+    expected = f"  expected {prediction['expected']:.2f}" if "expected" in prediction else ""
+    line = f"{prediction['label']}{star}  {probability:.2f}   ({shown}){expected}"
+    if not with_text:
+        return line
+    text = prediction["text"] if len(prediction["text"]) <= 60 else prediction["text"][:59] + "…"
+    return f"{line}   {text}"
+
+
+def describe_evaluation(metrics: dict, model: str, data: str) -> list[str]:
+    """evaluate_classifier's metrics as lines for the terminal: the model beside the majority
+    class, then precision, recall and F1 per class."""
+    majority = metrics["majority"]
+    lines = [f"{model} on {data}: {metrics['examples']:,} examples", f"  {'':<22}{'model':>10}{'majority':>10}"]
+    rows = [("accuracy", "accuracy"), ("macro-F1", "macro_f1")] + ([("mean abs. error", "mae")] if "mae" in metrics else [])
+    lines += [f"  {label:<22}{metrics[key]:>10.4f}{majority[key]:>10.4f}" for label, key in rows]
+    lines.append(f"  {'loss (nats)':<22}{metrics['loss']:>10.4f}")
+    lines.append(f"\n  {'class':<8}{'precision':>10}{'recall':>10}{'F1':>8}{'support':>9}{'predicted':>11}")
+    lines += [f"  {item['label']:<8}{item['precision']:>10.3f}{item['recall']:>10.3f}{item['f1']:>8.3f}"
+              f"{item['support']:>9,}{item['predicted']:>11,}" for item in metrics["per_class"]]
+    return lines
 
 
 def evaluate_classifier(loaded: LoadedClassifier, path: str | os.PathLike, text_field: str | None = None,

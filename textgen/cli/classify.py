@@ -8,7 +8,8 @@ import sys
 import click
 
 from textgen.cli.common import check_plot, finish_run, invocation, note, print_json
-from textgen.cli.options import DROPOUT_AND_DEPTH, RUN_LIMITS, config_option, config_options, config_values, run_options
+from textgen.cli.options import (DROPOUT_AND_DEPTH, RUN_LIMITS, config_option, config_options, given_options, run_options,
+                                 run_values)
 from textgen.model.config import CLASSIFIER_AVERAGE, ClassifierConfig, ModelConfig, TrainConfig
 
 
@@ -86,35 +87,17 @@ def train_classifier_command(ctx: click.Context, data: str, valid_file, out_dir:
     """
     from click.core import ParameterSource
 
-    from textgen.errors import TextgenError
-    from textgen.training.classifier_run import ClassifierData, train_classifier
+    from textgen.training.classifier_run import ClassifierData, check_settings, encoder_settings, train_classifier
     from textgen.training.run import TokenizerSpec
 
-    explicit = {name for name in options if ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.DEFAULT_MAP)}
-    chosen = (lambda name: name in explicit) if resume else (lambda name: True)
-    model = config_values(options, "model", chosen)
-    head = config_values(options, "classifier", chosen)
-    training = config_values(options, "training", chosen)
-    if resume and "max_steps" not in explicit:
-        training.pop("max_steps", None)
-    if encoder:
-        from textgen.training.run import SHAPE_FIELDS
-
-        model = {key: value for key, value in model.items() if key in explicit}  # the encoder's, unless given
-        shaped = sorted(name for name in model if name in SHAPE_FIELDS)
-        if shaped:
-            raise TextgenError(f"--{shaped[0].replace('_', '-')} comes from --encoder {encoder} (the language model's "
-                               "shape): leave it out")
-        given = [flag for flag, name in (("--tokenizer", tokenizer_path), ("--vocab-size", vocab_size)) if name]
-        if given or ctx.get_parameter_source("tokenizer_kind") == ParameterSource.COMMANDLINE:
-            raise TextgenError(f"{(given or ['--tokenizer-kind'])[0]} comes from --encoder {encoder} (its tokenizer): leave it out")
-    elif unfreeze is not None or lr_decay is not None:
-        raise TextgenError("--unfreeze and --lr-decay apply to a run that starts from --encoder: give one or leave them out")
+    explicit = given_options(ctx, options)
+    model, head, training = run_values(options, explicit, resume, "model", "classifier", "training")
+    given = [flag for flag, name in (("--tokenizer", tokenizer_path), ("--vocab-size", vocab_size)) if name]
+    if ctx.get_parameter_source("tokenizer_kind") == ParameterSource.COMMANDLINE:
+        given.append("--tokenizer-kind")
+    model, schedule = encoder_settings(encoder, model, explicit, given[0] if given else None, unfreeze, lr_decay)
     if not resume:
-        TrainConfig(**training)
-        ModelConfig(vocab_size=1, **{key: value for key, value in model.items() if value is not None})
-        ClassifierConfig(num_classes=2, **head)
-    schedule = {key: value for key, value in (("unfreeze", unfreeze), ("lr_decay", lr_decay)) if value is not None}
+        check_settings(model, head, training)
     spec = TokenizerSpec(tokenizer_path, tokenizer_kind, vocab_size, "unigram")
     result = train_classifier(ClassifierData(data, valid_file, text_field, label_field, ordinal), out_dir, spec, model, head,
                               training, encoder=encoder, encoder_schedule=schedule, resume=resume, overwrite=overwrite,
@@ -125,14 +108,6 @@ def train_classifier_command(ctx: click.Context, data: str, valid_file, out_dir:
                                 f"{metrics['macro_f1']:.3f}" + (f", MAE {metrics['mae']:.3f}" if "mae" in metrics else "")),
                f"classifier -> {result.out_dir} (the best validation macro-F1's weights)",
                f"textgen classify train {data} --out {out_dir}")
-
-
-def _rating_line(labels, prediction: dict) -> str:
-    probability = prediction["probabilities"][prediction["label"]]
-    shown = "  ".join(f"{name}: {value:.2f}" for name, value in prediction["probabilities"].items())
-    star = "★" if labels.ordinal else ""
-    expected = f"  expected {prediction['expected']:.2f}" if "expected" in prediction else ""
-    return f"{prediction['label']}{star}  {probability:.2f}   ({shown}){expected}"
 
 
 @classify.command("predict")
@@ -149,30 +124,20 @@ def predict_command(model_dir: str, text: str | None, file_path: str | None, tex
 
     Example: textgen classify predict checkpoints/stars "Great taffy, my kids loved it."
     """
-    from textgen.classify.numpy_forward import NumpyClassifier
-    from textgen.classify.predict import batched, iter_texts, load_classifier, predict
+    from textgen.classify.predict import load_predictor, predict, rating_line, texts_to_rate
     from textgen.errors import TextgenError
 
     if (text is None) == (file_path is None):
         raise TextgenError("give TEXT or --file (one of them): e.g. textgen classify predict MODEL \"Great taffy!\"")
     if text is not None and not text.strip():
         raise TextgenError("TEXT is empty: give a review (or other text) to rate")
-    # the numpy forward pass: no torch import (most of the 2 s a prediction may take); torch for a peephole layer
-    loaded = NumpyClassifier.load(model_dir) or load_classifier(model_dir)
-    field = text_field or (loaded.metadata.get("labels") or {}).get("text_field", "text")
-    if file_path is not None and file_path != "-" and os.path.isfile(file_path):
-        for _ in iter_texts(file_path, field):  # a file is checked whole first: a bad line prints nothing
-            pass
-    # texts are rated a batch at a time, so a long file (or an endless pipe) never sits in memory
-    for texts in [[text]] if text is not None else batched(iter_texts(file_path, field)):
+    loaded = load_predictor(model_dir)
+    for texts in [[text]] if text is not None else texts_to_rate(loaded, file_path, text_field):
         for prediction in predict(loaded, texts):
             if as_json:
                 print_json(prediction)
-            elif text is not None:
-                click.echo(_rating_line(loaded.labels, prediction))
             else:
-                shown = prediction["text"] if len(prediction["text"]) <= 60 else prediction["text"][:59] + "…"
-                click.echo(f"{_rating_line(loaded.labels, prediction)}   {shown}")
+                click.echo(rating_line(loaded.labels, prediction, with_text=text is None))
 
 
 @classify.command("evaluate")
@@ -189,7 +154,7 @@ def evaluate_classifier_command(model_dir: str, data: str, text_field, label_fie
 
     Example: textgen classify evaluate checkpoints/stars reviews/test.jsonl --plot confusion.png
     """
-    from textgen.classify.predict import evaluate_classifier, load_classifier
+    from textgen.classify.predict import describe_evaluation, evaluate_classifier, load_classifier
 
     check_plot(plot_path)
     loaded = load_classifier(model_dir)
@@ -201,17 +166,8 @@ def evaluate_classifier_command(model_dir: str, data: str, text_field, label_fie
     if as_json:
         print_json({"model": model_dir, **metrics, **({"plot": plot_path} if plot_path else {})})
         return
-    majority = metrics["majority"]
-    click.echo(f"{model_dir} on {data}: {metrics['examples']:,} examples")
-    click.echo(f"  {'':<22}{'model':>10}{'majority':>10}")
-    rows = [("accuracy", "accuracy"), ("macro-F1", "macro_f1")] + ([("mean abs. error", "mae")] if "mae" in metrics else [])
-    for label, key in rows:
-        click.echo(f"  {label:<22}{metrics[key]:>10.4f}{majority[key]:>10.4f}")
-    click.echo(f"  {'loss (nats)':<22}{metrics['loss']:>10.4f}")
-    click.echo(f"\n  {'class':<8}{'precision':>10}{'recall':>10}{'F1':>8}{'support':>9}{'predicted':>11}")
-    for item in metrics["per_class"]:
-        click.echo(f"  {item['label']:<8}{item['precision']:>10.3f}{item['recall']:>10.3f}{item['f1']:>8.3f}"
-                   f"{item['support']:>9,}{item['predicted']:>11,}")
+    for line in describe_evaluation(metrics, model_dir, data):
+        click.echo(line)
     if plot_path:
         click.echo(f"plot -> {plot_path}")
 

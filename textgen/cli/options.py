@@ -35,6 +35,7 @@ def load_config_file(ctx: click.Context, param, value: str | None):
         return None
     from pathlib import Path
 
+    from textgen.modeldir.layout import recorded_settings
     from textgen.modeldir.safe_read import read_text
 
     path = Path(value)
@@ -60,7 +61,7 @@ def load_config_file(ctx: click.Context, param, value: str | None):
         raise TextgenError(f"config file {path} does not parse ({str(error).splitlines()[0]})") from None
     if not isinstance(data, dict):
         raise TextgenError(f"config file {path} must hold key = value settings")
-    data = recorded_run(data, path)
+    data = recorded_settings(data, path)
     options = {p.name: p for p in ctx.command.params if isinstance(p, click.Option) and p.name != "config"}
     # a key is an option's name as typed (out, valid, json) or its parameter name (out_dir), with - or _
     by_flag = {flag.lstrip("-").replace("-", "_"): p.name for p in options.values() for flag in p.opts if flag.startswith("--")}
@@ -123,22 +124,6 @@ def expected_value(option: click.Option) -> str:
     if option.callback is parse_duration:
         return "a duration such as 90s, 2m, 1.5h or 01:30:00"
     return "text"
-
-
-def recorded_run(data: dict, path="a config file") -> dict:
-    """A run's textgen.json as a config: its training block and its model block (without the
-    vocabulary size, which the tokenizer sets); any other settings file as it is."""
-    from textgen.modeldir.layout import FORMAT
-
-    if data.get("format") != FORMAT:
-        return data
-    blocks = {name: data.get(name) or {} for name in ("training", "model")}
-    for name, block in blocks.items():
-        if not isinstance(block, dict):
-            raise TextgenError(f"config file {path}: its \"{name}\" block must hold key = value settings, not "
-                               f"{type(block).__name__}: is it a textgen.json that textgen wrote?")
-    model = {key: value for key, value in blocks["model"].items() if key != "vocab_size"}
-    return {**blocks["training"], **model}
 
 
 def forget_bias_value(value):
@@ -211,6 +196,25 @@ def config_values(options: dict, block: str, chosen=lambda name: True) -> dict:
         where = CONFIG_FIELDS.get(param)
         if where and where[0] == block and chosen(param) and not (block == "model" and value is None):
             values[where[1]] = value
+    return values
+
+
+def given_options(ctx: click.Context, names) -> set[str]:
+    """The options among `names` given on the command line or in --config (not left at their defaults)."""
+    from click.core import ParameterSource
+
+    given = (ParameterSource.COMMANDLINE, ParameterSource.DEFAULT_MAP)
+    return {name for name in names if ctx.get_parameter_source(name) in given}
+
+
+def run_values(options: dict, given: set[str], resume: bool, *blocks: str) -> list[dict]:
+    """Each block's settings (model, classifier, training) for a training run; with --resume only
+    the `given` options, the run's textgen.json holding the rest (see textgen.training.run.resumed_limits)."""
+    from textgen.training.run import resumed_limits
+
+    values = [config_values(options, block, (lambda name: name in given) if resume else (lambda name: True)) for block in blocks]
+    if "training" in blocks:
+        resumed_limits(values[blocks.index("training")], given, resume)
     return values
 
 

@@ -7,7 +7,8 @@ import sys
 import click
 
 from textgen.cli.common import finish_run, invocation, note
-from textgen.cli.options import DROPOUT_AND_DEPTH, RUN_LIMITS, config_option, config_options, config_values, run_options, load_config_file
+from textgen.cli.options import (DROPOUT_AND_DEPTH, RUN_LIMITS, config_option, config_options, given_options, load_config_file,
+                                 run_options, run_values)
 from textgen.model.config import ModelConfig, TrainConfig
 
 
@@ -62,29 +63,20 @@ def train_command(ctx: click.Context, corpus: str, out_dir: str, tokenizer_path,
 
     Example: textgen train corpora/little-stories.txt --out checkpoints/little --max-time 2m
     """
-    from click.core import ParameterSource
+    from textgen.training.run import TokenizerSpec, check_launcher, check_settings, primary_process, train
 
-    from textgen.training.run import TokenizerSpec, check_launcher, primary_process, train
-
-    explicit = {name for name in options if ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.DEFAULT_MAP)}
-    chosen = (lambda name: name in explicit) if resume else (lambda name: True)
-    model = config_values(options, "model", chosen)
-    training = config_values(options, "training", chosen)
-    if resume and "max_steps" not in explicit:
-        training.pop("max_steps", None)
+    model, training = run_values(options, given_options(ctx, options), resume, "model", "training")
     primary = primary_process()
-    kind_given = ctx.get_parameter_source("tokenizer_kind") in (ParameterSource.COMMANDLINE, ParameterSource.DEFAULT_MAP)
-    spec = TokenizerSpec(tokenizer_path, tokenizer_kind if kind_given or not resume else None, vocab_size, tokenizer_type)
-    given = {name for name in ("vocab_size", "tokenizer_kind", "tokenizer_type", "valid_fraction")
-             if ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.DEFAULT_MAP)}
+    given = given_options(ctx, ("vocab_size", "tokenizer_kind", "tokenizer_type", "valid_fraction"))
+    spec = TokenizerSpec(tokenizer_path, tokenizer_kind if "tokenizer_kind" in given or not resume else None, vocab_size,
+                         tokenizer_type)
     if primary and tokenizer_path and given & {"vocab_size", "tokenizer_kind", "tokenizer_type"}:
         note("--tokenizer FILE is used as it is: --vocab-size, --tokenizer-kind and --tokenizer-type are ignored")
     if primary and valid_file and "valid_fraction" in given:
         note("--valid FILE is the validation set: --valid-fraction is ignored")
     check_launcher(options["num_nodes"])
-    if not resume:  # check every setting before any work
-        TrainConfig(**training)
-        ModelConfig(vocab_size=1, **model)
+    if not resume:
+        check_settings(model, training)
 
     def report(line: str) -> None:
         if primary:

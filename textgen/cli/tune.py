@@ -44,7 +44,8 @@ def tune_cast_command(model_dir: str, valid_path: str | None, samples: int, size
 
     check_sizes(sizes)
     if not dry_run:  # refused before the search, not after it
-        from textgen.modeldir.schema import read_metadata, resolve_model_path
+        from textgen.modeldir.schema import read_metadata
+        from textgen.modeldir.shipped import resolve_model_path
         from textgen.analysis.tune_cast import check_recordable
 
         read_metadata(model_dir)  # not a model directory: said as that, before its lock is looked at

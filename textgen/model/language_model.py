@@ -48,17 +48,6 @@ class ModelOutput:
     dropped_output: Tensor  # after output dropout, for AR
 
 
-_ASSIGNMENTS = [0]  # how many modules and parameters have been assigned anywhere: a replaced layer shows here
-
-
-def _count_assignment(*_) -> None:
-    _ASSIGNMENTS[0] += 1
-
-
-nn.modules.module.register_module_module_registration_hook(_count_assignment)
-nn.modules.module.register_module_parameter_registration_hook(_count_assignment)
-
-
 INPUT_TABLE_BYTES = 32 * 2**20  # the largest first-layer input table a generation step reads from
 
 
@@ -100,6 +89,21 @@ class Trace:
     logits: Tensor  # (B, T, V)
     layers: list[dict[str, Tensor]]  # per layer, {name: (B, T, H)}, project and standard names
     state: ModelState
+
+
+def plan_key(tree: list[tuple[dict, dict]]) -> list:
+    """What a step plan gathered from a model depends on, from each of its modules' children and
+    parameters (`tree`: their `_modules` and `_parameters`): the children's and the parameters'
+    identities, and each parameter's storage, version and dtype. A replaced layer or parameter,
+    new weights loaded in place (a version), a model moved to another device or dtype (a storage)
+    each give another key. A few microseconds for a small model, against a step's hundreds; the
+    plan's cache keeps every object named here, so no identity is reused while it stands."""
+    key = []
+    for children, parameters in tree:
+        key += map(id, children.values())
+        for tensor in parameters.values():
+            key += (id(tensor), tensor.data_ptr(), tensor._version, tensor.dtype) if tensor is not None else (None,)
+    return key
 
 
 class LanguageModel(nn.Module):
@@ -223,16 +227,15 @@ class LanguageModel(nn.Module):
 
     def _step_plan(self) -> StepPlan | None:
         """The tensors one inference step reads, gathered once (module attribute lookups cost more
-        than the arithmetic at batch 1) and gathered again when a parameter is replaced or changed
-        in place: module and parameter assignments anywhere are counted by torch's global registration
-        hooks, so a replaced layer is noticed without walking the parameters at every step. None when a
-        layer has no fast step (GRU, peephole, a quantised copy)."""
-        cached = getattr(self, "_plan_cache", None)
-        if cached is not None and cached[0] == _ASSIGNMENTS[0]:
-            key = tuple((tensor.data_ptr(), tensor._version, tensor.dtype) for tensor in cached[1])
-            if key == cached[2]:
-                return cached[3]
-        layers, watched, plan = list(self.layers), list(self.parameters()), None
+        than the arithmetic at batch 1) and gathered again when a module or parameter of the model is
+        replaced or a parameter changed in place: the modules' own children and parameters are
+        compared with the cached plan's (plan_key), so nothing outside this model is watched or
+        hooked. None when a layer has no fast step (GRU, peephole, a quantised copy)."""
+        cached = self.__dict__.get("_plan_cache")
+        if cached is not None and plan_key(cached[0]) == cached[2]:
+            return cached[3]
+        layers, plan = list(self.layers), None
+        tree = [(module._modules, module._parameters) for module in self.modules()]
         if all(layer.has_fast_step() for layer in layers):
             projection = (self.projection.weight, self.projection.bias) if self.projection is not None else None
             embedding = self.embedding.weight
@@ -246,8 +249,8 @@ class LanguageModel(nn.Module):
                             embedding.device.type, embedding.dtype)
             if NUMPY_STEP and embedding.dtype == torch.float32 and embedding.device.type == "cpu":
                 plan.numpy = NumpyStep(self, table)
-        key = tuple((tensor.data_ptr(), tensor._version, tensor.dtype) for tensor in watched)
-        self._plan_cache = (_ASSIGNMENTS[0], watched, key, plan)
+        watched = [(dict(children), dict(parameters)) for children, parameters in tree]  # keeps the objects keyed
+        self.__dict__["_plan_cache"] = (tree, watched, plan_key(tree), plan)  # a plain attribute, never a submodule
         return plan
 
     @torch.no_grad()

@@ -1,1 +1,4 @@
-"""What a model is on disk: layout, schema and hashes, safe reading, atomic and staged writes, run folders."""
+"""What a model is on disk, from the bottom up: the names of its files and tasks (`names`), safe
+reading (`safe_read`), the shipped models (`shipped`), staged writes and locks (`swap`), atomic
+writes (`atomic`), textgen.json (`layout`), its schema and the checked reading of the files
+without torch (`schema`), one `load()` for both tasks and saving (`store`), run folders (`run_folder`)."""

@@ -23,6 +23,10 @@ from pathlib import Path
 from typing import IO
 
 from textgen.errors import TextgenError
+from textgen.modeldir.names import LIGHTNING_DIR, META_FILE
+from textgen.modeldir.safe_read import kind_of
+from textgen.modeldir.shipped import refuse_shipped
+from textgen.modeldir.swap import LEGACY_STAGING, LOCK_FILE, STAGING, check_not_loop, holds_lock
 
 
 class WriteError(TextgenError):
@@ -44,9 +48,6 @@ def managed_folder(folder: str | os.PathLike) -> bool:
     """Whether textgen manages `folder`, so that a link in it is replaced, never followed: a model
     directory or run folder (it holds textgen.json or textgen's lock, or this process holds its
     lock), or the lightning/ or staging folder of one."""
-    from textgen.modeldir.swap import LEGACY_STAGING, LOCK_FILE, STAGING, holds_lock
-    from textgen.modeldir.layout import LIGHTNING_DIR, META_FILE
-
     folder = Path(folder)
     if holds_lock(folder) or os.path.lexists(folder / LOCK_FILE) or os.path.lexists(folder / META_FILE):
         return True
@@ -56,8 +57,6 @@ def managed_folder(folder: str | os.PathLike) -> bool:
 def check_replaceable(path: Path, what: str = "output path") -> None:
     """Refuse to replace anything but a regular file (or, where links are not followed, a link):
     a device, pipe, socket or folder at `path` stays what it is."""
-    from textgen.modeldir.safe_read import kind_of
-
     try:
         mode = os.lstat(path).st_mode
     except (FileNotFoundError, NotADirectoryError):  # nothing there to replace (a file in the way: said where the folder is made)
@@ -87,9 +86,6 @@ def prepare_output(path: str | os.PathLike, inputs: Iterable[str | os.PathLike] 
 
     Raises TextgenError naming the path and the fix.
     """
-    from textgen.modeldir.swap import check_not_loop
-    from textgen.modeldir.schema import refuse_shipped
-
     raw = os.fspath(path)
     if raw.endswith(("/", os.sep)):
         raise TextgenError(f"output path {raw} ends with a slash: give a file name, e.g. {raw}out")
@@ -126,9 +122,6 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None =
 
     OSError while writing (a full disk, say) becomes a TextgenError; the old file is kept.
     """
-    from textgen.modeldir.swap import check_not_loop
-    from textgen.modeldir.schema import refuse_shipped
-
     path = Path(path)
     check_not_loop(path, "output path")
     path = _target(path, follow_links)

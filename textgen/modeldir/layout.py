@@ -1,6 +1,6 @@
-"""The model directory's layout and its description, textgen.json: the one place that names its
-files and reads and writes the description. Light on purpose (no torch), so the run folder's
-lock and swap (training/rundir.py) use it too; loading weights is textgen.modeldir.store's.
+"""A model directory's description, textgen.json, and where each of its files lives: the one place
+that writes the description and reads it unchecked (its files' names are textgen.modeldir.names';
+the checked reading is textgen.modeldir.schema's, loading the weights textgen.modeldir.store's).
 
     ModelDirectory("checkpoints/little").metadata_path    # checkpoints/little/textgen.json
     ModelDirectory(out).update_metadata(status="trained")   # atomic rewrite of one field
@@ -14,24 +14,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from textgen.errors import TextgenError
-
-FORMAT = "textgen-model"
-FORMAT_VERSION = 1
-META_FILE = "textgen.json"
-MODEL_FILE = "model.safetensors"
-METRICS_FILE = "metrics.csv"
-CURVES_FILE = "loss.png"
-LIGHTNING_DIR = "lightning"  # Lightning's resume state: never shipped (textgen export leaves it out)
-LAST_CHECKPOINT, BEST_CHECKPOINT = "last.ckpt", "best.ckpt"
-TOKENIZER_FILES = {"sentencepiece": "tokenizer.model", "word": "tokenizer.json", "char": "tokenizer.json"}
-RUN_FILES = (META_FILE, MODEL_FILE, *sorted(set(TOKENIZER_FILES.values())), METRICS_FILE, CURVES_FILE)
-SHARED_FILES = (METRICS_FILE, CURVES_FILE)  # what textgen export copies beside the weights
-MODEL_DIR_FILES = (META_FILE, MODEL_FILE, *sorted(set(TOKENIZER_FILES.values())))  # what a model directory's write replaces
-MAX_META_BYTES = 4 << 20  # textgen.json is a few KiB
-
-
-def tokenizer_file(kind: str) -> str:
-    return TOKENIZER_FILES.get(kind, "tokenizer.json")
+from textgen.modeldir.atomic import write_bytes
+from textgen.modeldir.names import (
+    BEST_CHECKPOINT,
+    CURVES_FILE,
+    FORMAT,
+    FORMAT_VERSION,
+    LAST_CHECKPOINT,
+    LIGHTNING_DIR,
+    MAX_META_BYTES,
+    META_FILE,
+    METRICS_FILE,
+    MODEL_FILE,
+    tokenizer_file,
+)
+from textgen.modeldir.safe_read import read_json
 
 
 def metadata_bytes(meta: dict) -> bytes:
@@ -47,6 +44,21 @@ def description(metadata: dict, model: dict, tokenizer_kind: str, vocab_size: in
     return {**metadata, "format": FORMAT, "format_version": FORMAT_VERSION, "model": model,
             "tokenizer": {"kind": tokenizer_kind, "file": tokenizer_file(tokenizer_kind), "vocab_size": vocab_size},
             **fields, "files": files}
+
+
+def recorded_settings(data: dict, path="a config file") -> dict:
+    """The settings a run's textgen.json holds, as a settings file gives them (`textgen train
+    --config OUT/textgen.json` trains the same model again): its training block and its model block
+    without the vocabulary size, which the tokenizer sets. Any other settings file as it is."""
+    if data.get("format") != FORMAT:
+        return data
+    blocks = {name: data.get(name) or {} for name in ("training", "model")}
+    for name, block in blocks.items():
+        if not isinstance(block, dict):
+            raise TextgenError(f"config file {path}: its \"{name}\" block must hold key = value settings, not "
+                               f"{type(block).__name__}: is it a textgen.json that textgen wrote?")
+    model = {key: value for key, value in blocks["model"].items() if key != "vocab_size"}
+    return {**blocks["training"], **model}
 
 
 @dataclass(frozen=True)
@@ -92,9 +104,7 @@ class ModelDirectory:
     def read_metadata(self) -> dict:
         """textgen.json as a JSON object, read with the bounds of every textgen file (a regular file
         of at most MAX_META_BYTES, nested at most files.MAX_DEPTH deep); its fields are the
-        caller's to check (`model_files.check_metadata` checks a whole description)."""
-        from textgen.modeldir.safe_read import read_json
-
+        caller's to check (`textgen.modeldir.schema.check_metadata` checks a whole description)."""
         meta = read_json(self.metadata_path, "model description", MAX_META_BYTES)
         if not isinstance(meta, dict):
             raise TextgenError(f"{self.metadata_path} is not a textgen model description (not a JSON object): "
@@ -104,8 +114,6 @@ class ModelDirectory:
     def write_metadata(self, meta: dict) -> None:
         """textgen.json, atomically (a temporary file in the folder, then renamed; a link in its
         place is replaced, never written through)."""
-        from textgen.modeldir.atomic import write_bytes
-
         write_bytes(self.metadata_path, metadata_bytes(meta), follow_links=False)
 
     def update_metadata(self, **changes) -> dict:

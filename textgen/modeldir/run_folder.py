@@ -32,7 +32,7 @@ from textgen.modeldir.swap import (
 )
 from textgen.modeldir.swap import recover as recover_staged
 from textgen.errors import TextgenError
-from textgen.modeldir.layout import BEST_CHECKPOINT, LAST_CHECKPOINT, LIGHTNING_DIR, META_FILE, RUN_FILES
+from textgen.modeldir.names import BEST_CHECKPOINT, CLASSIFIER, LAST_CHECKPOINT, LIGHTNING_DIR, META_FILE, RUN_FILES, task_of
 
 LIGHTNING_FILES = (LAST_CHECKPOINT, BEST_CHECKPOINT)
 OLD = ".old"  # the old run's files during a swap, in textgen before the staged write's manifest (never written now)
@@ -112,7 +112,7 @@ def read_run_description(folder: Path) -> dict:
     path = folder / META_FILE
     meta = ModelDirectory(folder).read_metadata()
     check_metadata(meta, path)
-    classifier = meta.get("task") == "classifier"
+    classifier = task_of(meta) == CLASSIFIER
     for name in ("training", "corpus", "labels", "classifier"):
         if (name in meta or (classifier and name in ("labels", "classifier"))) and not isinstance(meta.get(name), dict):
             raise TextgenError(f"{path}: {name} must be an object; the run's description is damaged: train a new run")

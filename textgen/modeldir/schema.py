@@ -1,7 +1,8 @@
-"""Reading a model directory without torch: a shipped model's short name, textgen.json checked
-against its schema, the weights' and tokenizer's bytes checked against their hashes, and the
-tensors the safetensors header declares. textgen.modeldir.store builds the torch network from these;
-`classify predict` runs its numpy forward pass on them (a whole process under 2 s needs no torch).
+"""Reading a model directory without torch: textgen.json checked against its schema (a language
+model's, and a classifier's head and labels), the weights' and tokenizer's bytes checked against
+their hashes, and the tensors the safetensors file holds (their header, and their values as numpy
+arrays). textgen.modeldir.store builds the torch network from these; `classify predict` runs its
+numpy forward pass on them (a whole process under 2 s needs no torch).
 """
 
 from __future__ import annotations
@@ -12,89 +13,33 @@ import hashlib
 import os
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textgen.errors import TextgenError
+from textgen.model.config import CELL_BLOCKS, ClassifierConfig, ModelConfig
+from textgen.modeldir.names import (
+    CLASSIFIER,
+    FORMAT,
+    FORMAT_VERSION,
+    MAX_META_BYTES,
+    MAX_TOKENIZER_BYTES,
+    META_FILE,
+    MODEL_FILE,
+    TASKS,
+    task_of,
+)
 from textgen.modeldir.safe_read import kind_of, parse_json, read_bytes, read_json
+from textgen.modeldir.shipped import SHIPPED_MODELS, resolve_model_path
 from textgen.modeldir.swap import current_file
-from textgen.modeldir.layout import FORMAT, FORMAT_VERSION, MAX_META_BYTES, META_FILE, MODEL_FILE
 
-MAX_TOKENIZER_BYTES = 256 << 20
+if TYPE_CHECKING:
+    from textgen.classify.data import Labels
+
 MAX_MODEL_BYTES = 16 << 30
 MAX_PARAMETERS = 2_000_000_000  # 8 GB of float32: beyond what textgen is for on a CPU
 TIED_KEY = "decoder.weight"  # the same tensor as embedding.weight when weights are tied: stored once
-SHIPPED_MODELS = {"tinystories": "tinystories-lstm"}  # short name -> folder under textgen/shipped/
-SHIPPED_DIR = Path(__file__).resolve().parent.parent / "shipped"  # package data: travels with an installed textgen
-LANGUAGE_MODEL = "language model"  # textgen.json's "task"; absent means a language model (directories before classifiers)
-TASKS = (LANGUAGE_MODEL, "classifier")
-
-
 WEIGHT_DTYPE_NAMES = ("float32", "bfloat16", "float16")  # what textgen.json's weights_dtype may say
 STORED_DTYPES = ("F32", "BF16", "F16")  # the safetensors types of those
-
-def resolve_model_path(path: str | os.PathLike) -> Path:
-    """A model directory by path, or a shipped model by its short name (a folder of that name wins)."""
-    given = Path(path)
-    if given.exists() or given.is_symlink() or str(path) not in SHIPPED_MODELS:
-        if not given.exists() and not given.is_symlink() and given.name == str(path) and "/" not in str(path):
-            raise TextgenError(f"{path} is neither a model directory nor a shipped model: give a folder written by "
-                               f"`textgen train`, or a shipped name ({', '.join(sorted(SHIPPED_MODELS))})")
-        return given
-    folder = SHIPPED_DIR / SHIPPED_MODELS[str(path)]
-    if not (folder / META_FILE).is_file():
-        raise TextgenError(f"the shipped model {path} is missing from this installation ({folder}): "
-                           "install textgen from its repository (pip install -e .)")
-    return folder
-
-
-def _identity(path: str | os.PathLike) -> tuple[int, int] | None:
-    try:
-        info = os.stat(path)
-    except (OSError, ValueError):
-        return None
-    return info.st_dev, info.st_ino
-
-
-def shipped_model_at(path: str | os.PathLike, follow_last: bool = True) -> str | None:
-    """The short name of the shipped model whose folder holds `path` (or is it), else None: by its
-    real path, and by identity (device and inode), so the folder reached through a bind mount, or
-    one of its files through a hard link or a mounted file, is found too. With `follow_last`
-    False a link at the end of `path` is not followed: it is the entry a write replaces (in a
-    folder of links to the shipped files, the folder's own)."""
-    path = Path(path)
-    if follow_last or not path.is_symlink():
-        target = os.path.realpath(path)
-    else:
-        target = os.path.join(os.path.realpath(path.parent), path.name)
-    for name, folder in SHIPPED_MODELS.items():
-        home = os.path.realpath(SHIPPED_DIR / folder)
-        if target == home or target.startswith(home + os.sep):
-            return name
-        home_identity = _identity(home)
-        if home_identity is None:
-            continue
-        if any(_identity(place) == home_identity for place in (target, *map(str, Path(target).parents))):
-            return name
-        if os.path.isfile(target) and not os.path.islink(target):
-            with contextlib.suppress(OSError):
-                files = {_identity(entry.path) for entry in os.scandir(home) if entry.is_file()}
-                if _identity(target) in files:
-                    return name
-    return None
-
-
-def refuse_shipped(path: str | os.PathLike, command: str = "", follow_last: bool = True) -> None:
-    """No command writes into a shipped model (it belongs to the installation, and git tracks it):
-    refuse a path inside one, with the command that makes a copy of one's own (and `command`, the
-    refused command's name, to run on the copy). `follow_last`: see shipped_model_at."""
-    name = shipped_model_at(path, follow_last)
-    if name is None:
-        return
-    copy = f"`textgen export {name} my-{name} --dtype bfloat16`"
-    if command:
-        raise TextgenError(f"{path} is part of the shipped model {name}, which no command changes: make your own copy "
-                           f"with {copy}, then run `textgen {command} my-{name}`")
-    raise TextgenError(f"{path} is part of the shipped model {name}, which no command changes: write elsewhere (your own "
-                       f"copy of it: {copy})")
 
 
 def sha256(data: bytes) -> str:
@@ -148,7 +93,7 @@ def check_metadata(meta, meta_path: Path) -> None:
     files = meta.get("files")
     if not isinstance(files, dict) or not all(isinstance(key, str) and isinstance(value, str) for key, value in files.items()):
         raise bad("files", "an object of file name -> sha256 text")
-    if meta.get("task", LANGUAGE_MODEL) not in TASKS:
+    if task_of(meta) not in TASKS:
         raise bad("task", " or ".join(f'"{task}"' for task in TASKS))
     if meta.get("weights_dtype", "float32") not in WEIGHT_DTYPE_NAMES:
         raise bad("weights_dtype", " or ".join(WEIGHT_DTYPE_NAMES))
@@ -162,8 +107,8 @@ def check_metadata(meta, meta_path: Path) -> None:
         raise TextgenError(f"{meta_path}: {problem}; fix or remove the section (textgen tune-cast writes it)")
 
 
-def safetensors_header(data: bytes, source: Path) -> dict:
-    """The tensors a safetensors file declares: {name: (dtype, shape)}, read from its header only."""
+def _header(data: bytes, source: Path) -> tuple[int, dict]:
+    """A safetensors file's header, parsed with textgen's JSON limits, and where its data starts."""
     if len(data) < 8:
         raise TextgenError(f"{source} is not a valid safetensors file (too short): export the model again")
     size = int.from_bytes(data[:8], "little")
@@ -172,13 +117,45 @@ def safetensors_header(data: bytes, source: Path) -> dict:
     header = parse_json(data[8: 8 + size].decode("utf-8", errors="replace"), f"{source} header")
     if not isinstance(header, dict):
         raise TextgenError(f"{source} is not a valid safetensors file (its header is not an object)")
+    return 8 + size, header
+
+
+def safetensors_header(data: bytes, source: Path) -> dict:
+    """The tensors a safetensors file declares: {name: (dtype, shape)}, read from its header only."""
     tensors = {}
-    for name, entry in header.items():
+    for name, entry in _header(data, source)[1].items():
         if name == "__metadata__":
             continue
         if not isinstance(entry, dict) or not isinstance(entry.get("shape"), list) or not isinstance(entry.get("dtype"), str):
             raise TextgenError(f"{source} is not a valid safetensors file (entry {name!r} is malformed)")
         tensors[name] = (entry["dtype"], tuple(entry["shape"]))
+    return tensors
+
+
+def safetensors_arrays(data: bytes, declared: dict, source: Path) -> dict:
+    """The declared tensors ({name: (dtype, shape)}, from safetensors_header) as float32 numpy arrays,
+    without torch (bfloat16 is float32's upper half); values that do not fill their shape, or an
+    entry without its place in the file, are one TextgenError."""
+    import numpy as np
+
+    start, header = _header(data, source)
+    tensors = {}
+    try:
+        for name, (dtype, shape) in declared.items():
+            begin, end = (start + offset for offset in header[name]["data_offsets"])
+            raw = data[begin:end]
+            if dtype == "F32":
+                array = np.frombuffer(raw, dtype="<f4")
+            elif dtype == "F16":
+                array = np.frombuffer(raw, dtype="<f2").astype(np.float32)
+            else:  # BF16
+                array = (np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16).view(np.float32)
+            if array.size != int(np.prod(shape)):
+                raise TextgenError(f"{source} is not a valid safetensors file ({name} holds {array.size:,} values "
+                                   f"for a shape of {tuple(shape)}): export the model again")
+            tensors[name] = array.reshape(shape).astype(np.float32, copy=False)
+    except (KeyError, TypeError, ValueError) as error:
+        raise TextgenError(f"{source} is not a valid safetensors file ({error})") from None
     return tensors
 
 
@@ -258,3 +235,74 @@ def shape_problems(declared: dict, expected: dict, allowed_missing=frozenset()) 
     problems += [f"{name} is missing" for name in expected if name not in declared]
     problems += [f"{name} is not part of the model" for name in declared if name not in expected and name not in allowed_missing]
     return problems
+
+
+def classifier_tensors(config: ModelConfig, head: ClassifierConfig) -> dict[str, tuple[int, ...]]:
+    """The tensors a classifier of these settings stores, by name, with their shapes
+    (textgen.model.classifier.Classifier's state dict, for every cell but the peephole LSTM)."""
+    blocks, hidden = CELL_BLOCKS[config.cell], config.hidden_size
+    shapes: dict[str, tuple[int, ...]] = {"embedding.weight": (config.vocab_size, config.embed_dim)}
+    for index in range(config.num_layers):
+        width = config.embed_dim if index == 0 else hidden
+        shapes.update({f"layers.{index}.rnn.weight_ih_l0": (blocks * hidden, width),
+                       f"layers.{index}.rnn.weight_hh_l0": (blocks * hidden, hidden),
+                       f"layers.{index}.rnn.bias_ih_l0": (blocks * hidden,),
+                       f"layers.{index}.rnn.bias_hh_l0": (blocks * hidden,)})
+    if head.pooling == "attention":
+        shapes.update({"attention.weight": (1, hidden), "attention.bias": (1,)})
+    pooled = hidden * (3 if head.pooling == "concat" else 1)
+    shapes.update({"head.weight": (head.num_classes, pooled), "head.bias": (head.num_classes,)})
+    return shapes
+
+
+def task_refusal(path: Path, found: str, wanted: str) -> TextgenError:
+    """The error for a model directory of another task than the command needs."""
+    if wanted == CLASSIFIER:
+        return TextgenError(f"{path} is a {found}, not a classifier: give a classifier's model directory")
+    return TextgenError(f"{path} is a {found}, not a language model: give this command a model directory written by "
+                        "`textgen train`")
+
+
+def read_description(path: str | os.PathLike, task: str | None = None) -> tuple[Path, dict]:
+    """A model directory's path (a shipped name resolved) and its checked textgen.json; with `task`,
+    a directory of another task is refused (task_refusal)."""
+    path = resolve_model_path(path)
+    meta = read_metadata(path)
+    if task is not None and task_of(meta) != task:
+        raise task_refusal(path, task_of(meta), task)
+    return path, meta
+
+
+def language_model_config(path: Path, meta: dict) -> ModelConfig:
+    """A language model's settings from its checked textgen.json."""
+    try:
+        return ModelConfig.from_dict(meta["model"])
+    except TextgenError as error:
+        raise TextgenError(f"{path / META_FILE}: {error}") from None
+
+
+def classifier_settings(path: Path, meta: dict) -> tuple[ModelConfig, ClassifierConfig, Labels]:
+    """A classifier's network, head and labels from its checked textgen.json: what both loaders
+    (torch's, textgen.modeldir.store, and numpy's, textgen.classify.numpy_forward) read before the weights."""
+    from textgen.classify.data import Labels  # with numpy: loaded only for a classifier
+
+    try:
+        config = ModelConfig.from_dict(meta["model"])
+        head = ClassifierConfig.from_dict(meta["classifier"])
+        labels = Labels.from_dict(meta["labels"])
+    except (TextgenError, KeyError, TypeError, ValueError) as error:
+        raise TextgenError(f"{path / META_FILE}: the classifier's description is broken ({error}); train it again") from None
+    if len(labels.names) != head.num_classes:
+        raise TextgenError(f"{path / META_FILE}: {len(labels.names)} labels for {head.num_classes} classes; train it again")
+    return config, head, labels
+
+
+def classifier_description(path: str | os.PathLike) -> tuple[Path, dict, ModelConfig, ClassifierConfig, Labels]:
+    """A classifier directory's path, textgen.json, model and head settings and labels, checked."""
+    path, meta = read_description(path, CLASSIFIER)
+    return (path, meta, *classifier_settings(path, meta))
+
+
+def decision_offsets(metadata: dict, classes: int) -> list[float]:
+    """A classifier's per-class offsets tuned on the validation set for macro-F1 (zeros when none were tuned)."""
+    return (metadata.get("decision") or {}).get("bias") or [0.0] * classes

@@ -1,6 +1,8 @@
 """The model directory every inference command loads: textgen.json, model.safetensors and the
 tokenizer file. Loading never unpickles anything and refuses a directory that is incomplete,
-from a newer format, or whose files do not match the hashes recorded in textgen.json.
+from a newer format, or whose files do not match the hashes recorded in textgen.json. One
+`load()` for both tasks: a language model's directory gives a LoadedModel, a classifier's a
+LoadedClassifier.
 """
 
 from __future__ import annotations
@@ -10,40 +12,51 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
-from textgen.model.config import ModelConfig
 from textgen.errors import TextgenError
-from textgen.model import LanguageModel
-from textgen.modeldir.layout import (
+from textgen.model.classifier import Classifier
+from textgen.model.config import ModelConfig
+from textgen.model.language_model import LanguageModel
+from textgen.modeldir.layout import description, metadata_bytes
+from textgen.modeldir.names import (
+    CLASSIFIER,
     FORMAT,
     FORMAT_VERSION,
+    LANGUAGE_MODEL,
     LIGHTNING_DIR,
     META_FILE,
     MODEL_DIR_FILES,
     MODEL_FILE,
     SHARED_FILES,
-    description,
-    metadata_bytes,
+    task_of,
     tokenizer_file,
 )
-from textgen.modeldir.schema import (  # noqa: F401  (the torch-free half of loading; its names are also textgen.modeldir.store's)
-    LANGUAGE_MODEL,
-    MAX_PARAMETERS,
-    SHIPPED_DIR,
-    SHIPPED_MODELS,
-    TASKS,
+from textgen.modeldir.run_folder import recover, run_names
+from textgen.modeldir.schema import (
     TIED_KEY,
-    check_metadata,
+    classifier_settings,
+    decision_offsets,
+    language_model_config,
     read_checked_files,
+    read_description,
     read_metadata,
-    resolve_model_path,
-    safetensors_header,
     sha256,
     shape_problems,
 )
+from textgen.modeldir.shipped import SHIPPED_DIR, SHIPPED_MODELS, refuse_shipped, resolve_model_path
+from textgen.modeldir.swap import check_not_loop, current_file, locked, removed_on_failure, write_staged
 from textgen.tokenizer import Tokenizer
+
+if TYPE_CHECKING:
+    from textgen.classify.data import Labels
+
+__all__ = ["SHIPPED_DIR", "SHIPPED_MODELS", "LoadedClassifier", "LoadedModel", "expected_tensors", "export_model", "load",
+           "load_network", "model_bytes", "read_metadata", "resolve_model_path", "save_model_dir", "sha256"]
+# (read_metadata, resolve_model_path, sha256 and the shipped models' names are the torch-free modules'; here too for
+# callers that load, so a model's whole reading is one import)
 
 WEIGHT_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -70,8 +83,6 @@ def save_model_dir(path: str | os.PathLike, model: LanguageModel, tokenizer: Tok
 
     Raises TextgenError (one line, true about what is left) when the disk is full or the folder
     is another process's."""
-    from textgen.modeldir.swap import write_staged
-
     path = Path(path)
     weights = model_bytes(model, dtype)
     tokenizer_data = tokenizer.to_bytes()
@@ -128,21 +139,43 @@ class LoadedModel:
         return model_defaults(self.metadata)
 
 
-def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> LoadedModel:
-    """Load a model directory without unpickling anything.
+@dataclass
+class LoadedClassifier:
+    """A classifier ready for inference: the network (in eval mode), its tokenizer, its labels and
+    its description (with the decision offsets tuned on validation)."""
+
+    model: Classifier
+    tokenizer: Tokenizer
+    labels: Labels
+    metadata: dict = field(default_factory=dict)
+    path: Path | None = None
+
+    @property
+    def decision_bias(self) -> torch.Tensor:
+        """Per-class offsets tuned on the validation set for macro-F1 (zeros when none were tuned)."""
+        return torch.tensor(decision_offsets(self.metadata, len(self.labels.names)), dtype=torch.float32)
+
+    def scores(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Class scores (B, K): the network's logits plus the decision offsets."""
+        logits = self.model(tokens, lengths).float()
+        return logits + self.decision_bias.to(logits.device)
+
+
+def load(path: str | os.PathLike, device: str | torch.device = "cpu",
+         task: str | None = LANGUAGE_MODEL) -> LoadedModel | LoadedClassifier:
+    """Load a model directory without unpickling anything: a language model's as a LoadedModel, a
+    classifier's as a LoadedClassifier. `task` is the kind the caller needs (a directory of the
+    other kind is refused in one line naming both); None takes whichever the directory holds.
 
     Raises TextgenError listing every missing file, or naming the file that is truncated,
     corrupt or does not match the hash in textgen.json (a tampered file).
     """
-    path = resolve_model_path(path)
-    meta = read_metadata(path)
-    if meta.get("task", LANGUAGE_MODEL) != LANGUAGE_MODEL:
-        raise TextgenError(f"{path} is a {meta['task']}, not a language model: give this command a model "
-                           "directory written by `textgen train`")
-    try:
-        config = ModelConfig.from_dict(meta["model"])
-    except TextgenError as error:
-        raise TextgenError(f"{path / META_FILE}: {error}") from None
+    path, meta = read_description(path, task)
+    if task_of(meta) == CLASSIFIER:
+        config, head, labels = classifier_settings(path, meta)
+        model, tokenizer = load_network(path, meta, config, lambda: Classifier(config, head))
+        return LoadedClassifier(model.to(device).eval(), tokenizer, labels, meta, path)
+    config = language_model_config(path, meta)
     model, tokenizer = load_network(path, meta, config, lambda: LanguageModel(config), {TIED_KEY} if config.tie_weights else set())
     return LoadedModel(model.to(device).eval(), tokenizer, meta, path)
 
@@ -200,10 +233,6 @@ def export_model(model_dir: str | os.PathLike, out_dir: str | os.PathLike, dtype
     textgen processes. Only the files export writes are ever replaced, and only with `overwrite`;
     over a training run, `overwrite` also removes the run's lightning/ checkpoints, which would
     resume another model (a note says so through `on_note`)."""
-    from textgen.modeldir.swap import check_not_loop, current_file, locked, removed_on_failure
-    from textgen.modeldir.schema import refuse_shipped
-    from textgen.modeldir.run_folder import recover, run_names
-
     out = Path(out_dir)
     check_not_loop(out, "OUT")
     refuse_shipped(out)
@@ -216,12 +245,7 @@ def export_model(model_dir: str | os.PathLike, out_dir: str | os.PathLike, dtype
     existing = set(run_names(out)) if out.is_dir() else set()
     if existing and not overwrite:  # checked again under the lock below; here before the model is loaded
         raise TextgenError(export_refusal(out, existing))
-    if read_metadata(source).get("task", LANGUAGE_MODEL) != LANGUAGE_MODEL:
-        from textgen.classify.predict import load_classifier
-
-        loaded = load_classifier(source)
-    else:
-        loaded = load(source)
+    loaded = load(source, task=None)
     keep = {key: value for key, value in loaded.metadata.items()
             if key not in ("format", "format_version", "model", "tokenizer", "files", "weights_dtype")}  # a classifier's head and labels stay
     copies = {name: current_file(loaded.path, name) for name in SHARED_FILES if current_file(loaded.path, name).is_file()}

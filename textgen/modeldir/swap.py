@@ -36,7 +36,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from textgen.errors import TextgenError
-from textgen.modeldir.layout import BEST_CHECKPOINT, LAST_CHECKPOINT, LIGHTNING_DIR, META_FILE, RUN_FILES
+from textgen.modeldir.names import BEST_CHECKPOINT, LAST_CHECKPOINT, LIGHTNING_DIR, META_FILE, RUN_FILES
+from textgen.modeldir.safe_read import NO_FOLLOW, kind_of, read_json
+from textgen.modeldir.shipped import refuse_shipped
 
 LOCK_FILE = ".textgen.lock"
 STAGING = ".textgen-next"
@@ -84,8 +86,6 @@ class FolderLock:
 
     def __enter__(self) -> FolderLock:
         import fcntl
-
-        from textgen.modeldir.schema import refuse_shipped
 
         check_not_loop(self.folder, "output folder")
         refuse_shipped(self.folder)
@@ -143,8 +143,6 @@ def open_lock(path: Path, hint: str) -> tuple[int, bool]:
     """The lock file open for reading and writing, and whether this call made it. A link, a
     device, a pipe, a file with other links to it or one holding other text than textgen's is
     refused (it could be anyone's file): nothing is written to it."""
-    from textgen.modeldir.safe_read import NO_FOLLOW, kind_of
-
     flags = os.O_RDWR | getattr(os, "O_CLOEXEC", 0) | NO_FOLLOW
     try:
         return os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o644), True
@@ -227,8 +225,6 @@ def held_signals() -> Iterator[None]:
 def read_manifest(staging: Path) -> dict | None:
     """The committed swap in a staging folder ({"write": [...], "remove": [...]}), or None when
     the staging folder was never committed (its writer stopped before every file was whole)."""
-    from textgen.modeldir.safe_read import read_json
-
     if not os.path.lexists(staging / MANIFEST):
         return None
     try:  # textgen's own file: a link, a huge or deeply nested file is not a manifest (and is never followed)

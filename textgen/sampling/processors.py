@@ -281,7 +281,7 @@ class BannedSequences(Processor):
 class KeepCast(Processor):
     """Keep a story's characters: once its opening (`opening` words) is written, or once it has
     `cast` names (0: no such limit), a name the story has not used yet (in its last `window`
-    tokens) is `factor` times as likely (0: never). `names` (textgen.analysis.cast.NameTokens) says which
+    tokens) is `factor` times as likely (0: never). `names` (textgen.sampling.cast_names.NameTokens) says which
     entries begin which name; an entry that writes a name without a word-start mark counts only
     right after a bare start (an opening quote). A model that forgets its cast brings in new
     characters mid-story; the opening is free up to `cast` names, so a story can still introduce
@@ -291,7 +291,7 @@ class KeepCast(Processor):
     and "Please") is not counted."""
 
     factor: float
-    names: object  # textgen.analysis.cast.NameTokens
+    names: object  # textgen.sampling.cast_names.NameTokens
     opening: int = 50
     cast: int = 0
     window: int = 1024

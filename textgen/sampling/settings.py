@@ -97,7 +97,7 @@ def build_processors(settings: SamplingSettings, tokenizer: Tokenizer) -> list[P
         sequences = [seq for word in settings.banned_words for seq in token_sequences(tokenizer, word)]
         processors.append(BannedSequences(sequences, label=", ".join(settings.banned_words)))
     if settings.keep_cast != 1.0:
-        from textgen.analysis.cast import name_tokens
+        from textgen.sampling.cast_names import name_tokens
 
         names = name_tokens(tokenizer)
         # the settings are checked even where there are no names

@@ -119,7 +119,7 @@ def load_tokenizer(path: str | os.PathLike) -> Tokenizer:
     """Load a tokenizer file written by Tokenizer.save (or a compatible sentencepiece .model): a
     regular file of at most MAX_TOKENIZER_BYTES (a pipe or a device is refused, never read)."""
     from textgen.modeldir.safe_read import read_bytes
-    from textgen.modeldir.schema import MAX_TOKENIZER_BYTES
+    from textgen.modeldir.names import MAX_TOKENIZER_BYTES
 
     path = Path(path)
     if not path.exists() and not path.is_symlink():

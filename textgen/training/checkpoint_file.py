@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from textgen.modeldir.layout import BEST_CHECKPOINT, LAST_CHECKPOINT, LIGHTNING_DIR, RUN_FILES
+from textgen.modeldir.names import BEST_CHECKPOINT, LAST_CHECKPOINT, LIGHTNING_DIR, RUN_FILES
 
 
 def reason(error: BaseException) -> str:

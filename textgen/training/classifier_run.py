@@ -22,9 +22,10 @@ from textgen.model.config import CLASSIFIER_AVERAGE, ClassifierConfig, ModelConf
 from textgen.data.corpus import fingerprint
 from textgen.errors import TextgenError
 from textgen.modeldir.safe_read import shorten
-from textgen.modeldir.layout import META_FILE, ModelDirectory
+from textgen.modeldir.layout import ModelDirectory
+from textgen.modeldir.names import CLASSIFIER, META_FILE, task_of
 from textgen.tokenizer import UNK_ID, Tokenizer, load_tokenizer, train_tokenizer
-from textgen.training.resume import CLASSIFIER, check_checkpoint, check_model, check_resumable
+from textgen.training.resume import check_checkpoint, check_model, check_resumable
 from textgen.training.run import (RunResult, TokenizerSpec, _version, check_memory, check_out_dir, check_same_data,
                                   describe_limit, resolve_model_config, run_folder, trainer_check, SHAPE_FIELDS)
 from textgen.modeldir.run_folder import RunPaths, check_temporary_folder, read_run_description
@@ -67,6 +68,33 @@ def read_data(data: ClassifierData, seed: int, valid_fraction: float) -> tuple[L
             LabelledData(train.path, train.format, train.text_field, train.label_field, valid), labels)
 
 
+def encoder_settings(encoder: str | None, model: dict, explicit: set[str], tokenizer_option: str | None,
+                     unfreeze: float | None, lr_decay: float | None) -> tuple[dict, dict]:
+    """The model settings and the encoder's schedule (unfreeze, lr_decay) of a classifier run. With
+    an `encoder` the model's shape and its tokenizer are the language model's: of `model` only the
+    `explicit` (given) settings stay, and a given shape setting or tokenizer option
+    (`tokenizer_option`: the first one given, e.g. "--vocab-size") is refused; without one the
+    schedule's options are refused."""
+    if encoder:
+        model = {key: value for key, value in model.items() if key in explicit}  # the encoder's, unless given
+        shaped = sorted(name for name in model if name in SHAPE_FIELDS)
+        if shaped:
+            raise TextgenError(f"--{shaped[0].replace('_', '-')} comes from --encoder {encoder} (the language model's "
+                               "shape): leave it out")
+        if tokenizer_option:
+            raise TextgenError(f"{tokenizer_option} comes from --encoder {encoder} (its tokenizer): leave it out")
+    elif unfreeze is not None or lr_decay is not None:
+        raise TextgenError("--unfreeze and --lr-decay apply to a run that starts from --encoder: give one or leave them out")
+    return model, {key: value for key, value in (("unfreeze", unfreeze), ("lr_decay", lr_decay)) if value is not None}
+
+
+def check_settings(model: dict, head: dict, training: dict) -> None:
+    """Every setting of a new classifier run, checked before any work (a resumed run's come from its textgen.json)."""
+    TrainConfig(**training)
+    ModelConfig(vocab_size=1, **{key: value for key, value in model.items() if value is not None})
+    ClassifierConfig(num_classes=2, **head)
+
+
 def load_encoder_model(encoder: str, data: LabelledData):
     """The language model to start from, refusing a classifier and a tokenizer that does not cover the data."""
     from textgen.modeldir.store import load
@@ -95,7 +123,7 @@ def train_classifier(data: ClassifierData, out_dir: str, tokenizer_spec: Tokeniz
     check_temporary_folder()  # before Lightning's import needs it
     out = Path(out_dir)
     saved = read_run_description(out) if resume and os.path.lexists(out / META_FILE) else None  # a damaged one: one line
-    if saved is not None and saved.get("task") != "classifier":
+    if saved is not None and task_of(saved) != CLASSIFIER:
         raise TextgenError(f"{out} holds a language model's run, not a classifier's: give another --out")
     base = TrainConfig.from_dict(saved["training"]) if saved and "training" in saved else TrainConfig()
     # a new run takes the classifier's own weight average unless given one (TrainConfig's default is the language

@@ -27,9 +27,10 @@ from textgen.modeldir.atomic import atomic_open
 from textgen.model.config import DEFAULT_VAL_EVERY, VALIDATIONS_PER_BUDGET, TrainConfig
 from textgen.data.token_arrays import BatchPlan, TokenArray, TrainBatches, check_batch_plan
 from textgen.errors import TextgenError
-from textgen.modeldir.layout import BEST_CHECKPOINT as BEST
-from textgen.modeldir.layout import LAST_CHECKPOINT as LAST
-from textgen.modeldir.layout import LIGHTNING_DIR, ModelDirectory
+from textgen.modeldir.layout import ModelDirectory
+from textgen.modeldir.names import BEST_CHECKPOINT as BEST
+from textgen.modeldir.names import LAST_CHECKPOINT as LAST
+from textgen.modeldir.names import LIGHTNING_DIR
 from textgen.training.checkpoint_file import CheckpointCapture, reason, remedy, remove_partial_files, write_checkpoint
 from textgen import signals
 from textgen.training.coordination import (EXIT_CODES, RankStopped, RunFault, SignalWatch, StepDecision, Team, agree,

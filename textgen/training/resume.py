@@ -15,8 +15,8 @@ from pathlib import Path
 import torch
 
 from textgen.errors import TextgenError
+from textgen.modeldir.names import CLASSIFIER, LANGUAGE_MODEL
 
-LANGUAGE_MODEL, CLASSIFIER = "language model", "classifier"
 FIX = "put back this run's own last.ckpt, or train afresh with --overwrite"
 # what Lightning reads from a checkpoint when it resumes (a missing one was a KeyError deep inside it)
 LIGHTNING_KEYS = ("pytorch-lightning_version", "state_dict", "optimizer_states", "lr_schedulers", "loops", "global_step",

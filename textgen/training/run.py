@@ -18,14 +18,15 @@ from pathlib import Path
 
 from textgen.modeldir.atomic import prepare_output, write_bytes
 from textgen.modeldir.store import save_model_dir
-from textgen.modeldir.layout import LIGHTNING_DIR, META_FILE, RUN_FILES, ModelDirectory, description, tokenizer_file
+from textgen.modeldir.layout import ModelDirectory, description
+from textgen.modeldir.names import LANGUAGE_MODEL, LIGHTNING_DIR, META_FILE, RUN_FILES, task_of, tokenizer_file
 from textgen.model.config import ModelConfig, TrainConfig, default_hidden_size, describe_size_rule
 from textgen.data.corpus import assign_splits, fingerprint, iter_stories
 from textgen.data.token_arrays import BatchPlan, cached_splits, cached_tokens, check_batch_plan
 from textgen.errors import TextgenError
 from textgen.modeldir.safe_read import kind_of
 from textgen.tokenizer import Tokenizer, load_tokenizer, train_tokenizer
-from textgen.training.resume import LANGUAGE_MODEL, check_checkpoint, check_model, check_resumable
+from textgen.training.resume import check_checkpoint, check_model, check_resumable
 from textgen.modeldir.run_folder import (LOCK_FILE, RunLock, RunPaths, check_temporary_folder, holds_run, read_run_description,
                                      recover, run_entries)
 from textgen.training.schedule import time_bounded
@@ -59,6 +60,20 @@ class RunResult:
 
 RANK_VARIABLES = ("LOCAL_RANK", "NODE_RANK", "RANK")
 LAUNCHER_VARIABLES = ("WORLD_SIZE", "SLURM_NTASKS", "TORCHELASTIC_RUN_ID")
+
+
+def check_settings(model: dict, training: dict) -> None:
+    """Every setting of a new run, checked before any work (a resumed run's come from its textgen.json)."""
+    TrainConfig(**training)
+    ModelConfig(vocab_size=1, **model)
+
+
+def resumed_limits(training: dict, given: set[str], resume: bool) -> dict:
+    """A resumed run keeps its own --max-steps unless one is given (`given`: the settings given
+    again); every other limit given replaces the recorded one. Changes and returns `training`."""
+    if resume and "max_steps" not in given:
+        training.pop("max_steps", None)
+    return training
 
 
 def primary_process() -> bool:
@@ -126,7 +141,7 @@ def check_run_kind(out: Path) -> None:
     """--resume of a classifier's run with textgen train is refused (its textgen.json says which it is)."""
     if not (out / META_FILE).exists():
         return  # a missing textgen.json is reported where it is read
-    task = read_run_description(out).get("task", LANGUAGE_MODEL)  # a damaged one: one line
+    task = task_of(read_run_description(out))  # a damaged one: one line
     if task != LANGUAGE_MODEL:
         raise TextgenError(f"{out} holds a {task}'s run, not a language model's: continue it with textgen classify train "
                            f"DATA --out {out} --resume, or give textgen train another --out")

@@ -1,6 +1,7 @@
 """The recurrent cells' step equations in numpy, in torch's gate order, for the two paths that run
-without torch's per-call overhead: `classify predict` (no torch at all) and a language model's
-inference step (textgen/model/numpy/step.py). Torch-free: importing this never imports torch."""
+without torch's per-call overhead: `classify predict` (no torch at all: textgen.classify.numpy_forward)
+and a language model's inference step (textgen.model.numpy.step). The one home of these equations
+outside torch. Torch-free: importing this never imports torch."""
 
 from __future__ import annotations
 
@@ -24,3 +25,19 @@ def lstm_update(z: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     gates = sigmoid(z, out=z)  # i, f and V in one call (the learn block's sigmoid goes unused)
     c = gates[..., size: 2 * size] * c + gates[..., :size] * learn  # remember gate: LTM * f + N * i
     return gates[..., 3 * size:] * np.tanh(c), c  # use gate: V * tanh(new LTM)
+
+
+def rnn_update(z: np.ndarray) -> np.ndarray:
+    """A plain RNN's new h (..., H) from its pre-activations z = W_ih x + W_hh h + biases. Overwrites z."""
+    return np.tanh(z, out=z)
+
+
+def gru_update(x_part: np.ndarray, h_part: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """A GRU's new h (..., H) from its input's part x_part = W_ih x + b_ih and its state's part
+    h_part = W_hh h + b_hh (..., 3H, blocks reset, update, new), and its h: the reset gate scales
+    the state's part of the new block only, so the two parts come apart."""
+    size = h.shape[-1]
+    reset = sigmoid(x_part[..., :size] + h_part[..., :size])
+    update = sigmoid(x_part[..., size: 2 * size] + h_part[..., size: 2 * size])
+    new = np.tanh(x_part[..., 2 * size:] + reset * h_part[..., 2 * size:])
+    return (1.0 - update) * new + update * h

@@ -1,5 +1,5 @@
 """`LanguageModel.step` at inference for one sequence in numpy, for float32 LSTM and RNN layers on
-the CPU.
+the CPU, with the cells' equations of textgen.model.numpy.cells.
 
 At batch 1 a generation step is a few matrix-vector products and a dozen elementwise calls on
 vectors of a few hundred values, so its time is the products' speed plus per-call overhead. On
@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from textgen.model.numpy.cells import lstm_update
+from textgen.model.numpy.cells import lstm_update, rnn_update
 
 
 def array(tensor: Tensor) -> np.ndarray:
@@ -87,7 +87,7 @@ class NumpyStep:
                 x, c = lstm_update(z, layer_state[1])
                 new_state.append((x, c))
             else:
-                x = np.tanh(z, out=z)
+                x = rnn_update(z)
                 new_state.append((x,))
         if self.projection is not None:
             x = x @ self.projection[0]

@@ -26,7 +26,7 @@ def resolve_model_path(path: str | os.PathLike) -> Path:
     folder = SHIPPED_DIR / SHIPPED_MODELS[str(path)]
     if not (folder / META_FILE).is_file():
         raise TextgenError(f"the shipped model {path} is missing from this installation ({folder}): "
-                           "install textgen from its repository (pip install -e .)")
+                           "reinstall textgen (pip install --force-reinstall textgen-*.whl, or pip install . in its repository)")
     return folder
 
 

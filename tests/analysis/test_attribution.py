@@ -116,10 +116,17 @@ def test_diagnose_model_generates_diagnoses_and_attributes(trained, tmp_path):
     assert len(data["samples"]) == 3 and data["metrics"]["stories"] == 3
     assert data["metrics"]["perplexity"] > 1
     assert data["baseline"]["stories"] == 3  # the training corpus, at the same size
-    for finding in data["findings"]:
+    # top-k 1 is greedy: the 20-step model repeats a word in each of its 3 stories (at 0.8 it wrote none),
+    # and a repeat greedy decoding wrote is the model's first choice, so the blame is the model's
+    greedy = json.loads(invoke("diagnose", trained, "--samples", 3, "--max-tokens", 40, "--top-k", 1, "--json").stdout)
+    assert [f["kind"] for f in greedy["findings"]] == ["immediate-repeat"] * 3
+    assert sorted(f["story"] for f in greedy["findings"]) == [0, 1, 2]
+    for finding in greedy["findings"]:
         assert {"kind", "start", "end", "text", "sentence", "word", "attribution", "story"} <= finding.keys()
-        story = data["samples"][finding["story"]]["text"]
+        story = greedy["samples"][finding["story"]]["text"]
         assert story[finding["start"]:finding["end"]] == finding["text"]
+        assert finding["attribution"]["word"] == finding["word"] and finding["attribution"]["rank"] == 1
+        assert finding["attribution"]["blame"] == "model"
     # the same seed and settings give the stories `textgen generate` writes
     generated = invoke("generate", trained, "-n", 3, "--max-tokens", 40, "--temperature", 0.8, "--json")
     texts = [json.loads(line)["text"] for line in generated.stdout.splitlines()]

@@ -43,8 +43,6 @@ EXCEPTIONS = {
                            "tests/sampling/test_generate.py (structure change in parallel)",
     "modeldir/schema.py": "textgen.json's schema and hashes, in tests/modeldir/test_store.py, test_layout.py and "
                           "tests/e2e/test_model_writes.py (one load() per task: structure change in parallel)",
-    "modeldir/swap.py": "the folder swap and its lock, in tests/modeldir/test_run_folder.py and "
-                        "tests/e2e/test_model_writes.py (kills at every rename)",
     "training/classifier_run.py": "`textgen classify train`, end to end in tests/classify/test_commands.py",
 }
 

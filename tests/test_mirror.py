@@ -41,8 +41,6 @@ EXCEPTIONS = {
                             "tests/classify/test_numpy_forward.py (one set for LSTM/GRU/RNN: structure change in parallel)",
     "model/numpy/step.py": "the numpy generation step, against torch in tests/model/test_language_model.py and "
                            "tests/sampling/test_generate.py (structure change in parallel)",
-    "modeldir/schema.py": "textgen.json's schema and hashes, in tests/modeldir/test_store.py, test_layout.py and "
-                          "tests/e2e/test_model_writes.py (one load() per task: structure change in parallel)",
     "training/classifier_run.py": "`textgen classify train`, end to end in tests/classify/test_commands.py",
 }
 

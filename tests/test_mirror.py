@@ -24,8 +24,6 @@ EXCEPTIONS = {
     "cli/gates.py": "`textgen gates`, in tests/analysis/test_gates.py and tests/cli/test_compat.py",
     "cli/inference_options.py": "the generation options, in tests/cli/test_generate.py and tests/cli/test_cli.py "
                                 "(derived from the sampling schema by the sampler change made in parallel)",
-    "cli/options.py": "the options made from the config dataclasses, in tests/training/test_run.py "
-                      "(test_train_options_come_from_the_config_fields)",
     "cli/serve.py": "`textgen serve`, in tests/explorer/test_serve.py and tests/explorer/test_abuse.py",
     "cli/show_diagnosis.py": "the printing of `textgen diagnose`, in tests/cli/test_diagnose.py",
     "cli/tokenizer.py": "`textgen tokenizer`, in tests/cli/test_cli.py",

@@ -33,11 +33,6 @@ EXCEPTIONS = {
     "explorer/server.py": "the HTTP server and its stop, in tests/explorer/test_serve.py and tests/explorer/test_abuse.py",
     "explorer/requests.py": "the request models, through the app in tests/explorer/test_app.py (rewritten from the "
                             "sampling schema by the sampler change made in parallel)",
-    # the structure change made in parallel merges these with the classifier's copies
-    "model/numpy/cells.py": "the numpy cell equations, against torch in tests/model/test_language_model.py and "
-                            "tests/classify/test_numpy_forward.py (one set for LSTM/GRU/RNN: structure change in parallel)",
-    "model/numpy/step.py": "the numpy generation step, against torch in tests/model/test_language_model.py and "
-                           "tests/sampling/test_generate.py (structure change in parallel)",
     "training/classifier_run.py": "`textgen classify train`, end to end in tests/classify/test_commands.py",
 }
 

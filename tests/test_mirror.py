@@ -16,8 +16,6 @@ PACKAGE = REPO / "textgen"
 EXCEPTIONS = {
     # the command modules only parse options and print: each is tested through its command
     "cli/classify.py": "the classify commands, end to end in tests/classify/test_commands.py",
-    "cli/common.py": "the shared command plumbing (one-line errors, exit codes, signals), in tests/cli/test_cli.py "
-                     "and tests/test_signals.py",
     "cli/corpus.py": "`textgen corpus`, in tests/cli/test_cli.py and tests/data/test_corpus.py",
     "cli/evaluate.py": "`textgen evaluate`, in tests/analysis/test_evaluate.py and tests/cli/test_compat.py",
     "cli/experiment.py": "`textgen experiment`, in tests/experiments/",

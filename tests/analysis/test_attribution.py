@@ -336,6 +336,7 @@ def test_a_story_is_read_once_however_many_findings_it_has(sentencepiece_tokeniz
     together = attribute_all(model, tokenizer, [(LOOPING, finding) for finding in findings])
     story_tokens = len(tokenizer.encode(LOOPING)) + 1
     assert sum(lengths) <= story_tokens + (ContextReader.MARGIN + 1) * len(findings)  # one finding at a time read 10x more
+    assert len(together) == len(alone)
     for one, other in zip(alone, together):
         assert (one.word, one.rank) == (other.word, other.rank)
         assert [a.word for a in one.alternatives] == [a.word for a in other.alternatives]

@@ -84,3 +84,10 @@ def test_every_test_module_of_a_package_folder_is_collected():
     folders = {path.parent for path in (REPO / "tests").rglob("test_*.py")
                if "golden" not in path.parts and "cases" not in path.parts}
     assert sorted(str(f.relative_to(REPO)) for f in folders if not (f / "__init__.py").is_file()) == []
+
+
+def test_every_test_file_an_exception_names_exists():
+    import re
+
+    named = {path for reason in EXCEPTIONS.values() for path in re.findall(r"tests/[\w/]+(?:\.py|/)", reason)}
+    assert named and sorted(path for path in named if not (REPO / path).exists()) == []

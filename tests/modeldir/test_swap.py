@@ -8,13 +8,16 @@ import errno
 import json
 import os
 import signal
+import subprocess
+import sys
 
 import pytest
+from tests.conftest import ONE_THREAD, REPO
 
 from textgen.errors import TextgenError
 from textgen.modeldir import swap
 from textgen.modeldir.swap import (
-    LOCK_FILE, MANIFEST, STAGING, FolderLock, WriteFailed, commit, current_file, held_signals, holds_lock, locked,
+    LOCK_FILE, MANIFEST, STAGING, FolderLock, WriteFailed, commit, current_file, holds_lock, locked,
     recover, textgen_name, write_staged
 )
 
@@ -178,16 +181,42 @@ def test_a_lock_path_that_is_a_file_or_a_dangling_link_is_refused(tmp_path):
         FolderLock(tmp_path / "dangling").__enter__()
 
 
+HELD_SIGNAL = r"""
+import os, signal, sys, threading, time
+from textgen.modeldir.swap import held_signals
+
+if sys.argv[1] == "thread":  # another thread, as torch's, a progress bar's or a watcher's in a real command
+    threading.Thread(target=threading.Event().wait, daemon=True).start()
+received = []
+signal.signal(signal.SIGHUP, lambda signum, frame: received.append(signum))
+with held_signals():
+    os.kill(os.getpid(), signal.SIGHUP)  # process-directed, as Ctrl-C or a kill from outside
+    for _ in range(30):  # 0.3 s for a handler to run, were the signal let through (the GIL taken back after
+        time.sleep(0.01)  # each sleep looks at pending signals)
+    inside = list(received)
+for _ in range(300):
+    if received:
+        break
+    time.sleep(0.01)
+print(inside, received)
+"""
+
+
+def held_signal_run(threads: str) -> str:
+    done = subprocess.run([sys.executable, "-c", HELD_SIGNAL, threads], cwd=REPO, env=ONE_THREAD, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
 def test_signals_wait_until_the_renames_are_done():
-    received = []
-    previous = signal.signal(signal.SIGHUP, lambda signum, frame: received.append(signum))
-    try:
-        with held_signals():
-            os.kill(os.getpid(), signal.SIGHUP)
-            waited = list(received)
-        for _ in range(1000):  # the handler runs between bytecodes once the signal is let through
-            if received:
-                break
-    finally:
-        signal.signal(signal.SIGHUP, previous)
-    assert waited == [] and received == [signal.SIGHUP]
+    """In a fresh process of one thread (this test process may have threads of earlier tests)."""
+    assert held_signal_run("alone") == f"[] [{int(signal.SIGHUP)}]"
+
+
+@pytest.mark.xfail(strict=True, reason="bug: held_signals blocks the signals in the calling thread only; a "
+                                       "process-directed signal (Ctrl-C, kill) goes to another thread that does not "
+                                       "block it, and Python runs the handler in the main thread at once, in the "
+                                       "middle of the renames")
+def test_signals_wait_until_the_renames_are_done_in_a_process_with_other_threads():
+    assert held_signal_run("thread") == f"[] [{int(signal.SIGHUP)}]"

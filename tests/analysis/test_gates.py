@@ -45,6 +45,8 @@ def test_word_means_top_units_and_saturation_match_the_trace(sentencepiece_token
     trace = model.trace(torch.tensor([ids])).layers[1]
     assert report.gate_names == {"forget": "forget", "ignore": "input", "use": "output"}
     assert report.memory == "ltm" and report.units == 10 and report.layers == 2
+    assert [word.word for word in report.words] == ["Once", "upon", "a", "time", ",", "Hopper", "saw", "the", "pond", ".",
+                                                    "↵", "They", "played", "."]  # the loop below runs over every word
     for word in report.words:
         positions = word.positions
         for name in ("forget", "ignore", "use"):

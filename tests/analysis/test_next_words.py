@@ -71,6 +71,7 @@ def test_scored_words_match_the_search(tokenizers):
     names = [w.word for w in listed.words if w.word[0].isalnum()]
     assert names
     scored = score_words(model, tokenizer, "Tom was", names)
+    assert [w.word for w in scored.words] == names  # one score per word asked, in order
     for found, exact in zip([w for w in listed.words if w.word[0].isalnum()], scored.words):
         assert abs(found.probability - exact.probability) < 1e-6
 

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -92,8 +93,7 @@ def test_tokenizer_train_encode_decode_info(tmp_path, corpus_txt, kind, size):
     encoded = json.loads(run("tokenizer", "encode", out, text, "--json").output)
     assert set(encoded) == {"pieces", "ids", "decoded"}
     assert len(encoded["pieces"]) == len(encoded["ids"]) > 0
-    if kind != "char":
-        assert encoded["decoded"] == text
+    assert encoded["decoded"] == text  # every character of the text is in the tiny stories, so even 30 chars round-trip
     readable = run("tokenizer", "encode", out, text)
     assert readable.exit_code == 0 and "tokens for" in readable.output and "│" in readable.output
     decoded = run("tokenizer", "decode", out, *map(str, encoded["ids"]))
@@ -172,13 +172,15 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, bad_inputs, c
     assert leftovers == []
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write to read-only folders")
 def test_read_only_output_folder(tmp_path, corpus_txt):
+    """A folder the user may not write to: a read-only one, or for root (who may write to any) /sys,
+    where no one may create a file; the test used to be skipped for root, and CI containers run as root."""
     folder = tmp_path / "locked"
     folder.mkdir()
     folder.chmod(0o500)
+    unwritable = Path("/sys") if os.geteuid() == 0 else folder
     try:
-        assert_one_line_error(run("tokenizer", "train", corpus_txt, "--out", folder / "t.model"), "cannot write")
+        assert_one_line_error(run("tokenizer", "train", corpus_txt, "--out", unwritable / "t.model"), "cannot write")
     finally:
         folder.chmod(0o700)
 

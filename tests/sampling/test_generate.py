@@ -114,7 +114,10 @@ def test_stop_reasons(word_model):
 def test_beam_search(word_model):
     model, tokenizer = word_model
     samples = generate(model, tokenizer, "Once upon a time", n=3, beams=4, max_tokens=12)
-    assert len(samples) == 3 and len({tuple(s.ids) for s in samples}) == 3
+    # 4 beams are still live at the 12th token (this model ends no story that early), so 4 >= n = 3
+    # hypotheses finish and exactly n come back, the likeliest first
+    assert [s.stop_reason for s in samples] == ["max_tokens"] * 3 and all(len(s.ids) == 12 for s in samples)
+    assert len({tuple(s.ids) for s in samples}) == 3
     assert samples == generate(model, tokenizer, "Once upon a time", n=3, beams=4, max_tokens=12)
 
 
@@ -129,6 +132,65 @@ def test_beam_search_of_one_token_ranks_the_models_best_tokens_and_starts_with_g
     assert [s.tokens[0].rank for s in beams] == [1, 2, 3]
     probabilities = [s.tokens[0].probability for s in beams]
     assert probabilities == sorted(probabilities, reverse=True) and probabilities[0] > probabilities[2]
+
+
+def continuation_log_probability(model, tokenizer, prompt: str, ids: list[int], processors) -> float:
+    """The summed log-probability of `ids` after `prompt` under the distribution beam search and
+    greedy decoding both pick from: the model's, without the never-written tokens, after `processors`."""
+    from textgen.sampling.generate import _allowed, prompt_ids
+    from textgen.sampling.processors import apply_processors
+
+    history = prompt_ids(tokenizer, prompt) + ids
+    with torch.no_grad():
+        logits, _ = model(torch.tensor([history]))
+    total, start = 0.0, len(history) - len(ids)
+    for position, token in enumerate(ids, start=start):
+        scores = apply_processors(processors, torch.tensor([history[:position]]), _allowed(logits[:, position - 1].float()))
+        total += float(torch.log_softmax(scores, dim=-1)[0, token])
+    return total
+
+
+@pytest.fixture(scope="module")
+def trained_word_model(little_stories):
+    """A word model trained for 150 steps (about a second): its distributions are peaked, so the
+    choice between greedy and beam decoding matters (an untrained model's are flat)."""
+    tokenizer = train_tokenizer(little_stories[:100], kind="word")
+    torch.manual_seed(0)
+    model = LanguageModel(ModelConfig(vocab_size=tokenizer.vocab_size, embed_dim=16, hidden_size=32, num_layers=1))
+    ids = torch.tensor([token for story in little_stories[:100] for token in [BOS_ID, *tokenizer.encode(story), EOS_ID]])
+    windows = ids[: len(ids) // 33 * 33].view(-1, 33)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
+    for step in range(150):
+        batch = windows[torch.arange(step * 8, step * 8 + 8) % len(windows)]
+        logits, _ = model(batch[:, :-1])
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return model.eval(), tokenizer
+
+
+@pytest.mark.parametrize("prompt", ["Once upon a time", "Lily saw", "The dog"])
+def test_beam_search_with_one_beam_is_greedy_and_more_beams_find_a_likelier_story(trained_word_model, prompt):
+    """One beam keeps the likeliest token at every step, as greedy decoding does; several beams keep
+    more prefixes, so the story they return is at least as likely as greedy's (on this model and these
+    prompts; every story runs to max_tokens, so the mean log-probability beam search ranks by is the sum
+    over the same number of tokens)."""
+    from textgen.sampling.generate import beam_search
+
+    model, tokenizer = trained_word_model
+    never_end = [BannedSequences([[EOS_ID]])]
+    (greedy,) = generate(model, tokenizer, prompt, max_tokens=12, greedy=True, processors=never_end)
+    (one_beam,) = beam_search(model, tokenizer, prompt, 1, 12, never_end, 1, ())
+    assert one_beam.ids == greedy.ids and one_beam.text == greedy.text and len(greedy.ids) == 12
+    (greedy_ending,) = generate(model, tokenizer, prompt, max_tokens=40, greedy=True)  # the story may end here
+    (one_beam_ending,) = beam_search(model, tokenizer, prompt, 1, 40, (), 1, ())
+    assert (one_beam_ending.ids, one_beam_ending.stop_reason) == (greedy_ending.ids, greedy_ending.stop_reason)
+    (best,) = generate(model, tokenizer, prompt, max_tokens=12, beams=8, processors=never_end)
+    assert len(best.ids) == 12
+    greedy_score = continuation_log_probability(model, tokenizer, prompt, greedy.ids, never_end)
+    beam_score = continuation_log_probability(model, tokenizer, prompt, best.ids, never_end)
+    assert beam_score >= greedy_score - 1e-4, (beam_score, greedy_score)
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [({"n": 0}, "from 1 to"), ({"max_tokens": 0}, "max tokens"),

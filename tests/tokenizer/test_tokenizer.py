@@ -1,5 +1,5 @@
-"""textgen/tokenizer (base.py and the package): special tokens shared by every kind, files and bytes,
-bad or missing tokenizer files, and where words start and end."""
+"""textgen/tokenizer/__init__.py (training, loading and reading tokenizer files): special tokens shared by
+every kind, files and bytes, bad or missing tokenizer files (where words start and end: test_base.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from textgen.tokenizer import (
     BOS_ID,
     EOS_ID,
     SPECIALS,
-    UNK_ID,
     load_tokenizer,
     tokenizer_from_bytes,
 )
@@ -63,31 +62,6 @@ def test_bad_tokenizer_files(tmp_path, content, message):
 def test_missing_tokenizer_file(tmp_path):
     with pytest.raises(TextgenError, match="does not exist"):
         load_tokenizer(tmp_path / "none.model")
-
-
-def test_each_kind_says_where_words_start_and_end(tokenizers):
-    """The one place that knows each kind's conventions: nothing else branches on the kind."""
-    from textgen.tokenizer import BOS_ID, EOS_ID, PAD_ID
-
-    for kind, tokenizer in tokenizers.items():
-        roles = {token_id: tokenizer.word_role(token_id) for token_id in range(tokenizer.vocab_size)}
-        assert roles[PAD_ID] is roles[UNK_ID] is roles[BOS_ID] is None, kind
-        assert roles[EOS_ID] == "alone", kind
-        assert tokenizer.word_label(EOS_ID) == "</s>"
-        assert tokenizer.is_space(" ") and tokenizer.is_separator("<glue>") and not tokenizer.is_separator("cat")
-    sp, word, char = tokenizers["sentencepiece"], tokenizers["word"], tokenizers["char"]
-    assert set(word.word_role(i) for i in range(4, word.vocab_size)) <= {"alone", None}
-    assert word.word_role(word.piece_to_id("<glue>")) is None
-    assert word.whole_words and not sp.whole_words and not char.whole_words
-    assert char.spaces_are_tokens and not sp.spaces_are_tokens
-    assert char.word_role(char.piece_to_id("c")) == "continue" and char.word_role(char.piece_to_id(" ")) == "alone"
-    assert char.word_pieces("cat") == [char.piece_to_id(" ")] + char.encode("cat")
-    starts = [i for i in range(4, sp.vocab_size) if sp.id_to_piece(i).startswith("▁")]
-    assert starts and all(sp.word_role(i) == "start" for i in starts)
-    assert sp.is_space("▁") and not char.is_space("▁")
-    longer = next(i for i in starts if len(sp.id_to_piece(i)) > 1)
-    assert sp.word_label(longer) == sp.id_to_piece(longer)[1:]
-    assert (word.unit, char.unit, sp.unit) == ("words", "characters", "characters")
 
 
 def test_a_tokenizer_path_that_is_a_pipe_or_too_large_is_refused_without_reading_it(tmp_path):

@@ -99,8 +99,21 @@ def test_a_weight_average_is_exported_and_resumes_exactly(tmp_path, corpus):
 
 
 def test_windows_batching_and_ntasgd_train(tmp_path, corpus):
-    train(corpus, tmp_path / "windows", "--max-steps", 10, "--batching", "windows")
-    train(corpus, tmp_path / "asgd", "--max-steps", 30, "--optimizer", "ntasgd", "--lr", "5", "--val-every", "5")
+    windows = json.loads(train(corpus, tmp_path / "windows", "--max-steps", 10, "--batching", "windows", "--json").stdout)
+    assert windows["steps"] == windows["new_steps"] == 10 and not windows["interrupted"]
+    meta = json.loads((tmp_path / "windows" / "textgen.json").read_text())
+    assert meta["training"]["batching"] == "windows" and meta["status"] == "trained"
+    assert meta["metrics"]["loss"] == pytest.approx(windows["valid_loss"])
+    assert textgen.load(tmp_path / "windows").model.config.hidden_size == 16
+    asgd = train(corpus, tmp_path / "asgd", "--max-steps", 30, "--optimizer", "ntasgd", "--lr", "5", "--val-every", "5")
+    assert "limit: 30 steps" in asgd.stderr and asgd.stdout.startswith("trained 30 steps in ")
+    meta = json.loads((tmp_path / "asgd" / "textgen.json").read_text())
+    assert (meta["training"]["optimizer"], meta["training"]["lr"], meta["training"]["average"]) == ("ntasgd", 5.0, 0.0)
+    rows = (tmp_path / "asgd" / "metrics.csv").read_text().splitlines()
+    validated = [row.split(",")[0] for row in rows[1:] if row.split(",")[5]]  # val_loss is the sixth column
+    assert rows[0].split(",")[5] == "val_loss" and validated == ["5", "10", "15", "20", "25", "30"]  # --val-every 5
+    assert all(row.split(",")[3] == "5.0" for row in rows[1:] if row.split(",")[3])  # SGD at the given rate throughout
+    assert textgen.load(tmp_path / "asgd").model.config.vocab_size == meta["model"]["vocab_size"]
 
 
 @pytest.mark.parametrize(

@@ -35,11 +35,7 @@ EXCEPTIONS = {
 }
 
 # modules other helpers create at the same time as this test: tested by their authors; tighten at merge
-CREATED_IN_PARALLEL = {
-    "sampling/schema.py": "created in parallel, tested by its author",
-    "sampling/sampler.py": "created in parallel, tested by its author",
-    "sampling/cast_names.py": "created in parallel, tested by its author",
-}
+CREATED_IN_PARALLEL: dict[str, str] = {}  # modules another branch is writing now; empty once merged
 
 
 def defines_something(path: Path) -> bool:

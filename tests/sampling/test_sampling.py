@@ -34,7 +34,5 @@ def test_the_package_and_the_model_defaults_load_no_torch():
     assert not loads_torch("textgen.sampling") and not loads_torch("textgen.sampling.model_defaults")
 
 
-@pytest.mark.xfail(strict=True, reason="bug: settings.py imports processors (and so torch) at module level, though the "
-                                       "package's docstring and the issue's rules say `settings` loads no torch")
 def test_the_settings_load_no_torch():
     assert not loads_torch("textgen.sampling.settings")

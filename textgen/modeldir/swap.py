@@ -32,6 +32,7 @@ import re
 import shutil
 import signal
 import stat
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -208,7 +209,21 @@ def locked(folder: str | os.PathLike, hint: str = "give another --out") -> Itera
 
 @contextlib.contextmanager
 def held_signals() -> Iterator[None]:
-    """SIGINT, SIGTERM and SIGHUP wait while the block runs (a few renames), then act as usual."""
+    """SIGINT, SIGTERM and SIGHUP wait while the block runs (a few renames), then act as usual.
+
+    The mask holds a signal back from this thread only; one sent to the process may go to another
+    thread (torch's, a progress bar's), and Python would then run its handler here at once. So in the
+    main thread the handlers are also replaced, for the block, by one that notes the signal; the
+    handlers come back, the mask is lifted (a held signal arrives), and a noted one is raised again."""
+    noted: list[int] = []
+    handlers: dict[int, object] = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in HELD_SIGNALS:
+            with contextlib.suppress(OSError, ValueError):
+                handler = signal.getsignal(signum)
+                if handler not in (signal.SIG_IGN, None):
+                    signal.signal(signum, lambda received, frame: noted.append(received))
+                    handlers[signum] = handler
     try:
         previous = signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS)
     except (AttributeError, OSError, ValueError):  # no signal masks on this platform
@@ -216,8 +231,12 @@ def held_signals() -> Iterator[None]:
     try:
         yield
     finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
         if previous is not None:
             signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for signum in dict.fromkeys(noted):
+            signal.raise_signal(signum)
 
 
 # the manifest ------------------------------------------------------------------------------------

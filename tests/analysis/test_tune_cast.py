@@ -8,7 +8,7 @@ import pytest
 from textgen.analysis import tune_cast as module
 from textgen.analysis.tune_cast import CastRow, CastTuning, check_sizes, describe, validation_names
 from textgen.errors import TextgenError
-from textgen.sampling.processors import MAX_CAST_SIZE
+from textgen.sampling.schema import MAX_CAST_SIZE
 
 
 def tuning() -> CastTuning:

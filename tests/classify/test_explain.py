@@ -9,7 +9,7 @@ import torch
 
 from textgen.classify.data import Labels
 from textgen.classify.explain import explain, explained_value, occlusion, text_ids
-from textgen.classify.predict import LoadedClassifier
+from textgen.modeldir.store import LoadedClassifier
 from textgen.errors import TextgenError
 from textgen.model.classifier import Classifier
 from textgen.model.config import ClassifierConfig, ModelConfig

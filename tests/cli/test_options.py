@@ -10,7 +10,7 @@ import click
 import pytest
 
 from textgen.cli.options import (
-    devices_value, expected_value, forget_bias_value, parse_duration, recorded_run, value_kind
+    devices_value, expected_value, forget_bias_value, parse_duration, value_kind
 )
 from textgen.errors import TextgenError
 
@@ -57,15 +57,6 @@ def test_what_a_config_value_is(item, kind):
 ])
 def test_what_an_option_takes(option, expected):
     assert expected_value(option) == expected
-
-
-def test_a_recorded_run_is_its_training_and_model_blocks_without_the_vocabulary_size():
-    meta = {"format": "textgen-model", "training": {"lr": 0.01, "max_steps": 5},
-            "model": {"vocab_size": 600, "hidden_size": 16}, "metrics": {"loss": 3.0}}
-    assert recorded_run(meta) == {"lr": 0.01, "max_steps": 5, "hidden_size": 16}
-    assert recorded_run({"lr": 0.5}) == {"lr": 0.5}  # any other settings file as it is
-    with pytest.raises(TextgenError, match=r'config file run.json: its "model" block must hold key = value settings, not list'):
-        recorded_run({"format": "textgen-model", "model": [1]}, "run.json")
 
 
 def test_forget_bias_is_a_number_or_a_chrono_span():

@@ -11,10 +11,8 @@ from pathlib import Path
 import pytest
 
 from textgen.errors import TextgenError
-from textgen.modeldir import schema
 from textgen.modeldir.schema import (
-    check_metadata, read_metadata, refuse_shipped, resolve_model_path, safetensors_header, shape_problems,
-    shipped_model_at, weights_bytes_limit
+    check_metadata, read_metadata, safetensors_header, shape_problems, weights_bytes_limit
 )
 
 META = Path("m/textgen.json")
@@ -25,42 +23,6 @@ def good_meta(**changes) -> dict:
             "tokenizer": {"file": "tokenizer.json", "kind": "word"}, "files": {"model.safetensors": "ab"}}
     return {**meta, **changes}
 
-
-def test_a_shipped_name_resolves_to_its_package_folder_and_a_folder_of_that_name_wins(tmp_path, monkeypatch):
-    shipped = resolve_model_path("tinystories")
-    assert shipped == schema.SHIPPED_DIR / "tinystories-lstm" and (shipped / "textgen.json").is_file()
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "tinystories").mkdir()
-    assert resolve_model_path("tinystories") == Path("tinystories")
-    assert resolve_model_path(tmp_path / "elsewhere") == tmp_path / "elsewhere"  # a path: its own errors come later
-
-
-def test_a_bare_name_that_is_neither_a_folder_nor_shipped_lists_the_shipped_names(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    with pytest.raises(TextgenError, match=r"^tinystory is neither a model directory nor a shipped model: .*\(tinystories\)$"):
-        resolve_model_path("tinystory")
-
-
-def test_a_missing_shipped_model_says_how_to_install_it(tmp_path, monkeypatch):
-    monkeypatch.setattr(schema, "SHIPPED_DIR", tmp_path)
-    with pytest.raises(TextgenError, match="the shipped model tinystories is missing from this installation"):
-        resolve_model_path("tinystories")
-
-
-def test_paths_inside_a_shipped_model_are_found_and_refused(tmp_path):
-    shipped = resolve_model_path("tinystories")
-    assert shipped_model_at(shipped) == shipped_model_at(shipped / "textgen.json") == "tinystories"
-    assert shipped_model_at(tmp_path) is None
-    (tmp_path / "link").symlink_to(shipped)
-    assert shipped_model_at(tmp_path / "link") == "tinystories"
-    (tmp_path / "textgen.json").symlink_to(shipped / "textgen.json")  # a folder of links to the shipped files
-    assert shipped_model_at(tmp_path / "textgen.json") == "tinystories"
-    assert shipped_model_at(tmp_path / "textgen.json", follow_last=False) is None  # the link is the entry a write replaces
-    with pytest.raises(TextgenError) as error:
-        refuse_shipped(shipped, "tune-cast")
-    assert str(error.value).endswith("make your own copy with `textgen export tinystories my-tinystories --dtype "
-                                     "bfloat16`, then run `textgen tune-cast my-tinystories`")
-    refuse_shipped(tmp_path, "tune-cast")  # anything else passes
 
 
 def test_a_good_description_passes():

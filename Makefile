@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   := .demo
 
-.PHONY: demo test test-fast bench venv corpora clean wheel install-check
+.PHONY: demo test test-slow test-all bench venv corpora clean wheel install-check
 
 # No install pulls NVIDIA's CUDA packages: torch comes first, pinned, and from PyTorch's CPU index
 # where a plain install would pull them (Linux from PyPI); here torch==2.13.0 is the local CPU wheel.
@@ -55,11 +55,16 @@ demo: $(STAMP)
 		--top-p 0.95 --seed 1
 	@echo "Explore the shipped model and this one in your browser (next words, continue, diagnosis, gates): $(BIN)/textgen serve tinystories --model-dir $(DEMO)/little"
 
+# make test: every test but the slow end-to-end ones (about 5 minutes on 2 cores); CI runs those too
+# (make test-slow: several processes, real signals, the docs pages, the wheel; about 4 minutes)
 test: $(STAMP)
-	$(BIN)/python -m pytest
-
-test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m slow
+
+test-all: $(STAMP)
+	$(BIN)/python -m pytest
 
 # The wheel (dist/textgen-VERSION-py3-none-any.whl): every module, the explorer's page and the shipped model.
 # Built with the venv's setuptools (torch needs >= 77 too) from a fresh build/, so no deleted module lingers in it.

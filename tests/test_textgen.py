@@ -15,7 +15,8 @@ from textgen.modeldir import store
 
 
 def test_the_package_exports_its_names_and_version():
-    assert sorted(textgen.__all__) == ["TextgenError", "__version__", "compare_settings", "diagnose", "load"]
+    assert sorted(textgen.__all__) == ["TextgenError", "__version__", "compare_settings", "diagnose", "generate", "load",
+                                      "next_words"]
     assert all(hasattr(textgen, name) for name in textgen.__all__)
     assert textgen.__version__.count(".") == 2
 

@@ -21,7 +21,7 @@ def classify() -> None:
     model trained with `textgen train`, ULMFiT-style), then rate new texts, score it on
     a labelled file and see which words moved its rating.
 
-    Example: textgen classify train reviews/train.jsonl --valid reviews/valid.jsonl --out checkpoints/stars
+    Example: textgen classify train runs/reviews/train.jsonl --valid runs/reviews/valid.jsonl --out checkpoints/stars
     """
 
 
@@ -83,7 +83,7 @@ def train_classifier_command(ctx: click.Context, data: str, valid_file, out_dir:
     is kept. The progress bar, Ctrl-C (a resumable checkpoint, exit 130), --resume and
     the model directory work as in `textgen train`; its textgen.json says "classifier".
 
-    Example: textgen classify train reviews/train.jsonl --valid reviews/valid.jsonl --out checkpoints/stars --max-time 15m
+    Example: textgen classify train runs/reviews/train.jsonl --valid runs/reviews/valid.jsonl --out checkpoints/stars --max-time 15m
     """
     from click.core import ParameterSource
 
@@ -152,7 +152,7 @@ def evaluate_classifier_command(model_dir: str, data: str, text_field, label_fie
     """Accuracy, macro-F1, mean absolute error (ordinal labels) and per-class precision and
     recall of MODEL on the labelled file DATA, beside always answering the most common class.
 
-    Example: textgen classify evaluate checkpoints/stars reviews/test.jsonl --plot confusion.png
+    Example: textgen classify evaluate checkpoints/stars runs/reviews/test.jsonl --plot confusion.png
     """
     from textgen.classify.predict import describe_evaluation, evaluate_classifier, load_classifier
 

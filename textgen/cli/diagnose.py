@@ -61,7 +61,7 @@ def diagnose_command(ctx: click.Context, model_dir: str | None, text_path: str |
     Examples:
       textgen diagnose checkpoints/little --samples 20 --temperature 0.8
       textgen diagnose checkpoints/little --compare-settings --samples 16
-      textgen diagnose --text samples.txt --baseline corpora/little-stories.txt
+      textgen diagnose --text runs/samples.txt --baseline corpora/little-stories.txt
     """
     from textgen.tokenizer.base import check_text
 

@@ -25,7 +25,7 @@ def evaluate_command(model_dir: str, corpus: str, streams: int, seq_len: int, ca
     """Perplexity per token and per word, and bits per byte, of MODEL on CORPUS: the plain
     model's, and beside them the model's with the neural cache when it is on.
 
-    Example: textgen evaluate checkpoints/little ../shared/corpora/tinystories/valid.txt
+    Example: textgen evaluate tinystories corpora/doug-jane-spot.txt
     """
     import textgen
     from textgen.analysis.evaluate import evaluate_corpus

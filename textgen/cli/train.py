@@ -114,7 +114,7 @@ def export_command(model_dir: str, out_dir: str, dtype: str, overwrite: bool) ->
     OUT's files are replaced as one step: stopped at any point (Ctrl-C, a full disk), OUT holds
     the old model or the new one, whole. Files export does not write are left alone.
 
-    Example: textgen export checkpoints/tiny checkpoints/tiny-small --dtype bfloat16
+    Example: textgen export checkpoints/little checkpoints/little-small --dtype bfloat16
     """
     from textgen.modeldir.store import export_model
 

@@ -35,7 +35,7 @@ def tune_cast_command(model_dir: str, valid_path: str | None, samples: int, size
     model is never changed: tune your own copy (textgen export tinystories my-tinystories), or
     look with --dry-run.
 
-    Example: textgen tune-cast checkpoints/little --valid ../shared/corpora/tinystories/valid.txt
+    Example: textgen tune-cast checkpoints/little --valid corpora/little-stories.txt
     """
     from pathlib import Path
 

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from tests.conftest import ONE_THREAD, REPO, textgen_process
 
 from textgen import signals
-from textgen.cli.common import TextgenGroup
+from textgen.cli.process import TextgenGroup
 
 
 def test_a_signal_a_library_swallowed_is_raised_again_at_the_next_import(tmp_path, monkeypatch):

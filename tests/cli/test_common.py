@@ -1,6 +1,5 @@
 """textgen/cli/common.py's helpers on their own: JSON output without NaN, the small parameter types, words and
-percentages as the terminal shows them, which options were typed, output errors, the secondary processes of a
-distributed run, and the group's one-line errors (every command through it: tests/cli/test_cli.py)."""
+percentages as the terminal shows them, which options were typed."""
 
 from __future__ import annotations
 
@@ -11,9 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from textgen.cli import common
-from textgen.cli.common import (
-    TextgenGroup, given_options, int_list, output_error, percent, print_json, secondary_process, shown_word
-)
+from textgen.cli.common import given_options, int_list, percent, print_json, shown_word
+from textgen.cli.process import TextgenGroup
 from textgen.errors import TextgenError
 
 
@@ -37,34 +35,6 @@ def test_words_and_percentages_as_the_terminal_shows_them():
     assert (percent(0.5), percent(0.0123), percent(0.001), percent(0.0004)) == ("50.0%", "1.2%", "0.1%", "0.04%")
 
 
-def test_secondary_processes_are_those_of_a_nonzero_rank(monkeypatch):
-    for name in ("LOCAL_RANK", "NODE_RANK", "RANK"):
-        monkeypatch.delenv(name, raising=False)
-    assert not secondary_process()
-    monkeypatch.setenv("RANK", "0")
-    monkeypatch.setenv("LOCAL_RANK", " ")
-    assert not secondary_process()
-    monkeypatch.setenv("NODE_RANK", "1")
-    assert secondary_process()
-
-
-class FullDevice:
-    def write(self, text):
-        raise OSError(28, "No space left on device")
-
-    def flush(self):
-        pass
-
-
-def test_an_output_error_is_one_raised_inside_click_echo():
-    with pytest.raises(OSError) as raised:
-        click.echo("story", file=FullDevice())
-    assert output_error(raised.value)
-    with pytest.raises(OSError) as elsewhere:
-        FullDevice().write("story")
-    assert not output_error(elsewhere.value)  # raised outside click.echo: not the command's output
-
-
 def command_group():
     @click.group(cls=TextgenGroup)
     def group() -> None:
@@ -86,10 +56,3 @@ def test_the_options_typed_on_the_command_line_are_named_as_typed():
     result = CliRunner().invoke(command_group(), ["run", "--top-k", "3"])
     assert result.exit_code == 0 and result.stdout == "--top-k\n"
     assert CliRunner().invoke(command_group(), ["run"]).stdout == "\n"
-
-
-def test_the_group_turns_a_textgen_error_and_a_usage_mistake_into_one_line_and_exit_2():
-    result = CliRunner().invoke(command_group(), ["run", "--top-k", "-1"])
-    assert result.exit_code == 2 and result.stderr == "error: top-k must be at least 0: give 0 (off) or more\n"
-    usage = CliRunner().invoke(command_group(), ["run", "--seed", "-5"])
-    assert usage.exit_code == 2 and "Traceback" not in usage.output and "--seed" in usage.stderr

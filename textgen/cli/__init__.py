@@ -13,7 +13,7 @@ import sys
 import click
 
 from textgen.cli.classify import classify
-from textgen.cli.common import TextgenGroup
+from textgen.cli.process import TextgenGroup
 from textgen.cli.corpus import corpus
 from textgen.cli.diagnose import diagnose_command
 from textgen.cli.evaluate import evaluate_command

@@ -7,7 +7,8 @@ import sys
 
 import click
 
-from textgen.cli.common import check_plot, finish_run, invocation, note, print_json
+from textgen.cli.common import check_plot, finish_run, note, print_json
+from textgen.cli.process import invocation
 from textgen.cli.options import (DROPOUT_AND_DEPTH, RUN_LIMITS, config_option, config_options, given_options, run_options,
                                  run_values)
 from textgen.model.config import CLASSIFIER_AVERAGE, ClassifierConfig, ModelConfig, TrainConfig

@@ -6,7 +6,8 @@ import sys
 
 import click
 
-from textgen.cli.common import finish_run, invocation, note
+from textgen.cli.common import finish_run, note
+from textgen.cli.process import invocation
 from textgen.cli.options import (DROPOUT_AND_DEPTH, RUN_LIMITS, config_option, config_options, given_options, load_config_file,
                                  run_options, run_values)
 from textgen.model.config import ModelConfig, TrainConfig

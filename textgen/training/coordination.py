@@ -11,7 +11,7 @@ at each checkpoint (`from_first`). One process needs none of it.
 
 `Team`: on one machine textgen starts the other processes itself (as Lightning would, which then
 treats them as started outside it), so it can stop them, notice one that ended and wait for them;
-each follows its launcher and ends when that is gone (cli/common.py `follow_launcher`).
+each follows its launcher and ends when that is gone (cli/process.py `follow_launcher`).
 `patient_setup`: the process group's set-up waits for every process in C code, where the main
 thread runs no signal handler; it runs in a thread while the main thread waits in short steps.
 

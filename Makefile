@@ -55,8 +55,8 @@ demo: $(STAMP)
 		--top-p 0.95 --seed 1
 	@echo "Explore the shipped model and this one in your browser (next words, continue, diagnosis, gates): $(BIN)/textgen serve tinystories --model-dir $(DEMO)/little"
 
-# make test: every test but the slow end-to-end ones (about 5 minutes on 2 cores); CI runs those too
-# (make test-slow: several processes, real signals, the docs pages, the wheel; about 4 minutes)
+# make test: every test but the slow end-to-end ones (about 3 minutes on 2 cores); CI runs those too
+# (make test-slow: several processes, real signals, the docs pages, the wheel; about 6 minutes)
 test: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
 

@@ -13,14 +13,6 @@ from textgen.sampling.generate import generate
 from textgen.tokenizer import BOS_ID, EOS_ID, train_tokenizer
 
 
-@pytest.fixture(scope="module")
-def word_model(little_stories):
-    tokenizer = train_tokenizer(little_stories[:100], kind="word")
-    torch.manual_seed(0)
-    model = LanguageModel(ModelConfig(vocab_size=tokenizer.vocab_size, embed_dim=16, hidden_size=32, num_layers=1)).eval()
-    return model, tokenizer
-
-
 def test_same_seed_same_stories_and_other_seeds_differ(word_model):
     model, tokenizer = word_model
     first = generate(model, tokenizer, "Once upon a time", n=3, max_tokens=20, seed=7)

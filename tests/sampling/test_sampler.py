@@ -4,23 +4,11 @@ interrupt keeps."""
 from __future__ import annotations
 
 import pytest
-import torch
 
 from textgen.errors import TextgenError
-from textgen.model import LanguageModel
-from textgen.model.config import ModelConfig
 from textgen.sampling.generate import generate
 from textgen.sampling.sampler import GENERATION_BATCH, Sampler, batch_seeds
 from textgen.sampling.settings import SamplingSettings, build_processors
-from textgen.tokenizer import train_tokenizer
-
-
-@pytest.fixture(scope="module")
-def word_model(little_stories):
-    tokenizer = train_tokenizer(little_stories[:100], kind="word")
-    torch.manual_seed(0)
-    model = LanguageModel(ModelConfig(vocab_size=tokenizer.vocab_size, embed_dim=16, hidden_size=32, num_layers=1)).eval()
-    return model, tokenizer
 
 
 def test_batch_b_uses_seed_plus_b():

@@ -84,6 +84,7 @@ def test_predictions_are_distributions_with_the_likeliest_label(saved):
     probabilities = class_probabilities(loaded, texts)
     assert probabilities.shape == (3, 3) and torch.allclose(probabilities.sum(dim=1), torch.ones(3))
     results = predict(loaded, texts)
+    assert len(results) == len(texts)  # one result a text: the loop below sees every one
     for result, row in zip(results, probabilities):
         assert result["label"] == LABELS.names[int(row.argmax())]
         assert list(result["probabilities"]) == list(LABELS.names)

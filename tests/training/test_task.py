@@ -142,8 +142,9 @@ def test_a_checkpoint_keeps_the_state_history_switch_and_clock():
     assert list(checkpoint["callbacks"]) == ["ModelCheckpoint"]  # a resume gets its own --max-time
     assert restored.val_history == [2.5, 2.4] and restored.averaging and restored.last_metrics["step"] == 3
     assert restored.seconds_before == saved["train_seconds"]
+    assert task.state and len(restored.state) == len(task.state)  # a carried state to compare, layer by layer
     for old, new in zip(task.state, restored.state):
-        assert all(torch.equal(a, b) for a, b in zip(old, new))
+        assert len(new) == len(old) and all(torch.equal(a, b) for a, b in zip(old, new))
 
 
 def test_average_keeps_a_moving_average_that_validation_swaps_in_and_the_checkpoint_keeps():

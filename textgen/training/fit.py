@@ -299,6 +299,7 @@ class RunCallback(L.Callback):
                         "keeps that step's weights (lightning/last.ckpt has these)")
         write_run_files(self.paths.current, self.run_log)
         write_checkpoint(checkpoint, folder / LAST)
+        self.last_saved_step = step  # at once: should the next collective call fail (another process killed), the line names this step
         self.paths.saved()
 
     def first_writes(self, trainer, write: Callable[[], None], describe: Callable[[BaseException], str]) -> None:

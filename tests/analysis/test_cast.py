@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from tests.conftest import REPO
-from textgen.analysis.cast import cast_metrics, story_cast
+from textgen.analysis.cast import cast_metrics, speech_aware_names, story_cast
 from textgen.analysis.detectors import text_metrics
 
 
@@ -46,8 +46,31 @@ def test_metrics_are_means_over_stories_and_join_the_diagnosis():
     metrics = cast_metrics(stories)
     assert metrics["names_per_story"] == (2 + 0 + 3) / 3
     assert text_metrics(stories)["names_per_story"] == metrics["names_per_story"]
-    assert set(metrics) == {"names_per_story", "late_names_per_story"}
-    assert cast_metrics([]) == {"names_per_story": 0.0, "late_names_per_story": 0.0}
+    assert metrics["speech_aware_names_per_story"] == (1 + 0 + 3) / 3  # "Tom" only opens sentences: not counted
+    assert text_metrics(stories)["speech_aware_names_per_story"] == metrics["speech_aware_names_per_story"]
+    assert set(metrics) == {"names_per_story", "late_names_per_story", "speech_aware_names_per_story"}
+    assert cast_metrics([]) == {"names_per_story": 0.0, "late_names_per_story": 0.0, "speech_aware_names_per_story": 0.0}
+    assert cast_metrics(iter(stories)) == metrics  # a stream is read once
+
+
+def test_a_capitalised_word_after_an_opening_quote_starts_a_sentence():
+    assert speech_aware_names('"Come," said Tom. "Look!"') == ["Tom"]
+    assert speech_aware_names("“Come,” said Tom. “Look at Spot!”") == ["Tom", "Spot"]
+    assert speech_aware_names("She said, 'Yes.' Then Ann said 'Wow'.") == ["Ann"]
+
+
+def test_after_a_quoted_exclamation_the_speech_tag_is_inside_the_sentence():
+    assert speech_aware_names('"Hi!" Tom said. "Bye?" Sue asked.') == ["Tom", "Sue"]
+    assert story_cast('"Hi!" Tom said. "Bye?" Sue asked.').names == []  # the first definition: a sentence start, once
+
+
+def test_the_speech_aware_names_by_hand():
+    story = ("Once upon a time, a girl named Lily had a dog called Max. Lily's dog was big. Mr. Brown saw them.\n"
+             "Max barked. I'm hungry, said Lily. They ate Ice-Cream with Dad on Monday. The END.")
+    # inside a sentence: Lily, Max, Brown (not Mr: a title), Lily's is Lily, Dad, Monday; not I'm, Ice-Cream, END
+    assert speech_aware_names(story) == ["Lily", "Max", "Brown", "Dad", "Monday"]
+    assert story_cast(story).names == ["Lily", "Max", "Brown", "Dad"]  # the first drops openers (Monday)
+    assert speech_aware_names("Then Tom ran to Sam. " + "and then " * 100 + "He met Bob.", window=150) == ["Tom", "Sam"]
 
 
 def test_story_analysis_needs_no_torch():

@@ -13,6 +13,11 @@ hyphenated word ("Ice-Cream") are not names.
 A late name is one whose first mention comes after the first third of those words.
 Known limits: a character called only by a common noun ("the dog") is not a name, and a
 one-off capitalised word mid-sentence ("Christmas", "Pizza") counts as one.
+A second definition, `speech_aware_names`, checks the first: a name is a capitalised word
+written at least once where no sentence starts. A sentence starts a story, a line, follows
+a full stop, ! or ? (not a ! or ? before a closing quote: in “"Hi!" Tom said.” Tom is inside a
+sentence), and follows an opening quote (in “"Come," said Tom. "Look!"” Look starts one). No
+list of openers: a word that only ever opens sentences is not a name however often it comes.
 Plain text only (no torch); the vocabulary entries that begin a name, for sampling's keep-the-cast
 rule, are textgen.sampling.cast_names'.
 """
@@ -86,9 +91,40 @@ def story_cast(story: str, window: int = WINDOW) -> Cast:
     return Cast(names, [name for name in names if first_seen[name] >= third])
 
 
+OPENING_QUOTE = re.compile(r"(?:[“‘]|(?:^|(?<=[\s(\[—–-]))[\"'])$")
+UNQUOTED_END = re.compile(r"\.|[!?](?![!?]*[”’\"'])")  # a quoted ! or ? may be followed by its speech tag
+
+
+def _starts_sentence(gap: str, index: int, previous: str) -> bool:
+    """Whether a word after `gap` (the text since the previous word) starts a sentence, the second way."""
+    if index == 0 or "\n" in gap or OPENING_QUOTE.search(gap):
+        return True
+    return bool(UNQUOTED_END.search(gap)) and previous.lower() not in TITLES
+
+
+def speech_aware_names(story: str, window: int = WINDOW) -> list[str]:
+    """The names of the first `window` words by the second definition (the module's docstring), in order
+    of first mention: capitalised words written at least once inside a sentence."""
+    names: dict[str, None] = {}
+    previous, previous_end = "", 0
+    for index, match in enumerate(list(WORD.finditer(story))[:window]):
+        word = POSSESSIVE.sub("", match.group())
+        gap = story[previous_end:match.start()]
+        starts = _starts_sentence(gap, index, previous)
+        hyphenated = gap.endswith("-") or story[match.end():match.end() + 1] == "-"
+        previous, previous_end = word, match.end()
+        if (not starts and len(word) >= 2 and word[0].isupper() and not word.isupper() and "'" not in word
+                and "’" not in word and not hyphenated and word.lower() not in TITLES):
+            names.setdefault(word)
+    return list(names)
+
+
 def cast_metrics(stories: Iterable[str], window: int = WINDOW) -> dict:
-    """Mean distinct names per story and mean late names per story."""
+    """Mean distinct names per story, mean late names per story, and mean names per story by the
+    second definition (`speech_aware_names`)."""
+    stories = list(stories)
     casts = [story_cast(story, window) for story in stories]
     count = max(1, len(casts))
     return {"names_per_story": sum(len(cast.names) for cast in casts) / count,
-            "late_names_per_story": sum(len(cast.late) for cast in casts) / count}
+            "late_names_per_story": sum(len(cast.late) for cast in casts) / count,
+            "speech_aware_names_per_story": sum(len(speech_aware_names(story, window)) for story in stories) / count}

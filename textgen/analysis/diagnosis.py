@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from textgen.analysis.words import KnownWords
     from textgen.sampling.settings import SamplingSettings
 
 from textgen.analysis.cast import story_cast
@@ -69,14 +70,19 @@ def comparison_grid(defaults: dict | None = None) -> list[tuple[str, SamplingSet
 
 # --- the human baseline --------------------------------------------------------------------------
 
-def baseline_metrics(path, stories: int, seed: int = 0, pool: int = BASELINE_POOL) -> dict:
+def baseline_metrics(path, stories: int, seed: int = 0, pool: int = BASELINE_POOL, known: KnownWords | None = None) -> dict:
     """Human-text metrics on as many stories as were diagnosed (distinct-n falls as text grows,
-    so a fair baseline has the same size), drawn with `seed` from the corpus's first `pool` stories."""
+    so a fair baseline has the same size), drawn with `seed` from the corpus's first `pool` stories.
+    Invented words are checked against `known` as the samples' are; where `path` is the training
+    corpus those came from, each story is checked against the other training stories' words."""
+    from pathlib import Path
+
     from textgen.data.corpus import iter_stories
 
     available = list(itertools.islice(iter_stories(path), pool))
     chosen = available if len(available) <= stories else random.Random(seed).sample(available, stories)
-    return {**text_metrics(chosen), "drawn_from": len(available)}
+    in_training = known is not None and known.source is not None and Path(known.source).resolve() == Path(path).resolve()
+    return {**text_metrics(chosen, known=known, in_training=in_training), "drawn_from": len(available)}
 
 
 def recorded_corpora(loaded) -> list[str]:
@@ -99,6 +105,15 @@ def training_corpus(loaded) -> str | None:
         except (OSError, TextgenError):
             continue
     return None
+
+
+def known_words(loaded) -> KnownWords:
+    """What invented words are checked against for a model's stories: the English word list and, where its
+    training corpus is still there unchanged, that corpus's words (else the word list alone)."""
+    from textgen.analysis.words import KnownWords, corpus_words
+
+    corpus = training_corpus(loaded) if loaded is not None else None
+    return corpus_words(corpus) if corpus is not None else KnownWords()
 
 
 def input_files(loaded, baseline: str | None) -> list:
@@ -143,6 +158,7 @@ class DiagnosisReport:
     baseline: dict | None = None
     baseline_path: str | None = None
     model: str | None = None
+    invented_words: dict | None = None  # what invented words were checked against, and the commonest ones
     stories: list[str] | None = None  # the generated stories (None for written ones)
     samples: list[dict] | None = None  # per generated story: text, stop reason, tokens, cast
     settings: dict | None = None  # prompt, max tokens, seed and the sampling settings, for generated stories
@@ -159,6 +175,8 @@ class DiagnosisReport:
 
     def to_dict(self) -> dict:
         data = {"findings": self.findings, "metrics": self.metrics, "baseline": self.baseline}
+        if self.invented_words is not None:
+            data["invented_words"] = self.invented_words
         if self.model is not None:
             data["model"] = self.model
         if self.notes:  # e.g. how many findings were left unattributed
@@ -226,7 +244,7 @@ def _name_of(loaded) -> str | None:
 def diagnose(loaded=None, stories: Iterable[str] | None = None, *, settings: SamplingSettings | None = None,
              samples: int = 20, prompt: str = "", max_tokens: int = 200, seed: int = 0, sampler=None,
              cache=MODEL_CACHE, baseline: str | None = None, save_path: str | None = None, model_name: str | None = None,
-             max_attributions: int | None = None, on_story: Progress | None = None, on_finding: Progress | None = None,
+             known: KnownWords | None = None, max_attributions: int | None = None, on_story: Progress | None = None, on_finding: Progress | None = None,
              note: Note | None = None) -> DiagnosisReport:
     """Find the repetition errors in `stories`, or in `samples` stories generated from `loaded`
     (a `textgen.load` result) with `settings` (default: the model's own sampling defaults, else the
@@ -236,7 +254,8 @@ def diagnose(loaded=None, stories: Iterable[str] | None = None, *, settings: Sam
     cache in front of both (default: the one the model's training chose when scoring `stories`,
     off when sampling); `baseline` a
     corpus of human stories whose metrics are set beside the samples'; `save_path` keeps the
-    generated stories as a corpus. Only the first `max_attributions` findings are attributed
+    generated stories as a corpus; `known` what invented words are checked against (default:
+    `known_words(loaded)`, the word list and the model's training words). Only the first `max_attributions` findings are attributed
     (default MAX_ATTRIBUTIONS; a note says how many were left), so the work stays bounded however
     many findings a degenerate text has. `on_story`/`on_finding` count progress; `note` gets remarks."""
     from textgen.analysis.attribution import MAX_ATTRIBUTIONS
@@ -266,7 +285,9 @@ def diagnose(loaded=None, stories: Iterable[str] | None = None, *, settings: Sam
         stories = [prompt + sample.text for sample in generated]
         if save_path:
             _saved(save_path, stories, remark)
-    accumulated, items, count = TextMetrics(), [], 0
+    if known is None:
+        known = known_words(loaded)
+    accumulated, items, count = TextMetrics(known), [], 0
     for index, story in enumerate(stories):
         found = diagnose_story(story, prompt if generated is not None else "")  # the user's prompt is not the model's
         accumulated.add(story, found)
@@ -296,8 +317,11 @@ def diagnose(loaded=None, stories: Iterable[str] | None = None, *, settings: Sam
     findings = [{"story": index, **finding.to_dict(), **({"attribution": a.to_dict() if a else None} if loaded else {})}
                 for (index, _, finding), a in zip(items, attributions)]
     metrics = accumulated.result()
+    from textgen.analysis.words import invented_summary
+
     report = DiagnosisReport(findings=findings, metrics=metrics, model=model_name or _name_of(loaded),
-                             attributed=loaded is not None, notes=notes)
+                             attributed=loaded is not None, notes=notes,
+                             invented_words=invented_summary(accumulated.invented, accumulated.checked_words, known))
     if generated is not None:
         metrics["perplexity"] = samples_perplexity(generated)
         report.stories = stories
@@ -308,7 +332,7 @@ def diagnose(loaded=None, stories: Iterable[str] | None = None, *, settings: Sam
             report.samples.append({"text": story, "stop_reason": sample.stop_reason, "tokens": len(sample.tokens),
                                    "names": cast.names, "late_names": cast.late})
     if baseline:
-        report.baseline = baseline_metrics(baseline, count, seed)
+        report.baseline = baseline_metrics(baseline, count, seed, known=known)
         report.baseline_path = str(baseline)
     return report
 
@@ -323,6 +347,7 @@ def compare_settings(loaded, *, samples: int = 16, prompt: str = "", max_tokens:
     from textgen.sampling.sampler import Sampler
 
     rows, written = [], []
+    known = known_words(loaded)
     sampler, _ = _cached(loaded, sampler, cache, sampling=True)
     for name, settings in (grid or comparison_grid(loaded.sampling)):
         if on_setting is not None:
@@ -332,10 +357,10 @@ def compare_settings(loaded, *, samples: int = 16, prompt: str = "", max_tokens:
         written += [f"[{name}] {story}" for story in stories]
         per_story = [diagnose_story(story, prompt) for story in stories]
         counts = {kind: sum(f.kind == kind for found in per_story for f in found) for kind in KINDS}
-        rows.append(SettingsRow(name=name, options=asdict(settings), metrics=text_metrics(stories, per_story),
+        rows.append(SettingsRow(name=name, options=asdict(settings), metrics=text_metrics(stories, per_story, known),
                                 perplexity=samples_perplexity(generated), findings=counts))
     if save_path:
         _saved(save_path, written, note)
     return SettingsComparison(rows=rows, samples=samples, prompt=prompt, max_tokens=max_tokens, seed=seed,
-                              baseline=baseline_metrics(baseline, samples, seed) if baseline else None,
+                              baseline=baseline_metrics(baseline, samples, seed, known=known) if baseline else None,
                               baseline_path=str(baseline) if baseline else None, model=model_name or _name_of(loaded))

@@ -28,7 +28,8 @@ def test_written_stories_need_no_model():
     assert report.metrics["stories"] == 2
     assert not report.generated
     data = report.to_dict()
-    assert set(data) == {"findings", "metrics", "baseline"}
+    assert set(data) == {"findings", "metrics", "baseline", "invented_words"}
+    assert data["invented_words"]["checked_against"] == ["pyspellchecker's English word list"]  # no model: no training words
     assert [f["story"] for f in data["findings"]] == [0, 1]
     assert "attribution" not in data["findings"][0]  # no model: nothing to attribute
 
@@ -73,3 +74,25 @@ def test_empty_stories_are_left_out_of_a_saved_corpus(tmp_path):
     path = tmp_path / "s.txt"
     assert save_stories(path, ["Once upon a time.", "  ", "The end."]) == 1
     assert path.read_text() == "Once upon a time.\n<|endoftext|>\nThe end.\n<|endoftext|>\n"
+
+
+def test_invented_words_are_checked_against_the_training_words_and_the_baseline_against_the_other_stories(trained):
+    loaded = textgen.load(trained)
+    corpus = loaded.metadata["corpus"]["path"]
+    report = textgen.diagnose(loaded, stories=["Lily saw Zorblat. Zorblat ran to the qwizzle."], baseline=corpus)
+    assert report.invented_words["training_text"] is True
+    assert report.invented_words["checked_against"] == ["pyspellchecker's English word list", corpus]
+    assert report.invented_words["examples"] == [{"word": "zorblat", "count": 2}, {"word": "qwizzle", "count": 1}]
+    assert report.metrics["invented_per_1000_words"] == pytest.approx(1000 * 3 / 8)
+    # the baseline is the training corpus: its stories are checked against each other, not against themselves
+    assert {"invented_per_1000_words", "speech_aware_names_per_story", "names_per_story",
+            "distinct_2", "distinct_3", "seq_rep_4", "immediate-repeat_per_1000_words"} <= report.baseline.keys()
+    assert report.baseline["invented_per_1000_words"] >= 0.0
+
+
+def test_without_the_training_corpus_the_word_list_alone_is_used(trained):
+    loaded = textgen.load(trained)
+    loaded.metadata["corpus"] = {**loaded.metadata["corpus"], "path": "moved.txt", "absolute_path": "/nowhere/moved.txt"}
+    report = textgen.diagnose(loaded, stories=["The cat sat."])
+    assert report.invented_words["training_text"] is False
+    assert report.invented_words["checked_against"] == ["pyspellchecker's English word list"]

@@ -109,11 +109,14 @@ def training_corpus(loaded) -> str | None:
 
 def known_words(loaded) -> KnownWords:
     """What invented words are checked against for a model's stories: the English word list and, where its
-    training corpus is still there unchanged, that corpus's words (else the word list alone)."""
+    training corpus is still there unchanged, that corpus's words (else the word list alone). A model
+    directory records no vocabulary of words: the corpus is read (a few seconds for 10 MB)."""
     from textgen.analysis.words import KnownWords, corpus_words
 
     corpus = training_corpus(loaded) if loaded is not None else None
-    return corpus_words(corpus) if corpus is not None else KnownWords()
+    if corpus is None:
+        return KnownWords()
+    return corpus_words(corpus, name=loaded.metadata["corpus"].get("path"))  # as recorded: the same on every machine
 
 
 def input_files(loaded, baseline: str | None) -> list:

@@ -72,6 +72,7 @@ class KnownWords:
 
     training: Counter = field(default_factory=Counter)
     source: str | None = None  # the training corpus the words came from
+    name: str | None = None  # how to show it (the path as the model's textgen.json records it); default `source`
 
     def known(self, word: str, own: frozenset[str] = frozenset()) -> bool:
         """Whether `word` (from words_of) is real. `own` are the words of the story it is in when
@@ -111,15 +112,17 @@ def training_words(stories: Iterable[str], source: str | None = None) -> KnownWo
     return KnownWords(counts, source)
 
 
-def corpus_words(path) -> KnownWords:
-    """KnownWords from a training corpus file or folder (any corpus format)."""
+def corpus_words(path, name: str | None = None) -> KnownWords:
+    """KnownWords from a training corpus file or folder (any corpus format), shown as `name`."""
     from textgen.data.corpus import iter_stories
 
-    return training_words(iter_stories(path), str(path))
+    known = training_words(iter_stories(path), str(path))
+    known.name = name
+    return known
 
 
 def invented_summary(counts: Counter, words: int, known: KnownWords, examples: int = 10) -> dict:
     """The `invented_words` object of a diagnosis: what was checked against and the commonest invented words."""
-    return {"checked_against": [WORD_LIST] + ([known.source] if known.source else []),
+    return {"checked_against": [WORD_LIST] + ([known.name or known.source] if known.source else []),
             "training_text": known.source is not None, "count": sum(counts.values()), "words": words,
             "examples": [{"word": word, "count": count} for word, count in counts.most_common(examples)]}

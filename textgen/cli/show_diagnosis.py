@@ -65,6 +65,17 @@ def show_report(report, show_stories: bool, limit: int, as_json: bool) -> None:
         click.echo(f"{key:<34}{value:>10.4f}" + (f"{shown:>12.4f}" if isinstance(shown, float) else ""))
     if baseline:
         click.echo(baseline_line(baseline, report.baseline_path))
+    if report.invented_words is not None:
+        click.echo(invented_line(report.invented_words))
+
+
+def invented_line(invented: dict) -> str:
+    """What invented words were checked against, and the commonest of them."""
+    against = " and ".join(invented["checked_against"])
+    alone = "" if invented["training_text"] else " (the model's training text is not at hand: the word list alone)"
+    examples = ", ".join(f"“{shown_word(e['word'])}” {e['count']}" for e in invented["examples"])
+    return f"invented words: {invented['count']:,} of {invented['words']:,}, checked against {against}{alone}" + (
+        f"; commonest: {examples}" if examples else "")
 
 
 def show_comparison(comparison, as_json: bool) -> None:

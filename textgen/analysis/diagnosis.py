@@ -14,6 +14,7 @@ corpus of any size fits in memory.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import random
@@ -110,13 +111,23 @@ def training_corpus(loaded) -> str | None:
 def known_words(loaded) -> KnownWords:
     """What invented words are checked against for a model's stories: the English word list and, where its
     training corpus is still there unchanged, that corpus's words (else the word list alone). A model
-    directory records no vocabulary of words: the corpus is read (a few seconds for 10 MB)."""
-    from textgen.analysis.words import KnownWords, corpus_words
+    directory records no vocabulary of words: the corpus is read (half a second per 2 MB), once per process."""
+    from textgen.analysis.words import KnownWords
 
     corpus = training_corpus(loaded) if loaded is not None else None
     if corpus is None:
         return KnownWords()
-    return corpus_words(corpus, name=loaded.metadata["corpus"].get("path"))  # as recorded: the same on every machine
+    recorded = loaded.metadata["corpus"]
+    return _corpus_words(corpus, recorded["fingerprint"], recorded.get("path"))  # shown as recorded: the same everywhere
+
+
+@functools.lru_cache(maxsize=4)
+def _corpus_words(path: str, fingerprint: str, name: str | None) -> KnownWords:
+    """A training corpus's words, read once per corpus and fingerprint (the explorer diagnoses one text per
+    request: reading 7 MB each time would take seconds). Not to be changed by the caller."""
+    from textgen.analysis.words import corpus_words
+
+    return corpus_words(path, name=name)
 
 
 def input_files(loaded, baseline: str | None) -> list:

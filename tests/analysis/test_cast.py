@@ -59,9 +59,10 @@ def test_a_capitalised_word_after_an_opening_quote_starts_a_sentence():
     assert speech_aware_names("She said, 'Yes.' Then Ann said 'Wow'.") == ["Ann"]
 
 
-def test_after_a_quoted_exclamation_the_speech_tag_is_inside_the_sentence():
-    assert speech_aware_names('"Hi!" Tom said. "Bye?" Sue asked.') == ["Tom", "Sue"]
-    assert story_cast('"Hi!" Tom said. "Bye?" Sue asked.').names == []  # the first definition: a sentence start, once
+def test_after_a_closing_quote_the_speech_tag_is_inside_the_sentence():
+    assert speech_aware_names('"Hi," Tom said. "Bye," Sue said.') == ["Tom", "Sue"]
+    assert story_cast('"Hi," Tom said. "Bye," Sue said.').names == []  # the first definition: a sentence start, once
+    assert speech_aware_names('"Hi!" She smiled. "Run?" Ben ran.') == []  # after ! or ? a sentence starts
 
 
 def test_the_speech_aware_names_by_hand():

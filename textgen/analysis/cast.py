@@ -15,9 +15,10 @@ Known limits: a character called only by a common noun ("the dog") is not a name
 one-off capitalised word mid-sentence ("Christmas", "Pizza") counts as one.
 A second definition, `speech_aware_names`, checks the first: a name is a capitalised word
 written at least once where no sentence starts. A sentence starts a story, a line, follows
-a full stop, ! or ? (not a ! or ? before a closing quote: in “"Hi!" Tom said.” Tom is inside a
-sentence), and follows an opening quote (in “"Come," said Tom. "Look!"” Look starts one). No
-list of openers: a word that only ever opens sentences is not a name however often it comes.
+. ! or ? (also inside quotes: in “"Hi!" Tom said.” Tom starts one, as "She" does in “"Hi!" She
+smiled.”), and follows an opening quote (in “"Come," said Tom. "Look!"” Look starts one), not a
+closing one (in “"Hi," Tom said.” Tom is inside a sentence). No list of openers: a word that only
+ever opens sentences is not a name however often it comes.
 Plain text only (no torch); the vocabulary entries that begin a name, for sampling's keep-the-cast
 rule, are textgen.sampling.cast_names'.
 """
@@ -92,14 +93,14 @@ def story_cast(story: str, window: int = WINDOW) -> Cast:
 
 
 OPENING_QUOTE = re.compile(r"(?:[“‘]|(?:^|(?<=[\s(\[—–-]))[\"'])$")
-UNQUOTED_END = re.compile(r"\.|[!?](?![!?]*[”’\"'])")  # a quoted ! or ? may be followed by its speech tag
+SENTENCE_END = re.compile(r"[.!?]")
 
 
 def _starts_sentence(gap: str, index: int, previous: str) -> bool:
     """Whether a word after `gap` (the text since the previous word) starts a sentence, the second way."""
     if index == 0 or "\n" in gap or OPENING_QUOTE.search(gap):
         return True
-    return bool(UNQUOTED_END.search(gap)) and previous.lower() not in TITLES
+    return bool(SENTENCE_END.search(gap)) and previous.lower() not in TITLES
 
 
 def speech_aware_names(story: str, window: int = WINDOW) -> list[str]:

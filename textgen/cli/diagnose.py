@@ -47,8 +47,9 @@ def diagnose_command(ctx: click.Context, model_dir: str | None, text_path: str |
                      save_path: str | None, show_stories: bool, limit: int, max_attributions: int, as_json: bool,
                      **options) -> None:
     """Find repetition errors: self-objects ("Doug saw Doug."), immediate repeats ("the the"),
-    phrase loops and repeated sentences, with seq-rep, distinct-n and rep-l metrics beside a
-    human baseline.
+    phrase loops and repeated sentences, with seq-rep, distinct-n, rep-l, names per story and
+    invented words per 1,000 (in neither an English word list nor the model's training text)
+    beside a human baseline.
 
     With MODEL, generate --samples stories and diagnose them; each finding then shows the
     probability and rank the model gave the repeated word and its top 5 alternatives, and

@@ -85,12 +85,25 @@ def show_comparison(comparison, as_json: bool) -> None:
         return
     baseline = comparison.baseline
     click.echo(f"{comparison.samples} stories per setting (seed {comparison.seed}); seq-rep, distinct and rep-l are shares, findings are per 1,000 words")
-    click.echo(f"{'setting':<32}" + "".join(f"{short:>7}" for _, short in SHORT_METRICS) + f"{'ppl':>8}")
-    for row in comparison.rows:
-        click.echo(f"{row.name:<32}" + "".join(f"{row.metrics[key]:>7.3f}" for key, _ in SHORT_METRICS)
-                   + f"{row.perplexity:>8.2f}")
+    # each cell is formatted first, then every column is as wide as its widest cell plus one space, so values
+    # of any size (200.000 findings per 1,000 words, a long setting name) never run into their neighbours
+    headers = ["setting", *(short for _, short in SHORT_METRICS), "ppl"]
+    cells = [[row.name, *(f"{row.metrics[key]:.3f}" for key, _ in SHORT_METRICS), f"{row.perplexity:.2f}"]
+             for row in comparison.rows]
     if baseline:
-        click.echo(f"{'human baseline':<32}" + "".join(f"{baseline[key]:>7.3f}" for key, _ in SHORT_METRICS) + f"{'':>8}")
+        shown = [baseline.get(key) for key, _ in SHORT_METRICS]
+        cells.append(["human baseline", *(f"{value:.3f}" if isinstance(value, (int, float)) else "" for value in shown), ""])
+    widths = [max(len(line[column]) for line in [headers, *cells]) for column in range(len(headers))]
+    widths = [max(32, widths[0]), *(max(6, width) for width in widths[1:-1]), max(7, widths[-1])]  # the usual table's widths
+
+    def line(values: list[str]) -> str:
+        return f"{values[0]:<{widths[0]}}" + "".join(f" {value:>{width}}" for value, width in zip(values[1:], widths[1:]))
+
+    click.echo(line(headers).rstrip())
+    for values in cells[:len(comparison.rows)]:
+        click.echo(line(values))
+    if baseline:
+        click.echo(line(cells[-1]).rstrip())
         click.echo(baseline_line(baseline, comparison.baseline_path))
     click.echo("columns: rep-n = seq-rep-n, dist-n = distinct-n, rN = rep-l over the last N words; self, imm, loop, sent = "
                "self-object, immediate-repeat, phrase-loop, repeated-sentence findings per 1,000 words; "

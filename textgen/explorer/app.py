@@ -386,7 +386,7 @@ def create_app(models: dict[str, object], max_generations: int = MAX_GENERATIONS
         with work.inside(check):  # counted: a stopping server waits for it to leave the model
             slot = slot_of(request.model)
             tokenizer = slot.loaded.tokenizer
-            ids = prompt_ids(tokenizer, check_text(request.text, "text"), "TEXT")
+            ids = prompt_ids(tokenizer, check_text(request.text, "text"), "the text")  # the page's words, as /api/next says it
             check_tokens(len(ids) - 1, "text")
             units = slot.loaded.model.config.hidden_size  # a layer's units: no more can be shown or listed
             check_gates(len(group_words(tokenizer, ids[1:])), min(request.heatmap_units, units), min(request.units, units))

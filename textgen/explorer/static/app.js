@@ -7,11 +7,17 @@ const TITLES = {  // both vocabularies, as the CLI prints them
   update: "update gate (z)", reset: "reset gate (r)",
 };
 const MEMORY_TITLES = { ltm: "LTM, long-term memory (cell state c)", stm: "STM, short-term memory (hidden state h)" };
+const BLAMES = {  // what a verdict of textgen/analysis/attribution.py means
+  model: "the model ranked the word first, so greedy decoding writes it too",
+  sampling: "an unlikely word the sampler drew",
+  both: "a likely-enough word the sampler drew",
+};
 let models = [];
 let nextTimer = null;
 let nextRequest = 0;
 let generation = null;
 let lastGates = null;
+let storyVersion = 0;  // counts the changes of the story (and of the model): an answer about an older one is dropped
 
 async function api(path, body) {
   const response = await fetch(path, body === undefined ? {} : {
@@ -25,6 +31,44 @@ async function api(path, body) {
 function status(message) { $("status").textContent = message; }
 function model() { return $("model").value || null; }
 function percent(p) { return (100 * p).toFixed(2) + "%"; }
+
+// --- errors: one at a time, each owned by the action that made it ------------------------------
+
+function showError(source, message) {
+  const box = $("error");
+  box.textContent = message;
+  box.dataset.source = source;
+  box.hidden = false;
+}
+
+function clearError(...sources) {  // the error goes when the action that made it runs again (or its input changes)
+  const box = $("error");
+  if (box.hidden || !sources.includes(box.dataset.source)) return;
+  box.hidden = true;
+  box.textContent = "";
+  delete box.dataset.source;
+}
+
+// --- the story changed: the diagnosis and the memory view were about the old one -----------------
+
+function storyChanged(reason = "The story has changed") {
+  storyVersion++;
+  clearError("diagnose", "gates");  // about the old text; "next" runs again on its own
+  if (!$("diagnosis").hidden && !$("diagnosis-results").hidden) {
+    $("diagnosis-results").hidden = true;
+    $("diagnosed").innerHTML = "";
+    $("finding-detail").textContent = "";
+    $("diagnosis-summary").textContent = `${reason} since this diagnosis: press “diagnose” to diagnose it again.`;
+  }
+  if (!$("memory").hidden && !$("memory-results").hidden) {
+    $("memory-results").hidden = true;
+    $("heatmaps").innerHTML = "";
+    $("memory-legends").innerHTML = "";
+    $("word-detail").innerHTML = "";
+    lastGates = null;
+    $("memory-summary").textContent = `${reason} since this memory view: press “memory view” to read it again.`;
+  }
+}
 
 async function loadModels() {
   const data = await api("/api/models");
@@ -60,6 +104,7 @@ function modelChanged() {
     option.textContent = layer;
     $("layer").appendChild(option);
   }
+  storyChanged("The model has changed");
   scheduleNext(0);
 }
 
@@ -73,13 +118,17 @@ function scheduleNext(delay = 250) {
 async function showNext() {
   const text = $("story").value;
   const ticket = ++nextRequest;
-  if (!text.trim()) { $("bars").innerHTML = ""; $("coverage").textContent = ""; return; }
+  if (!text.trim()) { $("bars").innerHTML = ""; $("coverage").textContent = ""; clearError("next"); return; }
   try {
     const data = await api("/api/next", { model: model(), text: text, top: 10 });
     if (ticket !== nextRequest) return;  // a newer request is on its way
+    clearError("next");
     renderBars(data);
   } catch (error) {
-    if (ticket === nextRequest) status(error.message);
+    if (ticket !== nextRequest) return;
+    $("bars").innerHTML = "";  // the bars were for an older text
+    $("coverage").textContent = "";
+    showError("next", error.message);
   }
 }
 
@@ -114,6 +163,7 @@ function takeWord(word) {
   const text = story.value;
   const glued = /^[.,!?;:'’)\]\n]/.test(word) || text === "" || /[\s“"(\[]$/.test(text);
   story.value = text + (glued ? "" : " ") + word;
+  storyChanged();
   scheduleNext(0);
 }
 
@@ -138,6 +188,7 @@ async function continueStory() {
   generation = controller;
   $("continue").disabled = true;
   $("stop").disabled = false;
+  clearError("continue");
   status("writing…");
   const story = $("story");
   try {
@@ -159,13 +210,14 @@ async function continueStory() {
         buffer = buffer.slice(cut + 2);
         const kind = (block.match(/^event: (.*)$/m) || [])[1];
         const data = JSON.parse((block.match(/^data: (.*)$/m) || [])[1] || "{}");
-        if (kind === "token") story.value += data.text;
+        if (kind === "token") { story.value += data.text; storyChanged(); }
         else if (kind === "done") status(`done (${data.stop_reason.replace(/_/g, " ")}, ${data.tokens.length} tokens)`);
         else if (kind === "error") throw new Error(data.detail);
       }
     }
   } catch (error) {
-    status(error.name === "AbortError" ? "stopped" : error.message);
+    if (error.name === "AbortError") status("stopped");
+    else { status(""); showError("continue", error.message); }
   } finally {
     generation = null;
     $("continue").disabled = false;
@@ -178,33 +230,55 @@ async function continueStory() {
 
 async function diagnose() {
   const text = $("story").value;
+  const version = storyVersion;
+  clearError("diagnose");
   status("diagnosing…");
   try {
     const data = await api("/api/diagnose", { model: model(), text: text });
+    if (version !== storyVersion) return;  // the story changed while the server worked: this answer is about the old one
     renderDiagnosis(text, data);
-    status("");
   } catch (error) {
-    status(error.message);
+    if (version === storyVersion) showError("diagnose", error.message);
+  } finally {
+    if ($("status").textContent === "diagnosing…") status("");
   }
+}
+
+function describeRank(a) {
+  if (a.rank) return `rank ${a.rank} among its next words`;
+  // rank null: the word is below every word the model listed (the JSON's ranked_words)
+  return a.ranked_words ? `not among its ${a.ranked_words.toLocaleString("en")} likeliest next words` : "";
 }
 
 function describeFinding(finding) {
   const lines = [finding.explanation];
   const a = finding.attribution;
   if (a) {
-    lines.push(`the model gave “${a.word}” ${percent(a.probability)} (rank ${a.rank}); verdict: ${a.blame}`);
-    lines.push("alternatives: " + a.alternatives.map((w) => `${w.word} ${percent(w.probability)}`).join(", "));
+    const rank = describeRank(a);
+    lines.push(`the model gave “${a.word}” ${percent(a.probability)}${rank ? ` (${rank})` : ""}`);
+    lines.push(`verdict: ${a.blame}${BLAMES[a.blame] ? ": " + BLAMES[a.blame] : ""}`);
+    lines.push(a.alternatives.length
+      ? "it would rather have written: " + a.alternatives.map((w) => `${w.word} ${percent(w.probability)}`).join(", ")
+      : "no other word listed");
+  } else {
+    lines.push("no model's view: the text before it has words this model's tokenizer does not know");
   }
   return lines.join("\n");
 }
 
 function renderDiagnosis(text, data) {
   $("diagnosis").hidden = false;
+  $("diagnosis-results").hidden = false;
   const findings = data.findings.filter((f) => f.story === 0).sort((a, b) => a.start - b.start);
   const m = data.metrics;
   $("diagnosis-summary").textContent =
     `${findings.length} finding${findings.length === 1 ? "" : "s"}; names in the first 150 words: ` +
-    `${m.names_per_story} (late: ${m.late_names_per_story}); seq-rep-4 ${m.seq_rep_4.toFixed(3)}. Hover a mark for the model's view.`;
+    `${m.names_per_story} (late: ${m.late_names_per_story}); seq-rep-4 ${m.seq_rep_4.toFixed(3)}.`;
+  for (const item of document.querySelectorAll("#diagnosis-legend li")) {
+    const count = findings.filter((f) => f.kind === item.dataset.kind).length;
+    item.querySelector(".count").textContent = `(${count} here)`;
+  }
+  $("finding-detail").textContent = "";
   const out = $("diagnosed");
   out.innerHTML = "";
   let at = 0;
@@ -215,6 +289,9 @@ function renderDiagnosis(text, data) {
     mark.className = "finding " + finding.kind;
     mark.dataset.kind = finding.kind;
     mark.title = describeFinding(finding);
+    mark.tabIndex = 0;
+    mark.addEventListener("click", () => { $("finding-detail").textContent = mark.title; });  // a touch screen has no hover
+    mark.addEventListener("keydown", (event) => { if (event.key === "Enter") mark.click(); });
     mark.textContent = text.slice(finding.start, finding.end);
     out.append(mark);
     at = finding.end;
@@ -234,6 +311,36 @@ function colour(value, low, high, diverging) {
   return `rgb(${Math.round(30 + 225 * t)},${Math.round(40 + 200 * t)},${Math.round(90 + 40 * t)})`;
 }
 
+function range(rows, diverging) {
+  const flat = rows.flat();
+  return diverging ? [Math.min(...flat, 0), Math.max(...flat, 0)] : [0, 1];
+}
+
+function scale(label, low, high, diverging, left, right) {
+  // a colour legend: the same colour() as the cells, from one end of the scale to the other
+  const box = document.createElement("div");
+  box.className = "scale";
+  const name = document.createElement("span");
+  name.textContent = label + ":";
+  const strip = document.createElement("span");
+  strip.className = "strip";
+  const from = diverging ? -Math.max(Math.abs(low), Math.abs(high), 1e-6) : low;
+  const to = diverging ? -from : high;
+  for (let step = 0; step <= 10; step++) {
+    const swatch = document.createElement("span");
+    swatch.style.background = colour(from + (to - from) * step / 10, low, high, diverging);
+    strip.appendChild(swatch);
+  }
+  const ends = [left(from), right(to)].map((text) => {
+    const end = document.createElement("span");
+    end.className = "end";
+    end.textContent = text;
+    return end;
+  });
+  box.append(name, ends[0], strip, ends[1]);
+  return box;
+}
+
 function heatmap(title, words, units, rows, diverging) {
   const box = document.createElement("div");
   box.className = "heatmap";
@@ -241,9 +348,22 @@ function heatmap(title, words, units, rows, diverging) {
   heading.textContent = title;
   box.appendChild(heading);
   const table = document.createElement("table");
-  const flat = rows.flat();
-  const low = diverging ? Math.min(...flat, 0) : 0;
-  const high = diverging ? Math.max(...flat, 0) : 1;
+  const [low, high] = range(rows, diverging);
+  const head = document.createElement("thead");
+  const top = document.createElement("tr");
+  const corner = document.createElement("th");
+  corner.className = "corner";
+  corner.textContent = "word ↓ unit →";
+  top.appendChild(corner);
+  for (const unit of units) {
+    const th = document.createElement("th");
+    th.className = "unit";
+    th.textContent = unit;
+    th.title = `unit ${unit}`;
+    top.appendChild(th);
+  }
+  head.appendChild(top);
+  const body = document.createElement("tbody");
   rows.forEach((row, index) => {
     const tr = document.createElement("tr");
     tr.dataset.word = index;
@@ -257,46 +377,66 @@ function heatmap(title, words, units, rows, diverging) {
       td.title = `${words[index]}, unit ${units[column]}: ${value.toFixed(3)}`;
       tr.appendChild(td);
     });
-    table.appendChild(tr);
+    body.appendChild(tr);
   });
+  table.append(head, body);
   box.appendChild(table);
   return box;
 }
 
 async function showGates() {
+  const version = storyVersion;
+  clearError("gates");
   status("reading…");
   try {
     const data = await api("/api/gates", { model: model(), text: $("story").value, layer: Number($("layer").value || 1) });
-    lastGates = data;
-    $("memory").hidden = false;
-    const maps = data.heatmaps;
-    $("memory-summary").textContent =
-      `${data.cell} layer ${data.layer} of ${data.layers}: ${maps.units.length} of ${data.units} units (the most varied), ` +
-      `${maps.words.length} words`;
-    const box = $("heatmaps");
-    box.innerHTML = "";
-    box.appendChild(heatmap(MEMORY_TITLES[data.memory], maps.words, maps.units, maps.memory, true));
-    for (const name of Object.keys(data.gate_names)) {
-      box.appendChild(heatmap(TITLES[name] || name, maps.words, maps.units, maps.gates[name], false));
-    }
-    $("word-detail").textContent = "Click a word (a row) to see its gate values and the units that changed most.";
-    status("");
+    if (version !== storyVersion) return;  // about a story that has changed since
+    renderGates(data);
   } catch (error) {
-    status(error.message);
+    if (version === storyVersion) showError("gates", error.message);
+  } finally {
+    if ($("status").textContent === "reading…") status("");
   }
+}
+
+function renderGates(data) {
+  lastGates = data;
+  $("memory").hidden = false;
+  $("memory-results").hidden = false;
+  const maps = data.heatmaps;
+  $("memory-summary").textContent =
+    `${data.cell} layer ${data.layer} of ${data.layers}: ${maps.units.length} of ${data.units} units (the most varied), ` +
+    `${maps.words.length} words`;
+  const memoryName = data.memory.toUpperCase();
+  const [low, high] = range(maps.memory, true);
+  const signed = (value) => (value > 0 ? "+" : value < 0 ? "−" : "") + Math.abs(value).toFixed(2);
+  const legends = $("memory-legends");
+  legends.innerHTML = "";
+  legends.append(
+    scale(`${memoryName}, what a unit holds after the word: blue negative, white 0, red positive`, low, high, true, signed, signed),
+    scale("gates, the share a gate lets through: dark shut, bright open", 0, 1, false, () => "0 shut", () => "1 open"),
+  );
+  const box = $("heatmaps");
+  box.innerHTML = "";
+  box.appendChild(heatmap(MEMORY_TITLES[data.memory], maps.words, maps.units, maps.memory, true));
+  for (const name of Object.keys(data.gate_names)) {
+    box.appendChild(heatmap(TITLES[name] || name, maps.words, maps.units, maps.gates[name], false));
+  }
+  $("word-detail").innerHTML = "";
 }
 
 function showWord(index) {
   const data = lastGates;
+  if (!data) return;
   const word = data.words[index];
-  document.querySelectorAll(".heatmap tr").forEach((tr) => tr.classList.toggle("chosen", Number(tr.dataset.word) === index));
+  document.querySelectorAll(".heatmap tbody tr").forEach((tr) => tr.classList.toggle("chosen", Number(tr.dataset.word) === index));
   const detail = $("word-detail");
   detail.innerHTML = "";
   const heading = document.createElement("p");
   heading.textContent = `“${word.word}” (pieces: ${word.pieces.join(" + ")}); mean change of memory: ${word.memory_change.toFixed(3)}`;
   detail.appendChild(heading);
   const table = document.createElement("table");
-  table.innerHTML = "<tr><th>gate</th><th>mean over the units</th></tr>";
+  table.innerHTML = "<tr><th>gate</th><th>mean over the units (0 shut, 1 open)</th></tr>";
   for (const [name, value] of Object.entries(word.gates)) {
     const tr = document.createElement("tr");
     tr.innerHTML = `<td>${TITLES[name] || name}</td><td>${value.toFixed(3)}</td>`;
@@ -315,11 +455,11 @@ function showWord(index) {
 
 // --- wiring ------------------------------------------------------------------------------------
 
-$("story").addEventListener("input", () => scheduleNext());
+$("story").addEventListener("input", () => { storyChanged(); scheduleNext(); });
 $("model").addEventListener("change", modelChanged);
 $("continue").addEventListener("click", continueStory);
 $("stop").addEventListener("click", () => generation && generation.abort());
 $("diagnose").addEventListener("click", diagnose);
 $("gates").addEventListener("click", showGates);
 $("layer").addEventListener("change", showGates);
-loadModels().catch((error) => status(error.message));
+loadModels().catch((error) => showError("models", error.message));

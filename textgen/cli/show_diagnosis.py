@@ -11,7 +11,8 @@ SHORT_METRICS = (("seq_rep_1", "rep-1"), ("seq_rep_2", "rep-2"), ("seq_rep_3", "
                  ("distinct_1", "dist-1"), ("distinct_2", "dist-2"), ("distinct_3", "dist-3"), ("rep_16", "r16"),
                  ("rep_32", "r32"), ("rep_128", "r128"), ("self-object_per_1000_words", "self"),
                  ("immediate-repeat_per_1000_words", "imm"), ("phrase-loop_per_1000_words", "loop"),
-                 ("repeated-sentence_per_1000_words", "sent"), ("names_per_story", "names"), ("late_names_per_story", "late"))
+                 ("repeated-sentence_per_1000_words", "sent"), ("names_per_story", "names"), ("late_names_per_story", "late"),
+                 ("speech_aware_names_per_story", "names2"), ("invented_per_1000_words", "inv"))
 
 
 def baseline_line(baseline: dict, path: str) -> str:
@@ -106,5 +107,6 @@ def show_comparison(comparison, as_json: bool) -> None:
         click.echo(line(cells[-1]).rstrip())
         click.echo(baseline_line(baseline, comparison.baseline_path))
     click.echo("columns: rep-n = seq-rep-n, dist-n = distinct-n, rN = rep-l over the last N words; self, imm, loop, sent = "
-               "self-object, immediate-repeat, phrase-loop, repeated-sentence findings per 1,000 words; "
-               "ppl = perplexity per token of the samples under the model (before sampling changed it)")
+               "self-object, immediate-repeat, phrase-loop, repeated-sentence findings per 1,000 words; names, late, "
+               "names2 = names per story, those first met after its first third, names counted after opening quotes too; "
+               "inv = invented words per 1,000 words; ppl = perplexity per token of the samples under the model (before sampling changed it)")

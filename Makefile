@@ -103,6 +103,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/cast.py --shared $(SHARED) --train-minutes 30 --out .bench/tinystories-30m
 	$(BIN)/python benchmarks/scaling.py
 	$(BIN)/python benchmarks/long_inputs.py --shared $(SHARED)
+	$(BIN)/python benchmarks/story_quality.py --shared $(SHARED)
 	$(BIN)/python benchmarks/detectors.py --table
 	$(BIN)/python benchmarks/explorer_load.py --model .bench/tinystories-30m
 	$(BIN)/python benchmarks/classify.py --shared $(SHARED) --out .bench/classify

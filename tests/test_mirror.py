@@ -26,7 +26,6 @@ EXCEPTIONS = {
     "cli/show_diagnosis.py": "the printing of `textgen diagnose`, in tests/cli/test_diagnose.py",
     "cli/tokenizer.py": "`textgen tokenizer`, in tests/cli/test_cli.py",
     "cli/train.py": "`textgen train` and `textgen export`, in tests/training/test_run.py and tests/e2e/test_model_writes.py",
-    "cli/tune.py": "`textgen tune-cast`, in tests/sampling/test_model_defaults.py",
     # the explorer's server pieces are tested through the running app
     "explorer/server.py": "the HTTP server and its stop, in tests/explorer/test_serve.py and tests/explorer/test_abuse.py",
     "explorer/requests.py": "the request models, through the app in tests/explorer/test_app.py (rewritten from the "

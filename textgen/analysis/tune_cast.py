@@ -127,41 +127,43 @@ def tune_cast(loaded, valid, *, samples: int = 200, seed: int = 0, max_tokens: i
     return tuning
 
 
-def check_recordable(path) -> None:
+def check_recordable(path, command: str = "tune-cast") -> None:
     """Before the search: the choice could be written into `path` (not a shipped model, its lock
-    free and a plain file, the folder writable), so a refusal comes before minutes of sampling."""
+    free and a plain file, the folder writable), so a refusal comes before minutes of sampling.
+    `command`: the command the messages name."""
     from textgen.modeldir.swap import FolderLock
     from textgen.modeldir.shipped import refuse_shipped
 
-    refuse_shipped(path, "tune-cast")
-    with FolderLock(Path(path), hint="run tune-cast when it has finished, or add --dry-run"):
+    refuse_shipped(path, command)
+    with FolderLock(Path(path), hint=f"run {command} when it has finished, or add --dry-run"):
         pass
 
 
-def record_cast(path, tuning: CastTuning, files: dict | None = None) -> dict:
+def record_cast(path, tuning, files: dict | None = None, command: str = "tune-cast") -> dict:
     """Write the choice into the model directory's textgen.json (atomically, with the folder locked
     against other textgen processes; the weights and their hashes are untouched). `files`: the
     hashes (textgen.json's "files") of the model the search sampled from; a folder that holds
     another model by the time the choice is written (replaced while the search ran) is refused,
     so a choice never lands on weights it was not made for. A shipped model is refused: it is
-    read-only. Returns the new "sampling" section."""
+    read-only. `tuning`: a CastTuning or a textgen.analysis.tune.Tuning (anything with
+    `section(existing)`); `command`: the command the messages name. Returns the new "sampling" section."""
     from textgen.modeldir.swap import locked, recover
     from textgen.modeldir.layout import ModelDirectory
     from textgen.modeldir.shipped import refuse_shipped
 
-    refuse_shipped(path, "tune-cast")
+    refuse_shipped(path, command)
     directory = ModelDirectory(Path(path))
     try:
-        with locked(directory.path, hint="run tune-cast when it has finished, or add --dry-run"):
+        with locked(directory.path, hint=f"run {command} when it has finished, or add --dry-run"):
             recover(directory.path)  # a killed writer's swap is finished first: its textgen.json is the one to change
             meta = directory.read_metadata()
             if files is not None and meta.get("files") != files:
-                raise TextgenError(f"{path} changed while tune-cast ran (another textgen command wrote a model there): "
-                                   "run tune-cast again")
+                raise TextgenError(f"{path} changed while {command} ran (another textgen command wrote a model there): "
+                                   f"run {command} again")
             section = tuning.section(meta.get("sampling"))
             directory.write_metadata({**meta, "sampling": section})
     except OSError as error:
-        raise TextgenError(f"cannot write {directory.metadata_path} ({error.strerror or error}): run tune-cast on a "
+        raise TextgenError(f"cannot write {directory.metadata_path} ({error.strerror or error}): run {command} on a "
                            "copy of the model you can write to, or add --dry-run") from None
     return section
 

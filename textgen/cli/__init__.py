@@ -23,7 +23,7 @@ from textgen.cli.generate import generate_command, next_command
 from textgen.cli.serve import serve_command
 from textgen.cli.tokenizer import tokenizer
 from textgen.cli.train import export_command, train_command
-from textgen.cli.tune import tune_cast_command
+from textgen.cli.tune import tune_cast_command, tune_command
 
 __all__ = ["cli", "main"]
 
@@ -40,7 +40,7 @@ def cli() -> None:
 
 
 for command in (corpus, tokenizer, train_command, export_command, evaluate_command, generate_command, next_command,
-                diagnose_command, tune_cast_command, gates_command, experiment, serve_command, classify):
+                diagnose_command, tune_command, tune_cast_command, gates_command, experiment, serve_command, classify):
     cli.add_command(command)
 
 

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from textgen.cli import common
-from textgen.cli.common import given_options, int_list, percent, print_json, shown_word
+from textgen.cli.common import float_list, given_options, int_list, percent, print_json, shown_word
 from textgen.cli.process import TextgenGroup
 from textgen.errors import TextgenError
 
@@ -28,6 +28,14 @@ def test_int_list():
         int_list(None, None, "2,x")
     with pytest.raises(click.BadParameter, match="give at least one value"):
         int_list(None, None, " , ")
+
+
+def test_float_list():
+    assert float_list(None, None, "1,0.9, 0.8") == (1.0, 0.9, 0.8)
+    with pytest.raises(click.BadParameter, match="'1,hot' is not a comma-separated list of numbers, e.g. 1,0.9,0.8"):
+        float_list(None, None, "1,hot")
+    with pytest.raises(click.BadParameter, match="give at least one value, e.g. 1,0.9,0.8"):
+        float_list(None, None, ",")
 
 
 def test_words_and_percentages_as_the_terminal_shows_them():

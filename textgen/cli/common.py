@@ -84,15 +84,24 @@ def percent(value: float) -> str:
     return f"{100 * value:.1f}%" if value >= 0.001 else f"{100 * value:.2g}%"
 
 
+def _number_list(text: str, parse, what: str, example: str) -> tuple:
+    try:
+        values = tuple(parse(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a comma-separated list of {what}, e.g. {example}") from None
+    if not values:
+        raise click.BadParameter(f"give at least one value, e.g. {example}")
+    return values
+
+
 def int_list(ctx: click.Context | None, param: click.Parameter | None, text: str) -> tuple[int, ...]:
     """A click callback: "2,8,32" -> (2, 8, 32)."""
-    try:
-        values = tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise click.BadParameter(f"{text!r} is not a comma-separated list of whole numbers, e.g. 2,8,32") from None
-    if not values:
-        raise click.BadParameter("give at least one value, e.g. 2,8,32")
-    return values
+    return _number_list(text, int, "whole numbers", "2,8,32")
+
+
+def float_list(ctx: click.Context | None, param: click.Parameter | None, text: str) -> tuple[float, ...]:
+    """A click callback: "1,0.9,0.8" -> (1.0, 0.9, 0.8)."""
+    return _number_list(text, float, "numbers", "1,0.9,0.8")
 
 
 def given_options(ctx: click.Context, names) -> list[str]:

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import click
 
-from textgen.cli.common import SEED, counting_bar, int_list, note, print_json
+from textgen.cli.common import SEED, counting_bar, float_list, int_list, note, print_json
+
+
+def story_options(command):
+    """--max-tokens, --seed and --quantize, the same for tune-cast and tune."""
+    for option in reversed([
+        click.option("--max-tokens", type=click.IntRange(1, 10_000), default=200, show_default=True,
+                     help="At most this many tokens per story."),
+        click.option("--seed", type=SEED, default=0, show_default=True, help="The same seed gives the same stories."),
+        click.option("--quantize", type=click.Choice(["auto", "none", "int8", "bf16"]), default="auto", show_default=True,
+                     help="Weights for generation (as in textgen generate)."),
+    ]):
+        command = option(command)
+    return command
 
 
 @click.command("tune-cast")
@@ -15,10 +28,7 @@ from textgen.cli.common import SEED, counting_bar, int_list, note, print_json
               help="Stories generated per cast size (more: a steadier choice).")
 @click.option("--sizes", callback=int_list, default="0,3,2,1", show_default=True,
               help="Cast sizes to try, comma-separated (0: no limit); a tie goes to the one listed first.")
-@click.option("--max-tokens", type=click.IntRange(1, 10_000), default=200, show_default=True, help="At most this many tokens per story.")
-@click.option("--seed", type=SEED, default=0, show_default=True, help="The same seed gives the same stories.")
-@click.option("--quantize", type=click.Choice(["auto", "none", "int8", "bf16"]), default="auto", show_default=True,
-              help="Weights for generation (as in textgen generate).")
+@story_options
 @click.option("--dry-run", is_flag=True, help="Show the search and the choice; leave textgen.json as it is.")
 @click.option("--json", "as_json", is_flag=True,
               help='Print {"valid", "human_names_per_story", "rows": [{"cast_size", "names_per_story", "ratio", ...}], '
@@ -75,17 +85,6 @@ def tune_cast_command(model_dir: str, valid_path: str | None, samples: int, size
                    f"{Path(loaded.path) / 'textgen.json'}: generate, diagnose and the explorer use it unless --cast-size is given")
 
 
-def float_list(ctx: click.Context | None, param: click.Parameter | None, text: str) -> tuple[float, ...]:
-    """A click callback: "1,0.9,0.8" -> (1.0, 0.9, 0.8)."""
-    try:
-        values = tuple(float(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise click.BadParameter(f"{text!r} is not a comma-separated list of numbers, e.g. 1,0.9,0.8") from None
-    if not values:
-        raise click.BadParameter("give at least one value, e.g. 1,0.9,0.8")
-    return values
-
-
 @click.command("tune")
 @click.argument("model_dir", metavar="MODEL")
 @click.option("--valid", "valid_path", required=True, metavar="FILE",
@@ -98,10 +97,7 @@ def float_list(ctx: click.Context | None, param: click.Parameter | None, text: s
               help="Min-p values to try, comma-separated (0: off).")
 @click.option("--sizes", callback=int_list, default="0,3,2,1", show_default=True,
               help="Cast sizes to try, comma-separated (0: no limit).")
-@click.option("--max-tokens", type=click.IntRange(1, 10_000), default=200, show_default=True, help="At most this many tokens per story.")
-@click.option("--seed", type=SEED, default=0, show_default=True, help="The same seed gives the same stories.")
-@click.option("--quantize", type=click.Choice(["auto", "none", "int8", "bf16"]), default="auto", show_default=True,
-              help="Weights for generation (as in textgen generate).")
+@story_options
 @click.option("--dry-run", is_flag=True, help="Show the table and the choice; leave textgen.json as it is.")
 @click.option("--json", "as_json", is_flag=True,
               help='Print {"valid", "human", "rows": [{"temperature", "min_p", "cast_size", "names", "invented", '

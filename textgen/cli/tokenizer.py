@@ -28,7 +28,7 @@ def tokenizer() -> None:
 def tokenizer_train(corpus_path: str, kind: str, vocab_size: int | None, model_type: str, seed: int, out_path: str, as_json: bool) -> None:
     """Train a tokenizer on CORPUS and save it to one file.
 
-    Example: textgen tokenizer train corpora/little-stories.txt --vocab-size 1024 --out little.model
+    Example: textgen tokenizer train corpora/little-stories.txt --vocab-size 800 --out little.model
     """
     import time
 
@@ -114,7 +114,7 @@ def tokenizer_encode(tokenizer_path: str, text: str, as_json: bool) -> None:
 def tokenizer_decode(tokenizer_path: str, ids: tuple[int, ...]) -> None:
     """Turn token IDS back into text (put -- before the ids if one is negative).
 
-    Example: textgen tokenizer decode little.model 2 215 37 9
+    Example: textgen tokenizer decode little.model 310 294 301 263 309
     """
     from textgen.tokenizer import load_tokenizer
 

@@ -56,6 +56,7 @@ def failing_group():
 
 def test_the_group_turns_a_textgen_error_and_a_usage_mistake_into_one_line_and_exit_2():
     result = CliRunner().invoke(failing_group(), ["run", "--top-k", "-1"])
-    assert result.exit_code == 2 and result.stderr == "error: top-k must be at least 0: give 0 (off) or more\n"
+    assert result.exit_code == 2
+    assert result.stderr == "error: top-k must be at least 0: give 0 (off) or more\n"
     usage = CliRunner().invoke(failing_group(), ["run", "--seed", "-5"])
     assert usage.exit_code == 2 and "Traceback" not in usage.output and "--seed" in usage.stderr

@@ -90,9 +90,49 @@ def test_invented_words_are_checked_against_the_training_words_and_the_baseline_
     assert report.baseline["invented_per_1000_words"] >= 0.0
 
 
-def test_without_the_training_corpus_the_word_list_alone_is_used(trained):
+def test_without_the_training_corpus_the_recorded_words_then_the_word_list_alone_are_used(trained):
     loaded = textgen.load(trained)
     loaded.metadata["corpus"] = {**loaded.metadata["corpus"], "path": "moved.txt", "absolute_path": "/nowhere/moved.txt"}
-    report = textgen.diagnose(loaded, stories=["The cat sat."])
+    assert loaded.words  # textgen train recorded them
+    story = "The cat sat. Hopper glorped."
+    report = textgen.diagnose(loaded, stories=[story])
+    assert report.invented_words["training_text"] is True
+    assert report.invented_words["checked_against"] == ["pyspellchecker's English word list",
+                                                        "moved.txt (the words textgen.json records)"]
+    assert report.metrics["invented_per_1000_words"] == pytest.approx(1000 / 5)  # "glorped"; "Hopper" is recorded
+    del loaded.metadata["words"]
+    del loaded.__dict__["words"]  # the cached reading
+    report = textgen.diagnose(loaded, stories=[story])
     assert report.invented_words["training_text"] is False
     assert report.invented_words["checked_against"] == ["pyspellchecker's English word list"]
+
+
+def test_one_story_means_average_each_story_alone():
+    from textgen.analysis.diagnosis import one_story_means
+
+    first = "Tom saw a dog. The dog ran to Tom."  # 9 words, one name
+    second = "One day Lily and Ben sat by the big red tree and sang a song."  # 15 words, two names
+    means = one_story_means([first, second])
+    assert means["stories"] == 2
+    assert means["words"] == pytest.approx((9 + 15) / 2)
+    assert means["names_per_story"] == pytest.approx((1 + 2) / 2)
+    assert means["distinct_2"] == pytest.approx((1.0 + 1.0) / 2)  # no word pair twice within either story
+    with pytest.raises(TextgenError, match="no story"):
+        one_story_means([])
+
+
+def test_the_story_reference_comes_from_the_tune_record_then_the_training_corpus_then_none(trained):
+    from textgen.analysis.diagnosis import STORY_METRICS, story_reference
+
+    loaded = textgen.load(trained)
+    from_corpus = story_reference(loaded)
+    assert from_corpus["source"].endswith("training stories (" + loaded.metadata["corpus"]["path"] + ")")
+    assert set(from_corpus["metrics"]) == set(STORY_METRICS)
+    record = {**{name: 1.5 for name in STORY_METRICS}, "stories": 7}
+    loaded.metadata["sampling"] = {"settings": {}, "tune": {"valid": "valid.txt", "human_story": record}}
+    from_tune = story_reference(loaded)
+    assert from_tune["source"] == "7 validation stories (textgen tune: valid.txt)"
+    assert from_tune["metrics"] == {name: 1.5 for name in STORY_METRICS}
+    del loaded.metadata["sampling"]
+    loaded.metadata["corpus"] = {**loaded.metadata["corpus"], "path": "moved.txt", "absolute_path": "/nowhere/moved.txt"}
+    assert story_reference(loaded) is None

@@ -97,9 +97,16 @@ def test_human_metrics_measure_only_stories_long_enough(tmp_path):
     long = "Tom met Lily at the park and they played with a red ball until the sun went down over the hill. " * 2
     path = tmp_path / "valid.txt"
     path.write_text(f"{long}\n\nToo short.\n\n{long.replace('Tom', 'Ben')}\n")
-    human, count = human_metrics(path, 10)
-    assert count == 2 and human["names"] == pytest.approx(2.0)
+    human, count, story = human_metrics(path, 10)
+    assert count == 2
+    assert human["names"] == pytest.approx(2.0)
     assert set(human) == {"names", "seq_rep_4", "immediate", "distinct_2", "distinct_3", "invented"}
+    # one story on average: each story alone (two names each, 42 words each), not the two pooled
+    assert story["stories"] == 2
+    assert story["names_per_story"] == pytest.approx(2.0)
+    assert story["words"] == pytest.approx(42.0)  # 21 words twice
+    pooled_distinct = human["distinct_2"]
+    assert story["distinct_2"] > pooled_distinct  # one story repeats less of itself than two alike ones pooled
     assert human_metrics(path, 1)[1] == 1
     short = tmp_path / "short.txt"
     short.write_text("Too short.\n\nAlso short.\n")

@@ -53,6 +53,11 @@ def test_tune_searches_the_grid_writes_the_choice_and_the_table_and_generate_sta
     loaded = textgen.load(path)  # the weights' hashes still hold
     assert loaded.sampling == {"top_p": 0.95, **result["chosen_settings"]}
     assert loaded.metadata["sampling"]["tune"]["rows"] == rows
+    # what one validation story measures, for the explorer's human value (no corpus needed)
+    from textgen.analysis.diagnosis import STORY_METRICS, story_reference
+
+    assert result["human_story"]["stories"] == 3
+    assert story_reference(loaded)["metrics"] == {name: result["human_story"][name] for name in STORY_METRICS}
     settings = SamplingSettings.for_model(loaded)  # what generate, diagnose and the explorer start from
     assert (settings.temperature, settings.min_p, settings.cast_size, settings.top_p) == (
         *result["chosen_settings"].values(), 0.95)

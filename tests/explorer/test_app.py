@@ -134,8 +134,21 @@ def test_gates_and_diagnose_equal_the_cli(client, trained, tmp_path):
     diagnosed = client.post("/api/diagnose", json={"text": text}).json()
     want = cli_json("diagnose", trained, "--text", story, "--no-baseline")
     assert diagnosed.pop("model") == "tiny" and want.pop("model") == str(trained)
+    reference = diagnosed.pop("reference")  # the page's human value, which the CLI's --json does not carry
     _same(diagnosed, want)
     assert {f["kind"] for f in diagnosed["findings"]} >= {"self-object"}  # "the cat saw the cat"
+    # the tiny model's training corpus is at hand: one of its stories, on average, beside the text
+    from textgen.analysis.diagnosis import STORY_METRICS, one_story_means
+    from textgen.data.corpus import iter_stories
+
+    assert reference["source"].endswith(f"training stories ({textgen.load(trained).metadata['corpus']['path']})")
+    assert set(reference["metrics"]) == set(STORY_METRICS)
+    from textgen.analysis.words import words_of
+
+    long_enough = [story for story in iter_stories(textgen.load(trained).metadata["corpus"]["path"])
+                   if len(words_of(story)) >= 20][:200]
+    assert reference["stories"] == len(long_enough)
+    assert reference["metrics"]["words"] == pytest.approx(one_story_means(long_enough)["words"])
 
 
 def test_generate_streams_tokens_then_what_the_cli_prints(client, trained):

@@ -157,6 +157,14 @@ def test_the_page_in_chromium(browser, server):
         marks.nth(0).click()  # a touch screen has no hover: a click shows the same text
         assert page.inner_text("#finding-detail") == hover
         assert all("null" not in t and "undefined" not in t for t in titles(page))
+        # the story metrics, each beside what one human story of the model's training corpus measures
+        rows = page.locator("#story-metrics tr")
+        assert rows.nth(0).inner_text().split("\t")[1:] == ["this text", "one human story (mean)"]
+        cells = [rows.nth(i).locator("td").all_inner_texts() for i in range(1, rows.count())]
+        assert [row[0] for row in cells][:2] == ["invented words per 1,000", "names"]
+        assert all(len(row) == 3 and row[1] != "–" and row[2] != "–" for row in cells), cells
+        assert dict((row[0], row[1]) for row in cells)["doubled words per 1,000"] != "0.00"  # "the the" is in STORY
+        assert "training stories" in page.inner_text("#story-metrics-source")
 
         # the memory view: the hint, then the colour legends, then the heatmaps, whose columns are numbered units
         memory_view(page)

@@ -16,9 +16,11 @@ from pydantic import ValidationError
 from textgen.errors import TextgenError
 from textgen.sampling import (
     DRY,
+    DoubleWords,
     FrequencyPresencePenalty,
     KeepCast,
     MinP,
+    RealWords,
     NoRepeatNgram,
     RepetitionPenalty,
     Temperature,
@@ -43,6 +45,8 @@ RULES = {
     "keep_cast": lambda value: KeepCast(value, None),
     "cast_opening": lambda value: KeepCast(0.5, None, opening=value),
     "cast_size": lambda value: KeepCast(0.5, None, cast=value),
+    "real_words": lambda value: RealWords(value, None),
+    "double_words": lambda value: DoubleWords(value, None),
 }
 NUMERIC = [setting for setting in SETTINGS if setting.kind is not tuple]
 
@@ -114,7 +118,7 @@ def test_the_explorer_request_has_the_page_settings_with_the_schemas_bounds():
     from textgen.explorer.requests import GenerateRequest
 
     assert PAGE_SETTINGS == ("temperature", "top_k", "top_p", "min_p", "repetition_penalty", "no_repeat_ngram",
-                             "dry_multiplier", "keep_cast", "cast_opening", "cast_size")
+                             "dry_multiplier", "keep_cast", "cast_opening", "cast_size", "real_words", "double_words")
     assert set(PAGE_SETTINGS) <= set(GenerateRequest.model_fields)
     assert not {setting.name for setting in SETTINGS if not setting.page} & set(GenerateRequest.model_fields)
     # the bound that disagreed: the page capped it at 10, the processor at 100

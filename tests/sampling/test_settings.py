@@ -6,15 +6,20 @@ from __future__ import annotations
 import pytest
 
 from textgen.errors import TextgenError
-from textgen.sampling import DRY, BannedSequences, KeepCast, MinP, NoRepeatNgram, RepetitionPenalty, Temperature, TopK, TopP
+from textgen.sampling import (DRY, BannedSequences, DoubleWords, KeepCast, MinP, NoRepeatNgram, RealWords, RepetitionPenalty,
+                              Temperature, TopK, TopP)
 from textgen.sampling.settings import SamplingSettings, build_processors, token_sequences
 from textgen.tokenizer import EOS_ID
 
 
-def test_plain_sampling_builds_only_the_cast_rule(word_tokenizer, char_tokenizer):
-    assert [type(p) for p in build_processors(SamplingSettings(), word_tokenizer)] == [KeepCast]
+def test_plain_sampling_builds_only_the_cast_and_word_rules(word_tokenizer, char_tokenizer):
+    assert [type(p) for p in build_processors(SamplingSettings(), word_tokenizer)] == [KeepCast]  # it writes whole words
     assert build_processors(SamplingSettings(keep_cast=1.0), word_tokenizer) == []
-    assert build_processors(SamplingSettings(), char_tokenizer) == []  # a character tokenizer cannot tell names
+    # a character tokenizer cannot tell names; without recorded words only the doubled-words rule has work
+    assert [type(p) for p in build_processors(SamplingSettings(), char_tokenizer)] == [DoubleWords]
+    assert [type(p) for p in build_processors(SamplingSettings(), char_tokenizer, frozenset({"cat"}))] == \
+        [RealWords, DoubleWords]
+    assert build_processors(SamplingSettings(real_words=1.0, double_words=1.0), char_tokenizer, frozenset({"cat"})) == []
     assert SamplingSettings(temperature=0).greedy and not SamplingSettings().greedy
 
 

@@ -503,3 +503,38 @@ def test_a_model_too_large_to_train_is_one_readable_line():
     message = str(refused.value)
     assert message.startswith("a model of about 4.0e+80 parameters needs about 6.0e+72 GiB to train"), message
     assert len(message) < 220 and "choose a smaller --hidden-size" in message
+
+
+def test_train_records_the_corpus_words_last_in_textgen_json(trained):
+    from textgen.analysis.words import words_of
+    from textgen.data.corpus import iter_stories
+
+    meta = json.loads((trained / "textgen.json").read_text())
+    assert list(meta)[-1] == "words"  # one long line, after everything a person reads
+    listed = meta["words"]["list"].split()
+    assert listed == sorted(listed)
+    assert meta["words"]["count"] == len(listed)
+    corpus_words = {word for story in iter_stories(meta["corpus"]["path"]) for word in words_of(story)}
+    assert set(listed) == corpus_words
+    assert textgen.load(trained).words == frozenset(listed)
+
+
+def test_export_records_the_words_a_model_trained_before_them_lacks(tmp_path, trained):
+    from textgen.modeldir.layout import ModelDirectory
+
+    old = tmp_path / "old"
+    assert CliRunner().invoke(cli, ["export", str(trained), str(old)]).exit_code == 0
+    meta = ModelDirectory(old).read_metadata()
+    words = meta.pop("words")
+    ModelDirectory(old).write_metadata(meta)  # as a model from before textgen recorded words
+    assert textgen.load(old).words is None
+    copy = tmp_path / "copy"
+    result = CliRunner().invoke(cli, ["export", str(old), str(copy)])
+    assert result.exit_code == 0, result.output
+    assert ModelDirectory(copy).read_metadata()["words"] == words  # from its training corpus, still there
+    meta["corpus"] = {**meta["corpus"], "path": "moved.txt", "absolute_path": "/nowhere/moved.txt"}
+    ModelDirectory(old).write_metadata(meta)
+    result = CliRunner().invoke(cli, ["export", str(old), str(tmp_path / "blind")])
+    assert result.exit_code == 0, result.output
+    assert "writes without the real-words rule" in result.output
+    assert "words" not in ModelDirectory(tmp_path / "blind").read_metadata()

@@ -86,6 +86,60 @@ def baseline_metrics(path, stories: int, seed: int = 0, pool: int = BASELINE_POO
     return {**text_metrics(chosen, known=known, in_training=in_training), "drawn_from": len(available)}
 
 
+# what one human story measures: the page diagnoses one text, and distinct-n and the cast depend on a
+# text's length and count, so its human value is the mean of single stories, not a pooled sample
+STORY_METRICS = ("invented_per_1000_words", "names_per_story", "speech_aware_names_per_story", "seq_rep_4",
+                 "immediate-repeat_per_1000_words", "distinct_2", "distinct_3", "words")
+REFERENCE_STORIES = 200  # the training stories a reference is drawn from (their first ones of 20 words or more)
+REFERENCE_MIN_WORDS = 20
+
+
+def one_story_means(stories: Iterable[str], known: KnownWords | None = None, in_training: bool = False) -> dict:
+    """What one of `stories` measures on average: each story's metrics alone (STORY_METRICS), averaged,
+    with "stories" the count. Raises when there is no story to measure."""
+    totals, count = dict.fromkeys(STORY_METRICS, 0.0), 0
+    for story in stories:
+        metrics = text_metrics([story], known=known, in_training=in_training)
+        for name in STORY_METRICS:
+            totals[name] += metrics[name]
+        count += 1
+    if not count:
+        raise TextgenError("no story to measure a human reference on")
+    return {**{name: total / count for name, total in totals.items()}, "stories": count}
+
+
+def story_reference(loaded) -> dict | None:
+    """The human value set beside one diagnosed text (the explorer): {"source", "stories", "metrics"}.
+    From the validation stories `textgen tune` measured (textgen.json, no corpus needed), else from
+    the model's training corpus when it is still there unchanged (its first REFERENCE_STORIES stories
+    of 20 words or more, each checked against the other training words), else None."""
+    tune = ((loaded.metadata.get("sampling") or {}).get("tune") or {}) if isinstance(loaded.metadata, dict) else {}
+    recorded = tune.get("human_story") if isinstance(tune, dict) else None
+    if isinstance(recorded, dict) and all(isinstance(recorded.get(name), (int, float)) for name in STORY_METRICS):
+        return {"source": f"{recorded.get('stories', '?')} validation stories (textgen tune: {tune.get('valid', '?')})",
+                "stories": recorded.get("stories"), "metrics": {name: recorded[name] for name in STORY_METRICS}}
+    corpus = training_corpus(loaded)
+    if corpus is None:
+        return None
+    recorded = loaded.metadata["corpus"]
+    return _corpus_reference(corpus, recorded["fingerprint"], recorded.get("path"))
+
+
+@functools.lru_cache(maxsize=4)
+def _corpus_reference(path: str, fingerprint: str, name: str | None) -> dict:
+    """A training corpus's reference, measured once per corpus and fingerprint (a request must not read
+    7 MB); its words are checked against the corpus's other stories' words, as a baseline's are."""
+    from textgen.analysis.words import words_of
+    from textgen.data.corpus import iter_stories
+
+    known = _corpus_words(path, fingerprint, name)
+    stories = itertools.islice((story for story in iter_stories(path) if len(words_of(story)) >= REFERENCE_MIN_WORDS),
+                               REFERENCE_STORIES)
+    means = one_story_means(stories, known=known, in_training=True)
+    return {"source": f"{means['stories']} training stories ({name or path})", "stories": means["stories"],
+            "metrics": {name: means[name] for name in STORY_METRICS}}
+
+
 def recorded_corpora(loaded) -> list[str]:
     """The paths a model's textgen.json gives for its training corpus (as typed, and absolute)."""
     corpus = loaded.metadata.get("corpus") if loaded is not None and isinstance(loaded.metadata, dict) else None
@@ -110,15 +164,27 @@ def training_corpus(loaded) -> str | None:
 
 def known_words(loaded) -> KnownWords:
     """What invented words are checked against for a model's stories: the English word list and, where its
-    training corpus is still there unchanged, that corpus's words (else the word list alone). A model
-    directory records no vocabulary of words: the corpus is read (half a second per 2 MB), once per process."""
-    from textgen.analysis.words import KnownWords
-
+    training corpus is still there unchanged, that corpus's words (read once per process, half a second per
+    2 MB), else the words its textgen.json records, else the word list alone."""
     corpus = training_corpus(loaded) if loaded is not None else None
     if corpus is None:
-        return KnownWords()
+        return recorded_known_words(loaded)
     recorded = loaded.metadata["corpus"]
     return _corpus_words(corpus, recorded["fingerprint"], recorded.get("path"))  # shown as recorded: the same everywhere
+
+
+def recorded_known_words(loaded) -> KnownWords:
+    """The word list and the training words the model's textgen.json records (each as in one story), or the
+    word list alone where it records none."""
+    from collections import Counter
+
+    from textgen.analysis.words import KnownWords
+
+    words = getattr(loaded, "words", None) if loaded is not None else None
+    if not words:
+        return KnownWords()
+    corpus = (loaded.metadata.get("corpus") or {}).get("path") if isinstance(loaded.metadata, dict) else None
+    return KnownWords(Counter(words), source=f"{corpus or 'the training text'} (the words textgen.json records)")
 
 
 @functools.lru_cache(maxsize=4)
@@ -295,7 +361,8 @@ def diagnose(loaded=None, stories: Iterable[str] | None = None, *, settings: Sam
     if loaded is not None:
         sampler, model = _cached(loaded, sampler, cache, sampling=stories is None)
     if stories is None:
-        generated = Sampler(sampler, loaded.tokenizer, settings).write(samples, prompt, max_tokens, seed, on_batch=on_story)
+        generated = Sampler(sampler, loaded.tokenizer, settings, words=loaded.words).write(samples, prompt, max_tokens, seed,
+                                                                                      on_batch=on_story)
         stories = [prompt + sample.text for sample in generated]
         if save_path:
             _saved(save_path, stories, remark)
@@ -366,7 +433,8 @@ def compare_settings(loaded, *, samples: int = 16, prompt: str = "", max_tokens:
     for name, settings in (grid or comparison_grid(loaded.sampling)):
         if on_setting is not None:
             on_setting(name)
-        generated = Sampler(sampler, loaded.tokenizer, settings).write(samples, prompt, max_tokens, seed, on_batch=on_story)
+        generated = Sampler(sampler, loaded.tokenizer, settings, words=loaded.words).write(samples, prompt, max_tokens, seed,
+                                                                                      on_batch=on_story)
         stories = [prompt + sample.text for sample in generated]
         written += [f"[{name}] {story}" for story in stories]
         per_story = [diagnose_story(story, prompt) for story in stories]

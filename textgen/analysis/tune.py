@@ -82,6 +82,9 @@ class Tuning:
     rows: list[Cell] = field(default_factory=list)
     chosen: int = 0  # index into rows
     qualified: bool = True  # False: no cell was within every band, the least-breaking one was chosen
+    # what one of the validation stories measures on average (diagnosis.one_story_means): the human value the
+    # explorer sets beside one diagnosed text, kept here so a model needs no corpus at hand to show it
+    human_story: dict | None = None
 
     @property
     def best(self) -> Cell:
@@ -114,10 +117,12 @@ def check_grid(temperatures, min_ps, sizes) -> None:
     check_sizes(sizes)
 
 
-def human_metrics(path, stories: int, seed: int = 0, known=None) -> tuple[dict, int]:
+def human_metrics(path, stories: int, seed: int = 0, known=None) -> tuple[dict, int, dict]:
     """The metrics of `stories` validation stories (drawn with `seed` from the first VALID_POOL of those
-    with at least MIN_STORY_WORDS words) as the table names them, and how many were measured."""
+    with at least MIN_STORY_WORDS words) as the table names them, how many were measured, and what one
+    of them measures on average (diagnosis.one_story_means, rounded)."""
     from textgen.analysis.detectors.metrics import text_metrics
+    from textgen.analysis.diagnosis import one_story_means
     from textgen.analysis.words import words_of
     from textgen.data.corpus import iter_stories
 
@@ -127,7 +132,8 @@ def human_metrics(path, stories: int, seed: int = 0, known=None) -> tuple[dict, 
                            "give --valid human stories of the kind the model writes")
     chosen = pool if len(pool) <= stories else random.Random(seed).sample(pool, stories)
     metrics = text_metrics(chosen, known=known)
-    return {short: metrics[name] for name, short in METRICS.items()}, len(chosen)
+    story = {name: round(value, 4) for name, value in one_story_means(chosen, known=known).items()}
+    return {short: metrics[name] for name, short in METRICS.items()}, len(chosen), story
 
 
 def _bands(human: dict) -> dict:
@@ -177,8 +183,9 @@ def tune(loaded, valid, *, samples: int = 32, seed: int = 0, max_tokens: int = 2
 
     sizes = CANDIDATES if sizes is None else tuple(sizes)
     check_grid(temperatures, min_ps, sizes)
-    human, count = human_metrics(valid, samples, seed, known)
-    tuning = Tuning(valid=str(valid), valid_stories=count, human=human, samples=samples, seed=seed, max_tokens=max_tokens)
+    human, count, story = human_metrics(valid, samples, seed, known)
+    tuning = Tuning(valid=str(valid), valid_stories=count, human=human, samples=samples, seed=seed, max_tokens=max_tokens,
+                    human_story=story)
     for temperature, min_p, size in itertools.product(temperatures, min_ps, sizes):
         if on_cell is not None:
             on_cell(f"temperature {temperature:g}, min-p {min_p:g}, cast size {size}")

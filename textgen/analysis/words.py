@@ -112,6 +112,15 @@ def training_words(stories: Iterable[str], source: str | None = None) -> KnownWo
     return KnownWords(counts, source)
 
 
+def words_record(stories: Iterable[str]) -> dict:
+    """textgen.json's "words": every word of the stories (words_of), sorted, space-separated, with their count;
+    what the real-words rule keeps to and the invented-words check reads where the corpus is not at hand."""
+    found: set[str] = set()
+    for story in stories:
+        found.update(words_of(story))
+    return {"count": len(found), "list": " ".join(sorted(found))}
+
+
 def corpus_words(path, name: str | None = None) -> KnownWords:
     """KnownWords from a training corpus file or folder (any corpus format), shown as `name`."""
     from textgen.data.corpus import iter_stories

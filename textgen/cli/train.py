@@ -101,6 +101,33 @@ def train_command(ctx: click.Context, corpus: str, out_dir: str, tokenizer_path,
                f"model -> {result.out_dir}", f"textgen train {corpus} --out {out_dir}")
 
 
+def missing_words(model_dir: str) -> dict | None:
+    """The "words" record for a model directory that has none, from its training corpus where that is
+    still there unchanged (else None, with a note: the real-words rule is off for the copy)."""
+    from types import SimpleNamespace
+
+    from textgen.analysis.diagnosis import training_corpus
+    from textgen.analysis.words import words_record
+    from textgen.data.corpus import iter_stories
+    from textgen.errors import TextgenError
+    from textgen.modeldir.layout import ModelDirectory
+    from textgen.modeldir.names import LANGUAGE_MODEL, task_of
+    from textgen.modeldir.store import resolve_model_path
+
+    try:
+        metadata = ModelDirectory(resolve_model_path(model_dir)).read_metadata()
+    except TextgenError:
+        return None  # export itself says what is wrong with MODEL
+    if not isinstance(metadata, dict) or task_of(metadata) != LANGUAGE_MODEL or "words" in metadata:
+        return None
+    corpus = training_corpus(SimpleNamespace(metadata=metadata))
+    if corpus is None:
+        note(f"{model_dir} records no training words and its training corpus is not where training found it (or has "
+             "changed): the copy writes without the real-words rule")
+        return None
+    return words_record(iter_stories(corpus))
+
+
 @click.command("export")
 @click.argument("model_dir", metavar="MODEL")
 @click.argument("out_dir", metavar="OUT")
@@ -115,9 +142,12 @@ def export_command(model_dir: str, out_dir: str, dtype: str, overwrite: bool) ->
     OUT's files are replaced as one step: stopped at any point (Ctrl-C, a full disk), OUT holds
     the old model or the new one, whole. Files export does not write are left alone.
 
+    A model trained before textgen recorded its training words (textgen.json's "words", which the
+    real-words rule keeps to) gets them here, where its training corpus is still there unchanged.
+
     Example: textgen export checkpoints/little checkpoints/little-small --dtype bfloat16
     """
     from textgen.modeldir.store import export_model
 
-    size = export_model(model_dir, out_dir, dtype, overwrite, on_note=note)  # a signal raises: its staged files go
+    size = export_model(model_dir, out_dir, dtype, overwrite, on_note=note, words=missing_words(model_dir))  # a signal raises: its staged files go
     click.echo(f"{model_dir} -> {out_dir} ({dtype} weights, {size / 2**20:.1f} MiB in all)")

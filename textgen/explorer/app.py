@@ -2,8 +2,8 @@
 
 Every endpoint is a thin map onto a library call and returns what the matching CLI command's
 `--json` prints for the same input: `/api/next` is `textgen next --json`, `/api/diagnose` is
-`textgen diagnose MODEL --text FILE --no-baseline --json`, `/api/gates` is `textgen gates --json`
-(plus `heatmaps`, the matrices the memory view draws), and `/api/generate` streams what
+`textgen diagnose MODEL --text FILE --no-baseline --json` (plus `reference`, what one human story
+measures), `/api/gates` is `textgen gates --json` (plus `heatmaps`, the matrices the memory view draws), and `/api/generate` streams what
 `textgen generate --json` prints, word by word, as server-sent events.
 
 Models are named, never given by path: the server is started with its model directories and
@@ -100,6 +100,14 @@ class Slot:
 
     def __post_init__(self) -> None:
         self.lock = ModelTurns(self.name)
+
+    def reference(self) -> dict | None:
+        """What one human story measures (analysis.diagnosis.story_reference), found once per model."""
+        if not hasattr(self, "_reference"):
+            from textgen.analysis.diagnosis import story_reference
+
+            self._reference = story_reference(self.loaded)
+        return self._reference
 
     def describe(self) -> dict:
         config = self.loaded.model.config
@@ -353,7 +361,9 @@ def create_app(models: dict[str, object], max_generations: int = MAX_GENERATIONS
     @app.post("/api/diagnose")
     def diagnose_endpoint(request: TextRequest):
         """Repetition findings in the text, attributed by the model:
-        `textgen diagnose MODEL --text FILE --no-baseline --json`."""
+        `textgen diagnose MODEL --text FILE --no-baseline --json`, plus `reference`: what one human
+        story measures on the same metrics (analysis.diagnosis.story_reference; null where the model
+        has no tune record and its training corpus is not at hand)."""
         from textgen.analysis.diagnosis import diagnose
         from textgen.analysis.detectors import diagnose_story
         from textgen.tokenizer.base import check_text
@@ -373,7 +383,8 @@ def create_app(models: dict[str, object], max_generations: int = MAX_GENERATIONS
                     turn.give_way(stopping.is_set)
 
                 report = diagnose(slot.loaded, [request.text], model_name=slot.name, on_story=progress, on_finding=progress)
-            return answer(report.to_dict())
+            # the one thing the CLI's --json lacks: what one human story measures, beside the text's metrics
+            return answer({**report.to_dict(), "reference": slot.reference()})
 
     @app.post("/api/gates")
     def gates_endpoint(request: GatesRequest):

@@ -33,7 +33,10 @@ from textgen.modeldir.safe_read import read_json
 
 def metadata_bytes(meta: dict) -> bytes:
     """textgen.json's text, as every writer writes it. A path whose name is not UTF-8 (Python holds
-    its bytes as lone surrogates) is written as JSON's \\udcXX escapes, which read back as the same path."""
+    its bytes as lone surrogates) is written as JSON's \\udcXX escapes, which read back as the same path.
+    The training words (one long line) come last, after everything a person reads."""
+    if "words" in meta:
+        meta = {**{key: value for key, value in meta.items() if key != "words"}, "words": meta["words"]}
     return (json.dumps(meta, indent=2, ensure_ascii=False) + "\n").encode("utf-8", errors="backslashreplace")
 
 

@@ -7,6 +7,7 @@ LoadedClassifier.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections.abc import Iterable
@@ -104,6 +105,18 @@ def expected_tensors(config: ModelConfig) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
+def recorded_words(metadata: dict) -> frozenset[str] | None:
+    """textgen.json's "words" ({"count", "list": the words, space-separated}) as a set; None where
+    absent; a malformed record is refused in one line."""
+    record = metadata.get("words") if isinstance(metadata, dict) else None
+    if record is None:
+        return None
+    if not isinstance(record, dict) or not isinstance(record.get("list"), str):
+        raise TextgenError(f"{META_FILE}: \"words\" must be {{\"count\": N, \"list\": \"the words, space-separated\"}}; "
+                           "remove it (the real-words rule is then off) or train the model again")
+    return frozenset(record["list"].split())
+
+
 @dataclass
 class LoadedModel:
     """A model ready for inference: the network (in eval mode), its tokenizer and its description."""
@@ -129,6 +142,12 @@ class LoadedModel:
             return CacheSettings.from_dict(chosen)
         except TextgenError as error:
             raise TextgenError(f"{self.path}/{META_FILE}: cache settings are invalid ({error})") from None
+
+    @functools.cached_property
+    def words(self) -> frozenset[str] | None:
+        """The words of the training text textgen.json records ("words", written by `textgen train`),
+        for the real-words rule and the invented-words check; None where none are recorded."""
+        return recorded_words(self.metadata)
 
     @property
     def sampling(self) -> dict:
@@ -224,10 +243,11 @@ def load_network(path: Path, meta: dict, config: ModelConfig, build, allowed_mis
 
 
 def export_model(model_dir: str | os.PathLike, out_dir: str | os.PathLike, dtype: str = "bfloat16",
-                 overwrite: bool = False, on_note=None) -> int:
+                 overwrite: bool = False, on_note=None, words=None) -> int:
     """Copy a model directory (a language model's or a classifier's) for sharing: weights in `dtype`,
     tokenizer, textgen.json and the training curves, without the lightning/ resume state. Returns
-    the bytes written.
+    the bytes written. `words`: a "words" record (textgen.analysis.words.words_record) to add where
+    MODEL records none (a model trained before textgen recorded them).
 
     OUT's files are replaced as one step (staged, then swapped in), with OUT locked against other
     textgen processes. Only the files export writes are ever replaced, and only with `overwrite`;
@@ -248,6 +268,8 @@ def export_model(model_dir: str | os.PathLike, out_dir: str | os.PathLike, dtype
     loaded = load(source, task=None)
     keep = {key: value for key, value in loaded.metadata.items()
             if key not in ("format", "format_version", "model", "tokenizer", "files", "weights_dtype")}  # a classifier's head and labels stay
+    if words is not None and "words" not in keep:
+        keep["words"] = words
     copies = {name: current_file(loaded.path, name) for name in SHARED_FILES if current_file(loaded.path, name).is_file()}
     with removed_on_failure(out), locked(out, hint="give another OUT"):
         done = recover(out)  # what a killed writer left: finished or removed first

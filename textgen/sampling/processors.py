@@ -9,8 +9,10 @@ removes every token: the most likely token before the rule always survives it. T
   4. DRY ("don't repeat yourself")
   5. banned words
   6. keep the cast (new names after the story's opening are less likely)
-  7. temperature
-  8. top-k, 9. top-p (nucleus, Holtzman et al. 2019), 10. min-p
+  7. real words (a word the training text does not have is less likely; textgen.sampling.real_words)
+  8. no doubled words ("the the" is less likely)
+  9. temperature
+  10. top-k, 11. top-p (nucleus, Holtzman et al. 2019), 12. min-p
 Penalties see the raw scores; temperature reshapes them; the truncations come last so they
 cut the distribution that is actually sampled. Each rule's arguments are checked against the
 sampling schema (schema.py), the one place their bounds are declared.
@@ -29,6 +31,7 @@ from textgen.errors import TextgenError
 from textgen.sampling.schema import check
 
 NEG_INF = float("-inf")
+LOOK_BACK_REAL = 32  # entries the real-words rule reads back to find the word being written
 
 
 def keep_best(original: Tensor, processed: Tensor) -> Tensor:
@@ -373,6 +376,68 @@ class Temperature(Processor):
 
     def describe(self) -> str:
         return f"temperature {self.temperature:g}"
+
+
+@dataclass
+class RealWords(Processor):
+    """Keep words real: an entry that would write a word the model's training text does not have
+    (textgen.sampling.real_words) is `factor` times as likely (0: never). `shapes` is the
+    tokenizer's WordShapes for the model's recorded words. Python work per row and step: the
+    word being written is read back from the last entries, its mask found once and kept."""
+
+    factor: float
+    shapes: object  # textgen.sampling.real_words.WordShapes
+    name = "real words"
+
+    def __post_init__(self) -> None:
+        check("real_words", self.factor, rule=True)
+        self.log_factor = math.log(self.factor) if self.factor > 0 else NEG_INF
+
+    def __call__(self, history: Tensor, logits: Tensor) -> Tensor:
+        if self.factor == 1:
+            return logits
+        rows = history[:, -LOOK_BACK_REAL:].tolist() if history.shape[1] else [[] for _ in range(history.shape[0])]
+        invented = ~torch.stack([self.shapes.allowed(self.shapes.unfinished(row)) for row in rows]).to(logits.device)
+        if self.factor == 0:
+            return keep_best(logits, logits.masked_fill(invented, NEG_INF))
+        return logits + invented * self.log_factor
+
+    def describe(self) -> str:
+        if self.factor == 0:
+            return "real words: a word the training text does not have is never written"
+        return f"real words: a word the training text does not have is x {self.factor:g} as likely"
+
+
+@dataclass
+class DoubleWords(Processor):
+    """No doubled words: an entry that would write the story's last word again right after it ("the
+    the", textgen.sampling.real_words.WordShapes.doubling) is `factor` times as likely (0: never);
+    words written doubled on purpose ("knock knock", "very very") stay free."""
+
+    factor: float
+    shapes: object  # textgen.sampling.real_words.WordShapes
+    name = "no doubled words"
+
+    def __post_init__(self) -> None:
+        check("double_words", self.factor, rule=True)
+        self.log_factor = math.log(self.factor) if self.factor > 0 else NEG_INF
+
+    def __call__(self, history: Tensor, logits: Tensor) -> Tensor:
+        if self.factor == 1 or not history.shape[1]:
+            return logits
+        masks = [self.shapes.doubling(row) for row in history[:, -LOOK_BACK_REAL:].tolist()]
+        if all(mask is None for mask in masks):
+            return logits
+        empty = torch.zeros(logits.shape[-1], dtype=torch.bool)
+        doubled = torch.stack([empty if mask is None else mask for mask in masks]).to(logits.device)
+        if self.factor == 0:
+            return keep_best(logits, logits.masked_fill(doubled, NEG_INF))
+        return logits + doubled * self.log_factor
+
+    def describe(self) -> str:
+        if self.factor == 0:
+            return "no doubled words: a word is never written twice in a row (\"the the\"; sounds and \"very very\" stay free)"
+        return f"no doubled words: a word written twice in a row is x {self.factor:g} as likely"
 
 
 @dataclass

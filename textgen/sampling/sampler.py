@@ -33,13 +33,14 @@ class Sampler:
     """Writes stories with `model` and `tokenizer` under `settings` (default: the library's);
     `greedy` (or temperature 0) takes the most likely token, `beams` > 1 runs beam search (all
     stories in one batch), `stop` ends a story at any of its texts. The settings are checked when
-    the Sampler is made: an unknown banned word is refused before any work."""
+    the Sampler is made: an unknown banned word is refused before any work. `words`: the model's
+    training words (LoadedModel.words), for the real-words rule."""
 
     def __init__(self, model, tokenizer, settings: SamplingSettings | None = None, *, greedy: bool = False, beams: int = 1,
-                 stop=(), batch_size: int = GENERATION_BATCH):
-        self.model, self.tokenizer = model, tokenizer
+                 stop=(), batch_size: int = GENERATION_BATCH, words=None):
+        self.model, self.tokenizer, self.words = model, tokenizer, words
         self.settings = settings if settings is not None else SamplingSettings()
-        self.processors = build_processors(self.settings, tokenizer)  # what --verbose lists; each run builds its own
+        self.processors = build_processors(self.settings, tokenizer, words)  # what --verbose lists; each run builds its own
         self.greedy = greedy or self.settings.greedy
         self.beams, self.stop, self.batch_size = beams, tuple(stop), batch_size
         self._prompt = ""
@@ -51,7 +52,7 @@ class Sampler:
         sampling defaults (its textgen.json), else the library's; `model` is the copy to sample
         from where it is not `loaded.model` (bf16, int8, with a neural cache)."""
         settings = settings if settings is not None else SamplingSettings.for_model(loaded)
-        return cls(model if model is not None else loaded.model, loaded.tokenizer, settings, **options)
+        return cls(model if model is not None else loaded.model, loaded.tokenizer, settings, words=loaded.words, **options)
 
     def describe(self) -> str:
         """The processors in the order they are applied (--verbose)."""
@@ -65,7 +66,7 @@ class Sampler:
         is called after each batch."""
         check_generation(n, max_tokens, self.beams)
         batch_size = n if self.beams > 1 else self.batch_size
-        processors = build_processors(self.settings, self.tokenizer)  # this run's own state
+        processors = build_processors(self.settings, self.tokenizer, self.words)  # this run's own state
         self._prompt = prompt
         for offset, count, batch_seed in batch_seeds(n, seed, batch_size):
             self._written.clear()

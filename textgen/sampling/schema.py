@@ -15,6 +15,8 @@ from textgen.errors import TextgenError
 KEEP_CAST = 0.1
 CAST_OPENING = 50  # words at a story's start where new names are free
 CAST_SIZE = 0  # names the opening may bring in freely (0: as many as it likes)
+REAL_WORDS = 0.0  # an invented word is never written (BENCHMARKS.md, issue 34: stories a reader would keep)
+DOUBLE_WORDS = 0.0  # "the the" is never written (the human stories have none; the same measurement)
 MAX_CAST_OPENING = 10_000  # words: the longest story generate writes is 10,000 tokens
 MAX_CAST_SIZE = 100
 MIN_PENALTY = 1e-6  # the smallest repetition penalty: it already multiplies a repeat's logit a million-fold
@@ -117,6 +119,12 @@ SETTINGS: tuple[Setting, ...] = (
             "cast-opening", 0, MAX_CAST_OPENING, page=True),
     Setting("cast_size", int, CAST_SIZE, "Keep the cast: the opening ends early once the story has this many names "
             "(0: no limit).", "cast-size", 0, MAX_CAST_SIZE, page=True),
+    Setting("real_words", float, REAL_WORDS, "Keep words real: a word the model's training text does not have (an "
+            "invented word) is this many times as likely (0: never, 1: off; a model that records no words: off).",
+            "real-words", 0.0, 1.0, page=True),
+    Setting("double_words", float, DOUBLE_WORDS, "No doubled words: a word written again right after itself (\"the the\") "
+            "is this many times as likely (0: never, 1: off); sounds and \"very very\" stay free.", "double-words", 0.0, 1.0,
+            page=True),
 )
 
 BY_NAME: dict[str, Setting] = {setting.name: setting for setting in SETTINGS}

@@ -63,9 +63,10 @@ def token_sequences(tokenizer: Tokenizer, word: str) -> list[list[int]]:
     return found
 
 
-def build_processors(settings: SamplingSettings, tokenizer: Tokenizer) -> list[Processor]:
+def build_processors(settings: SamplingSettings, tokenizer: Tokenizer, words=None) -> list[Processor]:
     """The processors in their documented order (fresh ones: a run's state starts empty); each
-    checks its own arguments against the schema."""
+    checks its own arguments against the schema. `words`: the model's training words (LoadedModel.words)
+    for the real-words rule, which is off without them."""
     from textgen.sampling.processors import (
         DRY,
         BannedSequences,
@@ -73,6 +74,8 @@ def build_processors(settings: SamplingSettings, tokenizer: Tokenizer) -> list[P
         KeepCast,
         MinP,
         NoRepeatNgram,
+        DoubleWords,
+        RealWords,
         RepetitionPenalty,
         Temperature,
         TopK,
@@ -104,6 +107,16 @@ def build_processors(settings: SamplingSettings, tokenizer: Tokenizer) -> list[P
         processor = KeepCast(settings.keep_cast, names, opening=settings.cast_opening, cast=settings.cast_size)
         if names.any:  # a character tokenizer cannot tell names: nothing to keep
             processors.append(processor)
+    if settings.real_words != 1.0 or settings.double_words != 1.0:
+        from textgen.sampling.real_words import word_shapes
+
+        shapes = word_shapes(tokenizer, words)  # None for a word tokenizer: it writes only whole words of its own
+        real = RealWords(settings.real_words, shapes)  # each is checked even where it has nothing to do
+        double = DoubleWords(settings.double_words, shapes)
+        if settings.real_words != 1.0 and shapes is not None and shapes.words:  # a model that records no words: off
+            processors.append(real)
+        if settings.double_words != 1.0 and shapes is not None:
+            processors.append(double)
     if settings.temperature not in (0, 1):
         processors.append(Temperature(settings.temperature))
     if settings.top_k:

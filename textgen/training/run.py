@@ -359,6 +359,11 @@ def _train_with_data(corpus, out, paths, tokenizer_spec, model_overrides, train_
         "command": command or [],
         "textgen_version": _version(),
     }
+    if primary and not resume:  # the words the real-words rule keeps to (textgen.sampling.real_words)
+        from textgen.analysis.words import words_record
+        from textgen.data.corpus import iter_stories
+
+        metadata["words"] = words_record(iter_stories(corpus))
     # every check passed: only now is a run folder written (beside the old run, with --overwrite)
     if primary and not resume:
         write_bytes(paths.current / tokenizer_file(tokenizer.kind), tokenizer.to_bytes())

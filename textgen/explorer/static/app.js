@@ -177,7 +177,8 @@ function settings() {
     top_k: number("top_k"), top_p: number("top_p"), min_p: number("min_p"),
     repetition_penalty: number("repetition_penalty"), no_repeat_ngram: number("no_repeat_ngram"),
     dry_multiplier: number("dry_multiplier"), keep_cast: number("keep_cast"),
-    cast_opening: number("cast_opening"), cast_size: number("cast_size"), seed: number("seed"),
+    cast_opening: number("cast_opening"), cast_size: number("cast_size"), real_words: number("real_words"),
+    double_words: number("double_words"), seed: number("seed"),
     cache: cache === "" ? null : cache === "true",
   };
 }
@@ -266,6 +267,39 @@ function describeFinding(finding) {
   return lines.join("\n");
 }
 
+// the story metrics a reader recognises, beside what one human story measures (the reference)
+const STORY_METRICS = [
+  ["invented_per_1000_words", "invented words per 1,000", 2],
+  ["names_per_story", "names", 2],
+  ["speech_aware_names_per_story", "names (quotes read as sentence starts)", 2],
+  ["seq_rep_4", "seq-rep-4 (repeated 4-word runs)", 3],
+  ["immediate-repeat_per_1000_words", "doubled words per 1,000", 2],
+  ["distinct_2", "distinct-2 (new word pairs)", 3],
+  ["distinct_3", "distinct-3", 3],
+  ["words", "words", 0],
+];
+
+function renderStoryMetrics(metrics, reference) {
+  const table = $("story-metrics");
+  table.innerHTML = "";
+  const head = table.insertRow();
+  for (const title of ["", "this text", reference ? "one human story (mean)" : "human stories"]) {
+    const cell = document.createElement("th");
+    cell.textContent = title;
+    head.append(cell);
+  }
+  for (const [key, label, digits] of STORY_METRICS) {
+    const row = table.insertRow();
+    row.insertCell().textContent = label;
+    const value = key === "words" ? metrics.words : metrics[key];
+    row.insertCell().textContent = value === undefined || value === null ? "–" : Number(value).toFixed(digits);
+    row.insertCell().textContent = reference ? Number(reference.metrics[key]).toFixed(digits) : "–";
+  }
+  $("story-metrics-source").textContent = reference
+    ? `human values: ${reference.source}. distinct-n falls as a text grows: compare texts of about the same length.`
+    : "no human value for this model: run `textgen tune MODEL --valid FILE` (it records one), or keep its training corpus where training found it.";
+}
+
 function renderDiagnosis(text, data) {
   $("diagnosis").hidden = false;
   $("diagnosis-results").hidden = false;
@@ -274,6 +308,7 @@ function renderDiagnosis(text, data) {
   $("diagnosis-summary").textContent =
     `${findings.length} finding${findings.length === 1 ? "" : "s"}; names in the first 150 words: ` +
     `${m.names_per_story} (late: ${m.late_names_per_story}); seq-rep-4 ${m.seq_rep_4.toFixed(3)}.`;
+  renderStoryMetrics(m, data.reference);
   for (const item of document.querySelectorAll("#diagnosis-legend li")) {
     const count = findings.filter((f) => f.kind === item.dataset.kind).length;
     item.querySelector(".count").textContent = `(${count} here)`;

@@ -6,8 +6,9 @@ test bits per byte. Each target is checked; prints JSON on stdout, progress on s
     .venv/bin/python benchmarks/story_quality.py --shared ../shared/corpora            # the shipped model
     .venv/bin/python benchmarks/story_quality.py --model checkpoints/mine --shared ... -- --min-p 0.1
 
-Invented words are checked against an English word list and the words of the training text
-(`--train`, default the shipped model's: tinystories/train.txt and tinystories-more/v2_train.txt).
+Invented words are checked against an English word list and the words of the training text: those
+the model's textgen.json records, else `--train` (default: tinystories/train.txt and
+tinystories-more/v2_train.txt, the text of the shipped model before the issue-34 retraining).
 Arguments after `--` go to `textgen generate` (to measure other settings than the defaults).
 """
 
@@ -90,8 +91,16 @@ def main() -> int:
         if not path.exists():
             raise SystemExit(f"error: {path} does not exist: give --shared (the folder holding tinystories/) or --train")
     began = time.perf_counter()
-    say(f"training words from {', '.join(map(str, train))}")
-    known: KnownWords = training_words(story for path in train for story in iter_stories(path))
+    import textgen
+    from textgen.analysis.diagnosis import recorded_known_words
+
+    loaded = textgen.load(args.model)
+    if loaded.words and not args.train:  # the words the model records: its own training text, no corpus needed
+        say(f"training words: the {len(loaded.words):,} words {args.model}'s textgen.json records")
+        known: KnownWords = recorded_known_words(loaded)
+    else:
+        say(f"training words from {', '.join(map(str, train))}")
+        known = training_words(story for path in train for story in iter_stories(path))
     say(f"{args.stories} stories of {args.max_tokens} tokens from {args.model} {' '.join(extra) or '(default settings)'}")
     stories = stories_of(args.model, args.stories, args.max_tokens, args.prompt, args.seed, extra)
     model_metrics = text_metrics(stories, known=known)
@@ -100,7 +109,8 @@ def main() -> int:
     bpb = bits_per_byte(args.model, test)
     result = {
         "model": args.model, "settings": extra or "defaults", "stories": len(stories), "max_tokens": args.max_tokens,
-        "prompt": args.prompt, "seed": args.seed, "train": [str(p) for p in train], "test": str(test),
+        "prompt": args.prompt, "seed": args.seed, "test": str(test),
+        "train": "the words textgen.json records" if loaded.words and not args.train else [str(p) for p in train],
         "model_metrics": {key: round(model_metrics[key], 4) for key in SHOWN},
         "human_metrics": {key: round(human_metrics[key], 4) for key in SHOWN},
         "test_bits_per_byte": round(bpb, 4),

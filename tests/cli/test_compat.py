@@ -64,9 +64,9 @@ CASES = {
     "next-words.json": ["next", "{model}", "Lily saw a", "--words", "cat,dog,ball", "--json"],
     "gates.json": ["gates", "{model}", "Lily saw a cat. The cat saw Lily.", "--json"],
     "generate.jsonl": ["generate", "{model}", "--prompt", "Once upon a time", "-n", "2", "--max-tokens", "30", "--seed", "3",
-                       "--quantize", "none", "--keep-cast", "1", "--cache", "--json"],  # the sampler of the time
+                       "--quantize", "none", "--keep-cast", "1", "--temperature", "1", "--cache", "--json"],  # the sampler of the time
     "diagnose.json": ["diagnose", "{model}", "--samples", "4", "--max-tokens", "40", "--seed", "2", "--no-baseline",
-                      "--quantize", "none", "--json"],
+                      "--quantize", "none", "--temperature", "1", "--json"],
     "diagnose-text.json": ["diagnose", "{model}", "--text", "{stories}", "--no-baseline", "--json"],
     "diagnose-text-only.json": ["diagnose", "--text", "{stories}", "--json"],
     "compare.json": ["diagnose", "{model}", "--compare-settings", "--samples", "2", "--max-tokens", "20", "--no-baseline",

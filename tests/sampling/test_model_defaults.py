@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 import textgen
+from textgen.sampling.schema import TEMPERATURE
 from tests.conftest import REPO, one_line_error
 from textgen.cli import cli
 from textgen.errors import TextgenError
@@ -83,7 +84,7 @@ def test_generate_starts_from_the_models_defaults_and_an_option_overrides(traine
     common = ["--max-tokens", "12", "--seed", "3", "--quantize", "none", "--json"]
     stories = {name: json.loads(invoke("generate", path, *common, *extra).stdout)["text"]
                for name, path, extra in [("own", own, []), ("greedy", trained, ["--temperature", "0", "--cast-size", "1"]),
-                                         ("own, t=1", own, ["--temperature", "1", "--cast-size", "0"]),
+                                         ("own, t=1", own, ["--temperature", f"{TEMPERATURE:g}", "--cast-size", "0"]),
                                          ("library", trained, [])]}
     assert stories["own"] == stories["greedy"]
     assert stories["own, t=1"] == stories["library"] != stories["own"]
@@ -127,7 +128,7 @@ def test_the_explorer_fills_in_and_uses_the_models_defaults(own, trained):
         return json.loads(last[0].split("data: ", 1)[1])["text"]
 
     assert done("own") == done("plain", temperature=0, cast_size=1)
-    assert done("own", temperature=1, cast_size=0) == done("plain")
+    assert done("own", temperature=TEMPERATURE, cast_size=0) == done("plain")
 
 
 def test_tune_cast_chooses_the_size_closest_to_the_validation_stories_and_records_it(trained, corpus, tmp_path):

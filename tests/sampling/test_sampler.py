@@ -32,7 +32,8 @@ def test_the_stories_are_generates_batch_by_batch(word_model):
 
 def test_each_run_has_its_own_processors_and_the_same_seed_the_same_stories(word_model):
     model, tokenizer = word_model
-    sampler = Sampler(model, tokenizer, SamplingSettings(repetition_penalty=1.5, no_repeat_ngram=2, keep_cast=1.0))
+    sampler = Sampler(model, tokenizer, SamplingSettings(repetition_penalty=1.5, no_repeat_ngram=2, keep_cast=1.0,
+                                                         temperature=1.0))
     listed = sampler.processors
     first = sampler.write(3, max_tokens=15, seed=9)
     again = sampler.write(3, max_tokens=15, seed=9)

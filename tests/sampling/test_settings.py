@@ -13,13 +13,15 @@ from textgen.tokenizer import EOS_ID
 
 
 def test_plain_sampling_builds_only_the_cast_and_word_rules(word_tokenizer, char_tokenizer):
-    assert [type(p) for p in build_processors(SamplingSettings(), word_tokenizer)] == [KeepCast]  # it writes whole words
-    assert build_processors(SamplingSettings(keep_cast=1.0), word_tokenizer) == []
+    plain = SamplingSettings(temperature=1.0)  # the library's temperature is 0.9: a rule of its own
+    assert [type(p) for p in build_processors(SamplingSettings(), word_tokenizer)] == [KeepCast, Temperature]
+    assert [type(p) for p in build_processors(plain, word_tokenizer)] == [KeepCast]  # it writes whole words
+    assert build_processors(SamplingSettings(keep_cast=1.0, temperature=1.0), word_tokenizer) == []
     # a character tokenizer cannot tell names; without recorded words only the doubled-words rule has work
-    assert [type(p) for p in build_processors(SamplingSettings(), char_tokenizer)] == [DoubleWords]
-    assert [type(p) for p in build_processors(SamplingSettings(), char_tokenizer, frozenset({"cat"}))] == \
-        [RealWords, DoubleWords]
-    assert build_processors(SamplingSettings(real_words=1.0, double_words=1.0), char_tokenizer, frozenset({"cat"})) == []
+    assert [type(p) for p in build_processors(plain, char_tokenizer)] == [DoubleWords]
+    assert [type(p) for p in build_processors(plain, char_tokenizer, frozenset({"cat"}))] == [RealWords, DoubleWords]
+    assert build_processors(SamplingSettings(real_words=1.0, double_words=1.0, temperature=1.0), char_tokenizer,
+                            frozenset({"cat"})) == []
     assert SamplingSettings(temperature=0).greedy and not SamplingSettings().greedy
 
 

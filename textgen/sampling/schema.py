@@ -11,6 +11,9 @@ from dataclasses import dataclass
 
 from textgen.errors import TextgenError
 
+# the library's temperature for a model never tuned: the grid cell that measured best over three models (the shipped one,
+# a 5-minute TinyStories model, a 5-minute classics model) by textgen tune's rule (BENCHMARKS.md, library defaults)
+TEMPERATURE = 0.9
 # a new name after the opening is this many times as likely: chosen on samples of TinyStories models (BENCHMARKS.md, cast)
 KEEP_CAST = 0.1
 CAST_OPENING = 50  # words at a story's start where new names are free
@@ -90,7 +93,7 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("temperature", float, 1.0, "0 means greedy.", "temperature", 0.0, 100.0, low_open=True, zero="greedy",
+    Setting("temperature", float, TEMPERATURE, "0 means greedy.", "temperature", 0.0, 100.0, low_open=True, zero="greedy",
             page=True),
     Setting("top_k", int, 0, "Keep the k most likely tokens (0: off).", "top-k", 1, zero="off", page=True),
     Setting("top_p", float, 1.0, "Nucleus: keep tokens up to this probability mass.", "top-p", 0.0, 1.0, low_open=True,

@@ -95,6 +95,7 @@ def stories_file(tmp_path, name: str, text: str):
     ("twice", "--min-ps lists a value twice"),
     ("not numbers", "is not a comma-separated list of numbers"),
     ("shipped", "which no command changes"),
+    ("prompt", "zzyzx"),
 ])
 def test_bad_input_is_one_line_and_leaves_the_model_directory_as_it_was(trained, corpus, tmp_path, case, fragment):
     path = tmp_path / "model"
@@ -104,7 +105,8 @@ def test_bad_input_is_one_line_and_leaves_the_model_directory_as_it_was(trained,
         valid = {"missing": tmp_path / "missing.txt", "empty": stories_file(tmp_path, "empty.txt", ""),
                  "short": stories_file(tmp_path, "short.txt", "Tom ran.\n\nLily sat down.\n")}[case]
     extra = {"temperature": ["--temperatures", "1,200"], "min-p": ["--min-ps", "0,1"], "size": ["--sizes", "0,101"],
-             "twice": ["--min-ps", "0.1,0.1"], "not numbers": ["--temperatures", "warm"]}.get(case, [])
+             "twice": ["--min-ps", "0.1,0.1"], "not numbers": ["--temperatures", "warm"],
+             "prompt": ["--prompt", "the zzyzx"]}.get(case, [])  # a word the word tokenizer does not know
     if case == "shipped":
         model = "tinystories"
     before = snapshot(path)
@@ -150,3 +152,20 @@ def test_an_interrupted_tune_leaves_textgen_json_as_it_was(trained, corpus, tmp_
 
 
 
+
+
+def test_tune_writes_every_story_from_the_prompt_given(trained, corpus, monkeypatch):
+    from textgen.sampling.sampler import Sampler
+
+    prompts = []
+    write = Sampler.write
+
+    def spy(self, n=1, prompt="", *args, **kwargs):
+        prompts.append(prompt)
+        return write(self, n, prompt, *args, **kwargs)
+
+    monkeypatch.setattr(Sampler, "write", spy)
+    result = json.loads(invoke("tune", trained, "--valid", corpus, *GRID, "--prompt", "the cat", "--dry-run", "--json").stdout)
+    assert result["prompt"] == "the cat"
+    assert prompts == ["the cat"] * len(result["rows"])  # every cell's stories
+    assert json.loads(invoke("tune", trained, "--valid", corpus, *GRID, "--dry-run", "--json").stdout)["prompt"] == ""

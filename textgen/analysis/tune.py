@@ -85,6 +85,7 @@ class Tuning:
     # what one of the validation stories measures on average (diagnosis.one_story_means): the human value the
     # explorer sets beside one diagnosed text, kept here so a model needs no corpus at hand to show it
     human_story: dict | None = None
+    prompt: str = ""  # what every story started from
 
     @property
     def best(self) -> Cell:
@@ -172,10 +173,11 @@ def choose(rows: list[Cell], human: dict) -> tuple[int, bool]:
 
 
 def tune(loaded, valid, *, samples: int = 32, seed: int = 0, max_tokens: int = 200, temperatures=TEMPERATURES,
-         min_ps=MIN_PS, sizes=None, sampler=None, known=None, on_cell=None, on_story=None) -> Tuning:
+         min_ps=MIN_PS, sizes=None, sampler=None, known=None, on_cell=None, on_story=None, prompt: str = "") -> Tuning:
     """Write `samples` stories from `loaded` (`sampler`: the copy to sample from) at every cell of
     temperatures x min_ps x sizes, the model's other defaults as they are, measure each against
-    `samples` stories of `valid` (invented words checked against `known`) and choose by the rule."""
+    `samples` stories of `valid` (invented words checked against `known`) and choose by the rule. Each story
+    starts from `prompt` (measured without it)."""
     from textgen.analysis.detectors.metrics import text_metrics
     from textgen.analysis.tune_cast import CANDIDATES
     from textgen.sampling.sampler import Sampler
@@ -185,12 +187,12 @@ def tune(loaded, valid, *, samples: int = 32, seed: int = 0, max_tokens: int = 2
     check_grid(temperatures, min_ps, sizes)
     human, count, story = human_metrics(valid, samples, seed, known)
     tuning = Tuning(valid=str(valid), valid_stories=count, human=human, samples=samples, seed=seed, max_tokens=max_tokens,
-                    human_story=story)
+                    human_story=story, prompt=prompt)
     for temperature, min_p, size in itertools.product(temperatures, min_ps, sizes):
         if on_cell is not None:
             on_cell(f"temperature {temperature:g}, min-p {min_p:g}, cast size {size}")
         settings = SamplingSettings.for_model(loaded, temperature=temperature, min_p=min_p, cast_size=size)
-        generated = Sampler.for_model(loaded, settings, model=sampler).write(samples, "", max_tokens, seed,
+        generated = Sampler.for_model(loaded, settings, model=sampler).write(samples, prompt, max_tokens, seed,
                                                                              on_batch=on_story)
         metrics = text_metrics((sample.text for sample in generated), known=known)
         tuning.rows.append(Cell(temperature, min_p, size, **{short: metrics[name] for name, short in METRICS.items()}))

@@ -97,13 +97,16 @@ def tune_cast_command(model_dir: str, valid_path: str | None, samples: int, size
               help="Min-p values to try, comma-separated (0: off).")
 @click.option("--sizes", callback=int_list, default="0,3,2,1", show_default=True,
               help="Cast sizes to try, comma-separated (0: no limit).")
+@click.option("--prompt", default="", show_default=True,
+              help='The start every story is written from, as your users will write them (e.g. "Once upon a time").')
 @story_options
 @click.option("--dry-run", is_flag=True, help="Show the table and the choice; leave textgen.json as it is.")
 @click.option("--json", "as_json", is_flag=True,
               help='Print {"valid", "human", "rows": [{"temperature", "min_p", "cast_size", "names", "invented", '
                    '"qualifies", ...}], "chosen", "chosen_settings", "qualified", "written"}.')
 def tune_command(model_dir: str, valid_path: str, samples: int, temperatures: tuple[float, ...], min_ps: tuple[float, ...],
-                 sizes: tuple[int, ...], max_tokens: int, seed: int, quantize: str, dry_run: bool, as_json: bool) -> None:
+                 sizes: tuple[int, ...], prompt: str, max_tokens: int, seed: int, quantize: str, dry_run: bool,
+                 as_json: bool) -> None:
     """Choose MODEL's temperature, min-p and cast size on validation stories and record them as
     the model's own defaults.
 
@@ -138,11 +141,15 @@ def tune_command(model_dir: str, valid_path: str, samples: int, temperatures: tu
     loaded = load_for_generation(model_dir, quantize)
     from textgen.analysis.diagnosis import known_words
 
+    from textgen.sampling.generate import prompt_ids
+
+    prompt_ids(loaded.tokenizer, prompt)  # a prompt the tokenizer cannot write is refused before the search
     known = known_words(loaded)
     bar = counting_bar(samples * len(temperatures) * len(min_ps) * len(sizes), " stories")
     try:
         tuning = tune(loaded, valid_path, samples=samples, seed=seed, max_tokens=max_tokens, temperatures=temperatures,
-                      min_ps=min_ps, sizes=sizes, known=known, on_cell=bar.set_description_str, on_story=bar.update)
+                      min_ps=min_ps, sizes=sizes, known=known, on_cell=bar.set_description_str, on_story=bar.update,
+                      prompt=prompt)
     finally:
         bar.close()
     section = None if dry_run else record_cast(loaded.path, tuning, loaded.metadata.get("files"), "tune")

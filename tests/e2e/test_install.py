@@ -116,7 +116,7 @@ def test_the_wheel_holds_every_file_of_the_package(wheel):
 
 @pytest.mark.slow
 def test_the_installed_textgen_writes_the_same_story_from_an_empty_folder(site, empty):
-    args = ("-m", "textgen.cli", "generate", "tinystories", "--max-tokens", "20", "--seed", "1")
+    args = ("-m", "textgen.cli", "generate", "tinystories", "--max-tokens", "40", "--seed", "1")
     result, expected = installed(site, empty, *args), checkout(*args)
     assert result.returncode == 0, result.stderr
     assert expected.returncode == 0, expected.stderr

@@ -28,10 +28,10 @@ import torch
 from torch import Tensor
 
 from textgen.errors import TextgenError
+from textgen.sampling.real_words import LOOK_BACK
 from textgen.sampling.schema import check
 
 NEG_INF = float("-inf")
-LOOK_BACK_REAL = 32  # entries the real-words rule reads back to find the word being written
 
 
 def keep_best(original: Tensor, processed: Tensor) -> Tensor:
@@ -396,7 +396,7 @@ class RealWords(Processor):
     def __call__(self, history: Tensor, logits: Tensor) -> Tensor:
         if self.factor == 1:
             return logits
-        rows = history[:, -LOOK_BACK_REAL:].tolist() if history.shape[1] else [[] for _ in range(history.shape[0])]
+        rows = history[:, -LOOK_BACK:].tolist()  # the word being written begins within these
         invented = ~torch.stack([self.shapes.allowed(self.shapes.unfinished(row)) for row in rows]).to(logits.device)
         if self.factor == 0:
             return keep_best(logits, logits.masked_fill(invented, NEG_INF))
@@ -425,11 +425,7 @@ class DoubleWords(Processor):
     def __call__(self, history: Tensor, logits: Tensor) -> Tensor:
         if self.factor == 1 or not history.shape[1]:
             return logits
-        masks = [self.shapes.doubling(row) for row in history[:, -LOOK_BACK_REAL:].tolist()]
-        if all(mask is None for mask in masks):
-            return logits
-        empty = torch.zeros(logits.shape[-1], dtype=torch.bool)
-        doubled = torch.stack([empty if mask is None else mask for mask in masks]).to(logits.device)
+        doubled = torch.stack([self.shapes.doubling(row) for row in history[:, -LOOK_BACK:].tolist()]).to(logits.device)
         if self.factor == 0:
             return keep_best(logits, logits.masked_fill(doubled, NEG_INF))
         return logits + doubled * self.log_factor

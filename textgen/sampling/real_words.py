@@ -21,10 +21,9 @@ the word being written equal to the last one ("the" + " the") counts as doubling
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-
-import re
 
 import torch
 
@@ -38,10 +37,6 @@ LAST_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*$")
 LAST_TWO = re.compile(r"([^\W\d_]+(?:'[^\W\d_]+)*)(\s+)([^\W\d_]*)$")
 MASK_CACHE = 8_192  # unfinished words whose masks are kept (2 KB each for 2,048 entries)
 LOOK_BACK = 32  # entries read back to find where the current word began
-
-
-def _is_letter(char: str) -> bool:
-    return char.isalpha()
 
 
 def _word_text(text: str) -> str:
@@ -70,7 +65,7 @@ def _runs(text: str) -> tuple[tuple[str, ...], str]:
     an apostrophe counts as a letter only inside or at the end of a word, as words_of reads it."""
     words, current = [], ""
     for char in text:
-        if _is_letter(char) or (char == "'" and current):
+        if char.isalpha() or (char == "'" and current):
             current += char
         else:
             if current:
@@ -85,7 +80,7 @@ def _entry(text: str | None) -> _Entry:
         return _Entry("", False, (), "", ((), ""))
     text = _word_text(text)
     cut = 0
-    while cut < len(text) and (_is_letter(text[cut]) or text[cut] == "'"):
+    while cut < len(text) and (text[cut].isalpha() or text[cut] == "'"):
         cut += 1
     lead, remainder = text[:cut], text[cut:]
     rest, trail = _runs(remainder) if remainder else ((), "")
@@ -102,7 +97,6 @@ class WordShapes:
     words: frozenset[str]  # empty: no list of words (the real-words rule has nothing to keep to)
     beginnings: frozenset[str]
     breaks_ok: torch.Tensor  # (V,) bool: entries with no letter at their start whose own words are real
-    junk: torch.Tensor = field(default_factory=lambda: torch.zeros(0, dtype=torch.bool))  # (V,) bool: bytes of other characters
     masks: dict[str, torch.Tensor] = field(default_factory=dict)
     by_lead: dict[str, list[int]] = field(default_factory=dict)  # entries by the letters they start with
     by_first: dict[str, list[int]] = field(default_factory=dict)  # entries by the word they start after a space
@@ -131,7 +125,6 @@ class WordShapes:
             mark = tokenizer.word_start_mark
             entries.append(_entry(piece.replace(mark, " ") if mark else piece))
         shapes = cls(entries, words, frozenset(beginnings), torch.zeros(0, dtype=torch.bool))
-        shapes.junk = torch.tensor([entry.junk for entry in entries])
         shapes.breaks_ok = torch.tensor([not entry.lead and not entry.junk and shapes._real(entry.rest, entry.trail)
                                          for entry in entries])
         for token_id, entry in enumerate(entries):
@@ -141,9 +134,9 @@ class WordShapes:
                 shapes.by_first.setdefault(entry.first, []).append(token_id)
         return shapes
 
-    def doubling(self, history: list[int]) -> torch.Tensor | None:
+    def doubling(self, history: list[int]) -> torch.Tensor:
         """(V,) bool: the entries that would write the story's last word again right after it, with
-        only spaces or line breaks between (None: none would)."""
+        only spaces or line breaks between (none where the word is one written doubled on purpose)."""
         tail = "".join(self.entries[token_id].text for token_id in history[-LOOK_BACK:])
         ending = LAST_WORD.search(tail)
         current = ending.group() if ending else ""  # the word the story ends in, whole or not

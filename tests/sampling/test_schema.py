@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import click
 import pytest
+import torch
 from click.testing import CliRunner
 from pydantic import ValidationError
 
@@ -23,11 +24,14 @@ from textgen.sampling import (
     RealWords,
     NoRepeatNgram,
     RepetitionPenalty,
+    StrayCapitals,
     Temperature,
     TopK,
     TopP,
 )
 from textgen.sampling.schema import BY_NAME, PAGE_SETTINGS, SETTINGS
+
+_NO_ENTRIES = SimpleNamespace(lower=torch.full((4,), -1), stray=torch.zeros(4, dtype=torch.bool))  # no stray capitals
 
 # each numeric setting's rule, built with one value of the setting (0 of a setting with `zero` builds no rule)
 RULES = {
@@ -45,6 +49,7 @@ RULES = {
     "keep_cast": lambda value: KeepCast(value, None),
     "cast_opening": lambda value: KeepCast(0.5, None, opening=value),
     "cast_size": lambda value: KeepCast(0.5, None, cast=value),
+    "stray_capitals": lambda value: StrayCapitals(value, _NO_ENTRIES),
     "real_words": lambda value: RealWords(value, None),
     "double_words": lambda value: DoubleWords(value, None),
 }
@@ -118,7 +123,8 @@ def test_the_explorer_request_has_the_page_settings_with_the_schemas_bounds():
     from textgen.explorer.requests import GenerateRequest
 
     assert PAGE_SETTINGS == ("temperature", "top_k", "top_p", "min_p", "repetition_penalty", "no_repeat_ngram",
-                             "dry_multiplier", "keep_cast", "cast_opening", "cast_size", "real_words", "double_words")
+                             "dry_multiplier", "keep_cast", "cast_opening", "cast_size", "stray_capitals", "real_words",
+                             "double_words")
     assert set(PAGE_SETTINGS) <= set(GenerateRequest.model_fields)
     assert not {setting.name for setting in SETTINGS if not setting.page} & set(GenerateRequest.model_fields)
     # the bound that disagreed: the page capped it at 10, the processor at 100

@@ -536,5 +536,23 @@ def test_export_records_the_words_a_model_trained_before_them_lacks(tmp_path, tr
     ModelDirectory(old).write_metadata(meta)
     result = CliRunner().invoke(cli, ["export", str(old), str(tmp_path / "blind")])
     assert result.exit_code == 0, result.output
-    assert "writes without the real-words rule" in result.output
+    assert "writes without the rules that need them" in result.output
     assert "words" not in ModelDirectory(tmp_path / "blind").read_metadata()
+
+
+def test_export_adds_the_capitals_a_words_record_from_before_them_lacks(tmp_path, trained):
+    from textgen.modeldir.layout import ModelDirectory
+
+    old = tmp_path / "old"
+    assert CliRunner().invoke(cli, ["export", str(trained), str(old)]).exit_code == 0
+    meta = ModelDirectory(old).read_metadata()
+    record = meta["words"]
+    assert record["capitals"]  # the little stories name their characters inside sentences
+    meta["words"] = {"count": record["count"], "list": record["list"]}
+    ModelDirectory(old).write_metadata(meta)  # as a model whose words were recorded before their capitals
+    assert textgen.load(old).words.capitals is None
+    copy = tmp_path / "copy"
+    result = CliRunner().invoke(cli, ["export", str(old), str(copy)])
+    assert result.exit_code == 0, result.output
+    assert ModelDirectory(copy).read_metadata()["words"] == record
+    assert textgen.load(copy).words.capitals == frozenset(record["capitals"].split())

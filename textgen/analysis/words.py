@@ -112,13 +112,27 @@ def training_words(stories: Iterable[str], source: str | None = None) -> KnownWo
     return KnownWords(counts, source)
 
 
+CAPITAL_INSIDE = re.compile(r"(?:(?<=[^\W_] )|(?<=[^\W_][,;] ))[A-Z][a-z]+(?=(?:['’]s)?(?![\w'’-]))")  # "saw Doug", "and, Lily": after a word, not a mark
+
+
+def capitals_inside(text: str) -> set[str]:
+    """The capitalised words `text` writes inside a sentence: right after a word (or its comma) and a space,
+    "Doug" in "Jane saw Doug." (names, mostly), never the first word of a sentence or of speech."""
+    return set(CAPITAL_INSIDE.findall(text))
+
+
 def words_record(stories: Iterable[str]) -> dict:
     """textgen.json's "words": every word of the stories (words_of), sorted, space-separated, with their count;
-    what the real-words rule keeps to and the invented-words check reads where the corpus is not at hand."""
+    what the real-words rule keeps to and the invented-words check reads where the corpus is not at hand.
+    "capitals": the capitalised words written inside a sentence (capitals_inside), which tell the no-stray-capitals
+    rule which of its entries may begin a name ("▁Do" of "Doug"; keeping only those of two stories or more held back
+    more entries and measured no better: BENCHMARKS.md)."""
     found: set[str] = set()
+    capitals: set[str] = set()
     for story in stories:
         found.update(words_of(story))
-    return {"count": len(found), "list": " ".join(sorted(found))}
+        capitals.update(capitals_inside(story))
+    return {"count": len(found), "list": " ".join(sorted(found)), "capitals": " ".join(sorted(capitals))}
 
 
 def corpus_words(path, name: str | None = None) -> KnownWords:

@@ -102,8 +102,8 @@ def train_command(ctx: click.Context, corpus: str, out_dir: str, tokenizer_path,
 
 
 def missing_words(model_dir: str) -> dict | None:
-    """The "words" record for a model directory that has none, from its training corpus where that is
-    still there unchanged (else None, with a note: the real-words rule is off for the copy)."""
+    """The "words" record for a model directory that has none (or one without "capitals"), from its training
+    corpus where that is still there unchanged (else None, with a note: the rules that need it are off for the copy)."""
     from types import SimpleNamespace
 
     from textgen.analysis.diagnosis import training_corpus
@@ -118,12 +118,15 @@ def missing_words(model_dir: str) -> dict | None:
         metadata = ModelDirectory(resolve_model_path(model_dir)).read_metadata()
     except TextgenError:
         return None  # export itself says what is wrong with MODEL
-    if not isinstance(metadata, dict) or task_of(metadata) != LANGUAGE_MODEL or "words" in metadata:
+    if not isinstance(metadata, dict) or task_of(metadata) != LANGUAGE_MODEL:
+        return None
+    recorded = metadata.get("words")
+    if isinstance(recorded, dict) and "capitals" in recorded:
         return None
     corpus = training_corpus(SimpleNamespace(metadata=metadata))
     if corpus is None:
-        note(f"{model_dir} records no training words and its training corpus is not where training found it (or has "
-             "changed): the copy writes without the real-words rule")
+        note(f"{model_dir} records no training words (or not their capitals) and its training corpus is not where "
+             "training found it (or has changed): the copy writes without the rules that need them")
         return None
     return words_record(iter_stories(corpus))
 
@@ -143,7 +146,8 @@ def export_command(model_dir: str, out_dir: str, dtype: str, overwrite: bool) ->
     the old model or the new one, whole. Files export does not write are left alone.
 
     A model trained before textgen recorded its training words (textgen.json's "words", which the
-    real-words rule keeps to) gets them here, where its training corpus is still there unchanged.
+    real-words rule keeps to, and their "capitals", which the no-stray-capitals rule reads) gets them
+    here, where its training corpus is still there unchanged.
 
     Example: textgen export checkpoints/little checkpoints/little-small --dtype bfloat16
     """

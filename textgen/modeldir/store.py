@@ -105,16 +105,28 @@ def expected_tensors(config: ModelConfig) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def recorded_words(metadata: dict) -> frozenset[str] | None:
-    """textgen.json's "words" ({"count", "list": the words, space-separated}) as a set; None where
-    absent; a malformed record is refused in one line."""
+class RecordedWords(frozenset):
+    """The words of a model's training text (lowercased), and `capitals`: the capitalised words it writes
+    inside a sentence (None where textgen.json records none: a model trained before textgen recorded them)."""
+
+    capitals: frozenset[str] | None = None
+
+
+def recorded_words(metadata: dict) -> RecordedWords | None:
+    """textgen.json's "words" ({"count", "list": the words, space-separated, "capitals": the same for the
+    capitalised words written inside a sentence}) as a set; None where absent; a malformed record is refused
+    in one line."""
     record = metadata.get("words") if isinstance(metadata, dict) else None
     if record is None:
         return None
-    if not isinstance(record, dict) or not isinstance(record.get("list"), str):
-        raise TextgenError(f"{META_FILE}: \"words\" must be {{\"count\": N, \"list\": \"the words, space-separated\"}}; "
-                           "remove it (the real-words rule is then off) or train the model again")
-    return frozenset(record["list"].split())
+    if (not isinstance(record, dict) or not isinstance(record.get("list"), str)
+            or not isinstance(record.get("capitals", ""), str)):
+        raise TextgenError(f"{META_FILE}: \"words\" must be {{\"count\": N, \"list\": \"the words, space-separated\", "
+                           "\"capitals\": \"the same\"}; remove it (the word rules are then off) or train the model again")
+    words = RecordedWords(record["list"].split())
+    if "capitals" in record:
+        words.capitals = frozenset(record["capitals"].split())
+    return words
 
 
 @dataclass
@@ -144,7 +156,7 @@ class LoadedModel:
             raise TextgenError(f"{self.path}/{META_FILE}: cache settings are invalid ({error})") from None
 
     @functools.cached_property
-    def words(self) -> frozenset[str] | None:
+    def words(self) -> RecordedWords | None:
         """The words of the training text textgen.json records ("words", written by `textgen train`),
         for the real-words rule and the invented-words check; None where none are recorded."""
         return recorded_words(self.metadata)
@@ -247,7 +259,7 @@ def export_model(model_dir: str | os.PathLike, out_dir: str | os.PathLike, dtype
     """Copy a model directory (a language model's or a classifier's) for sharing: weights in `dtype`,
     tokenizer, textgen.json and the training curves, without the lightning/ resume state. Returns
     the bytes written. `words`: a "words" record (textgen.analysis.words.words_record) to add where
-    MODEL records none (a model trained before textgen recorded them).
+    MODEL records none, or none with "capitals" (a model trained before textgen recorded them).
 
     OUT's files are replaced as one step (staged, then swapped in), with OUT locked against other
     textgen processes. Only the files export writes are ever replaced, and only with `overwrite`;
@@ -268,7 +280,7 @@ def export_model(model_dir: str | os.PathLike, out_dir: str | os.PathLike, dtype
     loaded = load(source, task=None)
     keep = {key: value for key, value in loaded.metadata.items()
             if key not in ("format", "format_version", "model", "tokenizer", "files", "weights_dtype")}  # a classifier's head and labels stay
-    if words is not None and "words" not in keep:
+    if words is not None and not (isinstance(keep.get("words"), dict) and "capitals" in keep["words"]):
         keep["words"] = words
     copies = {name: current_file(loaded.path, name) for name in SHARED_FILES if current_file(loaded.path, name).is_file()}
     with removed_on_failure(out), locked(out, hint="give another OUT"):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 
 __all__ = ["DRY", "BannedSequences", "DoubleWords", "FrequencyPresencePenalty", "KeepCast", "MinP", "NoRepeatNgram",
-           "Processor", "RealWords", "RepetitionPenalty", "Temperature", "TopK", "TopP", "apply_processors"]
+           "Processor", "RealWords", "RepetitionPenalty", "StrayCapitals", "Temperature", "TopK", "TopP", "apply_processors"]
 
 
 def __getattr__(name: str):

@@ -9,10 +9,11 @@ removes every token: the most likely token before the rule always survives it. T
   4. DRY ("don't repeat yourself")
   5. banned words
   6. keep the cast (new names after the story's opening are less likely)
-  7. real words (a word the training text does not have is less likely; textgen.sampling.real_words)
-  8. no doubled words ("the the" is less likely)
-  9. temperature
-  10. top-k, 11. top-p (nucleus, Holtzman et al. 2019), 12. min-p
+  7. no stray capitals ("and The" is less likely; textgen.sampling.stray_capitals)
+  8. real words (a word the training text does not have is less likely; textgen.sampling.real_words)
+  9. no doubled words ("the the" is less likely)
+  10. temperature
+  11. top-k, 12. top-p (nucleus, Holtzman et al. 2019), 13. min-p
 Penalties see the raw scores; temperature reshapes them; the truncations come last so they
 cut the distribution that is actually sampled. Each rule's arguments are checked against the
 sampling schema (schema.py), the one place their bounds are declared.
@@ -376,6 +377,50 @@ class Temperature(Processor):
 
     def describe(self) -> str:
         return f"temperature {self.temperature:g}"
+
+
+@dataclass
+class StrayCapitals(Processor):
+    """No stray capitals: inside a sentence, an entry that writes a sentence opener with its capital
+    as a whole word ("and The", "saw It"; textgen.sampling.stray_capitals) keeps `factor` of its
+    probability (0: none) and gives the rest to its lower-case entry ("▁the"), so the story writes
+    the word a reader expects rather than some other capital (a new name). "I", titles, months and
+    days keep their capital."""
+
+    factor: float
+    entries: object  # textgen.sampling.stray_capitals.StrayCapitalEntries
+    name = "no stray capitals"
+
+    def __post_init__(self) -> None:
+        check("stray_capitals", self.factor, rule=True)
+        self.log_factor = math.log(self.factor) if self.factor > 0 else NEG_INF
+        self.log_rest = math.log1p(-self.factor) if self.factor < 1 else NEG_INF
+        lower = self.entries.lower
+        self.moved = (lower >= 0).nonzero().flatten()  # stray entries with a lower-case entry to take their share
+        self.targets = lower[self.moved]
+
+    def __call__(self, history: Tensor, logits: Tensor) -> Tensor:
+        if self.factor == 1 or not history.shape[1]:
+            return logits
+        inside = self.entries.inside(history).to(logits.device)
+        if not bool(inside.any()):
+            return logits
+        rows = inside.nonzero().flatten()
+        processed = logits.clone()
+        part = processed[rows]  # (R, V): the rows inside a sentence
+        moved, targets = self.moved.to(logits.device), self.targets.to(logits.device)
+        if len(moved):
+            given = part[:, moved] + self.log_rest
+            part[:, targets] = torch.logaddexp(part[:, targets], given)
+        stray = self.entries.stray.to(logits.device)
+        part[:, stray] = part[:, stray] + self.log_factor
+        processed[rows] = part
+        return keep_best(logits, processed)
+
+    def describe(self) -> str:
+        if self.factor == 0:
+            return "no stray capitals: inside a sentence, an opener is written in lower case (\"and the\", not \"and The\")"
+        return f"no stray capitals: inside a sentence, an opener keeps x {self.factor:g} of its chance with its capital"
 
 
 @dataclass

@@ -20,6 +20,7 @@ CAST_OPENING = 50  # words at a story's start where new names are free
 CAST_SIZE = 0  # names the opening may bring in freely (0: as many as it likes)
 REAL_WORDS = 0.0  # an invented word is never written (BENCHMARKS.md, issue 34: stories a reader would keep)
 DOUBLE_WORDS = 0.0  # "the the" is never written (the human stories have none; the same measurement)
+STRAY_CAPITALS = 0.0  # "and The" is written "and the" (BENCHMARKS.md, issue 34: the quote-aware names)
 MAX_CAST_OPENING = 10_000  # words: the longest story generate writes is 10,000 tokens
 MAX_CAST_SIZE = 100
 MIN_PENALTY = 1e-6  # the smallest repetition penalty: it already multiplies a repeat's logit a million-fold
@@ -122,6 +123,10 @@ SETTINGS: tuple[Setting, ...] = (
             "cast-opening", 0, MAX_CAST_OPENING, page=True),
     Setting("cast_size", int, CAST_SIZE, "Keep the cast: the opening ends early once the story has this many names "
             "(0: no limit).", "cast-size", 0, MAX_CAST_SIZE, page=True),
+    Setting("stray_capitals", float, STRAY_CAPITALS, "No stray capitals: inside a sentence, a word that opens sentences "
+            "written with its capital (\"and The\") keeps this share of its chance, the rest going to the word in lower "
+            "case (0: always lower case, 1: off); \"I\", names, titles, months and days keep theirs (a model that records "
+            "no capitals: off).", "stray-capitals", 0.0, 1.0, page=True),
     Setting("real_words", float, REAL_WORDS, "Keep words real: a word the model's training text does not have (an "
             "invented word) is this many times as likely (0: never, 1: off; a model that records no words: off).",
             "real-words", 0.0, 1.0, page=True),

@@ -66,7 +66,7 @@ def token_sequences(tokenizer: Tokenizer, word: str) -> list[list[int]]:
 def build_processors(settings: SamplingSettings, tokenizer: Tokenizer, words=None) -> list[Processor]:
     """The processors in their documented order (fresh ones: a run's state starts empty); each
     checks its own arguments against the schema. `words`: the model's training words (LoadedModel.words)
-    for the real-words rule, which is off without them."""
+    for the real-words rule, which is off without them, and their `capitals` for the no-stray-capitals rule."""
     from textgen.sampling.processors import (
         DRY,
         BannedSequences,
@@ -77,6 +77,7 @@ def build_processors(settings: SamplingSettings, tokenizer: Tokenizer, words=Non
         DoubleWords,
         RealWords,
         RepetitionPenalty,
+        StrayCapitals,
         Temperature,
         TopK,
         TopP,
@@ -106,6 +107,13 @@ def build_processors(settings: SamplingSettings, tokenizer: Tokenizer, words=Non
         # the settings are checked even where there are no names
         processor = KeepCast(settings.keep_cast, names, opening=settings.cast_opening, cast=settings.cast_size)
         if names.any:  # a character tokenizer cannot tell names: nothing to keep
+            processors.append(processor)
+    if settings.stray_capitals != 1.0:
+        from textgen.sampling.stray_capitals import stray_capital_entries
+
+        entries = stray_capital_entries(tokenizer, getattr(words, "capitals", None))
+        processor = StrayCapitals(settings.stray_capitals, entries)  # checked even where there is nothing to hold back
+        if entries.any:  # a character tokenizer writes no whole words
             processors.append(processor)
     if settings.real_words != 1.0 or settings.double_words != 1.0:
         from textgen.sampling.real_words import word_shapes

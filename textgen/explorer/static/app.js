@@ -177,7 +177,8 @@ function settings() {
     top_k: number("top_k"), top_p: number("top_p"), min_p: number("min_p"),
     repetition_penalty: number("repetition_penalty"), no_repeat_ngram: number("no_repeat_ngram"),
     dry_multiplier: number("dry_multiplier"), keep_cast: number("keep_cast"),
-    cast_opening: number("cast_opening"), cast_size: number("cast_size"), real_words: number("real_words"),
+    cast_opening: number("cast_opening"), cast_size: number("cast_size"), stray_capitals: number("stray_capitals"),
+    real_words: number("real_words"),
     double_words: number("double_words"), seed: number("seed"),
     cache: cache === "" ? null : cache === "true",
   };

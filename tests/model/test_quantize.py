@@ -17,13 +17,12 @@ def model() -> LanguageModel:
     return LanguageModel(ModelConfig(vocab_size=60, embed_dim=16, hidden_size=16)).eval()
 
 
-def test_none_is_the_model_itself_and_auto_follows_the_cpu():
+def test_none_is_the_model_itself_and_auto_is_float32_on_every_cpu():
     float_model = model()
     assert quantize(float_model, "none") is float_model
     assert sampling_copy(float_model, "none") is float_model
-    from textgen.model.quantize import native_bf16
-
-    assert resolve_mode("auto") == ("bf16" if native_bf16() else "none")
+    assert resolve_mode("auto") == "none"  # measured no slower anywhere, and the same story from a seed everywhere
+    assert quantize(float_model, "auto") is float_model
     with pytest.raises(TextgenError, match="unknown"):
         quantize(float_model, "int4")
 

@@ -20,7 +20,8 @@ from textgen.errors import TextgenError
 @click.option("--seed", type=SEED, default=0, show_default=True, help="The same seed gives the same stories.")
 @click.option("--stop", "stops", multiple=True, help="Stop a story when this text appears (repeatable).")
 @click.option("--quantize", type=click.Choice(["auto", "none", "int8", "bf16"]), default="auto", show_default=True,
-              help="Weights for generation: auto = bf16 where the CPU has it natively, else float32 (README: speed table).")
+              help="Weights for generation: auto = float32, measured no slower than bf16 or int8 on either CPU kind and the "
+                   "same story from the same seed on every CPU (BENCHMARKS.md).")
 @cache_options(sampling=True)
 @click.option("--verbose", is_flag=True, help="Print the processors in the order they are applied.")
 @click.option("--json", "as_json", is_flag=True, help='One object per story per line: {"prompt", "text", "stop_reason", "tokens": [{"id", "token", "probability", '

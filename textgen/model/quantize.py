@@ -13,16 +13,19 @@ import torch
 from torch import nn
 
 from textgen.errors import TextgenError
-from textgen.model.cells import native_bf16
 from textgen.model.language_model import LanguageModel
 
 QUANTIZE_MODES = ("none", "int8", "bf16")
 
 
 def resolve_mode(mode: str) -> str:
-    """'auto' -> bf16 where the CPU has it natively (measured: same perplexity, 2.7x faster), else none."""
+    """'auto' -> none (float32 weights) on every CPU: a rule from measurements on both CPU kinds the project
+    runs on (BENCHMARKS.md, first story by --quantize). Without native bfloat16 (AMD EPYC) bf16 is emulated
+    and slower; with it (Intel Xeon with AVX512-BF16/AMX) the first story took the same 1.9 s in every mode
+    on one machine and three times as long in bf16 as in float32 on another (6.1-8.6 s against 2.3-2.6 s).
+    float32 also writes the same story from the same seed on every CPU."""
     if mode == "auto":
-        return "bf16" if native_bf16() else "none"
+        return "none"
     return mode
 
 

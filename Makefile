@@ -105,6 +105,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/long_inputs.py --shared $(SHARED)
 	$(BIN)/python benchmarks/story_quality.py --shared $(SHARED)
 	$(BIN)/python benchmarks/first_story.py
+	$(BIN)/python benchmarks/max_time.py --shared $(SHARED)
 	$(BIN)/python benchmarks/library_defaults.py --shared $(SHARED) --out .bench/defaults
 	$(BIN)/python benchmarks/detectors.py --table
 	$(BIN)/python benchmarks/explorer_load.py --model .bench/tinystories-30m

@@ -46,6 +46,9 @@ for command in (corpus, tokenizer, train_command, export_command, evaluate_comma
 
 def main() -> None:
     """Console entry point."""
+    from textgen.training.budget import mark_process_start
+
+    mark_process_start()  # a time-bounded command's clock starts with the process (textgen.training.budget)
     try:
         cli()
     except KeyboardInterrupt:  # raised outside a command, e.g. while parsing

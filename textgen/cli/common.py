@@ -129,12 +129,16 @@ def finish_run(ctx: click.Context, result, resume: bool, as_json: bool, validati
     parameters = result.parameters if result.parameters is not None else result.model_config.parameter_count()
     summary = {"out": str(result.out_dir), "steps": result.steps, "new_steps": result.new_steps,
                "seconds": round(result.seconds, 1), "parameters": parameters, "interrupted": bool(result.signal),
+               **({"wall_seconds": round(result.wall_seconds, 1)} if getattr(result, "wall_seconds", None) is not None else {}),
+               **({"budget_seconds": round(result.budget_seconds, 1)} if getattr(result, "budget_seconds", None) else {}),
                **{f"valid_{key}": value for key, value in metrics.items() if key != "step"}}
     if as_json:
         print_json(summary)
     else:
         line = (f"trained {result.new_steps} more steps (now at step {result.steps}) in {result.seconds:.0f}s" if resume
                 else f"trained {result.steps} steps in {result.seconds:.0f}s")
+        if getattr(result, "budget_seconds", None):
+            line += f" ({result.wall_seconds:.0f}s in all of this invocation's {result.budget_seconds:.0f}s budget)"
         if metrics:
             line += f"; {validation(metrics)}"
         click.echo(f"{line}\n{saved}")

@@ -98,6 +98,11 @@ def experiment_doug(corpus: str | None, names: str, verb: str, sentences: int, s
     """
     from textgen.experiments.doug import DougSettings, report, run_doug, to_json
     from textgen.analysis.plots import plot_doug
+    from textgen.training.threads import choose_threads
+
+    threads, why = choose_threads()  # torch's threads beside other work wait on each other: 52 s against 4.1 s
+    if why.endswith("other work"):
+        click.echo(f"note: {threads} thread{'s' * (threads != 1)} ({why}; OMP_NUM_THREADS sets them)", err=True)
 
     name_list = tuple(part.strip() for part in names.split(",") if part.strip())
     options = {"names": name_list, "verb": verb.strip(), "sentences": sentences, "steps": steps, "hidden_size": hidden_size,

@@ -64,6 +64,9 @@ def train_command(ctx: click.Context, corpus: str, out_dir: str, tokenizer_path,
 
     Example: textgen train corpora/little-stories.txt --out checkpoints/little --max-time 2m
     """
+    from textgen.training.budget import command_started
+
+    started = command_started()
     from textgen.training.run import TokenizerSpec, check_launcher, check_settings, primary_process, train
 
     model, training = run_values(options, given_options(ctx, options), resume, "model", "training")
@@ -88,7 +91,7 @@ def train_command(ctx: click.Context, corpus: str, out_dir: str, tokenizer_path,
     try:
         result = train(corpus, out_dir, spec, model, training, valid_file=valid_file, cache_dir=cache_dir, resume=resume,
                        overwrite=overwrite, progress_bar=sys.stderr.isatty(), command=invocation(),
-                       primary=primary, report=report)
+                       primary=primary, report=report, started=started)
     except RunFault:
         if primary:
             raise

@@ -261,8 +261,9 @@ class TrainConfig(ConfigMixin):
                                           "With --max-time too, whichever comes first, and the schedule follows the steps.",
                                     kind="int>=1")
     max_epochs: int | None = setting(None, kind="int>=1")
-    max_time: float | None = setting(None, "Train for this long: 90s, 2m, 1h, HH:MM:SS. Alone, it is the run's whole budget (resumes included) "
-                                           "and the learning rate decays with the time used.", parse="duration")  # seconds
+    max_time: float | None = setting(None, "Train for this long: 90s, 2m, 1h, HH:MM:SS. Alone, it is the run's whole budget (resumes included), "
+                                           "for the whole command (start-up, validation, saving and the cache's settings "
+                                           "count), and the learning rate decays with the time used.", parse="duration")  # seconds
     val_every: int | None = setting(None, "Steps between validation and checkpoints [default: 200; a sixth of --max-time when time bounds the run].",
                                     kind="int>=1")
     log_every: int = setting(10, kind="int>=1")  # optimizer steps between metric rows

@@ -18,6 +18,7 @@ its work is O(T * size) and its memory does not grow with the text's length.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +35,9 @@ THETAS = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.35, 0.6, 1.0, 1.6, 2.5, 4.0, 6.0)
 WEIGHTS = (0.02, 0.05, 0.08, 0.12, 0.16, 0.2, 0.25, 0.3)
 TUNE_SIZE = 1000
 MIN_GAIN = 0.002  # a cache that lowers the validation loss by less (relative) stays off
+PROBE_TOKENS = 4_096  # a time-limited search times itself on this many tokens first
+MIN_SEARCH_SECONDS = 1.0  # a time-limited search with less than this left does not run
+PROBE_MARGIN = 0.6  # a longer search's tokens cost up to 1.5 x the probe's (measured: 0.9 of it overran by a third)
 
 
 @dataclass(frozen=True)
@@ -333,9 +337,36 @@ def cached_nats(model: nn.Module, array: np.ndarray, grid: list[CacheSettings], 
 
 
 def tune_cache(model: nn.Module, array: np.ndarray, streams: int = 16, seq_len: int = 256,
-               device="cpu") -> tuple[CacheSettings | None, dict]:
+               device="cpu", seconds: float | None = None) -> tuple[CacheSettings | None, dict]:
     """Choose theta, weight and per_story on held-out tokens. Returns the best settings (None when
-    no setting lowers the loss by MIN_GAIN) and a record of the search for textgen.json."""
+    no setting lowers the loss by MIN_GAIN) and a record of the search for textgen.json.
+
+    `seconds` (a command's time budget, textgen.training.budget): the search first runs on the
+    first PROBE_TOKENS tokens, timed, then on as many tokens as the rest of the time holds (the
+    record says how many, and that time limited them); with under MIN_SEARCH_SECONDS it does not
+    run at all (None, with "skipped" in the record)."""
+    if seconds is None:
+        return _search(model, array, streams, seq_len, device)
+    if seconds < MIN_SEARCH_SECONDS:
+        return None, {"skipped": f"{max(0.0, seconds):.1f}s of the time budget were left", "chosen": None}
+    started = time.perf_counter()
+    probe = array[:PROBE_TOKENS]
+    found = _search(model, probe, min(streams, max(1, len(probe) // 512)), seq_len, device)
+    took = time.perf_counter() - started
+    if len(probe) == len(array):
+        return found
+    # tokens the rest of the time holds; the probe's streams are short, so its memory holds fewer positions than a
+    # longer search's and each of its tokens costs less: PROBE_MARGIN of the rate it measured (BENCHMARKS.md, max_time)
+    fits = int(PROBE_MARGIN * (seconds - took) / max(took, 1e-6) * len(probe))
+    if fits <= len(probe):
+        return found[0], {**found[1], "limited_by_time": True}
+    tokens = min(len(array), fits)
+    best, record = _search(model, array[:tokens], min(streams, max(1, tokens // 512)), seq_len, device)
+    return best, {**record, "limited_by_time": tokens < len(array)}
+
+
+def _search(model: nn.Module, array: np.ndarray, streams: int, seq_len: int, device) -> tuple[CacheSettings | None, dict]:
+    """The search itself: every setting of the grid over all of `array`."""
     results, plain, count = [], 0.0, 1
     for per_story in (True, False):
         grid = [CacheSettings(theta, weight, TUNE_SIZE, per_story) for theta in THETAS for weight in WEIGHTS]

@@ -26,6 +26,7 @@ from textgen.modeldir.layout import ModelDirectory
 from textgen.modeldir.names import CLASSIFIER, META_FILE, task_of
 from textgen.tokenizer import UNK_ID, Tokenizer, load_tokenizer, train_tokenizer
 from textgen.training.resume import check_checkpoint, check_model, check_resumable
+from textgen.training.threads import choose_threads
 from textgen.training.run import (RunResult, TokenizerSpec, _version, check_memory, check_out_dir, check_same_data,
                                   describe_limit, resolve_model_config, run_folder, trainer_check, SHAPE_FIELDS)
 from textgen.modeldir.run_folder import RunPaths, check_temporary_folder, read_run_description
@@ -228,6 +229,8 @@ def _fit_classifier(data, train, valid, labels, out, paths, tokenizer_spec, mode
         "command": command or [],
         "textgen_version": _version(),
     }
+    threads, why = choose_threads()  # every input is checked by now: a refusal stays one line
+    report(f"threads: {threads} ({why}; OMP_NUM_THREADS sets them)")
     L.seed_everything(train_config.seed, workers=True, verbose=False)
     task = ClassifierTask(model_config.to_dict(), head_config.to_dict(), train_config.to_dict(), labels.to_dict(), weights,
                           schedule, encoded_valid)

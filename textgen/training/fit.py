@@ -146,6 +146,12 @@ class RunCallback(L.Callback):
         self.watch.training()  # in every process: Lightning's own SIGTERM handler would call a collective from inside itself
         self.best = min(pl_module.val_history, default=float("inf"))
         self.last_saved_step = trainer.global_step if trainer.global_step else None  # a resume starts from a saved step
+        budget = getattr(pl_module, "budget", None)
+        if budget is not None:  # the schedule spans what the command's budget leaves for training (every process alike)
+            left = budget.training_until() - time.perf_counter()
+            offset = max(0.0, budget.spent_before - pl_module.seconds_before)
+            pl_module.schedule_offset, pl_module.planned_seconds = from_first(
+                trainer, (offset, pl_module.seconds_before + offset + max(1.0, left)))
         with contextlib.suppress(OSError):
             status = os.stat(self.paths.folder)
             self.folder_identity = (status.st_dev, status.st_ino)
@@ -176,7 +182,10 @@ class RunCallback(L.Callback):
         config = pl_module.train_config
         seconds = pl_module.train_seconds()
         timed = time_bounded(config)
-        self.decision = agree(trainer, seconds, timed and seconds >= config.max_time,
+        budget = getattr(pl_module, "budget", None)
+        time_up = timed and (seconds + pl_module.schedule_offset >= pl_module.schedule_seconds()
+                             or (budget is not None and time.perf_counter() >= budget.training_until()))
+        self.decision = agree(trainer, seconds, time_up,
                               timed and config.val_every is None and seconds >= self.next_save_seconds,
                               self.watch.received, pl_module.failed_loss is not None)
         pl_module.agreed_seconds = self.decision.seconds  # the learning-rate schedule follows the first process's clock
@@ -244,11 +253,12 @@ class RunCallback(L.Callback):
         checkpoint stays."""
         from textgen.training.task import NonFiniteLoss
 
+        began = time.perf_counter()
         metrics = pl_module.validate()  # the first process's numbers, in every process
         step = trainer.global_step
         config = pl_module.train_config
         if time_bounded(config):
-            self.next_save_seconds = pl_module.train_seconds() + config.max_time / VALIDATIONS_PER_BUDGET
+            self.next_save_seconds = pl_module.train_seconds() + pl_module.schedule_seconds() / VALIDATIONS_PER_BUDGET
         finite = from_first(trainer, all(bool(torch.isfinite(p).all()) for p in pl_module.parameters()))
         if not finite or (metrics and not math.isfinite(metrics["loss"])):
             raise NonFiniteLoss(
@@ -277,6 +287,9 @@ class RunCallback(L.Callback):
         if improved:
             self.best, self.best_step = score, step
         self.last_saved_step = step
+        budget = getattr(pl_module, "budget", None)
+        if budget is not None:  # the last checkpoint gets this long (the slowest so far, with a margin)
+            budget.timed_checkpoint(time.perf_counter() - began)
 
     def write_step(self, pl_module: RunTask, checkpoint: dict, step: int, metrics: dict, improved: bool, status: str) -> None:
         """The first process's files for a checkpoint. lightning/last.ckpt, what --resume continues from,

@@ -29,7 +29,9 @@ from textgen.tokenizer import Tokenizer, load_tokenizer, train_tokenizer
 from textgen.training.resume import check_checkpoint, check_model, check_resumable
 from textgen.modeldir.run_folder import (LOCK_FILE, RunLock, RunPaths, check_temporary_folder, holds_run, read_run_description,
                                      recover, run_entries)
+from textgen.training.budget import Budget
 from textgen.training.schedule import time_bounded
+from textgen.training.threads import choose_threads
 
 SHAPE_FIELDS = ("cell", "vocab_size", "embed_dim", "hidden_size", "num_layers", "tie_weights", "output_projection")
 MAX_TRAINING_MEMORY_SHARE = 0.8  # a model whose weights, gradients and optimizer state would not fit in this share of RAM is refused
@@ -56,6 +58,8 @@ class RunResult:
     metrics: dict = field(default_factory=dict)
     new_steps: int = 0  # steps this invocation trained
     parameters: int | None = None  # of the network trained (None: the language model of model_config)
+    wall_seconds: float | None = None  # the whole command, from `started` to the end (start-up and the cache search included)
+    budget_seconds: float | None = None  # a time-bounded invocation's share of --max-time (None: not time-bounded)
 
 
 RANK_VARIABLES = ("LOCAL_RANK", "NODE_RANK", "RANK")
@@ -204,15 +208,18 @@ def resolve_model_config(vocab_size: int, overrides: dict, saved: dict | None, t
 def train(corpus: str, out_dir: str, tokenizer_spec: TokenizerSpec, model_overrides: dict, train_overrides: dict,
           valid_file: str | None = None, cache_dir: str | None = None, resume: bool = False, overwrite: bool = False,
           progress_bar: bool = False, command: list[str] | None = None, primary: bool = True,
-          report: Callable[[str], None] = lambda line: None) -> RunResult:
+          report: Callable[[str], None] = lambda line: None, started: float | None = None) -> RunResult:
     """Train (or resume) a model on `corpus` into the model directory `out_dir`.
 
     `primary` is False in the extra processes of a distributed run: they wait for and load
     what the first process prepared. Raises TextgenError for every input problem before training.
+    `started` (a time.perf_counter() reading; default: now) is when the command began: a time-bounded
+    run's --max-time counts from it (textgen.training.budget).
     """
+    started = time.perf_counter() if started is None else started
     with run_folder(out_dir, primary, report) as out:
         return _train(corpus, out, tokenizer_spec, model_overrides, train_overrides, valid_file, cache_dir, resume,
-                      overwrite, progress_bar, command, primary, report)
+                      overwrite, progress_bar, command, primary, report, started)
 
 
 @contextlib.contextmanager
@@ -260,7 +267,7 @@ def remove_run_files(out: Path) -> None:
 
 def _train(corpus: str, out: Path, tokenizer_spec: TokenizerSpec, model_overrides: dict, train_overrides: dict,
            valid_file: str | None, cache_dir: str | None, resume: bool, overwrite: bool, progress_bar: bool,
-           command: list[str] | None, primary: bool, report: Callable[[str], None]) -> RunResult:
+           command: list[str] | None, primary: bool, report: Callable[[str], None], started: float) -> RunResult:
     """train() with the run folder locked (in the first process)."""
     resumed: dict = {}
     if primary:
@@ -277,9 +284,12 @@ def _train(corpus: str, out: Path, tokenizer_spec: TokenizerSpec, model_override
         check_model(ModelDirectory(out).last_checkpoint, resumed, saved["model"])
     base = TrainConfig.from_dict(saved["training"]) if resume and saved and "training" in saved else TrainConfig()
     train_config = base.replace(**train_overrides)
-    spent = float(resumed.get("train_seconds", 0.0) or 0.0)
+    # the budget earlier invocations spent: their whole commands (textgen.json's "time_spent"), or at least their training
+    recorded = saved.get("time_spent") if resume and saved else None
+    spent = max(float(resumed.get("train_seconds", 0.0) or 0.0),
+                float(recorded) if isinstance(recorded, (int, float)) and not isinstance(recorded, bool) else 0.0)
     if resume and time_bounded(train_config) and spent >= train_config.max_time:
-        raise TextgenError(f"the run has already trained for {spent:.0f}s, its whole --max-time budget of "
+        raise TextgenError(f"the run has already spent {spent:.0f}s, its whole --max-time budget of "
                            f"{train_config.max_time:g}s: give a larger --max-time to train on (the total of the run)")
     cache = Path(cache_dir) if cache_dir else out.parent / ".cache"
     cache_existed = cache.exists()
@@ -296,7 +306,7 @@ def _train(corpus: str, out: Path, tokenizer_spec: TokenizerSpec, model_override
     trainer_check(train_config)  # Lightning's own checks of devices, strategy, accelerator, before any work
     try:
         return _train_with_data(corpus, out, paths, tokenizer_spec, model_overrides, train_config, valid_file, cache, resume,
-                                resumed, saved, spent, corpus_fingerprint, progress_bar, command, primary, report)
+                                resumed, saved, spent, corpus_fingerprint, progress_bar, command, primary, report, started)
     except BaseException:
         if primary and paths.staging is not None and paths.current == paths.staging:
             shutil.rmtree(paths.staging, ignore_errors=True)  # an --overwrite run that saved nothing: the old run stays
@@ -306,7 +316,7 @@ def _train(corpus: str, out: Path, tokenizer_spec: TokenizerSpec, model_override
 
 
 def _train_with_data(corpus, out, paths, tokenizer_spec, model_overrides, train_config, valid_file, cache, resume, resumed,
-                     saved, spent, corpus_fingerprint, progress_bar, command, primary, report) -> RunResult:
+                     saved, spent, corpus_fingerprint, progress_bar, command, primary, report, started) -> RunResult:
     """The rest of a run once its folder and settings are checked: tokenizer, token caches, model, fit."""
     import lightning as L
 
@@ -315,7 +325,7 @@ def _train_with_data(corpus, out, paths, tokenizer_spec, model_overrides, train_
 
     tokenizer = prepare_tokenizer(tokenizer_spec, corpus, out, saved if (resume or not primary) else None, train_config,
                                   valid_file, report)
-    started = time.perf_counter()
+    caching = time.perf_counter()
     try:
         if valid_file:
             train_array = cached_tokens(corpus, tokenizer, cache, corpus_fingerprint)
@@ -330,7 +340,7 @@ def _train_with_data(corpus, out, paths, tokenizer_spec, model_overrides, train_
                            "folder with --cache-dir") from None
     report(f"data: {train_array.tokens:,} training tokens ({train_array.stories:,} stor{'y' if train_array.stories == 1 else 'ies'})"
            + (f", {valid_array.tokens:,} validation tokens" if valid_array else ", no validation")
-           + f", cached in {time.perf_counter() - started:.1f}s")
+           + f", cached in {time.perf_counter() - caching:.1f}s")
     unknown = train_array.unknown_share()
     if unknown > 0.01:
         report(f"note: {100 * unknown:.1f}% of the training tokens are <unk>: the tokenizer does not cover this corpus; "
@@ -359,6 +369,8 @@ def _train_with_data(corpus, out, paths, tokenizer_spec, model_overrides, train_
         "command": command or [],
         "textgen_version": _version(),
     }
+    if time_bounded(train_config):
+        metadata["time_spent"] = round(spent, 1)  # earlier invocations' share of --max-time; this one's is added at its end
     if primary and not resume:  # the words the real-words rule keeps to (textgen.sampling.real_words)
         from textgen.analysis.words import words_record
         from textgen.data.corpus import iter_stories
@@ -369,8 +381,13 @@ def _train_with_data(corpus, out, paths, tokenizer_spec, model_overrides, train_
         write_bytes(paths.current / tokenizer_file(tokenizer.kind), tokenizer.to_bytes())
         ModelDirectory(paths.current).write_metadata(description(
             {**metadata, "status": "training"}, model_config.to_dict(), tokenizer.kind, tokenizer.vocab_size, {}))
+    threads, why = choose_threads()
+    report(f"threads: {threads} ({why}; OMP_NUM_THREADS sets them)")
     L.seed_everything(train_config.seed, workers=True, verbose=False)
     task = LanguageModelTask(model_config.to_dict(), train_config.to_dict(), valid)
+    if time_bounded(train_config):  # --max-time bounds the whole command: start-up, training, the last save, the cache
+        task.budget = Budget.plan(train_config.max_time - spent, started, cache_search=primary and valid_array is not None,
+                                  spent_before=spent)
     if resume and primary:
         check_resumable(ModelDirectory(out).last_checkpoint, resumed, task)  # another model's last.ckpt: one line
 
@@ -386,10 +403,16 @@ def _train_with_data(corpus, out, paths, tokenizer_spec, model_overrides, train_
         log.seed(ModelDirectory(out).metrics_path, resumed.get("global_step", 0))  # a checkpoint from before the rows were kept in it
     received = fit(task, CorpusDataModule(train_array, train_config), paths, export, resume, progress_bar, report, log)
     if primary and valid_array is not None and (paths.current / META_FILE).exists():
-        received = tune_cache_unless_stopped(paths.current, task, valid_array, received, report)
+        received = tune_cache_unless_stopped(paths.current, task, valid_array, received, report,
+                                             task.budget.left() if task.budget else None)
+    if primary and task.budget is not None and (paths.current / META_FILE).exists():
+        # an invocation that ran to its end spent its whole share; one a signal stopped, the time it ran
+        used = task.budget.seconds if received is None else time.perf_counter() - started
+        ModelDirectory(paths.current).update_metadata(time_spent=round(spent + used, 1))
     steps = task.global_step if task._trainer else 0
     return RunResult(out, model_config, train_config, received, steps, time.perf_counter() - began,
-                     dict(task.last_metrics), steps - resumed.get("global_step", 0))
+                     dict(task.last_metrics), steps - resumed.get("global_step", 0),
+                     wall_seconds=time.perf_counter() - started, budget_seconds=task.budget.seconds if task.budget else None)
 
 
 def check_memory(config: ModelConfig) -> None:
@@ -416,10 +439,10 @@ def readable_gib(size: int) -> str:
 
 
 def tune_cache_unless_stopped(out: Path, task, valid_array, received: int | None,
-                              report: Callable[[str], None]) -> int | None:
+                              report: Callable[[str], None], seconds: float | None = None) -> int | None:
     """record_cache after training, unless a signal came (returned): one that stopped the run mid-way
     leaves the tuning to the run's end; one that came as it ended skips it, one during it stops it,
-    with a note (the model is saved either way, its cache off)."""
+    with a note (the model is saved either way, its cache off). `seconds`: what the time budget has left."""
     import signal
 
     from textgen.signals import Terminated, signal_of
@@ -428,7 +451,7 @@ def tune_cache_unless_stopped(out: Path, task, valid_array, received: int | None
     if received is None:
         try:
             with task.averaged_weights():
-                record_cache(out, task.model, valid_array, report)
+                record_cache(out, task.model, valid_array, report, seconds)
             return None
         except (KeyboardInterrupt, Terminated) as stop:
             received = signal_of(stop)
@@ -445,29 +468,38 @@ def tune_cache_unless_stopped(out: Path, task, valid_array, received: int | None
     return received
 
 
-def record_cache(out: Path, model, valid_array, report: Callable[[str], None]) -> None:
+def record_cache(out: Path, model, valid_array, report: Callable[[str], None], seconds: float | None = None) -> None:
     """Choose the neural cache's settings on the validation text and record them in textgen.json
-    (the weights and their hashes are unchanged); inference commands use them by default."""
+    (the weights and their hashes are unchanged); inference commands use them by default. `seconds`:
+    the time the search may take (a time-bounded run's rest: it searches fewer tokens, or none)."""
     from textgen.model.neural_cache import tune_cache
 
     started = time.perf_counter()
-    settings, record = tune_cache(model, valid_array.load(), streams=min(16, max(1, valid_array.tokens // 512)))
+    settings, record = tune_cache(model, valid_array.load(), streams=min(16, max(1, valid_array.tokens // 512)),
+                                  seconds=seconds)
     ModelDirectory(out).update_metadata(cache={"settings": settings.to_dict() if settings else None, "search": record})
     took = time.perf_counter() - started
+    if "skipped" in record:
+        report(f"note: the neural cache's settings were not chosen: only {record['skipped']}, so its cache is off unless "
+               "asked for (--cache); give a larger --max-time to have them chosen")
+        return
+    limited = (f"; on the first {record['tokens']:,} validation tokens, what the --max-time budget left time for"
+               if record.get("limited_by_time") else "")
     if settings is None:
         report(f"cache: the best setting lowers the validation loss by only {100 * record['relative_gain']:.2f}%; "
-               f"it stays off ({took:.1f}s)")
+               f"it stays off ({took:.1f}s{limited})")
     else:
         report(f"{settings.describe()} lowers the validation loss {record['plain_loss']:.4f} -> "
-               f"{record['cached_loss']:.4f} ({100 * record['relative_gain']:.1f}%); on by default ({took:.1f}s)")
+               f"{record['cached_loss']:.4f} ({100 * record['relative_gain']:.1f}%); on by default ({took:.1f}s{limited})")
 
 
 def describe_limit(config: TrainConfig, spent: float = 0.0) -> str:
     """One line on what ends the run and what the schedule follows."""
     if time_bounded(config):
         left = f", {config.max_time - spent:.0f}s left after earlier invocations" if spent else ""
-        return (f"{config.max_time:g}s of training in all{left}; the learning rate warms up over the first "
-                f"{config.warmup_fraction:.0%} of that time and decays to {config.min_lr_ratio:g} x --lr as it runs out")
+        return (f"{config.max_time:g}s in all{left}, the whole command (start-up, training, the last save and the "
+                f"cache's settings); the learning rate warms up over the first {config.warmup_fraction:.0%} of that time "
+                f"and decays to {config.min_lr_ratio:g} x --lr as it runs out")
     limits = [f"{config.max_steps} steps" if config.max_steps else "", f"{config.max_epochs} epochs" if config.max_epochs else "",
               f"{config.max_time:g}s in this invocation" if config.max_time else ""]
     return "whichever comes first of " + ", ".join(limit for limit in limits if limit) if sum(map(bool, limits)) > 1 \

@@ -27,14 +27,15 @@ def decay(progress: float, config: TrainConfig) -> float:
     return config.min_lr_ratio + (1 - config.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def lr_factor(step: int, config: TrainConfig, elapsed: float | None = None) -> float:
+def lr_factor(step: int, config: TrainConfig, elapsed: float | None = None, span: float | None = None) -> float:
     """The multiplier of the peak learning rate before optimizer step `step` (0-based).
 
     `elapsed` is the training time in seconds so far (all invocations of the run together);
-    time-bounded runs need it, step-bounded runs ignore it.
+    time-bounded runs need it, step-bounded runs ignore it. `span`: the training seconds the
+    schedule covers (default --max-time; a command's budget plans less: textgen.training.budget).
     """
     if time_bounded(config):
-        share = min(1.0, max(0.0, (elapsed or 0.0) / config.max_time))
+        share = min(1.0, max(0.0, (elapsed or 0.0) / (span or config.max_time)))
         warm = config.warmup_fraction
         if warm > 0 and share < warm:
             return max(share / warm, 0.01)  # never exactly 0, so the first step is not wasted

@@ -51,6 +51,19 @@ class RunTask(L.LightningModule):
         self.failed_loss: float | None = None  # this step's loss when it is not finite (with several processes)
         self.average: list[torch.Tensor] | None = None  # --average: the moving average of the parameters
         self.average_updates = 0
+        self.budget = None  # textgen.training.budget.Budget of a time-bounded command (set by its run)
+        self.planned_seconds: float | None = None  # the seconds the schedule spans, as the budget plans them (every process's)
+        self.schedule_offset = 0.0  # budget earlier invocations spent beyond their training (start-up, saving, the cache)
+
+    def schedule_seconds(self) -> float:
+        """The seconds a time-bounded run's schedule spans: where its command's budget plans training to
+        stop (start-up, the last save and the cache search kept out), else --max-time."""
+        return self.planned_seconds if self.planned_seconds is not None else self.train_config.max_time
+
+    def schedule_elapsed(self) -> float:
+        """Where the run stands on its time-bounded schedule: its training time plus what earlier
+        invocations spent of the budget around their training."""
+        return self.run_seconds() + self.schedule_offset
 
     def train_seconds(self) -> float:
         """Training time of the whole run so far, every invocation together: the clock a time budget follows."""
@@ -257,7 +270,8 @@ class LanguageModelTask(RunTask):
         optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
                                        {"params": no_decay, "weight_decay": 0.0}], lr=config.lr)
         # the lambda reads the clock too: a time-bounded run decays with its elapsed share of the budget
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, config, self.run_seconds()))
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, config, self.schedule_elapsed(),
+                                                                                             self.schedule_seconds()))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     # --- validation ------------------------------------------------------------------------

@@ -1,0 +1,94 @@
+"""--max-time bounds the whole command (textgen/training/budget.py): the budget's plan, the clock it
+starts from, the schedule over it, the neural cache's search scaled to what is left and what a time-bounded
+run records."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import textgen.model.neural_cache as neural_cache
+from textgen.cli import cli
+from textgen.model.config import TrainConfig
+from textgen.training.budget import (CACHE_SHARE, EXIT_SECONDS, EXIT_SHARE, FINISH_MARGIN, FINISH_SHARE, Budget,
+                                     command_started, process_started)
+from textgen.training.schedule import lr_factor
+
+
+def test_the_plan_keeps_time_for_the_last_save_and_the_cache():
+    budget = Budget.plan(100.0, started=1_000.0, cache_search=True, spent_before=20.0)
+    assert budget.deadline == 1_100.0 - EXIT_SECONDS and budget.spent_before == 20.0  # the process's exit comes after
+    assert budget.training_until() == pytest.approx(budget.deadline - (FINISH_SHARE + CACHE_SHARE) * 100)
+    assert Budget.plan(100.0, 1_000.0, cache_search=False).training_until() == pytest.approx(budget.deadline - FINISH_SHARE * 100)
+    assert Budget.plan(10.0, 0.0, cache_search=False).deadline == pytest.approx(10.0 - EXIT_SHARE * 10)  # a short budget
+    budget.timed_checkpoint(2.0)
+    budget.timed_checkpoint(1.0)  # the slowest so far is kept
+    assert budget.finish == pytest.approx(FINISH_MARGIN * 2.0)
+    assert budget.left(now=1_089.0) == pytest.approx(10.0)
+
+
+def test_the_clock_starts_with_the_process_or_the_command():
+    now = time.perf_counter()
+    assert now - 60.0 <= process_started() <= now
+    assert command_started() >= now  # no console entry point marked this process: a command counts from its call
+
+
+def test_the_schedule_spans_the_planned_seconds():
+    config = TrainConfig(max_time=100.0, warmup_fraction=0.0, min_lr_ratio=0.0)
+    assert lr_factor(0, config, 50.0) == pytest.approx(0.5)  # the middle of --max-time
+    assert lr_factor(0, config, 50.0, span=50.0) == pytest.approx(0.0)  # the end of what the budget plans for training
+
+
+@pytest.fixture
+def fake_search(monkeypatch):
+    """The cache search on a fake clock: each token searched takes a millisecond."""
+    clock = {"now": 0.0}
+    searched: list[int] = []
+
+    def search(model, array, streams, seq_len, device):
+        searched.append(len(array))
+        clock["now"] += len(array) / 1000
+        return None, {"tokens": len(array), "chosen": None}
+
+    monkeypatch.setattr(neural_cache, "_search", search)
+    monkeypatch.setattr(neural_cache.time, "perf_counter", lambda: clock["now"])
+    return searched
+
+
+def test_the_cache_search_scales_to_the_time_left(fake_search):
+    array = np.zeros(20_000, dtype=np.int64)
+    settings, record = neural_cache.tune_cache(None, array, seconds=20.0)
+    probe = neural_cache.PROBE_TOKENS
+    fits = int(neural_cache.PROBE_MARGIN * (20.0 - probe / 1000) / (probe / 1000) * probe)
+    assert probe < fits < 20_000
+    assert fake_search == [probe, fits] and record["limited_by_time"] is True and settings is None
+    fake_search.clear()
+    _, record = neural_cache.tune_cache(None, array, seconds=5.0)  # the probe alone fits: its result is the choice
+    assert fake_search == [probe] and record["limited_by_time"] is True
+    fake_search.clear()
+    _, record = neural_cache.tune_cache(None, array, seconds=1_000.0)  # time enough for every token
+    assert fake_search == [probe, 20_000] and record["limited_by_time"] is False
+    fake_search.clear()
+    _, record = neural_cache.tune_cache(None, array, seconds=0.5)
+    assert fake_search == [] and "skipped" in record and record["chosen"] is None
+    fake_search.clear()
+    neural_cache.tune_cache(None, array)  # no budget: the whole array at once
+    assert fake_search == [20_000]
+
+
+def test_a_time_bounded_run_reports_its_whole_time_and_records_the_budget_spent(tmp_path, corpus):
+    out = tmp_path / "run"
+    result = CliRunner().invoke(cli, ["train", str(corpus), "--out", str(out), "--hidden-size", "16", "--embed-dim", "16",
+                                      "--vocab-size", "400", "--seq-len", "16", "--batch-size", "4", "--max-time", "6s",
+                                      "--cache-dir", str(tmp_path / "cache"), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["budget_seconds"] == 6.0 and summary["wall_seconds"] >= summary["seconds"] > 0
+    assert "threads: " in result.stderr and "the whole command" in result.stderr
+    meta = json.loads((out / "textgen.json").read_text())
+    assert meta["time_spent"] == 6.0  # it ran to its end: its whole share is spent
+    assert "search" in meta["cache"]

@@ -94,11 +94,17 @@ SECONDS ?= 300
 # the classics at 600 s: word_language_model needs about 340 s for one epoch of eight books, so at
 # 300 s it saves no model and the comparison cannot be judged
 CLASSICS_SECONDS ?= 600
+NANOGPT ?=
+# the classics folds (four splits, each at every budget here): about 20 minutes a fold at 300 s, 80 at 1200 s
+FOLD_SECONDS ?= 300 1200
+PEERS = $(if $(PEER),--peer $(PEER),) $(if $(NANOGPT),--nanogpt $(NANOGPT),)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
-	$(BIN)/python benchmarks/peers.py --seconds $(SECONDS) --shared $(SHARED) --corpora tinystories $(if $(PEER),--peer $(PEER),)
+	$(BIN)/python benchmarks/peers.py --seconds $(SECONDS) --shared $(SHARED) --corpora tinystories $(PEERS)
 	$(BIN)/python benchmarks/peers.py --seconds $(CLASSICS_SECONDS) --shared $(SHARED) --corpora classics --throughput-seconds 0 \
-		$(if $(PEER),--peer $(PEER),)
+		$(PEERS)
+	$(foreach seconds,$(FOLD_SECONDS),$(BIN)/python benchmarks/peers.py --seconds $(seconds) --shared $(SHARED) \
+		--corpora classics-folds --throughput-seconds 0 $(PEERS) &&) true
 	$(BIN)/python benchmarks/generation_speed.py
 	$(BIN)/python benchmarks/cast.py --shared $(SHARED) --train-minutes 30 --out .bench/tinystories-30m
 	$(BIN)/python benchmarks/scaling.py

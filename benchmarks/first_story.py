@@ -1,7 +1,9 @@
 """How long the first command takes: `textgen generate tinystories` writing 200 tokens (the
 end of the story banned, so every run writes all 200), whole process, from a fresh Python
 each time, with the default flags and with each explicit `--quantize` choice, runs interleaved.
-Targets: under 3 s, and the default no more than 10% slower than the fastest choice. Prints JSON.
+Targets: under 3 s, and the default no more than 10% slower than the fastest choice. Beside them,
+interleaved too, `python -c "import torch"` alone: the share of the first story that is torch's
+import, which only a generation path that never imports torch could save. Prints JSON.
 
     .venv/bin/python benchmarks/first_story.py
 """
@@ -31,7 +33,7 @@ def main() -> int:
     command = textgen_command() + ["generate", args.model, "--prompt", "Once upon a time", "--max-tokens", str(args.tokens),
                                    "--ban", "</s>"]
     arms = {"default": [], **{choice: ["--quantize", choice] for choice in args.choices.split(",") if choice}}
-    times: dict[str, list[float]] = {arm: [] for arm in arms}
+    times: dict[str, list[float]] = {arm: [] for arm in [*arms, "import torch"]}
     for seed in range(args.repeats):
         for arm, flags in arms.items():  # interleaved, so a busy moment slows every arm alike
             started = time.perf_counter()
@@ -40,12 +42,18 @@ def main() -> int:
             if done.returncode != 0:
                 print(f"error: {(done.stderr.strip().splitlines() or [''])[-1]}", file=sys.stderr)
                 return 1
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import torch"], check=True)
+        times["import torch"].append(time.perf_counter() - started)
+    torch_import = round(statistics.median(times.pop("import torch")), 2)
     medians = {arm: round(statistics.median(values), 2) for arm, values in times.items()}
     fastest = min(medians[arm] for arm in arms if arm != "default") if len(arms) > 1 else medians["default"]
     print(json.dumps({"benchmark": "first_story", "command": " ".join(["textgen", *command[1:]]), "tokens": args.tokens,
                       "seconds": [round(t, 2) for t in times["default"]], "median_seconds": medians["default"],
                       "target_seconds": 3.0, "median_by_quantize": medians,
-                      "default_over_fastest": round(medians["default"] / fastest, 3), "target_over_fastest": 1.10},
+                      "default_over_fastest": round(medians["default"] / fastest, 3), "target_over_fastest": 1.10,
+                      "import_torch_median_seconds": torch_import,
+                      "import_torch_share_of_default": round(torch_import / medians["default"], 3)},
                      indent=2))
     return 0
 

@@ -1,7 +1,8 @@
 """Generation speed on the CPU: tokens/s at batch 1 and batch 32, next-word latency, and the
 machine's bound for batch 1 (bytes of weights read per token / measured memory bandwidth; the
 judged share pairs each generation run with a bandwidth measurement just before it),
-for the float model and its int8 and bf16 forms; with a trained model, also the perplexity
+for the float model and its int8 and bf16 forms, with no rule and (the default command's case)
+with the library's default sampling rules on; with a trained model, also the perplexity
 of each form on held-out text, so a faster form is kept only if it loses nothing. Prints JSON.
 
     .venv/bin/python benchmarks/generation_speed.py --model .demo/little --heldout .demo/heldout/little-stories.txt
@@ -50,17 +51,27 @@ def tokens_per_second(model, tokenizer, batch: int, tokens: int, repeats: int) -
     return statistics.median(rates)
 
 
-def paired_shares(model, tokenizer, size: int, tokens: int, repeats: int) -> list[float]:
+def default_rules(tokenizer, words):
+    """Makes a fresh list of the library's default sampling rules (each run counts its own story),
+    with the end of the story banned so every story runs to the full length."""
+    from textgen.sampling.settings import SamplingSettings, build_processors
+
+    return lambda: [BannedSequences([[EOS_ID]])] + build_processors(SamplingSettings(), tokenizer, words)
+
+
+def paired_shares(model, tokenizer, size: int, tokens: int, repeats: int, rules=None) -> list[float]:
     """Batch-1 speed as a share of the bound, each generation run paired with a bandwidth
     measurement just before it: this machine's speed drifts by 20% over minutes (a shared
-    host), and a bound measured once at the start and a speed measured later do not compare."""
-    never_end = [BannedSequences([[EOS_ID]])]
-    generate(model, tokenizer, "Once upon a time", n=1, max_tokens=8, processors=never_end)  # warm-up
+    host), and a bound measured once at the start and a speed measured later do not compare.
+    `rules`: makes the processors of each run (default: none but the banned end of the story)."""
+    rules = rules or (lambda: [BannedSequences([[EOS_ID]])])
+    generate(model, tokenizer, "Once upon a time", n=1, max_tokens=8, processors=rules())  # warm-up
     shares = []
     for seed in range(repeats):
         bandwidth = memory_bandwidth(repeats=3)
+        processors = rules()
         started = time.perf_counter()
-        generate(model, tokenizer, "Once upon a time", n=1, max_tokens=tokens, processors=never_end, seed=seed)
+        generate(model, tokenizer, "Once upon a time", n=1, max_tokens=tokens, processors=processors, seed=seed)
         shares.append(tokens / (time.perf_counter() - started) / (bandwidth / size))
     return shares
 
@@ -103,14 +114,19 @@ def main() -> None:
         import textgen
 
         loaded = textgen.load(args.model)
-        model, tokenizer = loaded.model, loaded.tokenizer
+        model, tokenizer, words = loaded.model, loaded.tokenizer, loaded.words
     else:
         from textgen.data.storybook import generate_stories
         from textgen.tokenizer import train_tokenizer
 
         from textgen.model.config import default_hidden_size
 
-        tokenizer = train_tokenizer(list(generate_stories("little-stories"))[:3000])  # the default kind and size
+        from textgen.analysis.words import words_record
+        from textgen.modeldir.store import recorded_words
+
+        stories = list(generate_stories("little-stories"))[:3000]
+        tokenizer = train_tokenizer(stories)  # the default kind and size
+        words = recorded_words({"words": words_record(stories)})  # what `textgen train` records, for the word rules
         hidden = default_hidden_size(300.0)
         model = LanguageModel(ModelConfig(vocab_size=tokenizer.vocab_size, hidden_size=hidden, embed_dim=min(256, hidden))).eval()
     bandwidth = memory_bandwidth()
@@ -132,6 +148,10 @@ def main() -> None:
         read = bytes_read_per_token(quantized, size)
         row["bytes_read_per_token_batch1"] = read
         row["share_of_bytes_read_bound_batch1_paired"] = round(statistics.median(shares) * read / size, 3)
+        # the default command's case: one story with the library's default rules on
+        ruled = paired_shares(quantized, tokenizer, size, args.tokens, max(5, args.repeats), default_rules(tokenizer, words))
+        row["share_of_bytes_read_bound_batch1_default_rules_paired"] = {
+            "median": round(statistics.median(ruled) * read / size, 3), "runs": [round(x * read / size, 3) for x in ruled]}
         if args.model and args.heldout:
             import itertools
             import tempfile

@@ -337,3 +337,35 @@ def test_beam_search_decodes_its_text_only_for_stop_strings(word_model, monkeypa
                        processors=[BannedSequences([[EOS_ID]])])
     assert len(samples) == 2 and all(len(sample.ids) == 40 for sample in samples)
     assert len(decodes) <= 2 * 2 + 2  # the prompt's prefix and each story's text
+
+
+def test_one_story_under_the_default_rules_runs_in_numpy_and_writes_what_the_torch_rules_write(
+        sentencepiece_tokenizer, little_stories, monkeypatch):
+    """The default command (one story, the default rules) keeps the rules and the draw in numpy too: no
+    `model.step` call after the prompt, and the same tokens, probabilities and ranks as the torch rules
+    and draw over the same model steps, for several seeds, prompts and greedy."""
+    from textgen.analysis.words import words_record
+    from textgen.model import LanguageModel, ModelConfig
+    from textgen.modeldir.store import recorded_words
+    from textgen.sampling.settings import SamplingSettings, build_processors
+
+    tokenizer = sentencepiece_tokenizer
+    torch.manual_seed(3)
+    model = LanguageModel(ModelConfig(vocab_size=tokenizer.vocab_size, embed_dim=16, hidden_size=32)).eval()
+    words = recorded_words({"words": words_record(little_stories)})
+    runs = [("", 0, False), ("Lily saw", 1, False), ("Once upon a time", 2, False), ("Tom and", 5, True)]
+    for prompt, seed, greedy in runs:
+        processors = build_processors(SamplingSettings(keep_cast=0.1, cast_opening=8), tokenizer, words)
+        steps = []
+        original_step = model.step
+        monkeypatch.setattr(model, "step", lambda token, state=None: steps.append(1) or original_step(token, state))
+        (fast,) = generate(model, tokenizer, prompt, max_tokens=80, seed=seed, processors=processors, greedy=greedy)
+        prompt_steps = len(steps)
+        assert prompt_steps <= 1 + len(tokenizer.encode(prompt))  # only `read` stepped, through the prompt
+        monkeypatch.setattr(model, "numpy_step", lambda state: None)  # the torch rules and draw, the same steps
+        processors = build_processors(SamplingSettings(keep_cast=0.1, cast_opening=8), tokenizer, words)
+        (slow,) = generate(model, tokenizer, prompt, max_tokens=80, seed=seed, processors=processors, greedy=greedy)
+        monkeypatch.undo()
+        assert len(steps) > 2 * prompt_steps + 10  # the torch path stepped once per new token
+        assert fast.ids == slow.ids and fast.text == slow.text and fast.stop_reason == slow.stop_reason
+        assert [(c.probability, c.rank) for c in fast.tokens] == [(c.probability, c.rank) for c in slow.tokens]

@@ -271,3 +271,95 @@ def test_a_draw_among_infinite_scores_takes_one_of_them_on_both_paths():
         generator = torch.Generator().manual_seed(seed)
         assert int(draw(scores, generator)[0]) in (1, 3)
         assert set(draw(scores.expand(3, -1), generator).tolist()) <= {1, 3}
+
+
+ROW_SETTINGS = [  # every rule, at the library's defaults and at values that leave a share (not 0)
+    {},
+    {"keep_cast": 0.0, "cast_size": 2, "cast_opening": 10, "stray_capitals": 0.3, "real_words": 0.5, "double_words": 0.2},
+    {"keep_cast": 0.5, "cast_opening": 5, "temperature": 1e-30},  # a temperature whose division overflows: greedy's limit
+    {"repetition_penalty": 1.4, "frequency_penalty": 0.3, "presence_penalty": 0.2, "no_repeat_ngram": 2,
+     "dry_multiplier": 0.8, "banned_words": ("dog", "the cat"), "top_k": 40, "top_p": 0.9, "min_p": 0.05},
+]
+
+
+@pytest.mark.parametrize("options", ROW_SETTINGS, ids=["defaults", "shares", "overflow", "penalties"])
+def test_each_rule_numpy_row_gives_its_torch_call_numbers_bit_for_bit(sentencepiece_tokenizer, little_stories, options):
+    """One story on the CPU runs the rules' numpy rows (generate's default path); each gives exactly the
+    numbers of its torch call on the same history and scores (so the same seed writes the same story on
+    both paths), never changes its input, and every default rule has a row of its own (no torch call)."""
+    import numpy as np
+
+    from textgen.analysis.words import words_record
+    from textgen.modeldir.store import recorded_words
+    from textgen.sampling.processors import Processor
+    from textgen.sampling.settings import SamplingSettings, build_processors
+    from textgen.tokenizer import BOS_ID
+
+    tokenizer = sentencepiece_tokenizer
+    words = recorded_words({"words": words_record(little_stories)})
+    processors = build_processors(SamplingSettings(**options), tokenizer, words)
+    names = {type(p).__name__ for p in processors}
+    if not options:
+        assert names == {"KeepCast", "StrayCapitals", "RealWords", "DoubleWords", "Temperature"}
+        assert all(type(p).row is not Processor.row for p in processors)
+    generator = np.random.default_rng(7)
+    checked = 0
+    for story in little_stories[:12]:
+        ids = [BOS_ID] + tokenizer.encode(story)
+        for length in sorted({1, 2, 5, len(ids) // 3, len(ids) // 2, len(ids) - 1, len(ids)}):
+            history = ids[:length]
+            scores = (generator.standard_normal(tokenizer.vocab_size) * 3).astype(np.float32)
+            scores[[0, 1, 2]] = -np.inf  # the never-written entries, as generation masks them
+            for processor in processors:
+                before = scores.copy()
+                row = processor.row(history, scores)
+                call = processor(torch.tensor([history]), torch.from_numpy(scores.copy())[None]).numpy()[0]
+                assert row.dtype == np.float32 and np.array_equal(row, call), (type(processor).__name__, length)
+                assert np.array_equal(scores, before)
+                scores = call
+                checked += 1
+    assert checked >= 12 * 5 * len(processors)
+
+
+@pytest.mark.parametrize("cast", [0, 2])
+def test_keep_cast_reads_a_growing_history_from_where_it_stopped(sentencepiece_tokenizer, little_stories, cast):
+    """The row rule counts the names of a list that grows by appending (generation's) from its last call on,
+    with the window sliding past old names: at every length it gives what a fresh count and the torch call give."""
+    import numpy as np
+
+    from textgen.sampling.cast_names import name_tokens
+    from textgen.tokenizer import BOS_ID
+
+    tokenizer = sentencepiece_tokenizer
+    names = name_tokens(tokenizer)
+    growing, fresh = KeepCast(0.1, names, opening=3, cast=cast, window=7), KeepCast(0.1, names, opening=3, cast=cast, window=7)
+    ids = [BOS_ID] + tokenizer.encode(" ".join(little_stories[:3]))
+    history, changed = [], 0
+    generator = np.random.default_rng(1)
+    for token_id in ids:
+        history.append(token_id)
+        scores = generator.standard_normal(tokenizer.vocab_size).astype(np.float32)
+        row = growing.row(history, scores)
+        assert np.array_equal(row, fresh.row(list(history), scores))
+        assert np.array_equal(row, growing(torch.tensor([history]), torch.from_numpy(scores)[None]).numpy()[0])
+        changed += not np.array_equal(row, scores)
+    assert len(ids) > 100 and changed > 50  # the rule was at work on many steps
+
+
+@pytest.mark.parametrize("size", [1, 2, 3])
+def test_no_repeat_ngram_reads_a_growing_history_from_where_it_stopped(size):
+    """The row rule indexes a list that grows by appending from its last call on: at every length it bans
+    what a fresh index and the torch call ban."""
+    import numpy as np
+
+    growing, fresh = NoRepeatNgram(size), NoRepeatNgram(size)
+    generator = np.random.default_rng(size)
+    history, banned = [], 0
+    for token_id in generator.integers(0, 6, 80).tolist():
+        history.append(token_id)
+        scores = generator.standard_normal(6).astype(np.float32)
+        row = growing.row(history, scores)
+        assert np.array_equal(row, fresh.row(list(history), scores))
+        assert np.array_equal(row, NoRepeatNgram(size)(torch.tensor([history]), torch.from_numpy(scores)[None]).numpy()[0])
+        banned += int(np.isneginf(row).sum())
+    assert banned > 40

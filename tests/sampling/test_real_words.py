@@ -151,3 +151,58 @@ def test_an_untrained_model_writes_only_listed_words_and_no_doubles_under_the_ru
     assert [f for sample in ruled for f in find_immediate_repeats(sample.text)] == []
     # the control: the same untrained model, unruled, spells words no story has
     assert any(word not in words for sample in free for word in whole_words(sample))
+
+
+def test_the_last_words_read_from_a_short_tail_are_those_of_the_whole_look_back(shapes, sentencepiece_tokenizer,
+                                                                                 little_stories):
+    """Doubling reads the last two words from the last 8 entries where that gives the same matches as the
+    last 32: on real stories cut everywhere, and on random entries (words spanning the cut, apostrophes
+    and byte pieces), the matches are the 32-entry text's, and a word begun before the short tail is read whole."""
+    import random
+
+    from textgen.sampling.real_words import LAST_TWO, LAST_WORD, LOOK_BACK, SHORT_LOOK
+    from textgen.tokenizer import BOS_ID
+
+    tokenizer = sentencepiece_tokenizer
+    letters = [i for i in range(4, tokenizer.vocab_size) if shapes.entries[i].continues and shapes.entries[i].lead]
+    apostrophe = tokenizer.encode("'")[-1:]
+    rows = [[BOS_ID] + tokenizer.encode(story) for story in little_stories[:30]]
+    histories = [row[:end] for row in rows for end in range(1, len(row) + 1)]
+    generator = random.Random(5)
+    for _ in range(3000):  # long words spelled in pieces, with apostrophes, across the short tail's start
+        pool = letters if generator.random() < 0.7 else range(4, tokenizer.vocab_size)
+        history = [generator.choice(pool) if generator.random() > 0.1 else apostrophe[0] for _ in range(generator.randint(1, 40))]
+        histories.append(history)
+    longer = 0
+    for history in histories:
+        full = "".join(shapes.entries[token_id].text for token_id in history[-LOOK_BACK:])
+        ending, found = shapes._last_words(history)
+        expected_ending, expected_found = LAST_WORD.search(full), LAST_TWO.search(full)
+        assert (ending and ending.group()) == (expected_ending and expected_ending.group()), history
+        assert (found and found.groups()) == (expected_found and expected_found.groups()), history
+        short = "".join(shapes.entries[token_id].text for token_id in history[-SHORT_LOOK:])
+        longer += bool(expected_found) and len(history) > SHORT_LOOK and expected_found.start() < len(full) - len(short)
+    assert longer > 50  # the cases where the last words begin before the short tail were met
+
+
+def test_the_entries_that_go_on_with_a_word_are_found_both_ways_alike(shapes):
+    """A word's mask is found from the beginnings that start with it where they are few (a long word
+    begun), else by trying every entry that goes on with a word: both give what trying every entry gives."""
+    import random
+
+    def every_entry(unfinished: str) -> torch.Tensor:
+        mask = shapes.breaks_ok & shapes.whole(unfinished)
+        for token_id, entry in shapes.leads:
+            word = unfinished + entry.lead
+            mask[token_id] = word in shapes.beginnings if entry.continues else (
+                shapes.whole(word) and shapes._real(entry.rest, entry.trail))
+        return mask
+
+    prefixes = random.Random(3).sample(sorted(shapes.beginnings), 300) + ["s", "t", "th", "a", "zq", "lily'"]
+    few = 0
+    for unfinished in prefixes:
+        shapes.masks.pop(unfinished, None)
+        assert torch.equal(shapes.allowed(unfinished), every_entry(unfinished)), unfinished
+        first = sum(1 for word in shapes.ordered if word.startswith(unfinished))
+        few += first < len(shapes.leads)
+    assert 0 < few < len(prefixes)  # both ways were taken

@@ -18,7 +18,7 @@ import torch
 
 from textgen.errors import TextgenError
 from textgen.model import LanguageModel
-from textgen.sampling.processors import Processor, apply_processors
+from textgen.sampling.processors import Processor, apply_processors, apply_rows
 from textgen.tokenizer import BOS_ID, EOS_ID, PAD_ID, UNK_ID, Tokenizer
 
 MAX_TOKENS_LIMIT = 10_000  # a story longer than this is a runaway loop, not a story
@@ -265,15 +265,22 @@ def generate(model: LanguageModel, tokenizer: Tokenizer, prompt: str = "", n: in
     watching = on_token is not None or any(stop)  # only streaming and stop strings need the text at every step
     mask, processors = _fold_static_bans(never_written_mask(logits.shape[-1], device), processors)
     plain = not processors and not greedy
-    # one story with no rule on float32 weights on the CPU: the state, the logits and the draw stay in
-    # numpy, with no torch call in the loop (at batch 1 a token's time is mostly per-call overhead)
-    stepper = model.numpy_step(state) if plain and n == 1 and isinstance(model, LanguageModel) else None
+    # one story on float32 weights on the CPU (the default command): the state, the logits, the rules
+    # (Processor.row) and the draw stay in numpy, with no torch call in the loop (at batch 1 a token's
+    # time is mostly per-call overhead); the same numbers, so the same story, as the torch path
+    stepper = model.numpy_step(state) if n == 1 and isinstance(model, LanguageModel) else None
     if stepper is not None:
         state, values, banned = stepper.arrays(state), logits.float().numpy()[0], mask.numpy()
-        uniforms = iter(torch.rand(max_tokens, generator=generator).tolist())  # the numbers draw_plain takes one by one
+        uniforms = iter(torch.rand(max_tokens, generator=generator).tolist())  # the numbers `draw` takes one by one
+        history = list(start)  # what the rules read: the prompt's ids and the story's
     for _ in range(max_tokens):
         if stepper is not None:
-            token_id = _draw_row(values + banned, next(uniforms))
+            if plain:
+                token_id = _draw_row(values + banned, next(uniforms))
+            else:
+                processed = apply_rows(processors, history, values + banned)  # masked first, as below
+                token_id = int(processed.argmax()) if greedy else _draw_row(processed, next(uniforms))
+                history.append(token_id)
             chosen = [(token_id, *_choice_row(values, token_id))]
         else:
             logits = logits.float()

@@ -17,6 +17,12 @@ removes every token: the most likely token before the rule always survives it. T
 Penalties see the raw scores; temperature reshapes them; the truncations come last so they
 cut the distribution that is actually sampled. Each rule's arguments are checked against the
 sampling schema (schema.py), the one place their bounds are declared.
+
+`Processor.row` is the same rule for one story in numpy: generation of one story on the CPU (the
+default command, the explorer's continue) keeps its state, scores and draw in numpy with no torch
+call in the loop. Every rule but DRY, top-p and min-p has a numpy row of its own that gives the
+same numbers as its torch call (the tests compare them bit for bit); those three run their torch
+call on the row (their softmax's rounding decides which tokens stay, so numpy's could differ).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -45,6 +52,15 @@ def keep_best(original: Tensor, processed: Tensor) -> Tensor:
     return processed
 
 
+def keep_best_row(original: np.ndarray, processed: np.ndarray) -> np.ndarray:
+    """`keep_best` for one row (V,): the original best token comes back where a rule removed every token."""
+    if processed.max() == NEG_INF:
+        best = int(original.argmax())
+        processed = processed.copy()
+        processed[best] = original[best]
+    return processed
+
+
 class Processor:
     """Base class: `describe()` is the line --verbose prints."""
 
@@ -52,6 +68,13 @@ class Processor:
 
     def __call__(self, history: Tensor, logits: Tensor) -> Tensor:
         raise NotImplementedError
+
+    def row(self, history: list[int], scores: np.ndarray) -> np.ndarray:
+        """The rule on one story: `history` its ids so far (the prompt's included), `scores` (V,)
+        float32; returns new scores (the input is never changed). This one runs the torch call on
+        the row; the rules of the default settings have numpy rows of their own."""
+        out = self(torch.tensor([history], dtype=torch.long), torch.from_numpy(scores[None]))
+        return out.numpy()[0]
 
     def describe(self) -> str:
         return self.name
@@ -106,6 +129,14 @@ class RepetitionPenalty(Processor):
         seen = self._counts(history, logits.shape[-1], logits.dtype) > 0  # (B, V)
         return torch.where(seen, torch.where(logits > 0, logits / self.penalty, logits * self.penalty), logits)
 
+    def row(self, history: list[int], scores: np.ndarray) -> np.ndarray:
+        if not history or self.penalty == 1.0:
+            return scores
+        seen = np.zeros(len(scores), dtype=bool)
+        seen[history] = True
+        return np.where(seen, np.where(scores > 0, scores / np.float32(self.penalty), scores * np.float32(self.penalty)),
+                        scores)
+
     def describe(self) -> str:
         return f"repetition penalty {self.penalty:g} (CTRL, sign-aware)"
 
@@ -128,6 +159,12 @@ class FrequencyPresencePenalty(Processor):
             return logits
         counts = self._counts(history, logits.shape[-1], logits.dtype)
         return logits - self.frequency * counts - self.presence * (counts > 0).to(logits.dtype)
+
+    def row(self, history: list[int], scores: np.ndarray) -> np.ndarray:
+        if not history:
+            return scores
+        counts = np.bincount(history, minlength=len(scores)).astype(np.float32)
+        return scores - np.float32(self.frequency) * counts - np.float32(self.presence) * (counts > 0).astype(np.float32)
 
     def describe(self) -> str:
         return f"frequency penalty {self.frequency:g}, presence penalty {self.presence:g}"
@@ -186,6 +223,21 @@ class NoRepeatNgram(Processor):
             if banned:
                 processed[row, sorted(banned)] = NEG_INF
         return keep_best(logits, processed)
+
+    def row(self, history: list[int], scores: np.ndarray) -> np.ndarray:
+        n = self.size
+        if len(history) < max(1, n - 1):
+            return scores
+        kept = getattr(self, "_row_index", None)  # a list that grows by appending is indexed from where it stopped
+        done, seen = (kept[1], kept[2]) if kept is not None and kept[0] is history and len(history) >= kept[1] else (0, {})
+        self._add(seen, history, done)
+        self._row_index = (history, len(history), seen)
+        banned = seen.get(tuple(history[len(history) - n + 1:]) if n > 1 else ())
+        if not banned:
+            return scores
+        processed = scores.copy()
+        processed[sorted(banned)] = NEG_INF
+        return keep_best_row(scores, processed)
 
     def describe(self) -> str:
         return f"no repeated {self.size}-grams"
@@ -274,6 +326,17 @@ class BannedSequences(Processor):
                         processed[row, sequence[-1]] = NEG_INF
         return keep_best(logits, processed)
 
+    def row(self, history: list[int], scores: np.ndarray) -> np.ndarray:
+        processed = scores.copy()
+        processed[self.always] = NEG_INF
+        if self.longer and history:
+            tokens = history[-self.look_back:]
+            for sequence in self.longer:
+                prefix = sequence[:-1]
+                if tuple(tokens[len(tokens) - len(prefix):]) == prefix:
+                    processed[sequence[-1]] = NEG_INF
+        return keep_best_row(scores, processed)
+
     def describe(self) -> str:
         return f"banned words: {self.label}" if self.label else f"{len(self.sequences)} banned token sequences"
 
@@ -337,6 +400,64 @@ class KeepCast(Processor):
             return keep_best(logits, logits.masked_fill(new_name, NEG_INF))
         return logits + new_name * self.log_factor
 
+    def row(self, history: list[int], scores: np.ndarray) -> np.ndarray:
+        names = self.names
+        if self.factor == 1 or not names.any:
+            return scores
+        tables = self._tables()
+        counts, starts = self._counted(history, tables)
+        late = len(history) > 4 * self.opening or starts >= self.opening
+        if not self.cast and not late:
+            return scores
+        seen = counts > 0  # index 0 collects every entry that is no name
+        if self.cast:
+            late = late or int(seen[1:].sum()) >= self.cast
+        if not late:
+            return scores
+        begins = tables["after_any"] if tables["bare"][history[-1]] else tables["after_marked"]
+        new_name = begins & ~seen[tables["column"]]
+        if names.split is not None:
+            word = names.split.word_in_progress(history[-12:])
+            entries = names.split.new_name_entries(history[-self.window:], word) if word else None
+            if entries:
+                new_name[entries] = True
+        if self.factor == 0:
+            return keep_best_row(scores, np.where(new_name, np.float32(NEG_INF), scores))
+        return scores + np.where(new_name, np.float32(self.log_factor), np.float32(0))
+
+    def _tables(self) -> dict:
+        """The name tables for the row rule, made once: each entry's column in the counts (its name + 1,
+        0 for no name) as an array and a list, the word starts as a list, and the entries that begin
+        a new name after an entry that leaves a word open (a quote) or after any other."""
+        tables = getattr(self, "_row_tables", None)
+        if tables is None:
+            names = self.names
+            column = names.name_id.numpy() + 1
+            candidate = column > 0
+            tables = self._row_tables = {
+                "column": column, "columns": column.tolist(), "starts": names.word_starts.tolist(),
+                "bare": names.bare.tolist(), "after_any": candidate,
+                "after_marked": candidate & ~names.after_bare.numpy()}
+        return tables
+
+    def _counted(self, history: list[int], tables: dict) -> tuple[np.ndarray, int]:
+        """Per name column, its entries in the last `window` of `history`, and the word starts of all
+        of it. A history that grows by appending (generation's list) is read from where the last
+        call stopped, so a step costs its new token; any other history is counted afresh."""
+        kept = getattr(self, "_row_counts", None)
+        if kept is not None and kept[0] is history and len(history) >= kept[1]:
+            _, done, counts, starts = kept
+        else:
+            done, counts, starts = 0, np.zeros(self.names.count + 1, dtype=np.int64), 0
+        columns, start_marks = tables["columns"], tables["starts"]
+        for token_id in history[done:]:
+            counts[columns[token_id]] += 1
+            starts += start_marks[token_id]
+        for token_id in history[max(0, done - self.window): max(0, len(history) - self.window)]:  # out of the window now
+            counts[columns[token_id]] -= 1
+        self._row_counts = (history, len(history), counts, starts)
+        return counts, starts
+
     def _split_new_names(self, split, history: Tensor, late: Tensor) -> Tensor:
         """(B, V): the entries that would make a word begun with an ambiguous entry ("▁P") a new
         name; Python work only in the rows whose history ends inside such a word."""
@@ -375,6 +496,13 @@ class Temperature(Processor):
             scaled = torch.where(logits == top, 0.0, float("-inf")).to(logits.dtype)
         return scaled
 
+    def row(self, history: list[int], scores: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # what the next line looks for
+            scaled = scores / np.float32(self.temperature)
+        if not scaled.max() < np.inf:  # +inf or NaN, as the torch call: the greedy limit
+            scaled = np.where(scores == scores.max(), np.float32(0), np.float32(NEG_INF))
+        return scaled
+
     def describe(self) -> str:
         return f"temperature {self.temperature:g}"
 
@@ -409,13 +537,31 @@ class StrayCapitals(Processor):
         processed = logits.clone()
         part = processed[rows]  # (R, V): the rows inside a sentence
         moved, targets = self.moved.to(logits.device), self.targets.to(logits.device)
-        if len(moved):
+        if len(moved):  # summed in float64, so the numpy row gives the same float32 numbers
             given = part[:, moved] + self.log_rest
-            part[:, targets] = torch.logaddexp(part[:, targets], given)
+            part[:, targets] = torch.logaddexp(part[:, targets].double(), given.double()).to(part.dtype)
         stray = self.entries.stray.to(logits.device)
         part[:, stray] = part[:, stray] + self.log_factor
         processed[rows] = part
         return keep_best(logits, processed)
+
+    def row(self, history: list[int], scores: np.ndarray) -> np.ndarray:
+        if self.factor == 1 or not history or not self.entries.inside_row(history):
+            return scores
+        moved, targets, stray = self._row_ids()
+        processed = scores.copy()
+        if len(moved):
+            given = processed[moved] + np.float32(self.log_rest)
+            processed[targets] = np.logaddexp(processed[targets], given, dtype=np.float64)
+        processed[stray] += np.float32(self.log_factor)
+        return keep_best_row(scores, processed)
+
+    def _row_ids(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The moved entries, their lower-case entries and the stray entries as arrays of ids, made once."""
+        ids = getattr(self, "_ids", None)
+        if ids is None:
+            ids = self._ids = (self.moved.numpy(), self.targets.numpy(), self.entries.stray.nonzero().flatten().numpy())
+        return ids
 
     def describe(self) -> str:
         if self.factor == 0:
@@ -447,6 +593,14 @@ class RealWords(Processor):
             return keep_best(logits, logits.masked_fill(invented, NEG_INF))
         return logits + invented * self.log_factor
 
+    def row(self, history: list[int], scores: np.ndarray) -> np.ndarray:
+        if self.factor == 1:
+            return scores
+        allowed = self.shapes.allowed(self.shapes.unfinished(history[-LOOK_BACK:])).numpy()
+        if self.factor == 0:
+            return keep_best_row(scores, np.where(allowed, scores, np.float32(NEG_INF)))
+        return scores + np.where(allowed, np.float32(0), np.float32(self.log_factor))
+
     def describe(self) -> str:
         if self.factor == 0:
             return "real words: a word the training text does not have is never written"
@@ -475,6 +629,14 @@ class DoubleWords(Processor):
             return keep_best(logits, logits.masked_fill(doubled, NEG_INF))
         return logits + doubled * self.log_factor
 
+    def row(self, history: list[int], scores: np.ndarray) -> np.ndarray:
+        if self.factor == 1 or not history:
+            return scores
+        doubled = self.shapes.doubling(history[-LOOK_BACK:]).numpy()
+        if self.factor == 0:
+            return keep_best_row(scores, np.where(doubled, np.float32(NEG_INF), scores))
+        return scores + np.where(doubled, np.float32(self.log_factor), np.float32(0))
+
     def describe(self) -> str:
         if self.factor == 0:
             return "no doubled words: a word is never written twice in a row (\"the the\"; sounds and \"very very\" stay free)"
@@ -496,6 +658,12 @@ class TopK(Processor):
             return logits
         threshold = torch.topk(logits, self.k, dim=-1).values[:, -1:]
         return logits.masked_fill(logits < threshold, NEG_INF)
+
+    def row(self, history: list[int], scores: np.ndarray) -> np.ndarray:
+        if self.k >= len(scores):
+            return scores
+        threshold = np.partition(scores, len(scores) - self.k)[len(scores) - self.k]  # the k-th largest
+        return np.where(scores < threshold, np.float32(NEG_INF), scores)
 
     def describe(self) -> str:
         return f"top-k {self.k}"
@@ -520,6 +688,11 @@ class TopP(Processor):
         remove[:, 0] = False  # the most likely token always stays
         return logits.masked_fill(remove.scatter(1, order, remove), NEG_INF)
 
+    def row(self, history: list[int], scores: np.ndarray) -> np.ndarray:
+        if self.p >= 1.0:  # the torch call on the row otherwise: its softmax's rounding decides the edge
+            return scores
+        return super().row(history, scores)
+
     def describe(self) -> str:
         return f"top-p {self.p:g}"
 
@@ -541,6 +714,11 @@ class MinP(Processor):
         threshold = probabilities.max(dim=-1, keepdim=True).values * self.p
         return logits.masked_fill(probabilities < threshold, NEG_INF)
 
+    def row(self, history: list[int], scores: np.ndarray) -> np.ndarray:
+        if self.p == 0:  # the torch call on the row otherwise: its softmax's rounding decides the edge
+            return scores
+        return super().row(history, scores)
+
     def describe(self) -> str:
         return f"min-p {self.p:g}"
 
@@ -550,3 +728,10 @@ def apply_processors(processors: Sequence[Processor], history: Tensor, logits: T
     for processor in processors:
         logits = processor(history, logits)
     return logits
+
+
+def apply_rows(processors: Sequence[Processor], history: list[int], scores: np.ndarray) -> np.ndarray:
+    """Apply the processors in order to one story's scores (V,) in numpy."""
+    for processor in processors:
+        scores = processor.row(history, scores)
+    return scores

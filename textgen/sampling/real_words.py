@@ -22,6 +22,7 @@ the word being written equal to the last one ("the" + " the") counts as doubling
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -37,6 +38,8 @@ LAST_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*$")
 LAST_TWO = re.compile(r"([^\W\d_]+(?:'[^\W\d_]+)*)(\s+)([^\W\d_]*)$")
 MASK_CACHE = 8_192  # unfinished words whose masks are kept (2 KB each for 2,048 entries)
 LOOK_BACK = 32  # entries read back to find where the current word began
+SHORT_LOOK = 8  # entries read first for the last two words; LOOK_BACK where they may begin before these
+NOT_IN_WORDS = re.compile(r"[^\w\s']|[\d_]")  # a character no word, apostrophe or space is made of
 
 
 def _word_text(text: str) -> str:
@@ -101,6 +104,9 @@ class WordShapes:
     by_lead: dict[str, list[int]] = field(default_factory=dict)  # entries by the letters they start with
     by_first: dict[str, list[int]] = field(default_factory=dict)  # entries by the word they start after a space
     doubles: dict[tuple[str, str], torch.Tensor] = field(default_factory=dict)
+    leads: list[tuple[int, _Entry]] = field(default_factory=list)  # the entries that go on with the word before them
+    leads_by_text: dict[str, list[tuple[int, _Entry]]] = field(default_factory=dict)  # the same, by their leading letters
+    ordered: list[str] = field(default_factory=list)  # the beginnings, sorted: those of one word are side by side
 
     @classmethod
     def build(cls, tokenizer, words: Iterable[str] | None = None) -> WordShapes | None:
@@ -130,17 +136,18 @@ class WordShapes:
         for token_id, entry in enumerate(entries):
             if entry.lead:
                 shapes.by_lead.setdefault(entry.lead, []).append(token_id)
+                shapes.leads.append((token_id, entry))
+                shapes.leads_by_text.setdefault(entry.lead, []).append((token_id, entry))
             if entry.first:
                 shapes.by_first.setdefault(entry.first, []).append(token_id)
+        shapes.ordered = sorted(shapes.beginnings)
         return shapes
 
     def doubling(self, history: list[int]) -> torch.Tensor:
         """(V,) bool: the entries that would write the story's last word again right after it, with
         only spaces or line breaks between (none where the word is one written doubled on purpose)."""
-        tail = "".join(self.entries[token_id].text for token_id in history[-LOOK_BACK:])
-        ending = LAST_WORD.search(tail)
+        ending, found = self._last_words(history)
         current = ending.group() if ending else ""  # the word the story ends in, whole or not
-        found = LAST_TWO.search(tail)
         last, unfinished = (found.group(1), found.group(3)) if found else ("", "")
         key = (current, last, unfinished)
         mask = self.doubles.get(key)
@@ -159,6 +166,22 @@ class WordShapes:
             self.doubles[key] = mask
         return mask
 
+    def _last_words(self, history: list[int]) -> tuple[re.Match | None, re.Match | None]:
+        """The last word and the last two words of the text of the last LOOK_BACK entries (LAST_WORD,
+        LAST_TWO), read from the last SHORT_LOOK entries where that gives the same matches. A match
+        ends at the text's end and is made of letters, apostrophes and spaces, and the expressions
+        look at no character before it: one that begins at the short text's third character or
+        later (the first two could be the apostrophe and letter of a word begun earlier), or none
+        where the short text has a character no match holds, is the longer text's too."""
+        for back in (SHORT_LOOK, LOOK_BACK):
+            tail = "".join(self.entries[token_id].text for token_id in history[-back:])
+            ending, found = LAST_WORD.search(tail), LAST_TWO.search(tail)
+            if back == LOOK_BACK or len(history) <= back:
+                break
+            if (ending is None or ending.start() > 1) and (found.start() > 1 if found else NOT_IN_WORDS.search(tail)):
+                break
+        return ending, found
+
     def whole(self, word: str) -> bool:
         """`word` is a word of the list (a closing quote mark after it aside)."""
         return word in self.words or (word.endswith("'") and word[:-1] in self.words)
@@ -175,17 +198,33 @@ class WordShapes:
         if not unfinished:
             mask = torch.tensor([not entry.junk and self._real(*entry.fresh) for entry in self.entries])
         else:
-            mask = self.breaks_ok & self.whole(unfinished)
-            for token_id, entry in enumerate(self.entries):
-                if not entry.lead:
-                    continue
-                word = unfinished + entry.lead
-                mask[token_id] = word in self.beginnings if entry.continues else (
-                    self.whole(word) and self._real(entry.rest, entry.trail))
+            mask = self.breaks_ok & self.whole(unfinished)  # an entry that goes on with the word is False here
+            ids, goes_on = self._going_on(unfinished)
+            if ids:  # one assignment for them all
+                mask[ids] = torch.tensor(goes_on)
         if len(self.masks) >= MASK_CACHE:
             self.masks.clear()
         self.masks[unfinished] = mask
         return mask
+
+    def _going_on(self, unfinished: str) -> tuple[list[int], list[bool]]:
+        """The entries that go on with `unfinished` ("th" + "e") and whether each keeps the words real:
+        found from the beginnings that start with it (side by side in `ordered`) where they are fewer
+        than such entries (a long word begun), else by trying every such entry. Each way, an entry
+        can keep the words real only where the word it makes is a beginning."""
+        first = bisect_left(self.ordered, unfinished)
+        last = bisect_left(self.ordered, unfinished + "\U0010ffff", first)
+        if last - first < len(self.leads):
+            found = ((entry, word) for word in self.ordered[first:last]
+                     for entry in self.leads_by_text.get(word[len(unfinished):], ()))
+        else:
+            found = ((entry, unfinished + entry[1].lead) for entry in self.leads)
+        ids, goes_on = [], []
+        for (token_id, entry), word in found:
+            ids.append(token_id)
+            goes_on.append(word in self.beginnings if entry.continues else
+                           self.whole(word) and self._real(entry.rest, entry.trail))
+        return ids, goes_on
 
     def unfinished(self, history: list[int]) -> str:
         """The word a story ends in the middle of ("" when its last entry ends with a break): the

@@ -50,8 +50,11 @@ class StrayCapitalEntries:
 
     def inside(self, history: torch.Tensor) -> torch.Tensor:
         """(B,) bool: each story is inside a sentence after `history` (B, T); the start of a story is not."""
-        return torch.tensor([inside_sentence("".join(self.texts[token] for token in row))
-                             for row in history[:, -LOOK_BACK:].tolist()], dtype=torch.bool)
+        return torch.tensor([self.inside_row(row) for row in history[:, -LOOK_BACK:].tolist()], dtype=torch.bool)
+
+    def inside_row(self, history: list[int]) -> bool:
+        """`inside` for one story's ids."""
+        return inside_sentence("".join(self.texts[token] for token in history[-LOOK_BACK:]))
 
 
 def inside_sentence(text: str) -> bool:

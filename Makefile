@@ -97,15 +97,19 @@ CLASSICS_SECONDS ?= 600
 NANOGPT ?=
 # the classics folds (four splits, each at every budget here): about 20 minutes a fold at 300 s, 80 at 1200 s
 FOLD_SECONDS ?= 300 1200
+LONG_SECONDS ?= 1200  # TinyStories again at a longer budget (the best peer there: 2 x 200, BENCHMARKS.md)
 PEERS = $(if $(PEER),--peer $(PEER),) $(if $(NANOGPT),--nanogpt $(NANOGPT),)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/peers.py --seconds $(SECONDS) --shared $(SHARED) --corpora tinystories $(PEERS)
+	$(foreach seconds,$(LONG_SECONDS),$(BIN)/python benchmarks/peers.py --seconds $(seconds) --shared $(SHARED) \
+		--corpora tinystories --throughput-seconds 0 --peer-configs "word_language_model 2x200 tied dropout 0.2" $(PEERS) &&) true
 	$(BIN)/python benchmarks/peers.py --seconds $(CLASSICS_SECONDS) --shared $(SHARED) --corpora classics --throughput-seconds 0 \
 		$(PEERS)
 	$(foreach seconds,$(FOLD_SECONDS),$(BIN)/python benchmarks/peers.py --seconds $(seconds) --shared $(SHARED) \
 		--corpora classics-folds --throughput-seconds 0 $(PEERS) &&) true
 	$(BIN)/python benchmarks/generation_speed.py
+	$(BIN)/python benchmarks/generation_speed.py --model tinystories --modes none
 	$(BIN)/python benchmarks/cast.py --shared $(SHARED) --train-minutes 30 --out .bench/tinystories-30m
 	$(BIN)/python benchmarks/scaling.py
 	$(BIN)/python benchmarks/long_inputs.py --shared $(SHARED)

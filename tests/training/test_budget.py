@@ -14,8 +14,8 @@ from click.testing import CliRunner
 import textgen.model.neural_cache as neural_cache
 from textgen.cli import cli
 from textgen.model.config import TrainConfig
-from textgen.training.budget import (CACHE_SHARE, EXIT_SECONDS, EXIT_SHARE, FINISH_MARGIN, FINISH_SHARE, Budget,
-                                     command_started, process_started)
+from textgen.training.budget import (CACHE_FLOOR, CACHE_PER_VALIDATION, CACHE_SHARE, EXIT_SECONDS, EXIT_SHARE,
+                                     FINISH_MARGIN, FINISH_SHARE, Budget, command_started, process_started)
 from textgen.training.schedule import lr_factor
 
 
@@ -29,6 +29,23 @@ def test_the_plan_keeps_time_for_the_last_save_and_the_cache():
     budget.timed_checkpoint(1.0)  # the slowest so far is kept
     assert budget.finish == pytest.approx(FINISH_MARGIN * 2.0)
     assert budget.left(now=1_089.0) == pytest.approx(10.0)
+
+
+def test_the_cache_search_is_planned_from_the_timed_validations():
+    """Until a validation is timed the search keeps its share of the budget; then at most CACHE_PER_VALIDATION times
+    the slowest validation: a long budget gives the rest back to training, a short one keeps its share."""
+    long = Budget.plan(1_200.0, started=0.0, cache_search=True)
+    before = long.training_until()
+    assert long.cache == pytest.approx(CACHE_SHARE * 1_200)
+    given = long.timed_validation(1.5)
+    assert long.cache == pytest.approx(CACHE_PER_VALIDATION * 1.5 + CACHE_FLOOR) and given == pytest.approx(60 - long.cache)
+    assert long.training_until() == pytest.approx(before + given)
+    assert long.timed_validation(0.5) == 0.0 and long.cache == pytest.approx(CACHE_PER_VALIDATION * 1.5 + CACHE_FLOOR)
+    assert long.timed_validation(2.0) == 0.0 and long.cache == pytest.approx(CACHE_PER_VALIDATION * 1.5 + CACHE_FLOOR)
+    short = Budget.plan(300.0, started=0.0, cache_search=True)
+    assert short.timed_validation(1.0) == 0.0 and short.cache == pytest.approx(CACHE_SHARE * 300)  # its share is less
+    none = Budget.plan(1_200.0, started=0.0, cache_search=False)
+    assert none.timed_validation(1.0) == 0.0 and none.cache == 0.0
 
 
 def test_the_clock_starts_with_the_process_or_the_command():

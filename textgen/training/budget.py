@@ -7,8 +7,10 @@ the last validation and save, and the choice of the neural cache's settings all 
 Training stops early enough to leave:
 - the last checkpoint's time (validation, saving the weights and the model directory): planned
   as FINISH_SHARE of the budget until a checkpoint has been timed, then that time with a margin;
-- CACHE_SHARE of the budget for the neural cache's search, which then takes what is left and
-  scales itself to it (textgen.model.neural_cache.tune_cache), or is skipped with a note;
+- the neural cache's search: CACHE_SHARE of the budget until a validation has been timed, then at
+  most CACHE_PER_VALIDATION times the slowest validation (the search reads the same text as a
+  validation, once per setting of its grid); it then takes what is left and scales itself to it
+  (textgen.model.neural_cache.tune_cache), or is skipped with a note;
 - EXIT_SECONDS for the process to end (unloading torch and Lightning takes most of a second).
 The learning-rate schedule follows the budget: it starts where earlier invocations left the run
 (the budget they spent, whole commands) and reaches its floor where training is planned to stop
@@ -30,7 +32,11 @@ from pathlib import Path
 
 FINISH_SHARE = 0.03  # of the budget: the last validation and save, until a checkpoint has been timed
 FINISH_MARGIN = 1.5  # times the slowest checkpoint timed so far
-CACHE_SHARE = 0.05  # of the budget: the neural cache's search after training
+CACHE_SHARE = 0.05  # of the budget: the neural cache's search after training, until a validation has been timed
+# the search took 9.1, 11.4 and 14.8 times a validation pass of the same model on the same text (a 1 x 384 and a
+# 1 x 512 classics model, the shipped model on TinyStories; BENCHMARKS.md, issue 35): kept with a margin, plus a floor
+CACHE_PER_VALIDATION = 20.0
+CACHE_FLOOR = 2.0
 EXIT_SECONDS = 1.0  # the process's exit (torch and Lightning unloading: 0.85 s measured), at most EXIT_SHARE of the budget
 EXIT_SHARE = 0.02
 
@@ -71,6 +77,7 @@ class Budget:
     finish: float
     spent_before: float = 0.0  # the run's budget earlier invocations spent
     slowest: float = 0.0  # the slowest checkpoint timed so far
+    slowest_validation: float = 0.0  # the slowest validation timed so far
 
     @classmethod
     def plan(cls, seconds: float, started: float, cache_search: bool, spent_before: float = 0.0) -> Budget:
@@ -86,6 +93,17 @@ class Budget:
         """A checkpoint took `seconds`: keep the slowest so far (with a margin) for the last one."""
         self.slowest = max(self.slowest, seconds)
         self.finish = max(FINISH_MARGIN * self.slowest, 0.5)
+
+    def timed_validation(self, seconds: float) -> float:
+        """A validation took `seconds`: the cache's search is kept at CACHE_PER_VALIDATION times the
+        slowest so far (never more than its share of the budget). Returns the seconds this gives back
+        to training (0 where nothing changed), by which the schedule may be longer."""
+        self.slowest_validation = max(self.slowest_validation, seconds)
+        if not self.cache:
+            return 0.0
+        kept = min(self.cache, CACHE_PER_VALIDATION * self.slowest_validation + CACHE_FLOOR)
+        given, self.cache = self.cache - kept, kept
+        return given
 
     def left(self, now: float | None = None) -> float:
         return self.deadline - (time.perf_counter() if now is None else now)

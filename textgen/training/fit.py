@@ -255,6 +255,7 @@ class RunCallback(L.Callback):
 
         began = time.perf_counter()
         metrics = pl_module.validate()  # the first process's numbers, in every process
+        validated = time.perf_counter() - began
         step = trainer.global_step
         config = pl_module.train_config
         if time_bounded(config):
@@ -290,6 +291,10 @@ class RunCallback(L.Callback):
         budget = getattr(pl_module, "budget", None)
         if budget is not None:  # the last checkpoint gets this long (the slowest so far, with a margin)
             budget.timed_checkpoint(time.perf_counter() - began)
+            if metrics:  # the cache's search is planned from the validation's time: what it gives back trains
+                given = from_first(trainer, budget.timed_validation(validated))
+                if given and pl_module.planned_seconds is not None:
+                    pl_module.planned_seconds += given
 
     def write_step(self, pl_module: RunTask, checkpoint: dict, step: int, metrics: dict, improved: bool, status: str) -> None:
         """The first process's files for a checkpoint. lightning/last.ckpt, what --resume continues from,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 import torch
 
 from textgen.training import threads
@@ -27,6 +28,15 @@ def test_threads_follow_the_idle_cores(monkeypatch):
         torch.set_num_threads(before)
 
 
-def test_idle_cores_reads_the_machine():
+def test_idle_cores_reads_the_machine(monkeypatch):
+    """The idle share of the time between two readings of /proc/stat, times the cores; a clock that did not
+    move gives no answer; the real file gives a number of cores in range."""
     idle = threads.idle_cores(0.05)
-    assert idle is not None and 0.0 <= idle <= (os.cpu_count() or 1)
+    assert idle is not None
+    assert 0.0 <= idle <= (os.cpu_count() or 1)
+    readings = iter([(100, 400), (130, 500)])  # 30 of 100 ticks idle
+    monkeypatch.setattr(threads, "_cpu_times", lambda: next(readings))
+    assert threads.idle_cores(0.0) == pytest.approx(0.3 * (os.cpu_count() or 1))
+    readings = iter([(100, 400), (100, 400)])
+    monkeypatch.setattr(threads, "_cpu_times", lambda: next(readings))
+    assert threads.idle_cores(0.0) is None

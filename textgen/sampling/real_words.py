@@ -105,7 +105,6 @@ class WordShapes:
     by_first: dict[str, list[int]] = field(default_factory=dict)  # entries by the word they start after a space
     doubles: dict[tuple[str, str], torch.Tensor] = field(default_factory=dict)
     leads: list[tuple[int, _Entry]] = field(default_factory=list)  # the entries that go on with the word before them
-    leads_by_text: dict[str, list[tuple[int, _Entry]]] = field(default_factory=dict)  # the same, by their leading letters
     ordered: list[str] = field(default_factory=list)  # the beginnings, sorted: those of one word are side by side
 
     @classmethod
@@ -137,7 +136,6 @@ class WordShapes:
             if entry.lead:
                 shapes.by_lead.setdefault(entry.lead, []).append(token_id)
                 shapes.leads.append((token_id, entry))
-                shapes.leads_by_text.setdefault(entry.lead, []).append((token_id, entry))
             if entry.first:
                 shapes.by_first.setdefault(entry.first, []).append(token_id)
         shapes.ordered = sorted(shapes.beginnings)
@@ -215,8 +213,8 @@ class WordShapes:
         first = bisect_left(self.ordered, unfinished)
         last = bisect_left(self.ordered, unfinished + "\U0010ffff", first)
         if last - first < len(self.leads):
-            found = ((entry, word) for word in self.ordered[first:last]
-                     for entry in self.leads_by_text.get(word[len(unfinished):], ()))
+            found = (((token_id, self.entries[token_id]), word) for word in self.ordered[first:last]
+                     for token_id in self.by_lead.get(word[len(unfinished):], ()))
         else:
             found = ((entry, unfinished + entry[1].lead) for entry in self.leads)
         ids, goes_on = [], []

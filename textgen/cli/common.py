@@ -131,6 +131,7 @@ def finish_run(ctx: click.Context, result, resume: bool, as_json: bool, validati
                "seconds": round(result.seconds, 1), "parameters": parameters, "interrupted": bool(result.signal),
                **({"wall_seconds": round(result.wall_seconds, 1)} if getattr(result, "wall_seconds", None) is not None else {}),
                **({"budget_seconds": round(result.budget_seconds, 1)} if getattr(result, "budget_seconds", None) else {}),
+               **({"precision": result.precision} if getattr(result, "precision", None) else {}),
                **{f"valid_{key}": value for key, value in metrics.items() if key != "step"}}
     if as_json:
         print_json(summary)

@@ -233,7 +233,7 @@ DEFAULT_MAX_STEPS = 1000  # the limit of a run given none of max_steps, max_epoc
 DEFAULT_VAL_EVERY = 200  # steps between validations when val_every is not given and steps bound the run
 VALIDATIONS_PER_BUDGET = 6  # when time bounds the run and val_every is not given: validate every sixth of it
 BATCHINGS = ("stream", "windows")
-PRECISIONS = ("32", "32-true", "bf16-mixed", "16-mixed", "bf16-true", "64", "64-true")
+PRECISIONS = ("auto", "32", "32-true", "bf16-mixed", "16-mixed", "bf16-true", "64", "64-true")
 
 
 @dataclass(frozen=True)
@@ -269,7 +269,9 @@ class TrainConfig(ConfigMixin):
     log_every: int = setting(10, kind="int>=1")  # optimizer steps between metric rows
     seed: int = setting(0, kind="seed")
     deterministic: bool = setting(False, "torch's deterministic algorithms (exact resume checks).", kind="flag")  # slower
-    precision: str = setting("32", "32, or bf16-mixed where the machine supports it.")
+    precision: str = setting("auto", "32 (float32) or bf16-mixed (bfloat16 arithmetic, float32 weights). auto: on a GPU "
+                                     "bf16-mixed where it has bfloat16; on a CPU, for a --max-time run, whichever a timing "
+                                     "of a few steps finds faster here; else 32.")
     accelerator: str = setting("auto", "Lightning accelerator: cpu, gpu, auto.")
     devices: int | str = setting(1, "Processes/devices per node, or 'auto'.", parse="devices", cli_default="1")
     num_nodes: int = setting(1, kind="int>=1")
@@ -295,7 +297,7 @@ class TrainConfig(ConfigMixin):
         if self.schedule not in ("cosine", "constant"):
             raise TextgenError(f"schedule {self.schedule!r} is unknown: use cosine or constant")
         if self.precision not in PRECISIONS:
-            raise TextgenError(f"precision {self.precision!r} is unknown: use 32 or bf16-mixed (or one of {', '.join(PRECISIONS)})")
+            raise TextgenError(f"precision {self.precision!r} is unknown: use auto, 32 or bf16-mixed (or one of {', '.join(PRECISIONS)})")
         if not 0.0 <= self.valid_fraction < 1.0:
             raise TextgenError(f"valid_fraction must be in [0, 1), got {self.valid_fraction!r}")
         if not (isinstance(self.lr, (int, float)) and self.lr > 0):

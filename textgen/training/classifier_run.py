@@ -26,6 +26,7 @@ from textgen.modeldir.layout import ModelDirectory
 from textgen.modeldir.names import CLASSIFIER, META_FILE, task_of
 from textgen.tokenizer import UNK_ID, Tokenizer, load_tokenizer, train_tokenizer
 from textgen.training.resume import check_checkpoint, check_model, check_resumable
+from textgen.training.precision import choose_precision, classifier_probe
 from textgen.training.threads import choose_threads
 from textgen.training.run import (RunResult, TokenizerSpec, _version, check_memory, check_out_dir, check_same_data,
                                   describe_limit, resolve_model_config, run_folder, trainer_check, SHAPE_FIELDS)
@@ -234,6 +235,12 @@ def _fit_classifier(data, train, valid, labels, out, paths, tokenizer_spec, mode
     L.seed_everything(train_config.seed, workers=True, verbose=False)
     task = ClassifierTask(model_config.to_dict(), head_config.to_dict(), train_config.to_dict(), labels.to_dict(), weights,
                           schedule, encoded_valid)
+    length = int(np.median([len(ids) for ids in encoded.ids])) if len(encoded.ids) else 1
+    precision, why = choose_precision(train_config, classifier_probe(task.model, train_config.batch_size, length,
+                                                                     len(labels.names)))
+    report(f"precision: {precision} ({why}; --precision sets it)")
+    task.train_config = train_config.replace(precision=precision)  # what Lightning runs; textgen.json keeps the setting
+    metadata["precision"] = precision
     if saved is not None:
         check_resumable(ModelDirectory(out).last_checkpoint, resumed, task)  # another model's last.ckpt: one line
     if saved is None:  # a resume takes its weights from the checkpoint
@@ -257,7 +264,7 @@ def _fit_classifier(data, train, valid, labels, out, paths, tokenizer_spec, mode
         record_decision_bias(paths.current, valid, report)
     steps = task.global_step if task._trainer else 0
     return RunResult(out, model_config, train_config, received, steps, time.perf_counter() - began,
-                     dict(task.last_metrics), steps - reached, task.model.parameter_count())
+                     dict(task.last_metrics), steps - reached, task.model.parameter_count(), precision=precision)
 
 
 def new_tokenizer(spec: TokenizerSpec, data: LabelledData, seed: int, report: Callable[[str], None]) -> Tokenizer:

@@ -382,7 +382,7 @@ def trainer_arguments(config: TrainConfig) -> dict:
     timer = config.max_time and not time_bounded(config)
     return dict(
         accelerator=config.accelerator, devices=config.devices, num_nodes=config.num_nodes, strategy=config.strategy,
-        precision=config.precision, max_steps=config.max_steps or -1,
+        precision="32" if config.precision == "auto" else config.precision, max_steps=config.max_steps or -1,
         max_epochs=config.max_epochs if config.max_epochs is not None else (-1 if config.max_steps or config.max_time else None),
         max_time=datetime.timedelta(seconds=config.max_time) if timer else None,
         gradient_clip_val=config.grad_clip or None, deterministic=config.deterministic,

@@ -31,6 +31,7 @@ from textgen.modeldir.run_folder import (LOCK_FILE, RunLock, RunPaths, check_tem
                                      recover, run_entries)
 from textgen.training.budget import Budget
 from textgen.training.schedule import time_bounded
+from textgen.training.precision import choose_precision, language_model_probe
 from textgen.training.threads import choose_threads
 
 SHAPE_FIELDS = ("cell", "vocab_size", "embed_dim", "hidden_size", "num_layers", "tie_weights", "output_projection")
@@ -60,6 +61,7 @@ class RunResult:
     parameters: int | None = None  # of the network trained (None: the language model of model_config)
     wall_seconds: float | None = None  # the whole command, from `started` to the end (start-up and the cache search included)
     budget_seconds: float | None = None  # a time-bounded invocation's share of --max-time (None: not time-bounded)
+    precision: str | None = None  # the number format the run trained in (textgen.training.precision)
 
 
 RANK_VARIABLES = ("LOCAL_RANK", "NODE_RANK", "RANK")
@@ -385,6 +387,11 @@ def _train_with_data(corpus, out, paths, tokenizer_spec, model_overrides, train_
     report(f"threads: {threads} ({why}; OMP_NUM_THREADS sets them)")
     L.seed_everything(train_config.seed, workers=True, verbose=False)
     task = LanguageModelTask(model_config.to_dict(), train_config.to_dict(), valid)
+    precision, why = choose_precision(train_config, language_model_probe(task.model, train_config.batch_size,
+                                                                         train_config.seq_len))
+    report(f"precision: {precision} ({why}; --precision sets it)")
+    task.train_config = train_config.replace(precision=precision)  # what Lightning runs; textgen.json keeps the setting
+    metadata["precision"] = precision
     if time_bounded(train_config):  # --max-time bounds the whole command: start-up, training, the last save, the cache
         task.budget = Budget.plan(train_config.max_time - spent, started, cache_search=primary and valid_array is not None,
                                   spent_before=spent)
@@ -412,7 +419,8 @@ def _train_with_data(corpus, out, paths, tokenizer_spec, model_overrides, train_
     steps = task.global_step if task._trainer else 0
     return RunResult(out, model_config, train_config, received, steps, time.perf_counter() - began,
                      dict(task.last_metrics), steps - resumed.get("global_step", 0),
-                     wall_seconds=time.perf_counter() - started, budget_seconds=task.budget.seconds if task.budget else None)
+                     wall_seconds=time.perf_counter() - started, budget_seconds=task.budget.seconds if task.budget else None,
+                     precision=precision)
 
 
 def check_memory(config: ModelConfig) -> None:

@@ -1,0 +1,145 @@
+"""Which number format a training run computes in, chosen by measuring this machine.
+
+`--precision auto` (the default) picks between float32 ("32") and bfloat16 autocast with float32
+weights ("bf16-mixed"):
+
+- on a GPU: bf16-mixed where it computes in bfloat16 (torch.cuda.is_bf16_supported()), else 32;
+- on the CPU, for a run that time bounds (--max-time alone): a few training steps of a copy of the
+  run's own model are timed in each format, taking turns, and bf16-mixed is kept only where its
+  median step is at least MARGIN times faster. Whether it is depends on the CPU, not on a flag it
+  advertises: on a 2-core Intel Xeon with AMX a 1 x 384 step took 0.61 of float32's time and scored
+  lower at 90 s; where bfloat16 is emulated it is slower (BENCHMARKS.md). The timing takes about a
+  second and counts in the budget; the run's random numbers are as they were before it;
+- a run bounded by steps or epochs, a --deterministic one, and a CPU run of several processes train
+  in float32: the same numbers on every machine, where time does not buy quality.
+
+The weights and the optimizer stay float32 in both formats; validation, the cache search and the
+saved model are float32. The precision a run used is in textgen.json ("precision") and --json.
+"""
+
+from __future__ import annotations
+
+import copy
+import statistics
+import time
+from typing import Callable
+
+from textgen.model.config import TrainConfig
+from textgen.training.schedule import time_bounded
+
+CANDIDATES = ("32", "bf16-mixed")
+MARGIN = 1.15  # bf16-mixed must take at most 1/1.15 of float32's step time to be chosen
+ROUNDS = 3  # timed steps of each format, after one warm-up step each
+SHARE = 0.05  # at most this share of the budget (and MOST_SECONDS) is spent timing: about 8 steps
+MOST_SECONDS = 10.0
+
+Probe = Callable[[bool], None]  # one training step, in bfloat16 autocast when True
+
+
+def on_gpu(config: TrainConfig) -> bool:
+    import torch
+
+    if config.accelerator in ("gpu", "cuda"):
+        return True
+    return config.accelerator == "auto" and torch.cuda.is_available()
+
+
+def choose_precision(config: TrainConfig, make_probe: Callable[[], Probe]) -> tuple[str, str]:
+    """(precision, why) for `config`; `make_probe` builds the step that the CPU timing runs."""
+    import torch
+
+    if config.precision != "auto":
+        return config.precision, "as given"
+    if on_gpu(config):
+        if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+            return "bf16-mixed", "this GPU computes in bfloat16"
+        return "32", "this GPU has no bfloat16"
+    world = config.num_nodes * (config.devices if isinstance(config.devices, int) else 2)
+    if not time_bounded(config) or config.deterministic or world > 1:
+        kind = ("--deterministic" if config.deterministic else "several processes" if world > 1
+                else "a run bounded by steps or epochs")
+        return "32", f"{kind} trains in float32, the same numbers on every machine"
+    seconds = min(MOST_SECONDS, SHARE * config.max_time)
+    timings = time_formats(make_probe, seconds)
+    if timings is None:
+        return "32", "a training step is too slow to time within 5% of the budget"
+    single, mixed = timings["32"], timings["bf16-mixed"]
+    if mixed is None:
+        return "32", "this CPU cannot train this model in bfloat16"
+    measured = f"a step took {mixed * 1000:.0f} ms in bf16-mixed against {single * 1000:.0f} ms in float32 on this CPU"
+    return ("bf16-mixed" if single >= MARGIN * mixed else "32"), measured
+
+
+def time_formats(make_probe: Callable[[], Probe], seconds: float) -> dict[str, float | None] | None:
+    """The median step time of each candidate, taking turns after a warm-up step each (None for
+    bf16-mixed where this torch cannot run it here); None when one step would not let the timing end
+    within `seconds` (a model too large to time cheaply)."""
+    import torch
+
+    with torch.random.fork_rng(devices=[]):  # the run's random numbers stay as they were
+        probe = make_probe()
+        started = time.perf_counter()
+        probe(False)
+        if time.perf_counter() - started > seconds / (len(CANDIDATES) * (ROUNDS + 1)):
+            return None
+        try:
+            probe(True)
+        except RuntimeError:  # no bfloat16 kernels for some layer on this CPU
+            return {"32": time.perf_counter() - started, "bf16-mixed": None}
+        times: dict[str, list[float]] = {name: [] for name in CANDIDATES}
+        for _ in range(ROUNDS):
+            for name in CANDIDATES:
+                began = time.perf_counter()
+                probe(name == "bf16-mixed")
+                times[name].append(time.perf_counter() - began)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def language_model_probe(model, batch_size: int, seq_len: int) -> Callable[[], Probe]:
+    """A training step of a copy of `model` on random tokens of the run's batch shape."""
+
+    def make() -> Probe:
+        import torch
+        import torch.nn.functional as F
+
+        twin = copy.deepcopy(model).train()
+        optimizer = torch.optim.AdamW(twin.parameters(), lr=1e-6)
+        vocab = twin.config.vocab_size
+        tokens = torch.randint(vocab, (batch_size, seq_len + 1))
+
+        def step(bf16: bool) -> None:
+            optimizer.zero_grad(set_to_none=True)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                output = twin.forward_with_activations(tokens[:, :-1])
+                loss = F.cross_entropy(output.logits.float().reshape(-1, vocab), tokens[:, 1:].reshape(-1))
+            loss.backward()
+            optimizer.step()
+
+        return step
+
+    return make
+
+
+def classifier_probe(model, batch_size: int, length: int, classes: int) -> Callable[[], Probe]:
+    """A training step of a copy of the classifier `model` on random texts of `length` tokens."""
+
+    def make() -> Probe:
+        import torch
+        import torch.nn.functional as F
+
+        twin = copy.deepcopy(model).train()
+        optimizer = torch.optim.AdamW(twin.parameters(), lr=1e-6)
+        tokens = torch.randint(twin.config.vocab_size, (batch_size, max(1, length)))
+        lengths = torch.full((batch_size,), max(1, length), dtype=torch.long)
+        targets = torch.randint(max(1, classes), (batch_size,))
+
+        def step(bf16: bool) -> None:
+            optimizer.zero_grad(set_to_none=True)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                loss = F.cross_entropy(twin(tokens, lengths).float(), targets)
+            loss.backward()
+            optimizer.step()
+
+        return step
+
+    return make

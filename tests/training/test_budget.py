@@ -109,3 +109,37 @@ def test_a_time_bounded_run_reports_its_whole_time_and_records_the_budget_spent(
     meta = json.loads((out / "textgen.json").read_text())
     assert meta["time_spent"] == 6.0  # it ran to its end: its whole share is spent
     assert "search" in meta["cache"]
+    # the format was timed on this CPU, and the tiny corpus read hundreds of times gets the largest dropouts
+    assert summary["precision"] in ("32", "bf16-mixed") and meta["precision"] == summary["precision"]
+    assert meta["training"]["precision"] == "auto"
+    assert "precision: " in result.stderr and "ms in float32 on this CPU" in result.stderr
+    assert "dropouts: " in result.stderr
+
+
+def test_a_run_that_plans_many_epochs_trains_with_larger_dropouts(tmp_path, corpus, monkeypatch):
+    from textgen.training import run
+
+    # a timed step of 10 microseconds: thousands of planned epochs, so the largest multiple
+    monkeypatch.setattr(run, "choose_precision", lambda config, probe: ("32", "a step took 0 ms", 1e-5))
+    out = tmp_path / "run"
+    result = CliRunner().invoke(cli, ["train", str(corpus), "--out", str(out), "--hidden-size", "16", "--embed-dim", "16",
+                                      "--vocab-size", "400", "--seq-len", "16", "--batch-size", "4", "--max-time", "3s",
+                                      "--cache-dir", str(tmp_path / "cache"), "--json"])
+    assert result.exit_code == 0, result.output
+    assert "dropouts: x 2.50 = 0.125, 0.25, 0.25, 0.25, 0.25 (embed, input, hidden, output, weight drop)" in result.stderr
+    model = json.loads((out / "textgen.json").read_text())["model"]
+    assert (model["embed_dropout"], model["input_dropout"], model["output_dropout"], model["weight_drop"]) == (
+        0.125, 0.25, 0.25, 0.25)
+
+
+def test_dropouts_given_are_kept_whatever_the_planned_epochs(tmp_path, corpus):
+    out = tmp_path / "run"
+    result = CliRunner().invoke(cli, ["train", str(corpus), "--out", str(out), "--hidden-size", "16", "--embed-dim", "16",
+                                      "--vocab-size", "400", "--seq-len", "16", "--batch-size", "4", "--max-time", "3s",
+                                      "--input-dropout", "0.3", "--precision", "32", "--cache-dir", str(tmp_path / "cache"),
+                                      "--json"])
+    assert result.exit_code == 0, result.output
+    model = json.loads((out / "textgen.json").read_text())["model"]
+    assert (model["input_dropout"], model["output_dropout"], model["weight_drop"]) == (0.3, 0.1, 0.1)
+    assert "dropouts: " not in result.stderr and "precision: 32 (as given" in result.stderr
+    assert json.loads(result.stdout)["precision"] == "32"

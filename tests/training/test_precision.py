@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from textgen.model.config import ModelConfig, TrainConfig
-from textgen.model.language_model import LanguageModel
 from textgen.training import precision
 from textgen.training.fit import trainer_arguments
 
@@ -44,9 +43,19 @@ def never():
 TIMED = TrainConfig(max_time=300.0, accelerator="cpu")
 
 
-def test_a_given_precision_is_kept_without_timing():
-    assert precision.choose_precision(TrainConfig(max_time=300.0, precision="32"), never) == ("32", "as given")
-    assert precision.choose_precision(TrainConfig(precision="bf16-mixed"), never) == ("bf16-mixed", "as given")
+def test_a_given_precision_is_kept_and_timed_alone_for_a_time_bounded_run(monkeypatch):
+    assert precision.choose_precision(TrainConfig(precision="bf16-mixed", accelerator="cpu"), never) == (
+        "bf16-mixed", "as given", None)
+    assert precision.choose_precision(TrainConfig(max_time=60.0, precision="32", devices=2, accelerator="cpu"), never) == (
+        "32", "as given", None)
+    clock = Clock()
+    monkeypatch.setattr(precision.time, "perf_counter", clock)
+    calls: list = []
+    given = TrainConfig(max_time=300.0, precision="32", accelerator="cpu")
+    assert precision.choose_precision(given, fake_probe(clock, 0.090, 0.01, calls)) == ("32", "as given", 0.090)
+    assert calls == [False] * (precision.ROUNDS + 1)
+    given = TrainConfig(max_time=300.0, precision="bf16-mixed", accelerator="cpu")
+    assert precision.choose_precision(given, fake_probe(clock, 0.090, None)) == ("bf16-mixed", "as given", None)
 
 
 @pytest.mark.parametrize("config, kind", [
@@ -57,20 +66,21 @@ def test_a_given_precision_is_kept_without_timing():
     (TrainConfig(max_time=60.0, devices=2, accelerator="cpu"), "several processes"),
 ])
 def test_runs_that_need_the_same_numbers_everywhere_train_in_float32(config, kind):
-    assert precision.choose_precision(config, never) == ("32", f"{kind} trains in float32, the same numbers on every machine")
+    assert precision.choose_precision(config, never) == (
+        "32", f"{kind} trains in float32, the same numbers on every machine", None)
 
 
 def test_a_faster_bfloat16_is_chosen_and_a_slightly_faster_one_is_not(monkeypatch):
     clock = Clock()
     monkeypatch.setattr(precision.time, "perf_counter", clock)
     calls: list = []
-    chosen, why = precision.choose_precision(TIMED, fake_probe(clock, 0.090, 0.055, calls))
-    assert chosen == "bf16-mixed"
+    chosen, why, step = precision.choose_precision(TIMED, fake_probe(clock, 0.090, 0.055, calls))
+    assert chosen == "bf16-mixed" and step == pytest.approx(0.055)
     assert why == "a step took 55 ms in bf16-mixed against 90 ms in float32 on this CPU"
     # a warm-up of each, then the formats take turns
     assert calls == [False, True] + [False, True] * precision.ROUNDS
-    chosen, why = precision.choose_precision(TIMED, fake_probe(clock, 0.090, 0.090 / 1.1))
-    assert chosen == "32"
+    chosen, why, step = precision.choose_precision(TIMED, fake_probe(clock, 0.090, 0.090 / 1.1))
+    assert chosen == "32" and step == pytest.approx(0.090)
     assert why == "a step took 82 ms in bf16-mixed against 90 ms in float32 on this CPU"
     assert precision.choose_precision(TIMED, fake_probe(clock, 0.050, 0.090))[0] == "32"
 
@@ -92,18 +102,23 @@ def test_a_cpu_without_bfloat16_kernels_trains_in_float32(monkeypatch):
     clock = Clock()
     monkeypatch.setattr(precision.time, "perf_counter", clock)
     assert precision.choose_precision(TIMED, fake_probe(clock, 0.010, None)) == (
-        "32", "this CPU cannot train this model in bfloat16")
+        "32", "this CPU cannot train this model in bfloat16", pytest.approx(0.010))
 
 
 def test_a_step_too_slow_to_time_in_the_budget_is_not_timed(monkeypatch):
     clock = Clock()
     monkeypatch.setattr(precision.time, "perf_counter", clock)
     calls: list = []
-    # 60 s: 5% is 3 s for 8 steps; a 0.5 s float32 step would spend more
+    # 60 s: 5% is 3 s. A 2 s warm-up spends more than half of it: nothing more is timed
     config = TrainConfig(max_time=60.0, accelerator="cpu")
-    assert precision.choose_precision(config, fake_probe(clock, 0.5, 0.1, calls)) == (
-        "32", "a training step is too slow to time within 5% of the budget")
+    too_slow = ("32", "a training step is too slow to time within 5% of the budget", None)
+    assert precision.choose_precision(config, fake_probe(clock, 2.0, 0.1, calls)) == too_slow
     assert calls == [False]
+    # 1 s and 0.1 s: the warm-ups (1.1 s) pass, the first round shows the rest would end at 4.4 s
+    calls.clear()
+    assert precision.choose_precision(config, fake_probe(clock, 1.0, 0.1, calls)) == too_slow
+    assert calls == [False, True, False, True]
+    # 0.3 s and 0.1 s: 1.6 s in all
     calls.clear()
     assert precision.choose_precision(config, fake_probe(clock, 0.3, 0.1, calls))[0] == "bf16-mixed"
     assert len(calls) == 2 * (precision.ROUNDS + 1)
@@ -111,25 +126,25 @@ def test_a_step_too_slow_to_time_in_the_budget_is_not_timed(monkeypatch):
 
 def test_a_gpu_without_bfloat16_trains_in_float32(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert precision.choose_precision(TrainConfig(max_time=60.0, accelerator="gpu"), never) == ("32", "this GPU has no bfloat16")
+    assert precision.choose_precision(TrainConfig(max_time=60.0, accelerator="gpu"), never) == (
+        "32", "this GPU has no bfloat16", None)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: True)
-    assert precision.choose_precision(TrainConfig(max_steps=10), never) == ("bf16-mixed", "this GPU computes in bfloat16")
+    assert precision.choose_precision(TrainConfig(max_steps=10), never) == (
+        "bf16-mixed", "this GPU computes in bfloat16", None)
+    assert precision.choose_precision(TrainConfig(max_time=60.0, precision="32"), never) == ("32", "as given", None)
 
 
-def test_the_timing_leaves_the_model_and_the_random_numbers_as_they_were():
-    torch.manual_seed(3)
-    model = LanguageModel(ModelConfig(vocab_size=50, embed_dim=16, hidden_size=16, num_layers=1))
-    before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+def test_the_timing_trains_its_own_model_and_leaves_the_random_numbers_as_they_were():
+    config = ModelConfig(vocab_size=50, embed_dim=16, hidden_size=16, num_layers=1)
     torch.manual_seed(5)
     expected = torch.rand(3)
     torch.manual_seed(5)
-    timings = precision.time_formats(precision.language_model_probe(model, batch_size=2, seq_len=5), seconds=60.0)
+    timings = precision.time_formats(precision.language_model_probe(config, batch_size=2, seq_len=5), seconds=60.0)
     assert torch.equal(torch.rand(3), expected)
     assert set(timings) == {"32", "bf16-mixed"}
     assert timings["32"] > 0 and timings["bf16-mixed"] > 0
-    after = model.state_dict()
-    assert all(torch.equal(before[name], after[name]) for name in before)
+    assert set(precision.time_formats(precision.language_model_probe(config, 2, 5), 60.0, ("32",))) == {"32"}
 
 
 def test_the_classifier_probe_trains_a_copy_in_both_formats():

@@ -70,6 +70,10 @@ def train_command(ctx: click.Context, corpus: str, out_dir: str, tokenizer_path,
     from textgen.training.run import TokenizerSpec, check_launcher, check_settings, primary_process, train
 
     model, training = run_values(options, given_options(ctx, options), resume, "model", "training")
+    from textgen.training.regularisation import DROPOUTS
+
+    unset = set(DROPOUTS) - given_options(ctx, DROPOUTS)
+    model = {name: value for name, value in model.items() if name not in unset}  # the run plans them (regularisation.py)
     primary = primary_process()
     given = given_options(ctx, ("vocab_size", "tokenizer_kind", "tokenizer_type", "valid_fraction"))
     spec = TokenizerSpec(tokenizer_path, tokenizer_kind if "tokenizer_kind" in given or not resume else None, vocab_size,

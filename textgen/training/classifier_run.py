@@ -236,7 +236,7 @@ def _fit_classifier(data, train, valid, labels, out, paths, tokenizer_spec, mode
     task = ClassifierTask(model_config.to_dict(), head_config.to_dict(), train_config.to_dict(), labels.to_dict(), weights,
                           schedule, encoded_valid)
     length = int(np.median([len(ids) for ids in encoded.ids])) if len(encoded.ids) else 1
-    precision, why = choose_precision(train_config, classifier_probe(task.model, train_config.batch_size, length,
+    precision, why, _ = choose_precision(train_config, classifier_probe(task.model, train_config.batch_size, length,
                                                                      len(labels.names)))
     report(f"precision: {precision} ({why}; --precision sets it)")
     task.train_config = train_config.replace(precision=precision)  # what Lightning runs; textgen.json keeps the setting

@@ -4,12 +4,12 @@
 weights ("bf16-mixed"):
 
 - on a GPU: bf16-mixed where it computes in bfloat16 (torch.cuda.is_bf16_supported()), else 32;
-- on the CPU, for a run that time bounds (--max-time alone): a few training steps of a copy of the
+- on the CPU, for a run that time bounds (--max-time alone), in one process: a few training steps of a copy of the
   run's own model are timed in each format, taking turns, and bf16-mixed is kept only where its
   median step is at least MARGIN times faster. Whether it is depends on the CPU, not on a flag it
-  advertises: on a 2-core Intel Xeon with AMX a 1 x 384 step took 0.61 of float32's time and scored
-  lower at 90 s; where bfloat16 is emulated it is slower (BENCHMARKS.md). The timing takes about a
-  second and counts in the budget; the run's random numbers are as they were before it;
+  advertises: on a 2-core Intel Xeon with AMX a 1 x 384 step took 47 ms against 89 ms, and the
+  300 s TinyStories run scored 1.0625 test bits per byte against 1.0905 (BENCHMARKS.md). The timing
+  takes about a second and counts in the budget; the run's random numbers are as they were before it;
 - a run bounded by steps or epochs, a --deterministic one, and a CPU run of several processes train
   in float32: the same numbers on every machine, where time does not buy quality.
 
@@ -44,65 +44,80 @@ def on_gpu(config: TrainConfig) -> bool:
     return config.accelerator == "auto" and torch.cuda.is_available()
 
 
-def choose_precision(config: TrainConfig, make_probe: Callable[[], Probe]) -> tuple[str, str]:
-    """(precision, why) for `config`; `make_probe` builds the step that the CPU timing runs."""
+def choose_precision(config: TrainConfig, make_probe: Callable[[], Probe]) -> tuple[str, str, float | None]:
+    """(precision, why, the chosen format's measured step in seconds or None) for `config`; `make_probe`
+    builds the step that the CPU timing runs. A --max-time run on one CPU process with the format given
+    times that format alone (its step time plans the regularisation, textgen.training.regularisation)."""
     import torch
 
-    if config.precision != "auto":
-        return config.precision, "as given"
     if on_gpu(config):
+        if config.precision != "auto":
+            return config.precision, "as given", None
         if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
-            return "bf16-mixed", "this GPU computes in bfloat16"
-        return "32", "this GPU has no bfloat16"
+            return "bf16-mixed", "this GPU computes in bfloat16", None
+        return "32", "this GPU has no bfloat16", None
     world = config.num_nodes * (config.devices if isinstance(config.devices, int) else 2)
-    if not time_bounded(config) or config.deterministic or world > 1:
+    timed = time_bounded(config) and world == 1
+    seconds = min(MOST_SECONDS, SHARE * config.max_time) if config.max_time else 0.0
+    if config.precision != "auto":
+        known = config.precision in ("32", "32-true", "bf16-mixed")
+        step = time_formats(make_probe, seconds, (config.precision,)) if timed and known else None
+        return config.precision, "as given", (step or {}).get(config.precision)
+    if not timed or config.deterministic:
         kind = ("--deterministic" if config.deterministic else "several processes" if world > 1
                 else "a run bounded by steps or epochs")
-        return "32", f"{kind} trains in float32, the same numbers on every machine"
-    seconds = min(MOST_SECONDS, SHARE * config.max_time)
+        return "32", f"{kind} trains in float32, the same numbers on every machine", None
     timings = time_formats(make_probe, seconds)
     if timings is None:
-        return "32", "a training step is too slow to time within 5% of the budget"
+        return "32", "a training step is too slow to time within 5% of the budget", None
     single, mixed = timings["32"], timings["bf16-mixed"]
     if mixed is None:
-        return "32", "this CPU cannot train this model in bfloat16"
+        return "32", "this CPU cannot train this model in bfloat16", single
     measured = f"a step took {mixed * 1000:.0f} ms in bf16-mixed against {single * 1000:.0f} ms in float32 on this CPU"
-    return ("bf16-mixed" if single >= MARGIN * mixed else "32"), measured
+    return ("bf16-mixed", measured, mixed) if single >= MARGIN * mixed else ("32", measured, single)
 
 
-def time_formats(make_probe: Callable[[], Probe], seconds: float) -> dict[str, float | None] | None:
-    """The median step time of each candidate, taking turns after a warm-up step each (None for
-    bf16-mixed where this torch cannot run it here); None when one step would not let the timing end
-    within `seconds` (a model too large to time cheaply)."""
+def time_formats(make_probe: Callable[[], Probe], seconds: float,
+                 formats: tuple[str, ...] = CANDIDATES) -> dict[str, float | None] | None:
+    """The median step time of each format, taking turns after a warm-up step each (None for
+    bf16-mixed where this torch cannot run it here); None when the warm-up takes half of `seconds`,
+    or the first round shows that the rest would not end within them (a model too large to time cheaply)."""
     import torch
 
     with torch.random.fork_rng(devices=[]):  # the run's random numbers stay as they were
         probe = make_probe()
         started = time.perf_counter()
-        probe(False)
-        if time.perf_counter() - started > seconds / (len(CANDIDATES) * (ROUNDS + 1)):
-            return None
-        try:
-            probe(True)
-        except RuntimeError:  # no bfloat16 kernels for some layer on this CPU
-            return {"32": time.perf_counter() - started, "bf16-mixed": None}
-        times: dict[str, list[float]] = {name: [] for name in CANDIDATES}
-        for _ in range(ROUNDS):
-            for name in CANDIDATES:
+        for name in formats:  # a warm-up step of each, which pays the one-time costs
+            try:
+                probe(name == "bf16-mixed")
+            except RuntimeError:  # no bfloat16 kernels for some layer on this CPU
+                if name != "bf16-mixed":
+                    raise
+                return {"32": time.perf_counter() - started, "bf16-mixed": None}
+            if time.perf_counter() - started > seconds / 2:
+                return None
+        times: dict[str, list[float]] = {name: [] for name in formats}
+        for round in range(ROUNDS):
+            for name in formats:
                 began = time.perf_counter()
                 probe(name == "bf16-mixed")
                 times[name].append(time.perf_counter() - began)
+            spent = time.perf_counter() - started
+            if round == 0 and spent + (ROUNDS - 1) * sum(values[0] for values in times.values()) > seconds:
+                return None
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def language_model_probe(model, batch_size: int, seq_len: int) -> Callable[[], Probe]:
-    """A training step of a copy of `model` on random tokens of the run's batch shape."""
+def language_model_probe(config, batch_size: int, seq_len: int) -> Callable[[], Probe]:
+    """A training step of a language model of `config` (a ModelConfig) on random tokens of the run's batch shape."""
 
     def make() -> Probe:
         import torch
         import torch.nn.functional as F
 
-        twin = copy.deepcopy(model).train()
+        from textgen.model.language_model import LanguageModel
+
+        twin = LanguageModel(config).train()
         optimizer = torch.optim.AdamW(twin.parameters(), lr=1e-6)
         vocab = twin.config.vocab_size
         tokens = torch.randint(vocab, (batch_size, seq_len + 1))

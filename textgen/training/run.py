@@ -32,6 +32,7 @@ from textgen.modeldir.run_folder import (LOCK_FILE, RunLock, RunPaths, check_tem
 from textgen.training.budget import Budget
 from textgen.training.schedule import time_bounded
 from textgen.training.precision import choose_precision, language_model_probe
+from textgen.training.regularisation import DROPOUTS, planned_epochs, regularise
 from textgen.training.threads import choose_threads
 
 SHAPE_FIELDS = ("cell", "vocab_size", "embed_dim", "hidden_size", "num_layers", "tie_weights", "output_projection")
@@ -353,6 +354,16 @@ def _train_with_data(corpus, out, paths, tokenizer_spec, model_overrides, train_
     model_config = resolve_model_config(tokenizer.vocab_size, model_overrides, saved if resume else None, train_config,
                                         report if primary else lambda line: None)
     check_memory(model_config)
+    threads, why = choose_threads()  # every input is checked by now: a refusal stays one line
+    report(f"threads: {threads} ({why}; OMP_NUM_THREADS sets them)")
+    precision, why, step_seconds = choose_precision(train_config, language_model_probe(
+        model_config, train_config.batch_size, train_config.seq_len))
+    report(f"precision: {precision} ({why}; --precision sets it)")
+    if (step_seconds and not resume and time_bounded(train_config) and not set(DROPOUTS) & set(model_overrides)):
+        budget = train_config.max_time - spent - (time.perf_counter() - started)
+        epochs = planned_epochs(budget, step_seconds, train_config.batch_size * train_config.seq_len, train_array.tokens)
+        model_config, line = regularise(model_config, epochs)
+        report(line)
     reached = resumed.get("global_step", 0)
     if resume and train_config.max_steps is not None and train_config.max_steps <= reached:
         raise TextgenError(f"--max-steps {train_config.max_steps} is not beyond the run's step {reached:,}: give a larger "
@@ -383,13 +394,8 @@ def _train_with_data(corpus, out, paths, tokenizer_spec, model_overrides, train_
         write_bytes(paths.current / tokenizer_file(tokenizer.kind), tokenizer.to_bytes())
         ModelDirectory(paths.current).write_metadata(description(
             {**metadata, "status": "training"}, model_config.to_dict(), tokenizer.kind, tokenizer.vocab_size, {}))
-    threads, why = choose_threads()
-    report(f"threads: {threads} ({why}; OMP_NUM_THREADS sets them)")
     L.seed_everything(train_config.seed, workers=True, verbose=False)
     task = LanguageModelTask(model_config.to_dict(), train_config.to_dict(), valid)
-    precision, why = choose_precision(train_config, language_model_probe(task.model, train_config.batch_size,
-                                                                         train_config.seq_len))
-    report(f"precision: {precision} ({why}; --precision sets it)")
     task.train_config = train_config.replace(precision=precision)  # what Lightning runs; textgen.json keeps the setting
     metadata["precision"] = precision
     if time_bounded(train_config):  # --max-time bounds the whole command: start-up, training, the last save, the cache

@@ -111,7 +111,7 @@ def test_a_step_too_slow_to_time_in_the_budget_is_not_timed(monkeypatch):
     calls: list = []
     # 60 s: 5% is 3 s. A 2 s warm-up spends more than half of it: nothing more is timed
     config = TrainConfig(max_time=60.0, accelerator="cpu")
-    too_slow = ("32", "a training step is too slow to time within 5% of the budget", None)
+    too_slow = ("32", "a training step is too slow to time within 5% of the budget (at most 10 s)", None)
     assert precision.choose_precision(config, fake_probe(clock, 2.0, 0.1, calls)) == too_slow
     assert calls == [False]
     # 1 s and 0.1 s: the warm-ups (1.1 s) pass, the first round shows the rest would end at 4.4 s

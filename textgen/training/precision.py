@@ -4,9 +4,9 @@
 weights ("bf16-mixed"):
 
 - on a GPU: bf16-mixed where it computes in bfloat16 (torch.cuda.is_bf16_supported()), else 32;
-- on the CPU, for a run that time bounds (--max-time alone), in one process: a few training steps of a copy of the
-  run's own model are timed in each format, taking turns, and bf16-mixed is kept only where its
-  median step is at least MARGIN times faster. Whether it is depends on the CPU, not on a flag it
+- on the CPU, for a run that time bounds (--max-time alone) in one process: a few training steps of
+  a model of the run's own shape and batch are timed in each format, taking turns, and bf16-mixed
+  is kept only where its median step is at least MARGIN times faster. Whether it is depends on the CPU, not on a flag it
   advertises: on a 2-core Intel Xeon with AMX a 1 x 384 step took 47 ms against 89 ms, and the
   300 s TinyStories run scored 1.0625 test bits per byte against 1.0905 (BENCHMARKS.md). The timing
   takes about a second and counts in the budget; the run's random numbers are as they were before it;
@@ -69,7 +69,7 @@ def choose_precision(config: TrainConfig, make_probe: Callable[[], Probe]) -> tu
         return "32", f"{kind} trains in float32, the same numbers on every machine", None
     timings = time_formats(make_probe, seconds)
     if timings is None:
-        return "32", "a training step is too slow to time within 5% of the budget", None
+        return "32", "a training step is too slow to time within 5% of the budget (at most 10 s)", None
     single, mixed = timings["32"], timings["bf16-mixed"]
     if mixed is None:
         return "32", "this CPU cannot train this model in bfloat16", single

@@ -217,7 +217,9 @@ def train(corpus: str, out_dir: str, tokenizer_spec: TokenizerSpec, model_overri
     `primary` is False in the extra processes of a distributed run: they wait for and load
     what the first process prepared. Raises TextgenError for every input problem before training.
     `started` (a time.perf_counter() reading; default: now) is when the command began: a time-bounded
-    run's --max-time counts from it (textgen.training.budget).
+    run's --max-time counts from it (textgen.training.budget). `model_overrides` holds the model
+    settings given: a new --max-time run plans the dropouts when it holds none of them
+    (textgen.training.regularisation).
     """
     started = time.perf_counter() if started is None else started
     with run_folder(out_dir, primary, report) as out:
@@ -359,7 +361,7 @@ def _train_with_data(corpus, out, paths, tokenizer_spec, model_overrides, train_
     precision, why, step_seconds = choose_precision(train_config, language_model_probe(
         model_config, train_config.batch_size, train_config.seq_len))
     report(f"precision: {precision} ({why}; --precision sets it)")
-    if (step_seconds and not resume and time_bounded(train_config) and not set(DROPOUTS) & set(model_overrides)):
+    if step_seconds and not resume and time_bounded(train_config) and not set(DROPOUTS) & set(model_overrides):
         budget = train_config.max_time - spent - (time.perf_counter() - started)
         epochs = planned_epochs(budget, step_seconds, train_config.batch_size * train_config.seq_len, train_array.tokens)
         model_config, line = regularise(model_config, epochs)

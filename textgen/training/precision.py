@@ -108,6 +108,22 @@ def time_formats(make_probe: Callable[[], Probe], seconds: float,
     return {name: statistics.median(values) for name, values in times.items()}
 
 
+def training_step(model, loss: Callable[[], object]) -> Probe:
+    """One AdamW step of `model` on what `loss()` computes, in bfloat16 autocast when asked."""
+    import torch
+
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-6)
+
+    def step(bf16: bool) -> None:
+        optimizer.zero_grad(set_to_none=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            value = loss()
+        value.backward()
+        optimizer.step()
+
+    return step
+
+
 def language_model_probe(config, batch_size: int, seq_len: int) -> Callable[[], Probe]:
     """A training step of a language model of `config` (a ModelConfig) on random tokens of the run's batch shape."""
 
@@ -118,19 +134,10 @@ def language_model_probe(config, batch_size: int, seq_len: int) -> Callable[[], 
         from textgen.model.language_model import LanguageModel
 
         twin = LanguageModel(config).train()
-        optimizer = torch.optim.AdamW(twin.parameters(), lr=1e-6)
-        vocab = twin.config.vocab_size
-        tokens = torch.randint(vocab, (batch_size, seq_len + 1))
-
-        def step(bf16: bool) -> None:
-            optimizer.zero_grad(set_to_none=True)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                output = twin.forward_with_activations(tokens[:, :-1])
-                loss = F.cross_entropy(output.logits.float().reshape(-1, vocab), tokens[:, 1:].reshape(-1))
-            loss.backward()
-            optimizer.step()
-
-        return step
+        tokens = torch.randint(config.vocab_size, (batch_size, seq_len + 1))
+        return training_step(twin, lambda: F.cross_entropy(
+            twin.forward_with_activations(tokens[:, :-1]).logits.float().reshape(-1, config.vocab_size),
+            tokens[:, 1:].reshape(-1)))
 
     return make
 
@@ -143,18 +150,9 @@ def classifier_probe(model, batch_size: int, length: int, classes: int) -> Calla
         import torch.nn.functional as F
 
         twin = copy.deepcopy(model).train()
-        optimizer = torch.optim.AdamW(twin.parameters(), lr=1e-6)
         tokens = torch.randint(twin.config.vocab_size, (batch_size, max(1, length)))
         lengths = torch.full((batch_size,), max(1, length), dtype=torch.long)
         targets = torch.randint(max(1, classes), (batch_size,))
-
-        def step(bf16: bool) -> None:
-            optimizer.zero_grad(set_to_none=True)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                loss = F.cross_entropy(twin(tokens, lengths).float(), targets)
-            loss.backward()
-            optimizer.step()
-
-        return step
+        return training_step(twin, lambda: F.cross_entropy(twin(tokens, lengths).float(), targets))
 
     return make

@@ -4,6 +4,8 @@ kept apart for the next entry."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from textgen.sampling.cast_names import name_tokens
 from textgen.tokenizer import train_tokenizer
 
@@ -12,7 +14,7 @@ def test_name_tokens_are_capitalised_word_starts_that_open_no_sentence(sentencep
     openers = {"The", "She", "He", "Once", "There", "His", "Then", "Thank", "When", "Th", "S", "I"}
     for tokenizer, expected in ((word_tokenizer, {"Lily", "Hopper", "Jane"}), (sentencepiece_tokenizer, set())):
         names = name_tokens(tokenizer)
-        ids = (names.name_id >= 0).nonzero()[:, 0].tolist()
+        ids = np.flatnonzero(names.name_id >= 0).tolist()
         labels = {tokenizer.word_label(i) for i in ids}
         capitalised = {tokenizer.word_label(i) for i in range(tokenizer.vocab_size) if tokenizer.word_label(i)[:1].isupper()}
         assert expected <= labels and not labels & openers and openers & capitalised  # the openers were there to refuse
@@ -32,7 +34,7 @@ def test_a_name_written_after_a_quote_is_the_same_name(tmp_path):
                f'said Mom. "{m}, you too!" {n} and {m} came home.' for n in names for m in names if m != n] * 20
     tokenizer = train_tokenizer(stories, kind="sentencepiece")  # as many pieces as the corpus supports
     found = name_tokens(tokenizer)
-    spelled = {tokenizer.id_to_piece(i): int(found.name_id[i]) for i in (found.name_id >= 0).nonzero()[:, 0].tolist()}
+    spelled = {tokenizer.id_to_piece(i): int(found.name_id[i]) for i in np.flatnonzero(found.name_id >= 0).tolist()}
     assert "▁Tom" in spelled and spelled.get("Tom") == spelled["▁Tom"], spelled
     assert bool(found.after_bare[tokenizer.piece_to_id("Tom")]) and not bool(found.after_bare[tokenizer.piece_to_id("▁Tom")])
     assert any(bool(found.bare[i]) for i in range(tokenizer.vocab_size) if '"' in tokenizer.id_to_piece(i))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -62,9 +63,9 @@ def test_banned_sequences_block_the_last_piece_after_the_others():
 
 def names(name_id, starts, after_bare=None, bare=None) -> NameTokens:
     size = len(name_id)
-    zeros = torch.zeros(size, dtype=torch.bool)
-    return NameTokens(torch.tensor(name_id), zeros if after_bare is None else torch.tensor(after_bare),
-                      zeros if bare is None else torch.tensor(bare), torch.tensor(starts), max(name_id) + 1)
+    zeros = np.zeros(size, dtype=bool)
+    return NameTokens(np.array(name_id, dtype=np.int64), zeros if after_bare is None else np.array(after_bare, dtype=bool),
+                      zeros if bare is None else np.array(bare, dtype=bool), np.array(starts, dtype=bool), max(name_id) + 1)
 
 
 def test_keep_cast_lowers_only_new_names_after_the_opening():

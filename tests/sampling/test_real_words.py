@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 import torch
 
@@ -48,7 +49,7 @@ def test_the_unfinished_word_is_the_letters_the_text_ends_in(shapes, sentencepie
 def test_after_part_of_a_word_only_entries_that_lead_towards_a_listed_word_are_allowed(sentencepiece_tokenizer):
     shapes = WordShapes.build(sentencepiece_tokenizer, ["cat", "car", "dog"])
     allowed = shapes.allowed("ca")
-    texts = {entry_text(sentencepiece_tokenizer, i) for i in allowed.nonzero().flatten().tolist()}
+    texts = {entry_text(sentencepiece_tokenizer, i) for i in np.flatnonzero(allowed).tolist()}
     assert {"t", "r"} <= texts  # the letters that make "cat" and "car", which every sentencepiece vocabulary has
     for text in texts:  # each allowed entry makes "cat" or "car", or goes on towards them
         assert any(("ca" + text).startswith(word) or word.startswith("ca" + text) for word in ("cat", "car")), text
@@ -77,7 +78,7 @@ def test_the_real_words_rule_masks_invented_words_and_keeps_the_best_where_nothi
     history = torch.tensor([sentencepiece_tokenizer.encode("the cat")])
     logits = torch.zeros(1, sentencepiece_tokenizer.vocab_size)
     kept = RealWords(0.0, shapes)(history, logits)
-    assert torch.equal(torch.isfinite(kept[0]), shapes.allowed(shapes.unfinished(history[0].tolist())))
+    assert torch.equal(torch.isfinite(kept[0]), torch.from_numpy(shapes.allowed(shapes.unfinished(history[0].tolist()))))
     halved = RealWords(0.5, shapes)(history, logits)
     assert torch.allclose(halved[0][~torch.isfinite(kept[0])], torch.tensor(torch.log(torch.tensor(0.5)).item()))
     # a prompt that ends inside a word no list has: nothing is allowed, so the model's best entry stays
@@ -104,7 +105,7 @@ def test_doubling_stops_the_tokenizers_own_spelling_of_the_word_again(shapes, se
     assert any(stopped), [tokenizer.id_to_piece(t) for t in spelling]
     for step in range(len(spelling) + 1):  # and what is marked writes the word again (or its start, after a space)
         history = ids + spelling[:step]
-        for token_id in shapes.doubling(history).nonzero().flatten().tolist():
+        for token_id in np.flatnonzero(shapes.doubling(history)).tolist():
             after = tokenizer.decode(history + [token_id]).lower()
             found = re.search(rf"{word}\s+([a-z]+)$", after)
             assert found is not None and word.startswith(found.group(1)), after
@@ -190,7 +191,7 @@ def test_the_entries_that_go_on_with_a_word_are_found_both_ways_alike(shapes):
     begun), else by trying every entry that goes on with a word: both give what trying every entry gives."""
     import random
 
-    def every_entry(unfinished: str) -> torch.Tensor:
+    def every_entry(unfinished: str) -> np.ndarray:
         mask = shapes.breaks_ok & shapes.whole(unfinished)
         for token_id, entry in shapes.leads:
             word = unfinished + entry.lead
@@ -202,7 +203,7 @@ def test_the_entries_that_go_on_with_a_word_are_found_both_ways_alike(shapes):
     few = 0
     for unfinished in prefixes:
         shapes.masks.pop(unfinished, None)
-        assert torch.equal(shapes.allowed(unfinished), every_entry(unfinished)), unfinished
+        assert np.array_equal(shapes.allowed(unfinished), every_entry(unfinished)), unfinished
         first = sum(1 for word in shapes.ordered if word.startswith(unfinished))
         few += first < len(shapes.leads)
     assert 0 < few < len(prefixes)  # both ways were taken

@@ -35,22 +35,30 @@ def generate_command(model_dir: str, prompt: str, count: int, max_tokens: int, b
 
     Example: textgen generate checkpoints/little --prompt "Once upon a time" -n 3 --temperature 0.8 --top-p 0.9
     """
-    from textgen.model.neural_cache import with_cache
-    from textgen.sampling.generate import check_generation, prompt_ids
     from textgen.sampling.sampler import Sampler
+    from textgen.sampling.stories import check_generation, prompt_ids
     from textgen.tokenizer.base import check_text
 
     check_text(prompt, "--prompt")
     check_generation(count, max_tokens, beams)
-    loaded = load_for_generation(model_dir, quantize)
-    neural_cache = cache_settings(loaded, options, sampling=True)
-    loaded.model = with_cache(loaded.model, neural_cache)
+    loaded = without_torch(model_dir, prompt, count, beams, quantize, options)
+    if loaded is not None:  # one story on float32 weights, no cache: numpy alone writes it, torch is never imported
+        neural_cache, weights = None, "none (float32, read without torch: one story in numpy)"
+    else:
+        from textgen.model.neural_cache import with_cache
+
+        loaded = load_for_generation(model_dir, quantize)
+        neural_cache = cache_settings(loaded, options, sampling=True)
+        loaded.model = with_cache(loaded.model, neural_cache)
+        weights = None
     sampler = Sampler.for_model(loaded, sampling_settings(options, loaded), greedy=greedy, beams=beams, stop=stops)
     prompt_ids(loaded.tokenizer, prompt)  # unknown words are refused before anything is written
     if verbose:
-        from textgen.model.quantize import resolve_mode
+        if weights is None:
+            from textgen.model.quantize import resolve_mode
 
-        click.echo(f"weights: {resolve_mode(quantize) if quantize != 'none' else 'none'}", err=True)
+            weights = resolve_mode(quantize) if quantize != 'none' else 'none'
+        click.echo(f"weights: {weights}", err=True)
         click.echo(neural_cache.describe() if neural_cache else "neural cache: off", err=True)
         click.echo(model_defaults_note(loaded, options) or "sampling: no defaults of the model's own", err=True)
         click.echo("processors, in order: " + sampler.describe(), err=True)
@@ -82,6 +90,22 @@ def generate_command(model_dir: str, prompt: str, count: int, max_tokens: int, b
             if as_json or index != 0 or not live:
                 show(index, sample)
         raise
+
+
+def without_torch(model_dir: str, prompt: str, count: int, beams: int, quantize: str, options: dict):
+    """The model read without torch (textgen.model.numpy.language_model) where numpy alone writes what
+    was asked as torch's path would: one story, no beams, float32 weights (--quantize auto or none), no
+    neural cache asked for (sampling leaves it off by default), a cell with a numpy step, and a prompt
+    that torch's path reads a token at a time too. None otherwise: the caller loads torch."""
+    cache_asked = options.get("cache_enabled") or any(options.get(f"cache_{name}") is not None
+                                                      for name in ("weight", "theta", "size", "scope"))
+    if count != 1 or beams != 1 or quantize not in ("auto", "none") or cache_asked:
+        return None
+    from textgen.model.numpy.language_model import NumpyLanguageModel
+    from textgen.sampling.numpy_generate import fits
+
+    loaded = NumpyLanguageModel.load(model_dir)
+    return loaded if loaded is not None and fits(loaded, prompt) else None
 
 
 @click.command("next")

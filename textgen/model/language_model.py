@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from textgen.model.config import ModelConfig
 from textgen.model.cells import RecurrentLayer, State, make_layer
-from textgen.model.numpy.step import NumpyStep
+from textgen.model.numpy.step import INPUT_TABLE_BYTES, READ_BY_STEPS, NumpyStep, array, input_table
 
 ModelState = list[State]  # one (STM,) or (STM, LTM) per layer, each (B, H)
 
@@ -48,11 +48,9 @@ class ModelOutput:
     dropped_output: Tensor  # after output dropout, for AR
 
 
-INPUT_TABLE_BYTES = 32 * 2**20  # the largest first-layer input table a generation step reads from
 
 
 NUMPY_STEP = True  # one sequence through float32 layers on the CPU steps in numpy (textgen/model/numpy/step.py)
-READ_BY_STEPS = 64  # `read` takes one sequence's text up to this many tokens a step at a time
 READ_CHUNK = 1024  # `read` takes a longer text this many tokens a call, so its memory is bounded
 
 
@@ -243,12 +241,20 @@ class LanguageModel(nn.Module):
             # of it instead of all of W_ih (a quarter to a third of an LSTM's weight bytes)
             width = layers[0].weights()[0].shape[0]
             table_bytes = embedding.shape[0] * width * embedding.element_size()
-            table = layers[0].input_table(embedding) if table_bytes <= INPUT_TABLE_BYTES else None
+            numpy = NUMPY_STEP and embedding.dtype == torch.float32 and embedding.device.type == "cpu"
+            table = None
+            if table_bytes <= INPUT_TABLE_BYTES:  # numpy's product where the numpy step reads it: the same table as
+                # the path that never loads torch (textgen.model.numpy.language_model), so the same stories
+                if numpy:
+                    w_ih, _, b_ih, b_hh = (array(weight) for weight in layers[0].weights())
+                    table = torch.from_numpy(input_table(array(embedding), w_ih, b_ih, b_hh))
+                else:
+                    table = layers[0].input_table(embedding)
             steps = [layer.step_function(table if index == 0 else None) for index, layer in enumerate(layers)]
             plan = StepPlan(embedding if table is None else None, steps, projection, (self.decoder.weight, self.decoder.bias),
                             embedding.device.type, embedding.dtype)
-            if NUMPY_STEP and embedding.dtype == torch.float32 and embedding.device.type == "cpu":
-                plan.numpy = NumpyStep(self, table)
+            if numpy:
+                plan.numpy = NumpyStep.from_model(self, table)
         watched = [(dict(children), dict(parameters)) for children, parameters in tree]  # keeps the objects keyed
         self.__dict__["_plan_cache"] = (tree, watched, plan_key(tree), plan)  # a plain attribute, never a submodule
         return plan

@@ -237,9 +237,9 @@ def shape_problems(declared: dict, expected: dict, allowed_missing=frozenset()) 
     return problems
 
 
-def classifier_tensors(config: ModelConfig, head: ClassifierConfig) -> dict[str, tuple[int, ...]]:
-    """The tensors a classifier of these settings stores, by name, with their shapes
-    (textgen.model.classifier.Classifier's state dict, for every cell but the peephole LSTM)."""
+def recurrent_tensors(config: ModelConfig) -> dict[str, tuple[int, ...]]:
+    """The embedding's and the recurrent layers' tensors of a network of these settings, by name, with
+    their shapes (every cell but the peephole LSTM): what a language model and a classifier share."""
     blocks, hidden = CELL_BLOCKS[config.cell], config.hidden_size
     shapes: dict[str, tuple[int, ...]] = {"embedding.weight": (config.vocab_size, config.embed_dim)}
     for index in range(config.num_layers):
@@ -248,11 +248,56 @@ def classifier_tensors(config: ModelConfig, head: ClassifierConfig) -> dict[str,
                        f"layers.{index}.rnn.weight_hh_l0": (blocks * hidden, hidden),
                        f"layers.{index}.rnn.bias_ih_l0": (blocks * hidden,),
                        f"layers.{index}.rnn.bias_hh_l0": (blocks * hidden,)})
+    return shapes
+
+
+def language_model_tensors(config: ModelConfig) -> dict[str, tuple[int, ...]]:
+    """The tensors a language model of these settings stores, by name, with their shapes
+    (textgen.model.LanguageModel's state dict without the tied decoder weight, for every cell but
+    the peephole LSTM): what the loader without torch checks the weights' header against."""
+    shapes = recurrent_tensors(config)
+    if config.projects_output:
+        shapes.update({"projection.weight": (config.embed_dim, config.hidden_size), "projection.bias": (config.embed_dim,)})
+    if not config.tie_weights:
+        shapes[TIED_KEY] = (config.vocab_size, config.hidden_size)
+    shapes["decoder.bias"] = (config.vocab_size,)
+    return shapes
+
+
+def classifier_tensors(config: ModelConfig, head: ClassifierConfig) -> dict[str, tuple[int, ...]]:
+    """The tensors a classifier of these settings stores, by name, with their shapes
+    (textgen.model.classifier.Classifier's state dict, for every cell but the peephole LSTM)."""
+    hidden = config.hidden_size
+    shapes = recurrent_tensors(config)
     if head.pooling == "attention":
         shapes.update({"attention.weight": (1, hidden), "attention.bias": (1,)})
     pooled = hidden * (3 if head.pooling == "concat" else 1)
     shapes.update({"head.weight": (head.num_classes, pooled), "head.bias": (head.num_classes,)})
     return shapes
+
+
+class RecordedWords(frozenset):
+    """The words of a model's training text (lowercased), and `capitals`: the capitalised words it writes
+    inside a sentence (None where textgen.json records none: a model trained before textgen recorded them)."""
+
+    capitals: frozenset[str] | None = None
+
+
+def recorded_words(metadata: dict) -> RecordedWords | None:
+    """textgen.json's "words" ({"count", "list": the words, space-separated, "capitals": the same for the
+    capitalised words written inside a sentence}) as a set; None where absent; a malformed record is refused
+    in one line."""
+    record = metadata.get("words") if isinstance(metadata, dict) else None
+    if record is None:
+        return None
+    if (not isinstance(record, dict) or not isinstance(record.get("list"), str)
+            or not isinstance(record.get("capitals", ""), str)):
+        raise TextgenError(f"{META_FILE}: \"words\" must be {{\"count\": N, \"list\": \"the words, space-separated\", "
+                           "\"capitals\": \"the same\"}; remove it (the word rules are then off) or train the model again")
+    words = RecordedWords(record["list"].split())
+    if "capitals" in record:
+        words.capitals = frozenset(record["capitals"].split())
+    return words
 
 
 def task_refusal(path: Path, found: str, wanted: str) -> TextgenError:

@@ -38,12 +38,14 @@ from textgen.modeldir.names import (
 from textgen.modeldir.run_folder import recover, run_names
 from textgen.modeldir.schema import (
     TIED_KEY,
+    RecordedWords,
     classifier_settings,
     decision_offsets,
     language_model_config,
     read_checked_files,
     read_description,
     read_metadata,
+    recorded_words,
     sha256,
     shape_problems,
 )
@@ -55,7 +57,7 @@ if TYPE_CHECKING:
     from textgen.classify.data import Labels
 
 __all__ = ["SHIPPED_DIR", "SHIPPED_MODELS", "LoadedClassifier", "LoadedModel", "expected_tensors", "export_model", "load",
-           "load_network", "model_bytes", "read_metadata", "resolve_model_path", "save_model_dir", "sha256"]
+           "load_network", "model_bytes", "read_metadata", "recorded_words", "RecordedWords", "resolve_model_path", "save_model_dir", "sha256"]
 # (read_metadata, resolve_model_path, sha256 and the shipped models' names are the torch-free modules'; here too for
 # callers that load, so a model's whole reading is one import)
 
@@ -103,30 +105,6 @@ def expected_tensors(config: ModelConfig) -> dict[str, tuple[int, ...]]:
     if config.tie_weights:
         shapes.pop(TIED_KEY, None)
     return shapes
-
-
-class RecordedWords(frozenset):
-    """The words of a model's training text (lowercased), and `capitals`: the capitalised words it writes
-    inside a sentence (None where textgen.json records none: a model trained before textgen recorded them)."""
-
-    capitals: frozenset[str] | None = None
-
-
-def recorded_words(metadata: dict) -> RecordedWords | None:
-    """textgen.json's "words" ({"count", "list": the words, space-separated, "capitals": the same for the
-    capitalised words written inside a sentence}) as a set; None where absent; a malformed record is refused
-    in one line."""
-    record = metadata.get("words") if isinstance(metadata, dict) else None
-    if record is None:
-        return None
-    if (not isinstance(record, dict) or not isinstance(record.get("list"), str)
-            or not isinstance(record.get("capitals", ""), str)):
-        raise TextgenError(f"{META_FILE}: \"words\" must be {{\"count\": N, \"list\": \"the words, space-separated\", "
-                           "\"capitals\": \"the same\"}; remove it (the word rules are then off) or train the model again")
-    words = RecordedWords(record["list"].split())
-    if "capitals" in record:
-        words.capitals = frozenset(record["capitals"].split())
-    return words
 
 
 @dataclass

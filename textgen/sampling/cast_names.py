@@ -1,4 +1,4 @@
-"""The vocabulary entries that begin a character's name, as tensors for the keep-the-cast rule
+"""The vocabulary entries that begin a character's name, as arrays for the keep-the-cast rule
 (textgen.sampling.processors.KeepCast): a name is a capitalised run of letters that is not a
 word that opens sentences (textgen.analysis.cast.OPENERS, the story analysis's own list, so the
 rule and the cast metrics agree on what a name is)."""
@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import torch
+import numpy as np
 
 from textgen.analysis.cast import OPENERS
 
@@ -23,10 +23,10 @@ class NameTokens:
     lone "▁", an opening quote); `word_starts` marks every entry that starts a word (to count
     a story's words)."""
 
-    name_id: torch.Tensor
-    after_bare: torch.Tensor
-    bare: torch.Tensor
-    word_starts: torch.Tensor
+    name_id: np.ndarray  # (V,) int64
+    after_bare: np.ndarray  # (V,) bool, as the two below
+    bare: np.ndarray
+    word_starts: np.ndarray
     count: int
     split: SplitNames | None = None  # names that begin with an entry an opener begins with too
 
@@ -97,8 +97,8 @@ def name_tokens(tokenizer) -> NameTokens:
     if cached is not None:
         return cached
     size = tokenizer.vocab_size
-    name_id = torch.full((size,), -1, dtype=torch.long)
-    after_bare, bare, starts = (torch.zeros(size, dtype=torch.bool) for _ in range(3))
+    name_id = np.full(size, -1, dtype=np.int64)
+    after_bare, bare, starts = (np.zeros(size, dtype=bool) for _ in range(3))
     mark = tokenizer.word_start_mark or ""
     opener_starts: set[int] = set()  # the first entry of an opener's spelling, after a space or a quote
     if not tokenizer.whole_words and not tokenizer.spaces_are_tokens:
@@ -143,7 +143,7 @@ def name_tokens(tokenizer) -> NameTokens:
         openers = frozenset(opener.capitalize()[:end] for opener in OPENERS if opener.isalpha()
                             for end in range(1, len(opener) + 1))
         split = SplitNames(frozenset(ambiguous), continues, openers, roles, labels,
-                           frozenset(bare.nonzero()[:, 0].tolist()), tokenizer.decode)
+                           frozenset(np.flatnonzero(bare).tolist()), tokenizer.decode)
     found = NameTokens(name_id, after_bare, bare, starts, len(numbers), split)
     tokenizer._name_tokens = found
     return found

@@ -31,15 +31,38 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
-from torch import Tensor
 
 from textgen.errors import TextgenError
 from textgen.sampling.real_words import LOOK_BACK
 from textgen.sampling.schema import check
 
+if TYPE_CHECKING:
+    from torch import Tensor
+
 NEG_INF = float("-inf")
+
+
+class _Torch:
+    """torch, imported when a rule first runs on tensors: one story written in numpy (the default
+    `generate`, textgen.sampling.numpy_generate) never imports it. The first use puts the module
+    itself in this name."""
+
+    def __getattr__(self, name: str):
+        import torch as module
+
+        globals()["torch"] = module
+        return getattr(module, name)
+
+
+torch = _Torch()
+
+
+def on(array: np.ndarray, device) -> Tensor:
+    """A rule's table (a numpy array) as a tensor on `device` (sharing its memory on the CPU)."""
+    return torch.from_numpy(array).to(device)
 
 
 def keep_best(original: Tensor, processed: Tensor) -> Tensor:
@@ -375,7 +398,7 @@ class KeepCast(Processor):
         if self.factor == 1 or not names.any:
             return logits
         device = logits.device
-        name_id, starts = names.name_id.to(device), names.word_starts.to(device)
+        name_id, starts = on(names.name_id, device), on(names.word_starts, device)
         if history.shape[1] > 4 * self.opening:
             late = torch.ones(history.shape[0], 1, dtype=torch.bool, device=device)
         else:
@@ -391,8 +414,8 @@ class KeepCast(Processor):
             return logits
         candidate = name_id >= 0
         known = seen.gather(1, (name_id + 1).expand(history.shape[0], -1))  # (B, V): this entry's name is in the story
-        bare_before = names.bare.to(device)[history[:, -1]][:, None]  # the last entry leaves a word open
-        begins = candidate & (~names.after_bare.to(device) | bare_before)
+        bare_before = on(names.bare, device)[history[:, -1]][:, None]  # the last entry leaves a word open
+        begins = candidate & (~on(names.after_bare, device) | bare_before)
         new_name = begins & ~known & late
         if names.split is not None:
             new_name = new_name | self._split_new_names(names.split, history, late)
@@ -432,12 +455,12 @@ class KeepCast(Processor):
         tables = getattr(self, "_row_tables", None)
         if tables is None:
             names = self.names
-            column = names.name_id.numpy() + 1
+            column = names.name_id + 1
             candidate = column > 0
             tables = self._row_tables = {
                 "column": column, "columns": column.tolist(), "starts": names.word_starts.tolist(),
                 "bare": names.bare.tolist(), "after_any": candidate,
-                "after_marked": candidate & ~names.after_bare.numpy()}
+                "after_marked": candidate & ~names.after_bare}
         return tables
 
     def _counted(self, history: list[int], tables: dict) -> tuple[np.ndarray, int]:
@@ -524,23 +547,23 @@ class StrayCapitals(Processor):
         self.log_factor = math.log(self.factor) if self.factor > 0 else NEG_INF
         self.log_rest = math.log1p(-self.factor) if self.factor < 1 else NEG_INF
         lower = self.entries.lower
-        self.moved = (lower >= 0).nonzero().flatten()  # stray entries with a lower-case entry to take their share
+        self.moved = np.flatnonzero(lower >= 0)  # stray entries with a lower-case entry to take their share
         self.targets = lower[self.moved]
 
     def __call__(self, history: Tensor, logits: Tensor) -> Tensor:
         if self.factor == 1 or not history.shape[1]:
             return logits
-        inside = self.entries.inside(history).to(logits.device)
+        inside = on(self.entries.inside(history), logits.device)
         if not bool(inside.any()):
             return logits
         rows = inside.nonzero().flatten()
         processed = logits.clone()
         part = processed[rows]  # (R, V): the rows inside a sentence
-        moved, targets = self.moved.to(logits.device), self.targets.to(logits.device)
+        moved, targets = on(self.moved, logits.device), on(self.targets, logits.device)
         if len(moved):  # summed in float64, so the numpy row gives the same float32 numbers
             given = part[:, moved] + self.log_rest
             part[:, targets] = torch.logaddexp(part[:, targets].double(), given.double()).to(part.dtype)
-        stray = self.entries.stray.to(logits.device)
+        stray = on(self.entries.stray, logits.device)
         part[:, stray] = part[:, stray] + self.log_factor
         processed[rows] = part
         return keep_best(logits, processed)
@@ -560,7 +583,7 @@ class StrayCapitals(Processor):
         """The moved entries, their lower-case entries and the stray entries as arrays of ids, made once."""
         ids = getattr(self, "_ids", None)
         if ids is None:
-            ids = self._ids = (self.moved.numpy(), self.targets.numpy(), self.entries.stray.nonzero().flatten().numpy())
+            ids = self._ids = (self.moved, self.targets, np.flatnonzero(self.entries.stray))
         return ids
 
     def describe(self) -> str:
@@ -588,7 +611,7 @@ class RealWords(Processor):
         if self.factor == 1:
             return logits
         rows = history[:, -LOOK_BACK:].tolist()  # the word being written begins within these
-        invented = ~torch.stack([self.shapes.allowed(self.shapes.unfinished(row)) for row in rows]).to(logits.device)
+        invented = on(~np.stack([self.shapes.allowed(self.shapes.unfinished(row)) for row in rows]), logits.device)
         if self.factor == 0:
             return keep_best(logits, logits.masked_fill(invented, NEG_INF))
         return logits + invented * self.log_factor
@@ -596,7 +619,7 @@ class RealWords(Processor):
     def row(self, history: list[int], scores: np.ndarray) -> np.ndarray:
         if self.factor == 1:
             return scores
-        allowed = self.shapes.allowed(self.shapes.unfinished(history[-LOOK_BACK:])).numpy()
+        allowed = self.shapes.allowed(self.shapes.unfinished(history[-LOOK_BACK:]))
         if self.factor == 0:
             return keep_best_row(scores, np.where(allowed, scores, np.float32(NEG_INF)))
         return scores + np.where(allowed, np.float32(0), np.float32(self.log_factor))
@@ -624,7 +647,7 @@ class DoubleWords(Processor):
     def __call__(self, history: Tensor, logits: Tensor) -> Tensor:
         if self.factor == 1 or not history.shape[1]:
             return logits
-        doubled = torch.stack([self.shapes.doubling(row) for row in history[:, -LOOK_BACK:].tolist()]).to(logits.device)
+        doubled = on(np.stack([self.shapes.doubling(row) for row in history[:, -LOOK_BACK:].tolist()]), logits.device)
         if self.factor == 0:
             return keep_best(logits, logits.masked_fill(doubled, NEG_INF))
         return logits + doubled * self.log_factor
@@ -632,7 +655,7 @@ class DoubleWords(Processor):
     def row(self, history: list[int], scores: np.ndarray) -> np.ndarray:
         if self.factor == 1 or not history:
             return scores
-        doubled = self.shapes.doubling(history[-LOOK_BACK:]).numpy()
+        doubled = self.shapes.doubling(history[-LOOK_BACK:])
         if self.factor == 0:
             return keep_best_row(scores, np.where(doubled, np.float32(NEG_INF), scores))
         return scores + np.where(doubled, np.float32(self.log_factor), np.float32(0))

@@ -26,7 +26,7 @@ from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-import torch
+import numpy as np
 
 from textgen.analysis.detectors.lexicon import GRAMMATICAL_DOUBLES, INTENSIFIERS, SOUND_DOUBLES
 from textgen.tokenizer.base import BOS_ID, EOS_ID, PAD_ID, UNK_ID
@@ -99,11 +99,11 @@ class WordShapes:
     entries: list[_Entry]
     words: frozenset[str]  # empty: no list of words (the real-words rule has nothing to keep to)
     beginnings: frozenset[str]
-    breaks_ok: torch.Tensor  # (V,) bool: entries with no letter at their start whose own words are real
-    masks: dict[str, torch.Tensor] = field(default_factory=dict)
+    breaks_ok: np.ndarray  # (V,) bool: entries with no letter at their start whose own words are real
+    masks: dict[str, np.ndarray] = field(default_factory=dict)
     by_lead: dict[str, list[int]] = field(default_factory=dict)  # entries by the letters they start with
     by_first: dict[str, list[int]] = field(default_factory=dict)  # entries by the word they start after a space
-    doubles: dict[tuple[str, str], torch.Tensor] = field(default_factory=dict)
+    doubles: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
     leads: list[tuple[int, _Entry]] = field(default_factory=list)  # the entries that go on with the word before them
     ordered: list[str] = field(default_factory=list)  # the beginnings, sorted: those of one word are side by side
 
@@ -129,9 +129,9 @@ class WordShapes:
                 continue
             mark = tokenizer.word_start_mark
             entries.append(_entry(piece.replace(mark, " ") if mark else piece))
-        shapes = cls(entries, words, frozenset(beginnings), torch.zeros(0, dtype=torch.bool))
-        shapes.breaks_ok = torch.tensor([not entry.lead and not entry.junk and shapes._real(entry.rest, entry.trail)
-                                         for entry in entries])
+        shapes = cls(entries, words, frozenset(beginnings), np.zeros(0, dtype=bool))
+        shapes.breaks_ok = np.array([not entry.lead and not entry.junk and shapes._real(entry.rest, entry.trail)
+                                     for entry in entries], dtype=bool)
         for token_id, entry in enumerate(entries):
             if entry.lead:
                 shapes.by_lead.setdefault(entry.lead, []).append(token_id)
@@ -141,7 +141,7 @@ class WordShapes:
         shapes.ordered = sorted(shapes.beginnings)
         return shapes
 
-    def doubling(self, history: list[int]) -> torch.Tensor:
+    def doubling(self, history: list[int]) -> np.ndarray:
         """(V,) bool: the entries that would write the story's last word again right after it, with
         only spaces or line breaks between (none where the word is one written doubled on purpose)."""
         ending, found = self._last_words(history)
@@ -157,7 +157,7 @@ class WordShapes:
                 # "the ", then "the" or " the"; "the th", then "e"
                 ids += self.by_lead.get(last[len(unfinished):], []) if unfinished else \
                     self.by_lead.get(last, []) + self.by_first.get(last, [])
-            mask = torch.zeros(len(self.entries), dtype=torch.bool)
+            mask = np.zeros(len(self.entries), dtype=bool)
             mask[ids] = True
             if len(self.doubles) >= MASK_CACHE:
                 self.doubles.clear()
@@ -187,19 +187,19 @@ class WordShapes:
     def _real(self, rest: tuple[str, ...], trail: str) -> bool:
         return all(self.whole(word) for word in rest) and (not trail or trail in self.beginnings)
 
-    def allowed(self, unfinished: str) -> torch.Tensor:
+    def allowed(self, unfinished: str) -> np.ndarray:
         """(V,) bool: the entries that keep every word real after `unfinished` (the word being
         written, "" at a word's start)."""
         mask = self.masks.get(unfinished)
         if mask is not None:
             return mask
         if not unfinished:
-            mask = torch.tensor([not entry.junk and self._real(*entry.fresh) for entry in self.entries])
+            mask = np.array([not entry.junk and self._real(*entry.fresh) for entry in self.entries], dtype=bool)
         else:
             mask = self.breaks_ok & self.whole(unfinished)  # an entry that goes on with the word is False here
             ids, goes_on = self._going_on(unfinished)
             if ids:  # one assignment for them all
-                mask[ids] = torch.tensor(goes_on)
+                mask[ids] = goes_on
         if len(self.masks) >= MASK_CACHE:
             self.masks.clear()
         self.masks[unfinished] = mask

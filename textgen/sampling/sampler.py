@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from textgen.sampling import generate as generation
-from textgen.sampling.generate import Sample, check_generation
+from textgen.errors import TextgenError
 from textgen.sampling.settings import SamplingSettings, build_processors
+from textgen.sampling.stories import Sample, check_generation
 
 GENERATION_BATCH = 64  # stories generated at once: batch b uses seed + b
 
@@ -67,16 +67,34 @@ class Sampler:
         check_generation(n, max_tokens, self.beams)
         batch_size = n if self.beams > 1 else self.batch_size
         processors = build_processors(self.settings, self.tokenizer, self.words)  # this run's own state
+        write = self._writer(n)
         self._prompt = prompt
         for offset, count, batch_seed in batch_seeds(n, seed, batch_size):
             self._written.clear()
             relay = self._relay(offset, on_token) if on_token is not None else None
-            samples = generation.generate(self.model, self.tokenizer, prompt, n=count, max_tokens=max_tokens,
-                                          processors=processors, greedy=self.greedy, beams=self.beams, seed=batch_seed,
-                                          stop=self.stop, on_token=relay)
+            samples = write(prompt, count, max_tokens, processors, batch_seed, relay)
             if on_batch is not None:
                 on_batch(count)
             yield from enumerate(samples, start=offset)
+
+    def _writer(self, n: int) -> Callable:
+        """write(prompt, count, max_tokens, processors, seed, on_token) -> stories: torch's generate, or for
+        a model read without torch (textgen.model.numpy.language_model: one story, no beams) the numpy path."""
+        from textgen.model.numpy.language_model import NumpyLanguageModel
+
+        if isinstance(self.model, NumpyLanguageModel):
+            if n != 1 or self.beams != 1:
+                raise TextgenError("a model read without torch writes one story at a time, without beams: load it with "
+                                   "textgen.load for more stories or beam search")
+            from textgen.sampling.numpy_generate import generate_one
+
+            return lambda prompt, count, max_tokens, processors, seed, on_token: generate_one(
+                self.model, prompt, max_tokens, processors, self.greedy, seed, self.stop, on_token)
+        from textgen.sampling.generate import generate
+
+        return lambda prompt, count, max_tokens, processors, seed, on_token: generate(
+            self.model, self.tokenizer, prompt, n=count, max_tokens=max_tokens, processors=processors, greedy=self.greedy,
+            beams=self.beams, seed=seed, stop=self.stop, on_token=on_token)
 
     def _relay(self, offset: int, on_token: Callable[[int, str], None]) -> Callable[[int, str], None]:
         """generate's on_token for the batch starting at story `offset`: keeps the text, then passes it on."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
+import numpy as np
 
 from textgen.analysis.cast import OPENERS, TITLES
 from textgen.tokenizer.base import BOS_ID, EOS_ID, PAD_ID, UNK_ID
@@ -40,17 +40,17 @@ QUOTES = "\"”'’"
 class StrayCapitalEntries:
     """`stray` (V,) bool: the entries that write a capitalised opener as a whole word ("▁The")."""
 
-    stray: torch.Tensor
+    stray: np.ndarray  # (V,) bool
     texts: tuple[str, ...]  # what each entry writes ("" for the control entries and the end of the story)
-    lower: torch.Tensor  # (V,) long: each stray entry's lower-case entry ("▁The" -> "▁the"), -1 where none (and elsewhere)
+    lower: np.ndarray  # (V,) int64: each stray entry's lower-case entry ("▁The" -> "▁the"), -1 where none (and elsewhere)
 
     @property
     def any(self) -> bool:
         return bool(self.stray.any())
 
-    def inside(self, history: torch.Tensor) -> torch.Tensor:
-        """(B,) bool: each story is inside a sentence after `history` (B, T); the start of a story is not."""
-        return torch.tensor([self.inside_row(row) for row in history[:, -LOOK_BACK:].tolist()], dtype=torch.bool)
+    def inside(self, history) -> np.ndarray:
+        """(B,) bool: each story is inside a sentence after `history` (B, T) token ids; the start of a story is not."""
+        return np.array([self.inside_row(row) for row in history[:, -LOOK_BACK:].tolist()], dtype=bool)
 
     def inside_row(self, history: list[int]) -> bool:
         """`inside` for one story's ids."""
@@ -76,7 +76,7 @@ def stray_capital_entries(tokenizer, capitals=None) -> StrayCapitalEntries:
     if cached is not None and cached[0] is capitals:
         return cached[1]
     size = tokenizer.vocab_size
-    stray = torch.zeros(size, dtype=torch.bool)
+    stray = np.zeros(size, dtype=bool)
     texts = [""] * size
     for token_id in range(size):
         if token_id in (PAD_ID, UNK_ID, BOS_ID, EOS_ID):
@@ -98,8 +98,8 @@ def stray_capital_entries(tokenizer, capitals=None) -> StrayCapitalEntries:
             ids = tokenizer.encode(" " + word)
             if len(ids) > 1 and stray[ids[0]]:
                 stray[ids[0]] = False
-    lower = torch.full((size,), -1, dtype=torch.long)
-    for token_id in stray.nonzero().flatten().tolist():
+    lower = np.full(size, -1, dtype=np.int64)
+    for token_id in np.flatnonzero(stray).tolist():
         lowered = tokenizer.id_to_piece(token_id).lower()
         lower_id = tokenizer.piece_to_id(lowered)
         if lower_id not in (UNK_ID, token_id) and tokenizer.id_to_piece(lower_id) == lowered:

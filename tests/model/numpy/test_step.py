@@ -31,9 +31,9 @@ def test_steps_give_the_full_forward_passes_logits_and_state(cell, tie, table):
         if table:  # the first layer's input weights applied to every embedding, both biases folded in
             first = model.layers[0].rnn
             rows = model.embedding.weight @ first.weight_ih_l0.T + first.bias_ih_l0 + first.bias_hh_l0
-            step = NumpyStep(model, rows)
+            step = NumpyStep.from_model(model, rows)
         else:
-            step = NumpyStep(model, None)
+            step = NumpyStep.from_model(model, None)
         assert (step.table is None) is not table and (step.projection is None) is not tie
         arrays = step.arrays(state)
         for t in range(1, tokens.shape[1]):
@@ -45,7 +45,7 @@ def test_steps_give_the_full_forward_passes_logits_and_state(cell, tie, table):
 
 def test_the_tensor_call_is_the_array_step_and_a_slice_token_is_one_row():
     model = model_of("lstm", tie=True)
-    step = NumpyStep(model, None)
+    step = NumpyStep.from_model(model, None)
     with torch.no_grad():
         _, state = model(torch.tensor([[5]]))
         logits, new_state = step(torch.tensor([7]), state)

@@ -14,11 +14,14 @@ tensors sharing memory with the arrays, so callers see the same step as torch's.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
-from torch import Tensor
 
 from textgen.model.numpy.cells import lstm_update, rnn_update
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 
 def array(tensor: Tensor) -> np.ndarray:
@@ -26,6 +29,8 @@ def array(tensor: Tensor) -> np.ndarray:
     return tensor.detach().numpy() if tensor.requires_grad else tensor.numpy()
 
 
+INPUT_TABLE_BYTES = 32 * 2**20  # the largest first-layer input table a generation step reads from
+READ_BY_STEPS = 64  # LanguageModel.read takes one sequence's text up to this many tokens a step at a time
 _ONE_BLAS_THREAD: list = []  # threadpoolctl's limit, set once per process and kept
 
 
@@ -37,29 +42,66 @@ def one_blas_thread() -> None:
         _ONE_BLAS_THREAD.append(threadpool_limits(limits=1, user_api="blas"))
 
 
+def input_table(embedding: np.ndarray, w_ih: np.ndarray, b_ih: np.ndarray, b_hh: np.ndarray) -> np.ndarray:
+    """Every token's input projection W_ih e + b_ih + b_hh, (V, blocks * H), for a first layer fed by
+    `embedding` (V, I): a step reads one row of it instead of all of W_ih. Computed here for both
+    paths (torch's step plan takes this array too), so a story's numbers do not depend on whether
+    torch was loaded."""
+    one_blas_thread()
+    table = embedding @ w_ih.T
+    table += b_ih + b_hh
+    return table
+
+
+def step_weights(w_ih: np.ndarray, w_hh: np.ndarray, b_ih: np.ndarray, b_hh: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """[W_ih | W_hh] transposed (I + H, blocks * H) and b_ih + b_hh, as a step multiplies [x, h] by them."""
+    return np.ascontiguousarray(np.concatenate([w_ih, w_hh], axis=1).T), b_ih + b_hh
+
+
 class NumpyStep:
     """One inference step of a whole model: embedding (or the first layer's input table), each
-    layer's cell, the projection and the decoder. Made by `LanguageModel._step_plan` from the
-    model's float32 CPU tensors, whose memory it shares, for the layers that have a fast step (LSTM, RNN)."""
+    layer's cell, the projection and the decoder, on float32 arrays. Made from a torch model's CPU
+    tensors by `from_model` (LanguageModel._step_plan: the arrays share the tensors' memory), or
+    from the weights file's arrays by textgen.model.numpy.language_model (no torch at all).
 
-    def __init__(self, model, table: Tensor | None):
+    `layers`: per layer (cell, the weight its [x, h] is multiplied by, bias), or for a first layer
+    that reads `table`, (cell, W_hh transposed, None)."""
+
+    def __init__(self, embedding: np.ndarray | None, table: np.ndarray | None, layers: list[tuple],
+                 projection: tuple[np.ndarray, np.ndarray] | None, decoder: tuple[np.ndarray, np.ndarray]):
         one_blas_thread()
-        layers = list(model.layers)
-        self.embedding = None if table is not None else array(model.embedding.weight)
-        self.table = None if table is None else array(table)  # (V, blocks * H), both biases folded in
-        self.layers = []  # per layer: cell, the weight its [x, h] (or, reading the table, h) is multiplied by, bias
-        for index, layer in enumerate(layers):
+        self.embedding, self.table, self.layers = embedding, table, layers
+        self.projection, self.decoder = projection, decoder
+
+    @classmethod
+    def from_model(cls, model, table: Tensor | None) -> NumpyStep:
+        """The step of a torch LanguageModel whose layers all have a fast step, `table` its first
+        layer's input table (or None)."""
+        layers = []
+        for index, layer in enumerate(model.layers):
             if index == 0 and table is not None:
-                self.layers.append((layer.cell, array(layer.rnn.weight_hh_l0).T, None))
+                layers.append((layer.cell, array(layer.rnn.weight_hh_l0).T, None))
             else:
                 weight, bias = layer.step_weights()  # [W_ih | W_hh] transposed, b_ih + b_hh
-                self.layers.append((layer.cell, array(weight), array(bias)))
+                layers.append((layer.cell, array(weight), array(bias)))
         projection = model.projection
-        self.projection = None if projection is None else (array(projection.weight).T, array(projection.bias))
-        self.decoder = (array(model.decoder.weight).T, array(model.decoder.bias))
+        return cls(None if table is not None else array(model.embedding.weight), None if table is None else array(table),
+                   layers, None if projection is None else (array(projection.weight).T, array(projection.bias)),
+                   (array(model.decoder.weight).T, array(model.decoder.bias)))
+
+    def zero_state(self) -> list[tuple[np.ndarray, ...]]:
+        """Zero memories for one sequence: per layer (h, c) for an LSTM, (h,) for an RNN, each (1, H)."""
+        state = []
+        for cell, weight, _ in self.layers:
+            size = weight.shape[1] // (4 if cell == "lstm" else 1)
+            zeros = np.zeros((1, size), dtype=np.float32)
+            state.append((zeros, zeros.copy()) if cell == "lstm" else (zeros,))
+        return state
 
     def __call__(self, token: Tensor, state: list) -> tuple[Tensor, list]:
         """Logits (B, V) for one token per sequence (B,) and the new state, as `LanguageModel.step`."""
+        import torch
+
         logits, new_state = self.arrays_step(token.numpy(), self.arrays(state))
         return torch.from_numpy(logits), [tuple(torch.from_numpy(s) for s in layer) for layer in new_state]
 

@@ -1,8 +1,9 @@
 """Generation speed on the CPU: tokens/s at batch 1 and batch 32, next-word latency, and the
 machine's bound for batch 1 (bytes of weights read per token / measured memory bandwidth; the
 judged share pairs each generation run with a bandwidth measurement just before it),
-for the float model and its int8 and bf16 forms, with no rule and (the default command's case)
-with the library's default sampling rules on; with a trained model, also the perplexity
+for the float model and its int8 and bf16 forms, with no rule and with the library's default
+sampling rules on; with a trained model, also the default command's own path (the model read
+without torch, numpy's BLAS threads chosen by timing: `default_command_*`), and the perplexity
 of each form on held-out text, so a faster form is kept only if it loses nothing. Prints JSON.
 
     .venv/bin/python benchmarks/generation_speed.py --model .demo/little --heldout .demo/heldout/little-stories.txt
@@ -74,6 +75,26 @@ def paired_shares(model, tokenizer, size: int, tokens: int, repeats: int, rules=
         generate(model, tokenizer, "Once upon a time", n=1, max_tokens=tokens, processors=processors, seed=seed)
         shares.append(tokens / (time.perf_counter() - started) / (bandwidth / size))
     return shares
+
+
+def paired_shares_without_torch(path: str, size: int, tokens: int, repeats: int) -> tuple[list[float], str]:
+    """paired_shares for the default command's path: the model directory read into numpy
+    (textgen.model.numpy.language_model, its BLAS threads chosen by timing) writing one story with
+    the library's default rules; also the threads line `--verbose` prints."""
+    from textgen.model.numpy.language_model import NumpyLanguageModel
+    from textgen.sampling.numpy_generate import generate_one
+
+    light = NumpyLanguageModel.load(path)
+    rules = default_rules(light.tokenizer, light.words)
+    generate_one(light, "Once upon a time", 8, rules())  # warm-up
+    shares = []
+    for seed in range(repeats):
+        bandwidth = memory_bandwidth(repeats=3)
+        processors = rules()
+        started = time.perf_counter()
+        generate_one(light, "Once upon a time", tokens, processors, seed=seed)
+        shares.append(tokens / (time.perf_counter() - started) / (bandwidth / size))
+    return shares, light.threads
 
 
 def bytes_read_per_token(model, size: int) -> int:
@@ -152,6 +173,11 @@ def main() -> None:
         ruled = paired_shares(quantized, tokenizer, size, args.tokens, max(5, args.repeats), default_rules(tokenizer, words))
         row["share_of_bytes_read_bound_batch1_default_rules_paired"] = {
             "median": round(statistics.median(ruled) * read / size, 3), "runs": [round(x * read / size, 3) for x in ruled]}
+        if args.model and mode == "none":  # after the torch rows of this mode: it sets numpy's BLAS threads from here on
+            light, threads = paired_shares_without_torch(args.model, size, args.tokens, max(5, args.repeats))
+            row["default_command_threads"] = threads
+            row["share_of_bytes_read_bound_batch1_default_command_paired"] = {
+                "median": round(statistics.median(light) * read / size, 3), "runs": [round(x * read / size, 3) for x in light]}
         if args.model and args.heldout:
             import itertools
             import tempfile

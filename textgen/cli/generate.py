@@ -59,6 +59,8 @@ def generate_command(model_dir: str, prompt: str, count: int, max_tokens: int, b
 
             weights = resolve_mode(quantize) if quantize != 'none' else 'none'
         click.echo(f"weights: {weights}", err=True)
+        if getattr(loaded, "threads", ""):
+            click.echo(loaded.threads, err=True)
         click.echo(neural_cache.describe() if neural_cache else "neural cache: off", err=True)
         click.echo(model_defaults_note(loaded, options) or "sampling: no defaults of the model's own", err=True)
         click.echo("processors, in order: " + sampler.describe(), err=True)

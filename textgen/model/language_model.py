@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from textgen.model.config import ModelConfig
 from textgen.model.cells import RecurrentLayer, State, make_layer
-from textgen.model.numpy.step import INPUT_TABLE_BYTES, READ_BY_STEPS, NumpyStep, array, input_table
+from textgen.model.numpy.step import INPUT_TABLE_BYTES, READ_BY_STEPS, NumpyStep, array, blas_threads, input_table
 
 ModelState = list[State]  # one (STM,) or (STM, LTM) per layer, each (B, H)
 
@@ -246,6 +246,7 @@ class LanguageModel(nn.Module):
             if table_bytes <= INPUT_TABLE_BYTES:  # numpy's product where the numpy step reads it: the same table as
                 # the path that never loads torch (textgen.model.numpy.language_model), so the same stories
                 if numpy:
+                    blas_threads(1)  # beside torch's threads
                     w_ih, _, b_ih, b_hh = (array(weight) for weight in layers[0].weights())
                     table = torch.from_numpy(input_table(array(embedding), w_ih, b_ih, b_hh))
                 else:

@@ -115,3 +115,51 @@ def test_reading_a_model_never_imports_torch():
             "m = NumpyLanguageModel.load('tinystories'); print(m.config.cell, m.read([1, 5])[0].shape, 'torch' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split()[0] == "lstm" and done.stdout.split()[-1] == "False", done.stdout
+
+
+class ClockedStep:
+    """A step whose time, on a fake clock, depends on numpy's BLAS thread count (the last blas_threads call)."""
+
+    def __init__(self, seconds_by_count: dict[int, float]):
+        self.seconds_by_count, self.count, self.now = seconds_by_count, 1, 0.0
+
+    def zero_state(self):
+        return []
+
+    def arrays_step(self, token, state):
+        self.now += self.seconds_by_count[self.count]
+        return None, state
+
+
+@pytest.mark.parametrize("two, chosen", [(0.0004, 2), (0.00086, 2), (0.00088, 1), (0.0015, 1)])
+def test_blas_threads_are_chosen_by_timing_the_step(monkeypatch, two, chosen):
+    from textgen.model.numpy import language_model
+
+    step = ClockedStep({1: 0.001, 2: two})  # 1 thread: 1 ms a step; 2 threads must be 1.15 x faster to be kept
+    counts = []
+
+    def set_count(count):
+        step.count = count
+        counts.append(count)
+
+    monkeypatch.setattr(language_model, "blas_threads", set_count)
+    monkeypatch.setattr(language_model.time, "perf_counter", lambda: step.now)
+    monkeypatch.setattr(language_model, "available_threads", lambda: 2)
+    line = language_model.choose_blas_threads(step)
+    assert counts[-1] == chosen and counts[:-1] == [1, 2] * language_model.TIMED_ROUNDS
+    assert line.startswith(f"numpy's BLAS: {chosen} thread") and "1.00 ms with 1" in line
+
+
+def test_one_core_or_a_thread_setting_of_one_takes_one_thread_without_timing(monkeypatch):
+    from textgen.model.numpy import language_model
+
+    counts = []
+    monkeypatch.setattr(language_model, "blas_threads", counts.append)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    assert language_model.available_threads() == 1
+    assert language_model.choose_blas_threads(None) == "numpy's BLAS: 1 thread (one core)" and counts == [1]
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert language_model.available_threads() == 3
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")  # OpenBLAS's own setting wins
+    assert language_model.available_threads() == 2

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import functools
 import os
+import statistics
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +23,7 @@ import numpy as np
 
 from textgen.errors import TextgenError
 from textgen.model.config import ModelConfig
-from textgen.model.numpy.step import INPUT_TABLE_BYTES, NumpyStep, input_table, step_weights
+from textgen.model.numpy.step import INPUT_TABLE_BYTES, NumpyStep, blas_threads, input_table, step_weights
 from textgen.modeldir.names import LANGUAGE_MODEL, META_FILE, MODEL_FILE
 from textgen.modeldir.schema import (
     TIED_KEY,
@@ -36,6 +38,8 @@ from textgen.modeldir.schema import (
 )
 
 CELLS = ("lstm", "rnn")  # the cells with a numpy step (GRU and peephole step in torch)
+THREAD_MARGIN = 1.15  # more BLAS threads only where a step is at least this much faster (one is safer beside other work)
+TIMED_ROUNDS, TIMED_STEPS = 3, 4  # the timing: rounds taking turns, steps a round (about 20 ms for the shipped model)
 
 
 @dataclass
@@ -49,6 +53,7 @@ class NumpyLanguageModel:
     step: NumpyStep
     metadata: dict = field(default_factory=dict)
     path: Path | None = None
+    threads: str = ""  # numpy's BLAS threads and why (choose_blas_threads), for --verbose
 
     @property
     def model(self) -> NumpyLanguageModel:
@@ -87,7 +92,8 @@ class NumpyLanguageModel:
         if broken:
             raise TextgenError(f"{path / MODEL_FILE} has NaN or infinite values in {', '.join(broken[:3])}: the weights are "
                                "damaged; use an earlier checkpoint or train again")
-        return cls(config, tokenizer, numpy_step(config, weights), meta, path)
+        step = numpy_step(config, weights)
+        return cls(config, tokenizer, step, meta, path, choose_blas_threads(step))
 
     def read(self, ids: list[int]) -> tuple[np.ndarray, list[tuple[np.ndarray, ...]]]:
         """The logits (V,) after `ids` (the prompt with its <s>) and the state, a token at a time from
@@ -114,3 +120,38 @@ def numpy_step(config: ModelConfig, weights: dict[str, np.ndarray]) -> NumpyStep
     projection = (weights["projection.weight"].T, weights["projection.bias"]) if config.projects_output else None
     decoder = weights[TIED_KEY] if not config.tie_weights else embedding
     return NumpyStep(None if table is not None else embedding, table, layers, projection, (decoder.T, weights["decoder.bias"]))
+
+
+def available_threads() -> int:
+    """The threads numpy's BLAS may use: OMP_NUM_THREADS or OPENBLAS_NUM_THREADS where set, else the
+    cores this process may run on."""
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        value = os.environ.get(name, "")
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def choose_blas_threads(step: NumpyStep) -> str:
+    """Hold numpy's BLAS to the thread count that steps this model fastest here: one thread and all
+    of them take turns for a few steps each (TIMED_ROUNDS x TIMED_STEPS; the numbers do not depend on
+    the count), and all are kept only where a step is THREAD_MARGIN times faster. On the 2-core AMD
+    EPYC two threads stepped the shipped model about twice as fast; beside a busy core the second
+    thread waits on it. Returns the line --verbose prints."""
+    most = available_threads()
+    if most <= 1:
+        blas_threads(1)
+        return "numpy's BLAS: 1 thread (one core)"
+    state, times = step.zero_state(), {1: [], most: []}
+    for _ in range(TIMED_ROUNDS):
+        for count, spent in times.items():
+            blas_threads(count)
+            began = time.perf_counter()
+            for _ in range(TIMED_STEPS):
+                step.arrays_step(slice(1, 2), state)
+            spent.append((time.perf_counter() - began) / TIMED_STEPS)
+    one, every = (statistics.median(times[count]) for count in (1, most))
+    chosen = most if every * THREAD_MARGIN <= one else 1
+    blas_threads(chosen)
+    return (f"numpy's BLAS: {chosen} thread{'s' * (chosen > 1)} (a step took {1000 * every:.2f} ms with {most} threads "
+            f"and {1000 * one:.2f} ms with 1)")

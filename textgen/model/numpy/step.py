@@ -5,9 +5,8 @@ At batch 1 a generation step is a few matrix-vector products and a dozen element
 vectors of a few hundred values, so its time is the products' speed plus per-call overhead. On
 this project's CPU (an AMD EPYC; torch's CPU build multiplies with MKL) numpy's OpenBLAS product
 of one row takes 57 us where torch's addmm takes 80 (1 x 1536 x 384), and a numpy call costs
-about 1 us against torch's 3-5 (BENCHMARKS.md, generation speed). Numpy's BLAS is held to one
-thread: a second one saves 25 us a product but spins between calls on the core torch's threads
-need (measured: the prompt's LSTM call 69 ms instead of 3). A batch of sequences keeps torch's
+about 1 us against torch's 3-5 (BENCHMARKS.md, generation speed). Beside torch, numpy's BLAS is
+held to one thread; without torch (the default `generate`) its thread count is measured. A batch of sequences keeps torch's
 step, whose MKL product of many rows is the faster one. The state goes in and comes out as torch
 tensors sharing memory with the arrays, so callers see the same step as torch's.
 """
@@ -31,15 +30,20 @@ def array(tensor: Tensor) -> np.ndarray:
 
 INPUT_TABLE_BYTES = 32 * 2**20  # the largest first-layer input table a generation step reads from
 READ_BY_STEPS = 64  # LanguageModel.read takes one sequence's text up to this many tokens a step at a time
-_ONE_BLAS_THREAD: list = []  # threadpoolctl's limit, set once per process and kept
+_BLAS_THREADS: list[int] = []  # the thread count numpy's BLAS is held to in this process, once one is set
 
 
-def one_blas_thread() -> None:
-    """Hold numpy's BLAS to one thread from now on (torch's own threads are not touched)."""
-    if not _ONE_BLAS_THREAD:
+def blas_threads(count: int = 1) -> None:
+    """Hold numpy's BLAS to `count` threads from now on (torch's own threads are not touched). Beside
+    torch one: a second thread saves 25 us a product but spins between calls on the core torch's
+    threads need (measured: the prompt's LSTM call 69 ms instead of 3). Without torch the count is
+    measured (textgen.model.numpy.language_model.choose_blas_threads). The count does not change
+    the numbers: OpenBLAS splits a product by its outputs, never along a sum."""
+    if _BLAS_THREADS[:1] != [count]:
         from threadpoolctl import threadpool_limits
 
-        _ONE_BLAS_THREAD.append(threadpool_limits(limits=1, user_api="blas"))
+        threadpool_limits(limits=count, user_api="blas")
+        _BLAS_THREADS[:] = [count]
 
 
 def input_table(embedding: np.ndarray, w_ih: np.ndarray, b_ih: np.ndarray, b_hh: np.ndarray) -> np.ndarray:
@@ -47,7 +51,6 @@ def input_table(embedding: np.ndarray, w_ih: np.ndarray, b_ih: np.ndarray, b_hh:
     `embedding` (V, I): a step reads one row of it instead of all of W_ih. Computed here for both
     paths (torch's step plan takes this array too), so a story's numbers do not depend on whether
     torch was loaded."""
-    one_blas_thread()
     table = embedding @ w_ih.T
     table += b_ih + b_hh
     return table
@@ -69,14 +72,14 @@ class NumpyStep:
 
     def __init__(self, embedding: np.ndarray | None, table: np.ndarray | None, layers: list[tuple],
                  projection: tuple[np.ndarray, np.ndarray] | None, decoder: tuple[np.ndarray, np.ndarray]):
-        one_blas_thread()
         self.embedding, self.table, self.layers = embedding, table, layers
         self.projection, self.decoder = projection, decoder
 
     @classmethod
     def from_model(cls, model, table: Tensor | None) -> NumpyStep:
         """The step of a torch LanguageModel whose layers all have a fast step, `table` its first
-        layer's input table (or None)."""
+        layer's input table (or None). Numpy's BLAS keeps one thread beside torch's."""
+        blas_threads(1)
         layers = []
         for index, layer in enumerate(model.layers):
             if index == 0 and table is not None:

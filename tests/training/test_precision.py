@@ -118,6 +118,12 @@ def test_a_step_too_slow_to_time_in_the_budget_is_not_timed(monkeypatch):
     calls.clear()
     assert precision.choose_precision(config, fake_probe(clock, 1.0, 0.1, calls)) == too_slow
     assert calls == [False, True, False, True]
+    # 0.1 s and 2 s: bf16-mixed's warm-up spends more than half; the reason names both steps
+    calls.clear()
+    assert precision.choose_precision(config, fake_probe(clock, 0.1, 2.0, calls)) == (
+        "32", "a first step took 2.0 s in bf16-mixed against 0.1 s in float32 on this CPU; timing more would spend over "
+        "5% of the budget (at most 10 s)", None)
+    assert calls == [False, True]
     # 0.3 s and 0.1 s: 1.6 s in all
     calls.clear()
     assert precision.choose_precision(config, fake_probe(clock, 0.3, 0.1, calls))[0] == "bf16-mixed"
@@ -144,7 +150,9 @@ def test_the_timing_trains_its_own_model_and_leaves_the_random_numbers_as_they_w
     assert torch.equal(torch.rand(3), expected)
     assert set(timings) == {"32", "bf16-mixed"}
     assert timings["32"] > 0 and timings["bf16-mixed"] > 0
-    assert set(precision.time_formats(precision.language_model_probe(config, 2, 5), 60.0, ("32",))) == {"32"}
+    warm_ups: dict = {}
+    assert set(precision.time_formats(precision.language_model_probe(config, 2, 5), 60.0, ("32",), warm_ups)) == {"32"}
+    assert set(warm_ups) == {"32"} and warm_ups["32"] > 0
 
 
 def test_the_classifier_probe_trains_a_copy_in_both_formats():

@@ -1,7 +1,8 @@
 """Sampling: the schema of the settings (`schema`, declared once) and the settings (`settings`,
-`model_defaults`: no torch), the logits processors (one rule each, in a documented order),
-generation (`generate`) and the Sampler that every command writes stories with (`sampler`).
-The processors' names load torch when first used."""
+`model_defaults`: no torch), the logits processors (one rule each, in a documented order; a rule
+imports torch only when it first runs on tensors), a story's making without torch (`stories`,
+`uniforms`, `numpy_generate`), generation in torch (`generate`) and the Sampler that every command
+writes stories with (`sampler`). The processors' names load their module when first used."""
 
 from __future__ import annotations
 

@@ -8,7 +8,8 @@ weights ("bf16-mixed"):
   a model of the run's own shape and batch are timed in each format, taking turns, and bf16-mixed
   is kept only where its median step is at least MARGIN times faster. Whether it is depends on the CPU, not on a flag it
   advertises: on a 2-core Intel Xeon with AMX a 1 x 384 step took 47 ms against 89 ms, and the
-  300 s TinyStories run scored 1.0625 test bits per byte against 1.0905 (BENCHMARKS.md). The timing
+  300 s TinyStories run scored 1.0625 test bits per byte against 1.0905 (BENCHMARKS.md); on a 2-core AMD
+  EPYC without native bfloat16 the first bf16-mixed step took 3.2 s against 0.4 s, and float32 stayed. The timing
   takes about a second and counts in the budget; the run's random numbers are as they were before it;
 - a run bounded by steps or epochs, a --deterministic one, and a CPU run of several processes train
   in float32: the same numbers on every machine, where time does not buy quality.
@@ -67,8 +68,13 @@ def choose_precision(config: TrainConfig, make_probe: Callable[[], Probe]) -> tu
         kind = ("--deterministic" if config.deterministic else "several processes" if world > 1
                 else "a run bounded by steps or epochs")
         return "32", f"{kind} trains in float32, the same numbers on every machine", None
-    timings = time_formats(make_probe, seconds)
+    warm_ups: dict[str, float] = {}
+    timings = time_formats(make_probe, seconds, warm_ups=warm_ups)
     if timings is None:
+        single, mixed = warm_ups.get("32"), warm_ups.get("bf16-mixed")
+        if single is not None and mixed is not None and mixed >= MARGIN * single:  # the bf16 step is the slow one
+            return "32", (f"a first step took {mixed:.1f} s in bf16-mixed against {single:.1f} s in float32 on this CPU; "
+                          "timing more would spend over 5% of the budget (at most 10 s)"), None
         return "32", "a training step is too slow to time within 5% of the budget (at most 10 s)", None
     single, mixed = timings["32"], timings["bf16-mixed"]
     if mixed is None:
@@ -77,23 +83,27 @@ def choose_precision(config: TrainConfig, make_probe: Callable[[], Probe]) -> tu
     return ("bf16-mixed", measured, mixed) if single >= MARGIN * mixed else ("32", measured, single)
 
 
-def time_formats(make_probe: Callable[[], Probe], seconds: float,
-                 formats: tuple[str, ...] = CANDIDATES) -> dict[str, float | None] | None:
+def time_formats(make_probe: Callable[[], Probe], seconds: float, formats: tuple[str, ...] = CANDIDATES,
+                 warm_ups: dict[str, float] | None = None) -> dict[str, float | None] | None:
     """The median step time of each format, taking turns after a warm-up step each (None for
     bf16-mixed where this torch cannot run it here); None when the warm-up takes half of `seconds`,
-    or the first round shows that the rest would not end within them (a model too large to time cheaply)."""
+    or the first round shows that the rest would not end within them (a model too large to time
+    cheaply, or a format far slower than the other). `warm_ups` receives each warm-up step's seconds."""
+    warm_ups = {} if warm_ups is None else warm_ups
     import torch
 
     with torch.random.fork_rng(devices=[]):  # the run's random numbers stay as they were
         probe = make_probe()
         started = time.perf_counter()
         for name in formats:  # a warm-up step of each, which pays the one-time costs
+            began = time.perf_counter()
             try:
                 probe(name == "bf16-mixed")
             except RuntimeError:  # no bfloat16 kernels for some layer on this CPU
                 if name != "bf16-mixed":
                     raise
                 return {"32": time.perf_counter() - started, "bf16-mixed": None}
+            warm_ups[name] = time.perf_counter() - began
             if time.perf_counter() - started > seconds / 2:
                 return None
         times: dict[str, list[float]] = {name: [] for name in formats}

@@ -205,7 +205,8 @@ def test_unknown_prompt_words_are_named(word_model):
 def test_bans_that_ignore_the_history_are_folded_into_the_mask_once():
     """A one-piece ban becomes part of the never-written mask and leaves the step loop; a longer
     sequence stays a rule of every step; a ban of everything writable is not folded."""
-    from textgen.sampling.generate import _fold_static_bans, never_written_mask
+    from textgen.sampling.generate import never_written_mask
+    from textgen.sampling.stories import fold_static_bans as _fold_static_bans
 
     mask = never_written_mask(12)
     folded, left = _fold_static_bans(mask, [BannedSequences([[EOS_ID], [5], [6, 7]]), TopK(3)])

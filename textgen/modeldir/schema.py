@@ -8,6 +8,7 @@ numpy forward pass on them (a whole process under 2 s needs no torch).
 from __future__ import annotations
 
 import contextlib
+import functools
 import errno
 import hashlib
 import os
@@ -298,6 +299,28 @@ def recorded_words(metadata: dict) -> RecordedWords | None:
     if "capitals" in record:
         words.capitals = frozenset(record["capitals"].split())
     return words
+
+
+class ModelDescription:
+    """What a loaded language model's textgen.json says that writing a story reads, for both loaders
+    (textgen.modeldir.store.LoadedModel, textgen.model.numpy.language_model.NumpyLanguageModel); the
+    class using it has `metadata`."""
+
+    metadata: dict
+
+    @functools.cached_property
+    def words(self) -> RecordedWords | None:
+        """The words of the training text textgen.json records ("words", written by `textgen train`),
+        for the real-words rule and the invented-words check; None where none are recorded."""
+        return recorded_words(self.metadata)
+
+    @property
+    def sampling(self) -> dict:
+        """The sampling settings this model carries as its own defaults ({} when none): chosen by
+        `textgen tune-cast` on validation stories, or set by hand; an explicit option wins."""
+        from textgen.sampling.model_defaults import model_defaults
+
+        return model_defaults(self.metadata)
 
 
 def task_refusal(path: Path, found: str, wanted: str) -> TextgenError:

@@ -7,7 +7,6 @@ LoadedClassifier.
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 from collections.abc import Iterable
@@ -38,6 +37,7 @@ from textgen.modeldir.names import (
 from textgen.modeldir.run_folder import recover, run_names
 from textgen.modeldir.schema import (
     TIED_KEY,
+    ModelDescription,
     RecordedWords,
     classifier_settings,
     decision_offsets,
@@ -108,7 +108,7 @@ def expected_tensors(config: ModelConfig) -> dict[str, tuple[int, ...]]:
 
 
 @dataclass
-class LoadedModel:
+class LoadedModel(ModelDescription):
     """A model ready for inference: the network (in eval mode), its tokenizer and its description."""
 
     model: LanguageModel
@@ -132,20 +132,6 @@ class LoadedModel:
             return CacheSettings.from_dict(chosen)
         except TextgenError as error:
             raise TextgenError(f"{self.path}/{META_FILE}: cache settings are invalid ({error})") from None
-
-    @functools.cached_property
-    def words(self) -> RecordedWords | None:
-        """The words of the training text textgen.json records ("words", written by `textgen train`),
-        for the real-words rule and the invented-words check; None where none are recorded."""
-        return recorded_words(self.metadata)
-
-    @property
-    def sampling(self) -> dict:
-        """The sampling settings this model carries as its own defaults ({} when none): chosen by
-        `textgen tune-cast` on validation stories, or set by hand; an explicit option wins."""
-        from textgen.sampling.model_defaults import model_defaults
-
-        return model_defaults(self.metadata)
 
 
 @dataclass

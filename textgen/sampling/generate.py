@@ -57,11 +57,6 @@ def never_written_mask(vocab_size: int, device=None) -> torch.Tensor:
     return mask
 
 
-def _fold_static_bans(mask: torch.Tensor, processors: Sequence[Processor]) -> tuple[torch.Tensor, list[Processor]]:
-    """textgen.sampling.stories.fold_static_bans on a tensor mask."""
-    return fold_static_bans(mask, processors)
-
-
 def draw(scores: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """One token per row (B,) from softmax(scores) (B, V), by inverse transform sampling: the first
     token whose cumulative probability exceeds a uniform draw. A token of score -inf is never drawn;

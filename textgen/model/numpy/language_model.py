@@ -12,7 +12,6 @@ None and the caller loads torch.
 
 from __future__ import annotations
 
-import functools
 import os
 import statistics
 import time
@@ -27,12 +26,11 @@ from textgen.model.numpy.step import INPUT_TABLE_BYTES, NumpyStep, blas_threads,
 from textgen.modeldir.names import LANGUAGE_MODEL, META_FILE, MODEL_FILE
 from textgen.modeldir.schema import (
     TIED_KEY,
-    RecordedWords,
+    ModelDescription,
     language_model_config,
     language_model_tensors,
     read_checked_files,
     read_description,
-    recorded_words,
     safetensors_arrays,
     shape_problems,
 )
@@ -43,7 +41,7 @@ TIMED_ROUNDS, TIMED_STEPS = 3, 4  # the timing: rounds taking turns, steps a rou
 
 
 @dataclass
-class NumpyLanguageModel:
+class NumpyLanguageModel(ModelDescription):
     """A language model's network as numpy arrays (`step`: one token at a time for one story), its
     tokenizer and its description: the parts of textgen.modeldir.store.LoadedModel that writing a
     story reads (`words`, `sampling`, `config`), so a Sampler takes either."""
@@ -59,18 +57,6 @@ class NumpyLanguageModel:
     def model(self) -> NumpyLanguageModel:
         """What a Sampler writes with (LoadedModel's network; here the same object)."""
         return self
-
-    @functools.cached_property
-    def words(self) -> RecordedWords | None:
-        """The training text's words textgen.json records, for the real-words rule (None: none recorded)."""
-        return recorded_words(self.metadata)
-
-    @property
-    def sampling(self) -> dict:
-        """The sampling settings the model carries as its own defaults ({} when none)."""
-        from textgen.sampling.model_defaults import model_defaults
-
-        return model_defaults(self.metadata)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> NumpyLanguageModel | None:

@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   := .demo
 
-.PHONY: demo test test-slow test-all bench venv corpora clean wheel install-check
+.PHONY: demo test test-slow test-all bench bench-table venv corpora clean wheel install-check
 
 # No install pulls NVIDIA's CUDA packages: torch comes first, pinned, and from PyTorch's CPU index
 # where a plain install would pull them (Linux from PyPI); here torch==2.13.0 is the local CPU wheel.
@@ -86,8 +86,12 @@ install-check: wheel
 	$$py -c 'import textgen, sys; sys.exit(not textgen.__file__.startswith(sys.prefix))'; \
 	"$$tmp/venv/bin/textgen" generate tinystories --max-tokens 30 --seed 1
 
-# Benchmarks (JSON on stdout; an idle machine; about 100 minutes). PEER: pytorch/examples' word_language_model
-# folder (without it the peer rows say "skipped"); SHARED: the folder holding tinystories/ and classics/.
+# Benchmarks (JSON on stdout; an idle machine; about 9.5 hours on a 2-core CPU with both peers, 4.3 of them the
+# classics folds at 1,200 s: FOLD_SECONDS=300 keeps the short folds, LONG_SECONDS= and FOLD_SECONDS= skip the long
+# budgets, about 4 hours then). Each step runs through benchmarks/report.py, which keeps its JSON, command, time and
+# machine in BENCH_OUT; the last step writes the results table of README.md and BENCHMARKS.md from those records
+# (git diff shows what changed). PEER: pytorch/examples' word_language_model folder, NANOGPT: a karpathy/nanoGPT
+# checkout (without them their rows say "skipped"); SHARED: the folder holding tinystories/, classics/, reviews/.
 PEER    ?=
 SHARED  ?= ../shared/corpora
 SECONDS ?= 300
@@ -95,31 +99,42 @@ SECONDS ?= 300
 # 300 s it saves no model and the comparison cannot be judged
 CLASSICS_SECONDS ?= 600
 NANOGPT ?=
-# the classics folds (four splits, each at every budget here): about 20 minutes a fold at 300 s, 80 at 1200 s
+# the classics folds (four splits, each at every budget here): about 16 minutes a fold at 300 s, 65 at 1200 s
 FOLD_SECONDS ?= 300 1200
 LONG_SECONDS ?= 1200  # TinyStories again at a longer budget (the best peer there: 2 x 200, BENCHMARKS.md)
+BENCH_OUT := .bench/run-$(shell date +%Y%m%d-%H%M%S)
 PEERS = $(if $(PEER),--peer $(PEER),) $(if $(NANOGPT),--nanogpt $(NANOGPT),)
+STEP = $(BIN)/python benchmarks/report.py run --out $(BENCH_OUT) --name
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
-	$(BIN)/python benchmarks/peers.py --seconds $(SECONDS) --shared $(SHARED) --corpora tinystories $(PEERS)
-	$(foreach seconds,$(LONG_SECONDS),$(BIN)/python benchmarks/peers.py --seconds $(seconds) --shared $(SHARED) \
-		--corpora tinystories --throughput-seconds 0 --peer-configs "word_language_model 2x200 tied dropout 0.2" $(PEERS) &&) true
-	$(BIN)/python benchmarks/peers.py --seconds $(CLASSICS_SECONDS) --shared $(SHARED) --corpora classics --throughput-seconds 0 \
-		$(PEERS)
-	$(foreach seconds,$(FOLD_SECONDS),$(BIN)/python benchmarks/peers.py --seconds $(seconds) --shared $(SHARED) \
-		--corpora classics-folds --throughput-seconds 0 $(PEERS) &&) true
-	$(BIN)/python benchmarks/generation_speed.py
-	$(BIN)/python benchmarks/generation_speed.py --model tinystories --modes none
-	$(BIN)/python benchmarks/cast.py --shared $(SHARED) --train-minutes 30 --out .bench/tinystories-30m
-	$(BIN)/python benchmarks/scaling.py
-	$(BIN)/python benchmarks/long_inputs.py --shared $(SHARED)
-	$(BIN)/python benchmarks/story_quality.py --shared $(SHARED)
-	$(BIN)/python benchmarks/first_story.py
-	$(BIN)/python benchmarks/max_time.py --shared $(SHARED)
-	$(BIN)/python benchmarks/library_defaults.py --shared $(SHARED) --out .bench/defaults
-	$(BIN)/python benchmarks/detectors.py --table
-	$(BIN)/python benchmarks/explorer_load.py --model .bench/tinystories-30m
-	$(BIN)/python benchmarks/classify.py --shared $(SHARED) --out .bench/classify
+	$(STEP) peers-tinystories-$(SECONDS)s -- $(BIN)/python benchmarks/peers.py --seconds $(SECONDS) --shared $(SHARED) \
+		--corpora tinystories $(PEERS)
+	$(foreach seconds,$(LONG_SECONDS),$(STEP) peers-tinystories-$(seconds)s -- $(BIN)/python benchmarks/peers.py \
+		--seconds $(seconds) --shared $(SHARED) --corpora tinystories --throughput-seconds 0 \
+		--peer-configs "word_language_model 2x200 tied dropout 0.2" $(PEERS) &&) true
+	$(STEP) peers-classics-$(CLASSICS_SECONDS)s -- $(BIN)/python benchmarks/peers.py --seconds $(CLASSICS_SECONDS) \
+		--shared $(SHARED) --corpora classics --throughput-seconds 0 $(PEERS)
+	$(foreach seconds,$(FOLD_SECONDS),$(STEP) peers-classics-folds-$(seconds)s -- $(BIN)/python benchmarks/peers.py \
+		--seconds $(seconds) --shared $(SHARED) --corpora classics-folds --throughput-seconds 0 $(PEERS) &&) true
+	$(STEP) generation-speed -- $(BIN)/python benchmarks/generation_speed.py
+	$(STEP) generation-speed-default-command -- $(BIN)/python benchmarks/generation_speed.py --model tinystories --modes none
+	$(STEP) cast -- $(BIN)/python benchmarks/cast.py --shared $(SHARED) --train-minutes 30 --out .bench/tinystories-30m
+	$(STEP) scaling -- $(BIN)/python benchmarks/scaling.py
+	$(STEP) long-inputs -- $(BIN)/python benchmarks/long_inputs.py --shared $(SHARED)
+	$(STEP) story-quality -- $(BIN)/python benchmarks/story_quality.py --shared $(SHARED)
+	$(STEP) first-story -- $(BIN)/python benchmarks/first_story.py
+	$(STEP) max-time -- $(BIN)/python benchmarks/max_time.py --shared $(SHARED)
+	$(STEP) library-defaults -- $(BIN)/python benchmarks/library_defaults.py --shared $(SHARED) --out .bench/defaults
+	$(STEP) detectors -- $(BIN)/python benchmarks/detectors.py
+	$(STEP) explorer-load -- $(BIN)/python benchmarks/explorer_load.py --model .bench/tinystories-30m
+	$(STEP) classify -- $(BIN)/python benchmarks/classify.py --shared $(SHARED) --out .bench/classify
+	$(BIN)/python benchmarks/report.py table $(BENCH_OUT) --write README.md --write BENCHMARKS.md
+
+# The results table of README.md and BENCHMARKS.md again, from a run's records (BENCH_TABLE=.bench/run-...) or
+# from the manifest of the dated runs kept in benchmarks/results (the default).
+BENCH_TABLE ?= benchmarks/results/current.json
+bench-table:
+	python3 benchmarks/report.py table $(BENCH_TABLE) --write README.md --write BENCHMARKS.md
 
 # Regenerate the project's own corpora (deterministic: the output is committed).
 corpora: $(STAMP)

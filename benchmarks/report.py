@@ -53,6 +53,13 @@ class Row:
     result: str
     target: str = ""
     met: bool | None = None
+    brief: bool = True  # in README.md's table too (False: BENCHMARKS.md's only)
+
+
+def judged(parts: list[tuple[str, bool | None]]) -> str:
+    """Several targets of one row, each judged: '≤ 0.85 / ≤ 0.75: met / **not met**'."""
+    return " / ".join(target for target, _ in parts) + ": " + " / ".join(
+        "not measured" if met is None else "met" if met else "**not met**" for _, met in parts)
 
 
 @dataclass
@@ -259,6 +266,14 @@ def scored(value: float | None, row: dict | None) -> str:
     return "no model" if "error" in row else "no score"
 
 
+def fold_words(folds: dict) -> str:
+    """'classics folds 1-4 (two whole books ...)' or 'classics fold 1 (...)': which folds a run holds."""
+    numbers = sorted(int(name.removeprefix("classics-fold")) for name in folds if name.removeprefix("classics-fold").isdigit())
+    span = (f"{numbers[0]}-{numbers[-1]}" if numbers == list(range(numbers[0], numbers[-1] + 1)) else
+            ", ".join(map(str, numbers))) if len(numbers) > 1 else "".join(map(str, numbers))
+    return f"classics fold{'s' if len(numbers) > 1 else ''} {span} (two whole books held out for test in each)"
+
+
 def peers_rows(step: Step) -> list[Row]:
     output = step.output
     rows = []
@@ -273,13 +288,15 @@ def peers_rows(step: Step) -> list[Row]:
         mine = scored(bpb(textgen), textgen) + (f" ({number(cached(textgen))} with its cache)" if cached(textgen) else "")
         rows.append(Row(f"{title}, {budget(step.name)}: test bits per byte, textgen's default command / "
                         f"word_language_model's best configuration / nanoGPT's CPU recipe",
-                        f"**{mine}** / {scored(bpb(best), best)} / {scored(bpb(nanogpt), nanogpt)}"))
+                        f"**{mine}** / {scored(bpb(best), best)} / {scored(bpb(nanogpt), nanogpt)}", brief=False))
         tinystories = corpus == "tinystories"
-        for key, peer, bound in (("ratio_to_best_peer", "word_language_model", 0.85 if tinystories else 0.90),
-                                 ("ratio_to_nanogpt", "nanoGPT", 0.75 if tinystories else None)):
-            if key in entry:
-                target, met = at_most(entry[key], bound) if bound else ("", None)
-                rows.append(Row(f"{title}, {budget(step.name)}: textgen ÷ {peer}", f"**{entry[key]:.3f} ×**", target, met))
+        ratios = [(peer, entry[key], bound) for key, peer, bound in (
+            ("ratio_to_best_peer", "word_language_model", 0.85 if tinystories else 0.90),
+            ("ratio_to_nanogpt", "nanoGPT", 0.75 if tinystories else None)) if key in entry]
+        if ratios:
+            parts = [at_most(value, bound) for _, value, bound in ratios if bound]
+            rows.append(Row(f"{title}, {budget(step.name)}: textgen ÷ " + " / ÷ ".join(peer for peer, _, _ in ratios),
+                            " / ".join(f"**{value:.3f} ×**" for _, value, _ in ratios), judged(parts) if parts else ""))
     if folds:
         ratios = {}
         for name, entry in folds.items():
@@ -289,14 +306,14 @@ def peers_rows(step: Step) -> list[Row]:
                 ratios[name] = bpb(textgen) / min(scores)
         if not ratios:
             scores = [scored(bpb(systems(entry.get("rows", {}))[0]), systems(entry.get("rows", {}))[0]) for entry in folds.values()]
-            rows.append(Row(f"classics folds (two whole books held out for test in each), {budget(step.name)}: textgen's test "
+            rows.append(Row(f"{fold_words(folds)}, {budget(step.name)}: textgen's test "
                             f"bits per byte", " / ".join(scores) + " (no peer left a model to compare with)",
                             "mean ≤ 0.90, none above 0.95", None))
         else:
             mean, largest = sum(ratios.values()) / len(ratios), max(ratios.values())
             left = [name.removeprefix("classics-") for name in folds if name not in ratios]
             every = " / ".join(f"{value:.3f}" for value in ratios.values())
-            rows.append(Row(f"classics folds (two whole books held out for test in each), {budget(step.name)}: textgen ÷ "
+            rows.append(Row(f"{fold_words(folds)}, {budget(step.name)}: textgen ÷ "
                             f"the best peer of each fold", f"mean **{mean:.3f} ×**, largest {largest:.3f} ({every})"
                             + (f"; no peer scored on {', '.join(left)}" if left else ""),
                             "mean ≤ 0.90, none above 0.95", len(ratios) == len(folds) and mean <= 0.90 and largest <= 0.95))
@@ -307,9 +324,10 @@ def peers_rows(step: Step) -> list[Row]:
                       if row.get("system") == peer)
             if summary:
                 rows.append(Row(f"the same folds: textgen ÷ {peer}", f"mean {summary['mean']:.3f} ×, largest "
-                                f"{summary['largest']:.3f}" + (f" ({peer} left no model on {', '.join(missing)})" if missing else "")))
+                                f"{summary['largest']:.3f}" + (f" ({peer} left no model on {', '.join(missing)})" if missing else ""),
+                                brief=False))
             elif ran:
-                rows.append(Row(f"the same folds: textgen ÷ {peer}", f"no score: {peer} left no model on any fold"))
+                rows.append(Row(f"the same folds: textgen ÷ {peer}", f"no score: {peer} left no model on any fold", brief=False))
     throughput = output.get("throughput_bytes_per_second")
     if isinstance(throughput, dict) and "ratio_textgen_to_peer" in throughput:
         rows.append(Row(f"training throughput at the peer's shape ({throughput.get('shape', '2 x 200')})",
@@ -319,15 +337,17 @@ def peers_rows(step: Step) -> list[Row]:
 
 def first_story_rows(step: Step) -> list[Row]:
     output = step.output
-    rows = [Row(f"the first story ({output.get('tokens', 200)} tokens, whole process, default flags), median",
-                f"**{output['median_seconds']:.2f} s**", *at_most_seconds(output["median_seconds"], output.get("target_seconds", 3.0)))]
+    parts = [at_most_seconds(output["median_seconds"], output.get("target_seconds", 3.0))]
+    result = f"**{output['median_seconds']:.2f} s**"
     if "default_over_fastest" in output:
         fastest = min(output.get("median_by_quantize", {}).items(), key=lambda item: item[1], default=("", 0))
-        rows.append(Row("the same ÷ the fastest `--quantize` choice" + (f" ({fastest[0]}: {fastest[1]:.2f} s)" if fastest[0] else ""),
-                        f"{output['default_over_fastest']:.3f}", *at_most(output["default_over_fastest"], output.get("target_over_fastest", 1.1))))
+        result += f"; {output['default_over_fastest']:.3f} × the fastest `--quantize` choice" + (
+            f" ({fastest[0]}: {fastest[1]:.2f} s)" if fastest[0] else "")
+        parts.append(at_most(output["default_over_fastest"], output.get("target_over_fastest", 1.1)))
+    rows = [Row(f"the first story ({output.get('tokens', 200)} tokens, whole process, default flags), median", result, judged(parts))]
     if "import_torch_median_seconds" in output:
         rows.append(Row("`import torch` alone, for comparison", f"{output['import_torch_median_seconds']:.2f} s"
-                        + ("" if output.get("default_imports_torch", True) else " (the default story never imports it)")))
+                        + ("" if output.get("default_imports_torch", True) else " (the default story never imports it)"), brief=False))
     return rows
 
 
@@ -363,7 +383,7 @@ def generation_rows(step: Step) -> list[Row]:
             share = median(result.get("share_of_bytes_read_bound_batch1_paired")) or median(result.get("share_of_bound_batch1"))
             rows.append(Row(f"generation, float32, batch 1 ({model})", f"**{result['tokens_per_s_batch1']:,.0f}** tokens/s"
                             + (f", {share:.0%} of the memory bound" if share is not None else ""),
-                            *(at_least(share, 0.50) if share is not None else ("", None))))
+                            *(at_least(share, 0.50) if share is not None else ("", None)), brief=False))
     return rows
 
 
@@ -383,10 +403,10 @@ def story_quality_rows(step: Step) -> list[Row]:
                 f"{human['speech_aware_names_per_story']:.2f})", "≤ 1.2 × human",
                 all(targets[key]["met"] for key in targets if "names" in key)),
             Row("distinct-2 of its stories (human)", f"**{model['distinct_2']:.3f}** ({human['distinct_2']:.3f})",
-                "≥ 0.9 × human", all(targets[key]["met"] for key in targets if key.startswith("distinct")))]
+                "≥ 0.9 × human", all(targets[key]["met"] for key in targets if key.startswith("distinct")), brief=False)]
     if "test_bits_per_byte" in step.output:
         rows.append(Row("the shipped model on the TinyStories test set, bits per byte (as textgen evaluate counts)",
-                        f"**{step.output['test_bits_per_byte']:.3f}**"))
+                        f"**{step.output['test_bits_per_byte']:.3f}**", brief=False))
     return rows
 
 
@@ -396,7 +416,8 @@ def cast_rows(step: Step) -> list[Row]:
     if default is None:
         return []
     return [Row("names per story, a 30-minute TinyStories model at the default settings (human)",
-                f"**{default['names_per_story']:.2f}** ({human:.2f})", "≤ 1.2 × human", default["names_per_story"] <= 1.2 * human)]
+                f"**{default['names_per_story']:.2f}** ({human:.2f})", "≤ 1.2 × human", default["names_per_story"] <= 1.2 * human,
+                brief=False)]
 
 
 def library_defaults_rows(step: Step) -> list[Row]:
@@ -404,16 +425,17 @@ def library_defaults_rows(step: Step) -> list[Row]:
     return [Row(f"library sampling defaults over {len(step.output['models'])} models, chosen by measurement",
                 f"temperature **{best['temperature']:g}**, min-p {best['min_p']:g}, cast size {best['cast_size']}"
                 + ("" if step.output.get("library_defaults_are_best") else " (the library's defaults when it ran: "
-                   + ", ".join(f"{key} {value:g}" for key, value in step.output["library_defaults"].items()) + ")"))]
+                   + ", ".join(f"{key} {value:g}" for key, value in step.output["library_defaults"].items()) + ")"), brief=False)]
 
 
 def max_time_rows(step: Step) -> list[Row]:
-    rows = []
-    for row in step.output["rows"]:
-        rows.append(Row(f"`textgen train --max-time {row['budget_seconds']:g}s`, {'a busy' if row['busy'] else 'an idle'} "
-                        f"machine: the whole command's wall time", f"**{row['wall_seconds']:.1f} s** ({row['ratio']:.3f} × the budget)",
-                        "within 5%", bool(row.get("within_5_percent"))))
-    return rows
+    rows = step.output["rows"]
+    budgets = sorted({row["budget_seconds"] for row in rows})
+    return [Row(f"`textgen train --max-time {' / '.join(f'{value:g}s' for value in budgets)}`: the whole command's wall time, "
+                + " / ".join("a busy machine" if row["busy"] else "an idle machine" for row in rows),
+                " / ".join(f"**{row['wall_seconds']:.1f} s**" for row in rows) + " ("
+                + " / ".join(f"{row['ratio']:.3f}" for row in rows) + " × the budget)",
+                "within 5%", all(bool(row.get("within_5_percent")) for row in rows))]
 
 
 def classify_rows(step: Step) -> list[Row]:
@@ -424,14 +446,14 @@ def classify_rows(step: Step) -> list[Row]:
     ratio = tests[lstm]["macro_f1"] / tests["tfidf-lr"]["macro_f1"]
     return [Row(f"review → rating, {tests[lstm]['examples']} test reviews, macro-F1: the LSTM / TF-IDF + logistic regression",
                 f"**{tests[lstm]['macro_f1']:.3f}** / {tests['tfidf-lr']['macro_f1']:.3f} ({ratio:.3f} ×)", "≥ 1 × TF-IDF", ratio >= 1),
-            Row("the same, mean absolute error in stars", f"**{tests[lstm]['mae']:.3f}** / {tests['tfidf-lr']['mae']:.3f}")]
+            Row("the same, mean absolute error in stars", f"**{tests[lstm]['mae']:.3f}** / {tests['tfidf-lr']['mae']:.3f}", brief=False)]
 
 
 def explorer_rows(step: Step) -> list[Row]:
     output = step.output
     return [Row(f"explorer, {output['clients']} clients for {output['seconds']:g} s on `/api/next`",
                 f"**{output['requests_per_s']:g}** requests/s, p50 {output['latency_ms']['p50'] / 1000:.2f} s, "
-                f"{output['errors']} errors", "no error", output["errors"] == 0)]
+                f"{output['errors']} errors", "no error", output["errors"] == 0, brief=False)]
 
 
 def scaling_rows(step: Step) -> list[Row]:
@@ -442,7 +464,7 @@ def scaling_rows(step: Step) -> list[Row]:
     per_mb = [row["seconds_per_mb"] for row in diagnose]
     return [Row(f"`diagnose --text` on {sizes} MB", " / ".join(f"{row['seconds']:.1f}" for row in diagnose) + " s, peak "
                 + " / ".join(f"{row['peak_rss_mib']:.0f}" for row in diagnose) + " MiB", "linear in the size",
-                max(per_mb[1:] or per_mb) <= 1.25 * min(per_mb))]
+                max(per_mb[1:] or per_mb) <= 1.25 * min(per_mb), brief=False)]
 
 
 def long_inputs_rows(step: Step) -> list[Row]:
@@ -454,7 +476,7 @@ def long_inputs_rows(step: Step) -> list[Row]:
     failed = [row["case"] for row in cases if row.get("failed") or row.get("timed_out")]
     return [Row(f"the longest inputs ({longest:,} tokens): " + " / ".join(row["case"] for row in cases),
                 " / ".join("failed" if row in failed else f"{row['seconds']:.1f} s" for row in cases)
-                + f", peak {max(row.get('peak_rss_mb', 0) for row in cases):.0f} MB", "every case finishes", not failed)]
+                + f", peak {max(row.get('peak_rss_mb', 0) for row in cases):.0f} MB", "every case finishes", not failed, brief=False)]
 
 
 def detectors_rows(step: Step) -> list[Row]:
@@ -462,7 +484,7 @@ def detectors_rows(step: Step) -> list[Row]:
     scores = [score for entry in sets for score in entry["scores"].values()]
     low = min(min(score["precision"], score["recall"]) for score in scores)
     return [Row(f"the repetition detectors on the {len(sets)} labelled case sets: the lowest precision or recall",
-                f"**{low:.2f}**", "1.00", low >= 1.0)]
+                f"**{low:.2f}**", "1.00", low >= 1.0, brief=False)]
 
 
 BUILDERS = {"peers": peers_rows, "first-story": first_story_rows, "generation-speed": generation_rows,
@@ -524,7 +546,7 @@ def render(steps: list[Step], full: bool) -> str:
             failed.append(f"{step.name} ({type(error).__name__}: {error})")
             continue
         for row in rows:
-            if step.only and not row.what.startswith(step.only):
+            if step.only and not row.what.startswith(step.only) or not (full or row.brief):
                 continue
             cells = [row.what, row.result, row.target, step.machine, step.date,
                      duration(step.seconds) if step.seconds else "", f"`{short_command(step.command)}`" if step.command else ""]

@@ -15,7 +15,7 @@ The source of `table` can also be a manifest (a .json file: {"steps": {NAME: {"f
 "date", "seconds"}}}) naming results kept in the repository: benchmarks/results/current.json is the table the
 README shows now, assembled from dated runs, each row naming its machine.
 
-The standard library only (no torch): it runs in a second and in the tests.
+The standard library and textgen's atomic writer only (no torch): it runs in a second and in the tests.
 """
 
 from __future__ import annotations
@@ -29,10 +29,14 @@ import re
 import shlex
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout's textgen, for a system Python too
+
+from textgen.errors import TextgenError  # noqa: E402  (torch-free, as is the writer below)
+from textgen.modeldir.atomic import write_text  # noqa: E402
 
 START, END = "<!-- bench-table:start -->", "<!-- bench-table:end -->"
 # the order the table reads in: what a person trains, then what it writes, then the rest (a step's name ends in its
@@ -76,28 +80,31 @@ class Step:
 # --- recording a step -------------------------------------------------------------------------------------------
 
 
+def proc_field(path: str, key: str) -> str | None:
+    """The value of the first `key:` line of a /proc file (None where there is none or no such file)."""
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError:
+        return None
+    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith(key)), None)
+
+
+def cpu_name() -> str:
+    """The CPU's model name (Linux), else what platform says; peers.py's records name it the same way."""
+    return proc_field("/proc/cpuinfo", "model name") or platform.processor() or platform.machine()
+
+
 def machine() -> dict:
     """The CPU's name, cores, memory and torch's version, read without importing torch."""
-    cpu = platform.processor() or platform.machine()
-    memory = None
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                memory = round(int(line.split()[1]) / 1024 / 1024, 1)
-                break
-    except OSError:
-        pass
+    memory = proc_field("/proc/meminfo", "MemTotal")
+    memory = round(int(memory.split()[0]) / 1024 / 1024, 1) if memory else None
     try:
         from importlib.metadata import version
 
         torch = version("torch")
     except Exception:  # not installed: the record says so
         torch = None
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": memory, "torch": torch, "python": platform.python_version()}
+    return {"cpu": cpu_name(), "cores": os.cpu_count(), "memory_gib": memory, "torch": torch, "python": platform.python_version()}
 
 
 def parse_output(text: str) -> object:
@@ -110,18 +117,6 @@ def parse_output(text: str) -> object:
     except json.JSONDecodeError:
         return [json.loads(line) for line in text.splitlines() if line.strip()]
 
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write to a temporary file beside PATH and rename it over PATH: a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def run_step(out: Path, name: str, command: list[str]) -> int:
@@ -145,7 +140,8 @@ def run_step(out: Path, name: str, command: list[str]) -> int:
     record = {"step": name, "command": shlex.join(command), "seconds": seconds,
               "finished": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
               "machine": machine(), "exit_code": process.returncode, "output": output}
-    write_atomic(out / f"{name}.json", json.dumps(record, indent=1) + "\n")
+    out.mkdir(parents=True, exist_ok=True)
+    write_text(out / f"{name}.json", json.dumps(record, indent=1) + "\n")
     return process.returncode
 
 
@@ -305,7 +301,8 @@ def peers_rows(step: Step) -> list[Row]:
             if bpb(textgen) is not None and scores:
                 ratios[name] = bpb(textgen) / min(scores)
         if not ratios:
-            scores = [scored(bpb(systems(entry.get("rows", {}))[0]), systems(entry.get("rows", {}))[0]) for entry in folds.values()]
+            mine = [systems(entry.get("rows", {}))[0] for entry in folds.values()]
+            scores = [scored(bpb(row), row) for row in mine]
             rows.append(Row(f"{fold_words(folds)}, {budget(step.name)}: textgen's test "
                             f"bits per byte", " / ".join(scores) + " (no peer left a model to compare with)",
                             "mean ≤ 0.90, none above 0.95", None))
@@ -585,7 +582,7 @@ def replace_block(path: Path, table: str) -> None:
         raise ReportError(f"{path} needs one {START} line and one {END} line after it, where the table goes")
     before, rest = text.split(START)
     after = rest.split(END)[1]
-    write_atomic(path, f"{before}{START}\n{table}\n{END}{after}")
+    write_text(path, f"{before}{START}\n{table}\n{END}{after}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -614,7 +611,7 @@ def main(argv: list[str] | None = None) -> int:
             replace_block(path, render(steps, full=path.name != "README.md"))
             print(f"wrote the table of {len(steps)} steps into {path}", file=sys.stderr)
         return 0
-    except ReportError as error:
+    except (ReportError, TextgenError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

@@ -17,9 +17,13 @@ it from its whole text and as word_language_model builds its word list from all 
 character is unknown, and one that never occurs in training keeps whatever (small) probability
 training left it; the row counts such characters.
 
-Budget: a short timing run of train.py itself (TIMING_ITERS iterations, an evaluation and a checkpoint
-at the end) gives the seconds of one iteration and of one evaluation with its checkpoint; max_iters is
-then what fills `seconds` with an evaluation about every EVAL_EVERY iterations (the recipe's 250).
+Budget: a timing run of train.py itself gives the seconds of one iteration and of one evaluation with
+its checkpoint: it trains with an evaluation every TIMING_EVAL iterations until its iterations have
+taken TIMING_SHARE of the budget (at least TIMING_LEAST, at most TIMING_MOST seconds) and at least
+one evaluation with its save was made, and is then stopped. max_iters is then what fills `seconds`
+with an evaluation about every EVAL_EVERY iterations (the recipe's 250). A fixed 30 iterations (2 s)
+had sized the runs from 0.68 to 1.24 x their real iteration time on an idle 2-core AMD EPYC, so a
+1,200 s budget trained for 1,454 s (benchmarks/notes/nanogpt-peer.md).
 Startup (importing torch, reading the data) is not counted, as for the other systems. The row reports
 the iterations, the measured seconds per iteration and the actual training wall time (the sum of the
 per-iteration times train.py prints, which include its evaluations and checkpoint saves).
@@ -54,7 +58,10 @@ RECIPE = ["config/train_shakespeare_char.py", "--device=cpu", "--compile=False",
 BLOCK = 64  # the recipe's --block_size
 SCORED = 32  # predictions scored per window: every character has at least half a block of context
 EVAL_EVERY = 250  # config/train_shakespeare_char.py's eval_interval
-TIMING_ITERS = 30
+TIMING_SHARE = 0.02  # of the budget, spent timing (outside the budget, as startup is)
+TIMING_LEAST, TIMING_MOST = 10.0, 60.0  # seconds of timed iterations
+TIMING_EVAL = 40  # the timing run evaluates and saves every TIMING_EVAL iterations
+TIMING_LIMIT = 300.0  # a timing run that has not made its evaluation by then fails
 WARM_UP = 5  # the first iterations are slower (nanoGPT's own MFU estimate skips 5 too)
 ITER_LINE = re.compile(r"^iter (\d+): loss (\S+), time ([0-9.]+)ms", re.M)
 VAL_LINE = re.compile(r"^step (\d+): train loss (\S+), val loss (\S+)", re.M)
@@ -131,21 +138,66 @@ def iteration_times(text: str) -> dict[int, float]:
     return {int(found.group(1)): float(found.group(3)) / 1000 for found in ITER_LINE.finditer(text)}
 
 
+def run_iteration(times: dict[int, float], every: int) -> float:
+    """The mean plain iteration of the sized run, beside what the timing run measured (0 when none)."""
+    plain, _ = steady_times(times, every)
+    return sum(plain) / len(plain) if plain else 0.0
+
+
 def last_line(text: str) -> str:
     return (text.strip().splitlines() or ["no output"])[-1][:200]
 
 
-def timing(checkout: Path, data: Path, work: Path) -> dict:
-    """Seconds per iteration and per evaluation with its checkpoint, from a short run of train.py."""
-    command = train_command(checkout, data, work / "nanogpt-timing", TIMING_ITERS, TIMING_ITERS)
-    status, text, wall = run_train(checkout, command, work / "nanogpt-timing.log", 300.0)
-    times = iteration_times(text)
-    if status != 0 or TIMING_ITERS not in times:
-        raise RuntimeError(f"the timing run of train.py failed: {last_line(text)}")
-    steady = [times[index] for index in range(WARM_UP, TIMING_ITERS)]
-    per_iteration = sum(steady) / len(steady)
-    return {"seconds_per_iteration": per_iteration, "seconds_per_eval": max(0.0, times[TIMING_ITERS] - per_iteration),
-            "timing_run_seconds": wall}
+def timing_seconds(seconds: float) -> float:
+    """Seconds of iterations the timing run makes for a budget of `seconds`."""
+    return min(TIMING_MOST, max(TIMING_LEAST, TIMING_SHARE * seconds))
+
+
+def steady_times(times: dict[int, float], every: int) -> tuple[list[float], list[float]]:
+    """(the seconds of the plain iterations after the warm-up, those of the iterations that evaluated and
+    saved) among `times`, with an evaluation at every multiple of `every` (iteration 0's is not saved)."""
+    plain = [value for index, value in sorted(times.items()) if index >= WARM_UP and index % every]
+    evaluated = [value for index, value in sorted(times.items()) if index > 0 and index % every == 0]
+    return plain, evaluated
+
+
+def measure(times: dict[int, float], every: int) -> dict:
+    """Seconds per iteration (the mean plain iteration after the warm-up) and per evaluation with its
+    checkpoint (the mean evaluating iteration less a plain one) from train.py's printed iterations."""
+    plain, evaluated = steady_times(times, every)
+    if not plain or not evaluated:
+        raise RuntimeError("the timing run of train.py printed no evaluated iteration")
+    per_iteration = sum(plain) / len(plain)
+    return {"seconds_per_iteration": per_iteration, "iterations_timed": len(plain),
+            "seconds_per_eval": max(0.0, sum(evaluated) / len(evaluated) - per_iteration)}
+
+
+def timing(checkout: Path, data: Path, work: Path, seconds: float) -> dict:
+    """Seconds per iteration and per evaluation with its checkpoint, from a run of train.py stopped once
+    its steady iterations have taken timing_seconds(seconds) and it has evaluated and saved once."""
+    target = timing_seconds(seconds)
+    command = train_command(checkout, data, work / "nanogpt-timing", 10**6, TIMING_EVAL)
+    log = work / "nanogpt-timing.log"
+    environment = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    started = time.perf_counter()
+    with open(log, "w") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, cwd=str(checkout), env=environment)
+        try:
+            while process.poll() is None and time.perf_counter() - started < TIMING_LIMIT:
+                time.sleep(0.5)
+                plain, evaluated = steady_times(iteration_times(log.read_text(errors="replace")), TIMING_EVAL)
+                if evaluated and sum(plain) >= target:
+                    break
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+    text = log.read_text(errors="replace")
+    try:
+        measured = measure(iteration_times(text), TIMING_EVAL)
+    except RuntimeError:
+        raise RuntimeError(f"the timing run of train.py failed: {last_line(text)}") from None
+    return {**measured, "timing_run_seconds": time.perf_counter() - started}
 
 
 def size_iterations(seconds: float, per_iteration: float, per_eval: float) -> tuple[int, int]:
@@ -223,7 +275,7 @@ def run_nanogpt(checkout: Path, folder: Path, seconds: float, work: Path, label:
     row: dict = {"system": "nanoGPT"}
     try:
         prepared = prepare_data(folder, data)
-        measured = timing(checkout, data, work)
+        measured = timing(checkout, data, work, seconds)
         max_iters, interval = size_iterations(seconds, measured["seconds_per_iteration"], measured["seconds_per_eval"])
         command = train_command(checkout, data, out, max_iters, interval)
     except (RuntimeError, ValueError) as error:
@@ -242,6 +294,8 @@ def run_nanogpt(checkout: Path, folder: Path, seconds: float, work: Path, label:
                 "train_seconds_planned": round((max_iters + 1) * measured["seconds_per_iteration"]
                                                + (max_iters // interval + 1) * measured["seconds_per_eval"], 1),
                 "timing_run_seconds": round(measured["timing_run_seconds"], 1),
+                "iterations_timed": measured["iterations_timed"],
+                "seconds_per_iteration_run": round(run_iteration(times, interval), 4),
                 "iterations_run": len(times), "train_seconds": round(sum(times.values()), 1),
                 "process_seconds": round(wall, 1),
                 "last_val_loss": float(validation[-1][2]) if validation else None})

@@ -21,9 +21,9 @@ Budget: a timing run of train.py itself gives the seconds of one iteration and o
 its checkpoint: it trains with an evaluation every TIMING_EVAL iterations until its iterations have
 taken TIMING_SHARE of the budget (at least TIMING_LEAST, at most TIMING_MOST seconds) and at least
 one evaluation with its save was made, and is then stopped. max_iters is then what fills `seconds`
-with an evaluation about every EVAL_EVERY iterations (the recipe's 250). A fixed 30 iterations (2 s)
-had sized the runs from 0.68 to 1.24 x their real iteration time on an idle 2-core AMD EPYC, so a
-1,200 s budget trained for 1,454 s (benchmarks/notes/nanogpt-peer.md).
+with an evaluation about every EVAL_EVERY iterations (the recipe's 250). A fixed 30 iterations (about 2 s)
+had measured 68 to 97 ms an iteration on an idle 2-core AMD EPYC where the sized runs took 78 to 88,
+so they trained for 0.77 to 1.21 x their budget, 1,454 s of a 1,200 s one (benchmarks/notes/nanogpt-peer.md).
 Startup (importing torch, reading the data) is not counted, as for the other systems. The row reports
 the iterations, the measured seconds per iteration and the actual training wall time (the sum of the
 per-iteration times train.py prints, which include its evaluations and checkpoint saves).

@@ -50,6 +50,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -117,19 +118,31 @@ def train_command(checkout: Path, data: Path, out: Path, max_iters: int, eval_in
             f"--out_dir={out.resolve()}"]
 
 
-def run_train(checkout: Path, command: list[str], log: Path, limit: float) -> tuple[int | None, str, float]:
+def run_train(checkout: Path, command: list[str], log: Path, limit: float,
+              enough: Callable[[str], bool] | None = None) -> tuple[int | None, str, float]:
     """Run train.py in the checkout (no bytecode written there); (exit status or None when killed after
-    `limit` seconds, its output, wall seconds)."""
+    `limit` seconds or once `enough` says so of its output so far, read every half second; its output,
+    wall seconds)."""
     environment = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     started = time.perf_counter()
     with open(log, "w") as output:
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, cwd=str(checkout), env=environment)
+        status: int | None = None
         try:
-            status: int | None = process.wait(timeout=limit)
+            if enough is None:
+                status = process.wait(timeout=limit)
+            while process.poll() is None and time.perf_counter() - started < limit:
+                time.sleep(0.5)
+                if enough(log.read_text(errors="replace")):
+                    break
+            status = process.poll()
         except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            status = None
+            pass
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+                status = None
     return status, log.read_text(errors="replace"), time.perf_counter() - started
 
 
@@ -176,28 +189,18 @@ def timing(checkout: Path, data: Path, work: Path, seconds: float) -> dict:
     """Seconds per iteration and per evaluation with its checkpoint, from a run of train.py stopped once
     its steady iterations have taken timing_seconds(seconds) and it has evaluated and saved once."""
     target = timing_seconds(seconds)
+
+    def enough(text: str) -> bool:
+        plain, evaluated = steady_times(iteration_times(text), TIMING_EVAL)
+        return bool(evaluated) and sum(plain) >= target
+
     command = train_command(checkout, data, work / "nanogpt-timing", 10**6, TIMING_EVAL)
-    log = work / "nanogpt-timing.log"
-    environment = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    started = time.perf_counter()
-    with open(log, "w") as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, cwd=str(checkout), env=environment)
-        try:
-            while process.poll() is None and time.perf_counter() - started < TIMING_LIMIT:
-                time.sleep(0.5)
-                plain, evaluated = steady_times(iteration_times(log.read_text(errors="replace")), TIMING_EVAL)
-                if evaluated and sum(plain) >= target:
-                    break
-        finally:
-            if process.poll() is None:
-                process.kill()
-            process.wait()
-    text = log.read_text(errors="replace")
+    _, text, wall = run_train(checkout, command, work / "nanogpt-timing.log", TIMING_LIMIT, enough)
     try:
         measured = measure(iteration_times(text), TIMING_EVAL)
     except RuntimeError:
         raise RuntimeError(f"the timing run of train.py failed: {last_line(text)}") from None
-    return {**measured, "timing_run_seconds": time.perf_counter() - started}
+    return {**measured, "timing_run_seconds": wall}
 
 
 def size_iterations(seconds: float, per_iteration: float, per_eval: float) -> tuple[int, int]:
